@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Persona",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "persona", targets: ["persona"]),
+        .executable(name: "persona-mock", targets: ["persona-mock"]),
+        .executable(name: "persona-bench", targets: ["persona-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW",
+                       providers: [.apt(["libncursesw5-dev"])]),
+        .target(name: "PersonaKit", dependencies: ["CCurl", "Yams"]),
+        .target(name: "TerminalUI", dependencies: ["CNCursesW"]),
+        .target(name: "PersonaApp", dependencies: ["PersonaKit", "TerminalUI"]),
+        .target(name: "MockProvider"),
+        .executableTarget(name: "persona", dependencies: [
+            "PersonaApp", "PersonaKit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "persona-mock", dependencies: ["MockProvider"]),
+        .executableTarget(name: "persona-bench", dependencies: ["PersonaKit", "MockProvider"]),
+        .testTarget(name: "PersonaKitTests", dependencies: ["PersonaKit", "MockProvider"]),
+        .testTarget(name: "PersonaAppTests", dependencies: ["PersonaApp", "PersonaKit", "MockProvider"]),
+        .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI"]),
+    ]
+)

@@ -1,0 +1,308 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A loopback HTTP/1.1 server that answers like OpenAI, Anthropic, Gemini and Ollama.
+///
+/// The route picks the wire format; a script picks the behaviour per request (by default read from
+/// the model name, see `MockBehavior.fromModelName`). Every request is logged for tests to inspect.
+public final class MockServer: @unchecked Sendable {
+    public typealias Script = @Sendable (MockRequest) -> MockBehavior
+
+    public let port: Int
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    private let listener: Int32
+    private let script: Script
+    private let lock = NSLock()
+    private var log: [MockRequest] = []
+    private var openConnections: Set<Int32> = []
+    private var stopped = false
+    private let startedAt = DispatchTime.now().uptimeNanoseconds
+
+    public init(port: Int = 0, script: @escaping Script = { MockBehavior.fromModelName($0.model) }) throws {
+        self.script = script
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw MockServerError.socket(errno) }
+        var reuse: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 128) == 0 else {
+            let code = errno
+            close(fd)
+            throw MockServerError.socket(code)
+        }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        listener = fd
+        self.port = Int(UInt16(bigEndian: actual.sin_port))
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "mock-accept"
+        thread.start()
+    }
+
+    deinit { stop() }
+
+    /// Every request received so far, in arrival order.
+    public var requests: [MockRequest] { lock.withLock { log } }
+
+    public func clearLog() { lock.withLock { log.removeAll() } }
+
+    /// Closes the listener and every open connection.
+    public func stop() {
+        let connections: Set<Int32> = lock.withLock {
+            guard !stopped else { return [] }
+            stopped = true
+            return openConnections
+        }
+        shutdown(listener, Int32(SHUT_RDWR))
+        for connection in connections { shutdown(connection, Int32(SHUT_RDWR)) }
+    }
+
+    private var isStopped: Bool { lock.withLock { stopped } }
+
+    private func acceptLoop() {
+        while !isStopped {
+            let connection = accept(listener, nil, nil)
+            if connection < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            var noDelay: Int32 = 1
+            setsockopt(connection, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+            lock.withLock { _ = openConnections.insert(connection) }
+            let thread = Thread { [self] in
+                serve(connection)
+                lock.withLock { _ = openConnections.remove(connection) }
+                close(connection)
+            }
+            thread.start()
+        }
+        close(listener)
+    }
+
+    private func serve(_ connection: Int32) {
+        guard let request = readRequest(connection) else { return }
+        lock.withLock { log.append(request) }
+        let behavior = script(request)
+        let writer = SocketWriter(fd: connection)
+        if request.method == "GET" {
+            respondToListing(request, behavior: behavior, writer: writer)
+            return
+        }
+        guard let format = request.format else {
+            writer.respond(status: 404, contentType: "application/json", body: #"{"error":"no such route"}"#)
+            return
+        }
+        let wire = MockWire(format: format, model: request.model)
+        if behavior.status >= 400 {
+            writer.respond(status: behavior.status, contentType: "application/json",
+                           body: wire.errorBody(status: behavior.status, message: behavior.errorMessage),
+                           headers: behavior.headers)
+            return
+        }
+        stream(wire, behavior: behavior, request: request, writer: writer)
+    }
+
+    private func stream(_ wire: MockWire, behavior: MockBehavior, request: MockRequest, writer: SocketWriter) {
+        let inputTokens = behavior.inputTokens ?? max(1, request.body.count / 4)
+        let pieces = behavior.text.map { Self.split($0, every: behavior.chunkSize) } ?? Self.generatedDeltas(behavior.tokens)
+        let outputTokens = pieces.count + behavior.reasoningTokens
+        guard writer.startChunked(contentType: wire.contentType, headers: behavior.headers) else { return }
+        for event in wire.opening(inputTokens: inputTokens, behavior: behavior) {
+            guard writer.chunk(event) else { return }
+        }
+        for (index, piece) in pieces.enumerated() {
+            if behavior.dropAfter == index { writer.abort(); return }
+            if behavior.stallAfter == index { Thread.sleep(forTimeInterval: behavior.stallSeconds) }
+            if behavior.malformedAfter == index, !writer.chunk(wire.malformed()) { return }
+            if behavior.errorAfter == index {
+                _ = writer.chunk(wire.streamError(message: behavior.errorMessage))
+                writer.finishChunked()
+                return
+            }
+            if behavior.delayPerToken > 0 { Thread.sleep(forTimeInterval: behavior.delayPerToken) }
+            guard writer.chunk(wire.delta(piece, index: index, inputTokens: inputTokens, behavior: behavior)) else { return }
+        }
+        if behavior.dropAfter == pieces.count { writer.abort(); return }
+        if behavior.errorAfter == pieces.count {
+            _ = writer.chunk(wire.streamError(message: behavior.errorMessage))
+            writer.finishChunked()
+            return
+        }
+        for event in wire.closing(inputTokens: inputTokens, outputTokens: outputTokens, behavior: behavior) {
+            guard writer.chunk(event) else { return }
+        }
+        writer.finishChunked()
+    }
+
+    private func respondToListing(_ request: MockRequest, behavior: MockBehavior, writer: SocketWriter) {
+        let route = request.path.split(separator: "?").first.map(String.init) ?? request.path
+        if behavior.status >= 400 {
+            let format: MockWireFormat = route.hasSuffix("/api/tags") ? .ollama
+                : route.contains("/v1beta/") ? .gemini : request.header("x-api-key") != nil ? .anthropic : .openai
+            writer.respond(status: behavior.status, contentType: "application/json",
+                           body: MockWire(format: format, model: "").errorBody(status: behavior.status, message: behavior.errorMessage),
+                           headers: behavior.headers)
+            return
+        }
+        let body: String
+        if route.hasSuffix("/api/tags") {
+            body = #"{"models":[{"name":"mock:latest","model":"mock:latest","size":1}]}"#
+        } else if route.hasSuffix("/v1beta/models") {
+            body = #"{"models":[{"name":"models/mock-pro"},{"name":"models/mock-flash"}]}"#
+        } else if route.hasSuffix("/models") {
+            body = #"{"object":"list","data":[{"id":"mock-large","object":"model"},{"id":"mock-small","object":"model"}]}"#
+        } else {
+            writer.respond(status: 404, contentType: "application/json", body: #"{"error":"no such route"}"#)
+            return
+        }
+        writer.respond(status: 200, contentType: "application/json", body: body, headers: behavior.headers)
+    }
+
+    private func readRequest(_ connection: Int32) -> MockRequest? {
+        var buffer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var headerEnd: Int?
+        while headerEnd == nil {
+            let count = recv(connection, &chunk, chunk.count, 0)
+            guard count > 0 else { return nil }
+            buffer.append(contentsOf: chunk[0..<count])
+            headerEnd = Self.find(separator, in: buffer)
+        }
+        guard let headerEnd else { return nil }
+        let headText = String(decoding: buffer[0..<headerEnd], as: UTF8.self)
+        var lines = headText.components(separatedBy: "\r\n")
+        let requestLine = lines.removeFirst().split(separator: " ")
+        guard requestLine.count >= 2 else { return nil }
+        var headers: [(name: String, value: String)] = []
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        let length = headers.last(where: { $0.name.lowercased() == "content-length" }).flatMap { Int($0.value) } ?? 0
+        var body = Array(buffer[(headerEnd + 4)...])
+        while body.count < length {
+            let count = recv(connection, &chunk, min(chunk.count, length - body.count), 0)
+            guard count > 0 else { return nil }
+            body.append(contentsOf: chunk[0..<count])
+        }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - startedAt) / 1_000_000_000
+        return MockRequest(method: String(requestLine[0]), path: String(requestLine[1]), headers: headers,
+                           body: body, receivedAt: elapsed)
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {
+            return start
+        }
+        return nil
+    }
+
+    /// The answer the mock writes when it is given no text: `count` deltas, each a word and a space.
+    public static func generatedDeltas(_ count: Int) -> [String] {
+        let words = ["Consider", "the", "evidence", "before", "the", "claim;", "weigh", "each", "cost", "against",
+                     "its", "benefit,", "then", "decide", "what", "follows."]
+        return (0..<count).map { index in
+            let round = index / words.count
+            return words[index % words.count] + (round > 0 ? "\(round)" : "") + " "
+        }
+    }
+
+    static func split(_ text: String, every size: Int) -> [String] {
+        var pieces: [String] = []
+        var current = ""
+        for character in text {
+            current.append(character)
+            if current.count >= max(1, size) {
+                pieces.append(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty { pieces.append(current) }
+        return pieces
+    }
+}
+
+public enum MockServerError: Error, CustomStringConvertible {
+    case socket(Int32)
+
+    public var description: String {
+        switch self {
+        case .socket(let code): return "mock server socket error: \(String(cString: strerror(code)))"
+        }
+    }
+}
+
+/// Writes an HTTP/1.1 response to a socket; every method reports whether the peer is still there.
+private struct SocketWriter {
+    let fd: Int32
+
+    func respond(status: Int, contentType: String, body: String, headers: [String: String] = [:]) {
+        var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: \(contentType)\r\n"
+        head += "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n"
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
+        _ = write(head + "\r\n" + body)
+    }
+
+    func startChunked(contentType: String, headers: [String: String]) -> Bool {
+        var head = "HTTP/1.1 200 OK\r\nContent-Type: \(contentType)\r\nTransfer-Encoding: chunked\r\n"
+        head += "Cache-Control: no-cache\r\nConnection: close\r\n"
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
+        return write(head + "\r\n")
+    }
+
+    func chunk(_ payload: String) -> Bool {
+        let size = payload.utf8.count
+        guard size > 0 else { return true }
+        return write(String(size, radix: 16) + "\r\n" + payload + "\r\n")
+    }
+
+    func finishChunked() { _ = write("0\r\n\r\n") }
+
+    /// Drops the connection mid-body, as a crashed upstream or a broken proxy would.
+    func abort() { shutdown(fd, Int32(SHUT_RDWR)) }
+
+    private func write(_ text: String) -> Bool {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeMutableBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if sent <= 0 {
+                if sent < 0, errno == EINTR { continue }
+                return false
+            }
+            offset += sent
+        }
+        return true
+    }
+
+    private static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: return "OK"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 429: return "Too Many Requests"
+        case 500: return "Internal Server Error"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 529: return "Overloaded"
+        default: return "Status"
+        }
+    }
+}

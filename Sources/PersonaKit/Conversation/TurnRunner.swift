@@ -1,0 +1,199 @@
+import Foundation
+
+/// What happened in one attempt at one turn, however it ended.
+public struct TurnOutcome: Sendable, Equatable {
+    /// The answer text received, complete or partial.
+    public var text: String
+    public var reasoning: String
+    /// Usage as the provider reported it; empty when it reported none.
+    public var reportedUsage: Usage
+    public var finish: FinishReason?
+    public var error: ProviderError?
+    /// HTTP status of the response, when one arrived.
+    public var httpStatus: Int?
+    public var responseHeaders: HTTPHeaders
+    /// Seconds from sending the request to the first answer or reasoning token.
+    public var timeToFirstToken: Double?
+    public var duration: Double
+
+    public var succeeded: Bool { error == nil }
+}
+
+/// Progress of a turn as it streams.
+public enum TurnProgress: Sendable, Equatable {
+    case responseHead(HTTPResponseHead)
+    case delta(String)
+    case reasoning(String)
+    case usage(Usage)
+}
+
+/// Runs one request through transport, decoder and adapter, and accumulates the outcome.
+public struct TurnRunner: Sendable {
+    public var transport: CurlTransport
+    public var timeouts: TransportTimeouts
+
+    /// Bytes of a non-stream body kept to read an error from it.
+    static let errorBodyLimit = 1 << 20
+
+    public init(transport: CurlTransport = .shared, timeouts: TransportTimeouts = TransportTimeouts()) {
+        self.transport = transport
+        self.timeouts = timeouts
+    }
+
+    public func run(_ request: ChatRequest, endpoint: ProviderEndpoint,
+                    onProgress: @Sendable (TurnProgress) -> Void = { _ in }) async -> TurnOutcome {
+        let adapter = Adapters.adapter(for: endpoint.type)
+        let httpRequest = adapter.makeRequest(request, endpoint: endpoint)
+        let started = DispatchTime.now().uptimeNanoseconds
+        var accumulator = StreamAccumulator(adapter: adapter, started: started)
+        var head: HTTPResponseHead?
+        var errorBody: [UInt8] = []
+
+        do {
+            streaming: for try await part in transport.stream(httpRequest, timeouts: timeouts) {
+                switch part {
+                case .head(let received):
+                    head = received
+                    onProgress(.responseHead(received))
+                case .body(let bytes):
+                    guard let head, head.status < 400 else {
+                        if errorBody.count < Self.errorBodyLimit { errorBody.append(contentsOf: bytes) }
+                        continue
+                    }
+                    accumulator.feed(bytes, onProgress: onProgress)
+                    // A failure inside the stream ends the turn; leaving the loop cancels the transfer.
+                    if accumulator.failure != nil { break streaming }
+                }
+            }
+            if Task.isCancelled {
+                accumulator.fail(ProviderError(kind: .cancelled, message: "stopped by the user"))
+            } else if let head, head.status >= 400 {
+                accumulator.fail(ProviderErrorParser.fromHTTP(status: head.status, headers: head.headers, body: errorBody))
+            } else {
+                accumulator.finishStream(onProgress: onProgress)
+            }
+        } catch let error as TransportError {
+            accumulator.flushPending(onProgress: onProgress)
+            accumulator.fail(Self.providerError(from: error))
+        } catch {
+            accumulator.fail(ProviderError(kind: .network, message: String(describing: error)))
+        }
+
+        var outcome = accumulator.outcome(duration: Self.seconds(since: started))
+        outcome.httpStatus = head?.status
+        outcome.responseHeaders = head?.headers ?? HTTPHeaders()
+        if var failure = outcome.error, failure.status == nil, let status = head?.status {
+            failure.status = status
+            if let wait = head?.headers.retryAfterSeconds(), failure.retryAfter == nil { failure.retryAfter = wait }
+            outcome.error = failure
+        }
+        return outcome
+    }
+
+    static func providerError(from error: TransportError) -> ProviderError {
+        switch error.kind {
+        case .cancelled: return ProviderError(kind: .cancelled, message: "stopped by the user")
+        case .timeout: return ProviderError(kind: .timeout, message: error.message)
+        case .network:
+            return ProviderError(kind: .network, message: NetworkDiagnosis.explain(curlCode: error.curlCode, detail: error.message))
+        }
+    }
+
+    static func seconds(since start: UInt64) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000_000
+    }
+}
+
+/// Folds decoded stream events into text, usage and an ending.
+struct StreamAccumulator {
+    let adapter: any ProviderAdapter
+    let started: UInt64
+    private var sse = SSEDecoder()
+    private var ndjson = NDJSONDecoder()
+    private var text = ""
+    private var reasoning = ""
+    private var usage = Usage()
+    private var finish: FinishReason?
+    private(set) var failure: ProviderError?
+    private var firstToken: Double?
+    private var sawEvent = false
+    /// The start of a body that held no events, in case it is a plain JSON error with status 200.
+    private var undecodedBody: [UInt8] = []
+
+    init(adapter: any ProviderAdapter, started: UInt64) {
+        self.adapter = adapter
+        self.started = started
+    }
+
+    mutating func feed(_ bytes: [UInt8], onProgress: (TurnProgress) -> Void) {
+        if !sawEvent, undecodedBody.count < TurnRunner.errorBodyLimit { undecodedBody.append(contentsOf: bytes) }
+        switch adapter.framing {
+        case .serverSentEvents:
+            for event in sse.feed(bytes) { apply(event, onProgress: onProgress) }
+        case .newlineDelimitedJSON:
+            for line in ndjson.feed(bytes) { apply(SSEEvent(data: line), onProgress: onProgress) }
+        }
+    }
+
+    /// Delivers whatever the decoders still hold, at the end of the body or when it broke off.
+    mutating func flushPending(onProgress: (TurnProgress) -> Void) {
+        guard failure == nil else { return }
+        switch adapter.framing {
+        case .serverSentEvents:
+            for event in sse.finish() { apply(event, onProgress: onProgress) }
+        case .newlineDelimitedJSON:
+            for line in ndjson.finish() { apply(SSEEvent(data: line), onProgress: onProgress) }
+        }
+    }
+
+    mutating func finishStream(onProgress: (TurnProgress) -> Void) {
+        flushPending(onProgress: onProgress)
+        guard failure == nil, finish == nil else { return }
+        if !sawEvent, let json = try? JSON.parse(undecodedBody),
+           let error = ProviderErrorParser.fromErrorObject(json, status: nil) {
+            failure = error
+        } else if !sawEvent {
+            failure = ProviderError(kind: .server, message: "the provider closed the response without sending any event")
+        } else {
+            failure = ProviderError(kind: .network, message: "the stream ended before the model finished its answer")
+        }
+    }
+
+    mutating func fail(_ error: ProviderError) {
+        if failure == nil { failure = error }
+    }
+
+    private mutating func apply(_ event: SSEEvent, onProgress: (TurnProgress) -> Void) {
+        sawEvent = true
+        undecodedBody = []
+        for streamEvent in adapter.decode(event) {
+            guard failure == nil else { return }
+            switch streamEvent {
+            case .delta(let piece):
+                markFirstToken()
+                text += piece
+                onProgress(.delta(piece))
+            case .reasoning(let piece):
+                markFirstToken()
+                reasoning += piece
+                onProgress(.reasoning(piece))
+            case .usage(let reported):
+                usage = usage.merged(with: reported)
+                onProgress(.usage(usage))
+            case .finish(let reason):
+                finish = reason
+            case .failure(let error):
+                failure = error
+            }
+        }
+    }
+
+    private mutating func markFirstToken() {
+        if firstToken == nil { firstToken = TurnRunner.seconds(since: started) }
+    }
+
+    func outcome(duration: Double) -> TurnOutcome {
+        TurnOutcome(text: text, reasoning: reasoning, reportedUsage: usage, finish: finish, error: failure,
+                    httpStatus: nil, responseHeaders: HTTPHeaders(), timeToFirstToken: firstToken, duration: duration)
+    }
+}

@@ -1,0 +1,311 @@
+import CCurl
+import Foundation
+
+/// Streams HTTP requests through one libcurl multi handle driven by one dedicated thread.
+///
+/// Every request of the process shares that thread: eight panes or five hundred headless turns cost
+/// one thread, not one each. libcurl is touched from that thread only; callers talk to it through a
+/// locked queue and `curl_multi_wakeup`.
+public final class CurlTransport: @unchecked Sendable {
+    public static let shared = CurlTransport()
+
+    /// The transfer thread's name, as `/proc/self/task/*/comm` shows it.
+    public static let threadName = "persona-curl"
+
+    private let multi: UnsafeMutableRawPointer
+    private let lock = NSLock()
+    private var pendingStarts: [Transfer] = []
+    private var pendingCancels: [ObjectIdentifier] = []
+    // Owned by the transfer thread alone.
+    private var active: [Int: Transfer] = [:]
+
+    private init() {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+        multi = curl_multi_init()
+        let thread = Thread { [unowned self] in self.run() }
+        thread.name = Self.threadName
+        thread.start()
+    }
+
+    /// Starts `request` and returns its response as a stream: `.head` first, then `.body` chunks.
+    ///
+    /// The stream ends normally when the transfer completes, throws `TransportError` when it fails,
+    /// and cancels the transfer (closing its connection) when the consumer's task is cancelled or the
+    /// stream is dropped.
+    public func stream(_ request: HTTPRequest, timeouts: TransportTimeouts = TransportTimeouts())
+        -> AsyncThrowingStream<HTTPStreamPart, Error>
+    {
+        AsyncThrowingStream { continuation in
+            let transfer = Transfer(request: request, timeouts: timeouts, continuation: continuation)
+            let id = ObjectIdentifier(transfer)
+            continuation.onTermination = { [weak self] termination in
+                if case .cancelled = termination { self?.cancel(id) }
+            }
+            lock.withLock { pendingStarts.append(transfer) }
+            curl_multi_wakeup(multi)
+        }
+    }
+
+    private func cancel(_ id: ObjectIdentifier) {
+        lock.withLock { pendingCancels.append(id) }
+        curl_multi_wakeup(multi)
+    }
+
+    private func run() {
+        while true {
+            let (starts, cancels) = lock.withLock {
+                defer {
+                    pendingStarts.removeAll()
+                    pendingCancels.removeAll()
+                }
+                return (pendingStarts, pendingCancels)
+            }
+            for transfer in starts { start(transfer) }
+            for id in cancels {
+                if let transfer = active.values.first(where: { ObjectIdentifier($0) == id }) {
+                    finish(transfer, error: TransportError(kind: .cancelled, message: "cancelled"))
+                } else {
+                    // Cancelled before the thread picked it up: never start it.
+                    lock.withLock { pendingStarts.removeAll { ObjectIdentifier($0) == id } }
+                }
+            }
+
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            var easy: UnsafeMutableRawPointer?
+            var result = CURLE_OK
+            while persona_multi_next_done(multi, &easy, &result) != 0 {
+                guard let easy, let transfer = active[Int(bitPattern: easy)] else { continue }
+                if result == CURLE_OK {
+                    finish(transfer, error: nil)
+                } else {
+                    finish(transfer, error: transfer.transportError(for: result))
+                }
+            }
+            expireIdleTransfers()
+
+            var numfds: Int32 = 0
+            curl_multi_poll(multi, nil, 0, pollTimeoutMillis(), &numfds)
+        }
+    }
+
+    private func start(_ transfer: Transfer) {
+        guard let easy = transfer.makeEasyHandle() else {
+            transfer.continuation.finish(throwing: TransportError(kind: .network, message: "libcurl could not create a handle"))
+            return
+        }
+        active[Int(bitPattern: easy)] = transfer
+        let code = curl_multi_add_handle(multi, easy)
+        if code != CURLM_OK {
+            finish(transfer, error: TransportError(kind: .network, message: "libcurl refused the transfer (\(code.rawValue))"))
+        }
+    }
+
+    /// Removes the handle (which closes its connection if the response was not complete) and ends
+    /// the caller's stream.
+    private func finish(_ transfer: Transfer, error: TransportError?) {
+        guard let easy = transfer.easy else { return }
+        curl_multi_remove_handle(multi, easy)
+        active[Int(bitPattern: easy)] = nil
+        transfer.completeAndRelease(error: error)
+    }
+
+    private func expireIdleTransfers() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        for transfer in active.values where transfer.isIdle(now: now) {
+            let seconds = transfer.timeouts.idle
+            finish(transfer, error: TransportError(
+                kind: .timeout,
+                message: "no data from the server for \(Self.formatSeconds(seconds)) s (timeouts.stream_idle)"))
+        }
+    }
+
+    private func pollTimeoutMillis() -> Int32 {
+        guard !active.isEmpty else { return 60_000 }
+        let now = DispatchTime.now().uptimeNanoseconds
+        var nearest = UInt64(1_000_000_000)
+        for transfer in active.values {
+            let deadline = transfer.idleDeadline
+            nearest = min(nearest, deadline > now ? deadline - now : 0)
+        }
+        return Int32(max(1, min(1000, (nearest + 999_999) / 1_000_000)))
+    }
+
+    static func formatSeconds(_ seconds: Double) -> String {
+        seconds.rounded() == seconds ? String(Int(seconds)) : String(seconds)
+    }
+}
+
+/// One request's state. It lives on the transfer thread from `start` to `finish`.
+private final class Transfer: @unchecked Sendable {
+    let request: HTTPRequest
+    let timeouts: TransportTimeouts
+    let continuation: AsyncThrowingStream<HTTPStreamPart, Error>.Continuation
+    private(set) var easy: UnsafeMutableRawPointer?
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+    private var uploadOffset = 0
+    private var status = 0
+    private var headers = HTTPHeaders()
+    private var headSent = false
+    private var lastActivity = DispatchTime.now().uptimeNanoseconds
+    private var connected = false
+
+    init(request: HTTPRequest, timeouts: TransportTimeouts,
+         continuation: AsyncThrowingStream<HTTPStreamPart, Error>.Continuation) {
+        self.request = request
+        self.timeouts = timeouts
+        self.continuation = continuation
+        errorBuffer.initialize(to: 0)
+    }
+
+    deinit {
+        errorBuffer.deallocate()
+    }
+
+    var idleDeadline: UInt64 {
+        // Until the connection is up, the connect timeout (enforced by libcurl) governs instead.
+        let allowance = connected ? timeouts.idle : timeouts.idle + timeouts.connect
+        return lastActivity + UInt64(max(0, allowance) * 1_000_000_000)
+    }
+
+    func isIdle(now: UInt64) -> Bool {
+        if !connected, let easy {
+            var connectSeconds = 0.0
+            persona_easy_getinfo_double(easy, CURLINFO_CONNECT_TIME, &connectSeconds)
+            if connectSeconds > 0 {
+                connected = true
+                lastActivity = now
+            }
+        }
+        return now >= idleDeadline
+    }
+
+    func makeEasyHandle() -> UnsafeMutableRawPointer? {
+        guard let easy = curl_easy_init() else { return nil }
+        self.easy = easy
+        let context = Unmanaged.passRetained(self).toOpaque()
+        persona_easy_setopt_string(easy, CURLOPT_URL, request.url)
+        persona_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        persona_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
+        persona_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
+        persona_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(max(1, timeouts.connect * 1000)))
+        persona_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        persona_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
+        persona_easy_setopt_string(easy, CURLOPT_USERAGENT, "persona/0.1")
+        persona_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
+        persona_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
+        persona_easy_setopt_pointer(easy, CURLOPT_PRIVATE, context)
+        persona_easy_setopt_data_cb(easy, CURLOPT_WRITEFUNCTION, curlWrite)
+        persona_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context)
+        persona_easy_setopt_data_cb(easy, CURLOPT_HEADERFUNCTION, curlHeader)
+        persona_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, context)
+
+        switch request.method {
+        case "GET":
+            persona_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        default:
+            if request.method != "POST" {
+                persona_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
+            }
+            persona_easy_setopt_long(easy, CURLOPT_POST, 1)
+            persona_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+            persona_easy_setopt_data_cb(easy, CURLOPT_READFUNCTION, curlRead)
+            persona_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
+        }
+
+        // An empty `Expect:` stops libcurl waiting a second for `100 Continue` on larger bodies.
+        var list: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Expect:")
+        for field in request.headers {
+            list = curl_slist_append(list, "\(field.name): \(field.value)")
+        }
+        headerList = list
+        persona_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list)
+        return easy
+    }
+
+    /// Ends the caller's stream and frees the handle and this object's retain on the transfer thread.
+    func completeAndRelease(error: TransportError?) {
+        if let error {
+            continuation.finish(throwing: error)
+        } else {
+            sendHeadIfNeeded()
+            continuation.finish()
+        }
+        if let easy { curl_easy_cleanup(easy) }
+        easy = nil
+        curl_slist_free_all(headerList)
+        headerList = nil
+        Unmanaged.passUnretained(self).release()
+    }
+
+    func transportError(for code: CURLcode) -> TransportError {
+        let detail = errorBuffer.pointee != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+        let kind: TransportError.Kind = code == CURLE_OPERATION_TIMEDOUT ? .timeout : .network
+        return TransportError(kind: kind, message: detail, curlCode: Int(code.rawValue))
+    }
+
+    fileprivate func received(body pointer: UnsafeRawPointer, count: Int) {
+        lastActivity = DispatchTime.now().uptimeNanoseconds
+        connected = true
+        sendHeadIfNeeded()
+        continuation.yield(.body(Array(UnsafeRawBufferPointer(start: pointer, count: count))))
+    }
+
+    fileprivate func received(headerLine pointer: UnsafeRawPointer, count: Int) {
+        lastActivity = DispatchTime.now().uptimeNanoseconds
+        connected = true
+        var bytes = UnsafeRawBufferPointer(start: pointer, count: count)[...]
+        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes = bytes.dropLast() }
+        let line = String(decoding: bytes, as: UTF8.self)
+        if line.hasPrefix("HTTP/") {
+            // A new header block: after `100 Continue` or a proxy's `200 Connection established`.
+            let parts = line.split(separator: " ", maxSplits: 2)
+            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+            headers = HTTPHeaders()
+        } else if line.isEmpty {
+            if status >= 200 { sendHeadIfNeeded() }
+        } else if let colon = line.firstIndex(of: ":") {
+            let name = String(line[..<colon]).trimmingCharacters(in: .whitespaces)
+            let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+            headers.add(name, value)
+        }
+    }
+
+    private func sendHeadIfNeeded() {
+        guard !headSent, status >= 200 else { return }
+        headSent = true
+        continuation.yield(.head(HTTPResponseHead(status: status, headers: headers)))
+    }
+
+    fileprivate func fillUpload(_ buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
+        let remaining = request.body.count - uploadOffset
+        let count = min(remaining, capacity)
+        guard count > 0 else { return 0 }
+        request.body.withUnsafeBytes { bytes in
+            UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress! + uploadOffset, byteCount: count)
+        }
+        uploadOffset += count
+        return count
+    }
+}
+
+private let curlWrite: persona_curl_data_cb = { pointer, size, count, context in
+    guard let pointer, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    transfer.received(body: pointer, count: size * count)
+    return size * count
+}
+
+private let curlHeader: persona_curl_data_cb = { pointer, size, count, context in
+    guard let pointer, let context else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    transfer.received(headerLine: pointer, count: size * count)
+    return size * count
+}
+
+private let curlRead: persona_curl_data_cb = { buffer, size, count, context in
+    guard let buffer, let context else { return persona_curl_readfunc_abort }
+    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+    return transfer.fillUpload(buffer, capacity: size * count)
+}

@@ -1,0 +1,74 @@
+/// Anthropic Messages.
+///
+/// `message_start.message.usage` carries input and cache counts; `message_delta.usage` is
+/// cumulative and may repeat them, so each is emitted as a usage event and merged, latest wins.
+/// `ping` is ignored, `thinking_delta` is reasoning, and `event: error` is a failure.
+public struct AnthropicAdapter: ProviderAdapter {
+    public static let apiVersion = "2023-06-01"
+    /// Anthropic requires `max_tokens`; this is used when neither persona nor catalog sets one.
+    public static let defaultMaxTokens = 4096
+
+    public init() {}
+
+    public var framing: StreamFraming { .serverSentEvents }
+
+    public func makeRequest(_ request: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest {
+        let messages = ChatMessage.mergingSameRoleRuns(request.messages).map { message in
+            JSON.object(["role": .string(message.role.rawValue), "content": .string(message.content)])
+        }
+        let body = JSON.compact([
+            ("model", .string(request.model)),
+            ("max_tokens", .int(request.maxTokens ?? Self.defaultMaxTokens)),
+            ("system", request.system.isEmpty ? nil : .string(request.system)),
+            ("messages", .array(messages)),
+            ("stream", .bool(true)),
+            ("temperature", request.temperature.map { .double($0) }),
+        ])
+        var headers = HTTPHeaders([
+            ("Content-Type", "application/json"),
+            ("Accept", "text/event-stream"),
+            ("anthropic-version", Self.apiVersion),
+        ])
+        if let key = endpoint.apiKey, !key.isEmpty { headers.add("x-api-key", key) }
+        for field in endpoint.extraHeaders { headers.add(field.name, field.value) }
+        return HTTPRequest(url: endpoint.url("/v1/messages"), headers: headers, body: body.serializedBytes)
+    }
+
+    public func decode(_ event: SSEEvent) -> [StreamEvent] {
+        let json: JSON
+        do { json = try JSON.parse(event.data) } catch { return [ProviderErrorParser.malformed(event, error)] }
+        switch json["type"]?.string ?? event.name {
+        case "message_start":
+            if let usage = json["message"]?["usage"] { return [.usage(Self.usage(from: usage))] }
+        case "content_block_start":
+            if let block = json["content_block"], block["type"]?.string == "text",
+               let text = block["text"]?.string, !text.isEmpty {
+                return [.delta(text)]
+            }
+        case "content_block_delta":
+            guard let delta = json["delta"] else { return [] }
+            switch delta["type"]?.string {
+            case "text_delta": if let text = delta["text"]?.string, !text.isEmpty { return [.delta(text)] }
+            case "thinking_delta": if let text = delta["thinking"]?.string, !text.isEmpty { return [.reasoning(text)] }
+            default: break
+            }
+        case "message_delta":
+            var events: [StreamEvent] = []
+            if let reason = json["delta"]?["stop_reason"]?.string { events.append(.finish(FinishReason(provider: reason))) }
+            if let usage = json["usage"] { events.append(.usage(Self.usage(from: usage))) }
+            return events
+        case "error":
+            if let failure = ProviderErrorParser.fromErrorObject(json, status: nil) { return [.failure(failure)] }
+        default:
+            break
+        }
+        return []
+    }
+
+    static func usage(from json: JSON) -> Usage {
+        Usage(inputTokens: json["input_tokens"]?.int,
+              cachedInputTokens: json["cache_read_input_tokens"]?.int,
+              cacheWriteTokens: json["cache_creation_input_tokens"]?.int,
+              outputTokens: json["output_tokens"]?.int)
+    }
+}

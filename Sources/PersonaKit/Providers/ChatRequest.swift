@@ -1,0 +1,47 @@
+/// One message of a conversation as a provider sees it.
+public struct ChatMessage: Sendable, Equatable {
+    public enum Role: String, Sendable {
+        case user
+        case assistant
+    }
+
+    public var role: Role
+    public var content: String
+
+    public init(role: Role, content: String) {
+        self.role = role
+        self.content = content
+    }
+
+    /// Joins consecutive messages of the same role, so user and assistant turns alternate, which
+    /// Anthropic requires and every other provider accepts.
+    public static func mergingSameRoleRuns(_ messages: [ChatMessage]) -> [ChatMessage] {
+        var merged: [ChatMessage] = []
+        for message in messages {
+            if let last = merged.last, last.role == message.role {
+                merged[merged.count - 1].content = last.content + "\n\n" + message.content
+            } else {
+                merged.append(message)
+            }
+        }
+        return merged
+    }
+}
+
+/// Everything an adapter needs to build one streaming request.
+public struct ChatRequest: Sendable, Equatable {
+    public var model: String
+    public var system: String
+    public var messages: [ChatMessage]
+    public var maxTokens: Int?
+    public var temperature: Double?
+
+    public init(model: String, system: String, messages: [ChatMessage], maxTokens: Int? = nil,
+                temperature: Double? = nil) {
+        self.model = model
+        self.system = system
+        self.messages = messages
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+    }
+}

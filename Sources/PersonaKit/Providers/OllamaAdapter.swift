@@ -1,0 +1,60 @@
+/// Ollama `/api/chat`, newline-delimited JSON.
+///
+/// The final object (`done: true`) carries `done_reason`, `prompt_eval_count` and `eval_count`.
+/// A `{"error":…}` line is a failure. `/api/generate`'s `response` field is read too, so a server
+/// behind a proxy that rewrites one into the other still works.
+public struct OllamaAdapter: ProviderAdapter {
+    public init() {}
+
+    public var framing: StreamFraming { .newlineDelimitedJSON }
+
+    public func makeRequest(_ request: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest {
+        var messages: [JSON] = []
+        if !request.system.isEmpty {
+            messages.append(.object(["role": .string("system"), "content": .string(request.system)]))
+        }
+        for message in request.messages {
+            messages.append(.object(["role": .string(message.role.rawValue), "content": .string(message.content)]))
+        }
+        let options = JSON.compact([
+            ("temperature", request.temperature.map { .double($0) }),
+            ("num_predict", request.maxTokens.map { .int($0) }),
+        ])
+        let body = JSON.compact([
+            ("model", .string(request.model)),
+            ("messages", .array(messages)),
+            ("stream", .bool(true)),
+            ("options", options.object?.members.isEmpty == false ? options : nil),
+            ("keep_alive", endpoint.keepAlive.map { .string($0) }),
+        ])
+        var headers = HTTPHeaders([("Content-Type", "application/json"), ("Accept", "application/x-ndjson")])
+        // Ollama itself has no auth; a key is sent only for a proxy in front of it that asks for one.
+        if let key = endpoint.apiKey, !key.isEmpty { headers.add("Authorization", "Bearer \(key)") }
+        for field in endpoint.extraHeaders { headers.add(field.name, field.value) }
+        return HTTPRequest(url: endpoint.url("/api/chat"), headers: headers, body: body.serializedBytes)
+    }
+
+    public func decode(_ event: SSEEvent) -> [StreamEvent] {
+        let json: JSON
+        do { json = try JSON.parse(event.data) } catch { return [ProviderErrorParser.malformed(event, error)] }
+        if json["error"] != nil, let failure = ProviderErrorParser.fromErrorObject(json, status: nil) {
+            return [.failure(failure)]
+        }
+        var events: [StreamEvent] = []
+        let message = json["message"]
+        if let thinking = message?["thinking"]?.string ?? json["thinking"]?.string, !thinking.isEmpty {
+            events.append(.reasoning(thinking))
+        }
+        if let text = message?["content"]?.string ?? json["response"]?.string, !text.isEmpty {
+            events.append(.delta(text))
+        }
+        if json["done"]?.bool == true {
+            events.append(.finish(FinishReason(provider: json["done_reason"]?.string ?? "stop")))
+            let usage = Usage(inputTokens: json["prompt_eval_count"]?.int,
+                              cachedInputTokens: json["prompt_eval_cached_count"]?.int,
+                              outputTokens: json["eval_count"]?.int)
+            if !usage.isEmpty { events.append(.usage(usage)) }
+        }
+        return events
+    }
+}

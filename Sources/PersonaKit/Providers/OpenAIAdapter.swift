@@ -1,0 +1,74 @@
+/// OpenAI Chat Completions, spoken by OpenAI and every OpenAI-compatible preset.
+///
+/// Usage comes in a last chunk with empty `choices` when `stream_options.include_usage` is set;
+/// Groq also reports it in `x_groq.usage`. Errors arrive as `event: error` or as `{"error":…}` data.
+public struct OpenAIAdapter: ProviderAdapter {
+    public init() {}
+
+    public var framing: StreamFraming { .serverSentEvents }
+
+    public func makeRequest(_ request: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest {
+        var messages: [JSON] = []
+        if !request.system.isEmpty {
+            messages.append(.object(["role": .string("system"), "content": .string(request.system)]))
+        }
+        for message in request.messages {
+            messages.append(.object(["role": .string(message.role.rawValue), "content": .string(message.content)]))
+        }
+        let reasoningModel = Self.isReasoningModel(request.model) && endpoint.type == .openai && endpoint.name == "openai"
+        let body = JSON.compact([
+            ("model", .string(request.model)),
+            ("messages", .array(messages)),
+            ("stream", .bool(true)),
+            ("stream_options", endpoint.sendsStreamOptions ? .object(["include_usage": .bool(true)]) : nil),
+            (endpoint.tokenLimitField, request.maxTokens.map { .int($0) }),
+            // OpenAI's reasoning models accept only the default temperature.
+            ("temperature", reasoningModel ? nil : request.temperature.map { .double($0) }),
+        ])
+        var headers = HTTPHeaders([("Content-Type", "application/json"), ("Accept", "text/event-stream")])
+        if let key = endpoint.apiKey, !key.isEmpty { headers.add("Authorization", "Bearer \(key)") }
+        for field in endpoint.extraHeaders { headers.add(field.name, field.value) }
+        return HTTPRequest(url: endpoint.url("/chat/completions"), headers: headers, body: body.serializedBytes)
+    }
+
+    static func isReasoningModel(_ model: String) -> Bool {
+        let lowered = model.lowercased()
+        return lowered.hasPrefix("o1") || lowered.hasPrefix("o3") || lowered.hasPrefix("o4") || lowered.hasPrefix("gpt-5")
+    }
+
+    public func decode(_ event: SSEEvent) -> [StreamEvent] {
+        if event.data.elementsEqual("[DONE]".utf8) { return [] }
+        let json: JSON
+        do { json = try JSON.parse(event.data) } catch { return [ProviderErrorParser.malformed(event, error)] }
+        if json["error"] != nil, let failure = ProviderErrorParser.fromErrorObject(json, status: nil) {
+            return [.failure(failure)]
+        }
+        var events: [StreamEvent] = []
+        for choice in json["choices"]?.array ?? [] {
+            // With `n > 1` only the first choice is the persona's answer.
+            if let index = choice["index"]?.int, index != 0 { continue }
+            if let delta = choice["delta"] {
+                if let reasoning = delta["reasoning_content"]?.string ?? delta["reasoning"]?.string, !reasoning.isEmpty {
+                    events.append(.reasoning(reasoning))
+                }
+                if let text = delta["content"]?.string, !text.isEmpty { events.append(.delta(text)) }
+                if let refusal = delta["refusal"]?.string, !refusal.isEmpty { events.append(.delta(refusal)) }
+            }
+            if let reason = choice["finish_reason"]?.string { events.append(.finish(FinishReason(provider: reason))) }
+        }
+        if let usage = json["usage"], usage.object != nil {
+            events.append(.usage(Self.usage(from: usage)))
+        } else if let usage = json["x_groq"]?["usage"], usage.object != nil {
+            events.append(.usage(Self.usage(from: usage)))
+        }
+        return events
+    }
+
+    static func usage(from json: JSON) -> Usage {
+        Usage(inputTokens: json["prompt_tokens"]?.int,
+              cachedInputTokens: json["prompt_tokens_details"]?["cached_tokens"]?.int,
+              cacheWriteTokens: json["prompt_tokens_details"]?["cache_write_tokens"]?.int,
+              outputTokens: json["completion_tokens"]?.int,
+              reasoningTokens: json["completion_tokens_details"]?["reasoning_tokens"]?.int)
+    }
+}

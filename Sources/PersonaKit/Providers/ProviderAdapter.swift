@@ -1,0 +1,164 @@
+import Foundation
+
+/// How a provider frames its stream on the wire.
+public enum StreamFraming: Sendable {
+    case serverSentEvents
+    case newlineDelimitedJSON
+}
+
+/// The wire formats Persona speaks. Every OpenAI-compatible preset uses `.openai`.
+public enum ProviderType: String, Sendable, CaseIterable {
+    case openai
+    case anthropic
+    case gemini
+    case ollama
+}
+
+/// Where and how to reach one configured provider.
+public struct ProviderEndpoint: Sendable, Equatable {
+    public var name: String
+    public var type: ProviderType
+    public var baseURL: String
+    /// Never printed, logged or put in a URL; it travels in a header only.
+    public var apiKey: String?
+    /// The environment variable the key comes from, named in errors.
+    public var apiKeyEnv: String
+    public var keyRequired: Bool
+    /// OpenAI-compatible servers differ on two request fields; the preset says which they take.
+    public var sendsStreamOptions: Bool
+    public var tokenLimitField: String
+    /// Ollama's `keep_alive`.
+    public var keepAlive: String?
+    public var extraHeaders: HTTPHeaders
+
+    public init(name: String, type: ProviderType, baseURL: String, apiKey: String? = nil, apiKeyEnv: String,
+                keyRequired: Bool, sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens",
+                keepAlive: String? = nil, extraHeaders: HTTPHeaders = HTTPHeaders()) {
+        self.name = name
+        self.type = type
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.apiKeyEnv = apiKeyEnv
+        self.keyRequired = keyRequired
+        self.sendsStreamOptions = sendsStreamOptions
+        self.tokenLimitField = tokenLimitField
+        self.keepAlive = keepAlive
+        self.extraHeaders = extraHeaders
+    }
+
+    /// `baseURL` joined with `path`, with exactly one slash between them.
+    public func url(_ path: String) -> String {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + (path.hasPrefix("/") ? path : "/" + path)
+    }
+}
+
+/// Maps between Persona's requests and events and one provider's wire format.
+///
+/// Both functions are pure, so an adapter is tested without a network.
+public protocol ProviderAdapter: Sendable {
+    var framing: StreamFraming { get }
+    func makeRequest(_ request: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest
+    /// Maps one decoded wire event (an SSE event, or one NDJSON line as its `data`).
+    func decode(_ event: SSEEvent) -> [StreamEvent]
+}
+
+public enum Adapters {
+    public static func adapter(for type: ProviderType) -> any ProviderAdapter {
+        switch type {
+        case .openai: return OpenAIAdapter()
+        case .anthropic: return AnthropicAdapter()
+        case .gemini: return GeminiAdapter()
+        case .ollama: return OllamaAdapter()
+        }
+    }
+}
+
+/// Turns an HTTP error response, or an error object inside a stream, into a `ProviderError`.
+///
+/// It reads every provider's error shape: OpenAI `{"error":{"message","type","code"}}`, Anthropic
+/// `{"type":"error","error":{"type","message"}}`, Gemini `{"error":{"code","message","status","details"}}`
+/// (sometimes wrapped in an array), and Ollama `{"error":"…"}`.
+public enum ProviderErrorParser {
+    public static func fromHTTP(status: Int, headers: HTTPHeaders, body: [UInt8]) -> ProviderError {
+        let json = try? JSON.parse(body)
+        var error: ProviderError
+        if let json, let parsed = fromErrorObject(json, status: status) {
+            error = parsed
+        } else {
+            let text = String(decoding: body.prefix(500), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = text.isEmpty ? "HTTP \(status) with an empty body" : text
+            error = ProviderError(kind: ProviderError.kind(forStatus: status, message: message), status: status,
+                                  message: message)
+        }
+        error.status = status
+        if let wait = headers.retryAfterSeconds() { error.retryAfter = wait }
+        return error
+    }
+
+    /// Reads an error object; `status` is the HTTP status, or nil for an error inside a stream.
+    public static func fromErrorObject(_ json: JSON, status: Int?) -> ProviderError? {
+        if case .array(let items) = json, let first = items.first { return fromErrorObject(first, status: status) }
+        guard let errorValue = json["error"] else { return nil }
+        var message: String
+        var providerType: String?
+        var embeddedStatus: Int?
+        var retryAfter: Double?
+        var authFailure = false
+        if let text = errorValue.string {
+            message = text
+        } else {
+            message = errorValue["message"]?.string ?? errorValue.serialized
+            providerType = errorValue["type"]?.string
+            embeddedStatus = errorValue["status_code"]?.int ?? errorValue["code"]?.int
+            if let googleStatus = errorValue["status"]?.string {
+                switch googleStatus {
+                case "UNAUTHENTICATED", "PERMISSION_DENIED": authFailure = true
+                case "RESOURCE_EXHAUSTED": embeddedStatus = embeddedStatus ?? 429
+                case "UNAVAILABLE": embeddedStatus = embeddedStatus ?? 503
+                case "DEADLINE_EXCEEDED": embeddedStatus = embeddedStatus ?? 504
+                case "NOT_FOUND": embeddedStatus = embeddedStatus ?? 404
+                default: break
+                }
+            }
+            for detail in errorValue["details"]?.array ?? [] {
+                if detail["reason"]?.string == "API_KEY_INVALID" { authFailure = true }
+                if let delay = detail["retryDelay"]?.string, delay.hasSuffix("s"), let seconds = Double(delay.dropLast()) {
+                    retryAfter = seconds
+                }
+            }
+        }
+        if message.isEmpty { message = "the provider reported an error without a message" }
+        let effectiveStatus = status.flatMap { $0 >= 400 ? $0 : nil } ?? embeddedStatus
+        var kind: ProviderError.Kind
+        if authFailure {
+            kind = .auth
+        } else if let effectiveStatus {
+            kind = ProviderError.kind(forStatus: effectiveStatus, message: message, providerType: providerType)
+        } else if let providerType {
+            kind = ProviderError.kind(forStatus: 500, message: message, providerType: providerType)
+            if providerType == "invalid_request_error" {
+                kind = ProviderError.isContextLengthMessage(message.lowercased()) ? .contextLength : .badRequest
+            }
+        } else {
+            // An error in the middle of a stream with nothing to classify it: the server failed.
+            kind = ProviderError.isContextLengthMessage(message.lowercased()) ? .contextLength : .server
+        }
+        return ProviderError(kind: kind, status: status, message: message, retryAfter: retryAfter)
+    }
+
+    /// The failure for a stream payload that is not valid JSON.
+    static func malformed(_ event: SSEEvent, _ error: Error) -> StreamEvent {
+        let preview = String(decoding: event.data.prefix(120), as: UTF8.self)
+        return .failure(ProviderError(kind: .server, message: "malformed event from the provider (\(error)): \(preview)"))
+    }
+}
+
+extension JSON {
+    /// Builds a JSON object, dropping members whose value is nil.
+    static func compact(_ members: [(String, JSON?)]) -> JSON {
+        .object(JSONObject(members.compactMap { key, value in value.map { JSONObject.Member(key: key, value: $0) } }))
+    }
+}

@@ -1,0 +1,82 @@
+/// Token counts reported by a provider. Every field is optional because providers report them
+/// piecemeal: Anthropic sends input in `message_start` and output in `message_delta`, Gemini repeats
+/// a growing `usageMetadata`. `merged(with:)` applies the rule all of them share: latest value wins.
+///
+/// `outputTokens` is always the billed output, including any reasoning; `reasoningTokens` is the
+/// part of it spent thinking. Gemini reports thoughts apart, so its adapter adds them in.
+public struct Usage: Sendable, Equatable {
+    public var inputTokens: Int?
+    public var cachedInputTokens: Int?
+    public var cacheWriteTokens: Int?
+    public var outputTokens: Int?
+    public var reasoningTokens: Int?
+
+    public init(inputTokens: Int? = nil, cachedInputTokens: Int? = nil, cacheWriteTokens: Int? = nil,
+                outputTokens: Int? = nil, reasoningTokens: Int? = nil) {
+        self.inputTokens = inputTokens
+        self.cachedInputTokens = cachedInputTokens
+        self.cacheWriteTokens = cacheWriteTokens
+        self.outputTokens = outputTokens
+        self.reasoningTokens = reasoningTokens
+    }
+
+    public func merged(with newer: Usage) -> Usage {
+        Usage(inputTokens: newer.inputTokens ?? inputTokens,
+              cachedInputTokens: newer.cachedInputTokens ?? cachedInputTokens,
+              cacheWriteTokens: newer.cacheWriteTokens ?? cacheWriteTokens,
+              outputTokens: newer.outputTokens ?? outputTokens,
+              reasoningTokens: newer.reasoningTokens ?? reasoningTokens)
+    }
+
+    public var isEmpty: Bool {
+        inputTokens == nil && cachedInputTokens == nil && cacheWriteTokens == nil
+            && outputTokens == nil && reasoningTokens == nil
+    }
+}
+
+/// Why a model stopped, normalised across providers; the provider's own word is kept in `raw`.
+public struct FinishReason: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case stop
+        case length
+        case toolCalls = "tool_calls"
+        case contentFilter = "content_filter"
+        case other
+    }
+
+    public var kind: Kind
+    public var raw: String
+
+    public init(kind: Kind, raw: String) {
+        self.kind = kind
+        self.raw = raw
+    }
+
+    /// Maps each provider's vocabulary: OpenAI `stop`/`length`, Anthropic `end_turn`/`max_tokens`,
+    /// Gemini `STOP`/`MAX_TOKENS`/`SAFETY`, Ollama `stop`/`length`.
+    public init(provider raw: String) {
+        self.raw = raw
+        switch raw.lowercased() {
+        case "stop", "end_turn", "stop_sequence", "eos", "finish_reason_unspecified": kind = .stop
+        case "length", "max_tokens", "model_context_window_exceeded": kind = .length
+        case "tool_calls", "tool_use", "function_call", "pause_turn": kind = .toolCalls
+        case "content_filter", "safety", "refusal", "recitation", "blocklist", "prohibited_content", "spii",
+             "image_safety":
+            kind = .contentFilter
+        default: kind = .other
+        }
+    }
+
+    public var description: String { kind == .other ? raw : kind.rawValue }
+}
+
+/// What an adapter makes of one decoded wire event.
+public enum StreamEvent: Sendable, Equatable {
+    /// Answer text, to be shown and kept.
+    case delta(String)
+    /// Thinking text; it is billed as output but is not part of the answer.
+    case reasoning(String)
+    case usage(Usage)
+    case finish(FinishReason)
+    case failure(ProviderError)
+}
