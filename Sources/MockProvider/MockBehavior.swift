@@ -31,12 +31,18 @@ public struct MockBehavior: Sendable, Equatable {
     public var reasoningTokens: Int
     /// Leave usage out of the stream, as llama.cpp's server does.
     public var omitUsage: Bool
+    /// Send these bytes as the body, exactly, instead of a generated answer: a recorded response.
+    public var replayBody: [UInt8]?
+    public var replayContentType: String
+    /// Size of the chunks a replayed stream is written in.
+    public var replayChunkSize: Int
 
     public init(text: String? = nil, tokens: Int = 24, chunkSize: Int = 4, delayPerToken: Double = 0,
                 status: Int = 200, errorMessage: String = "mock failure", headers: [String: String] = [:],
                 dropAfter: Int? = nil, stallAfter: Int? = nil, stallSeconds: Double = 5, malformedAfter: Int? = nil,
                 errorAfter: Int? = nil, inputTokens: Int? = nil, cachedInputTokens: Int = 0, cacheWriteTokens: Int = 0,
-                reasoningTokens: Int = 0, omitUsage: Bool = false) {
+                reasoningTokens: Int = 0, omitUsage: Bool = false, replayBody: [UInt8]? = nil,
+                replayContentType: String = "text/event-stream", replayChunkSize: Int = 97) {
         self.text = text
         self.tokens = tokens
         self.chunkSize = chunkSize
@@ -54,6 +60,9 @@ public struct MockBehavior: Sendable, Equatable {
         self.cacheWriteTokens = cacheWriteTokens
         self.reasoningTokens = reasoningTokens
         self.omitUsage = omitUsage
+        self.replayBody = replayBody
+        self.replayContentType = replayContentType
+        self.replayChunkSize = replayChunkSize
     }
 
     /// Reads directives from a model name, so that a process outside the tests (the tmux tests, the

@@ -101,6 +101,10 @@ public final class MockServer: @unchecked Sendable {
             respondToListing(request, behavior: behavior, writer: writer)
             return
         }
+        if let recorded = behavior.replayBody {
+            replay(recorded, behavior: behavior, writer: writer)
+            return
+        }
         guard let format = request.format else {
             writer.respond(status: 404, contentType: "application/json", body: #"{"error":"no such route"}"#)
             return
@@ -143,6 +147,22 @@ public final class MockServer: @unchecked Sendable {
         }
         for event in wire.closing(inputTokens: inputTokens, outputTokens: outputTokens, behavior: behavior) {
             guard writer.chunk(event) else { return }
+        }
+        writer.finishChunked()
+    }
+
+    private func replay(_ body: [UInt8], behavior: MockBehavior, writer: SocketWriter) {
+        if behavior.status >= 400 {
+            writer.respond(status: behavior.status, contentType: behavior.replayContentType,
+                           body: String(decoding: body, as: UTF8.self), headers: behavior.headers)
+            return
+        }
+        guard writer.startChunked(contentType: behavior.replayContentType, headers: behavior.headers) else { return }
+        var offset = 0
+        while offset < body.count {
+            let end = min(body.count, offset + max(1, behavior.replayChunkSize))
+            guard writer.chunk(bytes: Array(body[offset..<end])) else { return }
+            offset = end
         }
         writer.finishChunked()
     }
@@ -266,9 +286,13 @@ private struct SocketWriter {
     }
 
     func chunk(_ payload: String) -> Bool {
-        let size = payload.utf8.count
-        guard size > 0 else { return true }
-        return write(String(size, radix: 16) + "\r\n" + payload + "\r\n")
+        chunk(bytes: Array(payload.utf8))
+    }
+
+    /// One HTTP chunk; the bytes may end inside a multi-byte character, as real servers' do.
+    func chunk(bytes: [UInt8]) -> Bool {
+        guard !bytes.isEmpty else { return true }
+        return write(Array((String(bytes.count, radix: 16) + "\r\n").utf8) + bytes + [13, 10])
     }
 
     func finishChunked() { _ = write("0\r\n\r\n") }
@@ -277,7 +301,11 @@ private struct SocketWriter {
     func abort() { shutdown(fd, Int32(SHUT_RDWR)) }
 
     private func write(_ text: String) -> Bool {
-        var bytes = Array(text.utf8)
+        write(Array(text.utf8))
+    }
+
+    private func write(_ payload: [UInt8]) -> Bool {
+        var bytes = payload
         var offset = 0
         while offset < bytes.count {
             let sent = bytes.withUnsafeMutableBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }

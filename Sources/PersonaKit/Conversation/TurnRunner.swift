@@ -50,7 +50,7 @@ public struct TurnRunner: Sendable {
         var errorBody: [UInt8] = []
 
         do {
-            streaming: for try await part in transport.stream(httpRequest, timeouts: timeouts) {
+            for try await part in transport.stream(httpRequest, timeouts: timeouts) {
                 switch part {
                 case .head(let received):
                     head = received
@@ -60,9 +60,9 @@ public struct TurnRunner: Sendable {
                         if errorBody.count < Self.errorBodyLimit { errorBody.append(contentsOf: bytes) }
                         continue
                     }
+                    // After a failure inside the stream, reading goes on only to collect usage
+                    // that some providers send after the error.
                     accumulator.feed(bytes, onProgress: onProgress)
-                    // A failure inside the stream ends the turn; leaving the loop cancels the transfer.
-                    if accumulator.failure != nil { break streaming }
                 }
             }
             if Task.isCancelled {
@@ -167,7 +167,10 @@ struct StreamAccumulator {
         sawEvent = true
         undecodedBody = []
         for streamEvent in adapter.decode(event) {
-            guard failure == nil else { return }
+            if failure != nil {
+                if case .usage(let reported) = streamEvent { usage = usage.merged(with: reported) }
+                continue
+            }
             switch streamEvent {
             case .delta(let piece):
                 markFirstToken()

@@ -40,11 +40,11 @@ public struct OpenAIAdapter: ProviderAdapter {
         if event.data.elementsEqual("[DONE]".utf8) { return [] }
         let json: JSON
         do { json = try JSON.parse(event.data) } catch { return [ProviderErrorParser.malformed(event, error)] }
-        if json["error"] != nil, let failure = ProviderErrorParser.fromErrorObject(json, status: nil) {
-            return [.failure(failure)]
-        }
         var events: [StreamEvent] = []
-        for choice in json["choices"]?.array ?? [] {
+        // OpenRouter's error chunk may carry the usage of the failed generation too.
+        let failure = json["error"] != nil ? ProviderErrorParser.fromErrorObject(json, status: nil) : nil
+        if let failure { events.append(.failure(failure)) }
+        for choice in failure == nil ? json["choices"]?.array ?? [] : [] {
             // With `n > 1` only the first choice is the persona's answer.
             if let index = choice["index"]?.int, index != 0 { continue }
             if let delta = choice["delta"] {
