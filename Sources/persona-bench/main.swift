@@ -1,1 +1,1 @@
-// placeholder
+// bench placeholder

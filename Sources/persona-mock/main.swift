@@ -1,1 +1,33 @@
-// placeholder
+import Foundation
+import MockProvider
+
+/// Serves the mock provider on 127.0.0.1 for benchmarks and end-to-end tests.
+///
+/// Usage: persona-mock [--port N] [--tokens N] [--delay SECONDS] [--text TEXT]
+/// Prints `listening on http://127.0.0.1:PORT` once ready. Per-request faults are read from the
+/// model name, e.g. `mock+status=429+retry_after=1` (see MockBehavior.fromModelName).
+var arguments = Array(CommandLine.arguments.dropFirst())
+var port = 0
+var defaults = MockBehavior()
+while !arguments.isEmpty {
+    let flag = arguments.removeFirst()
+    let value = arguments.isEmpty ? "" : arguments.removeFirst()
+    switch flag {
+    case "--port": port = Int(value) ?? 0
+    case "--tokens": defaults.tokens = Int(value) ?? defaults.tokens
+    case "--delay": defaults.delayPerToken = Double(value) ?? 0
+    case "--text": defaults.text = value
+    default:
+        FileHandle.standardError.write(Data("persona-mock: unknown option \(flag)\n".utf8))
+        exit(2)
+    }
+}
+let base = defaults
+do {
+    let server = try MockServer(port: port) { MockBehavior.fromModelName($0.model, defaults: base) }
+    FileHandle.standardOutput.write(Data("listening on \(server.baseURL)\n".utf8))
+    while true { sleep(3600) }
+} catch {
+    FileHandle.standardError.write(Data("persona-mock: \(error)\n".utf8))
+    exit(1)
+}

@@ -1,0 +1,156 @@
+import Foundation
+import PersonaKit
+import TerminalUI
+
+/// Exit codes (DESIGN.md §6).
+public enum ExitCode {
+    public static let success: Int32 = 0
+    public static let turnFailed: Int32 = 1
+    public static let usageOrConfig: Int32 = 2
+    public static let budget: Int32 = 3
+}
+
+/// A problem that stops a command before anything is sent; it exits with code 2.
+public struct UsageError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What `persona ask` was asked.
+public struct AskOptions: Sendable {
+    public var prompt: String
+    public var personas: [String]
+    public var model: String?
+    public var json: Bool
+    public var maxTokens: Int?
+    public var temperature: Double?
+
+    public init(prompt: String, personas: [String] = [], model: String? = nil, json: Bool = false,
+                maxTokens: Int? = nil, temperature: Double? = nil) {
+        self.prompt = prompt
+        self.personas = personas
+        self.model = model
+        self.json = json
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+    }
+}
+
+/// Turns `ask` options and a workspace into planned turns, or explains why it cannot.
+public enum AskPlanner {
+    public static let adHocPersona = Persona(id: "assistant", name: "Assistant", card: "A helpful general assistant.",
+                                             systemPrompt: "You are a helpful, concise assistant.")
+
+    public static func plan(_ options: AskOptions, workspace: Workspace) throws -> [PlannedTurn] {
+        if let configError = workspace.configIssues.first(where: { $0.severity == .error }) {
+            throw UsageError("the config has errors; fix them first:\n  \(configError)")
+        }
+        guard !options.prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw UsageError("the prompt is empty")
+        }
+        let override: ModelRef?
+        do { override = try options.model.map(ModelRef.init(parsing:)) } catch { throw UsageError("--model: \(error)") }
+
+        let personas: [Persona]
+        if !options.personas.isEmpty {
+            personas = try options.personas.map { try find($0, in: workspace) }
+        } else if override != nil {
+            personas = [adHocPersona]
+        } else if !workspace.config.defaultPersonas.isEmpty {
+            personas = try workspace.config.defaultPersonas.map { try find($0, in: workspace) }
+        } else {
+            throw UsageError("no personas chosen: pass --personas a,b (see `persona personas list`), pass --model provider:model "
+                + "for a one-off assistant, or set default_personas in \(workspace.paths.configFile)")
+        }
+
+        var seen: Set<String> = []
+        return try personas.filter { seen.insert($0.id).inserted }.map { persona in
+            guard let model = override ?? persona.model ?? workspace.config.defaultModel else {
+                throw UsageError("persona '\(persona.id)' (\(persona.file ?? "ad hoc")) has no model: add `model: provider:model` "
+                    + "to its front matter, set default_model in \(workspace.paths.configFile), or pass --model")
+            }
+            let endpoint: ProviderEndpoint
+            do { endpoint = try workspace.providers.endpoint(for: model.provider) } catch {
+                throw UsageError("persona '\(persona.id)': \(error)")
+            }
+            let request = ChatRequest(model: model.model, system: persona.systemPrompt,
+                                      messages: [ChatMessage(role: .user, content: options.prompt)],
+                                      maxTokens: options.maxTokens ?? persona.maxTokens,
+                                      temperature: options.temperature ?? persona.temperature)
+            return PlannedTurn(persona: persona, endpoint: endpoint, request: request)
+        }
+    }
+
+    static func find(_ name: String, in workspace: Workspace) throws -> Persona {
+        if let persona = workspace.persona(named: name) { return persona }
+        let wanted = name.lowercased()
+        if let broken = workspace.personaIssues.first(where: {
+            URL(fileURLWithPath: $0.file).deletingPathExtension().lastPathComponent.lowercased() == wanted && $0.severity == .error
+        }) {
+            throw UsageError("persona '\(name)' did not load:\n  \(broken)")
+        }
+        let available = workspace.personas.map(\.id).joined(separator: ", ")
+        throw UsageError("no persona named '\(name)'. Available: \(available.isEmpty ? "none" : available)")
+    }
+}
+
+/// Runs `persona ask`: every planned turn at once, printed as JSON lines or labelled text.
+public struct AskRunner {
+    public var engine: ConversationEngine
+    public var output: @Sendable (String) -> Void
+
+    public init(engine: ConversationEngine = ConversationEngine(), output: @escaping @Sendable (String) -> Void) {
+        self.engine = engine
+        self.output = output
+    }
+
+    /// Streams the turns and returns the exit code: 0 when all succeeded, 1 when any failed.
+    public func run(_ turns: [PlannedTurn], json: Bool, session: String = SessionID.make()) async -> Int32 {
+        var totals = RunTotals()
+        var failed = false
+        var plain = PlainPrinter(liveStreaming: turns.count == 1)
+        for await event in engine.runParallel(turns) {
+            switch event {
+            case .done(_, let report):
+                totals.add(report)
+            case .failed(_, _, let report):
+                totals.add(report)
+                failed = true
+            case .request, .delta:
+                break
+            }
+            if json {
+                if let line = jsonLine(for: event) { output(line + "\n") }
+            } else {
+                output(plain.render(event))
+            }
+        }
+        if json {
+            output(EventJSON.summary(session: session, totals: totals).serialized + "\n")
+        } else {
+            output(plain.renderTotals(totals, turns: turns.count))
+        }
+        return failed ? ExitCode.turnFailed : ExitCode.success
+    }
+
+    func jsonLine(for event: EngineEvent) -> String? {
+        switch event {
+        case .request(let id): return EventJSON.request(id).serialized
+        case .delta(let id, let text): return EventJSON.delta(id, text).serialized
+        case .done(let id, let report): return EventJSON.done(id, report).serialized
+        case .failed(let id, let error, let report): return EventJSON.error(id, error, report).serialized
+        }
+    }
+}
+
+/// Session ids: sortable by time, unique enough for one machine.
+public enum SessionID {
+    public static func make(now: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        return formatter.string(from: now) + "-" + suffix
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import PersonaKit
+
+/// The JSON-lines form of engine events (DESIGN.md §6), one object per line.
+public enum EventJSON {
+    public static func request(_ id: PlannedTurnID) -> JSON {
+        .object(["event": .string("request"), "persona": .string(id.personaID), "provider": .string(id.provider),
+                 "model": .string(id.model), "round": .int(id.round)])
+    }
+
+    public static func delta(_ id: PlannedTurnID, _ text: String) -> JSON {
+        .object(["event": .string("delta"), "persona": .string(id.personaID), "round": .int(id.round), "text": .string(text)])
+    }
+
+    public static func done(_ id: PlannedTurnID, _ report: TurnReport) -> JSON {
+        .object([
+            "event": .string("done"), "persona": .string(id.personaID), "round": .int(id.round),
+            "provider": .string(id.provider), "model": .string(id.model), "text": .string(report.text),
+            "finish_reason": report.finishReason.map { .string($0.description) } ?? .null,
+            "usage": usage(report.usage), "cost_usd": cost(report.costUSD), "estimated": .bool(report.estimated),
+            "ttft_ms": report.timeToFirstToken.map { .int(milliseconds($0)) } ?? .null,
+            "duration_ms": .int(milliseconds(report.duration)),
+        ])
+    }
+
+    public static func error(_ id: PlannedTurnID, _ error: ProviderError, _ report: TurnReport) -> JSON {
+        .object([
+            "event": .string("error"), "persona": .string(id.personaID), "round": .int(id.round),
+            "provider": .string(id.provider), "model": .string(id.model), "kind": .string(error.kind.rawValue),
+            "status": error.status.map { .int($0) } ?? .null, "message": .string(error.message),
+            "retryable": .bool(error.retryable), "partial_text": .string(report.text),
+            "usage": usage(report.usage), "estimated": .bool(report.estimated),
+        ])
+    }
+
+    public static func summary(session: String, totals: RunTotals) -> JSON {
+        .object(["event": .string("summary"), "session": .string(session), "cost_usd": cost(totals.costUSD),
+                 "input_tokens": .int(totals.inputTokens), "output_tokens": .int(totals.outputTokens),
+                 "requests": .int(totals.requests)])
+    }
+
+    static func usage(_ usage: Usage) -> JSON {
+        func count(_ value: Int?) -> JSON { value.map { .int($0) } ?? .null }
+        return .object(["input_tokens": count(usage.inputTokens), "cached_input_tokens": count(usage.cachedInputTokens),
+                        "cache_write_tokens": count(usage.cacheWriteTokens), "output_tokens": count(usage.outputTokens),
+                        "reasoning_tokens": count(usage.reasoningTokens)])
+    }
+
+    /// Printed from the exact decimal; null when the price is unknown.
+    static func cost(_ value: Decimal?) -> JSON {
+        value.map { .decimal($0) } ?? .null
+    }
+
+    static func milliseconds(_ seconds: Double) -> Int { Int((seconds * 1000).rounded()) }
+}
+
+/// Totals over a run's requests. The cost stays unknown if any request's price is unknown.
+public struct RunTotals: Sendable, Equatable {
+    public var inputTokens = 0
+    public var outputTokens = 0
+    public var requests = 0
+    public var costUSD: Decimal? = 0
+
+    public init() {}
+
+    public mutating func add(_ report: TurnReport) {
+        inputTokens += report.usage.inputTokens ?? 0
+        outputTokens += report.usage.outputTokens ?? 0
+        requests += 1
+        if let cost = report.costUSD, let total = costUSD { costUSD = total + cost } else { costUSD = nil }
+    }
+}

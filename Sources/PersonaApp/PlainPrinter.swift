@@ -1,0 +1,66 @@
+import Foundation
+import PersonaKit
+import TerminalUI
+
+/// Labelled plain-text output for `persona ask`.
+///
+/// With one persona the answer streams as it arrives. With several, each answer is printed whole
+/// under its persona's label as soon as it ends, so that parallel streams never interleave.
+/// Model text is made inert before it reaches the terminal.
+public struct PlainPrinter {
+    let liveStreaming: Bool
+    private var headerPrinted: Set<PlannedTurnID> = []
+
+    public init(liveStreaming: Bool) {
+        self.liveStreaming = liveStreaming
+    }
+
+    public mutating func render(_ event: EngineEvent) -> String {
+        switch event {
+        case .request(let id):
+            guard liveStreaming else { return "" }
+            headerPrinted.insert(id)
+            return Self.label(id) + "\n"
+        case .delta(_, let text):
+            return liveStreaming ? InertText.sanitize(text) : ""
+        case .done(let id, let report):
+            return body(id, report) + "  " + Self.figures(report) + "\n\n"
+        case .failed(let id, let error, let report):
+            var text = body(id, report)
+            if !report.text.isEmpty { text += "  [partial: the stream failed here]\n" }
+            return text + "  failed: \(InertText.sanitize(error.description))\n  " + Self.figures(report) + "\n\n"
+        }
+    }
+
+    private mutating func body(_ id: PlannedTurnID, _ report: TurnReport) -> String {
+        var text = ""
+        if !headerPrinted.contains(id) {
+            text += Self.label(id) + "\n" + InertText.sanitize(report.text)
+        }
+        if !report.text.isEmpty, !report.text.hasSuffix("\n") { text += "\n" }
+        return text
+    }
+
+    public func renderTotals(_ totals: RunTotals, turns: Int) -> String {
+        guard turns > 1 else { return "" }
+        let cost = totals.costUSD.map { "$" + NSDecimalNumber(decimal: $0).stringValue } ?? "cost unknown"
+        return "total: \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out, \(cost)\n"
+    }
+
+    static func label(_ id: PlannedTurnID) -> String {
+        "── \(InertText.sanitize(id.personaName)) · \(id.provider):\(id.model) ──"
+    }
+
+    /// `812 in · 245 out · 31.2 tok/s · ttft 0.42 s · 7.9 s · cost unknown`, with `~` on estimates.
+    static func figures(_ report: TurnReport) -> String {
+        let mark = report.estimated ? "~" : ""
+        var parts = ["\(mark)\(report.usage.inputTokens ?? 0) in", "\(mark)\(report.usage.outputTokens ?? 0) out"]
+        let output = Double(report.usage.outputTokens ?? 0)
+        let streaming = report.duration - (report.timeToFirstToken ?? 0)
+        if output > 0, streaming > 0 { parts.append(String(format: "%.1f tok/s", output / streaming)) }
+        if let ttft = report.timeToFirstToken { parts.append(String(format: "ttft %.2f s", ttft)) }
+        parts.append(String(format: "%.1f s", report.duration))
+        parts.append(report.costUSD.map { "\(mark)$" + NSDecimalNumber(decimal: $0).stringValue } ?? "cost unknown")
+        return parts.joined(separator: " · ")
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import Yams
+
+/// Settings for one provider from `providers:` in `config.yaml`.
+public struct ProviderSettings: Sendable, Equatable {
+    public var type: ProviderType?
+    public var baseURL: String?
+    public var apiKeyEnv: String?
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
+    public var keepAlive: String?
+    public var headers: [String: String] = [:]
+
+    public init() {}
+}
+
+public struct RetrySettings: Sendable, Equatable {
+    public var maxRetries = 3
+    public var baseDelay = 1.0
+    public var maxDelay = 60.0
+}
+
+public struct CircuitBreakerSettings: Sendable, Equatable {
+    public var failureThreshold = 5
+    public var cooldown = 60.0
+}
+
+public struct TimeoutSettings: Sendable, Equatable {
+    public var connect = 10.0
+    public var streamIdle = 30.0
+
+    public var transport: TransportTimeouts { TransportTimeouts(connect: connect, idle: streamIdle) }
+}
+
+public struct BudgetSettings: Sendable, Equatable {
+    public var sessionUSD: Decimal?
+    public var dailyUSD: Decimal?
+    public var warnAt: Decimal = Decimal(string: "0.8")!
+}
+
+/// A price entry from `prices:`, in USD per million tokens.
+public struct PriceSettings: Sendable, Equatable {
+    public var input: Decimal?
+    public var cachedInput: Decimal?
+    public var cacheWrite: Decimal?
+    public var output: Decimal?
+    public var contextWindow: Int?
+    public var maxOutput: Int?
+}
+
+/// Everything `config.yaml` can say (DESIGN.md §7). Every key is known from the start, even where
+/// the feature behind it arrives later; an unknown key is a warning, never an error.
+public struct Config: Sendable, Equatable {
+    public var defaultModel: ModelRef?
+    public var defaultPersonas: [String] = []
+    /// Absolute paths, resolved against the config file's folder.
+    public var personasDirs: [String] = []
+    public var providers: [String: ProviderSettings] = [:]
+    public var failoverChains: [String: [ModelRef]] = [:]
+    public var retry = RetrySettings()
+    public var circuitBreaker = CircuitBreakerSettings()
+    public var timeouts = TimeoutSettings()
+    public var budget = BudgetSettings()
+    public var prices: [String: PriceSettings] = [:]
+    public var pricesFile: String?
+
+    public init() {}
+
+    static let topLevelKeys: Set<String> = [
+        "default_model", "default_personas", "personas_dirs", "providers", "failover_chains", "retry",
+        "circuit_breaker", "timeouts", "budget", "prices", "prices_file",
+    ]
+    static let providerKeys: Set<String> = ["type", "base_url", "api_key_env", "rpm", "tpm", "keep_alive", "headers"]
+
+    /// Parses `text`; problems are returned with their lines, and what could be read is kept.
+    public static func parse(_ text: String, file: String, baseDirectory: String) -> (Config, [ConfigIssue]) {
+        var reader = YAMLFieldReader(file: file)
+        var config = Config()
+        guard let root = reader.compose(text) else { return (config, reader.issues) }
+        if case .scalar(let scalar) = root, scalar.string.isEmpty { return (config, reader.issues) }
+        for (key, _, value) in reader.entries(root, field: nil, known: topLevelKeys) {
+            switch key {
+            case "default_model": config.defaultModel = reader.modelRef(value, key)
+            case "default_personas": config.defaultPersonas = reader.stringList(value, key) ?? []
+            case "personas_dirs":
+                config.personasDirs = (reader.stringList(value, key) ?? []).map { resolvePath($0, relativeTo: baseDirectory) }
+            case "providers":
+                for (name, _, settings) in reader.entries(value, field: key, known: nil) {
+                    config.providers[name.lowercased()] = parseProvider(settings, field: "providers.\(name)", reader: &reader)
+                }
+            case "failover_chains":
+                for (name, _, chain) in reader.entries(value, field: key, known: nil) {
+                    guard case .sequence(let items) = chain else {
+                        reader.error(chain, "failover_chains.\(name)", "expected a list of provider:model")
+                        continue
+                    }
+                    config.failoverChains[name] = items.compactMap { reader.modelRef($0, "failover_chains.\(name)") }
+                }
+            case "retry":
+                for (field, _, item) in reader.entries(value, field: key, known: ["max_retries", "base_delay", "max_delay"]) {
+                    let path = "retry.\(field)"
+                    switch field {
+                    case "max_retries": config.retry.maxRetries = reader.int(item, path, range: 0...20) ?? config.retry.maxRetries
+                    case "base_delay": config.retry.baseDelay = reader.double(item, path, range: 0...600) ?? config.retry.baseDelay
+                    default: config.retry.maxDelay = reader.double(item, path, range: 0...3600) ?? config.retry.maxDelay
+                    }
+                }
+            case "circuit_breaker":
+                for (field, _, item) in reader.entries(value, field: key, known: ["failure_threshold", "cooldown"]) {
+                    let path = "circuit_breaker.\(field)"
+                    if field == "failure_threshold" {
+                        config.circuitBreaker.failureThreshold = reader.int(item, path, range: 1...1000) ?? config.circuitBreaker.failureThreshold
+                    } else {
+                        config.circuitBreaker.cooldown = reader.double(item, path, range: 0...86_400) ?? config.circuitBreaker.cooldown
+                    }
+                }
+            case "timeouts":
+                for (field, _, item) in reader.entries(value, field: key, known: ["connect", "stream_idle"]) {
+                    let path = "timeouts.\(field)"
+                    if field == "connect" {
+                        config.timeouts.connect = reader.double(item, path, range: 0.1...600) ?? config.timeouts.connect
+                    } else {
+                        config.timeouts.streamIdle = reader.double(item, path, range: 0.1...3600) ?? config.timeouts.streamIdle
+                    }
+                }
+            case "budget":
+                for (field, _, item) in reader.entries(value, field: key, known: ["session_usd", "daily_usd", "warn_at"]) {
+                    let path = "budget.\(field)"
+                    switch field {
+                    case "session_usd": config.budget.sessionUSD = reader.decimal(item, path)
+                    case "daily_usd": config.budget.dailyUSD = reader.decimal(item, path)
+                    default:
+                        if let warnAt = reader.decimal(item, path) {
+                            if warnAt > 1 { reader.error(item, path, "a fraction of the budget between 0 and 1, such as 0.8") }
+                            else { config.budget.warnAt = warnAt }
+                        }
+                    }
+                }
+            case "prices":
+                for (model, keyNode, entry) in reader.entries(value, field: key, known: nil) {
+                    if (try? ModelRef(parsing: model)) == nil {
+                        reader.error(keyNode, "prices", "'\(model)' is not provider:model")
+                        continue
+                    }
+                    config.prices[model] = parsePrice(entry, field: "prices.\(model)", reader: &reader)
+                }
+            default:
+                if let path = reader.string(value, key) { config.pricesFile = resolvePath(path, relativeTo: baseDirectory) }
+            }
+        }
+        return (config, reader.issues)
+    }
+
+    private static func parseProvider(_ node: Node, field: String, reader: inout YAMLFieldReader) -> ProviderSettings {
+        var settings = ProviderSettings()
+        for (key, _, value) in reader.entries(node, field: field, known: providerKeys) {
+            let path = "\(field).\(key)"
+            switch key {
+            case "type":
+                guard let text = reader.string(value, path) else { continue }
+                if let type = ProviderType(rawValue: text.lowercased()) {
+                    settings.type = type
+                } else {
+                    reader.error(value, path, "unknown type '\(text)'; use one of \(ProviderType.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+            case "base_url":
+                guard let url = reader.string(value, path) else { continue }
+                if url.hasPrefix("http://") || url.hasPrefix("https://") {
+                    settings.baseURL = url
+                } else {
+                    reader.error(value, path, "'\(url)' must start with http:// or https://")
+                }
+            case "api_key_env": settings.apiKeyEnv = reader.string(value, path)
+            case "rpm": settings.requestsPerMinute = reader.int(value, path, range: 1...1_000_000)
+            case "tpm": settings.tokensPerMinute = reader.int(value, path, range: 1...1_000_000_000)
+            case "keep_alive": settings.keepAlive = reader.string(value, path)
+            default:
+                for (name, _, headerValue) in reader.entries(value, field: path, known: nil) {
+                    settings.headers[name] = reader.string(headerValue, "\(path).\(name)")
+                }
+            }
+        }
+        return settings
+    }
+
+    static let priceKeys: Set<String> = ["input", "cached_input", "cache_write", "output", "context_window", "max_output"]
+
+    private static func parsePrice(_ node: Node, field: String, reader: inout YAMLFieldReader) -> PriceSettings {
+        var price = PriceSettings()
+        for (key, _, value) in reader.entries(node, field: field, known: priceKeys) {
+            let path = "\(field).\(key)"
+            switch key {
+            case "input": price.input = reader.decimal(value, path)
+            case "cached_input": price.cachedInput = reader.decimal(value, path)
+            case "cache_write": price.cacheWrite = reader.decimal(value, path)
+            case "output": price.output = reader.decimal(value, path)
+            case "context_window": price.contextWindow = reader.int(value, path, range: 1...100_000_000)
+            default: price.maxOutput = reader.int(value, path, range: 1...100_000_000)
+            }
+        }
+        return price
+    }
+
+    /// Expands `~` and makes a relative path absolute against `directory`.
+    static func resolvePath(_ path: String, relativeTo directory: String) -> String {
+        var expanded = path
+        if expanded == "~" || expanded.hasPrefix("~/") {
+            expanded = FileManager.default.homeDirectoryForCurrentUser.path + expanded.dropFirst()
+        }
+        if expanded.hasPrefix("/") { return URL(fileURLWithPath: expanded).standardizedFileURL.path }
+        return URL(fileURLWithPath: directory).appendingPathComponent(expanded).standardizedFileURL.path
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Yams
+
+/// A persona: a system prompt bound to a provider and a model.
+public struct Persona: Sendable, Equatable {
+    /// The file's name without `.md`, lowercased; what `--personas` names.
+    public var id: String
+    public var name: String
+    public var color: String?
+    /// Nil means "use the config's default_model".
+    public var model: ModelRef?
+    public var fallback: [ModelRef]
+    public var temperature: Double?
+    public var maxTokens: Int?
+    /// The public description that other personas and the moderator see.
+    public var card: String
+    public var answerPattern: String?
+    public var systemPrompt: String
+    /// The file it came from; nil for an ad-hoc persona.
+    public var file: String?
+
+    public init(id: String, name: String, color: String? = nil, model: ModelRef? = nil, fallback: [ModelRef] = [],
+                temperature: Double? = nil, maxTokens: Int? = nil, card: String = "", answerPattern: String? = nil,
+                systemPrompt: String, file: String? = nil) {
+        self.id = id
+        self.name = name
+        self.color = color
+        self.model = model
+        self.fallback = fallback
+        self.temperature = temperature
+        self.maxTokens = maxTokens
+        self.card = card
+        self.answerPattern = answerPattern
+        self.systemPrompt = systemPrompt
+        self.file = file
+    }
+
+    public static let colorNames: Set<String> = [
+        "black", "red", "green", "yellow", "blue", "magenta", "cyan", "white", "orange", "purple", "pink", "teal", "gray", "grey",
+    ]
+    static let keys: Set<String> = ["name", "color", "model", "fallback", "temperature", "max_tokens", "card", "answer_pattern"]
+
+    /// Parses a persona file: YAML front matter between `---` lines, then the system prompt.
+    public static func parse(_ text: String, file: String) -> (Persona?, [ConfigIssue]) {
+        let id = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent.lowercased()
+        var lines = text.components(separatedBy: "\n")
+        if lines.first?.hasPrefix("\u{FEFF}") == true { lines[0].removeFirst() }
+        func fail(_ line: Int?, _ message: String) -> (Persona?, [ConfigIssue]) {
+            (nil, [ConfigIssue(.error, file: file, line: line, field: nil, message: message)])
+        }
+        guard lines.first?.trimmingCharacters(in: .whitespaces) == "---" else {
+            return fail(1, "a persona file starts with a '---' line, then YAML front matter (name, model, …), then '---' and the system prompt")
+        }
+        guard let closing = lines.indices.dropFirst().first(where: { lines[$0].trimmingCharacters(in: .whitespaces) == "---" }) else {
+            return fail(1, "the front matter opened on line 1 is never closed with a '---' line")
+        }
+        let frontMatter = lines[1..<closing].joined(separator: "\n")
+        let body = lines[(closing + 1)...].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+
+        var reader = YAMLFieldReader(file: file, lineOffset: 1)
+        var persona = Persona(id: id, name: id.capitalized, systemPrompt: body, file: file)
+        guard let root = reader.compose(frontMatter) else {
+            if reader.issues.isEmpty { return fail(2, "the front matter is empty; it needs at least a name") }
+            return (nil, reader.issues)
+        }
+        for (key, _, value) in reader.entries(root, field: nil, known: keys) {
+            switch key {
+            case "name":
+                if let name = reader.string(value, key)?.trimmingCharacters(in: .whitespaces), !name.isEmpty { persona.name = name }
+                else { reader.error(value, key, "the name must not be empty") }
+            case "color":
+                guard let color = reader.string(value, key)?.lowercased() else { continue }
+                if colorNames.contains(color) || (Int(color).map { (0...255).contains($0) } ?? false) {
+                    persona.color = color
+                } else {
+                    reader.warning(value, key, "unknown colour '\(color)', using the default; use a name (\(colorNames.sorted().joined(separator: ", "))) or 0–255")
+                }
+            case "model": persona.model = reader.modelRef(value, key)
+            case "fallback":
+                persona.fallback = (reader.stringList(value, key) ?? []).compactMap { text in
+                    do { return try ModelRef(parsing: text) } catch {
+                        reader.error(value, key, "\(error)")
+                        return nil
+                    }
+                }
+            case "temperature": persona.temperature = reader.double(value, key, range: 0...2)
+            case "max_tokens": persona.maxTokens = reader.int(value, key, range: 1...1_000_000)
+            case "card": persona.card = reader.string(value, key)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            case "answer_pattern":
+                guard let pattern = reader.string(value, key) else { continue }
+                do {
+                    _ = try NSRegularExpression(pattern: pattern)
+                    persona.answerPattern = pattern
+                } catch {
+                    reader.error(value, key, "not a valid regular expression: \(pattern)")
+                }
+            default:
+                break
+            }
+        }
+        if body.isEmpty {
+            reader.error(nil, nil, "the system prompt after the front matter is empty")
+        }
+        let hasErrors = reader.issues.contains { $0.severity == .error }
+        return (hasErrors ? nil : persona, reader.issues)
+    }
+}
+
+/// Loads every `*.md` persona from a list of folders. Earlier folders win on the same id, so a
+/// persona in the Persona home overrides a bundled one. A bad file is reported and skipped.
+public enum PersonaLoader {
+    public static func load(from directories: [String]) -> (personas: [Persona], issues: [ConfigIssue]) {
+        var personas: [Persona] = []
+        var seen: Set<String> = []
+        var issues: [ConfigIssue] = []
+        for directory in directories {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
+            for name in names.sorted() where name.hasSuffix(".md") && !name.hasPrefix(".") {
+                let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    issues.append(ConfigIssue(.error, file: path, line: nil, field: nil, message: "cannot be read as UTF-8 text"))
+                    continue
+                }
+                let (persona, fileIssues) = Persona.parse(text, file: path)
+                issues += fileIssues
+                guard let persona, !seen.contains(persona.id) else { continue }
+                seen.insert(persona.id)
+                personas.append(persona)
+            }
+        }
+        return (personas, issues)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// Where Persona keeps its files: `--home`, else `$PERSONA_HOME`, else `~/.persona`.
+public struct PersonaPaths: Sendable, Equatable {
+    public var home: String
+    public var configFile: String
+    /// True when `--config` named the file, which then must exist.
+    public var configExplicit: Bool
+
+    public var personasDirectory: String { home + "/personas" }
+    public var database: String { home + "/persona.db" }
+
+    public static func resolve(home: String?, config: String?,
+                               environment: [String: String] = ProcessInfo.processInfo.environment) -> PersonaPaths {
+        let cwd = FileManager.default.currentDirectoryPath
+        let homeDirectory = home.map { Config.resolvePath($0, relativeTo: cwd) }
+            ?? environment["PERSONA_HOME"].flatMap { $0.isEmpty ? nil : Config.resolvePath($0, relativeTo: cwd) }
+            ?? Config.resolvePath("~/.persona", relativeTo: cwd)
+        let configFile = config.map { Config.resolvePath($0, relativeTo: cwd) } ?? homeDirectory + "/config.yaml"
+        return PersonaPaths(home: homeDirectory, configFile: configFile, configExplicit: config != nil)
+    }
+}
+
+/// The personas that ship with Persona, in the `personas/` folder of the checkout it was built from.
+public enum BundledPersonas {
+    /// Finds the folder by walking up from the executable to the package root (`Package.swift`
+    /// beside `personas/`). `PERSONA_BUNDLED_PERSONAS` overrides it.
+    public static func directory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let override = environment["PERSONA_BUNDLED_PERSONAS"] { return override.isEmpty ? nil : override }
+        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+        var directory = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? executable.path).deletingLastPathComponent()
+        for _ in 0..<8 {
+            let candidate = directory.appendingPathComponent("personas")
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path),
+               FileManager.default.fileExists(atPath: candidate.path) {
+                return candidate.path
+            }
+            directory.deleteLastPathComponent()
+        }
+        return nil
+    }
+}
+
+/// Config, personas and providers, loaded together, with every problem found on the way.
+public struct Workspace: Sendable {
+    public var paths: PersonaPaths
+    public var config: Config
+    public var personas: [Persona]
+    public var configIssues: [ConfigIssue]
+    public var personaIssues: [ConfigIssue]
+    public var environment: [String: String]
+    /// The folders personas were searched in, in order.
+    public var personaDirectories: [String]
+
+    public var providers: ProviderDirectory { ProviderDirectory(config: config, environment: environment) }
+    public var issues: [ConfigIssue] { configIssues + personaIssues }
+    public var configHasErrors: Bool { configIssues.contains { $0.severity == .error } }
+
+    public static func load(paths: PersonaPaths, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            bundledPersonas: String? = BundledPersonas.directory()) -> Workspace {
+        var config = Config()
+        var configIssues: [ConfigIssue] = []
+        if FileManager.default.fileExists(atPath: paths.configFile) {
+            do {
+                let text = try String(contentsOfFile: paths.configFile, encoding: .utf8)
+                let directory = URL(fileURLWithPath: paths.configFile).deletingLastPathComponent().path
+                (config, configIssues) = Config.parse(text, file: paths.configFile, baseDirectory: directory)
+            } catch {
+                configIssues.append(ConfigIssue(.error, file: paths.configFile, line: nil, field: nil, message: "cannot be read: \(error.localizedDescription)"))
+            }
+        } else if paths.configExplicit {
+            configIssues.append(ConfigIssue(.error, file: paths.configFile, line: nil, field: nil,
+                                            message: "no such file (given with --config)"))
+        }
+        var directories = [paths.personasDirectory] + config.personasDirs
+        if let bundledPersonas { directories.append(bundledPersonas) }
+        var unique: [String] = []
+        for directory in directories where !unique.contains(directory) { unique.append(directory) }
+        let (personas, personaIssues) = PersonaLoader.load(from: unique)
+        return Workspace(paths: paths, config: config, personas: personas, configIssues: configIssues,
+                         personaIssues: personaIssues, environment: environment, personaDirectories: unique)
+    }
+
+    /// A persona by id or by name, ignoring case.
+    public func persona(named query: String) -> Persona? {
+        let wanted = query.trimmingCharacters(in: .whitespaces).lowercased()
+        return personas.first { $0.id == wanted } ?? personas.first { $0.name.lowercased() == wanted }
+    }
+}

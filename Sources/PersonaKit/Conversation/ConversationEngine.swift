@@ -1,0 +1,106 @@
+import Foundation
+
+/// One turn to run: which persona answers, through which endpoint and model, seeing which messages.
+public struct PlannedTurn: Sendable {
+    public var persona: Persona
+    public var endpoint: ProviderEndpoint
+    public var request: ChatRequest
+    public var round: Int
+
+    public init(persona: Persona, endpoint: ProviderEndpoint, request: ChatRequest, round: Int = 1) {
+        self.persona = persona
+        self.endpoint = endpoint
+        self.request = request
+        self.round = round
+    }
+
+    public var model: ModelRef { ModelRef(provider: endpoint.name, model: request.model) }
+}
+
+/// The figures of a finished turn, however it ended.
+public struct TurnReport: Sendable, Equatable {
+    public var text: String
+    public var finishReason: FinishReason?
+    /// Provider-reported counts where they arrived, estimates elsewhere.
+    public var usage: Usage
+    /// True while any count is an estimate; false once the provider's usage replaced them.
+    public var estimated: Bool
+    /// Nil while the model's price is unknown; never a guessed zero.
+    public var costUSD: Decimal?
+    public var timeToFirstToken: Double?
+    public var duration: Double
+    public var httpStatus: Int?
+
+    /// Combines what the provider reported with estimates for whatever it did not report.
+    public init(outcome: TurnOutcome, request: ChatRequest) {
+        text = outcome.text
+        finishReason = outcome.finish
+        timeToFirstToken = outcome.timeToFirstToken
+        duration = outcome.duration
+        httpStatus = outcome.httpStatus
+        let reported = outcome.reportedUsage
+        var usage = reported
+        if usage.inputTokens == nil { usage.inputTokens = TokenEstimator.estimate(request) }
+        if usage.outputTokens == nil {
+            usage.outputTokens = TokenEstimator.estimate(outcome.text) + TokenEstimator.estimate(outcome.reasoning)
+        }
+        self.usage = usage
+        estimated = reported.inputTokens == nil || reported.outputTokens == nil
+    }
+}
+
+/// What the engine tells its printers and screens.
+public enum EngineEvent: Sendable, Equatable {
+    case request(PlannedTurnID)
+    case delta(PlannedTurnID, String)
+    case done(PlannedTurnID, TurnReport)
+    case failed(PlannedTurnID, ProviderError, TurnReport)
+}
+
+/// Names a turn in events: the persona, the provider and model used, and the round.
+public struct PlannedTurnID: Sendable, Equatable, Hashable {
+    public var personaID: String
+    public var personaName: String
+    public var provider: String
+    public var model: String
+    public var round: Int
+}
+
+/// Runs persona turns, one task each, and reports their progress as `EngineEvent`s.
+public actor ConversationEngine {
+    public let runner: TurnRunner
+
+    public init(runner: TurnRunner = TurnRunner()) {
+        self.runner = runner
+    }
+
+    /// Streams every turn at once. The stream ends when all turns have ended; cancelling the
+    /// consuming task cancels every turn, and each reports what it had streamed.
+    public nonisolated func runParallel(_ turns: [PlannedTurn]) -> AsyncStream<EngineEvent> {
+        let runner = self.runner
+        return AsyncStream { continuation in
+            let work = Task.detached {
+                await withTaskGroup(of: Void.self) { group in
+                    for turn in turns {
+                        group.addTask {
+                            let id = PlannedTurnID(personaID: turn.persona.id, personaName: turn.persona.name,
+                                                   provider: turn.endpoint.name, model: turn.request.model, round: turn.round)
+                            continuation.yield(.request(id))
+                            let outcome = await runner.run(turn.request, endpoint: turn.endpoint) { progress in
+                                if case .delta(let text) = progress { continuation.yield(.delta(id, text)) }
+                            }
+                            let report = TurnReport(outcome: outcome, request: turn.request)
+                            if let error = outcome.error {
+                                continuation.yield(.failed(id, error, report))
+                            } else {
+                                continuation.yield(.done(id, report))
+                            }
+                        }
+                    }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in work.cancel() }
+        }
+    }
+}

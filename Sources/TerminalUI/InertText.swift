@@ -1,0 +1,37 @@
+/// Makes untrusted model text safe to show on a terminal.
+///
+/// ESC, the other C0 controls, DEL and the C1 controls (U+0080–U+009F, which some terminals obey
+/// as CSI and OSC) become visible symbols that do nothing, so a model cannot clear the screen,
+/// move the cursor, retitle the window or ring the bell. Newlines and tabs are kept.
+public enum InertText {
+    public static func sanitize(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: needsReplacement) else { return text }
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if needsReplacement(scalar) {
+                result.append(symbol(for: scalar))
+            } else {
+                result.append(scalar)
+            }
+        }
+        return String(result)
+    }
+
+    static func needsReplacement(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0A, 0x09: return false
+        case 0x00...0x1F, 0x7F, 0x80...0x9F: return true
+        default: return false
+        }
+    }
+
+    /// The Control Pictures block has a symbol for each C0 code and DEL (␛ for ESC, ␇ for BEL);
+    /// C1 codes share one substitute symbol.
+    public static func symbol(for scalar: Unicode.Scalar) -> Unicode.Scalar {
+        switch scalar.value {
+        case 0x00...0x1F: return Unicode.Scalar(0x2400 + scalar.value)!
+        case 0x7F: return "\u{2421}"
+        default: return "\u{2426}"
+        }
+    }
+}
