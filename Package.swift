@@ -29,7 +29,7 @@ let package = Package(
         .executableTarget(name: "persona-mock", dependencies: ["MockProvider"]),
         .executableTarget(name: "persona-bench", dependencies: ["PersonaKit", "MockProvider"]),
         .testTarget(name: "PersonaKitTests", dependencies: ["PersonaKit", "MockProvider"]),
-        .testTarget(name: "PersonaAppTests", dependencies: ["PersonaApp", "PersonaKit", "MockProvider"]),
+        .testTarget(name: "PersonaAppTests", dependencies: ["PersonaApp", "PersonaKit", "MockProvider", "persona"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI"]),
     ]
 )

@@ -52,6 +52,8 @@ public final class CurlTransport: @unchecked Sendable {
     }
 
     private func run() {
+        // Foundation does not pass Thread.name to the OS on Linux; name it so tools and tests see it.
+        try? Self.threadName.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         while true {
             let (starts, cancels) = lock.withLock {
                 defer {
