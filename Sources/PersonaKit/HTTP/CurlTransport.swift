@@ -16,6 +16,7 @@ public final class CurlTransport: @unchecked Sendable {
     private let lock = NSLock()
     private var pendingStarts: [Transfer] = []
     private var pendingCancels: [ObjectIdentifier] = []
+    private var pendingResumes: [ObjectIdentifier] = []
     // Owned by the transfer thread alone.
     private var active: [Int: Transfer] = [:]
 
@@ -32,18 +33,21 @@ public final class CurlTransport: @unchecked Sendable {
     /// The stream ends normally when the transfer completes, throws `TransportError` when it fails,
     /// and cancels the transfer (closing its connection) when the consumer's task is cancelled or the
     /// stream is dropped.
-    public func stream(_ request: HTTPRequest, timeouts: TransportTimeouts = TransportTimeouts())
-        -> AsyncThrowingStream<HTTPStreamPart, Error>
-    {
-        AsyncThrowingStream { continuation in
-            let transfer = Transfer(request: request, timeouts: timeouts, continuation: continuation)
-            let id = ObjectIdentifier(transfer)
+    public func stream(_ request: HTTPRequest, timeouts: TransportTimeouts = TransportTimeouts()) -> HTTPResponseStream {
+        let flow = FlowControl()
+        var id: ObjectIdentifier?
+        let parts = AsyncThrowingStream<HTTPStreamPart, Error> { continuation in
+            let transfer = Transfer(request: request, timeouts: timeouts, flow: flow, continuation: continuation)
+            let transferID = ObjectIdentifier(transfer)
+            id = transferID
             continuation.onTermination = { [weak self] termination in
-                if case .cancelled = termination { self?.cancel(id) }
+                if case .cancelled = termination { self?.cancel(transferID) }
             }
             lock.withLock { pendingStarts.append(transfer) }
             curl_multi_wakeup(multi)
         }
+        let transferID = id!
+        return HTTPResponseStream(parts: parts, flow: flow) { [weak self] in self?.resume(transferID) }
     }
 
     private func cancel(_ id: ObjectIdentifier) {
@@ -51,18 +55,27 @@ public final class CurlTransport: @unchecked Sendable {
         curl_multi_wakeup(multi)
     }
 
+    private func resume(_ id: ObjectIdentifier) {
+        lock.withLock { pendingResumes.append(id) }
+        curl_multi_wakeup(multi)
+    }
+
     private func run() {
         // Foundation does not pass Thread.name to the OS on Linux; name it so tools and tests see it.
         try? Self.threadName.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         while true {
-            let (starts, cancels) = lock.withLock {
+            let (starts, cancels, resumes) = lock.withLock {
                 defer {
                     pendingStarts.removeAll()
                     pendingCancels.removeAll()
+                    pendingResumes.removeAll()
                 }
-                return (pendingStarts, pendingCancels)
+                return (pendingStarts, pendingCancels, pendingResumes)
             }
             for transfer in starts { start(transfer) }
+            for id in resumes {
+                active.values.first { ObjectIdentifier($0) == id }?.resumeReading()
+            }
             for id in cancels {
                 if let transfer = active.values.first(where: { ObjectIdentifier($0) == id }) {
                     finish(transfer, error: TransportError(kind: .cancelled, message: "cancelled"))
@@ -143,6 +156,7 @@ private final class Transfer: @unchecked Sendable {
     let request: HTTPRequest
     let timeouts: TransportTimeouts
     let continuation: AsyncThrowingStream<HTTPStreamPart, Error>.Continuation
+    let flow: FlowControl
     private(set) var easy: UnsafeMutableRawPointer?
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -153,10 +167,11 @@ private final class Transfer: @unchecked Sendable {
     private var lastActivity = DispatchTime.now().uptimeNanoseconds
     private var connected = false
 
-    init(request: HTTPRequest, timeouts: TransportTimeouts,
+    init(request: HTTPRequest, timeouts: TransportTimeouts, flow: FlowControl,
          continuation: AsyncThrowingStream<HTTPStreamPart, Error>.Continuation) {
         self.request = request
         self.timeouts = timeouts
+        self.flow = flow
         self.continuation = continuation
         errorBuffer.initialize(to: 0)
     }
@@ -172,6 +187,8 @@ private final class Transfer: @unchecked Sendable {
     }
 
     func isIdle(now: UInt64) -> Bool {
+        // A paused transfer is silent because the reader is behind, not because the server is.
+        if flow.isPaused { return false }
         if !connected, let easy {
             var connectSeconds = 0.0
             persona_easy_getinfo_double(easy, CURLINFO_CONNECT_TIME, &connectSeconds)
@@ -247,11 +264,21 @@ private final class Transfer: @unchecked Sendable {
         return TransportError(kind: kind, message: detail, curlCode: Int(code.rawValue))
     }
 
-    fileprivate func received(body pointer: UnsafeRawPointer, count: Int) {
+    /// Hands body bytes to the reader; false asks libcurl to pause and deliver them again later.
+    fileprivate func received(body pointer: UnsafeRawPointer, count: Int) -> Bool {
         lastActivity = DispatchTime.now().uptimeNanoseconds
         connected = true
         sendHeadIfNeeded()
+        guard flow.admit(count) else { return false }
         continuation.yield(.body(Array(UnsafeRawBufferPointer(start: pointer, count: count))))
+        return true
+    }
+
+    /// Unpauses after the reader caught up; libcurl may redeliver held bytes right here.
+    func resumeReading() {
+        guard let easy else { return }
+        lastActivity = DispatchTime.now().uptimeNanoseconds
+        curl_easy_pause(easy, 0)
     }
 
     fileprivate func received(headerLine pointer: UnsafeRawPointer, count: Int) {
@@ -295,8 +322,7 @@ private final class Transfer: @unchecked Sendable {
 private let curlWrite: persona_curl_data_cb = { pointer, size, count, context in
     guard let pointer, let context else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
-    transfer.received(body: pointer, count: size * count)
-    return size * count
+    return transfer.received(body: pointer, count: size * count) ? size * count : persona_curl_writefunc_pause
 }
 
 private let curlHeader: persona_curl_data_cb = { pointer, size, count, context in
