@@ -57,7 +57,8 @@ public struct PlainPrinter {
         var parts = ["\(mark)\(report.usage.inputTokens ?? 0) in", "\(mark)\(report.usage.outputTokens ?? 0) out"]
         let output = Double(report.usage.outputTokens ?? 0)
         let streaming = report.duration - (report.timeToFirstToken ?? 0)
-        if output > 0, streaming > 0 { parts.append(String(format: "%.1f tok/s", output / streaming)) }
+        // Over a few milliseconds a rate is noise, not a speed.
+        if output > 0, streaming >= 0.05 { parts.append(String(format: "%.1f tok/s", output / streaming)) }
         if let ttft = report.timeToFirstToken { parts.append(String(format: "ttft %.2f s", ttft)) }
         parts.append(String(format: "%.1f s", report.duration))
         parts.append(report.costUSD.map { "\(mark)$" + NSDecimalNumber(decimal: $0).stringValue } ?? "cost unknown")
