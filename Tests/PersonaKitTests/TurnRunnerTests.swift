@@ -171,3 +171,19 @@ final class Collected: @unchecked Sendable {
     var joined: String { lock.withLock { pieces.joined() } }
     var count: Int { lock.withLock { pieces.count } }
 }
+
+final class FirstByteAllowanceTests: XCTestCase {
+    /// A model that thinks before its first byte is given longer than the mid-stream idle limit.
+    func testSilenceBeforeTheFirstByteIsAllowedLongerThanMidStream() async throws {
+        let server = try MockServer { _ in MockBehavior(tokens: 5, stallAfter: 0, stallSeconds: 0.5) }
+        defer { server.stop() }
+        // Ollama sends nothing before its first token, so the stall is all before the first byte.
+        let endpoint = ProviderEndpoint(name: "ollama", type: .ollama, baseURL: server.baseURL, apiKeyEnv: "K", keyRequired: false)
+        let request = ChatRequest(model: "m", system: "", messages: [ChatMessage(role: .user, content: "think")])
+        let patient = await TurnRunner(timeouts: TransportTimeouts(connect: 5, idle: 0.3)).run(request, endpoint: endpoint)
+        XCTAssertNil(patient.error)
+        XCTAssertEqual(patient.text, MockServer.generatedDeltas(5).joined())
+        let impatient = await TurnRunner(timeouts: TransportTimeouts(connect: 5, idle: 0.1)).run(request, endpoint: endpoint)
+        XCTAssertEqual(impatient.error?.kind, .timeout)
+    }
+}

@@ -166,6 +166,7 @@ private final class Transfer: @unchecked Sendable {
     private var headSent = false
     private var lastActivity = DispatchTime.now().uptimeNanoseconds
     private var connected = false
+    private var receivedBody = false
 
     init(request: HTTPRequest, timeouts: TransportTimeouts, flow: FlowControl,
          continuation: AsyncThrowingStream<HTTPStreamPart, Error>.Continuation) {
@@ -181,8 +182,14 @@ private final class Transfer: @unchecked Sendable {
     }
 
     var idleDeadline: UInt64 {
-        // Until the connection is up, the connect timeout (enforced by libcurl) governs instead.
-        let allowance = connected ? timeouts.idle : timeouts.idle + timeouts.connect
+        let allowance: Double
+        if receivedBody {
+            allowance = timeouts.idle
+        } else {
+            // Reasoning models may think for minutes before their first byte; mid-stream silence is
+            // what the idle limit is for. Until connected, libcurl's connect timeout governs too.
+            allowance = timeouts.idle * TransportTimeouts.firstByteFactor + (connected ? 0 : timeouts.connect)
+        }
         return lastActivity + UInt64(max(0, allowance) * 1_000_000_000)
     }
 
@@ -268,6 +275,7 @@ private final class Transfer: @unchecked Sendable {
     fileprivate func received(body pointer: UnsafeRawPointer, count: Int) -> Bool {
         lastActivity = DispatchTime.now().uptimeNanoseconds
         connected = true
+        receivedBody = true
         sendHeadIfNeeded()
         guard flow.admit(count) else { return false }
         continuation.yield(.body(Array(UnsafeRawBufferPointer(start: pointer, count: count))))

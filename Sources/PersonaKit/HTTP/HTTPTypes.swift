@@ -63,8 +63,11 @@ public enum HTTPStreamPart: Sendable, Equatable {
 public struct TransportTimeouts: Sendable, Equatable {
     /// Time allowed to establish the connection (TCP and TLS).
     public var connect: Double
-    /// Longest silence allowed once the request is sent, before and between body bytes.
+    /// Longest silence allowed between body bytes. Before the first one, `firstByteFactor` times
+    /// as long is allowed.
     public var idle: Double
+
+    public static let firstByteFactor = 4.0
 
     public init(connect: Double = 10, idle: Double = 30) {
         self.connect = connect
