@@ -45,3 +45,18 @@ public struct ChatRequest: Sendable, Equatable {
         self.temperature = temperature
     }
 }
+
+extension ChatRequest {
+    /// The system prompt as a leading `system` message, then the conversation: the shape OpenAI
+    /// and Ollama share.
+    var messagesWithSystemFirst: [JSON] {
+        var messages: [JSON] = []
+        if !system.isEmpty {
+            messages.append(.object(["role": .string("system"), "content": .string(system)]))
+        }
+        for message in self.messages {
+            messages.append(.object(["role": .string(message.role.rawValue), "content": .string(message.content)]))
+        }
+        return messages
+    }
+}

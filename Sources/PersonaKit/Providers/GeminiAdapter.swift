@@ -36,9 +36,7 @@ public struct GeminiAdapter: ProviderAdapter {
     public func decode(_ event: SSEEvent) -> [StreamEvent] {
         let json: JSON
         do { json = try JSON.parse(event.data) } catch { return [ProviderErrorParser.malformed(event, error)] }
-        if json["error"] != nil, let failure = ProviderErrorParser.fromErrorObject(json, status: nil) {
-            return [.failure(failure)]
-        }
+        if let failure = ProviderErrorParser.streamFailure(in: json) { return [failure] }
         var events: [StreamEvent] = []
         if let candidate = json["candidates"]?[0] {
             for part in candidate["content"]?["parts"]?.array ?? [] {

@@ -9,20 +9,13 @@ public struct OllamaAdapter: ProviderAdapter {
     public var framing: StreamFraming { .newlineDelimitedJSON }
 
     public func makeRequest(_ request: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest {
-        var messages: [JSON] = []
-        if !request.system.isEmpty {
-            messages.append(.object(["role": .string("system"), "content": .string(request.system)]))
-        }
-        for message in request.messages {
-            messages.append(.object(["role": .string(message.role.rawValue), "content": .string(message.content)]))
-        }
         let options = JSON.compact([
             ("temperature", request.temperature.map { .double($0) }),
             ("num_predict", request.maxTokens.map { .int($0) }),
         ])
         let body = JSON.compact([
             ("model", .string(request.model)),
-            ("messages", .array(messages)),
+            ("messages", .array(request.messagesWithSystemFirst)),
             ("stream", .bool(true)),
             ("options", options.object?.members.isEmpty == false ? options : nil),
             ("keep_alive", endpoint.keepAlive.map { .string($0) }),
@@ -37,9 +30,7 @@ public struct OllamaAdapter: ProviderAdapter {
     public func decode(_ event: SSEEvent) -> [StreamEvent] {
         let json: JSON
         do { json = try JSON.parse(event.data) } catch { return [ProviderErrorParser.malformed(event, error)] }
-        if json["error"] != nil, let failure = ProviderErrorParser.fromErrorObject(json, status: nil) {
-            return [.failure(failure)]
-        }
+        if let failure = ProviderErrorParser.streamFailure(in: json) { return [failure] }
         var events: [StreamEvent] = []
         let message = json["message"]
         if let thinking = message?["thinking"]?.string ?? json["thinking"]?.string, !thinking.isEmpty {

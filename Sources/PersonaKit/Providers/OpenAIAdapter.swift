@@ -8,17 +8,10 @@ public struct OpenAIAdapter: ProviderAdapter {
     public var framing: StreamFraming { .serverSentEvents }
 
     public func makeRequest(_ request: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest {
-        var messages: [JSON] = []
-        if !request.system.isEmpty {
-            messages.append(.object(["role": .string("system"), "content": .string(request.system)]))
-        }
-        for message in request.messages {
-            messages.append(.object(["role": .string(message.role.rawValue), "content": .string(message.content)]))
-        }
         let reasoningModel = Self.isReasoningModel(request.model) && endpoint.type == .openai && endpoint.name == "openai"
         let body = JSON.compact([
             ("model", .string(request.model)),
-            ("messages", .array(messages)),
+            ("messages", .array(request.messagesWithSystemFirst)),
             ("stream", .bool(true)),
             ("stream_options", endpoint.sendsStreamOptions ? .object(["include_usage": .bool(true)]) : nil),
             (endpoint.tokenLimitField, request.maxTokens.map { .int($0) }),
@@ -42,8 +35,8 @@ public struct OpenAIAdapter: ProviderAdapter {
         do { json = try JSON.parse(event.data) } catch { return [ProviderErrorParser.malformed(event, error)] }
         var events: [StreamEvent] = []
         // OpenRouter's error chunk may carry the usage of the failed generation too.
-        let failure = json["error"] != nil ? ProviderErrorParser.fromErrorObject(json, status: nil) : nil
-        if let failure { events.append(.failure(failure)) }
+        let failure = ProviderErrorParser.streamFailure(in: json)
+        if let failure { events.append(failure) }
         for choice in failure == nil ? json["choices"]?.array ?? [] : [] {
             // With `n > 1` only the first choice is the persona's answer.
             if let index = choice["index"]?.int, index != 0 { continue }

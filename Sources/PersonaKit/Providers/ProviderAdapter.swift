@@ -149,6 +149,12 @@ public enum ProviderErrorParser {
         return ProviderError(kind: kind, status: status, message: message, retryAfter: retryAfter)
     }
 
+    /// The failure an `{"error":…}` payload inside a stream stands for, if it is one.
+    static func streamFailure(in json: JSON) -> StreamEvent? {
+        guard json["error"] != nil, let failure = fromErrorObject(json, status: nil) else { return nil }
+        return .failure(failure)
+    }
+
     /// The failure for a stream payload that is not valid JSON.
     static func malformed(_ event: SSEEvent, _ error: Error) -> StreamEvent {
         let preview = String(decoding: event.data.prefix(120), as: UTF8.self)
