@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "PersonaApp", dependencies: ["PersonaKit", "TerminalUI"]),
         .target(name: "MockProvider"),
         .executableTarget(name: "persona", dependencies: [
-            "PersonaApp", "PersonaKit",
+            "PersonaApp", "PersonaKit", "TerminalUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "persona-mock", dependencies: ["MockProvider"]),

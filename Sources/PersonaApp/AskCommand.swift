@@ -38,59 +38,17 @@ public struct AskOptions: Sendable {
 
 /// Turns `ask` options and a workspace into planned turns, or explains why it cannot.
 public enum AskPlanner {
-    public static let adHocPersona = Persona(id: "assistant", name: "Assistant", card: "A helpful general assistant.",
-                                             systemPrompt: "You are a helpful, concise assistant.")
-
     public static func plan(_ options: AskOptions, workspace: Workspace) throws -> [PlannedTurn] {
-        if let configError = workspace.configIssues.first(where: { $0.severity == .error }) {
-            throw UsageError("the config has errors; fix them first:\n  \(configError)")
-        }
         guard !options.prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw UsageError("the prompt is empty")
         }
-        let override: ModelRef?
-        do { override = try options.model.map(ModelRef.init(parsing:)) } catch { throw UsageError("--model: \(error)") }
-
-        let personas: [Persona]
-        if !options.personas.isEmpty {
-            personas = try options.personas.map { try find($0, in: workspace) }
-        } else if override != nil {
-            personas = [adHocPersona]
-        } else if !workspace.config.defaultPersonas.isEmpty {
-            personas = try workspace.config.defaultPersonas.map { try find($0, in: workspace) }
-        } else {
-            throw UsageError("no personas chosen: pass --personas a,b (see `persona personas list`), pass --model provider:model "
-                + "for a one-off assistant, or set default_personas in \(workspace.paths.configFile)")
-        }
-
-        var seen: Set<String> = []
-        return try personas.filter { seen.insert($0.id).inserted }.map { persona in
-            guard let model = override ?? persona.model ?? workspace.config.defaultModel else {
-                throw UsageError("persona '\(persona.id)' (\(persona.file ?? "ad hoc")) has no model: add `model: provider:model` "
-                    + "to its front matter, set default_model in \(workspace.paths.configFile), or pass --model")
-            }
-            let endpoint: ProviderEndpoint
-            do { endpoint = try workspace.providers.endpoint(for: model.provider) } catch {
-                throw UsageError("persona '\(persona.id)': \(error)")
-            }
-            let request = ChatRequest(model: model.model, system: persona.systemPrompt,
+        return try Roster.select(personas: options.personas, model: options.model, workspace: workspace).map { member in
+            let request = ChatRequest(model: member.model.model, system: member.persona.systemPrompt,
                                       messages: [ChatMessage(role: .user, content: options.prompt)],
-                                      maxTokens: options.maxTokens ?? persona.maxTokens,
-                                      temperature: options.temperature ?? persona.temperature)
-            return PlannedTurn(persona: persona, endpoint: endpoint, request: request)
+                                      maxTokens: options.maxTokens ?? member.persona.maxTokens,
+                                      temperature: options.temperature ?? member.persona.temperature)
+            return PlannedTurn(persona: member.persona, endpoint: member.endpoint, request: request)
         }
-    }
-
-    static func find(_ name: String, in workspace: Workspace) throws -> Persona {
-        if let persona = workspace.persona(named: name) { return persona }
-        let wanted = name.lowercased()
-        if let broken = workspace.personaIssues.first(where: {
-            URL(fileURLWithPath: $0.file).deletingPathExtension().lastPathComponent.lowercased() == wanted && $0.severity == .error
-        }) {
-            throw UsageError("persona '\(name)' did not load:\n  \(broken)")
-        }
-        let available = workspace.personas.map(\.id).joined(separator: ", ")
-        throw UsageError("no persona named '\(name)'. Available: \(available.isEmpty ? "none" : available)")
     }
 }
 
@@ -116,7 +74,7 @@ public struct AskRunner {
             case .failed(_, _, let report):
                 totals.add(report)
                 failed = true
-            case .request, .delta:
+            case .request, .delta, .usage:
                 break
             }
             if json {
@@ -135,6 +93,7 @@ public struct AskRunner {
 
     func jsonLine(for event: EngineEvent) -> String? {
         switch event {
+        case .usage: return nil
         case .request(let id): return EventJSON.request(id).serialized
         case .delta(let id, let text): return EventJSON.delta(id, text).serialized
         case .done(let id, let report): return EventJSON.done(id, report).serialized

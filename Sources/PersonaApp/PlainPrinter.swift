@@ -23,6 +23,8 @@ public struct PlainPrinter {
             return Self.label(id) + "\n"
         case .delta(_, let text):
             return liveStreaming ? InertText.sanitize(text) : ""
+        case .usage:
+            return ""
         case .done(let id, let report):
             return body(id, report) + "  " + Self.figures(report) + "\n\n"
         case .failed(let id, let error, let report):

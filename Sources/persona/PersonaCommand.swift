@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import PersonaApp
 import PersonaKit
+import TerminalUI
 
 @main
 struct PersonaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "persona",
         abstract: "Talk to several LLM personas at once, side by side, with live token and cost counters.",
-        subcommands: [Ask.self, Personas.self])
+        subcommands: [Chat.self, Ask.self, Personas.self], defaultSubcommand: Chat.self)
 }
 
 /// Options every command takes.
@@ -36,6 +37,47 @@ enum Output {
 
     static func error(_ text: String) {
         FileHandle.standardError.write(Data(("persona: " + text + "\n").utf8))
+    }
+}
+
+struct Chat: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open the chat screen: every persona answers side by side (the default command).")
+
+    @Argument(help: "A first message, sent as soon as the screen opens.")
+    var topic: String?
+
+    @Option(help: "Comma-separated persona ids or names (default: default_personas from the config).")
+    var personas: String?
+
+    @Option(help: "provider:model for every persona; alone, it makes one ad-hoc assistant.")
+    var model: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let workspace = global.workspace()
+        let roster: [Roster.RosterMember]
+        do {
+            roster = try Roster.select(personas: Ask.list(personas), model: model, workspace: workspace)
+        } catch {
+            Output.error("\(error)")
+            throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+        }
+        let colors = !global.noColor && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+        let screen: NCursesScreen
+        do {
+            screen = try NCursesScreen(colors: colors)
+        } catch {
+            Output.error("\(error)")
+            throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+        }
+        let state = ChatSetup.state(for: roster, workspace: workspace, budget: nil, width: screen.width, height: screen.height)
+        let engine = ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport))
+        let controller = ChatController(state: state, personas: roster.map(\.persona), workspace: workspace,
+                                        screen: screen, engine: engine)
+        controller.run(firstMessage: topic)
+        screen.stop()
     }
 }
 

@@ -24,7 +24,9 @@ public struct TurnReport: Sendable, Equatable {
     /// Provider-reported counts where they arrived, estimates elsewhere.
     public var usage: Usage
     /// True while any count is an estimate; false once the provider's usage replaced them.
-    public var estimated: Bool
+    public var estimated: Bool { inputEstimated || outputEstimated }
+    public var inputEstimated: Bool
+    public var outputEstimated: Bool
     /// Nil while the model's price is unknown; never a guessed zero.
     public var costUSD: Decimal?
     public var timeToFirstToken: Double?
@@ -45,7 +47,21 @@ public struct TurnReport: Sendable, Equatable {
             usage.outputTokens = TokenEstimator.estimate(outcome.text) + TokenEstimator.estimate(outcome.reasoning)
         }
         self.usage = usage
-        estimated = reported.inputTokens == nil || reported.outputTokens == nil
+        inputEstimated = reported.inputTokens == nil
+        outputEstimated = reported.outputTokens == nil
+    }
+}
+
+extension TurnReport {
+    /// The report of a turn refused before its request was sent: nothing streamed, nothing spent.
+    public static func notSent(_ request: ChatRequest) -> TurnReport {
+        var report = TurnReport(outcome: TurnOutcome(text: "", reasoning: "", reportedUsage: Usage(), responseHeaders: HTTPHeaders(),
+                                                     duration: 0), request: request)
+        report.usage = Usage(inputTokens: 0, outputTokens: 0)
+        report.inputEstimated = false
+        report.outputEstimated = false
+        report.costUSD = 0
+        return report
     }
 }
 
@@ -53,6 +69,8 @@ public struct TurnReport: Sendable, Equatable {
 public enum EngineEvent: Sendable, Equatable {
     case request(PlannedTurnID)
     case delta(PlannedTurnID, String)
+    /// Usage reported mid-stream, merged so far.
+    case usage(PlannedTurnID, Usage)
     case done(PlannedTurnID, TurnReport)
     case failed(PlannedTurnID, ProviderError, TurnReport)
 }
@@ -87,7 +105,11 @@ public actor ConversationEngine {
                                                    provider: turn.endpoint.name, model: turn.request.model, round: turn.round)
                             continuation.yield(.request(id))
                             let outcome = await runner.run(turn.request, endpoint: turn.endpoint) { progress in
-                                if case .delta(let text) = progress { continuation.yield(.delta(id, text)) }
+                                switch progress {
+                                case .delta(let text): continuation.yield(.delta(id, text))
+                                case .usage(let usage): continuation.yield(.usage(id, usage))
+                                case .responseHead, .reasoning: break
+                                }
                             }
                             let report = TurnReport(outcome: outcome, request: turn.request)
                             if let error = outcome.error {

@@ -1,0 +1,185 @@
+import Foundation
+import PersonaKit
+import TerminalUI
+
+/// One message in a pane's transcript.
+public struct TranscriptEntry: Equatable, Sendable {
+    public enum Role: Equatable, Sendable {
+        case user
+        case assistant
+    }
+
+    public enum Status: Equatable, Sendable {
+        case complete
+        case streaming
+        /// Stopped by the user; the text is what had streamed.
+        case stopped
+        /// Failed; the text is what had streamed before the failure.
+        case failed(String)
+    }
+
+    /// Unique within a session, so that wrapped lines can be cached per entry.
+    public var id: Int
+    public var role: Role
+    public var text: String
+    public var status: Status
+}
+
+/// Where a pane's turn stands, shown on its status line.
+public enum TurnPhase: Equatable, Sendable {
+    case idle
+    case waiting
+    case streaming
+    case done
+    case failed(kind: String)
+    case cancelled
+}
+
+/// A turn's live figures. Each count is an estimate (shown with `~`) until the provider reports it.
+public struct TurnCounters: Equatable, Sendable {
+    public var inputTokens: Int?
+    public var inputEstimated = true
+    public var outputTokens = 0
+    public var outputEstimated = true
+    public var startedAt: Double?
+    public var firstTokenAt: Double?
+    public var finishedAt: Double?
+    public var costUSD: Decimal?
+
+    /// Output tokens per second since the first token.
+    public func tokensPerSecond(now: Double) -> Double? {
+        guard let first = firstTokenAt else { return nil }
+        let elapsed = (finishedAt ?? now) - first
+        guard elapsed >= 0.05, outputTokens > 0 else { return nil }
+        return Double(outputTokens) / elapsed
+    }
+
+    public var timeToFirstToken: Double? {
+        guard let start = startedAt, let first = firstTokenAt else { return nil }
+        return first - start
+    }
+}
+
+/// A persona's pane.
+public struct PaneState: Equatable, Sendable {
+    public var personaID: String
+    public var name: String
+    public var color: Color
+    public var model: ModelRef
+    public var entries: [TranscriptEntry] = []
+    public var phase: TurnPhase = .idle
+    public var counters = TurnCounters()
+    /// Which turn events belong to; events of an older turn are ignored.
+    public var turnSerial = 0
+    /// The first visible line when scrolled up; nil follows the stream.
+    public var scrollTop: Int?
+    /// The error message of the last failed turn.
+    public var lastError: String?
+    /// The settled cost of this pane's finished turns; nil once any turn's price was unknown.
+    public var spentUSD: Decimal? = 0
+
+    public init(personaID: String, name: String, color: Color, model: ModelRef) {
+        self.personaID = personaID
+        self.name = name
+        self.color = color
+        self.model = model
+    }
+
+    public var isActive: Bool { phase == .waiting || phase == .streaming }
+}
+
+/// The editable input line, with its history.
+public struct InputLine: Equatable, Sendable {
+    public var text = ""
+    /// A character offset into `text`.
+    public var cursor = 0
+    public var history: [String] = []
+    /// Position while walking the history; nil when editing a new line.
+    public var historyIndex: Int?
+    var draft = ""
+}
+
+public enum Overlay: Equatable, Sendable {
+    case help
+}
+
+/// Everything the chat screen shows. Changed only by `reduce`; drawn only by `render`.
+public struct AppState: Equatable, Sendable {
+    public var session: String
+    public var mode = "parallel"
+    public var round = 0
+    public var panes: [PaneState]
+    public var focus = 0
+    public var zoomed = false
+    public var overlay: Overlay?
+    public var input = InputLine()
+    /// A one-line message in place of the key hints, until the next key.
+    public var notice: String?
+    public var width: Int
+    public var height: Int
+    /// Seconds on the app's clock, set by `reduce` from each event's time; the screen's only clock.
+    public var now: Double = 0
+    public var budgetUSD: Decimal?
+    public var warnAt: Decimal = Decimal(string: "0.8")!
+    /// Set after a first Ctrl-C; a second quits.
+    public var quitArmed = false
+    public var lastKeyWasEscape = false
+    public var shouldQuit = false
+    var nextEntryID = 0
+
+    public init(session: String, panes: [PaneState], width: Int, height: Int) {
+        self.session = session
+        self.panes = panes
+        self.width = width
+        self.height = height
+    }
+
+    public var isStreaming: Bool { panes.contains(where: \.isActive) }
+
+    /// The session's cost so far (finished turns, plus running turns' estimates), or nil when
+    /// any price is unknown.
+    public var sessionCostUSD: Decimal? {
+        var total: Decimal = 0
+        for pane in panes {
+            guard let spent = pane.spentUSD else { return nil }
+            total += spent
+            if pane.isActive {
+                guard let running = pane.counters.costUSD else { return nil }
+                total += running
+            }
+        }
+        return total
+    }
+}
+
+/// What reduce asks the outside world to do.
+public enum AppEffect: Equatable, Sendable {
+    /// Run the pane's next turn from its transcript.
+    case runTurn(personaID: String, serial: Int)
+    case cancelTurn(personaID: String)
+    case changeModel(personaID: String, model: ModelRef)
+    case addPersona(String)
+    case quit
+}
+
+/// A turn's progress, as the engine reports it.
+public enum TurnUpdate: Equatable, Sendable {
+    /// The request went out; its input is estimated from the text until the provider counts it.
+    case sent(estimatedInputTokens: Int)
+    case delta(String)
+    case usage(Usage)
+    case done(TurnReport)
+    case failed(ProviderError, TurnReport)
+}
+
+/// Everything that changes the state.
+public enum AppEvent: Equatable, Sendable {
+    case key(Key)
+    case resize(width: Int, height: Int)
+    /// Time passed; counters that depend on it (tokens per second, waiting time) move on.
+    case tick
+    case turn(personaID: String, serial: Int, TurnUpdate)
+    case modelChanged(personaID: String, model: ModelRef)
+    case paneAdded(PaneState)
+    case notice(String)
+}

@@ -1,0 +1,68 @@
+import PersonaKit
+
+/// The chat screen's slash commands. Unknown ones get a hint; none is ever sent to a model.
+enum SlashCommand {
+    static let names = ["/help", "/quit", "/model", "/add", "/drop", "/clear"]
+
+    static func run(_ line: String, state: inout AppState) -> [AppEffect] {
+        let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let arguments = Array(words.dropFirst())
+        switch words[0].lowercased() {
+        case "/help":
+            state.overlay = .help
+        case "/quit", "/exit":
+            state.shouldQuit = true
+            return ChatReducer.stopPanes(state.panes.indices, state: &state) + [.quit]
+        case "/model":
+            guard arguments.count == 2, let index = paneIndex(arguments[0], state) else {
+                state.notice = "Usage: /model PERSONA provider:model, e.g. /model skeptic openai:gpt-4o-mini"
+                return []
+            }
+            do {
+                let model = try ModelRef(parsing: arguments[1])
+                return [.changeModel(personaID: state.panes[index].personaID, model: model)]
+            } catch {
+                state.notice = "/model: \(error)"
+            }
+        case "/add":
+            guard arguments.count == 1 else {
+                state.notice = "Usage: /add PERSONA (see `persona personas list`)"
+                return []
+            }
+            return [.addPersona(arguments[0])]
+        case "/drop":
+            guard arguments.count == 1, let index = paneIndex(arguments[0], state) else {
+                state.notice = "Usage: /drop PERSONA, one of: \(state.panes.map(\.personaID).joined(separator: ", "))"
+                return []
+            }
+            let effects = ChatReducer.stopPanes([index], state: &state)
+            let name = state.panes[index].name
+            state.panes.remove(at: index)
+            state.focus = min(state.focus, max(0, state.panes.count - 1))
+            state.zoomed = state.zoomed && !state.panes.isEmpty
+            state.notice = "\(name) left the conversation."
+            return effects
+        case "/clear":
+            let effects = ChatReducer.stopPanes(state.panes.indices, state: &state)
+            for index in state.panes.indices {
+                state.panes[index].entries = []
+                state.panes[index].phase = .idle
+                state.panes[index].counters = TurnCounters()
+                state.panes[index].scrollTop = nil
+                state.panes[index].turnSerial += 1
+            }
+            state.round = 0
+            state.notice = "Cleared. The personas start afresh."
+            return effects
+        default:
+            state.notice = "Unknown command \(words[0]); try \(names.joined(separator: " ")). Nothing was sent."
+        }
+        return []
+    }
+
+    /// A pane by persona id or name, ignoring case.
+    static func paneIndex(_ name: String, _ state: AppState) -> Int? {
+        let wanted = name.lowercased()
+        return state.panes.firstIndex { $0.personaID == wanted || $0.name.lowercased() == wanted }
+    }
+}

@@ -1,0 +1,269 @@
+import Foundation
+import PersonaKit
+import TerminalUI
+
+/// Draws the state into a frame. Pure: it reads the state and never changes it.
+public enum ChatView {
+    public static func render(_ state: AppState) -> (frame: CellBuffer, cursor: (x: Int, y: Int)?) {
+        var frame = CellBuffer(width: state.width, height: state.height)
+        let layout = ScreenLayout(state)
+        if layout.tooSmall {
+            drawTooSmall(state, into: &frame)
+            return (frame, nil)
+        }
+        HeaderView.draw(state, in: layout.header, into: &frame)
+        for placement in layout.panes {
+            PaneView.draw(state.panes[placement.index], focused: placement.index == state.focus && state.panes.count > 1,
+                          placement: placement, now: state.now, into: &frame)
+        }
+        for separator in layout.separators {
+            for y in separator.y..<separator.maxY { frame.put("│", x: separator.x, y: y, style: Theme.separator) }
+        }
+        if state.panes.isEmpty {
+            frame.put("No personas on screen. Add one with /add NAME.", x: 2, y: 2, style: Theme.hint)
+        }
+        let cursor = InputView.draw(state.input, in: layout.input, into: &frame)
+        drawHint(state, in: layout.hint, into: &frame)
+        if state.overlay == .help {
+            HelpView.draw(in: frame.bounds, into: &frame)
+            return (frame, nil)
+        }
+        return (frame, cursor)
+    }
+
+    static func drawTooSmall(_ state: AppState, into frame: inout CellBuffer) {
+        let lines = [
+            "Terminal too small",
+            "\(state.width)×\(state.height); Persona needs",
+            "\(ScreenLayout.minimumWidth)×\(ScreenLayout.minimumHeight). Enlarge it,",
+            "or Ctrl-C twice to quit.",
+        ]
+        let top = max(0, (state.height - lines.count) / 2)
+        for (offset, line) in lines.enumerated() {
+            let shown = DisplayWidth.truncate(line, to: state.width)
+            frame.put(shown, x: max(0, (state.width - DisplayWidth.of(shown)) / 2), y: top + offset,
+                      style: offset == 0 ? Theme.notice : Theme.hint)
+        }
+    }
+
+    static let hints = "Enter send · Alt-Enter newline · Tab focus · PgUp/PgDn scroll · Esc stop · Ctrl-R regenerate · F2 zoom · F1 help · Ctrl-C ×2 quit"
+
+    static func drawHint(_ state: AppState, in rect: Rect, into frame: inout CellBuffer) {
+        if let notice = state.notice {
+            frame.put(DisplayWidth.truncate(notice, to: rect.width), x: rect.x, y: rect.y, style: Theme.notice)
+        } else {
+            frame.put(DisplayWidth.truncate(hints, to: rect.width), x: rect.x, y: rect.y, style: Theme.hint)
+        }
+    }
+}
+
+enum HeaderView {
+    static func draw(_ state: AppState, in rect: Rect, into frame: inout CellBuffer) {
+        frame.fill(rect, style: Theme.header)
+        var left = [StyledRun(" Persona ", Theme.header), StyledRun("│ \(state.session) │ \(state.mode)", Theme.headerDim)]
+        if state.round > 0 { left.append(StyledRun(" │ round \(state.round)", Theme.headerDim)) }
+        let right = costRuns(state)
+        let rightWidth = right.reduce(0) { $0 + DisplayWidth.of($1.text) }
+        frame.put(left, x: rect.x, y: rect.y, limit: max(0, rect.width - rightWidth - 1))
+        frame.put(right, x: rect.maxX - rightWidth, y: rect.y)
+    }
+
+    /// `$0.0123 / $1.00 ▕████░░░░▏` against a budget, or the session cost alone.
+    static func costRuns(_ state: AppState) -> [StyledRun] {
+        let cost = state.sessionCostUSD
+        let costText = cost.map(Money.format) ?? "$?"
+        guard let budget = state.budgetUSD, budget > 0 else { return [StyledRun("cost \(costText) ", Theme.headerDim)] }
+        let barWidth = 10
+        let fraction = cost.map { NSDecimalNumber(decimal: $0 / budget).doubleValue } ?? 0
+        let filled = cost == nil ? 0 : min(barWidth, Int((fraction * Double(barWidth)).rounded(.up)))
+        let style = fraction >= 1 ? Theme.barOver : fraction >= NSDecimalNumber(decimal: state.warnAt).doubleValue ? Theme.barWarn : Theme.barFill
+        return [
+            StyledRun("\(costText) / \(Money.format(budget)) ", Theme.headerDim),
+            StyledRun(String(repeating: "█", count: filled), style),
+            StyledRun(String(repeating: "░", count: barWidth - filled), Theme.headerDim),
+            StyledRun(" ", Theme.headerDim),
+        ]
+    }
+}
+
+/// Dollar amounts as the screen shows them: four decimals below a dollar, two above.
+enum Money {
+    static func format(_ amount: Decimal) -> String {
+        var value = amount
+        var rounded = Decimal()
+        let places = amount < 1 ? 4 : 2
+        NSDecimalRound(&rounded, &value, places, .plain)
+        let formatter = NumberFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.minimumFractionDigits = places
+        formatter.maximumFractionDigits = places
+        formatter.minimumIntegerDigits = 1
+        return "$" + (formatter.string(from: NSDecimalNumber(decimal: rounded)) ?? "\(rounded)")
+    }
+}
+
+enum PaneView {
+    static func draw(_ pane: PaneState, focused: Bool, placement: ScreenLayout.PanePlacement, now: Double,
+                     into frame: inout CellBuffer) {
+        drawTitle(pane, focused: focused, in: placement.title, into: &frame)
+        let body = placement.body
+        let lines = PaneText.lines(for: pane, width: body.width)
+        let top = visibleTop(pane, lineCount: lines.count, height: body.height)
+        for row in 0..<body.height where top + row < lines.count {
+            frame.put(lines[top + row], x: body.x, y: body.y + row, limit: body.width)
+        }
+        if top + body.height < lines.count, body.height > 0 {
+            let more = "↓ \(lines.count - top - body.height) more (End)"
+            frame.put(DisplayWidth.truncate(more, to: body.width), x: body.x, y: body.maxY - 1, style: Theme.marker)
+        }
+        drawStatus(pane, now: now, in: placement.status, into: &frame)
+    }
+
+    /// The first line shown: the bottom when following, else the scrolled-to line, clamped.
+    static func visibleTop(_ pane: PaneState, lineCount: Int, height: Int) -> Int {
+        let bottom = max(0, lineCount - height)
+        return min(pane.scrollTop ?? bottom, bottom)
+    }
+
+    static func drawTitle(_ pane: PaneState, focused: Bool, in rect: Rect, into frame: inout CellBuffer) {
+        var titleStyle = Style(foreground: pane.color, bold: true)
+        var modelStyle = Theme.status
+        if focused {
+            titleStyle.reverse = true
+            modelStyle = Style(foreground: .palette(250), background: .palette(238))
+            frame.fill(rect, style: modelStyle)
+        }
+        let end = frame.put(" \(InertText.sanitize(pane.name)) ", x: rect.x, y: rect.y, style: titleStyle, limit: rect.width)
+        let model = DisplayWidth.truncate(" \(pane.model)", to: rect.maxX - end)
+        frame.put(model, x: end, y: rect.y, style: modelStyle, limit: rect.maxX - end)
+    }
+
+    static func drawStatus(_ pane: PaneState, now: Double, in rect: Rect, into frame: inout CellBuffer) {
+        frame.put(statusRuns(pane, now: now, width: rect.width), x: rect.x, y: rect.y, limit: rect.width)
+    }
+
+    /// The state and the turn's figures, in the fullest form that fits `width`:
+    /// `● streaming  in ~245  out ~120  38.1 t/s  ttft 0.42s  $0.0012`, down to `● ~245→~120 38t/s 0.42s $?`.
+    static func statusRuns(_ pane: PaneState, now: Double, width: Int) -> [StyledRun] {
+        let counters = pane.counters
+        let (symbol, word, style) = phase(pane, now: now)
+        guard counters.startedAt != nil else { return [StyledRun("\(symbol) \(word)", style)] }
+        func mark(_ estimated: Bool) -> String { estimated ? "~" : "" }
+        let input = counters.inputTokens.map { mark(counters.inputEstimated) + String($0) } ?? "?"
+        let output = mark(counters.outputEstimated) + String(counters.outputTokens)
+        let rate = counters.tokensPerSecond(now: now)
+        let ttft = counters.timeToFirstToken
+        let cost = counters.costUSD.map { mark(counters.inputEstimated || counters.outputEstimated) + Money.format($0) } ?? "$?"
+
+        var full = ["in \(input)", "out \(output)"]
+        if let rate { full.append(String(format: "%.1f t/s", rate)) }
+        if let ttft { full.append(String(format: "ttft %.2fs", ttft)) }
+        full.append(cost)
+        var compact = ["\(input)→\(output)"]
+        if let rate { compact.append(String(format: "%.0ft/s", rate)) }
+        if let ttft { compact.append(String(format: "%.2fs", ttft)) }
+        compact.append(cost)
+
+        let labelled = "\(symbol) \(word)"
+        let (wide, narrow) = (full.joined(separator: "  "), compact.joined(separator: " "))
+        // A failure's kind or a wait's length matters more than the long form of the figures.
+        let wordMatters = pane.phase != .streaming && pane.phase != .done
+        let candidates = wordMatters
+            ? [(labelled, wide), (labelled, narrow), (symbol, wide), (symbol, narrow)]
+            : [(labelled, wide), (symbol, wide), (labelled, narrow), (symbol, narrow)]
+        let chosen = candidates.first { DisplayWidth.of($0.0) + 1 + DisplayWidth.of($0.1) <= width } ?? candidates[3]
+        return [StyledRun(chosen.0, style), StyledRun(" " + chosen.1, Theme.status)]
+    }
+
+    static func phase(_ pane: PaneState, now: Double) -> (String, String, Style) {
+        switch pane.phase {
+        case .idle: return ("○", "ready", Theme.status)
+        case .waiting:
+            let waited = pane.counters.startedAt.map { max(0, now - $0) } ?? 0
+            return ("◌", String(format: "waiting %.1fs", waited), Theme.statusWarning)
+        case .streaming: return ("●", "streaming", Theme.statusActive)
+        case .done: return ("✓", "done", Theme.status)
+        case .failed(let kind): return ("✗", "failed: \(kind)", Theme.statusError)
+        case .cancelled: return ("■", "stopped", Theme.statusWarning)
+        }
+    }
+}
+
+enum InputView {
+    static let prompt = "› "
+
+    /// The input's lines as shown: each line of text wrapped after the prompt's width.
+    static func lines(_ text: String, width: Int) -> [String] {
+        let inner = max(1, width - DisplayWidth.of(prompt))
+        var lines: [String] = []
+        for paragraph in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lines += hardWrap(String(paragraph), width: inner)
+        }
+        return lines
+    }
+
+    /// Cuts by width only: while editing, words must not jump between lines under the cursor.
+    static func hardWrap(_ text: String, width: Int) -> [String] {
+        var lines = [""]
+        var used = 0
+        for character in text {
+            let characterWidth = DisplayWidth.of(character)
+            if used + characterWidth > width {
+                lines.append("")
+                used = 0
+            }
+            lines[lines.count - 1].append(character)
+            used += characterWidth
+        }
+        return lines
+    }
+
+    /// Draws the input's last lines that fit and returns where the cursor goes.
+    static func draw(_ input: InputLine, in rect: Rect, into frame: inout CellBuffer) -> (x: Int, y: Int)? {
+        let before = String(input.text.prefix(input.cursor))
+        let all = lines(input.text, width: rect.width)
+        let cursorLines = lines(before, width: rect.width)
+        let cursorRow = cursorLines.count - 1
+        let first = max(0, min(cursorRow - rect.height + 1, all.count - rect.height))
+        for row in 0..<rect.height where first + row < all.count {
+            let prefix = first + row == 0 ? prompt : "  "
+            frame.put(prefix, x: rect.x, y: rect.y + row, style: Theme.inputPrefix)
+            frame.put(InertText.sanitize(all[first + row]), x: rect.x + 2, y: rect.y + row, limit: rect.width - 2)
+        }
+        let column = DisplayWidth.of(cursorLines.last ?? "")
+        return (rect.x + 2 + column, rect.y + cursorRow - first)
+    }
+}
+
+enum HelpView {
+    static let lines = [
+        "Persona: keys",
+        "",
+        "Enter            send to every persona",
+        "Alt-Enter, ^J    new line in the message",
+        "↑ ↓              walk the message history",
+        "^A ^E ^W ^U      start, end, delete word, delete line",
+        "Tab, Shift-Tab   move focus between panes",
+        "PgUp PgDn        scroll the focused pane (or wheel)",
+        "Home End         top; back to following the stream",
+        "Esc              stop the focused pane; Esc Esc all",
+        "Ctrl-R           regenerate the focused pane's answer",
+        "F2               zoom the focused pane",
+        "Ctrl-C           stop streams; twice to quit",
+        "",
+        "/model NAME provider:model   /add NAME   /drop NAME",
+        "/clear   /help   /quit",
+        "",
+        "Any key closes this.",
+    ]
+
+    static func draw(in bounds: Rect, into frame: inout CellBuffer) {
+        let width = min(bounds.width - 2, (lines.map { DisplayWidth.of($0) }.max() ?? 0) + 4)
+        let height = min(bounds.height - 2, lines.count + 2)
+        let box = Rect(x: (bounds.width - width) / 2, y: (bounds.height - height) / 2, width: width, height: height)
+        frame.fill(box, style: Theme.overlay)
+        for (row, line) in lines.prefix(height - 2).enumerated() {
+            frame.put(line, x: box.x + 2, y: box.y + 1 + row, style: row == 0 ? Theme.overlayTitle : Theme.overlay, limit: width - 4)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+/// A terminal colour, chosen from the 256-colour palette and reduced on poorer terminals.
+public enum Color: Hashable, Sendable {
+    case `default`
+    /// An xterm-256 palette index.
+    case palette(UInt8)
+
+    public static let black = Color.palette(0)
+    public static let red = Color.palette(1)
+    public static let green = Color.palette(2)
+    public static let yellow = Color.palette(3)
+    public static let blue = Color.palette(4)
+    public static let magenta = Color.palette(5)
+    public static let cyan = Color.palette(6)
+    public static let white = Color.palette(7)
+    public static let gray = Color.palette(244)
+
+    /// A persona's colour by name (`red`, `orange`, …) or palette number (`0`–`255`).
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "black": self = .black
+        case "red": self = .palette(203)
+        case "green": self = .palette(114)
+        case "yellow": self = .palette(221)
+        case "blue": self = .palette(75)
+        case "magenta": self = .palette(176)
+        case "cyan": self = .palette(80)
+        case "white": self = .palette(255)
+        case "orange": self = .palette(215)
+        case "purple": self = .palette(141)
+        case "pink": self = .palette(218)
+        case "teal": self = .palette(37)
+        case "gray", "grey": self = .gray
+        default:
+            guard let index = UInt8(name) else { return nil }
+            self = .palette(index)
+        }
+    }
+
+    /// The nearest of the eight basic colours, for terminals without 256.
+    public var basic: Color {
+        guard case .palette(let index) = self else { return self }
+        if index < 16 { return .palette(index % 8) }
+        if index >= 232 { return index >= 244 ? .white : .black }
+        let cube = Int(index) - 16
+        let red = cube / 36, green = (cube / 6) % 6, blue = cube % 6
+        let bits = (red >= 3 ? 1 : 0) | (green >= 3 ? 2 : 0) | (blue >= 3 ? 4 : 0)
+        return .palette(UInt8(bits == 0 && max(red, green, blue) >= 2 ? 7 : bits))
+    }
+}
+
+/// How a cell is drawn.
+public struct Style: Hashable, Sendable {
+    public var foreground: Color = .default
+    public var background: Color = .default
+    public var bold = false
+    public var dim = false
+    public var italic = false
+    public var underline = false
+    public var reverse = false
+
+    public init(foreground: Color = .default, background: Color = .default, bold: Bool = false, dim: Bool = false,
+                italic: Bool = false, underline: Bool = false, reverse: Bool = false) {
+        self.foreground = foreground
+        self.background = background
+        self.bold = bold
+        self.dim = dim
+        self.italic = italic
+        self.underline = underline
+        self.reverse = reverse
+    }
+
+    public static let plain = Style()
+}
+
+/// One screen cell. A wide character occupies its cell and a `continuation` cell to its right.
+public struct Cell: Hashable, Sendable {
+    public var character: Character
+    public var style: Style
+    /// True for the right half of a wide character; such a cell draws nothing itself.
+    public var isContinuation: Bool
+
+    public init(_ character: Character = " ", style: Style = .plain, isContinuation: Bool = false) {
+        self.character = character
+        self.style = style
+        self.isContinuation = isContinuation
+    }
+
+    public static let blank = Cell()
+}
+
+/// A rectangle of cells; `x` and `y` are the top-left corner.
+public struct Rect: Hashable, Sendable {
+    public var x: Int
+    public var y: Int
+    public var width: Int
+    public var height: Int
+
+    public init(x: Int, y: Int, width: Int, height: Int) {
+        self.x = x
+        self.y = y
+        self.width = max(0, width)
+        self.height = max(0, height)
+    }
+
+    public var maxX: Int { x + width }
+    public var maxY: Int { y + height }
+    public var isEmpty: Bool { width == 0 || height == 0 }
+
+    public func inset(left: Int = 0, top: Int = 0, right: Int = 0, bottom: Int = 0) -> Rect {
+        Rect(x: x + left, y: y + top, width: width - left - right, height: height - top - bottom)
+    }
+}

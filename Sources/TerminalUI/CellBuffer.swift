@@ -1,0 +1,135 @@
+/// A run of text in one style.
+public struct StyledRun: Hashable, Sendable {
+    public var text: String
+    public var style: Style
+
+    public init(_ text: String, _ style: Style = .plain) {
+        self.text = text
+        self.style = style
+    }
+}
+
+/// A frame: a grid of cells that views draw into and that a `Screen` shows.
+public struct CellBuffer: Equatable, Sendable {
+    public let width: Int
+    public let height: Int
+    public private(set) var cells: [Cell]
+
+    public init(width: Int, height: Int, fill: Cell = .blank) {
+        self.width = max(0, width)
+        self.height = max(0, height)
+        cells = Array(repeating: fill, count: self.width * self.height)
+    }
+
+    public var bounds: Rect { Rect(x: 0, y: 0, width: width, height: height) }
+
+    public subscript(x: Int, y: Int) -> Cell {
+        get { cells[y * width + x] }
+        set { cells[y * width + x] = newValue }
+    }
+
+    public func contains(x: Int, y: Int) -> Bool { x >= 0 && y >= 0 && x < width && y < height }
+
+    /// Fills `rect` (clipped to the buffer) with blanks in `style`.
+    public mutating func fill(_ rect: Rect, style: Style = .plain, character: Character = " ") {
+        let clipped = clip(rect)
+        for y in clipped.y..<clipped.maxY {
+            for x in clipped.x..<clipped.maxX { self[x, y] = Cell(character, style: style) }
+        }
+    }
+
+    /// Writes `text` from (`x`, `y`) on one line, clipped to `limit` columns and to the buffer.
+    /// Returns the column after the last character written.
+    @discardableResult
+    public mutating func put(_ text: String, x: Int, y: Int, style: Style = .plain, limit: Int? = nil) -> Int {
+        guard y >= 0, y < height else { return x }
+        let end = min(width, limit.map { x + $0 } ?? width)
+        var column = x
+        for character in text {
+            let cellWidth = DisplayWidth.of(character)
+            if cellWidth == 0 {
+                continue
+            }
+            if column + cellWidth > end { break }
+            if column >= 0 {
+                clearWideNeighbours(x: column, y: y, width: cellWidth)
+                self[column, y] = Cell(character, style: style)
+                if cellWidth == 2 { self[column + 1, y] = Cell(" ", style: style, isContinuation: true) }
+            }
+            column += cellWidth
+        }
+        return column
+    }
+
+    /// Writes styled runs one after another on one line.
+    @discardableResult
+    public mutating func put(_ runs: [StyledRun], x: Int, y: Int, limit: Int? = nil) -> Int {
+        var column = x
+        let end = limit.map { x + $0 }
+        for run in runs {
+            let remaining = end.map { $0 - column }
+            if let remaining, remaining <= 0 { break }
+            column = put(run.text, x: column, y: y, style: run.style, limit: remaining)
+        }
+        return column
+    }
+
+    /// Overwriting half of a wide character leaves its other half as a blank, never as a torn glyph.
+    private mutating func clearWideNeighbours(x: Int, y: Int, width: Int) {
+        if self[x, y].isContinuation, x > 0 { self[x - 1, y] = Cell(" ", style: self[x - 1, y].style) }
+        let after = x + width
+        if after < self.width, self[after, y].isContinuation { self[after, y] = Cell(" ", style: self[after, y].style) }
+    }
+
+    public func clip(_ rect: Rect) -> Rect {
+        let x = max(0, rect.x), y = max(0, rect.y)
+        return Rect(x: x, y: y, width: min(width, rect.maxX) - x, height: min(height, rect.maxY) - y)
+    }
+
+    /// Row `y` as plain text, wide characters once, trailing spaces trimmed: what tests compare.
+    public func line(_ y: Int) -> String {
+        var text = ""
+        for x in 0..<width where !self[x, y].isContinuation { text.append(self[x, y].character) }
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+
+    public var lines: [String] { (0..<height).map(line) }
+}
+
+/// A change between two frames: a run of cells on one row that differ.
+public struct CellChange: Equatable, Sendable {
+    public var x: Int
+    public var y: Int
+    public var cells: [Cell]
+}
+
+extension CellBuffer {
+    /// The runs of cells that differ from `previous`; everything when the size changed.
+    public func changes(since previous: CellBuffer?) -> [CellChange] {
+        guard let previous, previous.width == width, previous.height == height else {
+            return (0..<height).map { y in CellChange(x: 0, y: y, cells: Array(cells[(y * width)..<((y + 1) * width)])) }
+        }
+        var changes: [CellChange] = []
+        for y in 0..<height {
+            var x = 0
+            let row = y * width
+            while x < width {
+                guard cells[row + x] != previous.cells[row + x] else {
+                    x += 1
+                    continue
+                }
+                // A wide character's continuation must be redrawn with it, so a run starts on its left half.
+                var start = x
+                if cells[row + start].isContinuation, start > 0 { start -= 1 }
+                var end = x + 1
+                while end < width, cells[row + end] != previous.cells[row + end] || cells[row + end].isContinuation {
+                    end += 1
+                }
+                changes.append(CellChange(x: start, y: y, cells: Array(cells[(row + start)..<(row + end)])))
+                x = end
+            }
+        }
+        return changes
+    }
+}

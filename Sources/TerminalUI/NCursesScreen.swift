@@ -1,0 +1,143 @@
+import CNCursesW
+import Foundation
+
+/// The terminal, through ncursesw. This is the only file that touches ncurses, and it is used from
+/// the UI thread only.
+///
+/// Input is not read through ncurses: the run loop reads raw bytes and `KeyDecoder` decodes them,
+/// which gives bracketed paste, Alt-Enter and SGR mouse reports that ncurses does not decode.
+public final class NCursesScreen: Screen {
+    public private(set) var width: Int
+    public private(set) var height: Int
+    public let colorMode: ColorMode
+    private let terminal: OpaquePointer
+    private var previous: CellBuffer?
+    private var pairs: [PairKey: Int16] = [:]
+    private var stopped = false
+
+    private struct PairKey: Hashable {
+        var foreground: Color
+        var background: Color
+    }
+
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Takes over the terminal: alternate screen, raw input, no echo, bracketed paste and mouse
+    /// wheel reports. `stop()` (or deinit) gives it back as it was.
+    public init(colors wantColors: Bool) throws {
+        setlocale(LC_ALL, "")
+        // Wide and combining characters need a UTF-8 locale; fall back to C.UTF-8 when the
+        // environment names none.
+        if String(cString: persona_codeset()) != "UTF-8" { setlocale(LC_ALL, "C.UTF-8") }
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+            throw StartError(description: "the chat screen needs a terminal; use `persona ask` for scripts and pipes")
+        }
+        setenv("ESCDELAY", "25", 0)
+        guard let terminal = persona_newterm() else {
+            let name = ProcessInfo.processInfo.environment["TERM"] ?? "(unset)"
+            throw StartError(description: "the terminal type TERM=\(name) is unknown to ncurses; try TERM=xterm-256color")
+        }
+        self.terminal = terminal
+        set_term(terminal)
+        raw()
+        noecho()
+        nonl()
+        keypad(persona_stdscr(), false)
+        set_escdelay(25)
+        if wantColors, has_colors() {
+            start_color()
+            use_default_colors()
+            colorMode = persona_colors() >= 256 ? .palette256 : .basic
+        } else {
+            colorMode = .none
+        }
+        width = Int(persona_getmaxx(persona_stdscr()))
+        height = Int(persona_getmaxy(persona_stdscr()))
+        Self.writeControl("\u{1B}[?2004h\u{1B}[?1000h\u{1B}[?1006h")
+    }
+
+    deinit { stop() }
+
+    /// Restores the terminal: modes off, ncurses ended, the cursor back.
+    public func stop() {
+        guard !stopped else { return }
+        stopped = true
+        Self.writeControl("\u{1B}[?2004l\u{1B}[?1000l\u{1B}[?1006l")
+        curs_set(1)
+        endwin()
+        delscreen(terminal)
+    }
+
+    public func refreshSize() -> (width: Int, height: Int) {
+        var rows: Int32 = 0
+        var columns: Int32 = 0
+        if persona_terminal_size(STDOUT_FILENO, &rows, &columns) == 0, rows > 0, columns > 0 {
+            resizeterm(rows, columns)
+        }
+        width = Int(persona_getmaxx(persona_stdscr()))
+        height = Int(persona_getmaxy(persona_stdscr()))
+        previous = nil
+        clearok(persona_stdscr(), true)
+        return (width, height)
+    }
+
+    public func present(_ frame: CellBuffer, cursor: (x: Int, y: Int)?) {
+        for change in frame.changes(since: previous) {
+            var x = change.x
+            for cell in change.cells {
+                defer { x += 1 }
+                if cell.isContinuation { continue }
+                draw(cell, x: x, y: change.y)
+            }
+        }
+        previous = frame
+        if let cursor, cursor.x < width, cursor.y < height {
+            curs_set(1)
+            move(Int32(cursor.y), Int32(cursor.x))
+        } else {
+            curs_set(0)
+        }
+        refresh()
+    }
+
+    private func draw(_ cell: Cell, x: Int, y: Int) {
+        let style = colorMode.adapt(cell.style)
+        var attributes: attr_t = 0
+        if style.bold { attributes |= persona_a_bold() }
+        if style.dim { attributes |= persona_a_dim() }
+        if style.italic { attributes |= persona_a_italic() }
+        if style.underline { attributes |= persona_a_underline() }
+        if style.reverse { attributes |= persona_a_reverse() }
+        let pair = colorMode == .none ? 0 : pairNumber(style.foreground, style.background)
+        var characters = cell.character.unicodeScalars.prefix(4).map { wchar_t(bitPattern: $0.value) }
+        characters.append(0)
+        var complex = cchar_t()
+        setcchar(&complex, characters, attributes, pair, nil)
+        mvadd_wch(Int32(y), Int32(x), &complex)
+    }
+
+    private func pairNumber(_ foreground: Color, _ background: Color) -> Int16 {
+        if foreground == .default, background == .default { return 0 }
+        let key = PairKey(foreground: foreground, background: background)
+        if let pair = pairs[key] { return pair }
+        let next = pairs.count + 1
+        guard next < min(Int(persona_color_pairs()), Int(Int16.max)) else { return 0 }
+        init_pair(Int16(next), colorNumber(foreground), colorNumber(background))
+        pairs[key] = Int16(next)
+        return Int16(next)
+    }
+
+    private func colorNumber(_ color: Color) -> Int16 {
+        switch color {
+        case .default: return -1
+        case .palette(let index): return Int16(index)
+        }
+    }
+
+    /// Terminal modes ncurses does not manage (bracketed paste, mouse reports).
+    private static func writeControl(_ sequence: String) {
+        FileHandle.standardOutput.write(Data(sequence.utf8))
+    }
+}

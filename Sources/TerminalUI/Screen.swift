@@ -1,0 +1,65 @@
+/// How many colours a screen shows.
+public enum ColorMode: Sendable, Equatable {
+    /// `NO_COLOR` or `--no-color`: attributes (bold, reverse…) only.
+    case none
+    case basic
+    case palette256
+
+    /// Reduces a style to what the mode can show.
+    public func adapt(_ style: Style) -> Style {
+        var adapted = style
+        switch self {
+        case .palette256: break
+        case .basic:
+            adapted.foreground = style.foreground.basic
+            adapted.background = style.background.basic
+        case .none:
+            adapted.foreground = .default
+            adapted.background = .default
+        }
+        return adapted
+    }
+}
+
+/// Where frames are shown. `NCursesScreen` draws on the terminal; `HeadlessScreen` keeps frames for tests.
+public protocol Screen: AnyObject {
+    var width: Int { get }
+    var height: Int { get }
+    var colorMode: ColorMode { get }
+    /// Shows `frame`, sending only what changed since the last frame. `cursor` places the
+    /// terminal's cursor (nil hides it).
+    func present(_ frame: CellBuffer, cursor: (x: Int, y: Int)?)
+    /// Re-reads the terminal's size after a resize and returns it.
+    func refreshSize() -> (width: Int, height: Int)
+}
+
+/// A screen without a terminal: it records what would have been drawn.
+public final class HeadlessScreen: Screen {
+    public private(set) var width: Int
+    public private(set) var height: Int
+    public let colorMode: ColorMode
+    public private(set) var frame: CellBuffer
+    public private(set) var cursor: (x: Int, y: Int)?
+    /// How many cells each `present` changed, for tests of the diff.
+    public private(set) var changedCells: [Int] = []
+
+    public init(width: Int, height: Int, colorMode: ColorMode = .palette256) {
+        self.width = width
+        self.height = height
+        self.colorMode = colorMode
+        frame = CellBuffer(width: width, height: height)
+    }
+
+    public func resize(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
+
+    public func present(_ next: CellBuffer, cursor: (x: Int, y: Int)?) {
+        changedCells.append(next.changes(since: frame).reduce(0) { $0 + $1.cells.count })
+        frame = next
+        self.cursor = cursor
+    }
+
+    public func refreshSize() -> (width: Int, height: Int) { (width, height) }
+}

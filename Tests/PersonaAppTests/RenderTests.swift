@@ -1,0 +1,140 @@
+import PersonaKit
+import TerminalUI
+import XCTest
+
+@testable import PersonaApp
+
+/// State → frame, compared line by line.
+final class RenderTests: XCTestCase {
+    static func pane(_ id: String, _ name: String, color: Color = .palette(203)) -> PaneState {
+        PaneState(personaID: id, name: name, color: color, model: ModelRef(provider: "openai", model: "gpt-4o-mini"))
+    }
+
+    /// A state with a user message sent to every pane and `answers` streamed so far.
+    static func streaming(width: Int, height: Int, answers: [String], now: Double = 2) -> AppState {
+        let names = [("skeptic", "The Skeptic"), ("optimist", "The Optimist"), ("pragmatist", "The Pragmatist")]
+        var state = AppState(session: "20261122-101500-abc", panes: answers.indices.map { pane(names[$0].0, names[$0].1) },
+                             width: width, height: height)
+        _ = ChatReducer.reduce(&state, .key(.paste("Is remote work productive?")), at: 0)
+        _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
+        for (index, answer) in answers.enumerated() {
+            let id = state.panes[index].personaID
+            _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: 1, .sent(estimatedInputTokens: 120 + index)), at: 0)
+            _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: 1, .delta(answer)), at: 0.5)
+        }
+        _ = ChatReducer.reduce(&state, .tick, at: now)
+        return state
+    }
+
+    func testThreePanesMidStreamWithCounters() {
+        let state = Self.streaming(width: 120, height: 14, answers: [
+            "Evidence first: the studies are small.", "**Huge upside**: no commute, more focus.", "Start with a 3-month pilot.",
+        ])
+        let frame = ChatView.render(state).frame
+        XCTAssertEqual(frame.lines, [
+            " Persona │ 20261122-101500-abc │ parallel │ round 1                                                             cost $?",
+            " The Skeptic  openai:gpt-4o-mini        │ The Optimist  openai:gpt-4o-mini      │ The Pragmatist  openai:gpt-4o-mini",
+            " › Is remote work productive?           │ › Is remote work productive?          │ › Is remote work productive?",
+            "                                        │                                       │",
+            " Evidence first: the studies are small. │ Huge upside: no commute, more focus.  │ Start with a 3-month pilot.",
+            "                                        │                                       │",
+            "                                        │                                       │",
+            "                                        │                                       │",
+            "                                        │                                       │",
+            "                                        │                                       │",
+            "                                        │                                       │",
+            " ● streaming ~120→~10 7t/s 0.50s $?     │ ● streaming ~121→~10 7t/s 0.50s $?    │ ● streaming ~122→~7 5t/s 0.50s $?",
+            "›",
+            "Enter send · Alt-Enter newline · Tab focus · PgUp/PgDn scroll · Esc stop · Ctrl-R regenerate · F2 zoom · F1 help · Ctrl…",
+        ])
+        XCTAssertTrue(frame[1, 1].style.reverse, "the focused pane's title is highlighted")
+        XCTAssertFalse(frame[42, 1].style.reverse)
+        XCTAssertEqual(frame[2, 1].style.foreground, .palette(203), "the persona's name is in its colour")
+        XCTAssertTrue(frame[42, 4].style.bold, "**Huge upside** is bold")
+    }
+
+    func testCounterSwitchesFromEstimatedToExactWhenUsageArrives() {
+        var state = Self.streaming(width: 120, height: 14, answers: ["Evidence first: the studies are small.", "b", "c"])
+        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        report.text = "Evidence first: the studies are small."
+        report.usage = Usage(inputTokens: 131, outputTokens: 9)
+        report.costUSD = Decimal(string: "0.000321")
+        report.timeToFirstToken = 0.5
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
+        XCTAssertEqual(ChatView.render(state).frame.line(11).prefix(40), " ✓ done 131→9 6t/s 0.50s $0.0003        ")
+    }
+
+    func testCJKEmojiAndCombiningMarksWrapByDisplayWidth() {
+        let state = Self.streaming(width: 40, height: 12,
+                                   answers: ["日本語のテキストを折り返す。Emoji 👋🏽 and café (cafe\u{301}) wrap by width."])
+        let frame = ChatView.render(state).frame
+        XCTAssertEqual(Array(frame.lines[4...5]), [
+            " 日本語のテキストを折り返す。Emoji 👋🏽",
+            " and café (café) wrap by width.",
+        ])
+        XCTAssertEqual(DisplayWidth.of(frame.line(4)), 37, "14 wide characters, 6 narrow and a 2-wide emoji after the gutter")
+        XCTAssertTrue(frame[2, 4].isContinuation, "the right half of 日 is a continuation cell")
+        XCTAssertEqual(frame[8, 5].character, "é")
+        XCTAssertEqual(frame[14, 5].character, "e\u{301}", "the combining accent stays with its letter in one cell")
+        XCTAssertEqual(frame[15, 5].character, ")", "and takes no column of its own")
+    }
+
+    func testZoomedPaneFillsTheScreenWithMarkdownStyles() {
+        var state = Self.streaming(width: 80, height: 12, answers: ["one", "two **bold** `code`\n```\nlet x = 1\n```\n- item", "three"])
+        _ = ChatReducer.reduce(&state, .key(.tab), at: 3)
+        _ = ChatReducer.reduce(&state, .key(.function(2)), at: 3)
+        let frame = ChatView.render(state).frame
+        XCTAssertEqual(Array(frame.lines[1...9]), [
+            " The Optimist  openai:gpt-4o-mini",
+            " › Is remote work productive?",
+            "",
+            " two bold code",
+            " ```",
+            " let x = 1",
+            " ```",
+            " • item",
+            " ● streaming in ~121  out ~11  4.4 t/s  ttft 0.50s  $?",
+        ])
+        XCTAssertEqual(frame[6, 6].style.background, .palette(236), "code blocks are tinted")
+        XCTAssertEqual(frame[70, 6].style.background, .palette(236), "to the pane's edge")
+        XCTAssertEqual(frame[10, 4].style.background, .palette(237), "inline code is tinted")
+        XCTAssertTrue(frame[6, 4].style.bold)
+    }
+
+    func testTooSmallScreenShowsAMessageAndRecovers() {
+        var state = Self.streaming(width: 30, height: 8, answers: ["x"])
+        XCTAssertEqual(ChatView.render(state).frame.lines, [
+            "",
+            "",
+            "      Terminal too small",
+            "     30×8; Persona needs",
+            "      40×10. Enlarge it,",
+            "   or Ctrl-C twice to quit.",
+            "",
+            "",
+        ])
+        _ = ChatReducer.reduce(&state, .resize(width: 60, height: 12), at: 3)
+        XCTAssertEqual(ChatView.render(state).frame.line(1), " The Skeptic  openai:gpt-4o-mini")
+    }
+
+    func testEscapeSequencesAndBellFromTheModelAreInert() {
+        let state = Self.streaming(width: 50, height: 10, answers: ["clear\u{1B}[2J bell\u{07} csi\u{9B}31m end"])
+        let frame = ChatView.render(state).frame
+        XCTAssertEqual(frame.line(4), " clear␛[2J bell␇ csi␦31m end")
+        let everything = frame.cells.map { String($0.character) }.joined()
+        XCTAssertFalse(everything.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+    }
+
+    func testResizeReflowsPanesFromTheStoredText() {
+        var state = Self.streaming(width: 120, height: 14, answers: [
+            "Evidence first: the studies are small and mostly self-selected.", "b", "c",
+        ])
+        XCTAssertEqual(ChatView.render(state).frame.line(4).prefix(40), " Evidence first: the studies are small  ")
+        _ = ChatReducer.reduce(&state, .resize(width: 70, height: 20), at: 3)
+        let frame = ChatView.render(state).frame
+        XCTAssertEqual(frame.line(1), " The Skeptic  openai:gpt-4o-mini   │ The Optimist  openai:gpt-4o-mini")
+        XCTAssertEqual(Array(frame.lines[4...6]).map { $0.prefix(35).trimmingCharacters(in: .whitespaces) }, [
+            "Evidence first: the studies are", "small and mostly self-selected.", "",
+        ])
+    }
+}
