@@ -1,0 +1,243 @@
+import PersonaKit
+import TerminalUI
+import XCTest
+
+@testable import PersonaApp
+
+final class ReducerTests: XCTestCase {
+    func state(panes: Int = 3, width: Int = 120, height: Int = 30) -> AppState {
+        let all = [("skeptic", "The Skeptic"), ("optimist", "The Optimist"), ("pragmatist", "The Pragmatist")]
+        return AppState(session: "s", panes: all.prefix(panes).map { RenderTests.pane($0.0, $0.1) }, width: width, height: height)
+    }
+
+    @discardableResult
+    func press(_ keys: [Key], _ state: inout AppState, at time: Double = 1) -> [AppEffect] {
+        keys.flatMap { ChatReducer.reduce(&state, .key($0), at: time) }
+    }
+
+    func type(_ text: String, _ state: inout AppState) {
+        press(text.map { Key.character($0) }, &state)
+    }
+
+    func testEnterSendsToEveryPaneAtOnce() {
+        var state = state()
+        type("hello", &state)
+        let effects = press([.enter], &state)
+        XCTAssertEqual(effects, [.runTurn(personaID: "skeptic", serial: 1), .runTurn(personaID: "optimist", serial: 1),
+                                 .runTurn(personaID: "pragmatist", serial: 1)])
+        XCTAssertEqual(state.input.text, "")
+        XCTAssertEqual(state.round, 1)
+        XCTAssertTrue(state.panes.allSatisfy { $0.phase == .waiting && $0.entries.map(\.role) == [.user, .assistant] })
+        XCTAssertEqual(press([.enter], &state), [], "an empty line sends nothing")
+    }
+
+    func testSendingWhileStreamingAsksToWaitOrStop() {
+        var state = state()
+        type("one", &state)
+        press([.enter], &state)
+        type("two", &state)
+        XCTAssertEqual(press([.enter], &state), [])
+        XCTAssertEqual(state.input.text, "two", "the message is kept")
+        XCTAssertNotNil(state.notice)
+    }
+
+    func testEditingKeys() {
+        var state = state()
+        type("hello big world", &state)
+        press([.control("w")], &state)
+        XCTAssertEqual(state.input.text, "hello big ")
+        press([.control("a"), .character(">"), .control("e"), .character("!")], &state)
+        XCTAssertEqual(state.input.text, ">hello big !")
+        press([.left, .left, .backspace], &state)
+        XCTAssertEqual(state.input.text, ">hello bi !")
+        press([.control("u")], &state)
+        XCTAssertEqual(state.input.text, " !")
+        press([.right, .newline, .character("x")], &state)
+        XCTAssertEqual(state.input.text, " \nx!")
+        press([.paste("pasted\ntext")], &state)
+        XCTAssertEqual(state.input.text, " \nxpasted\ntext!")
+    }
+
+    func testHistoryWalksUpAndBackDownToTheDraft() {
+        var state = state()
+        for message in ["/help", "/help", "second"] {
+            type(message, &state)
+            press([.enter], &state)
+            press([.escape, .escape], &state)
+        }
+        type("draft", &state)
+        press([.up], &state)
+        XCTAssertEqual(state.input.text, "second")
+        press([.up, .up], &state)
+        XCTAssertEqual(state.input.text, "/help", "a repeated entry is kept once")
+        press([.down], &state)
+        XCTAssertEqual(state.input.text, "second")
+        press([.down], &state)
+        XCTAssertEqual(state.input.text, "draft")
+    }
+
+    func testEscapeStopsTheFocusedPaneAndEscapeEscapeStopsAll() {
+        var state = state()
+        type("go", &state)
+        press([.enter, .tab], &state)
+        _ = ChatReducer.reduce(&state, .turn(personaID: "optimist", serial: 1, .delta("partial answer")), at: 1)
+        XCTAssertEqual(press([.escape], &state), [.cancelTurn(personaID: "optimist")])
+        XCTAssertEqual(state.panes[1].phase, .cancelled)
+        XCTAssertEqual(state.panes[1].entries.last?.text, "partial answer", "what streamed is kept")
+        XCTAssertEqual(state.panes[1].entries.last?.status, .stopped)
+        XCTAssertEqual(press([.escape], &state), [.cancelTurn(personaID: "skeptic"), .cancelTurn(personaID: "pragmatist")])
+        XCTAssertFalse(state.isStreaming)
+        XCTAssertTrue(ChatView.render(state).frame.lines.contains { $0.contains("■ stopped") })
+    }
+
+    func testCtrlCStopsThenQuitsOnTheSecondPress() {
+        var state = state()
+        type("go", &state)
+        press([.enter], &state)
+        XCTAssertEqual(press([.control("c")], &state).count, 3)
+        XCTAssertFalse(state.shouldQuit)
+        XCTAssertTrue(state.notice?.contains("Ctrl-C again") ?? false)
+        press([.character("x")], &state)
+        XCTAssertEqual(press([.control("c")], &state), [], "another key in between disarms")
+        XCTAssertEqual(press([.control("c")], &state), [.quit])
+        XCTAssertTrue(state.shouldQuit)
+    }
+
+    func testTabCyclesFocusBothWays() {
+        var state = state()
+        press([.tab, .tab, .tab], &state)
+        XCTAssertEqual(state.focus, 0)
+        press([.shiftTab], &state)
+        XCTAssertEqual(state.focus, 2)
+    }
+
+    func testScrolledUpPaneStaysPutWhileTextStreamsAndEndFollowsAgain() {
+        var state = state(panes: 1, width: 60, height: 14)
+        type("go", &state)
+        press([.enter], &state)
+        let paragraph = (1...40).map { "Line \($0) of the answer." }.joined(separator: "\n") + "\n"
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta(paragraph)), at: 1)
+        XCTAssertNil(state.panes[0].scrollTop, "following the stream")
+        press([.pageUp], &state)
+        let top = state.panes[0].scrollTop
+        XCTAssertNotNil(top)
+        let before = ChatView.render(state).frame.lines
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("More text arriving.\nAnd more.\n")), at: 1.1)
+        XCTAssertEqual(ChatView.render(state).frame.lines[2..<10], before[2..<10], "the view does not move")
+        press([.end], &state)
+        XCTAssertNil(state.panes[0].scrollTop)
+        XCTAssertTrue(ChatView.render(state).frame.lines.contains { $0.contains("And more.") })
+        press([.home], &state)
+        XCTAssertTrue(ChatView.render(state).frame.line(2).contains("› go"))
+        press([.wheelDown(x: 5, y: 5)], &state)
+        XCTAssertEqual(state.panes[0].scrollTop, 3)
+    }
+
+    func testCtrlRRegeneratesTheFocusedPanesLastAnswer() {
+        var state = state(panes: 2)
+        type("go", &state)
+        press([.enter], &state)
+        XCTAssertEqual(press([.control("r")], &state), [], "not while it streams")
+        let report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
+        XCTAssertEqual(press([.control("r")], &state), [.runTurn(personaID: "skeptic", serial: 2)])
+        XCTAssertEqual(state.panes[0].entries.map(\.role), [.user, .assistant])
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("stale")), at: 2)
+        XCTAssertEqual(state.panes[0].entries.last?.text, "", "events of the replaced turn are ignored")
+    }
+
+    func testFailedTurnKeepsPartialTextAndShowsTheError() {
+        var state = state(panes: 1, width: 80)
+        type("go", &state)
+        press([.enter], &state)
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("half an ans")), at: 1)
+        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        report.text = "half an ans"
+        let error = ProviderError(kind: .rateLimit, status: 429, message: "slow down")
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .failed(error, report)), at: 2)
+        XCTAssertEqual(state.panes[0].phase, .failed(kind: "rate_limit"))
+        let lines = ChatView.render(state).frame.lines
+        XCTAssertTrue(lines.contains { $0.contains("half an ans") })
+        XCTAssertTrue(lines.contains { $0.contains("✗ rate_limit (HTTP 429): slow down") })
+        XCTAssertTrue(lines.contains { $0.contains("✗ failed: rate_limit") })
+    }
+
+    func testSlashCommands() {
+        var state = state()
+        type("/nonsense now", &state)
+        XCTAssertEqual(press([.enter], &state), [], "never sent to a model")
+        XCTAssertTrue(state.notice?.hasPrefix("Unknown command /nonsense") ?? false)
+
+        type("/model skeptic anthropic:claude-haiku-4-5", &state)
+        XCTAssertEqual(press([.enter], &state), [.changeModel(personaID: "skeptic", model: ModelRef(provider: "anthropic", model: "claude-haiku-4-5"))])
+        _ = ChatReducer.reduce(&state, .modelChanged(personaID: "skeptic", model: ModelRef(provider: "anthropic", model: "claude-haiku-4-5")), at: 1)
+        XCTAssertEqual(state.panes[0].model.description, "anthropic:claude-haiku-4-5")
+
+        type("/model skeptic", &state)
+        press([.enter], &state)
+        XCTAssertTrue(state.notice?.hasPrefix("Usage: /model") ?? false)
+
+        type("/drop optimist", &state)
+        press([.enter], &state)
+        XCTAssertEqual(state.panes.map(\.personaID), ["skeptic", "pragmatist"])
+
+        type("/add historian", &state)
+        XCTAssertEqual(press([.enter], &state), [.addPersona("historian")])
+
+        type("/help", &state)
+        press([.enter], &state)
+        XCTAssertEqual(state.overlay, .help)
+        press([.character("q")], &state)
+        XCTAssertNil(state.overlay, "any key closes help")
+        XCTAssertEqual(state.input.text, "", "and does nothing else")
+
+        type("go", &state)
+        press([.enter], &state)
+        type("/clear", &state)
+        press([.enter], &state)
+        XCTAssertTrue(state.panes.allSatisfy { $0.entries.isEmpty && !$0.isActive })
+
+        type("/quit", &state)
+        XCTAssertEqual(press([.enter], &state), [.quit])
+    }
+
+    func testF2ZoomsAndF1ShowsHelp() {
+        var state = state()
+        press([.tab, .function(2)], &state)
+        XCTAssertTrue(state.zoomed)
+        XCTAssertEqual(ScreenLayout(state).panes.map(\.index), [1])
+        press([.function(1)], &state)
+        XCTAssertEqual(state.overlay, .help)
+        XCTAssertTrue(ChatView.render(state).frame.lines.contains { $0.contains("Persona: keys") })
+    }
+
+    func testClickFocusesThePaneUnderThePointer() {
+        var state = state()
+        press([.click(x: 100, y: 10)], &state)
+        XCTAssertEqual(state.focus, 2)
+    }
+
+    func testPanesMoveToAGridWhenTooNarrow() {
+        var state = state(width: 70, height: 20)
+        XCTAssertEqual(ScreenLayout(state).panes.map(\.frame.y), [1, 1, 9])
+        state.width = 120
+        XCTAssertEqual(ScreenLayout(state).panes.map(\.frame.y), [1, 1, 1])
+    }
+
+    func testParallelModeShowsEachPersonaOnlyTheUserAndItself() {
+        var state = state(panes: 2)
+        type("first", &state)
+        press([.enter], &state)
+        for id in ["skeptic", "optimist"] {
+            var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+            report.text = "answer from \(id)"
+            _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: 1, .done(report)), at: 2)
+        }
+        type("second", &state)
+        press([.enter], &state)
+        XCTAssertEqual(ChatController.messages(for: state.panes[0]), [
+            ChatMessage(role: .user, content: "first"), ChatMessage(role: .assistant, content: "answer from skeptic"),
+            ChatMessage(role: .user, content: "second"),
+        ])
+    }
+}
