@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The chat screen end to end, as a person would use it: tmux runs `persona` against the mock
+# provider; keys go in with send-keys and the screen comes back with capture-pane.
+# Usage: Tests/e2e/chat_tmux.sh [BUILD_DIR]   (default .build/debug)
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bin="${1:-$root/.build/debug}"
+work="$(mktemp -d)"
+session="persona-e2e-$$"
+passed=0
+failed=0
+
+cleanup() {
+    tmux kill-session -t "$session" 2>/dev/null
+    [ -n "${mock_pid:-}" ] && kill "$mock_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+check() {
+    local name="$1"; shift
+    if "$@"; then
+        passed=$((passed + 1)); echo "ok   $name"
+    else
+        failed=$((failed + 1)); echo "FAIL $name"; echo "---- screen ----"; screen; echo "----------------"
+    fi
+}
+
+screen() { tmux capture-pane -t "$session" -p; }
+
+# Waits up to $2 seconds (default 10) for the screen to contain $1.
+wait_for() {
+    local deadline=$((SECONDS + ${2:-10}))
+    while [ $SECONDS -lt $deadline ]; do
+        screen | grep -qF -- "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# The estimated output count on the first pane's status line (`~45` in `~196→~45`).
+first_pane_output() { screen | grep -m1 -oE '(~|→)~?[0-9]+ ' | head -1 | tr -dc '0-9'; }
+
+"$bin/persona-mock" --port 0 --delay 0.04 --tokens 90 > "$work/mock.out" &
+mock_pid=$!
+for _ in $(seq 50); do grep -q listening "$work/mock.out" && break; sleep 0.1; done
+base="$(sed -n 's/^listening on //p' "$work/mock.out")"
+[ -n "$base" ] || { echo "the mock did not start"; exit 1; }
+
+mkdir -p "$work/home"
+cat > "$work/home/config.yaml" <<YAML
+default_model: openai:mock
+default_personas: [skeptic, optimist, pragmatist]
+YAML
+
+tmux new-session -d -s "$session" -x 120 -y 30 \
+    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/home; echo \$? > $work/exit"
+tmux set-option -t "$session" remain-on-exit on >/dev/null
+
+check "the screen opens with three panes" wait_for "The Pragmatist"
+check "all three start ready" bash -c "[ \$(tmux capture-pane -t $session -p | grep -o '○ ready' | wc -l) -eq 3 ]"
+
+tmux send-keys -t "$session" "Is remote work more productive?" Enter
+check "panes start streaming" wait_for "● streaming" 5
+first="$(first_pane_output)"
+sleep 0.8
+second="$(first_pane_output)"
+check "counters tick while text streams ($first then $second)" test "${second:-0}" -gt "${first:-0}"
+check "every pane shows its streamed text" bash -c \
+    "[ \$(tmux capture-pane -t $session -p | grep -o 'Consider the evidence' | wc -l) -ge 3 ]"
+check "the user's message is echoed in each pane" bash -c \
+    "[ \$(tmux capture-pane -t $session -p | grep -o '› Is remote work' | wc -l) -eq 3 ]"
+check "all three finish" wait_for "✓" 10
+check "finished counters are exact (no ~ on output)" bash -c "tmux capture-pane -t $session -p | grep -q '→90 '"
+
+tmux resize-window -t "$session" -x 70 -y 20
+sleep 0.5
+check "a 70-column screen reflows to a grid" bash -c \
+    "tmux capture-pane -t $session -p | sed -n 2p | grep -q 'The Skeptic.*│.*The Optimist' && \
+     tmux capture-pane -t $session -p | grep -q '^ The Pragmatist'"
+check "the header still fits" bash -c "[ \$(tmux capture-pane -t $session -p | head -1 | wc -m) -le 71 ]"
+
+tmux send-keys -t "$session" "And in a crisis?" Enter
+check "the second question streams" wait_for "● streaming" 5
+sleep 0.4
+tmux send-keys -t "$session" Escape
+check "Esc stops the focused pane and marks it" wait_for "■ stopped" 3
+
+tmux send-keys -t "$session" C-c
+check "the first Ctrl-C asks for a second" wait_for "Ctrl-C again" 3
+tmux send-keys -t "$session" C-c
+for _ in $(seq 50); do [ -f "$work/exit" ] && break; sleep 0.1; done
+check "the second Ctrl-C quits with status 0" test "$(cat "$work/exit" 2>/dev/null)" = "0"
+check "the terminal is restored (alternate screen off)" test "$(tmux display -p -t "$session" '#{alternate_on}')" = "0"
+
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
