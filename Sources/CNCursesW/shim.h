@@ -11,7 +11,12 @@
 
 /* Swift 6 rejects C globals as shared mutable state and cannot import these macros. */
 static inline WINDOW *persona_stdscr(void) { return stdscr; }
-static inline SCREEN *persona_newterm(void) { return newterm(NULL, stdout, stdin); }
+static inline SCREEN *persona_newterm(int output_fd, int input_fd) {
+    FILE *output = fdopen(output_fd, "w");
+    FILE *input = fdopen(input_fd, "r");
+    if (output == NULL || input == NULL) return NULL;
+    return newterm(NULL, output, input);
+}
 static inline int persona_colors(void) { return COLORS; }
 static inline int persona_color_pairs(void) { return COLOR_PAIRS; }
 static inline attr_t persona_a_bold(void) { return A_BOLD; }

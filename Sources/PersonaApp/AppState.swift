@@ -2,6 +2,20 @@ import Foundation
 import PersonaKit
 import TerminalUI
 
+/// Hands each `AppState` its own range of entry ids, so that wrapped lines cached per entry id
+/// never mix two states in one process.
+enum EntryIDs {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var ranges = 0
+
+    static func reserveRange() -> Int {
+        lock.withLock {
+            ranges += 1
+            return ranges << 32
+        }
+    }
+}
+
 /// One message in a pane's transcript.
 public struct TranscriptEntry: Equatable, Sendable {
     public enum Role: Equatable, Sendable {
@@ -41,6 +55,8 @@ public struct TurnCounters: Equatable, Sendable {
     public var inputEstimated = true
     public var outputTokens = 0
     public var outputEstimated = true
+    /// The streamed text's size in quarter-tokens, so the estimate grows without rescanning.
+    var outputQuarters = 0
     public var startedAt: Double?
     public var firstTokenAt: Double?
     public var finishedAt: Double?
@@ -125,13 +141,14 @@ public struct AppState: Equatable, Sendable {
     public var quitArmed = false
     public var lastKeyWasEscape = false
     public var shouldQuit = false
-    var nextEntryID = 0
+    var nextEntryID: Int
 
     public init(session: String, panes: [PaneState], width: Int, height: Int) {
         self.session = session
         self.panes = panes
         self.width = width
         self.height = height
+        nextEntryID = EntryIDs.reserveRange()
     }
 
     public var isStreaming: Bool { panes.contains(where: \.isActive) }

@@ -117,8 +117,11 @@ public final class ChatController {
     /// The state now; for tests and the benchmark.
     public var currentState: AppState { state }
 
-    /// Posts an event as if it came from another thread.
-    public func post(_ event: AppEvent) { inbox.post(event) }
+    /// Posts events from any thread, as the engine does.
+    public var poster: @Sendable (AppEvent) -> Void {
+        let inbox = self.inbox
+        return { inbox.post($0) }
+    }
 
     /// Runs until the user quits. Returns when the screen may be restored.
     public func run(firstMessage: String? = nil) {
@@ -135,14 +138,16 @@ public final class ChatController {
             dispatch(.key(.enter))
         }
         while !state.shouldQuit {
-            drawIfDue()
+            if clock() - lastFrame >= Self.frameInterval {
+                drainInbox()
+                drawIfDirty()
+            }
             waitForInput()
         }
     }
 
-    private func drawIfDue() {
-        let now = clock()
-        guard dirty, now - lastFrame >= Self.frameInterval else { return }
+    private func drawIfDirty() {
+        guard dirty else { return }
         let (frame, cursor) = ChatView.render(state)
         screen.present(frame, cursor: cursor)
         lastFrame = clock()
@@ -153,20 +158,24 @@ public final class ChatController {
         pendingArrivals.removeAll(keepingCapacity: true)
     }
 
-    /// Sleeps until input, an event, the next frame, a pending Escape, or a counter tick is due.
+    /// Sleeps until input, the next frame, a pending Escape, or a counter tick is due.
+    ///
+    /// Engine events wake the loop only once a frame may be drawn: between frames they gather in
+    /// the inbox behind a single wake-up, so thousands of tokens a second cost sixty wake-ups,
+    /// not thousands.
     private func waitForInput() {
         let now = clock()
-        var deadline = Double.infinity
-        if dirty { deadline = lastFrame + Self.frameInterval }
+        let frameDue = lastFrame + Self.frameInterval
+        let watchInbox = now >= frameDue
+        var deadline = watchInbox ? Double.infinity : frameDue
         if let escapeSince { deadline = min(deadline, escapeSince + 0.025) }
         if state.isStreaming { deadline = min(deadline, lastTick + 0.25) }
         let timeout: Int32 = deadline.isInfinite ? -1 : Int32(max(0, ((deadline - now) * 1000).rounded(.up)))
 
-        var fds = [pollfd(fd: input, events: Int16(POLLIN), revents: 0), pollfd(fd: inbox.readFD, events: Int16(POLLIN), revents: 0)]
-        let ready = poll(&fds, 2, timeout)
-        if ready < 0 { return }
+        var fds = [pollfd(fd: input, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: watchInbox ? inbox.readFD : -1, events: Int16(POLLIN), revents: 0)]
+        guard poll(&fds, 2, timeout) >= 0 else { return }
         if fds[0].revents & Int16(POLLIN | POLLHUP) != 0 { readKeys() }
-        if fds[1].revents & Int16(POLLIN) != 0 { drainInbox() }
 
         let after = clock()
         if let since = escapeSince, after - since >= 0.025 {
@@ -258,10 +267,10 @@ public final class ChatController {
         let engine = self.engine
         turns[personaID]?.cancel()
         turns[personaID] = Task.detached {
-            for await event in engine.runParallel([turn]) {
+            await engine.run(turn) { event in
                 let update: TurnUpdate
                 switch event {
-                case .request: continue
+                case .request: return
                 case .delta(_, let text): update = .delta(text)
                 case .usage(_, let usage): update = .usage(usage)
                 case .done(_, let report): update = .done(report)

@@ -3,74 +3,159 @@ import TerminalUI
 /// A light Markdown style for model answers: headings, lists, quotes, fenced code blocks on a
 /// tinted background, and inline `**bold**` and `` `code` ``.
 ///
-/// It styles one line at a time; the only state carried between lines is whether a code fence is
-/// open, so streamed text can be styled incrementally.
-enum Markdown {
-    struct LineState: Equatable {
+/// It styles one paragraph (a line of the answer) as its characters stream in, so text is styled
+/// once however long it grows. A paragraph's kind is decided from its first few characters; inline
+/// markers toggle as they arrive, the way streamed Markdown is read.
+struct MarkdownParagraph {
+    /// The only state that crosses paragraphs: whether a code fence is open.
+    struct BlockState: Equatable {
         var inFence = false
     }
 
-    /// Styles one line (no newline) given the state after the previous line.
-    static func style(_ line: String, state: inout LineState) -> [StyledRun] {
-        let trimmed = line.drop(while: { $0 == " " })
-        if trimmed.hasPrefix("```") {
-            state.inFence.toggle()
-            return [StyledRun(line, Theme.code)]
-        }
-        if state.inFence { return [StyledRun(line.isEmpty ? " " : line, Theme.code)] }
-        if trimmed.hasPrefix("#") {
-            let text = trimmed.drop(while: { $0 == "#" }).drop(while: { $0 == " " })
-            return inline(String(text), base: Theme.heading)
-        }
-        if trimmed.hasPrefix("> ") {
-            return inline(String(trimmed.dropFirst(2)), base: Theme.quote, prefix: StyledRun("│ ", Theme.separator))
-        }
-        let indent = String(line.prefix(line.count - trimmed.count))
-        if trimmed.hasPrefix("- ") || trimmed.hasPrefix("* ") || trimmed.hasPrefix("+ ") {
-            return inline(String(trimmed.dropFirst(2)), base: .plain, prefix: StyledRun(indent + "• ", Theme.heading))
-        }
-        if let dot = trimmed.firstIndex(of: "."), trimmed[..<dot].allSatisfy(\.isNumber), !trimmed[..<dot].isEmpty,
-           trimmed[trimmed.index(after: dot)...].hasPrefix(" ") {
-            let number = String(trimmed[...dot])
-            return inline(String(trimmed[trimmed.index(dot, offsetBy: 2)...]), base: .plain,
-                          prefix: StyledRun(indent + number + " ", Theme.heading))
-        }
-        return inline(line, base: .plain)
+    private enum Kind: Equatable {
+        case plain
+        case heading
+        case quote
+        case list
+        /// A ```` ``` ```` line, or a line inside a fence.
+        case code
     }
 
-    /// Inline `**bold**` and `` `code` ``; markers are hidden, unmatched ones shown as typed.
-    static func inline(_ text: String, base: Style, prefix: StyledRun? = nil) -> [StyledRun] {
-        var runs: [StyledRun] = prefix.map { [$0] } ?? []
-        var current = ""
-        var bold = false
-        var code = false
-        var index = text.startIndex
-        func flush() {
-            guard !current.isEmpty else { return }
-            var style = code ? Theme.inlineCode : base
-            if bold { style.bold = true }
-            runs.append(StyledRun(current, style))
-            current = ""
+    private(set) var block: BlockState
+    private var kind: Kind?
+    private var undecided = ""
+    private var bold = false
+    private var code = false
+    private var pendingStar = false
+    /// For headings: the leading `#`s and one space are still being skipped.
+    private var skippingHeadingMarks = false
+
+    init(block: BlockState) {
+        self.block = block
+    }
+
+    var isCode: Bool { kind == .code }
+
+    mutating func feed(_ character: Character, into wrapper: inout LineWrapper) {
+        guard let kind else {
+            undecided.append(character)
+            decide(final: false, into: &wrapper)
+            return
         }
-        while index < text.endIndex {
-            let character = text[index]
-            let rest = text[index...]
-            if character == "`", code || rest.dropFirst().contains("`") {
-                flush()
-                code.toggle()
-                index = text.index(after: index)
-                continue
+        styleInline(character, kind: kind, into: &wrapper)
+    }
+
+    /// Ends the paragraph: flushes what was held back and returns the block state for the next one.
+    mutating func finish(into wrapper: inout LineWrapper) -> BlockState {
+        if kind == nil { decide(final: true, into: &wrapper) }
+        if pendingStar {
+            wrapper.feed("*", style(for: kind ?? .plain))
+            pendingStar = false
+        }
+        return block
+    }
+
+    private mutating func decide(final: Bool, into wrapper: inout LineWrapper) {
+        let trimmed = undecided.drop(while: { $0 == " " })
+        let indent = String(repeating: " ", count: undecided.count - trimmed.count)
+        var decided: Kind?
+        var prefix: StyledRun?
+        var replay = Substring(undecided)
+        if block.inFence {
+            if trimmed.first != "`" && (!trimmed.isEmpty || final) {
+                decided = .code
+            } else if trimmed.count >= 3 || final {
+                decided = .code
+                if trimmed.hasPrefix("```") { block.inFence = false }
             }
-            if !code, rest.hasPrefix("**"), bold || rest.dropFirst(2).contains("**") {
-                flush()
+        } else if let first = trimmed.first {
+            switch first {
+            case "`":
+                if trimmed.count >= 3 || final {
+                    decided = trimmed.hasPrefix("```") ? .code : .plain
+                    if decided == .code { block.inFence = true }
+                }
+            case "#":
+                decided = .heading
+                skippingHeadingMarks = true
+                replay = trimmed
+            case ">", "-", "*", "+":
+                if trimmed.count >= 2 || final {
+                    let marked = trimmed.dropFirst().first == " "
+                    decided = marked ? (first == ">" ? .quote : .list) : .plain
+                    if marked {
+                        prefix = first == ">" ? StyledRun("│ ", Theme.separator) : StyledRun(indent + "• ", Theme.heading)
+                        replay = trimmed.dropFirst(2)
+                    }
+                }
+            case "0"..."9":
+                let digits = trimmed.prefix(while: \.isNumber)
+                let after = trimmed.dropFirst(digits.count)
+                if after.count >= 2 || final || (after.first != nil && after.first != ".") {
+                    if after.hasPrefix(". ") {
+                        decided = .list
+                        prefix = StyledRun(indent + digits + ". ", Theme.heading)
+                        replay = after.dropFirst(2)
+                    } else {
+                        decided = .plain
+                    }
+                }
+            default:
+                decided = .plain
+            }
+        } else if final {
+            decided = .plain
+        }
+        guard let decided else { return }
+        kind = decided
+        if let prefix { wrapper.feed(prefix) }
+        for character in replay { styleInline(character, kind: decided, into: &wrapper) }
+        undecided = ""
+    }
+
+    private mutating func styleInline(_ character: Character, kind: Kind, into wrapper: inout LineWrapper) {
+        if kind == .code {
+            wrapper.feed(character, Theme.code)
+            return
+        }
+        if skippingHeadingMarks {
+            if character == "#" { return }
+            skippingHeadingMarks = false
+            if character == " " { return }
+        }
+        if character == "`" {
+            if pendingStar { flushStar(kind, &wrapper) }
+            code.toggle()
+            return
+        }
+        if character == "*", !code {
+            if pendingStar {
+                pendingStar = false
                 bold.toggle()
-                index = text.index(index, offsetBy: 2)
-                continue
+            } else {
+                pendingStar = true
             }
-            current.append(character)
-            index = text.index(after: index)
+            return
         }
-        flush()
-        return runs.isEmpty ? [StyledRun("", base)] : runs
+        if pendingStar { flushStar(kind, &wrapper) }
+        wrapper.feed(character, style(for: kind))
+    }
+
+    private mutating func flushStar(_ kind: Kind, _ wrapper: inout LineWrapper) {
+        pendingStar = false
+        wrapper.feed("*", style(for: kind))
+    }
+
+    private func style(for kind: Kind) -> Style {
+        var style: Style
+        switch kind {
+        case .heading: style = Theme.heading
+        case .quote: style = Theme.quote
+        case .code: return Theme.code
+        case .plain, .list: style = .plain
+        }
+        if code { return Theme.inlineCode }
+        if bold { style.bold = true }
+        return style
     }
 }

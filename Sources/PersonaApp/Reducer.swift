@@ -53,7 +53,8 @@ public enum ChatReducer {
             if pane.phase == .waiting { pane.phase = .streaming }
             guard let last = pane.entries.indices.last, pane.entries[last].role == .assistant else { return }
             pane.entries[last].text += text
-            pane.counters.outputTokens = TokenEstimator.estimate(pane.entries[last].text)
+            pane.counters.outputQuarters += TokenEstimator.quarters(text)
+            pane.counters.outputTokens = TokenEstimator.tokens(fromQuarters: pane.counters.outputQuarters)
         case .usage(let usage):
             // Input counts arrive early (Anthropic's message_start); output counts mid-stream are
             // partial, so the estimate stands until the turn's final usage.

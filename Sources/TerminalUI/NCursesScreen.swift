@@ -14,6 +14,7 @@ public final class NCursesScreen: Screen {
     private var previous: CellBuffer?
     private var pairs: [PairKey: Int16] = [:]
     private var stopped = false
+    private let outputFD: Int32
 
     private struct PairKey: Hashable {
         var foreground: Color
@@ -24,18 +25,21 @@ public final class NCursesScreen: Screen {
         public let description: String
     }
 
-    /// Takes over the terminal: alternate screen, raw input, no echo, bracketed paste and mouse
-    /// wheel reports. `stop()` (or deinit) gives it back as it was.
-    public init(colors wantColors: Bool) throws {
+    /// Takes over the terminal on `input` and `output` (standard input and output by default):
+    /// alternate screen, raw input, no echo, bracketed paste and mouse wheel reports. `stop()` (or
+    /// deinit) gives it back as it was.
+    public init(colors wantColors: Bool, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO) throws {
+        outputFD = output
         setlocale(LC_ALL, "")
         // Wide and combining characters need a UTF-8 locale; fall back to C.UTF-8 when the
         // environment names none.
         if String(cString: persona_codeset()) != "UTF-8" { setlocale(LC_ALL, "C.UTF-8") }
-        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+        guard isatty(input) == 1, isatty(output) == 1 else {
             throw StartError(description: "the chat screen needs a terminal; use `persona ask` for scripts and pipes")
         }
         setenv("ESCDELAY", "25", 0)
-        guard let terminal = persona_newterm() else {
+        // ncurses gets its own descriptors, so that closing its FILEs leaves the caller's open.
+        guard let terminal = persona_newterm(dup(output), dup(input)) else {
             let name = ProcessInfo.processInfo.environment["TERM"] ?? "(unset)"
             throw StartError(description: "the terminal type TERM=\(name) is unknown to ncurses; try TERM=xterm-256color")
         }
@@ -55,7 +59,7 @@ public final class NCursesScreen: Screen {
         }
         width = Int(persona_getmaxx(persona_stdscr()))
         height = Int(persona_getmaxy(persona_stdscr()))
-        Self.writeControl("\u{1B}[?2004h\u{1B}[?1000h\u{1B}[?1006h")
+        writeControl("\u{1B}[?2004h\u{1B}[?1000h\u{1B}[?1006h")
     }
 
     deinit { stop() }
@@ -64,7 +68,7 @@ public final class NCursesScreen: Screen {
     public func stop() {
         guard !stopped else { return }
         stopped = true
-        Self.writeControl("\u{1B}[?2004l\u{1B}[?1000l\u{1B}[?1006l")
+        writeControl("\u{1B}[?2004l\u{1B}[?1000l\u{1B}[?1006l")
         curs_set(1)
         endwin()
         delscreen(terminal)
@@ -73,7 +77,7 @@ public final class NCursesScreen: Screen {
     public func refreshSize() -> (width: Int, height: Int) {
         var rows: Int32 = 0
         var columns: Int32 = 0
-        if persona_terminal_size(STDOUT_FILENO, &rows, &columns) == 0, rows > 0, columns > 0 {
+        if persona_terminal_size(outputFD, &rows, &columns) == 0, rows > 0, columns > 0 {
             resizeterm(rows, columns)
         }
         width = Int(persona_getmaxx(persona_stdscr()))
@@ -111,10 +115,18 @@ public final class NCursesScreen: Screen {
         if style.underline { attributes |= persona_a_underline() }
         if style.reverse { attributes |= persona_a_reverse() }
         let pair = colorMode == .none ? 0 : pairNumber(style.foreground, style.background)
-        var characters = cell.character.unicodeScalars.prefix(4).map { wchar_t(bitPattern: $0.value) }
-        characters.append(0)
+        // A cell holds a base character and up to four combining marks (ncurses' CCHARW_MAX is 5).
+        var characters: (wchar_t, wchar_t, wchar_t, wchar_t, wchar_t, wchar_t) = (0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &characters) { raw in
+            let slots = raw.bindMemory(to: wchar_t.self)
+            for (index, scalar) in cell.character.unicodeScalars.prefix(5).enumerated() {
+                slots[index] = wchar_t(bitPattern: scalar.value)
+            }
+        }
         var complex = cchar_t()
-        setcchar(&complex, characters, attributes, pair, nil)
+        withUnsafePointer(to: &characters) { pointer in
+            pointer.withMemoryRebound(to: wchar_t.self, capacity: 6) { _ = setcchar(&complex, $0, attributes, pair, nil) }
+        }
         mvadd_wch(Int32(y), Int32(x), &complex)
     }
 
@@ -137,7 +149,8 @@ public final class NCursesScreen: Screen {
     }
 
     /// Terminal modes ncurses does not manage (bracketed paste, mouse reports).
-    private static func writeControl(_ sequence: String) {
-        FileHandle.standardOutput.write(Data(sequence.utf8))
+    private func writeControl(_ sequence: String) {
+        var bytes = Array(sequence.utf8)
+        _ = write(outputFD, &bytes, bytes.count)
     }
 }

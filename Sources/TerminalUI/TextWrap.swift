@@ -1,66 +1,81 @@
-/// Word wrapping measured in display columns.
+/// Greedy word wrapping measured in display columns, fed one character at a time.
 ///
 /// Lines break after spaces; a word longer than the width is cut where it must be. The space at a
 /// break is dropped, so continuation lines start with text. Wide characters never straddle lines.
-public enum TextWrap {
-    /// Wraps one logical line (no newlines) of styled runs.
-    public static func wrap(_ runs: [StyledRun], width: Int) -> [[StyledRun]] {
-        guard width > 0 else { return [] }
-        var lines: [[StyledRun]] = []
-        var line: [(Character, Style)] = []
-        var lineWidth = 0
-        /// Index in `line` just after the last space, where the line may break.
-        var breakIndex: Int?
-        var widthAtBreak = 0
+/// A line, once emitted, never changes as more text arrives, so streamed text is wrapped once.
+public struct LineWrapper: Sendable {
+    public let width: Int
+    /// The lines that are final.
+    public private(set) var lines: [[StyledRun]] = []
+    private var line: [(Character, Style)] = []
+    private var lineWidth = 0
+    /// Index in `line` just after the last space, where the line may break.
+    private var breakIndex: Int?
+    private var widthAtBreak = 0
 
-        func emit(_ characters: ArraySlice<(Character, Style)>) {
-            var trimmed = characters
-            while let last = trimmed.last, last.0 == " " { trimmed = trimmed.dropLast() }
-            lines.append(group(trimmed))
-        }
-
-        for run in runs {
-            for character in run.text {
-                let characterWidth = DisplayWidth.of(character)
-                if character == " ", line.isEmpty, !lines.isEmpty { continue }
-                if lineWidth + characterWidth > width, !line.isEmpty {
-                    if character == " " {
-                        emit(line[...])
-                        line = []
-                        lineWidth = 0
-                        breakIndex = nil
-                        continue
-                    }
-                    if let cut = breakIndex, cut > 0 {
-                        emit(line[..<cut])
-                        line = Array(line[cut...])
-                        lineWidth -= widthAtBreak
-                    }
-                    // What is left may still not fit beside a wide character: cut it there.
-                    if lineWidth + characterWidth > width, !line.isEmpty {
-                        emit(line[...])
-                        line = []
-                        lineWidth = 0
-                    }
-                    breakIndex = nil
-                }
-                line.append((character, run.style))
-                lineWidth += characterWidth
-                if character == " " {
-                    breakIndex = line.count
-                    widthAtBreak = lineWidth
-                }
-            }
-        }
-        if !line.isEmpty || lines.isEmpty { emit(line[...]) }
-        return lines
+    public init(width: Int) {
+        self.width = max(1, width)
     }
 
-    /// Wraps plain text, honouring its newlines.
-    public static func wrap(_ text: String, width: Int) -> [String] {
-        text.split(separator: "\n", omittingEmptySubsequences: false).flatMap { paragraph in
-            wrap([StyledRun(String(paragraph))], width: width).map { $0.map(\.text).joined() }
+    public mutating func feed(_ character: Character, _ style: Style) {
+        let characterWidth = DisplayWidth.of(character)
+        if character == " ", line.isEmpty, !lines.isEmpty { return }
+        if lineWidth + characterWidth > width, !line.isEmpty {
+            if character == " " {
+                emit(line[...])
+                resetLine()
+                return
+            }
+            if let cut = breakIndex, cut > 0 {
+                emit(line[..<cut])
+                line = Array(line[cut...])
+                lineWidth -= widthAtBreak
+            }
+            // What is left may still not fit beside a wide character: cut it there.
+            if lineWidth + characterWidth > width, !line.isEmpty {
+                emit(line[...])
+                resetLine()
+            }
+            breakIndex = nil
         }
+        line.append((character, style))
+        lineWidth += characterWidth
+        if character == " " {
+            breakIndex = line.count
+            widthAtBreak = lineWidth
+        }
+    }
+
+    public mutating func feed(_ run: StyledRun) {
+        for character in run.text { feed(character, run.style) }
+    }
+
+    /// The line still being filled, if it shows anything (an empty paragraph shows one empty line).
+    public var pendingLine: [StyledRun]? {
+        guard !line.isEmpty || lines.isEmpty else { return nil }
+        return Self.group(Self.trimmed(line[...]))
+    }
+
+    /// The final lines plus the line still being filled: what to show now.
+    public var allLines: [[StyledRun]] {
+        guard let pendingLine else { return lines }
+        return lines + [pendingLine]
+    }
+
+    private mutating func resetLine() {
+        line = []
+        lineWidth = 0
+        breakIndex = nil
+    }
+
+    private mutating func emit(_ characters: ArraySlice<(Character, Style)>) {
+        lines.append(Self.group(Self.trimmed(characters)))
+    }
+
+    private static func trimmed(_ characters: ArraySlice<(Character, Style)>) -> ArraySlice<(Character, Style)> {
+        var result = characters
+        while let last = result.last, last.0 == " " { result = result.dropLast() }
+        return result
     }
 
     private static func group(_ characters: ArraySlice<(Character, Style)>) -> [StyledRun] {
@@ -73,5 +88,22 @@ public enum TextWrap {
             }
         }
         return runs
+    }
+}
+
+public enum TextWrap {
+    /// Wraps one logical line (no newlines) of styled runs.
+    public static func wrap(_ runs: [StyledRun], width: Int) -> [[StyledRun]] {
+        guard width > 0 else { return [] }
+        var wrapper = LineWrapper(width: width)
+        for run in runs { wrapper.feed(run) }
+        return wrapper.allLines
+    }
+
+    /// Wraps plain text, honouring its newlines.
+    public static func wrap(_ text: String, width: Int) -> [String] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).flatMap { paragraph in
+            wrap([StyledRun(String(paragraph))], width: width).map { $0.map(\.text).joined() }
+        }
     }
 }

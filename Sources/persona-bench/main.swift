@@ -1,125 +1,14 @@
 import Foundation
-import PersonaKit
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Streaming benchmark: CPU time per streamed token, from socket to decoded delta, and peak RSS.
-///
-/// The mock provider runs as a separate process (`persona-mock`, built beside this binary), so the
-/// CPU measured here is the client's alone: libcurl, the transfer thread, the decoders and the
-/// adapters. Build with `swift build -c release` and run `.build/release/persona-bench`.
-///
-/// Options: --tokens N (per stream, default 20000), --streams N (default 8).
-
-struct Options {
-    var tokens = 20_000
-    var streams = 8
-
-    init(_ arguments: [String]) {
-        var rest = arguments
-        while !rest.isEmpty {
-            let flag = rest.removeFirst()
-            let value = rest.isEmpty ? "" : rest.removeFirst()
-            switch flag {
-            case "--tokens": tokens = Int(value) ?? tokens
-            case "--streams": streams = Int(value) ?? streams
-            default:
-                FileHandle.standardError.write(Data("persona-bench: unknown option \(flag)\n".utf8))
-                exit(2)
-            }
-        }
-    }
+/// Persona's benchmarks. Build with `swift build -c release` (scripts/bench does) and run:
+///   persona-bench [stream] [--tokens N] [--streams N]   streaming CPU per token and peak RSS
+///   persona-bench ui                                     the chat screen's CPU, latency and launch time
+var arguments = Array(CommandLine.arguments.dropFirst())
+let mode = arguments.first.map { $0.hasPrefix("--") ? "stream" : arguments.removeFirst() } ?? "stream"
+switch mode {
+case "stream": try await streamBenchmark(Options(arguments))
+case "ui": try uiBenchmark()
+default:
+    FileHandle.standardError.write(Data("persona-bench: unknown benchmark '\(mode)'; use stream or ui\n".utf8))
+    exit(2)
 }
-
-/// CPU seconds (user + system) this process has used so far.
-func cpuSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-}
-
-func peakResidentMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
-}
-
-/// Starts `persona-mock` on a free port and returns the process and its base URL.
-func startMock() throws -> (Process, String) {
-    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    let process = Process()
-    process.executableURL = directory.appendingPathComponent("persona-mock")
-    process.arguments = ["--port", "0"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    var line = Data()
-    while !line.contains(UInt8(ascii: "\n")) {
-        let byte = pipe.fileHandleForReading.readData(ofLength: 1)
-        if byte.isEmpty { throw NSError(domain: "persona-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "persona-mock did not start"]) }
-        line.append(byte)
-    }
-    let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    return (process, String(text.dropFirst("listening on ".count)))
-}
-
-struct Measurement {
-    var tokens = 0
-    var cpu = 0.0
-    var wall = 0.0
-}
-
-func measure(type: ProviderType, base: String, options: Options) async -> Measurement {
-    let endpoint = ProviderEndpoint(name: type.rawValue, type: type, baseURL: base + (type == .openai ? "/v1" : ""),
-                                    apiKey: "bench", apiKeyEnv: "BENCH_API_KEY", keyRequired: false)
-    let request = ChatRequest(model: "mock+tokens=\(options.tokens)", system: "", messages: [ChatMessage(role: .user, content: "go")])
-    let runner = TurnRunner()
-    let cpuStart = cpuSeconds()
-    let wallStart = Date()
-    let tokens = await withTaskGroup(of: Int.self) { group in
-        for _ in 0..<options.streams {
-            group.addTask {
-                let counter = DeltaCounter()
-                let outcome = await runner.run(request, endpoint: endpoint) { progress in
-                    if case .delta = progress { counter.increment() }
-                }
-                if let error = outcome.error { FileHandle.standardError.write(Data("stream failed: \(error)\n".utf8)) }
-                return counter.value
-            }
-        }
-        return await group.reduce(0, +)
-    }
-    return Measurement(tokens: tokens, cpu: cpuSeconds() - cpuStart, wall: Date().timeIntervalSince(wallStart))
-}
-
-/// Counts deltas from the progress callback; only the turn's own task touches it.
-final class DeltaCounter: @unchecked Sendable {
-    private(set) var value = 0
-    func increment() { value += 1 }
-}
-
-let options = Options(Array(CommandLine.arguments.dropFirst()))
-let (mock, base) = try startMock()
-defer { mock.terminate() }
-
-print(String(format: "startup RSS: %.1f MB", peakResidentMegabytes()))
-print("persona-bench: \(options.streams) parallel streams × \(options.tokens) tokens, mock in a separate process")
-_ = await measure(type: .openai, base: base, options: Options(["--tokens", "200", "--streams", "1"]))
-print(String(format: "after one warm-up stream: %.1f MB", peakResidentMegabytes()))
-var worst = 0.0
-for type in ProviderType.allCases {
-    let result = await measure(type: type, base: base, options: options)
-    let perToken = result.cpu / Double(max(1, result.tokens)) * 1_000_000
-    worst = max(worst, perToken)
-    print(String(format: "%-10@ %8d tokens  cpu %.3f s  wall %.3f s  %.2f µs cpu/token  %.0f tokens/s",
-                 type.rawValue as NSString, result.tokens, result.cpu, result.wall, perToken, Double(result.tokens) / result.wall))
-}
-print(String(format: "worst cpu per token: %.2f µs (target ≤ 5 µs)", worst))
-let single = await measure(type: .openai, base: base, options: Options(["--tokens", String(options.tokens), "--streams", "1"]))
-print(String(format: "one stream alone (no batching across streams): %.2f µs cpu/token",
-             single.cpu / Double(max(1, single.tokens)) * 1_000_000))
-print(String(format: "peak RSS with %d parallel streams: %.1f MB (target < 30 MB; the runtime's share is the startup figure)",
-             options.streams, peakResidentMegabytes()))

@@ -138,3 +138,53 @@ final class RenderTests: XCTestCase {
         ])
     }
 }
+
+final class StreamingWrapTests: XCTestCase {
+    /// Styling and wrapping a streamed answer delta by delta gives exactly the lines of the whole
+    /// answer, however the deltas split it (inside `**`, a grapheme, a fence or a list marker).
+    func testStreamedLinesEqualTheLinesOfTheWholeText() {
+        let answer = """
+            # Verdict
+            Remote work is **mostly productive**, with `caveats`: e\u{301}quipe 日本語 👋🏽 and a long \
+            sentence that certainly needs wrapping across several lines of a narrow pane.
+            - first point
+            12. numbered point
+            > quoted line
+            ```
+            let x = 1
+            ```
+            Final **bold words** end here.
+            """
+        for width in [12, 23, 40] {
+            for step in [1, 2, 3, 7, 13] {
+                var streamed = RenderTests.streaming(width: 80, height: 20, answers: [""])
+                let characters = Array(answer)
+                var index = 0
+                while index < characters.count {
+                    let piece = String(characters[index..<min(characters.count, index + step)])
+                    _ = ChatReducer.reduce(&streamed, .turn(personaID: "skeptic", serial: 1, .delta(piece)), at: 1)
+                    _ = PaneText.lines(for: streamed.panes[0], width: width)
+                    index += step
+                }
+                var whole = RenderTests.streaming(width: 80, height: 20, answers: [answer])
+                XCTAssertEqual(PaneText.lines(for: streamed.panes[0], width: width).all, PaneText.lines(for: whole.panes[0], width: width).all,
+                               "width \(width), step \(step) while streaming")
+                var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+                report.text = answer
+                _ = ChatReducer.reduce(&streamed, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
+                _ = ChatReducer.reduce(&whole, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
+                XCTAssertEqual(PaneText.lines(for: streamed.panes[0], width: width).all, PaneText.lines(for: whole.panes[0], width: width).all,
+                               "width \(width), step \(step) when done")
+            }
+        }
+    }
+
+    func testMarkdownStylesOfAFinishedAnswer() {
+        var state = RenderTests.streaming(width: 60, height: 20, answers: ["# Title\n- item\n1. one\n> quote\nplain **b** `c`"])
+        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        report.text = state.panes[0].entries.last!.text
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
+        let lines = PaneText.lines(for: state.panes[0], width: 40).all.suffix(5).map { $0.map(\.text).joined() }
+        XCTAssertEqual(lines, ["Title", "• item", "1. one", "│ quote", "plain b c"])
+    }
+}

@@ -92,32 +92,35 @@ public actor ConversationEngine {
         self.runner = runner
     }
 
+    /// Runs one turn, calling `onEvent` from the turn's own task as things happen: no extra hop
+    /// between the stream and whoever listens.
+    public nonisolated func run(_ turn: PlannedTurn, onEvent: @Sendable (EngineEvent) -> Void) async {
+        let id = PlannedTurnID(personaID: turn.persona.id, personaName: turn.persona.name,
+                               provider: turn.endpoint.name, model: turn.request.model, round: turn.round)
+        onEvent(.request(id))
+        let outcome = await runner.run(turn.request, endpoint: turn.endpoint) { progress in
+            switch progress {
+            case .delta(let text): onEvent(.delta(id, text))
+            case .usage(let usage): onEvent(.usage(id, usage))
+            case .responseHead, .reasoning: break
+            }
+        }
+        let report = TurnReport(outcome: outcome, request: turn.request)
+        if let error = outcome.error {
+            onEvent(.failed(id, error, report))
+        } else {
+            onEvent(.done(id, report))
+        }
+    }
+
     /// Streams every turn at once. The stream ends when all turns have ended; cancelling the
     /// consuming task cancels every turn, and each reports what it had streamed.
     public nonisolated func runParallel(_ turns: [PlannedTurn]) -> AsyncStream<EngineEvent> {
-        let runner = self.runner
-        return AsyncStream { continuation in
+        AsyncStream { continuation in
             let work = Task.detached {
                 await withTaskGroup(of: Void.self) { group in
                     for turn in turns {
-                        group.addTask {
-                            let id = PlannedTurnID(personaID: turn.persona.id, personaName: turn.persona.name,
-                                                   provider: turn.endpoint.name, model: turn.request.model, round: turn.round)
-                            continuation.yield(.request(id))
-                            let outcome = await runner.run(turn.request, endpoint: turn.endpoint) { progress in
-                                switch progress {
-                                case .delta(let text): continuation.yield(.delta(id, text))
-                                case .usage(let usage): continuation.yield(.usage(id, usage))
-                                case .responseHead, .reasoning: break
-                                }
-                            }
-                            let report = TurnReport(outcome: outcome, request: turn.request)
-                            if let error = outcome.error {
-                                continuation.yield(.failed(id, error, report))
-                            } else {
-                                continuation.yield(.done(id, report))
-                            }
-                        }
+                        group.addTask { await self.run(turn) { continuation.yield($0) } }
                     }
                 }
                 continuation.finish()

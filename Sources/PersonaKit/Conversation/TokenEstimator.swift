@@ -2,17 +2,21 @@
 /// a token per four characters of Latin script, a token per four UTF-8 bytes of CJK.
 public enum TokenEstimator {
     public static func estimate(_ text: String) -> Int {
-        var latinCharacters = 0
-        var cjkBytes = 0
+        tokens(fromQuarters: quarters(text))
+    }
+
+    /// Quarter-tokens in `text`: one per Latin character, one per UTF-8 byte of CJK. They add up
+    /// across pieces, so a stream's estimate grows with each delta without rescanning the text.
+    public static func quarters(_ text: String) -> Int {
+        var count = 0
         for scalar in text.unicodeScalars {
-            if isCJK(scalar) {
-                cjkBytes += UTF8.width(scalar)
-            } else {
-                latinCharacters += 1
-            }
+            count += isCJK(scalar) ? UTF8.width(scalar) : 1
         }
-        let quarters = latinCharacters + cjkBytes
-        return (quarters + 3) / 4
+        return count
+    }
+
+    public static func tokens(fromQuarters quarters: Int) -> Int {
+        (quarters + 3) / 4
     }
 
     /// The input of a request: its system prompt and every message.

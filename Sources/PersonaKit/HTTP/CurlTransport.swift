@@ -100,9 +100,19 @@ public final class CurlTransport: @unchecked Sendable {
             expireIdleTransfers()
 
             var numfds: Int32 = 0
+            let passStarted = DispatchTime.now().uptimeNanoseconds
             curl_multi_poll(multi, nil, 0, pollTimeoutMillis(), &numfds)
+            // Tokens of parallel streams arrive a fraction of a millisecond apart; a short pause
+            // lets them gather so that one pass (and one wake-up of each reader) carries several.
+            let elapsed = DispatchTime.now().uptimeNanoseconds - passStarted
+            if !active.isEmpty, elapsed < Self.minimumPassNanoseconds {
+                usleep(useconds_t((Self.minimumPassNanoseconds - elapsed) / 1000))
+            }
         }
     }
+
+    /// At most one transfer pass per this many nanoseconds while transfers are active.
+    static let minimumPassNanoseconds: UInt64 = 2_000_000
 
     private func start(_ transfer: Transfer) {
         guard let easy = transfer.makeEasyHandle() else {

@@ -1,0 +1,173 @@
+import CBenchPTY
+import Foundation
+import PersonaApp
+import PersonaKit
+import TerminalUI
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pseudo-terminal: the app draws on `terminal`; a reader thread drains `controller` the way a
+/// terminal emulator would, and its own CPU time is kept apart from the app's.
+final class PseudoTerminal: @unchecked Sendable {
+    let controller: Int32
+    let terminal: Int32
+    private let lock = NSLock()
+    private var received = Data()
+    private var readerCPU = 0.0
+
+    init(rows: Int32, columns: Int32) throws {
+        var controller: Int32 = -1
+        var terminal: Int32 = -1
+        guard bench_pty_open(rows, columns, &controller, &terminal) == 0 else {
+            throw NSError(domain: "persona-bench", code: 2, userInfo: [NSLocalizedDescriptionKey: "no pseudo-terminal"])
+        }
+        self.controller = controller
+        self.terminal = terminal
+        let thread = Thread { [self] in drain() }
+        thread.start()
+    }
+
+    private func drain() {
+        try? "pty-reader".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(controller, &buffer, buffer.count)
+            if count <= 0 { break }
+            var now = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+            let cpu = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+            lock.withLock {
+                received.append(contentsOf: buffer[0..<count])
+                readerCPU = cpu
+            }
+        }
+    }
+
+    /// CPU seconds the reader thread has used: the terminal's share, not the app's.
+    var terminalCPU: Double { lock.withLock { readerCPU } }
+
+    func text() -> String { lock.withLock { String(decoding: received, as: UTF8.self) } }
+
+    func clear() { lock.withLock { received.removeAll() } }
+
+    func type(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = write(controller, &bytes, bytes.count)
+    }
+}
+
+/// CPU seconds per thread name in this process, from /proc/self/task/*/stat.
+func cpuByThread() -> [String: Double] {
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+    var result: [String: Double] = [:]
+    for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? [] {
+        guard let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
+        let name = String(stat[stat.index(after: open)..<close])
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
+        result[name, default: 0] += (user + system) / ticks
+    }
+    return result
+}
+
+/// Launch to first full frame, then eight panes receiving 4,000 tokens a second for ten seconds.
+func uiBenchmark() throws {
+    setenv("TERM", "xterm-256color", 1)
+    let (mock, base) = try startMock(["--delay", "0.002", "--tokens", "20000"])
+    defer { mock.terminate() }
+    let home = FileManager.default.temporaryDirectory.appendingPathComponent("persona-bench-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: home) }
+    var environment = ProcessInfo.processInfo.environment
+    environment["OPENAI_API_KEY"] = "sk-bench"
+    environment["OPENAI_BASE_URL"] = base + "/v1"
+
+    print("persona-bench ui: launch to first full frame of `persona` (120×30, 3 panes) on a pseudo-terminal")
+    var launches: [Double] = []
+    for _ in 0..<5 { launches.append(try launchToFirstFrame(home: home, environment: environment)) }
+    launches.sort()
+    print(String(format: "launch to first frame: median %.1f ms, best %.1f ms (target < 50 ms)", launches[2] * 1000, launches[0] * 1000))
+
+    let workspace = Workspace.load(paths: PersonaPaths.resolve(home: home.path, config: nil), environment: environment)
+    let ids = ["skeptic", "optimist", "pragmatist", "historian", "engineer", "ethicist", "moderator", "judge"]
+    let roster = try Roster.select(personas: ids, model: "openai:mock", workspace: workspace)
+    let pty = try PseudoTerminal(rows: 40, columns: 160)
+    let screen = try NCursesScreen(colors: true, input: pty.terminal, output: pty.terminal)
+    let state = ChatSetup.state(for: roster, workspace: workspace, budget: nil, width: screen.width, height: screen.height)
+    let controller = ChatController(state: state, personas: roster.map(\.persona), workspace: workspace, screen: screen,
+                                    input: pty.terminal)
+    let seconds = 10.0
+    var latencies: [Double] = []
+    var frames = 0
+    var firstToken: Double?
+    var cpuAtFirstToken = 0.0
+    var terminalAtFirstToken = 0.0
+    var wallAtFirstToken = Date()
+    var threadsAtFirstToken: [String: Double] = [:]
+    controller.onFrame = { report in
+        frames += 1
+        if firstToken == nil, let arrival = report.tokenArrivals.first {
+            firstToken = arrival
+            threadsAtFirstToken = cpuByThread()
+            cpuAtFirstToken = cpuSeconds()
+            terminalAtFirstToken = pty.terminalCPU
+            wallAtFirstToken = Date()
+            let post = controller.poster
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+                post(.key(.control("c")))
+                post(.key(.control("c")))
+            }
+        }
+        latencies += report.tokenArrivals.map { report.presentedAt - $0 }
+    }
+    controller.run(firstMessage: "Benchmark: stream as fast as the mock allows.")
+    let wall = Date().timeIntervalSince(wallAtFirstToken)
+    let appCPU = (cpuSeconds() - cpuAtFirstToken) - (pty.terminalCPU - terminalAtFirstToken)
+    screen.stop()
+    let tokens = controller.currentState.panes.reduce(0) { $0 + TokenEstimator.estimate($1.entries.last?.text ?? "") }
+    latencies.sort()
+    let p99 = latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.99))]
+    let p50 = latencies.isEmpty ? 0 : latencies[latencies.count / 2]
+    print(String(format: "8 panes for %.1f s: %d deltas (%.0f/s), %d frames (%.1f/s)", wall, latencies.count,
+                 Double(latencies.count) / wall, frames, Double(frames) / wall))
+    print(String(format: "app CPU: %.2f s over %.1f s = %.1f%% of one core (target < 5%%), about %d tokens shown",
+                 appCPU, wall, appCPU / wall * 100, tokens))
+    let byThread = cpuByThread().map { ($0.key, $0.value - (threadsAtFirstToken[$0.key] ?? 0)) }.filter { $0.1 > 0.005 }
+    print("  by thread: " + byThread.sorted { $0.1 > $1.1 }.map { String(format: "%@ %.2f s", $0.0, $0.1) }.joined(separator: ", "))
+    print(String(format: "token arrival to frame flush: p50 %.1f ms, p99 %.1f ms (target < 20 ms)", p50 * 1000, p99 * 1000))
+}
+
+/// Runs the real `persona` binary on a pseudo-terminal and times it until its first frame shows
+/// all three panes ready.
+func launchToFirstFrame(home: URL, environment: [String: String]) throws -> Double {
+    let pty = try PseudoTerminal(rows: 30, columns: 120)
+    let process = Process()
+    process.executableURL = binaryDirectory.appendingPathComponent("persona")
+    process.arguments = ["--home", home.path, "--personas", "skeptic,optimist,pragmatist", "--model", "openai:mock"]
+    process.environment = environment
+    let handle = FileHandle(fileDescriptor: pty.terminal)
+    process.standardInput = handle
+    process.standardOutput = handle
+    process.standardError = handle
+    let start = Date()
+    try process.run()
+    var elapsed = 0.0
+    while true {
+        let text = pty.text()
+        if text.components(separatedBy: "ready").count > 3 {
+            elapsed = Date().timeIntervalSince(start)
+            break
+        }
+        if Date().timeIntervalSince(start) > 10 || !process.isRunning {
+            throw NSError(domain: "persona-bench", code: 3, userInfo: [NSLocalizedDescriptionKey: "persona did not draw: \(text.suffix(300))"])
+        }
+        usleep(200)
+    }
+    pty.type("\u{03}")
+    pty.type("\u{03}")
+    process.waitUntilExit()
+    return elapsed
+}
