@@ -75,6 +75,9 @@ public struct FrameReport: Sendable {
     public var presentedAt: Double
     /// Arrival times of the streamed tokens this frame is the first to show.
     public var tokenArrivals: [Double]
+    /// Seconds spent drawing the state into a frame, and handing the changes to the screen.
+    public var renderSeconds: Double
+    public var presentSeconds: Double
 }
 
 /// Runs the chat screen: reads keys, receives engine events, reduces, and draws at most 60
@@ -148,12 +151,15 @@ public final class ChatController {
 
     private func drawIfDirty() {
         guard dirty else { return }
+        let started = clock()
         let (frame, cursor) = ChatView.render(state)
+        let rendered = clock()
         screen.present(frame, cursor: cursor)
         lastFrame = clock()
         dirty = false
         if let onFrame {
-            onFrame(FrameReport(presentedAt: lastFrame, tokenArrivals: pendingArrivals))
+            onFrame(FrameReport(presentedAt: lastFrame, tokenArrivals: pendingArrivals, renderSeconds: rendered - started,
+                                presentSeconds: lastFrame - rendered))
         }
         pendingArrivals.removeAll(keepingCapacity: true)
     }
