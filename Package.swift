@@ -12,13 +12,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW",
                        providers: [.apt(["libncursesw5-dev"])]),
-        .target(name: "PersonaKit", dependencies: ["CCurl", "Yams"]),
+        .target(name: "PersonaKit", dependencies: ["CCurl", "Yams", .product(name: "GRDB", package: "GRDB.swift")],
+                resources: [.copy("Costs/models.yaml")]),
         .target(name: "TerminalUI", dependencies: ["CNCursesW"]),
         .target(name: "PersonaApp", dependencies: ["PersonaKit", "TerminalUI"]),
         .target(name: "MockProvider"),

@@ -62,18 +62,21 @@ public struct AskRunner {
         self.output = output
     }
 
-    /// Streams the turns and returns the exit code: 0 when all succeeded, 1 when any failed.
+    /// Streams the turns and returns the exit code: 0 when all succeeded, 3 when the budget
+    /// stopped any, 1 when any other failed.
     public func run(_ turns: [PlannedTurn], json: Bool, session: String = SessionID.make()) async -> Int32 {
         var totals = RunTotals()
         var failed = false
+        var stoppedByBudget = false
         var plain = PlainPrinter(liveStreaming: turns.count == 1)
         for await event in engine.runParallel(turns) {
             switch event {
             case .done(_, let report):
                 totals.add(report)
-            case .failed(_, _, let report):
+            case .failed(_, let error, let report):
                 totals.add(report)
                 failed = true
+                stoppedByBudget = stoppedByBudget || error.kind == .budget
             case .request, .delta, .usage:
                 break
             }
@@ -88,7 +91,7 @@ public struct AskRunner {
         } else {
             output(plain.renderTotals(totals, turns: turns.count))
         }
-        return failed ? ExitCode.turnFailed : ExitCode.success
+        return stoppedByBudget ? ExitCode.budget : failed ? ExitCode.turnFailed : ExitCode.success
     }
 
     func jsonLine(for event: EngineEvent) -> String? {

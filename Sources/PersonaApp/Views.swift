@@ -86,22 +86,6 @@ enum HeaderView {
     }
 }
 
-/// Dollar amounts as the screen shows them: four decimals below a dollar, two above.
-enum Money {
-    static func format(_ amount: Decimal) -> String {
-        var value = amount
-        var rounded = Decimal()
-        let places = amount < 1 ? 4 : 2
-        NSDecimalRound(&rounded, &value, places, .plain)
-        let formatter = NumberFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.minimumFractionDigits = places
-        formatter.maximumFractionDigits = places
-        formatter.minimumIntegerDigits = 1
-        return "$" + (formatter.string(from: NSDecimalNumber(decimal: rounded)) ?? "\(rounded)")
-    }
-}
-
 enum PaneView {
     static func draw(_ pane: PaneState, focused: Bool, placement: ScreenLayout.PanePlacement, now: Double,
                      into frame: inout CellBuffer) {

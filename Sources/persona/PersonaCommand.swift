@@ -9,7 +9,7 @@ struct PersonaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "persona",
         abstract: "Talk to several LLM personas at once, side by side, with live token and cost counters.",
-        subcommands: [Chat.self, Ask.self, Personas.self], defaultSubcommand: Chat.self)
+        subcommands: [Chat.self, Ask.self, Costs.self, Models.self, Personas.self], defaultSubcommand: Chat.self)
 }
 
 /// Options every command takes.
@@ -27,6 +27,25 @@ struct GlobalOptions: ParsableArguments {
         let workspace = Workspace.load(paths: PersonaPaths.resolve(home: home, config: config))
         for issue in workspace.issues { Output.error(issue.description) }
         return workspace
+    }
+}
+
+/// Options about money that chat and ask share.
+struct MoneyOptions: ParsableArguments {
+    @Option(help: "Cap this session's spending, in USD (default: budget.session_usd from the config).")
+    var budget: String?
+
+    @Option(help: "Import prices from a LiteLLM model_prices_and_context_window.json file.")
+    var prices: String?
+
+    func accounting(workspace: Workspace, session: String) throws -> Accounting {
+        var cap: Decimal?
+        if let budget {
+            guard let parsed = Money.parse(budget) else { throw UsageError("--budget: '\(budget)' is not an amount in USD, such as 0.50") }
+            cap = parsed
+        }
+        return try AccountingSetup.make(workspace: workspace, session: session, budget: cap, pricesFile: prices,
+                                        warn: { Output.error($0) })
     }
 }
 
@@ -103,22 +122,25 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "Sampling temperature.")
     var temperature: Double?
 
+    @OptionGroup var money: MoneyOptions
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         let workspace = global.workspace()
         let options = AskOptions(prompt: prompt, personas: Self.list(personas), model: model, json: json,
                                  maxTokens: maxTokens, temperature: temperature)
+        let session = SessionID.make()
         let turns: [PlannedTurn]
+        let accounting: Accounting
         do {
             turns = try AskPlanner.plan(options, workspace: workspace)
+            accounting = try money.accounting(workspace: workspace, session: session)
         } catch {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         }
-        let runner = AskRunner(engine: ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport)),
-                               output: Output.write)
-        let code = await runner.run(turns, json: json)
+        let engine = ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport), accounting: accounting)
+        let code = await AskRunner(engine: engine, output: Output.write).run(turns, json: json, session: session)
         if code != 0 { throw ExitCode(code) }
     }
 
@@ -159,5 +181,80 @@ struct Personas: ParsableCommand {
             }
             Output.write(PersonaListing.detail(persona, workspace))
         }
+    }
+}
+
+struct Costs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "What your requests cost, from the ledger: summary (default), daily, by-provider, by-model or entries.")
+
+    @Argument(help: "summary, daily, by-provider, by-model or entries.")
+    var report: String = "summary"
+
+    @Option(help: "Only requests at or after this time (ISO 8601, or a date such as 2026-11-01).")
+    var since: String?
+
+    @Option(help: "Only requests before this time.")
+    var until: String?
+
+    @Option(help: "Days that `daily` covers, up to today.")
+    var days = 7
+
+    @Option(help: "Rows that `entries` lists.")
+    var limit = 20
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let workspace = global.workspace()
+        guard let kind = CostsReport.Kind(rawValue: report) else {
+            Output.error("unknown report '\(report)'; use one of \(CostsReport.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+        }
+        do {
+            let period = Ledger.Period(start: try since.map { try Self.date($0, "--since") },
+                                       end: try until.map { try Self.date($0, "--until") })
+            let ledger = try Ledger(path: workspace.paths.database)
+            Output.write(try CostsReport.render(kind, ledger: ledger,
+                                                options: CostsReport.Options(period: period, days: days, limit: limit, json: json)))
+        } catch let error as UsageError {
+            Output.error("\(error)")
+            throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+        }
+    }
+
+    /// A full ISO 8601 time, or a date meaning its local midnight.
+    static func date(_ text: String, _ option: String) throws -> Date {
+        if let full = ISO8601DateFormatter().date(from: text) { return full }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd"
+        if let day = formatter.date(from: text) { return day }
+        throw UsageError("\(option): '\(text)' is not a date such as 2026-11-01 or 2026-11-01T09:00:00Z")
+    }
+}
+
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The price catalog: context window and USD per million tokens.")
+
+    @Option(help: "Only this provider's models.")
+    var provider: String?
+
+    @Option(help: "Also import prices from a LiteLLM model_prices_and_context_window.json file.")
+    var prices: String?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let workspace = global.workspace()
+        let (catalog, issues) = PriceCatalog.load(config: workspace.config, pricesFile: prices)
+        for issue in issues { Output.error("prices: \(issue)") }
+        Output.write(CostsReport.models(catalog, provider: provider, json: json))
     }
 }

@@ -87,29 +87,88 @@ public struct PlannedTurnID: Sendable, Equatable, Hashable {
 /// Runs persona turns, one task each, and reports their progress as `EngineEvent`s.
 public actor ConversationEngine {
     public let runner: TurnRunner
+    /// Prices, budget and ledger; without it costs are unknown and nothing is recorded.
+    public let accounting: Accounting?
 
-    public init(runner: TurnRunner = TurnRunner()) {
+    public init(runner: TurnRunner = TurnRunner(), accounting: Accounting? = nil) {
         self.runner = runner
+        self.accounting = accounting
     }
 
     /// Runs one turn, calling `onEvent` from the turn's own task as things happen: no extra hop
     /// between the stream and whoever listens.
     public nonisolated func run(_ turn: PlannedTurn, onEvent: @Sendable (EngineEvent) -> Void) async {
+        var request = turn.request
         let id = PlannedTurnID(personaID: turn.persona.id, personaName: turn.persona.name,
-                               provider: turn.endpoint.name, model: turn.request.model, round: turn.round)
+                               provider: turn.endpoint.name, model: request.model, round: turn.round)
+        let price = accounting?.catalog.price(for: turn.model)
+        var reservation: BudgetGuard.Reservation?
+        if let budget = accounting?.budget {
+            guard let price else {
+                refuse(turn, id: id, request: request, onEvent: onEvent, message: "no price is known for \(turn.model), so the budget "
+                    + "cannot cap it; add it under prices: in config.yaml or import a LiteLLM file with --prices")
+                return
+            }
+            // The provider must enforce the output cap the reservation assumes.
+            if request.maxTokens == nil {
+                request.maxTokens = min(price.maxOutput ?? Accounting.defaultBudgetedMaxTokens, Accounting.defaultBudgetedMaxTokens)
+            }
+            do {
+                reservation = try await budget.reserve(BudgetGuard.worstCaseMicros(request, maxTokens: request.maxTokens!, price: price))
+            } catch {
+                refuse(turn, id: id, request: request, onEvent: onEvent, message: error.description)
+                return
+            }
+        }
+
         onEvent(.request(id))
-        let outcome = await runner.run(turn.request, endpoint: turn.endpoint) { progress in
+        let outcome = await runner.run(request, endpoint: turn.endpoint) { progress in
             switch progress {
             case .delta(let text): onEvent(.delta(id, text))
             case .usage(let usage): onEvent(.usage(id, usage))
             case .responseHead, .reasoning: break
             }
         }
-        let report = TurnReport(outcome: outcome, request: turn.request)
+        var report = TurnReport(outcome: outcome, request: request)
+        let micros = price.flatMap { CostCalculator.micros(report.usage, price: $0, type: turn.endpoint.type) }
+        report.costUSD = micros.map(Money.dollars)
+        if let budget = accounting?.budget, let reservation {
+            await budget.settle(reservation, actualMicros: micros ?? reservation.micros)
+        }
+        let status: LedgerEntry.Status = outcome.error == nil ? .ok : outcome.error?.kind == .cancelled ? .cancelled : .failed
+        record(turn, request: request, report: report, micros: micros, status: status, error: outcome.error)
         if let error = outcome.error {
             onEvent(.failed(id, error, report))
         } else {
             onEvent(.done(id, report))
+        }
+    }
+
+    /// A turn the budget stopped before sending: recorded, reported, never sent.
+    private nonisolated func refuse(_ turn: PlannedTurn, id: PlannedTurnID, request: ChatRequest,
+                                    onEvent: @Sendable (EngineEvent) -> Void, message: String) {
+        let error = ProviderError(kind: .budget, message: message)
+        let report = TurnReport.notSent(request)
+        record(turn, request: request, report: report, micros: 0, status: .budget, error: error)
+        onEvent(.failed(id, error, report))
+    }
+
+    private nonisolated func record(_ turn: PlannedTurn, request: ChatRequest, report: TurnReport, micros: Int64?,
+                                    status: LedgerEntry.Status, error: ProviderError?) {
+        guard let accounting, let ledger = accounting.ledger else { return }
+        let usage = report.usage
+        let entry = LedgerEntry(
+            timestamp: Date(), session: accounting.session, persona: turn.persona.id, provider: turn.endpoint.name,
+            model: request.model, inputTokens: usage.inputTokens ?? 0, cachedInputTokens: usage.cachedInputTokens ?? 0,
+            cacheWriteTokens: usage.cacheWriteTokens ?? 0, outputTokens: usage.outputTokens ?? 0,
+            reasoningTokens: usage.reasoningTokens ?? 0, costMicros: micros, estimated: report.estimated,
+            timeToFirstTokenMs: report.timeToFirstToken.map { Int(($0 * 1000).rounded()) },
+            durationMs: Int((report.duration * 1000).rounded()), status: status, httpStatus: report.httpStatus,
+            errorKind: error?.kind.rawValue)
+        do {
+            try ledger.record(entry)
+        } catch {
+            accounting.onLedgerFailure("the cost ledger could not record a request: \(error)")
         }
     }
 

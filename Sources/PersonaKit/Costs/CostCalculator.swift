@@ -1,0 +1,84 @@
+import Foundation
+
+/// Turns a request's usage into dollars by its provider's billing rules (DESIGN.md §5).
+///
+/// The exact cost is a `Decimal`; it is rounded once, half up, to whole micro-dollars, and that
+/// rounded figure is what the ledger stores and every screen and report shows.
+public enum CostCalculator {
+    static let million = Decimal(1_000_000)
+
+    /// The exact cost of `usage`, or nil when the usage lacks a count the formula needs.
+    ///
+    /// - OpenAI and every OpenAI-compatible provider: `(prompt − cached)·in + cached·cached_in +
+    ///   completion·out`; reasoning is part of the completion.
+    /// - Anthropic: `input·in + cache_read·cached_in + cache_write·write + output·out`; its input
+    ///   count already excludes the cache.
+    /// - Gemini: like OpenAI (the prompt count includes cached tokens); thoughts are output, and
+    ///   `Usage.outputTokens` already includes them.
+    /// - Ollama: like OpenAI, and its catalog prices are zero.
+    public static func exactCost(_ usage: Usage, price: ModelPrice, type: ProviderType) -> Decimal? {
+        guard let input = usage.inputTokens, let output = usage.outputTokens else { return nil }
+        let cached = usage.cachedInputTokens ?? 0
+        let written = usage.cacheWriteTokens ?? 0
+        switch type {
+        case .anthropic:
+            let prompt = input + cached + written
+            let band = price.band(forPrompt: prompt)
+            return (Decimal(input) * band.input + Decimal(cached) * (band.cachedInput ?? band.input)
+                + Decimal(written) * (band.cacheWrite ?? band.input) + Decimal(output) * band.output) / million
+        case .openai, .gemini, .ollama:
+            let band = price.band(forPrompt: input)
+            // Cached and cache-write tokens are parts of the prompt count here.
+            let uncached = max(0, input - cached - written)
+            return (Decimal(uncached) * band.input + Decimal(cached) * (band.cachedInput ?? band.input)
+                + Decimal(written) * (band.cacheWrite ?? band.input) + Decimal(output) * band.output) / million
+        }
+    }
+
+    /// The cost in whole micro-dollars, rounded half up.
+    public static func micros(_ usage: Usage, price: ModelPrice, type: ProviderType) -> Int64? {
+        exactCost(usage, price: price, type: type).map(Money.micros)
+    }
+}
+
+/// Conversions between dollars and the integer micro-dollars money is kept in.
+public enum Money {
+    public static func micros(_ dollars: Decimal) -> Int64 {
+        var scaled = dollars * CostCalculator.million
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &scaled, 0, .plain)
+        return NSDecimalNumber(decimal: rounded).int64Value
+    }
+
+    public static func dollars(_ micros: Int64) -> Decimal {
+        Decimal(micros) / CostCalculator.million
+    }
+
+    /// Dollars as the screen shows them: four decimals below a dollar, two above.
+    public static func format(_ amount: Decimal) -> String {
+        var value = amount
+        var rounded = Decimal()
+        let places = amount < 1 ? 4 : 2
+        NSDecimalRound(&rounded, &value, places, .plain)
+        let formatter = NumberFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.minimumFractionDigits = places
+        formatter.maximumFractionDigits = places
+        formatter.minimumIntegerDigits = 1
+        return "$" + (formatter.string(from: NSDecimalNumber(decimal: rounded)) ?? "\(rounded)")
+    }
+
+    /// The exact decimal text of a micro-dollar amount, for JSON: `0.001234`, never a float.
+    public static func exactText(_ micros: Int64) -> String {
+        NSDecimalNumber(decimal: dollars(micros)).stringValue
+    }
+
+    /// Reads `1.50` or `$1.50` exactly.
+    public static func parse(_ text: String) -> Decimal? {
+        var cleaned = text.trimmingCharacters(in: .whitespaces)
+        if cleaned.hasPrefix("$") { cleaned.removeFirst() }
+        guard let value = Decimal(string: cleaned, locale: Locale(identifier: "en_US_POSIX")), value >= 0,
+              cleaned.allSatisfy({ $0.isNumber || $0 == "." }) else { return nil }
+        return value
+    }
+}
