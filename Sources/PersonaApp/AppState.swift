@@ -93,12 +93,18 @@ public struct PaneState: Equatable, Sendable {
     public var lastError: String?
     /// The settled cost of this pane's finished turns; nil once any turn's price was unknown.
     public var spentUSD: Decimal? = 0
+    /// The model's price, for the live estimate; nil when unknown (cost shows as `$?`).
+    public var price: ModelPrice?
+    public var providerType: ProviderType
 
-    public init(personaID: String, name: String, color: Color, model: ModelRef) {
+    public init(personaID: String, name: String, color: Color, model: ModelRef, price: ModelPrice? = nil,
+                providerType: ProviderType = .openai) {
         self.personaID = personaID
         self.name = name
         self.color = color
         self.model = model
+        self.price = price
+        self.providerType = providerType
     }
 
     public var isActive: Bool { phase == .waiting || phase == .streaming }
@@ -117,6 +123,8 @@ public struct InputLine: Equatable, Sendable {
 
 public enum Overlay: Equatable, Sendable {
     case help
+    /// The cost summary from the ledger (F3), as lines of text.
+    case costs([String])
 }
 
 /// Everything the chat screen shows. Changed only by `reduce`; drawn only by `render`.
@@ -136,6 +144,8 @@ public struct AppState: Equatable, Sendable {
     /// Seconds on the app's clock, set by `reduce` from each event's time; the screen's only clock.
     public var now: Double = 0
     public var budgetUSD: Decimal?
+    /// What the ledger had recorded today before this session began; nil when unknown.
+    public var spentTodayBeforeUSD: Decimal?
     public var warnAt: Decimal = Decimal(string: "0.8")!
     /// Set after a first Ctrl-C; a second quits.
     public var quitArmed = false
@@ -176,6 +186,7 @@ public enum AppEffect: Equatable, Sendable {
     case cancelTurn(personaID: String)
     case changeModel(personaID: String, model: ModelRef)
     case addPersona(String)
+    case showCosts
     case quit
 }
 
@@ -196,7 +207,8 @@ public enum AppEvent: Equatable, Sendable {
     /// Time passed; counters that depend on it (tokens per second, waiting time) move on.
     case tick
     case turn(personaID: String, serial: Int, TurnUpdate)
-    case modelChanged(personaID: String, model: ModelRef)
+    case modelChanged(personaID: String, model: ModelRef, price: ModelPrice?, providerType: ProviderType)
+    case costsLoaded([String])
     case paneAdded(PaneState)
     case notice(String)
 }

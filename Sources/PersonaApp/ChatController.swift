@@ -104,7 +104,7 @@ public final class ChatController {
     public var onFrame: ((FrameReport) -> Void)?
 
     public init(state: AppState, personas: [Persona], workspace: Workspace, screen: Screen,
-                engine: ConversationEngine = ConversationEngine(), input: Int32 = STDIN_FILENO) {
+                engine: ConversationEngine, input: Int32 = STDIN_FILENO) {
         let start = DispatchTime.now().uptimeNanoseconds
         let clock: @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000_000 }
         self.clock = clock
@@ -242,13 +242,21 @@ public final class ChatController {
             turns[personaID]?.cancel()
         case .changeModel(let personaID, let model):
             do {
-                _ = try workspace.providers.endpoint(for: model.provider)
-                dispatch(.modelChanged(personaID: personaID, model: model))
+                let endpoint = try workspace.providers.endpoint(for: model.provider)
+                dispatch(.modelChanged(personaID: personaID, model: model, price: engine.accounting?.catalog.price(for: model),
+                                       providerType: endpoint.type))
             } catch {
                 dispatch(.notice("/model: \(error)"))
             }
         case .addPersona(let name):
             addPersona(name)
+        case .showCosts:
+            guard let ledger = engine.accounting?.ledger else { return dispatch(.notice("No cost ledger is open.")) }
+            do {
+                dispatch(.costsLoaded(try CostsReport.summaryLines(ledger, period: Ledger.Period())))
+            } catch {
+                dispatch(.notice("The cost ledger could not be read: \(error)"))
+            }
         case .quit:
             state.shouldQuit = true
         }
@@ -304,7 +312,7 @@ public final class ChatController {
         do {
             let member = try Roster.roster([try Roster.find(name, in: workspace)], override: nil, workspace: workspace)[0]
             personas[member.persona.id] = member.persona
-            dispatch(.paneAdded(ChatSetup.pane(for: member, index: state.panes.count)))
+            dispatch(.paneAdded(ChatSetup.pane(for: member, index: state.panes.count, catalog: engine.accounting?.catalog)))
         } catch {
             dispatch(.notice("/add: \(error)"))
         }
@@ -313,16 +321,25 @@ public final class ChatController {
 
 /// Builds the chat screen's starting state.
 public enum ChatSetup {
-    public static func pane(for member: Roster.RosterMember, index: Int) -> PaneState {
+    public static func pane(for member: Roster.RosterMember, index: Int, catalog: PriceCatalog?) -> PaneState {
         PaneState(personaID: member.persona.id, name: member.persona.name,
-                  color: Theme.personaColor(member.persona.color, index: index), model: member.model)
+                  color: Theme.personaColor(member.persona.color, index: index), model: member.model,
+                  price: catalog?.price(for: member.model), providerType: member.endpoint.type)
     }
 
-    public static func state(for roster: [Roster.RosterMember], workspace: Workspace, budget: Decimal?, width: Int, height: Int) -> AppState {
-        var state = AppState(session: SessionID.make(), panes: roster.enumerated().map { pane(for: $1, index: $0) },
+    /// The screen's first state: the roster's panes, the session's budget, and what the ledger
+    /// holds for today.
+    public static func state(for roster: [Roster.RosterMember], accounting: Accounting, workspace: Workspace,
+                             width: Int, height: Int) async -> AppState {
+        var state = AppState(session: accounting.session,
+                             panes: roster.enumerated().map { pane(for: $1, index: $0, catalog: accounting.catalog) },
                              width: width, height: height)
-        state.budgetUSD = budget ?? workspace.config.budget.sessionUSD
+        if let budget = accounting.budget {
+            state.budgetUSD = await budget.sessionCap.map(Money.dollars)
+        }
         state.warnAt = workspace.config.budget.warnAt
+        let today = Ledger.Period(start: Calendar.current.startOfDay(for: Date()))
+        state.spentTodayBeforeUSD = (try? accounting.ledger?.totals(in: today).micros).flatMap { $0 }.map(Money.dollars)
         return state
     }
 }

@@ -37,11 +37,13 @@ public enum PersonaListing {
 }
 
 /// Left-aligned columns, each as wide as its widest cell up to a limit (longer cells end in `…`).
+/// An empty header prints no header row.
 public enum TextTable {
     public static func render(header: [String], rows: [[String]], maxWidths: [Int]) -> String {
-        let all = [header] + rows
-        let widths = header.indices.map { column in
-            min(maxWidths[column], all.map { $0[column].count }.max() ?? 0)
+        let all = header.isEmpty ? rows : [header] + rows
+        let columns = all.map(\.count).max() ?? 0
+        let widths = (0..<columns).map { column in
+            min(column < maxWidths.count ? maxWidths[column] : 80, all.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0)
         }
         return all.map { row in
             row.indices.map { column in
@@ -49,6 +51,6 @@ public enum TextTable {
                 let fitted = cell.count > widths[column] ? String(cell.prefix(widths[column] - 1)) + "…" : cell
                 return column == row.count - 1 ? fitted : fitted.padding(toLength: widths[column], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        }.joined(separator: "\n") + (all.isEmpty ? "" : "\n")
     }
 }

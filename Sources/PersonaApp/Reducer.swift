@@ -21,9 +21,11 @@ public enum ChatReducer {
                   state.panes[index].turnSerial == serial else { return [] }
             apply(update, to: &state.panes[index], at: time)
             return []
-        case .modelChanged(let personaID, let model):
+        case .modelChanged(let personaID, let model, let price, let providerType):
             if let index = state.panes.firstIndex(where: { $0.personaID == personaID }) {
                 state.panes[index].model = model
+                state.panes[index].price = price
+                state.panes[index].providerType = providerType
                 state.notice = "\(state.panes[index].name) now answers with \(model)."
             }
             return []
@@ -39,6 +41,9 @@ public enum ChatReducer {
         case .notice(let text):
             state.notice = text
             return []
+        case .costsLoaded(let lines):
+            state.overlay = .costs(lines)
+            return []
         }
     }
 
@@ -48,6 +53,7 @@ public enum ChatReducer {
         switch update {
         case .sent(let estimate):
             if pane.counters.inputTokens == nil { pane.counters.inputTokens = estimate }
+            estimateCost(&pane)
         case .delta(let text):
             if pane.counters.firstTokenAt == nil { pane.counters.firstTokenAt = time }
             if pane.phase == .waiting { pane.phase = .streaming }
@@ -55,12 +61,14 @@ public enum ChatReducer {
             pane.entries[last].text += text
             pane.counters.outputQuarters += TokenEstimator.quarters(text)
             pane.counters.outputTokens = TokenEstimator.tokens(fromQuarters: pane.counters.outputQuarters)
+            estimateCost(&pane)
         case .usage(let usage):
             // Input counts arrive early (Anthropic's message_start); output counts mid-stream are
             // partial, so the estimate stands until the turn's final usage.
             if let input = usage.inputTokens {
                 pane.counters.inputTokens = input
                 pane.counters.inputEstimated = false
+                estimateCost(&pane)
             }
         case .done(let report):
             finish(&pane, report: report, at: time)
@@ -77,6 +85,16 @@ public enum ChatReducer {
                 setLastAssistant(&pane, text: report.text, status: .failed(error.description))
             }
         }
+    }
+
+    /// The running turn's cost from its counts so far; marked estimated while any count is.
+    static func estimateCost(_ pane: inout PaneState) {
+        guard let price = pane.price, let input = pane.counters.inputTokens else {
+            pane.counters.costUSD = nil
+            return
+        }
+        let usage = Usage(inputTokens: input, outputTokens: pane.counters.outputTokens)
+        pane.counters.costUSD = CostCalculator.micros(usage, price: price, type: pane.providerType).map(Money.dollars)
     }
 
     static func finish(_ pane: inout PaneState, report: TurnReport, at time: Double) {
@@ -158,6 +176,8 @@ public enum ChatReducer {
             state.overlay = .help
         case .function(2):
             state.zoomed.toggle()
+        case .function(3):
+            return [.showCosts]
         case .control("r"):
             return regenerate(&state)
         default:

@@ -24,9 +24,15 @@ public enum ChatView {
         }
         let cursor = InputView.draw(state.input, in: layout.input, into: &frame)
         drawHint(state, in: layout.hint, into: &frame)
-        if state.overlay == .help {
-            HelpView.draw(in: frame.bounds, into: &frame)
+        switch state.overlay {
+        case .help:
+            OverlayView.draw(HelpView.lines, in: frame.bounds, into: &frame)
             return (frame, nil)
+        case .costs(let lines):
+            OverlayView.draw(lines + ["", "Any key closes this."], in: frame.bounds, into: &frame)
+            return (frame, nil)
+        case nil:
+            break
         }
         return (frame, cursor)
     }
@@ -68,21 +74,30 @@ enum HeaderView {
         frame.put(right, x: rect.maxX - rightWidth, y: rect.y)
     }
 
-    /// `$0.0123 / $1.00 ▕████░░░░▏` against a budget, or the session cost alone.
+    /// `session $0.0123 / $1.00 ████░░░░░░ · today $0.5123`: the session against its budget (a
+    /// bar that turns yellow at the warning point and red at the cap), then the day's total.
     static func costRuns(_ state: AppState) -> [StyledRun] {
         let cost = state.sessionCostUSD
         let costText = cost.map(Money.format) ?? "$?"
-        guard let budget = state.budgetUSD, budget > 0 else { return [StyledRun("cost \(costText) ", Theme.headerDim)] }
-        let barWidth = 10
-        let fraction = cost.map { NSDecimalNumber(decimal: $0 / budget).doubleValue } ?? 0
-        let filled = cost == nil ? 0 : min(barWidth, Int((fraction * Double(barWidth)).rounded(.up)))
-        let style = fraction >= 1 ? Theme.barOver : fraction >= NSDecimalNumber(decimal: state.warnAt).doubleValue ? Theme.barWarn : Theme.barFill
-        return [
-            StyledRun("\(costText) / \(Money.format(budget)) ", Theme.headerDim),
-            StyledRun(String(repeating: "█", count: filled), style),
-            StyledRun(String(repeating: "░", count: barWidth - filled), Theme.headerDim),
-            StyledRun(" ", Theme.headerDim),
-        ]
+        var runs = [StyledRun("session \(costText)", Theme.headerDim)]
+        if let budget = state.budgetUSD, budget > 0 {
+            let barWidth = 10
+            let fraction = cost.map { NSDecimalNumber(decimal: $0 / budget).doubleValue } ?? 0
+            let filled = cost == nil ? 0 : min(barWidth, Int((fraction * Double(barWidth)).rounded(.up)))
+            let warnAt = NSDecimalNumber(decimal: state.warnAt).doubleValue
+            let style = fraction >= 1 ? Theme.barOver : fraction >= warnAt ? Theme.barWarn : Theme.barFill
+            runs += [
+                StyledRun(" / \(Money.format(budget)) ", Theme.headerDim),
+                StyledRun(String(repeating: "█", count: filled), style),
+                StyledRun(String(repeating: "░", count: barWidth - filled), Theme.headerDim),
+            ]
+        }
+        if let before = state.spentTodayBeforeUSD {
+            let today = cost.map { Money.format(before + $0) } ?? "$?"
+            runs.append(StyledRun(" · today \(today)", Theme.headerDim))
+        }
+        runs.append(StyledRun(" ", Theme.headerDim))
+        return runs
     }
 }
 
@@ -233,6 +248,7 @@ enum HelpView {
         "Esc              stop the focused pane; Esc Esc all",
         "Ctrl-R           regenerate the focused pane's answer",
         "F2               zoom the focused pane",
+        "F3               what it has cost (from the ledger)",
         "Ctrl-C           stop streams; twice to quit",
         "",
         "/model NAME provider:model   /add NAME   /drop NAME",
@@ -241,7 +257,11 @@ enum HelpView {
         "Any key closes this.",
     ]
 
-    static func draw(in bounds: Rect, into frame: inout CellBuffer) {
+}
+
+/// A centred box of text over the screen, for help and the cost summary.
+enum OverlayView {
+    static func draw(_ lines: [String], in bounds: Rect, into frame: inout CellBuffer) {
         let width = min(bounds.width - 2, (lines.map { DisplayWidth.of($0) }.max() ?? 0) + 4)
         let height = min(bounds.height - 2, lines.count + 2)
         let box = Rect(x: (bounds.width - width) / 2, y: (bounds.height - height) / 2, width: width, height: height)

@@ -74,7 +74,7 @@ func cpuByThread() -> [String: Double] {
 }
 
 /// Launch to first full frame, then eight panes receiving 4,000 tokens a second for ten seconds.
-func uiBenchmark() throws {
+func uiBenchmark() async throws {
     setenv("TERM", "xterm-256color", 1)
     // Token-sized deltas (4 characters, the estimator's token) of ordinary paragraphs: 8 streams
     // at 500 deltas a second each make the 4,000 tokens a second the target speaks of.
@@ -102,9 +102,12 @@ func uiBenchmark() throws {
     let roster = try Roster.select(personas: ids, model: "openai:mock", workspace: workspace)
     let pty = try PseudoTerminal(rows: 40, columns: 160)
     let screen = try NCursesScreen(colors: true, input: pty.terminal, output: pty.terminal)
-    let state = ChatSetup.state(for: roster, workspace: workspace, budget: nil, width: screen.width, height: screen.height)
+    let accounting = try AccountingSetup.make(workspace: workspace, session: SessionID.make(), budget: nil, pricesFile: nil,
+                                              warn: { print("warning: \($0)") })
+    let state = await ChatSetup.state(for: roster, accounting: accounting, workspace: workspace,
+                                      width: screen.width, height: screen.height)
     let controller = ChatController(state: state, personas: roster.map(\.persona), workspace: workspace, screen: screen,
-                                    input: pty.terminal)
+                                    engine: ConversationEngine(accounting: accounting), input: pty.terminal)
     let seconds = 10.0
     var latencies: [Double] = []
     var frames = 0

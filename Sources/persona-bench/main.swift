@@ -7,7 +7,7 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first.map { $0.hasPrefix("--") ? "stream" : arguments.removeFirst() } ?? "stream"
 switch mode {
 case "stream": try await streamBenchmark(Options(arguments))
-case "ui": try uiBenchmark()
+case "ui": try await uiBenchmark()
 default:
     FileHandle.standardError.write(Data("persona-bench: unknown benchmark '\(mode)'; use stream or ui\n".utf8))
     exit(2)

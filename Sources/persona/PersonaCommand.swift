@@ -59,7 +59,7 @@ enum Output {
     }
 }
 
-struct Chat: ParsableCommand {
+struct Chat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open the chat screen: every persona answers side by side (the default command).")
 
@@ -72,13 +72,16 @@ struct Chat: ParsableCommand {
     @Option(help: "provider:model for every persona; alone, it makes one ad-hoc assistant.")
     var model: String?
 
+    @OptionGroup var money: MoneyOptions
     @OptionGroup var global: GlobalOptions
 
-    func run() throws {
+    func run() async throws {
         let workspace = global.workspace()
         let roster: [Roster.RosterMember]
+        let accounting: Accounting
         do {
             roster = try Roster.select(personas: Ask.list(personas), model: model, workspace: workspace)
+            accounting = try money.accounting(workspace: workspace, session: SessionID.make())
         } catch {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
@@ -91,8 +94,9 @@ struct Chat: ParsableCommand {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         }
-        let state = ChatSetup.state(for: roster, workspace: workspace, budget: nil, width: screen.width, height: screen.height)
-        let engine = ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport))
+        let state = await ChatSetup.state(for: roster, accounting: accounting, workspace: workspace,
+                                          width: screen.width, height: screen.height)
+        let engine = ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport), accounting: accounting)
         let controller = ChatController(state: state, personas: roster.map(\.persona), workspace: workspace,
                                         screen: screen, engine: engine)
         controller.run(firstMessage: topic)

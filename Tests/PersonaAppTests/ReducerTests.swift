@@ -170,7 +170,8 @@ final class ReducerTests: XCTestCase {
 
         type("/model skeptic anthropic:claude-haiku-4-5", &state)
         XCTAssertEqual(press([.enter], &state), [.changeModel(personaID: "skeptic", model: ModelRef(provider: "anthropic", model: "claude-haiku-4-5"))])
-        _ = ChatReducer.reduce(&state, .modelChanged(personaID: "skeptic", model: ModelRef(provider: "anthropic", model: "claude-haiku-4-5")), at: 1)
+        let haiku = ModelRef(provider: "anthropic", model: "claude-haiku-4-5")
+        _ = ChatReducer.reduce(&state, .modelChanged(personaID: "skeptic", model: haiku, price: nil, providerType: .anthropic), at: 1)
         XCTAssertEqual(state.panes[0].model.description, "anthropic:claude-haiku-4-5")
 
         type("/model skeptic", &state)

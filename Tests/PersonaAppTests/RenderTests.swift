@@ -32,7 +32,7 @@ final class RenderTests: XCTestCase {
         ])
         let frame = ChatView.render(state).frame
         XCTAssertEqual(frame.lines, [
-            " Persona │ 20261122-101500-abc │ parallel │ round 1                                                             cost $?",
+            " Persona │ 20261122-101500-abc │ parallel │ round 1                                                          session $?",
             " The Skeptic  openai:gpt-4o-mini        │ The Optimist  openai:gpt-4o-mini      │ The Pragmatist  openai:gpt-4o-mini",
             " › Is remote work productive?           │ › Is remote work productive?          │ › Is remote work productive?",
             "                                        │                                       │",
@@ -51,6 +51,35 @@ final class RenderTests: XCTestCase {
         XCTAssertFalse(frame[42, 1].style.reverse)
         XCTAssertEqual(frame[2, 1].style.foreground, .palette(203), "the persona's name is in its colour")
         XCTAssertTrue(frame[42, 4].style.bold, "**Huge upside** is bold")
+    }
+
+    func testLiveCostIsEstimatedThenExactAndTheHeaderTracksTheBudget() throws {
+        let price = try XCTUnwrap(try PriceCatalog.bundled().price(for: ModelRef(provider: "openai", model: "gpt-4o")))
+        var state = AppState(session: "s", panes: [PaneState(personaID: "skeptic", name: "The Skeptic", color: .red,
+                                                             model: ModelRef(provider: "openai", model: "gpt-4o"), price: price)],
+                             width: 100, height: 12)
+        state.budgetUSD = Decimal(string: "0.01")
+        state.spentTodayBeforeUSD = Decimal(string: "0.25")
+        _ = ChatReducer.reduce(&state, .key(.paste("go")), at: 0)
+        _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .sent(estimatedInputTokens: 1000)), at: 0)
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta(String(repeating: "word ", count: 80))), at: 1)
+        // ~1000 in · 2.50 + ~100 out · 10 = 3500 micro-dollars, estimated.
+        var frame = ChatView.render(state).frame
+        XCTAssertTrue(frame.line(9).contains("~$0.0035"), frame.line(9))
+        XCTAssertTrue(frame.line(0).hasSuffix("session $0.0035 / $0.0100 ████░░░░░░ · today $0.2535"), frame.line(0))
+        let bar = try XCTUnwrap((0..<frame.width).first { frame[$0, 0].character == "█" })
+        XCTAssertEqual(frame[bar, 0].style.foreground, .palette(114), "green below the warning point")
+
+        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        report.usage = Usage(inputTokens: 1200, outputTokens: 600)
+        report.costUSD = Decimal(string: "0.009")
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
+        frame = ChatView.render(state).frame
+        XCTAssertTrue(frame.line(9).contains("in 1200  out 600") && frame.line(9).hasSuffix(" $0.0090"), frame.line(9))
+        XCTAssertEqual(frame[bar, 0].style.foreground, .palette(221), "yellow past the 80% warning point")
+        state.panes[0].spentUSD = Decimal(string: "0.0100")
+        XCTAssertEqual(ChatView.render(state).frame[bar, 0].style.foreground, .palette(203), "red at the cap")
     }
 
     func testCounterSwitchesFromEstimatedToExactWhenUsageArrives() {

@@ -86,9 +86,9 @@ public struct PlannedTurnID: Sendable, Equatable, Hashable {
 
 /// Runs persona turns, one task each, and reports their progress as `EngineEvent`s.
 public actor ConversationEngine {
-    public let runner: TurnRunner
+    public nonisolated let runner: TurnRunner
     /// Prices, budget and ledger; without it costs are unknown and nothing is recorded.
-    public let accounting: Accounting?
+    public nonisolated let accounting: Accounting?
 
     public init(runner: TurnRunner = TurnRunner(), accounting: Accounting? = nil) {
         self.runner = runner
