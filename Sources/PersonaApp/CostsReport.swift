@@ -47,9 +47,7 @@ public enum CostsReport {
     }
 
     static func summary(_ ledger: Ledger, _ options: Options) throws -> String {
-        let totals = try ledger.totals(in: options.period)
-        let providers = try ledger.breakdown(byModel: false, in: options.period)
-        let models = try ledger.breakdown(byModel: true, in: options.period)
+        let (totals, providers, models) = try ledger.summary(in: options.period)
         if options.json {
             return JSON.object([
                 "total_cost": cost(totals.micros),
@@ -80,8 +78,8 @@ public enum CostsReport {
     }
 
     public static func summaryLines(_ ledger: Ledger, period: Ledger.Period) throws -> [String] {
-        summaryLines(totals: try ledger.totals(in: period), providers: try ledger.breakdown(byModel: false, in: period),
-                     models: try ledger.breakdown(byModel: true, in: period), period: period)
+        let (totals, providers, models) = try ledger.summary(in: period)
+        return summaryLines(totals: totals, providers: providers, models: models, period: period)
     }
 
     static func describe(_ period: Ledger.Period) -> String {

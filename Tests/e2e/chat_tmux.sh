@@ -38,6 +38,16 @@ wait_for() {
     return 1
 }
 
+# Waits up to $2 seconds (default 3) for $1 to leave the screen.
+wait_gone() {
+    local deadline=$((SECONDS + ${2:-3}))
+    while [ $SECONDS -lt $deadline ]; do
+        screen | grep -qF -- "$1" || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # The estimated output count on the first pane's status line (`~45` in `~196→~45`).
 first_pane_output() { screen | grep -m1 -oE '(~|→)~?[0-9]+ ' | head -1 | tr -dc '0-9'; }
 
@@ -51,6 +61,7 @@ mkdir -p "$work/home"
 cat > "$work/home/config.yaml" <<YAML
 default_model: openai:mock
 default_personas: [skeptic, optimist, pragmatist]
+prices: { "openai:mock": { input: 1.00, output: 2.00 } }
 YAML
 
 tmux new-session -d -s "$session" -x 120 -y 30 \
@@ -87,12 +98,21 @@ sleep 0.4
 tmux send-keys -t "$session" Escape
 check "Esc stops the focused pane and marks it" wait_for "■ stopped" 3
 
+tmux send-keys -t "$session" F3
+check "F3 shows the cost summary from the ledger" wait_for "Costs of all time" 3
+tmux send-keys -t "$session" q
+check "a key closes it" wait_gone "Costs of all time"
+
 tmux send-keys -t "$session" C-c
 check "the first Ctrl-C asks for a second" wait_for "Ctrl-C again" 3
 tmux send-keys -t "$session" C-c
 for _ in $(seq 50); do [ -f "$work/exit" ] && break; sleep 0.1; done
 check "the second Ctrl-C quits with status 0" test "$(cat "$work/exit" 2>/dev/null)" = "0"
 check "the terminal is restored (alternate screen off)" test "$(tmux display -p -t "$session" '#{alternate_on}')" = "0"
+
+costs="$("$bin/persona" costs --json --home "$work/home")"
+check "the ledger holds every request of the session" bash -c "echo '$costs' | grep -q '\"request_count\":6'"
+check "and prices them" bash -c "echo '$costs' | grep -qE '\"total_cost\":0\.[0-9]*[1-9]'"
 
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -65,6 +65,14 @@ public struct CostTotals: Sendable, Equatable {
     public var outputTokens = 0
     /// Rows whose price is unknown; their cost is not in `micros`.
     public var unpriced = 0
+
+    mutating func add(_ other: CostTotals) {
+        micros += other.micros
+        requests += other.requests
+        inputTokens += other.inputTokens
+        outputTokens += other.outputTokens
+        unpriced += other.unpriced
+    }
 }
 
 /// The cost ledger: one SQLite row per request in `persona.db`, in WAL mode, each written in its
@@ -103,6 +111,12 @@ public final class Ledger: Sendable {
                 );
                 CREATE INDEX requests_time ON requests(timestamp_ms);
                 CREATE INDEX requests_session ON requests(session);
+                """)
+        }
+        migrator.registerMigration("ledger-v2-summary-index") { db in
+            // Covers the summary's GROUP BY, so reports read a narrow, ordered index, not whole rows.
+            try db.execute(sql: """
+                CREATE INDEX requests_summary ON requests(provider, model, timestamp_ms, cost_micros, input_tokens, output_tokens)
                 """)
         }
         try migrator.migrate(pool)
@@ -195,6 +209,29 @@ public final class Ledger: Sendable {
         return try pool.read { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in (row[0] as String, Self.totals(row, offset: 1)) }
         }
+    }
+
+    /// Totals per `provider:model`, and from them per provider and overall, in one scan.
+    public func summary(in period: Period = Period()) throws
+        -> (totals: CostTotals, byProvider: [(key: String, totals: CostTotals)], byModel: [(key: String, totals: CostTotals)])
+    {
+        let (condition, arguments) = period.sql
+        let sql = "SELECT provider, model, \(Self.totalsColumns) FROM requests WHERE \(condition) GROUP BY provider, model"
+        let rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+        var overall = CostTotals()
+        var providers: [String: CostTotals] = [:]
+        var models: [(key: String, totals: CostTotals)] = []
+        for row in rows {
+            let totals = Self.totals(row, offset: 2)
+            let provider: String = row[0]
+            models.append(("\(provider):\(row[1] as String)", totals))
+            providers[provider, default: CostTotals()].add(totals)
+            overall.add(totals)
+        }
+        func ranked(_ list: [(key: String, totals: CostTotals)]) -> [(key: String, totals: CostTotals)] {
+            list.sorted { ($0.totals.micros, $1.key) > ($1.totals.micros, $0.key) }
+        }
+        return (overall, ranked(providers.map { ($0.key, $0.value) }), ranked(models))
     }
 
     /// Cost per local calendar day, for every day of the period (days without requests are zero).
