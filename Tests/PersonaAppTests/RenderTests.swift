@@ -66,8 +66,8 @@ final class RenderTests: XCTestCase {
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta(String(repeating: "word ", count: 80))), at: 1)
         // ~1000 in · 2.50 + ~100 out · 10 = 3500 micro-dollars, estimated.
         var frame = ChatView.render(state).frame
-        XCTAssertTrue(frame.line(9).contains("~$0.0035"), frame.line(9))
-        XCTAssertTrue(frame.line(0).hasSuffix("session $0.0035 / $0.0100 ████░░░░░░ · today $0.2535"), frame.line(0))
+        XCTAssertTrue(frame.line(9).contains("~$0.003500"), frame.line(9))
+        XCTAssertTrue(frame.line(0).hasSuffix("session $0.003500 / $0.0100 ████░░░░░░ · today $0.2535"), frame.line(0))
         let bar = try XCTUnwrap((0..<frame.width).first { frame[$0, 0].character == "█" })
         XCTAssertEqual(frame[bar, 0].style.foreground, .palette(114), "green below the warning point")
 
@@ -76,7 +76,7 @@ final class RenderTests: XCTestCase {
         report.costUSD = Decimal(string: "0.009")
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
         frame = ChatView.render(state).frame
-        XCTAssertTrue(frame.line(9).contains("in 1200  out 600") && frame.line(9).hasSuffix(" $0.0090"), frame.line(9))
+        XCTAssertTrue(frame.line(9).contains("in 1200  out 600") && frame.line(9).hasSuffix(" $0.009000"), frame.line(9))
         XCTAssertEqual(frame[bar, 0].style.foreground, .palette(221), "yellow past the 80% warning point")
         state.panes[0].spentUSD = Decimal(string: "0.0100")
         XCTAssertEqual(ChatView.render(state).frame[bar, 0].style.foreground, .palette(203), "red at the cap")
@@ -90,7 +90,7 @@ final class RenderTests: XCTestCase {
         report.costUSD = Decimal(string: "0.000321")
         report.timeToFirstToken = 0.5
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
-        XCTAssertEqual(ChatView.render(state).frame.line(11).prefix(40), " ✓ done 131→9 6t/s 0.50s $0.0003        ")
+        XCTAssertEqual(ChatView.render(state).frame.line(11).prefix(40), " ✓ done 131→9 6t/s 0.50s $0.000321      ")
     }
 
     func testCJKEmojiAndCombiningMarksWrapByDisplayWidth() {

@@ -54,11 +54,12 @@ public enum Money {
         Decimal(micros) / CostCalculator.million
     }
 
-    /// Dollars as the screen shows them: four decimals below a dollar, two above.
+    /// Dollars as the screen shows them: two decimals from a dollar, four from a cent, and six
+    /// below, so that a small spend never reads as $0.0000.
     public static func format(_ amount: Decimal) -> String {
         var value = amount
         var rounded = Decimal()
-        let places = amount < 1 ? 4 : 2
+        let places = amount >= 1 ? 2 : amount >= Decimal(string: "0.01")! || amount == 0 ? 4 : 6
         NSDecimalRound(&rounded, &value, places, .plain)
         let formatter = NumberFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
