@@ -9,7 +9,8 @@ struct PersonaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "persona",
         abstract: "Talk to several LLM personas at once, side by side, with live token and cost counters.",
-        subcommands: [Chat.self, Ask.self, Costs.self, Models.self, Personas.self], defaultSubcommand: Chat.self)
+        subcommands: [Chat.self, Ask.self, Debate.self, Sessions.self, Costs.self, Models.self, Personas.self],
+        defaultSubcommand: Chat.self)
 }
 
 /// Options every command takes.
@@ -260,5 +261,143 @@ struct Models: ParsableCommand {
         let (catalog, issues) = PriceCatalog.load(config: workspace.config, pricesFile: prices)
         for issue in issues { Output.error("prices: \(issue)") }
         Output.write(CostsReport.models(catalog, provider: provider, json: json))
+    }
+}
+
+extension ConversationMode: ExpressibleByArgument {}
+
+struct Debate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Let personas debate a topic, headless: in rounds, round-robin or moderated, with an optional judge.")
+
+    @Argument(help: "The topic or question. `@name` picks who answers it first.")
+    var topic: String
+
+    @Option(help: "Comma-separated persona ids or names.")
+    var personas: String
+
+    @Option(help: "rounds, round-robin, moderated or parallel.")
+    var mode: ConversationMode = .rounds
+
+    @Option(help: "How many rounds; consensus on answer_pattern may end the debate sooner.")
+    var rounds = 3
+
+    @Option(help: "A persona who reads the whole debate at the end and gives a verdict.")
+    var judge: String?
+
+    @Option(help: "The persona who picks the next speaker in moderated mode.")
+    var moderator: String?
+
+    @Option(help: "provider:model for every participant.")
+    var model: String?
+
+    @Option(help: "Largest answer, in tokens.")
+    var maxTokens: Int?
+
+    @Flag(help: "Print JSON-lines events instead of text.")
+    var json = false
+
+    @OptionGroup var money: MoneyOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let workspace = global.workspace()
+        let session = SessionID.make()
+        let plan: DebatePlan
+        let accounting: Accounting
+        let database: PersonaDatabase
+        do {
+            plan = try DebatePlanner.plan(DebateOptions(topic: topic, personas: Ask.list(personas), mode: mode, rounds: rounds,
+                                                        judge: judge, moderator: moderator, model: model, maxTokens: maxTokens),
+                                          workspace: workspace, session: session)
+            accounting = try money.accounting(workspace: workspace, session: session)
+            database = try PersonaDatabase(path: workspace.paths.database)
+        } catch {
+            Output.error("\(error)")
+            throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+        }
+        let engine = ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport), accounting: accounting)
+        let runner = DebateRunner(engine: engine, store: SessionStore(database: database))
+        let code = await DebatePrinter(json: json, output: Output.write).run(runner.run(plan, message: topic), session: session)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Sessions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Saved conversations: list them, show one, export one, or import an export.",
+        subcommands: [List.self, Show.self, Export.self, Import.self], defaultSubcommand: List.self)
+
+    static func store(_ global: GlobalOptions) throws -> SessionStore {
+        SessionStore(database: try PersonaDatabase(path: global.workspace().paths.database))
+    }
+
+    static func load(_ id: String, _ global: GlobalOptions) throws -> (SessionInfo, [TranscriptMessage]) {
+        guard let session = try store(global).load(id) else {
+            Output.error("no session '\(id)'; `persona sessions list` shows them")
+            throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+        }
+        return session
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Sessions, newest first, with their turns and cost.")
+        @Option(help: "How many to list.") var limit = 30
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            Output.write(SessionsReport.list(try Sessions.store(global).list(limit: limit)))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One session's transcript.")
+        @Argument(help: "The session id (a unique prefix will do).") var id: String
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let (info, messages) = try Sessions.load(id, global)
+            Output.write(SessionsReport.show(info, messages))
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One session as Markdown (with a YAML header) or JSON.")
+        @Argument(help: "The session id (a unique prefix will do).") var id: String
+        @Option(help: "markdown or json.") var format = "markdown"
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let (info, messages) = try Sessions.load(id, global)
+            switch format {
+            case "markdown", "md": Output.write(SessionsReport.exportMarkdown(info, messages))
+            case "json": Output.write(SessionsReport.exportJSON(info, messages))
+            default:
+                Output.error("--format: use markdown or json")
+                throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+            }
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Store a session exported with --format json.")
+        @Argument(help: "The JSON export file.") var file: String
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            do {
+                let (info, messages) = try SessionsReport.importJSON(try String(contentsOfFile: file, encoding: .utf8))
+                let store = try Sessions.store(global)
+                guard try store.load(info.id) == nil else {
+                    Output.error("session \(info.id) is already saved")
+                    throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+                }
+                try store.insert(info, messages: messages)
+                Output.write("imported session \(info.id): \(messages.count) messages\n")
+            } catch let error as SessionsReport.ImportError {
+                Output.error("\(file): \(error)")
+                throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+            }
+        }
     }
 }

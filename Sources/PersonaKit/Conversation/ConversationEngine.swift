@@ -6,12 +6,15 @@ public struct PlannedTurn: Sendable {
     public var endpoint: ProviderEndpoint
     public var request: ChatRequest
     public var round: Int
+    /// Older turns left out of the prompt to fit the model's context window.
+    public var droppedTurns: Int
 
-    public init(persona: Persona, endpoint: ProviderEndpoint, request: ChatRequest, round: Int = 1) {
+    public init(persona: Persona, endpoint: ProviderEndpoint, request: ChatRequest, round: Int = 1, droppedTurns: Int = 0) {
         self.persona = persona
         self.endpoint = endpoint
         self.request = request
         self.round = round
+        self.droppedTurns = droppedTurns
     }
 
     public var model: ModelRef { ModelRef(provider: endpoint.name, model: request.model) }
@@ -82,6 +85,7 @@ public struct PlannedTurnID: Sendable, Equatable, Hashable {
     public var provider: String
     public var model: String
     public var round: Int
+    public var droppedTurns = 0
 }
 
 /// Runs persona turns, one task each, and reports their progress as `EngineEvent`s.
@@ -100,7 +104,7 @@ public actor ConversationEngine {
     public nonisolated func run(_ turn: PlannedTurn, onEvent: @Sendable (EngineEvent) -> Void) async {
         var request = turn.request
         let id = PlannedTurnID(personaID: turn.persona.id, personaName: turn.persona.name,
-                               provider: turn.endpoint.name, model: request.model, round: turn.round)
+                               provider: turn.endpoint.name, model: request.model, round: turn.round, droppedTurns: turn.droppedTurns)
         let price = accounting?.catalog.price(for: turn.model)
         var reservation: BudgetGuard.Reservation?
         if let budget = accounting?.budget {

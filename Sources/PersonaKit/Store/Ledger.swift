@@ -80,46 +80,12 @@ public struct CostTotals: Sendable, Equatable {
 public final class Ledger: Sendable {
     private let pool: DatabasePool
 
-    public init(path: String) throws {
-        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
-                                                withIntermediateDirectories: true)
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        pool = try DatabasePool(path: path, configuration: configuration)
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("ledger-v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE requests (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    timestamp_ms INTEGER NOT NULL,
-                    session TEXT NOT NULL,
-                    persona TEXT NOT NULL,
-                    provider TEXT NOT NULL,
-                    model TEXT NOT NULL,
-                    input_tokens INTEGER NOT NULL,
-                    cached_input_tokens INTEGER NOT NULL,
-                    cache_write_tokens INTEGER NOT NULL,
-                    output_tokens INTEGER NOT NULL,
-                    reasoning_tokens INTEGER NOT NULL,
-                    cost_micros INTEGER,
-                    estimated INTEGER NOT NULL,
-                    ttft_ms INTEGER,
-                    duration_ms INTEGER NOT NULL,
-                    status TEXT NOT NULL,
-                    http_status INTEGER,
-                    error_kind TEXT
-                );
-                CREATE INDEX requests_time ON requests(timestamp_ms);
-                CREATE INDEX requests_session ON requests(session);
-                """)
-        }
-        migrator.registerMigration("ledger-v2-summary-index") { db in
-            // Covers the summary's GROUP BY, so reports read a narrow, ordered index, not whole rows.
-            try db.execute(sql: """
-                CREATE INDEX requests_summary ON requests(provider, model, timestamp_ms, cost_micros, input_tokens, output_tokens)
-                """)
-        }
-        try migrator.migrate(pool)
+    public convenience init(path: String) throws {
+        try self.init(database: PersonaDatabase(path: path))
+    }
+
+    public init(database: PersonaDatabase) {
+        pool = database.pool
     }
 
     private static let insertSQL = """

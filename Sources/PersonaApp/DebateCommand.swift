@@ -1,0 +1,177 @@
+import Foundation
+import PersonaKit
+import TerminalUI
+
+/// What `persona debate` was asked.
+public struct DebateOptions: Sendable {
+    public var topic: String
+    public var personas: [String]
+    public var mode: ConversationMode
+    public var rounds: Int
+    public var judge: String?
+    public var moderator: String?
+    public var model: String?
+    public var maxTokens: Int?
+
+    public init(topic: String, personas: [String], mode: ConversationMode, rounds: Int, judge: String? = nil,
+                moderator: String? = nil, model: String? = nil, maxTokens: Int? = nil) {
+        self.topic = topic
+        self.personas = personas
+        self.mode = mode
+        self.rounds = rounds
+        self.judge = judge
+        self.moderator = moderator
+        self.model = model
+        self.maxTokens = maxTokens
+    }
+}
+
+public enum DebatePlanner {
+    /// Resolves the participants, the judge and (in moderated mode) the moderator.
+    public static func plan(_ options: DebateOptions, workspace: Workspace, session: String) throws -> DebatePlan {
+        guard !options.topic.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw UsageError("the topic is empty") }
+        guard options.rounds >= 1 else { throw UsageError("--rounds must be at least 1") }
+        guard !options.personas.isEmpty else {
+            throw UsageError("a debate needs --personas a,b,… (see `persona personas list`)")
+        }
+        let participants = try Roster.select(personas: options.personas, model: options.model, workspace: workspace).map(participant)
+        let fallbackModel: ModelRef?
+        do { fallbackModel = try options.model.map(ModelRef.init(parsing:)) } catch { throw UsageError("--model: \(error)") }
+        // The judge and the moderator keep a model of their own; otherwise they follow --model.
+        func single(_ name: String) throws -> Participant {
+            let persona = try Roster.find(name, in: workspace)
+            return try participant(Roster.roster([persona], override: persona.model == nil ? fallbackModel : nil, workspace: workspace)[0])
+        }
+        var moderator: Participant?
+        if options.mode == .moderated {
+            moderator = try single(options.moderator ?? "moderator")
+        }
+        let judge = try options.judge.map(single)
+        let info = SessionInfo(id: session, mode: options.mode, topic: options.topic,
+                               roster: participants.map { SessionInfo.Member(persona: $0.persona.id, name: $0.persona.name, model: $0.model) },
+                               rounds: options.rounds, judge: judge?.persona.id)
+        return DebatePlan(session: info, participants: participants, mode: options.mode, rounds: options.rounds, judge: judge,
+                          moderator: moderator, maxTokens: options.maxTokens)
+    }
+
+    static func participant(_ member: Roster.RosterMember) -> Participant {
+        Participant(persona: member.persona, endpoint: member.endpoint, model: member.model)
+    }
+}
+
+/// Prints a conversation as JSON lines or labelled text, and returns its exit code.
+public struct DebatePrinter {
+    public var output: @Sendable (String) -> Void
+    public var json: Bool
+
+    public init(json: Bool, output: @escaping @Sendable (String) -> Void) {
+        self.json = json
+        self.output = output
+    }
+
+    public func run(_ events: AsyncStream<DebateEvent>, session: String) async -> Int32 {
+        var totals = RunTotals()
+        var failed = false
+        var budget = false
+        for await event in events {
+            switch event {
+            case .turn(.done(_, let report), _):
+                totals.add(report)
+            case .turn(.failed(_, let error, let report), _):
+                totals.add(report)
+                failed = true
+                budget = budget || error.kind == .budget
+            case .finished(.budget):
+                budget = true
+            default:
+                break
+            }
+            output(json ? jsonLine(event) : text(event))
+        }
+        if json {
+            output(EventJSON.summary(session: session, totals: totals).serialized + "\n")
+        } else {
+            output("session \(session): \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out, "
+                + (totals.costUSD.map { "$" + NSDecimalNumber(decimal: $0).stringValue } ?? "cost unknown") + "\n")
+        }
+        return budget ? ExitCode.budget : failed ? ExitCode.turnFailed : ExitCode.success
+    }
+
+    func jsonLine(_ event: DebateEvent) -> String {
+        let value: JSON?
+        switch event {
+        case .round(let round, let total):
+            value = .object(["event": .string("round"), "round": .int(round), "of": .int(total)])
+        case .turn(let engineEvent, let role):
+            value = Self.turnJSON(engineEvent, role: role)
+        case .moderatorChose(let round, let persona, let attempts, let fallback):
+            value = .object(["event": .string("moderator"), "round": .int(round), "speaker": .string(persona),
+                             "attempts": .int(attempts), "fallback": .bool(fallback)])
+        case .consensus(let round, let answer):
+            value = .object(["event": .string("consensus"), "round": .int(round), "answer": .string(answer)])
+        case .finished(let end):
+            value = .object(["event": .string("end"), "reason": .string(Self.reason(end))])
+        }
+        return value.map { $0.serialized + "\n" } ?? ""
+    }
+
+    static func turnJSON(_ event: EngineEvent, role: TranscriptMessage.Role) -> JSON? {
+        var json: JSON
+        switch event {
+        case .request(let id):
+            json = EventJSON.request(id)
+            if id.droppedTurns > 0, case .object(var object) = json {
+                object["dropped_turns"] = .int(id.droppedTurns)
+                json = .object(object)
+            }
+        case .delta(let id, let text): json = EventJSON.delta(id, text)
+        case .done(let id, let report): json = EventJSON.done(id, report)
+        case .failed(let id, let error, let report): json = EventJSON.error(id, error, report)
+        case .usage: return nil
+        }
+        guard role != .persona, case .object(var object) = json else { return json }
+        object["role"] = .string(role.rawValue)
+        return .object(object)
+    }
+
+    static func reason(_ end: DebateEnd) -> String {
+        switch end {
+        case .roundsDone: return "rounds"
+        case .consensus: return "consensus"
+        case .budget: return "budget"
+        case .cancelled: return "cancelled"
+        }
+    }
+
+    func text(_ event: DebateEvent) -> String {
+        switch event {
+        case .round(let round, let total):
+            return "═══ Round \(round) of \(total) ═══\n\n"
+        case .turn(.done(let id, let report), let role) where role != .moderator:
+            return label(id, role) + "\n" + InertText.sanitize(report.text) + "\n  " + PlainPrinter.figures(report) + "\n\n"
+        case .turn(.failed(let id, let error, let report), _):
+            var text = label(id, .persona) + "\n"
+            if !report.text.isEmpty { text += InertText.sanitize(report.text) + "\n  [partial: the stream failed here]\n" }
+            return text + "  failed: \(InertText.sanitize(error.description))\n\n"
+        case .moderatorChose(_, let persona, let attempts, let fallback):
+            return fallback ? "(the moderator named nobody after \(attempts) tries; \(persona) speaks next)\n\n"
+                : "(the moderator gives the floor to \(persona))\n\n"
+        case .consensus(let round, let answer):
+            return "Consensus in round \(round): \(InertText.sanitize(answer))\n\n"
+        case .finished(let end):
+            switch end {
+            case .budget: return "Stopped: the budget was reached.\n"
+            case .cancelled: return "Stopped.\n"
+            case .consensus, .roundsDone: return ""
+            }
+        case .turn:
+            return ""
+        }
+    }
+
+    func label(_ id: PlannedTurnID, _ role: TranscriptMessage.Role) -> String {
+        let title = role == .judge ? "Verdict · \(id.personaName)" : id.personaName
+        let dropped = id.droppedTurns > 0 ? " · \(id.droppedTurns) earlier turns left out" : ""
+        return "── \(InertText.sanitize(title)) · \(id.provider):\(id.model)\(dropped) ──"
+    }
+}

@@ -1,0 +1,311 @@
+import Foundation
+
+/// A persona with the endpoint and model it answers with.
+public struct Participant: Sendable {
+    public var persona: Persona
+    public var endpoint: ProviderEndpoint
+    public var model: ModelRef
+
+    public init(persona: Persona, endpoint: ProviderEndpoint, model: ModelRef) {
+        self.persona = persona
+        self.endpoint = endpoint
+        self.model = model
+    }
+}
+
+/// How a conversation is to run.
+public struct DebatePlan: Sendable {
+    public var session: SessionInfo
+    public var participants: [Participant]
+    public var mode: ConversationMode
+    public var rounds: Int
+    public var judge: Participant?
+    public var moderator: Participant?
+    public var maxTokens: Int?
+
+    public init(session: SessionInfo, participants: [Participant], mode: ConversationMode, rounds: Int, judge: Participant? = nil,
+                moderator: Participant? = nil, maxTokens: Int? = nil) {
+        self.session = session
+        self.participants = participants
+        self.mode = mode
+        self.rounds = rounds
+        self.judge = judge
+        self.moderator = moderator
+        self.maxTokens = maxTokens
+    }
+}
+
+/// Why a conversation stopped.
+public enum DebateEnd: Sendable, Equatable {
+    case roundsDone
+    case consensus(String)
+    case budget
+    case cancelled
+}
+
+/// What a conversation reports as it runs.
+public enum DebateEvent: Sendable, Equatable {
+    case round(Int, of: Int)
+    case turn(EngineEvent, role: TranscriptMessage.Role)
+    /// The moderator named the next speaker; `fallback` when it named nobody after its retries.
+    case moderatorChose(round: Int, persona: String, attempts: Int, fallback: Bool)
+    case consensus(round: Int, answer: String)
+    case finished(DebateEnd)
+}
+
+/// Runs a conversation among personas in any mode, saving each message when its turn ends.
+public final class DebateRunner: Sendable {
+    let engine: ConversationEngine
+    let store: SessionStore?
+    /// Re-asks after a moderator answer that names nobody, before the next in order speaks.
+    public static let moderatorRetries = 2
+
+    public init(engine: ConversationEngine, store: SessionStore?) {
+        self.engine = engine
+        self.store = store
+    }
+
+    /// Runs `plan` from `history` (empty for a new conversation, whose first message is
+    /// `message`). The stream ends with `.finished`; cancelling the consumer stops the debate.
+    public func run(_ plan: DebatePlan, message: String, history: [TranscriptMessage] = []) -> AsyncStream<DebateEvent> {
+        AsyncStream { continuation in
+            let task = Task.detached {
+                let end = await self.conduct(plan, message: message, history: history) { continuation.yield($0) }
+                continuation.yield(.finished(end))
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    private final class Log: @unchecked Sendable {
+        private let lock = NSLock()
+        private var messages: [TranscriptMessage]
+        init(_ messages: [TranscriptMessage]) { self.messages = messages }
+        var all: [TranscriptMessage] { lock.withLock { messages } }
+        func append(_ message: TranscriptMessage) { lock.withLock { messages.append(message) } }
+    }
+
+    private func conduct(_ plan: DebatePlan, message: String, history: [TranscriptMessage],
+                         emit: @escaping @Sendable (DebateEvent) -> Void) async -> DebateEnd {
+        try? store?.create(plan.session)
+        let firstRound = (history.map(\.round).max() ?? 0) + 1
+        let log = Log(history)
+        let opening = TranscriptMessage.user(message, round: firstRound)
+        save(opening, plan: plan, log: log)
+        let addressed = Self.addressed(in: message, among: plan.participants)
+        let lastRound = firstRound + max(1, plan.rounds) - 1
+
+        for round in firstRound...lastRound {
+            guard !Task.isCancelled else { return .cancelled }
+            emit(.round(round - firstRound + 1, of: lastRound - firstRound + 1))
+            var speakers = plan.participants
+            if round == firstRound, !addressed.isEmpty, plan.mode == .parallel || plan.mode == .rounds {
+                speakers = plan.participants.filter { addressed.contains($0.persona.id) }
+            }
+            var failedByBudget = false
+            switch plan.mode {
+            case .parallel, .rounds:
+                await withTaskGroup(of: Bool.self) { group in
+                    for speaker in speakers {
+                        let transcript = log.all
+                        group.addTask {
+                            await self.turn(speaker, round: round, plan: plan, transcript: transcript, log: log, emit: emit)
+                        }
+                    }
+                    for await refused in group { failedByBudget = failedByBudget || refused }
+                }
+            case .roundRobin:
+                let shift = (round - 1) % max(1, speakers.count)
+                var order = Array(speakers[shift...] + speakers[..<shift])
+                if round == firstRound, !addressed.isEmpty {
+                    order = order.filter { addressed.contains($0.persona.id) } + order.filter { !addressed.contains($0.persona.id) }
+                }
+                for speaker in order where !Task.isCancelled {
+                    if await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, emit: emit) {
+                        failedByBudget = true
+                        break
+                    }
+                }
+            case .moderated:
+                var next = 0
+                for step in 0..<speakers.count where !Task.isCancelled {
+                    let speaker: Participant
+                    if round == firstRound, step == 0, let named = speakers.first(where: { addressed.contains($0.persona.id) }) {
+                        speaker = named
+                    } else {
+                        speaker = await moderatorChoice(plan, round: round, fallback: speakers[next % speakers.count],
+                                                        log: log, emit: emit)
+                    }
+                    next = ((speakers.firstIndex { $0.persona.id == speaker.persona.id } ?? next) + 1) % speakers.count
+                    if await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, emit: emit) {
+                        failedByBudget = true
+                        break
+                    }
+                }
+            }
+            if failedByBudget { return .budget }
+            if Task.isCancelled { return .cancelled }
+            if let answer = Self.consensus(plan.participants, round: round, transcript: log.all) {
+                emit(.consensus(round: round - firstRound + 1, answer: answer))
+                await judge(plan, round: round, log: log, emit: emit)
+                return .consensus(answer)
+            }
+        }
+        await judge(plan, round: lastRound, log: log, emit: emit)
+        return Task.isCancelled ? .cancelled : .roundsDone
+    }
+
+    /// One persona's turn. Returns true when the budget refused it.
+    @discardableResult
+    private func turn(_ speaker: Participant, round: Int, plan: DebatePlan, transcript: [TranscriptMessage], log: Log,
+                      role: TranscriptMessage.Role = .persona, messages explicit: [ChatMessage]? = nil,
+                      emit: @escaping @Sendable (DebateEvent) -> Void) async -> Bool {
+        let persona = speaker.persona
+        let messages = explicit ?? PromptBuilder.messages(for: persona.id, mode: plan.mode, transcript: transcript, round: round)
+        let price = engine.accounting?.catalog.price(for: speaker.model)
+        let maxTokens = plan.maxTokens ?? persona.maxTokens
+        let (trimmed, dropped) = PromptBuilder.trim(messages, system: persona.systemPrompt, contextWindow: price?.contextWindow,
+                                                   maxOutput: maxTokens ?? price?.maxOutput.map { min($0, 4096) })
+        let request = ChatRequest(model: speaker.model.model, system: persona.systemPrompt, messages: trimmed,
+                                  maxTokens: maxTokens, temperature: persona.temperature)
+        let planned = PlannedTurn(persona: persona, endpoint: speaker.endpoint, request: request, round: round, droppedTurns: dropped)
+        let outcome = TurnResultBox()
+        await engine.run(planned) { event in
+            emit(.turn(event, role: role))
+            switch event {
+            case .done(_, let report): outcome.set(report, nil)
+            case .failed(_, let error, let report): outcome.set(report, error)
+            default: break
+            }
+        }
+        guard let (report, error) = outcome.value else { return false }
+        let status: TranscriptMessage.Status = error == nil ? .complete : error?.kind == .cancelled ? .stopped : .failed
+        let message = TranscriptMessage(
+            round: round, speaker: persona.id, name: persona.name, role: role, text: report.text, status: status,
+            error: error?.description, provider: speaker.endpoint.name, model: speaker.model.model,
+            inputTokens: report.usage.inputTokens ?? 0, outputTokens: report.usage.outputTokens ?? 0,
+            costMicros: report.costUSD.map(Money.micros), estimated: report.estimated, droppedTurns: dropped)
+        if error?.kind != .budget { save(message, plan: plan, log: log) }
+        return error?.kind == .budget
+    }
+
+    private final class TurnResultBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: (TurnReport, ProviderError?)?
+        func set(_ report: TurnReport, _ error: ProviderError?) { lock.withLock { stored = (report, error) } }
+        var value: (TurnReport, ProviderError?)? { lock.withLock { stored } }
+    }
+
+    private func save(_ message: TranscriptMessage, plan: DebatePlan, log: Log) {
+        log.append(message)
+        try? store?.append(message, to: plan.session.id)
+    }
+
+    // MARK: Moderator
+
+    /// Asks the moderator who speaks next; re-asks twice when it names nobody, then `fallback`.
+    private func moderatorChoice(_ plan: DebatePlan, round: Int, fallback: Participant, log: Log,
+                                 emit: @escaping @Sendable (DebateEvent) -> Void) async -> Participant {
+        guard let moderator = plan.moderator else { return fallback }
+        let roster = plan.participants.map { "- \($0.persona.name) (\($0.persona.id)): \($0.persona.card)" }.joined(separator: "\n")
+        let transcript = log.all.filter(\.isVisibleToPersonas).map { "[\($0.name)]: \($0.text)" }.joined(separator: "\n\n")
+        var messages = [ChatMessage(role: .user, content: """
+            Participants:
+            \(roster)
+
+            Transcript so far:
+            \(transcript)
+
+            Who should speak next? Answer with one participant's name on the first line.
+            """)]
+        for attempt in 1...(Self.moderatorRetries + 1) {
+            let answer = TurnTextBox()
+            let request = ChatRequest(model: moderator.model.model, system: moderator.persona.systemPrompt, messages: messages,
+                                      maxTokens: 60, temperature: moderator.persona.temperature)
+            await engine.run(PlannedTurn(persona: moderator.persona, endpoint: moderator.endpoint, request: request, round: round)) { event in
+                emit(.turn(event, role: .moderator))
+                if case .done(_, let report) = event { answer.text = report.text }
+            }
+            if let chosen = Self.named(in: answer.text, among: plan.participants) {
+                save(TranscriptMessage(round: round, speaker: moderator.persona.id, name: moderator.persona.name, role: .moderator,
+                                       text: answer.text, provider: moderator.endpoint.name, model: moderator.model.model),
+                     plan: plan, log: log)
+                emit(.moderatorChose(round: round, persona: chosen.persona.id, attempts: attempt, fallback: false))
+                return chosen
+            }
+            messages.append(ChatMessage(role: .assistant, content: answer.text.isEmpty ? "(no answer)" : answer.text))
+            messages.append(ChatMessage(role: .user, content: "That names none of the participants. Answer with exactly one of: "
+                + plan.participants.map(\.persona.name).joined(separator: ", ") + "."))
+        }
+        emit(.moderatorChose(round: round, persona: fallback.persona.id, attempts: Self.moderatorRetries + 1, fallback: true))
+        return fallback
+    }
+
+    private final class TurnTextBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored = ""
+        var text: String {
+            get { lock.withLock { stored } }
+            set { lock.withLock { stored = newValue } }
+        }
+    }
+
+    /// The participant an answer names: its name or id, the earliest mention winning.
+    static func named(in answer: String, among participants: [Participant]) -> Participant? {
+        let lowered = answer.lowercased()
+        var best: (Participant, String.Index)?
+        for participant in participants {
+            for word in [participant.persona.name.lowercased(), participant.persona.id.lowercased()] {
+                guard let range = lowered.range(of: word) else { continue }
+                if best == nil || range.lowerBound < best!.1 { best = (participant, range.lowerBound) }
+            }
+        }
+        return best?.0
+    }
+
+    /// Persona ids addressed with `@name` (an id, or a name's last word: `@skeptic` for The Skeptic).
+    public static func addressed(in message: String, among participants: [Participant]) -> Set<String> {
+        var result: Set<String> = []
+        for word in message.split(whereSeparator: { $0.isWhitespace }) where word.hasPrefix("@") {
+            let name = word.dropFirst().trimmingCharacters(in: .punctuationCharacters).lowercased()
+            for participant in participants {
+                let last = participant.persona.name.split(separator: " ").last.map { $0.lowercased() }
+                if participant.persona.id == name || last == name { result.insert(participant.persona.id) }
+            }
+        }
+        return result
+    }
+
+    // MARK: Stopping
+
+    /// The common answer when every participant has an `answer_pattern`, each one's answer in
+    /// `round` matches it, and the captured answers agree (ignoring case and spaces).
+    static func consensus(_ participants: [Participant], round: Int, transcript: [TranscriptMessage]) -> String? {
+        guard participants.count > 1 else { return nil }
+        var answers: [String] = []
+        for participant in participants {
+            guard let pattern = participant.persona.answerPattern,
+                  let expression = try? NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators]),
+                  let message = transcript.last(where: { $0.round == round && $0.speaker == participant.persona.id && $0.status == .complete })
+            else { return nil }
+            let text = message.text
+            guard let match = expression.matches(in: text, range: NSRange(text.startIndex..., in: text)).last else { return nil }
+            let group = match.numberOfRanges > 1 ? match.range(at: 1) : match.range
+            guard let range = Range(group, in: text) else { return nil }
+            answers.append(text[range].trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let normalized = Set(answers.map { $0.lowercased().replacingOccurrences(of: " ", with: "") })
+        return normalized.count == 1 ? answers[0] : nil
+    }
+
+    /// The judge reads the whole transcript and gives a verdict.
+    private func judge(_ plan: DebatePlan, round: Int, log: Log, emit: @escaping @Sendable (DebateEvent) -> Void) async {
+        guard let judge = plan.judge, !Task.isCancelled else { return }
+        let transcript = log.all.filter(\.isVisibleToPersonas)
+            .map { "[\($0.role == .user ? "User" : $0.name), round \($0.round)]: \($0.text)" }.joined(separator: "\n\n")
+        let prompt = "Here is the complete debate.\n\n\(transcript)\n\nGive your verdict."
+        await turn(judge, round: round, plan: plan, transcript: log.all, log: log, role: .judge,
+                   messages: [ChatMessage(role: .user, content: prompt)], emit: emit)
+    }
+}

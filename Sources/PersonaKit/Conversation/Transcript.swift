@@ -1,0 +1,144 @@
+import Foundation
+
+/// How personas take part in a conversation (DESIGN.md §4).
+public enum ConversationMode: String, Sendable, CaseIterable {
+    /// Everyone answers the user at once and sees only the user and itself.
+    case parallel
+    /// Everyone answers at once; from round 2 each also sees the others' previous answers.
+    case rounds
+    /// One after another; each sees everything said before its turn. The order rotates.
+    case roundRobin = "round-robin"
+    /// A moderator persona picks who speaks next.
+    case moderated
+}
+
+/// One message of a saved conversation: the user's, a persona's, the judge's or the moderator's.
+public struct TranscriptMessage: Sendable, Equatable {
+    public enum Role: String, Sendable {
+        case user
+        case persona
+        case judge
+        case moderator
+    }
+
+    public enum Status: String, Sendable {
+        case complete
+        case stopped
+        case failed
+    }
+
+    public static let userSpeaker = "user"
+
+    public var round: Int
+    /// `user`, or the persona's id.
+    public var speaker: String
+    public var name: String
+    public var role: Role
+    public var text: String
+    public var status: Status
+    public var error: String?
+    public var provider: String?
+    public var model: String?
+    public var inputTokens = 0
+    public var outputTokens = 0
+    public var costMicros: Int64?
+    public var estimated = false
+    /// How many older turns were left out of this turn's prompt to fit the context window.
+    public var droppedTurns = 0
+
+    public init(round: Int, speaker: String, name: String, role: Role, text: String, status: Status = .complete,
+                error: String? = nil, provider: String? = nil, model: String? = nil, inputTokens: Int = 0, outputTokens: Int = 0,
+                costMicros: Int64? = nil, estimated: Bool = false, droppedTurns: Int = 0) {
+        self.round = round
+        self.speaker = speaker
+        self.name = name
+        self.role = role
+        self.text = text
+        self.status = status
+        self.error = error
+        self.provider = provider
+        self.model = model
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costMicros = costMicros
+        self.estimated = estimated
+        self.droppedTurns = droppedTurns
+    }
+
+    public static func user(_ text: String, round: Int) -> TranscriptMessage {
+        TranscriptMessage(round: round, speaker: userSpeaker, name: "You", role: .user, text: text)
+    }
+
+    /// Whether other turns may see it: the debate's own words that were said, even if cut short.
+    var isVisibleToPersonas: Bool {
+        (role == .user || role == .persona) && status != .failed && !text.isEmpty
+    }
+}
+
+/// Builds what one persona sees in each mode, and trims it to the model's context window.
+public enum PromptBuilder {
+    /// The messages persona `id` is sent for its turn in `round`.
+    ///
+    /// - parallel: the user's messages and its own replies, nothing else.
+    /// - rounds: round 1 alone; in round k it also gets the others' round k−1 answers in one user
+    ///   message naming each speaker (`[The Skeptic]: …`). Its own answers are `assistant`.
+    /// - round-robin and moderated: everything said before its turn, its own words as `assistant`
+    ///   and everyone else's as `user` prefixed `[Name]:`.
+    /// Same-role runs are merged so that user and assistant strictly alternate.
+    public static func messages(for id: String, mode: ConversationMode, transcript: [TranscriptMessage], round: Int) -> [ChatMessage] {
+        let visible = transcript.filter(\.isVisibleToPersonas)
+        var messages: [ChatMessage] = []
+        switch mode {
+        case .parallel:
+            for message in visible where message.role == .user || message.speaker == id {
+                messages.append(ChatMessage(role: message.speaker == id ? .assistant : .user, content: message.text))
+            }
+        case .rounds:
+            for current in 1...max(1, round) {
+                for message in visible where message.round == current && message.role == .user {
+                    messages.append(ChatMessage(role: .user, content: message.text))
+                }
+                let others = visible.filter { $0.round == current - 1 && $0.role == .persona && $0.speaker != id }
+                if !others.isEmpty {
+                    messages.append(ChatMessage(role: .user, content: others.map { "[\($0.name)]: \($0.text)" }.joined(separator: "\n\n")))
+                }
+                if current < round, let own = visible.first(where: { $0.round == current && $0.speaker == id }) {
+                    messages.append(ChatMessage(role: .assistant, content: own.text))
+                }
+            }
+        case .roundRobin, .moderated:
+            for message in visible {
+                if message.speaker == id {
+                    messages.append(ChatMessage(role: .assistant, content: message.text))
+                } else if message.role == .user {
+                    messages.append(ChatMessage(role: .user, content: message.text))
+                } else {
+                    messages.append(ChatMessage(role: .user, content: "[\(message.name)]: \(message.text)"))
+                }
+            }
+        }
+        return ChatMessage.mergingSameRoleRuns(messages)
+    }
+
+    /// Fits a prompt in the model's context window: the system prompt stays, and the oldest
+    /// middle turns go first (the opening message and the latest ones are kept). Returns the
+    /// messages and how many turns were dropped.
+    public static func trim(_ messages: [ChatMessage], system: String, contextWindow: Int?, maxOutput: Int?)
+        -> (messages: [ChatMessage], dropped: Int)
+    {
+        guard let contextWindow else { return (messages, 0) }
+        let room = contextWindow - (maxOutput ?? 0) - TokenEstimator.estimate(system) - 16
+        var kept = messages
+        var dropped = 0
+        func size(_ list: [ChatMessage]) -> Int { list.reduce(0) { $0 + TokenEstimator.estimate($1.content) + 4 } }
+        while size(kept) > room, kept.count > 2 {
+            kept.remove(at: 1)
+            dropped += 1
+            // Removing one turn may leave two of a role side by side; keep them alternating.
+            if kept.count > 1, kept[0].role == kept[1].role {
+                kept = ChatMessage.mergingSameRoleRuns(kept)
+            }
+        }
+        return (kept, dropped)
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import GRDB
+
+/// A saved conversation's header: who took part, how, and about what.
+public struct SessionInfo: Sendable, Equatable {
+    public struct Member: Sendable, Equatable {
+        public var persona: String
+        public var name: String
+        public var model: ModelRef
+
+        public init(persona: String, name: String, model: ModelRef) {
+            self.persona = persona
+            self.name = name
+            self.model = model
+        }
+    }
+
+    public var id: String
+    public var created: Date
+    public var mode: ConversationMode
+    public var topic: String
+    public var roster: [Member]
+    public var rounds: Int?
+    public var judge: String?
+
+    public init(id: String, created: Date = Date(), mode: ConversationMode, topic: String, roster: [Member], rounds: Int? = nil,
+                judge: String? = nil) {
+        self.id = id
+        self.created = created
+        self.mode = mode
+        self.topic = topic
+        self.roster = roster
+        self.rounds = rounds
+        self.judge = judge
+    }
+}
+
+/// A line of `persona sessions list`.
+public struct SessionSummary: Sendable, Equatable {
+    public var info: SessionInfo
+    public var turns: Int
+    public var costMicros: Int64
+    public var unpriced: Int
+}
+
+/// Saved sessions in `persona.db`. A message is written, in its own transaction, when its turn
+/// ends, so a crash loses at most the turns still streaming.
+public final class SessionStore: Sendable {
+    private let pool: DatabasePool
+
+    public init(database: PersonaDatabase) {
+        pool = database.pool
+    }
+
+    public func create(_ info: SessionInfo) throws {
+        let roster = JSON.array(info.roster.map { member in
+            .object(["persona": .string(member.persona), "name": .string(member.name), "model": .string(member.model.description)])
+        }).serialized
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO sessions (id, created_ms, mode, topic, roster, rounds, judge) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [info.id, Self.milliseconds(info.created), info.mode.rawValue, info.topic, roster, info.rounds, info.judge])
+        }
+    }
+
+    public func append(_ message: TranscriptMessage, to session: String, at date: Date = Date()) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO messages (session, round, speaker, name, role, provider, model, text, status, error, input_tokens,
+                    output_tokens, cost_micros, estimated, dropped_turns, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [session, message.round, message.speaker, message.name, message.role.rawValue, message.provider,
+                                 message.model, message.text, message.status.rawValue, message.error, message.inputTokens,
+                                 message.outputTokens, message.costMicros, message.estimated, message.droppedTurns,
+                                 Self.milliseconds(date)])
+        }
+    }
+
+    /// Sessions, newest first, with their turn count and cost.
+    public func list(limit: Int = 50) throws -> [SessionSummary] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT s.*, COUNT(m.id) AS turns, COALESCE(SUM(m.cost_micros), 0) AS cost,
+                       COALESCE(SUM(m.role != 'user' AND m.cost_micros IS NULL), 0) AS unpriced
+                FROM sessions s LEFT JOIN messages m ON m.session = s.id
+                GROUP BY s.id ORDER BY s.created_ms DESC LIMIT ?
+                """, arguments: [limit]).map { row in
+                SessionSummary(info: Self.info(row), turns: row["turns"], costMicros: row["cost"], unpriced: row["unpriced"])
+            }
+        }
+    }
+
+    /// A session and its messages in order; nil when there is no such session. `id` may be a
+    /// unique prefix.
+    public func load(_ id: String) throws -> (info: SessionInfo, messages: [TranscriptMessage])? {
+        try pool.read { db in
+            let matches = try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE id = ? OR id LIKE ? ORDER BY id = ? DESC LIMIT 2",
+                                           arguments: [id, id + "%", id])
+            guard let row = matches.first, matches.count == 1 || (row["id"] as String) == id else { return nil }
+            let info = Self.info(row)
+            let messages = try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE session = ? ORDER BY id", arguments: [info.id])
+                .map(Self.message)
+            return (info, messages)
+        }
+    }
+
+    /// Stores a whole session at once (an imported export); its messages keep their order.
+    public func insert(_ info: SessionInfo, messages: [TranscriptMessage]) throws {
+        try create(info)
+        for message in messages { try append(message, to: info.id) }
+    }
+
+    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+
+    static func info(_ row: Row) -> SessionInfo {
+        let roster = ((try? JSON.parse(row["roster"] as String))?.array ?? []).compactMap { member -> SessionInfo.Member? in
+            guard let persona = member["persona"]?.string, let model = member["model"]?.string.flatMap({ try? ModelRef(parsing: $0) })
+            else { return nil }
+            return SessionInfo.Member(persona: persona, name: member["name"]?.string ?? persona, model: model)
+        }
+        return SessionInfo(id: row["id"], created: Date(timeIntervalSince1970: Double(row["created_ms"] as Int64) / 1000),
+                           mode: ConversationMode(rawValue: row["mode"]) ?? .parallel, topic: row["topic"], roster: roster,
+                           rounds: row["rounds"], judge: row["judge"])
+    }
+
+    static func message(_ row: Row) -> TranscriptMessage {
+        TranscriptMessage(round: row["round"], speaker: row["speaker"], name: row["name"],
+                          role: TranscriptMessage.Role(rawValue: row["role"]) ?? .persona, text: row["text"],
+                          status: TranscriptMessage.Status(rawValue: row["status"]) ?? .failed, error: row["error"],
+                          provider: row["provider"], model: row["model"], inputTokens: row["input_tokens"],
+                          outputTokens: row["output_tokens"], costMicros: row["cost_micros"], estimated: row["estimated"],
+                          droppedTurns: row["dropped_turns"])
+    }
+}
