@@ -46,6 +46,8 @@ public struct PriceSettings: Sendable, Equatable {
     public var output: Decimal?
     public var contextWindow: Int?
     public var maxOutput: Int?
+
+    public init() {}
 }
 
 /// Everything `config.yaml` can say (DESIGN.md §7). Every key is known from the start, even where

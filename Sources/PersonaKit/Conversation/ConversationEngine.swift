@@ -86,6 +86,15 @@ public struct PlannedTurnID: Sendable, Equatable, Hashable {
     public var model: String
     public var round: Int
     public var droppedTurns = 0
+
+    public init(personaID: String, personaName: String, provider: String, model: String, round: Int, droppedTurns: Int = 0) {
+        self.personaID = personaID
+        self.personaName = personaName
+        self.provider = provider
+        self.model = model
+        self.round = round
+        self.droppedTurns = droppedTurns
+    }
 }
 
 /// Runs persona turns, one task each, and reports their progress as `EngineEvent`s.

@@ -129,14 +129,18 @@ public final class DebateRunner: Sendable {
                 }
             case .moderated:
                 var next = 0
+                var spoken: Set<String> = []
                 for step in 0..<speakers.count where !Task.isCancelled {
                     let speaker: Participant
                     if round == firstRound, step == 0, let named = speakers.first(where: { addressed.contains($0.persona.id) }) {
                         speaker = named
                     } else {
-                        speaker = await moderatorChoice(plan, round: round, fallback: speakers[next % speakers.count],
-                                                        log: log, emit: emit)
+                        // Should the moderator name nobody, the next in order who has not yet spoken this round.
+                        let waiting = (0..<speakers.count).map { speakers[(next + $0) % speakers.count] }
+                            .first { !spoken.contains($0.persona.id) } ?? speakers[next % speakers.count]
+                        speaker = await moderatorChoice(plan, round: round, fallback: waiting, log: log, emit: emit)
                     }
+                    spoken.insert(speaker.persona.id)
                     next = ((speakers.firstIndex { $0.persona.id == speaker.persona.id } ?? next) + 1) % speakers.count
                     if await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, emit: emit) {
                         failedByBudget = true

@@ -1,0 +1,269 @@
+import Foundation
+import MockProvider
+import PersonaKit
+import XCTest
+
+@testable import PersonaApp
+
+/// What each persona received in each mode, read from the request bodies the mock recorded.
+final class DebateTests: XCTestCase {
+    var server: MockServer!
+    var database: PersonaDatabase!
+    var directory: URL!
+    let replies = Replies()
+
+    /// Answers `<id>-<n>` for a persona's n-th request, or what a test scripted for it.
+    final class Replies: @unchecked Sendable {
+        private let lock = NSLock()
+        private var counts: [String: Int] = [:]
+        var scripted: [String: [String]] = [:]
+
+        func reply(to request: MockRequest) -> MockBehavior {
+            let body = (try? JSON.parse(request.body)) ?? .null
+            let system = body["messages"]?[0]?["content"]?.string ?? ""
+            let id = system.replacingOccurrences(of: "You are ", with: "").replacingOccurrences(of: ".", with: "")
+            return lock.withLock {
+                counts[id, default: 0] += 1
+                if var queue = scripted[id], !queue.isEmpty {
+                    let text = queue.removeFirst()
+                    scripted[id] = queue
+                    return MockBehavior(text: text, chunkSize: 50)
+                }
+                return MockBehavior(text: "\(id)-\(counts[id]!)", chunkSize: 50)
+            }
+        }
+    }
+
+    override func setUpWithError() throws {
+        let replies = self.replies
+        server = try MockServer { replies.reply(to: $0) }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("debate-\(UUID().uuidString)")
+        database = try PersonaDatabase(path: directory.appendingPathComponent("persona.db").path)
+    }
+
+    override func tearDown() {
+        server.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func participant(_ id: String, pattern: String? = nil) -> Participant {
+        let endpoint = ProviderEndpoint(name: "openai", type: .openai, baseURL: server.baseURL + "/v1", apiKey: "k",
+                                        apiKeyEnv: "OPENAI_API_KEY", keyRequired: true)
+        let persona = Persona(id: id, name: id.capitalized, card: "The \(id).", answerPattern: pattern, systemPrompt: "You are \(id).")
+        return Participant(persona: persona, endpoint: endpoint, model: ModelRef(provider: "openai", model: "gpt-4o-mini"))
+    }
+
+    @discardableResult
+    func debate(_ mode: ConversationMode, rounds: Int, topic: String = "Topic?", participants ids: [String] = ["ann", "bob", "cy"],
+                judge: String? = nil, moderator: String? = nil, patterns: [String: String] = [:],
+                catalog: PriceCatalog? = nil) async -> [DebateEvent] {
+        let participants = ids.map { participant($0, pattern: patterns[$0]) }
+        let info = SessionInfo(id: "s-\(UUID().uuidString)", mode: mode, topic: topic,
+                               roster: participants.map { .init(persona: $0.persona.id, name: $0.persona.name, model: $0.model) })
+        let plan = DebatePlan(session: info, participants: participants, mode: mode, rounds: rounds,
+                              judge: judge.map { participant($0) }, moderator: moderator.map { participant($0) })
+        let accounting = Accounting(catalog: catalog ?? (try! PriceCatalog.bundled()), session: info.id)
+        let runner = DebateRunner(engine: ConversationEngine(accounting: accounting), store: SessionStore(database: database))
+        var events: [DebateEvent] = []
+        for await event in runner.run(plan, message: topic) { events.append(event) }
+        return events
+    }
+
+    /// The chat messages of every request `id` made, in order.
+    func prompts(of id: String) -> [[(role: String, content: String)]] {
+        server.requests.compactMap { request in
+            guard let body = try? JSON.parse(request.body), body["messages"]?[0]?["content"]?.string == "You are \(id)." else { return nil }
+            return (body["messages"]?.array ?? []).dropFirst().map { ($0["role"]?.string ?? "", $0["content"]?.string ?? "") }
+        }
+    }
+
+    func testParallelIsolation() async {
+        await debate(.parallel, rounds: 2)
+        let second = prompts(of: "ann")[1]
+        XCTAssertEqual(second.map(\.role), ["user", "assistant"], "the topic and its own answer only")
+        XCTAssertEqual(second[1].content, "ann-1")
+        XCTAssertFalse(second.contains { $0.content.contains("bob") || $0.content.contains("cy-") })
+    }
+
+    func testRoundsGiveEachPersonaTheOthersPreviousAnswers() async {
+        let events = await debate(.rounds, rounds: 2)
+        let second = prompts(of: "ann")[1]
+        XCTAssertEqual(second.map(\.role), ["user", "assistant", "user"])
+        XCTAssertEqual(second[0].content, "Topic?")
+        XCTAssertEqual(second[1].content, "ann-1", "its own answer is the assistant's")
+        XCTAssertTrue(second[2].content.contains("[Bob]: bob-1") && second[2].content.contains("[Cy]: cy-1"), second[2].content)
+        XCTAssertFalse(second[2].content.contains("ann-1"), "never its own answer as user text")
+        // Every round-1 done comes before any round-2 request.
+        let order = events.compactMap { event -> String? in
+            if case .turn(.done(let id, _), _) = event { return "done\(id.round)" }
+            if case .turn(.request(let id), _) = event { return "request\(id.round)" }
+            return nil
+        }
+        XCTAssertLessThan(order.lastIndex(of: "done1")!, order.firstIndex(of: "request2")!)
+    }
+
+    func testRoundRobinAlternatesAndRotates() async {
+        await debate(.roundRobin, rounds: 2)
+        let speakers = server.requests.compactMap { (try? JSON.parse($0.body))?["messages"]?[0]?["content"]?.string }
+        XCTAssertEqual(speakers, ["You are ann.", "You are bob.", "You are cy.", "You are bob.", "You are cy.", "You are ann."])
+        let bobFirst = prompts(of: "bob")[0]
+        XCTAssertEqual(bobFirst.map(\.role), ["user"], "the topic and ann's words merge into one user turn")
+        XCTAssertEqual(bobFirst[0].content, "Topic?\n\n[Ann]: ann-1")
+        let annSecond = prompts(of: "ann")[1]
+        XCTAssertEqual(annSecond.map(\.role), ["user", "assistant", "user"])
+        XCTAssertEqual(annSecond[2].content, "[Bob]: bob-1\n\n[Cy]: cy-1\n\n[Bob]: bob-2\n\n[Cy]: cy-2")
+        for prompt in prompts(of: "ann") + prompts(of: "bob") + prompts(of: "cy") {
+            XCTAssertEqual(prompt.first?.role, "user")
+            XCTAssertTrue(zip(prompt, prompt.dropFirst()).allSatisfy { $0.role != $1.role }, "strictly alternating")
+        }
+    }
+
+    func testModeratorPicksTheSpeakerAndIsReaskedWhenItNamesNobody() async {
+        replies.scripted["moderator"] = ["Cy should answer this.", "Hmm.", "Let me think.", "Bob", "nobody", "none", "no idea"]
+        let events = await debate(.moderated, rounds: 1, moderator: "moderator")
+        let picks = events.compactMap { event -> (String, Int, Bool)? in
+            if case .moderatorChose(_, let persona, let attempts, let fallback) = event { return (persona, attempts, fallback) }
+            return nil
+        }
+        XCTAssertEqual(picks.map(\.0), ["cy", "bob", "ann"])
+        XCTAssertEqual(picks.map(\.1), [1, 3, 3])
+        XCTAssertEqual(picks.map(\.2), [false, false, true], "after two re-asks the next in order speaks")
+        let firstAsk = prompts(of: "moderator")[0][0].content
+        XCTAssertTrue(firstAsk.contains("- Ann (ann): The ann."), "the moderator sees each card")
+        XCTAssertTrue(firstAsk.contains("[You]: Topic?"), "and the transcript")
+        let reask = prompts(of: "moderator")[2]
+        XCTAssertEqual(reask.map(\.role), ["user", "assistant", "user"])
+        XCTAssertTrue(reask[2].content.contains("Answer with exactly one of: Ann, Bob, Cy"))
+    }
+
+    func testAtNamePicksTheSpeakerInAnyMode() async {
+        await debate(.rounds, rounds: 2, topic: "@bob what do you say?")
+        XCTAssertEqual(prompts(of: "ann").count, 1, "round 1 is bob's alone")
+        XCTAssertEqual(prompts(of: "bob").count, 2)
+        server.clearLog()
+        await debate(.roundRobin, rounds: 1, topic: "@cy first, please")
+        XCTAssertEqual(server.requests.first.flatMap { (try? JSON.parse($0.body))?["messages"]?[0]?["content"]?.string }, "You are cy.")
+    }
+
+    func testConsensusStopsTheDebate() async {
+        let boxed = #"\\boxed\{(.+?)\}"#
+        for id in ["ann", "bob"] { replies.scripted[id] = ["I think \\boxed{42}.", "still \\boxed{42}"] }
+        replies.scripted["cy"] = ["Clearly \\boxed{ 42 }."]
+        let events = await debate(.rounds, rounds: 3, patterns: ["ann": boxed, "bob": boxed, "cy": boxed])
+        XCTAssertTrue(events.contains(.consensus(round: 1, answer: "42")))
+        XCTAssertEqual(events.last, .finished(.consensus("42")))
+        XCTAssertEqual(server.requests.count, 3, "no second round")
+
+        server.clearLog()
+        replies.scripted = ["ann": ["\\boxed{1}"], "bob": ["\\boxed{2}"], "cy": ["\\boxed{1}"]]
+        let disagreeing = await debate(.rounds, rounds: 2, patterns: ["ann": boxed, "bob": boxed, "cy": boxed])
+        XCTAssertEqual(disagreeing.last, .finished(.roundsDone))
+        XCTAssertEqual(server.requests.count, 6)
+    }
+
+    func testTheJudgeSeesTheWholeTranscript() async {
+        let events = await debate(.rounds, rounds: 2, judge: "judge")
+        let verdict = prompts(of: "judge")
+        XCTAssertEqual(verdict.count, 1)
+        XCTAssertEqual(verdict[0].map(\.role), ["user"])
+        for answer in ["ann-1", "bob-1", "cy-1", "ann-2", "bob-2", "cy-2", "Topic?"] {
+            XCTAssertTrue(verdict[0][0].content.contains(answer), answer)
+        }
+        XCTAssertTrue(verdict[0][0].content.contains("[Bob, round 2]: bob-2"))
+        XCTAssertTrue(events.contains { if case .turn(.done(let id, _), .judge) = $0 { return id.personaID == "judge" } else { return false } })
+    }
+
+    func testTrimmingKeepsTheSystemPromptAndDropsTheOldestTurnsFirst() async throws {
+        var catalog = try PriceCatalog.bundled()
+        var tiny = PriceSettings()
+        tiny.input = 1
+        tiny.output = 1
+        tiny.contextWindow = 60
+        tiny.maxOutput = 8
+        catalog.apply(["openai:gpt-4o-mini": tiny])
+        for id in ["ann", "bob"] {
+            replies.scripted[id] = (1...6).map { "\(id) says \(String(repeating: "blah ", count: 8))\($0)" }
+        }
+        let events = await debate(.roundRobin, rounds: 4, participants: ["ann", "bob"], catalog: catalog)
+        let last = prompts(of: "ann").last!
+        XCTAssertEqual(last.first?.content.hasPrefix("Topic?"), true, "the opening message stays")
+        XCTAssertTrue(last.last!.content.contains("bob says") && last.last!.content.hasSuffix("4"), "the latest turn stays")
+        XCTAssertFalse(last.contains { $0.content.contains("ann says blah blah blah blah blah blah blah blah 1") },
+                       "the oldest middle turns went first")
+        let lastBody = try JSON.parse(server.requests.last!.body)
+        XCTAssertEqual(lastBody["messages"]?[0]?["role"]?.string, "system", "the system prompt stays pinned")
+        let dropped = events.compactMap { event -> Int? in
+            if case .turn(.request(let id), _) = event, id.droppedTurns > 0 { return id.droppedTurns }
+            return nil
+        }
+        XCTAssertFalse(dropped.isEmpty, "request events say how many turns were dropped")
+        XCTAssertEqual(DebatePrinter.turnJSON(.request(PlannedTurnID(personaID: "a", personaName: "A", provider: "p", model: "m",
+                                                                      round: 3, droppedTurns: 2)), role: .persona)?["dropped_turns"]?.int, 2)
+    }
+
+    func testTheExportOfAThreeRoundDebateReimportsAsTheSameMessages() async throws {
+        await debate(.rounds, rounds: 3, judge: "judge")
+        let store = SessionStore(database: database)
+        let saved = try XCTUnwrap(try store.list().first)
+        let (info, messages) = try XCTUnwrap(try store.load(saved.info.id))
+        XCTAssertEqual(messages.filter { $0.role == .persona }.count, 9)
+        let exported = SessionsReport.exportJSON(info, messages)
+        let (reimported, reimportedMessages) = try SessionsReport.importJSON(exported)
+        XCTAssertEqual(reimportedMessages, messages)
+        XCTAssertEqual(reimported.roster, info.roster)
+        XCTAssertEqual(reimported.topic, info.topic)
+
+        let other = try PersonaDatabase(path: directory.appendingPathComponent("other.db").path)
+        try SessionStore(database: other).insert(reimported, messages: reimportedMessages)
+        XCTAssertEqual(try SessionStore(database: other).load(info.id)?.messages, messages)
+
+        let markdown = SessionsReport.exportMarkdown(info, messages)
+        XCTAssertTrue(markdown.hasPrefix("---\nsession: "))
+        XCTAssertTrue(markdown.contains("roster:\n  - persona: \"ann\"\n    name: \"Ann\"\n    model: \"openai:gpt-4o-mini\""))
+        XCTAssertTrue(markdown.contains("    output_tokens: "))
+        XCTAssertTrue(markdown.contains("## Round 3"))
+        XCTAssertTrue(markdown.contains("**Verdict — Judge**:"))
+    }
+}
+
+/// A debate killed with SIGKILL keeps every turn that had finished.
+final class DebateCrashTests: XCTestCase {
+    func testKillNineMidDebateKeepsTheFinishedTurns() throws {
+        let server = try MockServer { request in
+            // Every other request streams slowly, so the kill lands while turns are in flight.
+            MockBehavior(tokens: 20, delayPerToken: request.bodyText.contains("[") ? 0.2 : 0.005)
+        }
+        defer { server.stop() }
+        let cli = try CLI()
+        defer { cli.remove() }
+        let process = Process()
+        process.executableURL = CLI.executable
+        process.arguments = ["debate", "Crash me", "--personas", "skeptic,optimist,pragmatist", "--model", "openai:gpt-4o-mini",
+                             "--mode", "round-robin", "--rounds", "3", "--json", "--home", cli.home.path]
+        process.environment = ["OPENAI_BASE_URL": server.baseURL + "/v1", "OPENAI_API_KEY": "k", "HOME": cli.home.path,
+                               "PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        // Wait for two finished turns, then kill while the third streams.
+        var seen = ""
+        let deadline = Date().addingTimeInterval(20)
+        while seen.components(separatedBy: "\"event\":\"done\"").count < 3, Date() < deadline {
+            seen += String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        let finished = seen.components(separatedBy: "\"event\":\"done\"").count - 1
+        XCTAssertGreaterThanOrEqual(finished, 2)
+
+        let list = try cli.run(["sessions", "list"])
+        let id = try XCTUnwrap(list.stdout.split(separator: "\n").dropFirst().first?.split(separator: " ").first.map(String.init))
+        let shown = try cli.run(["sessions", "show", id])
+        XCTAssertEqual(shown.status, 0)
+        XCTAssertTrue(shown.stdout.contains("Crash me"))
+        let answers = shown.stdout.components(separatedBy: "(openai:gpt-4o-mini):").count - 1
+        XCTAssertGreaterThanOrEqual(answers, finished, "every finished turn was saved\n" + shown.stdout)
+        XCTAssertFalse(shown.stdout.contains("[failed]"))
+    }
+}
