@@ -87,6 +87,8 @@ public struct PaneState: Equatable, Sendable {
     public var counters = TurnCounters()
     /// Which turn events belong to; events of an older turn are ignored.
     public var turnSerial = 0
+    /// Turns left out of the running turn's prompt to fit the context window.
+    public var droppedTurns = 0
     /// The first visible line when scrolled up; nil follows the stream.
     public var scrollTop: Int?
     /// The error message of the last failed turn.
@@ -130,8 +132,27 @@ public enum Overlay: Equatable, Sendable {
 /// Everything the chat screen shows. Changed only by `reduce`; drawn only by `render`.
 public struct AppState: Equatable, Sendable {
     public var session: String
-    public var mode = "parallel"
+    public var mode: ConversationMode = .parallel
+    /// Rounds a debate runs (every mode but parallel) after each message.
+    public var debateRounds = 3
+    /// The last round of the conversation so far.
     public var round = 0
+    /// While a conversation runs: its current round and how many it will run.
+    public var progress: (current: Int, total: Int)? {
+        get { progressRound.map { ($0, progressTotal) } }
+        set {
+            progressRound = newValue?.current
+            progressTotal = newValue?.total ?? 0
+        }
+    }
+    private var progressRound: Int?
+    private var progressTotal = 0
+    /// True from sending a message until the conversation it started ends.
+    public var conversing = false
+    /// The persona who gives a verdict after each debate; its pane shows the verdicts.
+    public var judgeID: String?
+    /// Spent on turns that have no pane (the moderator's), in USD; nil once a price was unknown.
+    public var sideSpentUSD: Decimal? = 0
     public var panes: [PaneState]
     public var focus = 0
     public var zoomed = false
@@ -166,7 +187,7 @@ public struct AppState: Equatable, Sendable {
     /// The session's cost so far (finished turns, plus running turns' estimates), or nil when
     /// any price is unknown.
     public var sessionCostUSD: Decimal? {
-        var total: Decimal = 0
+        guard var total = sideSpentUSD else { return nil }
         for pane in panes {
             guard let spent = pane.spentUSD else { return nil }
             total += spent
@@ -181,9 +202,18 @@ public struct AppState: Equatable, Sendable {
 
 /// What reduce asks the outside world to do.
 public enum AppEffect: Equatable, Sendable {
-    /// Run the pane's next turn from its transcript.
-    case runTurn(personaID: String, serial: Int)
+    /// Start a conversation with this message, in the current mode.
+    case converse(String)
+    /// Add a message to the running debate, before its next round.
+    case interject(String)
+    /// Answer the last message again with this persona (Ctrl-R).
+    case regenerate(personaID: String)
     case cancelTurn(personaID: String)
+    /// Stop the whole conversation.
+    case stopConversation
+    case setJudge(String?)
+    /// Begin a new saved session (after /clear).
+    case newSession
     case changeModel(personaID: String, model: ModelRef)
     case addPersona(String)
     case showCosts
@@ -209,6 +239,17 @@ public enum AppEvent: Equatable, Sendable {
     case turn(personaID: String, serial: Int, TurnUpdate)
     case modelChanged(personaID: String, model: ModelRef, price: ModelPrice?, providerType: ProviderType)
     case costsLoaded([String])
+    /// A persona's turn began: a new answer streams into its pane.
+    case turnStarted(personaID: String, round: Int, droppedTurns: Int)
+    case roundStarted(Int, of: Int)
+    case conversationEnded(DebateEnd)
+    /// The cost of a turn that has no pane (the moderator's).
+    case sideCost(Decimal?)
+    /// The judge's pane appeared (or, with nil, left).
+    case judgeSet(PaneState?)
+    case sessionStarted(String)
+    /// A message of the conversation was saved; the run loop keeps the transcript.
+    case saved(TranscriptMessage)
     case paneAdded(PaneState)
     case notice(String)
 }

@@ -92,7 +92,11 @@ public final class ChatController {
     private var personas: [String: Persona]
     private let inbox: Inbox
     private var decoder = KeyDecoder()
-    private var turns: [String: Task<Void, Never>] = [:]
+    private let store: SessionStore?
+    /// The saved conversation so far, as the personas' prompts are built from it.
+    private var transcript: [TranscriptMessage]
+    private var conversation: Task<Void, Never>?
+    private var control = DebateControl()
     private let clock: @Sendable () -> Double
     private var dirty = true
     private var lastFrame = -Double.infinity
@@ -104,7 +108,10 @@ public final class ChatController {
     public var onFrame: ((FrameReport) -> Void)?
 
     public init(state: AppState, personas: [Persona], workspace: Workspace, screen: Screen,
-                engine: ConversationEngine, input: Int32 = STDIN_FILENO) {
+                engine: ConversationEngine, store: SessionStore? = nil, transcript: [TranscriptMessage] = [],
+                input: Int32 = STDIN_FILENO) {
+        self.store = store
+        self.transcript = transcript
         let start = DispatchTime.now().uptimeNanoseconds
         let clock: @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000_000 }
         self.clock = clock
@@ -132,7 +139,7 @@ public final class ChatController {
         for signalNumber in [SIGWINCH, SIGTERM, SIGHUP] { signal(signalNumber, onSignal) }
         defer {
             for signalNumber in [SIGWINCH, SIGTERM, SIGHUP] { signal(signalNumber, SIG_DFL) }
-            for task in turns.values { task.cancel() }
+            conversation?.cancel()
         }
         let size = screen.refreshSize()
         dispatch(.resize(width: size.width, height: size.height))
@@ -221,7 +228,11 @@ public final class ChatController {
             }
         }
         for posted in inbox.drain() {
-            if case .turn(_, _, .delta) = posted.event { pendingArrivals.append(posted.at) }
+            switch posted.event {
+            case .turn(_, _, .delta): pendingArrivals.append(posted.at)
+            case .saved(let message): transcript.append(message)
+            default: break
+            }
             dispatch(posted.event)
         }
     }
@@ -236,10 +247,16 @@ public final class ChatController {
 
     private func perform(_ effect: AppEffect) {
         switch effect {
-        case .runTurn(let personaID, let serial):
-            startTurn(personaID, serial: serial)
+        case .converse(let message):
+            converse(message, regenerating: nil)
+        case .regenerate(let personaID):
+            converse(nil, regenerating: personaID)
+        case .interject(let message):
+            control.interject(message)
         case .cancelTurn(let personaID):
-            turns[personaID]?.cancel()
+            control.stop(personaID)
+        case .stopConversation:
+            conversation?.cancel()
         case .changeModel(let personaID, let model):
             do {
                 let endpoint = try workspace.providers.endpoint(for: model.provider)
@@ -250,6 +267,19 @@ public final class ChatController {
             }
         case .addPersona(let name):
             addPersona(name)
+        case .setJudge(let name):
+            guard let name else { return dispatch(.judgeSet(nil)) }
+            do {
+                let member = try Roster.roster([try Roster.find(name, in: workspace)], override: nil, workspace: workspace)[0]
+                personas[member.persona.id] = member.persona
+                dispatch(.judgeSet(ChatSetup.pane(for: member, index: state.panes.count, catalog: engine.accounting?.catalog)))
+            } catch {
+                dispatch(.notice("/judge: \(error)"))
+            }
+        case .newSession:
+            conversation?.cancel()
+            transcript = []
+            dispatch(.sessionStarted(SessionID.make()))
         case .showCosts:
             guard let ledger = engine.accounting?.ledger else { return dispatch(.notice("No cost ledger is open.")) }
             do {
@@ -262,50 +292,95 @@ public final class ChatController {
         }
     }
 
-    private func startTurn(_ personaID: String, serial: Int) {
-        guard let pane = state.panes.first(where: { $0.personaID == personaID }), let persona = personas[personaID] else { return }
-        let endpoint: ProviderEndpoint
+    /// Runs the conversation for a new message in the current mode, or answers the last message
+    /// again with one persona. Its events come back through the inbox.
+    private func converse(_ message: String?, regenerating: String?) {
+        let plan: DebatePlan
         do {
-            endpoint = try workspace.providers.endpoint(for: pane.model.provider)
+            plan = try currentPlan(only: regenerating)
         } catch {
-            let failure = ProviderError(kind: .auth, message: "\(error)")
-            let unsent = ChatRequest(model: pane.model.model, system: persona.systemPrompt, messages: Self.messages(for: pane))
-            dispatch(.turn(personaID: personaID, serial: serial, .failed(failure, .notSent(unsent))))
+            dispatch(.notice("\(error)"))
+            dispatch(.conversationEnded(.cancelled))
             return
         }
-        let request = ChatRequest(model: pane.model.model, system: persona.systemPrompt, messages: Self.messages(for: pane),
-                                  maxTokens: persona.maxTokens, temperature: persona.temperature)
-        dispatch(.turn(personaID: personaID, serial: serial, .sent(estimatedInputTokens: TokenEstimator.estimate(request))))
-        let turn = PlannedTurn(persona: persona, endpoint: endpoint, request: request, round: state.round)
+        control = DebateControl()
+        let control = self.control
+        let runner = DebateRunner(engine: engine, store: store)
         let inbox = self.inbox
-        let engine = self.engine
-        turns[personaID]?.cancel()
-        turns[personaID] = Task.detached {
-            await engine.run(turn) { event in
-                let update: TurnUpdate
+        var serials = Dictionary(state.panes.map { ($0.personaID, $0.turnSerial) }, uniquingKeysWith: { first, _ in first })
+        var history = transcript
+        if let regenerating, let last = history.lastIndex(where: { $0.speaker == regenerating && $0.role == .persona }) {
+            history.remove(at: last)
+        }
+        let stream = message.map { runner.run(plan, message: $0, history: history, control: control) }
+            ?? runner.rerun(plan, personaID: regenerating ?? "", history: history, control: control)
+        conversation = Task.detached {
+            for await event in stream {
                 switch event {
-                case .request: return
-                case .delta(_, let text): update = .delta(text)
-                case .usage(_, let usage): update = .usage(usage)
-                case .done(_, let report): update = .done(report)
-                case .failed(_, let error, let report): update = .failed(error, report)
+                case .saved(let saved):
+                    inbox.post(.saved(saved))
+                case .round(let current, let total):
+                    inbox.post(.roundStarted(current, of: total))
+                case .turn(let engineEvent, let role):
+                    if role == .moderator {
+                        switch engineEvent {
+                        case .done(_, let report), .failed(_, _, let report): inbox.post(.sideCost(report.costUSD))
+                        default: break
+                        }
+                        continue
+                    }
+                    switch engineEvent {
+                    case .request(let id):
+                        serials[id.personaID, default: 0] += 1
+                        inbox.post(.turnStarted(personaID: id.personaID, round: id.round, droppedTurns: id.droppedTurns))
+                    case .delta(let id, let text):
+                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .delta(text)))
+                    case .usage(let id, let usage):
+                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .usage(usage)))
+                    case .done(let id, let report):
+                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .done(report)))
+                    case .failed(let id, let error, let report):
+                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .failed(error, report)))
+                    }
+                case .moderatorChose(_, let persona, _, let fallback):
+                    inbox.post(.notice(fallback ? "The moderator named nobody; \(persona) speaks next."
+                        : "The moderator gives the floor to \(persona)."))
+                case .consensus:
+                    break
+                case .finished(let end):
+                    inbox.post(.conversationEnded(end))
                 }
-                inbox.post(.turn(personaID: personaID, serial: serial, update))
             }
         }
     }
 
-    /// What a persona sees in parallel mode: the user's messages and its own replies. The empty
-    /// entry being streamed into and failed attempts are left out; stopped answers stay, since
-    /// the user read them.
-    static func messages(for pane: PaneState) -> [ChatMessage] {
-        pane.entries.dropLast().compactMap { entry in
-            switch (entry.role, entry.status) {
-            case (.user, _): return ChatMessage(role: .user, content: entry.text)
-            case (.assistant, .failed), (.assistant, .streaming): return nil
-            case (.assistant, _): return entry.text.isEmpty ? nil : ChatMessage(role: .assistant, content: entry.text)
-            }
+    /// The conversation as the screen stands: its panes' personas, mode, rounds and judge.
+    private func currentPlan(only personaID: String?) throws -> DebatePlan {
+        let panes = state.panes.filter { $0.personaID != state.judgeID && (personaID == nil || $0.personaID == personaID) }
+        let participants = try panes.map { pane -> Participant in
+            guard let persona = personas[pane.personaID] else { throw UsageError("persona \(pane.personaID) is not loaded") }
+            return Participant(persona: persona, endpoint: try workspace.providers.endpoint(for: pane.model.provider), model: pane.model)
         }
+        var judge: Participant?
+        if let judgeID = state.judgeID, state.mode != .parallel, let pane = state.panes.first(where: { $0.personaID == judgeID }),
+           let persona = personas[judgeID] {
+            judge = Participant(persona: persona, endpoint: try workspace.providers.endpoint(for: pane.model.provider), model: pane.model)
+        }
+        var moderator: Participant?
+        if state.mode == .moderated {
+            guard let persona = workspace.persona(named: "moderator"),
+                  let member = try? Roster.roster([persona], override: persona.model == nil ? participants.first?.model : nil,
+                                                  workspace: workspace).first else {
+                throw UsageError("moderated mode needs a persona named moderator (a moderator.md persona file)")
+            }
+            moderator = Participant(persona: member.persona, endpoint: member.endpoint, model: member.model)
+        }
+        let topic = transcript.first(where: { $0.role == .user })?.text ?? state.input.history.last ?? ""
+        let info = SessionInfo(id: state.session, mode: state.mode, topic: topic,
+                               roster: participants.map { .init(persona: $0.persona.id, name: $0.persona.name, model: $0.model) },
+                               rounds: state.mode == .parallel ? nil : state.debateRounds, judge: judge?.persona.id)
+        return DebatePlan(session: info, participants: participants, mode: state.mode,
+                          rounds: state.mode == .parallel ? 1 : state.debateRounds, judge: judge, moderator: moderator)
     }
 
     private func addPersona(_ name: String) {
@@ -330,10 +405,15 @@ public enum ChatSetup {
     /// The screen's first state: the roster's panes, the session's budget, and what the ledger
     /// holds for today.
     public static func state(for roster: [Roster.RosterMember], accounting: Accounting, workspace: Workspace,
-                             width: Int, height: Int) async -> AppState {
-        var state = AppState(session: accounting.session,
-                             panes: roster.enumerated().map { pane(for: $1, index: $0, catalog: accounting.catalog) },
-                             width: width, height: height)
+                             width: Int, height: Int, mode: ConversationMode = .parallel, rounds: Int = 3,
+                             judge: Roster.RosterMember? = nil, resumed: [TranscriptMessage] = []) async -> AppState {
+        var panes = roster.enumerated().map { pane(for: $1, index: $0, catalog: accounting.catalog) }
+        if let judge { panes.append(pane(for: judge, index: panes.count, catalog: accounting.catalog)) }
+        var state = AppState(session: accounting.session, panes: panes, width: width, height: height)
+        state.mode = mode
+        state.debateRounds = rounds
+        state.judgeID = judge?.persona.id
+        refill(&state, from: resumed)
         if let budget = accounting.budget {
             state.budgetUSD = await budget.sessionCap.map(Money.dollars)
         }
@@ -341,5 +421,30 @@ public enum ChatSetup {
         let today = Ledger.Period(start: Calendar.current.startOfDay(for: Date()))
         state.spentTodayBeforeUSD = (try? accounting.ledger?.totals(in: today).micros).flatMap { $0 }.map(Money.dollars)
         return state
+    }
+
+    /// Refills the panes from a saved session: the user's messages in every pane, each answer in
+    /// its persona's, and the spend so far.
+    static func refill(_ state: inout AppState, from messages: [TranscriptMessage]) {
+        for message in messages {
+            switch message.role {
+            case .user:
+                ChatReducer.appendUserEntry(message.text, state: &state)
+            case .persona, .judge:
+                guard let index = state.panes.firstIndex(where: { $0.personaID == message.speaker }) else { continue }
+                let status: TranscriptEntry.Status = message.status == .complete ? .complete
+                    : message.status == .stopped ? .stopped : .failed(message.error ?? "failed")
+                state.panes[index].entries.append(TranscriptEntry(id: state.nextEntryID, role: .assistant, text: message.text, status: status))
+                state.nextEntryID += 1
+                if let spent = state.panes[index].spentUSD, let cost = message.costMicros {
+                    state.panes[index].spentUSD = spent + Money.dollars(cost)
+                } else {
+                    state.panes[index].spentUSD = nil
+                }
+            case .moderator:
+                if let spent = state.sideSpentUSD, let cost = message.costMicros { state.sideSpentUSD = spent + Money.dollars(cost) }
+            }
+            state.round = max(state.round, message.round)
+        }
     }
 }

@@ -111,6 +111,8 @@ public struct DebatePrinter {
             value = .object(["event": .string("consensus"), "round": .int(round), "answer": .string(answer)])
         case .finished(let end):
             value = .object(["event": .string("end"), "reason": .string(Self.reason(end))])
+        case .saved:
+            value = nil
         }
         return value.map { $0.serialized + "\n" } ?? ""
     }
@@ -164,7 +166,7 @@ public struct DebatePrinter {
             case .cancelled: return "Stopped.\n"
             case .consensus, .roundsDone: return ""
             }
-        case .turn:
+        case .turn, .saved:
             return ""
         }
     }

@@ -44,6 +44,43 @@ public enum ChatReducer {
         case .costsLoaded(let lines):
             state.overlay = .costs(lines)
             return []
+        case .turnStarted(let personaID, let round, let dropped):
+            guard let index = state.panes.firstIndex(where: { $0.personaID == personaID }) else { return [] }
+            beginTurn(index, state: &state, droppedTurns: dropped)
+            state.round = max(state.round, round)
+            return []
+        case .roundStarted(let current, let total):
+            state.progress = (current, total)
+            return []
+        case .conversationEnded(let end):
+            state.conversing = false
+            state.progress = nil
+            switch end {
+            case .consensus(let answer): state.notice = "Consensus: \(answer). The debate stopped early."
+            case .budget: state.notice = "Stopped: the budget is reached."
+            case .cancelled, .roundsDone: break
+            }
+            return []
+        case .sessionStarted(let id):
+            state.session = id
+            state.round = 0
+            return []
+        case .saved:
+            return []
+        case .sideCost(let cost):
+            if let spent = state.sideSpentUSD, let cost { state.sideSpentUSD = spent + cost } else { state.sideSpentUSD = nil }
+            return []
+        case .judgeSet(let pane):
+            state.panes.removeAll { $0.personaID == state.judgeID }
+            state.judgeID = pane?.personaID
+            if let pane {
+                state.panes.append(pane)
+                state.notice = "\(pane.name) will judge each debate."
+            } else {
+                state.notice = "No judge."
+            }
+            state.focus = min(state.focus, max(0, state.panes.count - 1))
+            return []
         }
     }
 
@@ -117,14 +154,14 @@ public enum ChatReducer {
     }
 
     /// Starts a new turn in a pane: an empty assistant entry to stream into, fresh counters.
-    static func beginTurn(_ index: Int, state: inout AppState) -> AppEffect {
+    static func beginTurn(_ index: Int, state: inout AppState, droppedTurns: Int) {
         state.panes[index].entries.append(TranscriptEntry(id: state.nextEntryID, role: .assistant, text: "", status: .streaming))
         state.nextEntryID += 1
         state.panes[index].phase = .waiting
         state.panes[index].counters = TurnCounters(startedAt: state.now)
         state.panes[index].turnSerial += 1
+        state.panes[index].droppedTurns = droppedTurns
         state.panes[index].scrollTop = nil
-        return .runTurn(personaID: state.panes[index].personaID, serial: state.panes[index].turnSerial)
     }
 
     // MARK: Keys
@@ -145,11 +182,11 @@ public enum ChatReducer {
                 return [.quit]
             }
             state.quitArmed = true
-            let effects = stopPanes(state.panes.indices, state: &state)
+            let effects = stopAll(&state)
             state.notice = effects.isEmpty ? "Press Ctrl-C again to quit." : "Stopped. Press Ctrl-C again to quit."
             return effects
         case .escape:
-            if wasEscape { return stopPanes(state.panes.indices, state: &state) }
+            if wasEscape { return stopAll(&state) }
             guard state.panes.indices.contains(state.focus) else { return [] }
             return stopPanes([state.focus], state: &state)
         case .enter:
@@ -186,6 +223,15 @@ public enum ChatReducer {
         return []
     }
 
+    /// Stops every pane and the conversation itself, so that no further round begins.
+    static func stopAll(_ state: inout AppState) -> [AppEffect] {
+        let effects = stopPanes(state.panes.indices, state: &state)
+        guard state.conversing else { return effects }
+        state.conversing = false
+        state.progress = nil
+        return effects + [.stopConversation]
+    }
+
     /// Stops the streaming panes among `indices`, keeping what they streamed, marked as stopped.
     static func stopPanes<S: Sequence>(_ indices: S, state: inout AppState) -> [AppEffect] where S.Element == Int {
         var effects: [AppEffect] = []
@@ -208,35 +254,43 @@ public enum ChatReducer {
             remember(text, input: &state.input)
             return SlashCommand.run(trimmed, state: &state)
         }
-        guard !state.isStreaming else {
-            state.notice = "Still answering: wait, or press Esc (Esc Esc for all) to stop first."
-            return []
-        }
         guard !state.panes.isEmpty else {
             state.notice = "No personas on screen. Add one with /add NAME."
             return []
         }
+        if state.conversing || state.isStreaming {
+            // A debate takes the user's word between rounds; a parallel answer must finish first.
+            guard state.conversing, state.mode != .parallel else {
+                state.notice = "Still answering: wait, or press Esc (Esc Esc for all) to stop first."
+                return []
+            }
+            remember(text, input: &state.input)
+            appendUserEntry(text, state: &state)
+            state.notice = "Added; the personas hear it before the next round."
+            return [.interject(text)]
+        }
         remember(text, input: &state.input)
-        return send(text, state: &state)
+        appendUserEntry(text, state: &state)
+        state.conversing = true
+        return [.converse(text)]
     }
 
-    /// Sends a message to every pane at once (parallel mode).
-    static func send(_ text: String, state: inout AppState) -> [AppEffect] {
-        state.round += 1
-        var effects: [AppEffect] = []
+    static func appendUserEntry(_ text: String, state: inout AppState) {
         for index in state.panes.indices {
             state.panes[index].entries.append(TranscriptEntry(id: state.nextEntryID, role: .user, text: text, status: .complete))
             state.nextEntryID += 1
-            effects.append(beginTurn(index, state: &state))
         }
-        return effects
     }
 
     static func regenerate(_ state: inout AppState) -> [AppEffect] {
         guard state.panes.indices.contains(state.focus) else { return [] }
         let index = state.focus
-        guard !state.panes[index].isActive else {
+        guard !state.panes[index].isActive, !state.conversing else {
             state.notice = "Still answering: press Esc to stop it first."
+            return []
+        }
+        guard state.mode == .parallel, state.panes[index].personaID != state.judgeID else {
+            state.notice = "Ctrl-R regenerates answers in parallel mode; in a debate, send a new message instead."
             return []
         }
         guard let last = state.panes[index].entries.indices.last, state.panes[index].entries[last].role == .assistant else {
@@ -244,7 +298,8 @@ public enum ChatReducer {
             return []
         }
         state.panes[index].entries.removeLast()
-        return [beginTurn(index, state: &state)]
+        state.conversing = true
+        return [.regenerate(personaID: state.panes[index].personaID)]
     }
 
     // MARK: Scrolling

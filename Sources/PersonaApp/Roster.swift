@@ -52,7 +52,8 @@ public enum Roster {
         }
     }
 
-    static func find(_ name: String, in workspace: Workspace) throws -> Persona {
+    /// A persona by id or name; an error explains a missing or broken one.
+    public static func find(_ name: String, in workspace: Workspace) throws -> Persona {
         if let persona = workspace.persona(named: name) { return persona }
         let wanted = name.lowercased()
         if let broken = workspace.personaIssues.first(where: {

@@ -2,7 +2,7 @@ import PersonaKit
 
 /// The chat screen's slash commands. Unknown ones get a hint; none is ever sent to a model.
 enum SlashCommand {
-    static let names = ["/help", "/quit", "/model", "/add", "/drop", "/clear"]
+    static let names = ["/help", "/quit", "/mode", "/rounds", "/judge", "/model", "/add", "/drop", "/clear"]
 
     static func run(_ line: String, state: inout AppState) -> [AppEffect] {
         let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
@@ -12,7 +12,29 @@ enum SlashCommand {
             state.overlay = .help
         case "/quit", "/exit":
             state.shouldQuit = true
-            return ChatReducer.stopPanes(state.panes.indices, state: &state) + [.quit]
+            return ChatReducer.stopAll(&state) + [.quit]
+        case "/mode":
+            guard arguments.count == 1, let mode = ConversationMode(rawValue: arguments[0].lowercased()) else {
+                state.notice = "Usage: /mode " + ConversationMode.allCases.map(\.rawValue).joined(separator: "|")
+                    + " (now \(state.mode.rawValue))"
+                return []
+            }
+            state.mode = mode
+            state.notice = mode == .parallel ? "Parallel: everyone answers you, side by side."
+                : "\(mode.rawValue): your next message starts a \(state.debateRounds)-round debate."
+        case "/rounds":
+            guard arguments.count == 1, let rounds = Int(arguments[0]), (1...50).contains(rounds) else {
+                state.notice = "Usage: /rounds N, from 1 to 50 (now \(state.debateRounds))"
+                return []
+            }
+            state.debateRounds = rounds
+            state.notice = "Debates run \(rounds) round\(rounds == 1 ? "" : "s")."
+        case "/judge":
+            guard arguments.count == 1 else {
+                state.notice = "Usage: /judge PERSONA, or /judge off"
+                return []
+            }
+            return [.setJudge(arguments[0].lowercased() == "off" ? nil : arguments[0])]
         case "/model":
             guard arguments.count == 2, let index = paneIndex(arguments[0], state) else {
                 state.notice = "Usage: /model PERSONA provider:model, e.g. /model skeptic openai:gpt-4o-mini"
@@ -43,7 +65,7 @@ enum SlashCommand {
             state.notice = "\(name) left the conversation."
             return effects
         case "/clear":
-            let effects = ChatReducer.stopPanes(state.panes.indices, state: &state)
+            let effects = ChatReducer.stopAll(&state)
             for index in state.panes.indices {
                 state.panes[index].entries = []
                 state.panes[index].phase = .idle
@@ -52,8 +74,8 @@ enum SlashCommand {
                 state.panes[index].turnSerial += 1
             }
             state.round = 0
-            state.notice = "Cleared. The personas start afresh."
-            return effects
+            state.notice = "Cleared. The personas start afresh in a new session."
+            return effects + [.newSession]
         default:
             state.notice = "Unknown command \(words[0]); try \(names.joined(separator: " ")). Nothing was sent."
         }

@@ -66,8 +66,12 @@ public enum ChatView {
 enum HeaderView {
     static func draw(_ state: AppState, in rect: Rect, into frame: inout CellBuffer) {
         frame.fill(rect, style: Theme.header)
-        var left = [StyledRun(" Persona ", Theme.header), StyledRun("│ \(state.session) │ \(state.mode)", Theme.headerDim)]
-        if state.round > 0 { left.append(StyledRun(" │ round \(state.round)", Theme.headerDim)) }
+        var left = [StyledRun(" Persona ", Theme.header), StyledRun("│ \(state.session) │ \(state.mode.rawValue)", Theme.headerDim)]
+        if let progress = state.progress, state.mode != .parallel {
+            left.append(StyledRun(" │ round \(progress.current)/\(progress.total)", Theme.header))
+        } else if state.round > 0 {
+            left.append(StyledRun(" │ round \(state.round)", Theme.headerDim))
+        }
         let right = costRuns(state)
         let rightWidth = right.reduce(0) { $0 + DisplayWidth.of($1.text) }
         frame.put(left, x: rect.x, y: rect.y, limit: max(0, rect.width - rightWidth - 1))
@@ -155,6 +159,7 @@ enum PaneView {
         let cost = counters.costUSD.map { mark(counters.inputEstimated || counters.outputEstimated) + Money.format($0) } ?? "$?"
 
         var full = ["in \(input)", "out \(output)"]
+        if pane.droppedTurns > 0 { full.insert("\(pane.droppedTurns) old turns left out", at: 0) }
         if let rate { full.append(String(format: "%.1f t/s", rate)) }
         if let ttft { full.append(String(format: "ttft %.2fs", ttft)) }
         full.append(cost)

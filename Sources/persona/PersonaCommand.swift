@@ -73,16 +73,49 @@ struct Chat: AsyncParsableCommand {
     @Option(help: "provider:model for every persona; alone, it makes one ad-hoc assistant.")
     var model: String?
 
+    @Option(help: "parallel, rounds, round-robin or moderated (change it later with /mode).")
+    var mode: ConversationMode = .parallel
+
+    @Option(help: "Rounds a debate runs after each message (change it later with /rounds).")
+    var rounds = 3
+
+    @Option(help: "A persona who judges each debate (change it later with /judge).")
+    var judge: String?
+
+    @Option(help: "Reopen a saved session (see `persona sessions list`).")
+    var resume: String?
+
     @OptionGroup var money: MoneyOptions
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         let workspace = global.workspace()
-        let roster: [Roster.RosterMember]
+        var roster: [Roster.RosterMember]
+        var judgeMember: Roster.RosterMember?
         let accounting: Accounting
+        let database: PersonaDatabase
+        var resumed: (info: SessionInfo, messages: [TranscriptMessage])?
         do {
-            roster = try Roster.select(personas: Ask.list(personas), model: model, workspace: workspace)
-            accounting = try money.accounting(workspace: workspace, session: SessionID.make())
+            database = try PersonaDatabase(path: workspace.paths.database)
+            if let resume {
+                guard let saved = try SessionStore(database: database).load(resume) else {
+                    throw UsageError("no session '\(resume)'; `persona sessions list` shows them")
+                }
+                resumed = saved
+                roster = try saved.info.roster.map { member in
+                    let persona = try Roster.find(member.persona, in: workspace)
+                    let override = try model.map(ModelRef.init(parsing:)) ?? member.model
+                    return try Roster.roster([persona], override: override, workspace: workspace)[0]
+                }
+            } else {
+                roster = try Roster.select(personas: Ask.list(personas), model: model, workspace: workspace)
+            }
+            if let name = judge ?? resumed?.info.judge {
+                let persona = try Roster.find(name, in: workspace)
+                let fallback = try persona.model == nil ? model.map(ModelRef.init(parsing:)) : nil
+                judgeMember = try Roster.roster([persona], override: fallback, workspace: workspace)[0]
+            }
+            accounting = try money.accounting(workspace: workspace, session: resumed?.info.id ?? SessionID.make())
         } catch {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
@@ -95,11 +128,14 @@ struct Chat: AsyncParsableCommand {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         }
-        let state = await ChatSetup.state(for: roster, accounting: accounting, workspace: workspace,
-                                          width: screen.width, height: screen.height)
+        let state = await ChatSetup.state(for: roster, accounting: accounting, workspace: workspace, width: screen.width,
+                                          height: screen.height, mode: resumed?.info.mode ?? mode,
+                                          rounds: resumed?.info.rounds ?? rounds, judge: judgeMember, resumed: resumed?.messages ?? [])
         let engine = ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport), accounting: accounting)
-        let controller = ChatController(state: state, personas: roster.map(\.persona), workspace: workspace,
-                                        screen: screen, engine: engine)
+        var personas = roster.map(\.persona)
+        if let judgeMember { personas.append(judgeMember.persona) }
+        let controller = ChatController(state: state, personas: personas, workspace: workspace, screen: screen, engine: engine,
+                                        store: SessionStore(database: database), transcript: resumed?.messages ?? [])
         controller.run(firstMessage: topic)
         screen.stop()
     }

@@ -19,26 +19,87 @@ final class ReducerTests: XCTestCase {
         press(text.map { Key.character($0) }, &state)
     }
 
-    func testEnterSendsToEveryPaneAtOnce() {
+    /// Sends `text` and starts every pane's turn, as the conversation's first events do.
+    func send(_ text: String, _ state: inout AppState, round: Int = 1) {
+        type(text, &state)
+        press([.enter], &state)
+        for pane in state.panes {
+            _ = ChatReducer.reduce(&state, .turnStarted(personaID: pane.personaID, round: round, droppedTurns: 0), at: 1)
+        }
+    }
+
+    func done(_ id: String, in state: inout AppState, serial: Int = 1, text: String = "answer") {
+        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        report.text = text
+        _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: serial, .done(report)), at: 2)
+    }
+
+    func testEnterStartsAConversationWithEveryPane() {
         var state = state()
         type("hello", &state)
-        let effects = press([.enter], &state)
-        XCTAssertEqual(effects, [.runTurn(personaID: "skeptic", serial: 1), .runTurn(personaID: "optimist", serial: 1),
-                                 .runTurn(personaID: "pragmatist", serial: 1)])
+        XCTAssertEqual(press([.enter], &state), [.converse("hello")])
         XCTAssertEqual(state.input.text, "")
+        XCTAssertTrue(state.conversing)
+        XCTAssertTrue(state.panes.allSatisfy { $0.entries.map(\.role) == [.user] })
+        for pane in state.panes {
+            _ = ChatReducer.reduce(&state, .turnStarted(personaID: pane.personaID, round: 1, droppedTurns: 0), at: 1)
+        }
         XCTAssertEqual(state.round, 1)
         XCTAssertTrue(state.panes.allSatisfy { $0.phase == .waiting && $0.entries.map(\.role) == [.user, .assistant] })
+        _ = ChatReducer.reduce(&state, .conversationEnded(.roundsDone), at: 2)
+        XCTAssertFalse(state.conversing)
+        type(" ", &state)
         XCTAssertEqual(press([.enter], &state), [], "an empty line sends nothing")
     }
 
     func testSendingWhileStreamingAsksToWaitOrStop() {
         var state = state()
-        type("one", &state)
-        press([.enter], &state)
+        send("one", &state)
         type("two", &state)
         XCTAssertEqual(press([.enter], &state), [])
         XCTAssertEqual(state.input.text, "two", "the message is kept")
         XCTAssertNotNil(state.notice)
+    }
+
+    func testADebateTakesInterjectionsBetweenRounds() {
+        var state = state()
+        type("/mode rounds", &state)
+        press([.enter], &state)
+        type("/rounds 2", &state)
+        press([.enter], &state)
+        XCTAssertEqual(state.mode, .rounds)
+        XCTAssertEqual(state.debateRounds, 2)
+        send("Debate this", &state)
+        _ = ChatReducer.reduce(&state, .roundStarted(1, of: 2), at: 1)
+        XCTAssertTrue(ChatView.render(state).frame.line(0).contains("│ rounds │ round 1/2"))
+        type("Consider cost too", &state)
+        XCTAssertEqual(press([.enter], &state), [.interject("Consider cost too")])
+        XCTAssertEqual(state.panes[0].entries.last?.text, "Consider cost too")
+        _ = ChatReducer.reduce(&state, .roundStarted(2, of: 2), at: 2)
+        XCTAssertTrue(ChatView.render(state).frame.line(0).contains("round 2/2"))
+        _ = ChatReducer.reduce(&state, .conversationEnded(.consensus("42")), at: 3)
+        XCTAssertEqual(state.notice, "Consensus: 42. The debate stopped early.")
+        XCTAssertNil(state.progress)
+    }
+
+    func testModeRoundsAndJudgeCommands() {
+        var state = state()
+        type("/mode nonsense", &state)
+        press([.enter], &state)
+        XCTAssertTrue(state.notice?.hasPrefix("Usage: /mode parallel|rounds|round-robin|moderated") ?? false)
+        type("/rounds 0", &state)
+        press([.enter], &state)
+        XCTAssertTrue(state.notice?.hasPrefix("Usage: /rounds") ?? false)
+        type("/judge judge", &state)
+        XCTAssertEqual(press([.enter], &state), [.setJudge("judge")])
+        let judge = RenderTests.pane("judge", "The Judge")
+        _ = ChatReducer.reduce(&state, .judgeSet(judge), at: 1)
+        XCTAssertEqual(state.panes.last?.personaID, "judge")
+        XCTAssertEqual(state.judgeID, "judge")
+        type("/judge off", &state)
+        XCTAssertEqual(press([.enter], &state), [.setJudge(nil)])
+        _ = ChatReducer.reduce(&state, .judgeSet(nil), at: 1)
+        XCTAssertFalse(state.panes.contains { $0.personaID == "judge" })
     }
 
     func testEditingKeys() {
@@ -78,23 +139,23 @@ final class ReducerTests: XCTestCase {
 
     func testEscapeStopsTheFocusedPaneAndEscapeEscapeStopsAll() {
         var state = state()
-        type("go", &state)
-        press([.enter, .tab], &state)
+        send("go", &state)
+        press([.tab], &state)
         _ = ChatReducer.reduce(&state, .turn(personaID: "optimist", serial: 1, .delta("partial answer")), at: 1)
         XCTAssertEqual(press([.escape], &state), [.cancelTurn(personaID: "optimist")])
         XCTAssertEqual(state.panes[1].phase, .cancelled)
         XCTAssertEqual(state.panes[1].entries.last?.text, "partial answer", "what streamed is kept")
         XCTAssertEqual(state.panes[1].entries.last?.status, .stopped)
-        XCTAssertEqual(press([.escape], &state), [.cancelTurn(personaID: "skeptic"), .cancelTurn(personaID: "pragmatist")])
+        XCTAssertEqual(press([.escape], &state), [.cancelTurn(personaID: "skeptic"), .cancelTurn(personaID: "pragmatist"),
+                                                  .stopConversation])
         XCTAssertFalse(state.isStreaming)
         XCTAssertTrue(ChatView.render(state).frame.lines.contains { $0.contains("■ stopped") })
     }
 
     func testCtrlCStopsThenQuitsOnTheSecondPress() {
         var state = state()
-        type("go", &state)
-        press([.enter], &state)
-        XCTAssertEqual(press([.control("c")], &state).count, 3)
+        send("go", &state)
+        XCTAssertEqual(press([.control("c")], &state).count, 4, "three turns and the conversation")
         XCTAssertFalse(state.shouldQuit)
         XCTAssertTrue(state.notice?.contains("Ctrl-C again") ?? false)
         press([.character("x")], &state)
@@ -113,8 +174,7 @@ final class ReducerTests: XCTestCase {
 
     func testScrolledUpPaneStaysPutWhileTextStreamsAndEndFollowsAgain() {
         var state = state(panes: 1, width: 60, height: 14)
-        type("go", &state)
-        press([.enter], &state)
+        send("go", &state)
         let paragraph = (1...40).map { "Line \($0) of the answer." }.joined(separator: "\n") + "\n"
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta(paragraph)), at: 1)
         XCTAssertNil(state.panes[0].scrollTop, "following the stream")
@@ -135,21 +195,23 @@ final class ReducerTests: XCTestCase {
 
     func testCtrlRRegeneratesTheFocusedPanesLastAnswer() {
         var state = state(panes: 2)
-        type("go", &state)
-        press([.enter], &state)
+        send("go", &state)
         XCTAssertEqual(press([.control("r")], &state), [], "not while it streams")
-        let report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
-        XCTAssertEqual(press([.control("r")], &state), [.runTurn(personaID: "skeptic", serial: 2)])
-        XCTAssertEqual(state.panes[0].entries.map(\.role), [.user, .assistant])
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("stale")), at: 2)
+        done("skeptic", in: &state)
+        done("optimist", in: &state)
+        _ = ChatReducer.reduce(&state, .conversationEnded(.roundsDone), at: 2)
+        XCTAssertEqual(press([.control("r")], &state), [.regenerate(personaID: "skeptic")])
+        XCTAssertEqual(state.panes[0].entries.map(\.role), [.user], "the old answer goes")
+        _ = ChatReducer.reduce(&state, .turnStarted(personaID: "skeptic", round: 1, droppedTurns: 0), at: 3)
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("stale")), at: 3)
         XCTAssertEqual(state.panes[0].entries.last?.text, "", "events of the replaced turn are ignored")
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 2, .delta("fresh")), at: 3)
+        XCTAssertEqual(state.panes[0].entries.last?.text, "fresh")
     }
 
     func testFailedTurnKeepsPartialTextAndShowsTheError() {
         var state = state(panes: 1, width: 80)
-        type("go", &state)
-        press([.enter], &state)
+        send("go", &state)
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("half an ans")), at: 1)
         var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
         report.text = "half an ans"
@@ -192,10 +254,9 @@ final class ReducerTests: XCTestCase {
         XCTAssertNil(state.overlay, "any key closes help")
         XCTAssertEqual(state.input.text, "", "and does nothing else")
 
-        type("go", &state)
-        press([.enter], &state)
+        send("go", &state)
         type("/clear", &state)
-        press([.enter], &state)
+        XCTAssertEqual(press([.enter], &state).last, .newSession, "a fresh start is a new session")
         XCTAssertTrue(state.panes.allSatisfy { $0.entries.isEmpty && !$0.isActive })
 
         type("/quit", &state)
@@ -225,20 +286,17 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(ScreenLayout(state).panes.map(\.frame.y), [1, 1, 1])
     }
 
-    func testParallelModeShowsEachPersonaOnlyTheUserAndItself() {
+    func testResumedSessionsRefillEveryPane() {
         var state = state(panes: 2)
-        type("first", &state)
-        press([.enter], &state)
-        for id in ["skeptic", "optimist"] {
-            var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
-            report.text = "answer from \(id)"
-            _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: 1, .done(report)), at: 2)
-        }
-        type("second", &state)
-        press([.enter], &state)
-        XCTAssertEqual(ChatController.messages(for: state.panes[0]), [
-            ChatMessage(role: .user, content: "first"), ChatMessage(role: .assistant, content: "answer from skeptic"),
-            ChatMessage(role: .user, content: "second"),
-        ])
+        let messages = [
+            TranscriptMessage.user("first", round: 1),
+            TranscriptMessage(round: 1, speaker: "skeptic", name: "The Skeptic", role: .persona, text: "doubt", costMicros: 120),
+            TranscriptMessage(round: 1, speaker: "optimist", name: "The Optimist", role: .persona, text: "hope", status: .stopped),
+        ]
+        ChatSetup.refill(&state, from: messages)
+        XCTAssertEqual(state.panes[0].entries.map(\.text), ["first", "doubt"])
+        XCTAssertEqual(state.panes[1].entries.map(\.status), [.complete, .stopped])
+        XCTAssertEqual(state.round, 1)
+        XCTAssertEqual(state.panes[0].spentUSD, Decimal(string: "0.00012"))
     }
 }

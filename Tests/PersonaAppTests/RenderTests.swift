@@ -17,6 +17,7 @@ final class RenderTests: XCTestCase {
                              width: width, height: height)
         _ = ChatReducer.reduce(&state, .key(.paste("Is remote work productive?")), at: 0)
         _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
+        for pane in state.panes { _ = ChatReducer.reduce(&state, .turnStarted(personaID: pane.personaID, round: 1, droppedTurns: 0), at: 0) }
         for (index, answer) in answers.enumerated() {
             let id = state.panes[index].personaID
             _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: 1, .sent(estimatedInputTokens: 120 + index)), at: 0)
@@ -62,6 +63,7 @@ final class RenderTests: XCTestCase {
         state.spentTodayBeforeUSD = Decimal(string: "0.25")
         _ = ChatReducer.reduce(&state, .key(.paste("go")), at: 0)
         _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
+        _ = ChatReducer.reduce(&state, .turnStarted(personaID: "skeptic", round: 1, droppedTurns: 0), at: 0)
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .sent(estimatedInputTokens: 1000)), at: 0)
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta(String(repeating: "word ", count: 80))), at: 1)
         // ~1000 in · 2.50 + ~100 out · 10 = 3500 micro-dollars, estimated.

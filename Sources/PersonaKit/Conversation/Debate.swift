@@ -43,8 +43,35 @@ public enum DebateEnd: Sendable, Equatable {
     case cancelled
 }
 
+/// Steers a running conversation from outside: messages the user adds between rounds, and
+/// stopping one persona's turn.
+public final class DebateControl: @unchecked Sendable {
+    private let lock = NSLock()
+    private var interjections: [String] = []
+    private var turns: [String: Task<Void, Never>] = [:]
+
+    public init() {}
+
+    /// Adds a user message before the next round.
+    public func interject(_ text: String) { lock.withLock { interjections.append(text) } }
+
+    /// Stops one persona's turn; what it streamed is kept, marked stopped.
+    public func stop(_ personaID: String) { lock.withLock { turns[personaID] }?.cancel() }
+
+    func takeInterjections() -> [String] {
+        lock.withLock {
+            defer { interjections.removeAll() }
+            return interjections
+        }
+    }
+
+    func register(_ personaID: String, _ task: Task<Void, Never>?) { lock.withLock { turns[personaID] = task } }
+}
+
 /// What a conversation reports as it runs.
 public enum DebateEvent: Sendable, Equatable {
+    /// A message was saved: the user's, or a finished turn's.
+    case saved(TranscriptMessage)
     case round(Int, of: Int)
     case turn(EngineEvent, role: TranscriptMessage.Role)
     /// The moderator named the next speaker; `fallback` when it named nobody after its retries.
@@ -67,10 +94,33 @@ public final class DebateRunner: Sendable {
 
     /// Runs `plan` from `history` (empty for a new conversation, whose first message is
     /// `message`). The stream ends with `.finished`; cancelling the consumer stops the debate.
-    public func run(_ plan: DebatePlan, message: String, history: [TranscriptMessage] = []) -> AsyncStream<DebateEvent> {
+    public func run(_ plan: DebatePlan, message: String, history: [TranscriptMessage] = [],
+                    control: DebateControl = DebateControl()) -> AsyncStream<DebateEvent> {
         AsyncStream { continuation in
             let task = Task.detached {
-                let end = await self.conduct(plan, message: message, history: history) { continuation.yield($0) }
+                let end = await self.conduct(plan, message: message, history: history, control: control) { continuation.yield($0) }
+                continuation.yield(.finished(end))
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Answers the last message again with one participant (its previous answer already left
+    /// out of `history`), and saves the new answer.
+    public func rerun(_ plan: DebatePlan, personaID: String, history: [TranscriptMessage],
+                      control: DebateControl = DebateControl()) -> AsyncStream<DebateEvent> {
+        AsyncStream { continuation in
+            let task = Task.detached {
+                let log = Log(history)
+                let round = max(1, history.map(\.round).max() ?? 1)
+                var end = DebateEnd.roundsDone
+                if let speaker = plan.participants.first(where: { $0.persona.id == personaID }) {
+                    let refused = await self.turn(speaker, round: round, plan: plan, transcript: history, log: log, control: control) {
+                        continuation.yield($0)
+                    }
+                    end = refused ? .budget : Task.isCancelled ? .cancelled : .roundsDone
+                }
                 continuation.yield(.finished(end))
                 continuation.finish()
             }
@@ -86,18 +136,20 @@ public final class DebateRunner: Sendable {
         func append(_ message: TranscriptMessage) { lock.withLock { messages.append(message) } }
     }
 
-    private func conduct(_ plan: DebatePlan, message: String, history: [TranscriptMessage],
+    private func conduct(_ plan: DebatePlan, message: String, history: [TranscriptMessage], control: DebateControl,
                          emit: @escaping @Sendable (DebateEvent) -> Void) async -> DebateEnd {
         try? store?.create(plan.session)
         let firstRound = (history.map(\.round).max() ?? 0) + 1
         let log = Log(history)
-        let opening = TranscriptMessage.user(message, round: firstRound)
-        save(opening, plan: plan, log: log)
+        save(TranscriptMessage.user(message, round: firstRound), plan: plan, log: log, emit: emit)
         let addressed = Self.addressed(in: message, among: plan.participants)
         let lastRound = firstRound + max(1, plan.rounds) - 1
 
         for round in firstRound...lastRound {
             guard !Task.isCancelled else { return .cancelled }
+            for text in control.takeInterjections() {
+                save(TranscriptMessage.user(text, round: round), plan: plan, log: log, emit: emit)
+            }
             emit(.round(round - firstRound + 1, of: lastRound - firstRound + 1))
             var speakers = plan.participants
             if round == firstRound, !addressed.isEmpty, plan.mode == .parallel || plan.mode == .rounds {
@@ -110,7 +162,8 @@ public final class DebateRunner: Sendable {
                     for speaker in speakers {
                         let transcript = log.all
                         group.addTask {
-                            await self.turn(speaker, round: round, plan: plan, transcript: transcript, log: log, emit: emit)
+                            await self.turn(speaker, round: round, plan: plan, transcript: transcript, log: log,
+                                            control: control, emit: emit)
                         }
                     }
                     for await refused in group { failedByBudget = failedByBudget || refused }
@@ -122,7 +175,7 @@ public final class DebateRunner: Sendable {
                     order = order.filter { addressed.contains($0.persona.id) } + order.filter { !addressed.contains($0.persona.id) }
                 }
                 for speaker in order where !Task.isCancelled {
-                    if await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, emit: emit) {
+                    if await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, control: control, emit: emit) {
                         failedByBudget = true
                         break
                     }
@@ -142,7 +195,7 @@ public final class DebateRunner: Sendable {
                     }
                     spoken.insert(speaker.persona.id)
                     next = ((speakers.firstIndex { $0.persona.id == speaker.persona.id } ?? next) + 1) % speakers.count
-                    if await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, emit: emit) {
+                    if await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, control: control, emit: emit) {
                         failedByBudget = true
                         break
                     }
@@ -163,7 +216,7 @@ public final class DebateRunner: Sendable {
     /// One persona's turn. Returns true when the budget refused it.
     @discardableResult
     private func turn(_ speaker: Participant, round: Int, plan: DebatePlan, transcript: [TranscriptMessage], log: Log,
-                      role: TranscriptMessage.Role = .persona, messages explicit: [ChatMessage]? = nil,
+                      role: TranscriptMessage.Role = .persona, messages explicit: [ChatMessage]? = nil, control: DebateControl? = nil,
                       emit: @escaping @Sendable (DebateEvent) -> Void) async -> Bool {
         let persona = speaker.persona
         let messages = explicit ?? PromptBuilder.messages(for: persona.id, mode: plan.mode, transcript: transcript, round: round)
@@ -175,14 +228,21 @@ public final class DebateRunner: Sendable {
                                   maxTokens: maxTokens, temperature: persona.temperature)
         let planned = PlannedTurn(persona: persona, endpoint: speaker.endpoint, request: request, round: round, droppedTurns: dropped)
         let outcome = TurnResultBox()
-        await engine.run(planned) { event in
-            emit(.turn(event, role: role))
-            switch event {
-            case .done(_, let report): outcome.set(report, nil)
-            case .failed(_, let error, let report): outcome.set(report, error)
-            default: break
+        let engine = self.engine
+        // Its own task, so that the user can stop this persona alone.
+        let running = Task {
+            await engine.run(planned) { event in
+                emit(.turn(event, role: role))
+                switch event {
+                case .done(_, let report): outcome.set(report, nil)
+                case .failed(_, let error, let report): outcome.set(report, error)
+                default: break
+                }
             }
         }
+        control?.register(persona.id, running)
+        await withTaskCancellationHandler { await running.value } onCancel: { running.cancel() }
+        control?.register(persona.id, nil)
         guard let (report, error) = outcome.value else { return false }
         let status: TranscriptMessage.Status = error == nil ? .complete : error?.kind == .cancelled ? .stopped : .failed
         let message = TranscriptMessage(
@@ -190,7 +250,7 @@ public final class DebateRunner: Sendable {
             error: error?.description, provider: speaker.endpoint.name, model: speaker.model.model,
             inputTokens: report.usage.inputTokens ?? 0, outputTokens: report.usage.outputTokens ?? 0,
             costMicros: report.costUSD.map(Money.micros), estimated: report.estimated, droppedTurns: dropped)
-        if error?.kind != .budget { save(message, plan: plan, log: log) }
+        if error?.kind != .budget { save(message, plan: plan, log: log, emit: emit) }
         return error?.kind == .budget
     }
 
@@ -201,9 +261,10 @@ public final class DebateRunner: Sendable {
         var value: (TurnReport, ProviderError?)? { lock.withLock { stored } }
     }
 
-    private func save(_ message: TranscriptMessage, plan: DebatePlan, log: Log) {
+    private func save(_ message: TranscriptMessage, plan: DebatePlan, log: Log, emit: @Sendable (DebateEvent) -> Void) {
         log.append(message)
         try? store?.append(message, to: plan.session.id)
+        emit(.saved(message))
     }
 
     // MARK: Moderator
@@ -234,7 +295,7 @@ public final class DebateRunner: Sendable {
             if let chosen = Self.named(in: answer.text, among: plan.participants) {
                 save(TranscriptMessage(round: round, speaker: moderator.persona.id, name: moderator.persona.name, role: .moderator,
                                        text: answer.text, provider: moderator.endpoint.name, model: moderator.model.model),
-                     plan: plan, log: log)
+                     plan: plan, log: log, emit: emit)
                 emit(.moderatorChose(round: round, persona: chosen.persona.id, attempts: attempt, fallback: false))
                 return chosen
             }
