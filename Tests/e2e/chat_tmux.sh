@@ -110,8 +110,44 @@ for _ in $(seq 50); do [ -f "$work/exit" ] && break; sleep 0.1; done
 check "the second Ctrl-C quits with status 0" test "$(cat "$work/exit" 2>/dev/null)" = "0"
 check "the terminal is restored (alternate screen off)" test "$(tmux display -p -t "$session" '#{alternate_on}')" = "0"
 
+# A three-round debate on the chat screen.
+tmux kill-session -t "$session" 2>/dev/null
+rm -f "$work/exit"
+tmux new-session -d -s "$session" -x 120 -y 30 \
+    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/home --mode rounds --rounds 3 \
+     --personas skeptic,optimist,pragmatist --model openai:mock+tokens=12+delay=0.02; echo \$? > $work/exit"
+tmux set-option -t "$session" remain-on-exit on >/dev/null
+check "the debate screen opens in rounds mode" wait_for "│ rounds" 10
+tmux send-keys -t "$session" "Debate: four-day weeks?" Enter
+check "the round counter starts at 1 of 3" wait_for "round 1/3" 5
+check "and advances to 3 of 3 without keystrokes" wait_for "round 3/3" 15
+check "the debate ends" wait_gone "round 3/3" 15
+check "every pane answered three times" bash -c \
+    "[ \$(tmux capture-pane -t $session -p -S -200 | grep -o '✓ done' | wc -l) -eq 3 ]"
+tmux send-keys -t "$session" C-c
+tmux send-keys -t "$session" C-c
+for _ in $(seq 50); do [ -f "$work/exit" ] && break; sleep 0.1; done
+check "the debate screen quits with status 0" test "$(cat "$work/exit" 2>/dev/null)" = "0"
+
+sessions="$("$bin/persona" sessions list --home "$work/home")"
+debate_id="$(echo "$sessions" | awk '$4 == "rounds" {print $1; exit}')"
+check "the debate is a saved session" test -n "$debate_id"
+shown="$("$bin/persona" sessions show "$debate_id" --home "$work/home")"
+check "with its three rounds" bash -c "echo \"\$0\" | grep -q 'Round 3' && [ \$(echo \"\$0\" | grep -c '^The .*(openai:mock.*):$') -eq 9 ]" "$shown"
+
+rm -f "$work/exit"
+tmux kill-session -t "$session" 2>/dev/null
+tmux new-session -d -s "$session" -x 120 -y 30 \
+    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/home --resume $debate_id; echo \$? > $work/exit"
+check "--resume reopens the session with its panes refilled" wait_for "Debate: four-day weeks?" 10
+check "in its mode" wait_for "│ rounds" 3
+tmux send-keys -t "$session" C-c
+tmux send-keys -t "$session" C-c
+
 costs="$("$bin/persona" costs --json --home "$work/home")"
-check "the ledger holds every request of the session" bash -c "echo '$costs' | grep -q '\"request_count\":6'"
+check "the ledger holds every request of both sessions" bash -c "echo '$costs' | grep -q '\"request_count\":15'"
 check "and prices them" bash -c "echo '$costs' | grep -qE '\"total_cost\":0\.[0-9]*[1-9]'"
 
 echo "e2e: $passed passed, $failed failed"
