@@ -73,8 +73,11 @@ public struct DebatePrinter {
         var totals = RunTotals()
         var failed = false
         var budget = false
+        var round = 0
         for await event in events {
             switch event {
+            case .round(let current, _):
+                round = current
             case .turn(.done(_, let report), _):
                 totals.add(report)
             case .turn(.failed(_, let error, let report), _):
@@ -86,10 +89,15 @@ public struct DebatePrinter {
             default:
                 break
             }
-            output(json ? jsonLine(event) : text(event))
+            output(json ? jsonLine(event, round: round) : text(event))
         }
         if json {
-            output(EventJSON.summary(session: session, totals: totals).serialized + "\n")
+            var summary = EventJSON.summary(session: session, totals: totals)
+            if case .object(var object) = summary {
+                object["round"] = .int(round)
+                summary = .object(object)
+            }
+            output(summary.serialized + "\n")
         } else {
             output("session \(session): \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out, "
                 + (totals.costUSD.map { "$" + NSDecimalNumber(decimal: $0).stringValue } ?? "cost unknown") + "\n")
@@ -97,7 +105,8 @@ public struct DebatePrinter {
         return budget ? ExitCode.budget : failed ? ExitCode.turnFailed : ExitCode.success
     }
 
-    func jsonLine(_ event: DebateEvent) -> String {
+    /// One event as a JSON line; `round` is the debate's current round, for events without their own.
+    func jsonLine(_ event: DebateEvent, round: Int) -> String {
         let value: JSON?
         switch event {
         case .round(let round, let total):
@@ -110,7 +119,7 @@ public struct DebatePrinter {
         case .consensus(let round, let answer):
             value = .object(["event": .string("consensus"), "round": .int(round), "answer": .string(answer)])
         case .finished(let end):
-            value = .object(["event": .string("end"), "reason": .string(Self.reason(end))])
+            value = .object(["event": .string("end"), "round": .int(round), "reason": .string(Self.reason(end))])
         case .saved:
             value = nil
         }

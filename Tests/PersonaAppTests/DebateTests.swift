@@ -267,3 +267,36 @@ final class DebateCrashTests: XCTestCase {
         XCTAssertFalse(shown.stdout.contains("[failed]"))
     }
 }
+
+/// `persona debate --json` end to end: every event carries its round, and done events follow the mode.
+final class DebateCLITests: XCTestCase {
+    func testEveryJSONEventCarriesItsRoundAndDonesFollowTheMode() throws {
+        let server = try MockServer { _ in MockBehavior(tokens: 4) }
+        defer { server.stop() }
+        let cli = try CLI()
+        defer { cli.remove() }
+        let environment = ["OPENAI_BASE_URL": server.baseURL + "/v1", "OPENAI_API_KEY": "k"]
+        let result = try cli.run(["debate", "Four-day weeks?", "--personas", "skeptic,optimist,pragmatist", "--mode", "round-robin",
+                                  "--rounds", "2", "--judge", "judge", "--model", "openai:gpt-4o-mini", "--json"], environment: environment)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let events = result.events
+        XCTAssertTrue(events.allSatisfy { $0["round"]?.int != nil }, "every event carries round")
+        let dones = events.filter { $0["event"]?.string == "done" }.map { "\($0["round"]!.int!):\($0["persona"]!.string!)" }
+        XCTAssertEqual(dones, ["1:skeptic", "1:optimist", "1:pragmatist", "2:optimist", "2:pragmatist", "2:skeptic", "2:judge"])
+        XCTAssertEqual(events.last(where: { $0["event"]?.string == "done" })?["role"]?.string, "judge")
+        XCTAssertEqual(events.first { $0["event"]?.string == "end" }?["reason"]?.string, "rounds")
+        let summary = try XCTUnwrap(events.last)
+        XCTAssertEqual(summary["event"]?.string, "summary")
+        XCTAssertEqual(summary["requests"]?.int, 7)
+
+        let list = try cli.run(["sessions", "list"]).stdout
+        XCTAssertTrue(list.contains("round-robin"), list)
+        let markdown = try cli.run(["sessions", "export", String(summary["session"]!.string!.prefix(15)), "--format", "markdown"])
+        XCTAssertEqual(markdown.status, 0, markdown.stderr)
+        XCTAssertTrue(markdown.stdout.contains("mode: round-robin"))
+        let json = try cli.run(["sessions", "export", summary["session"]!.string!, "--format", "json"])
+        let file = cli.home.appendingPathComponent("export.json")
+        try json.stdout.write(to: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try cli.run(["sessions", "import", file.path]).status, 2, "already saved")
+    }
+}
