@@ -59,33 +59,47 @@ public final class MockServer: @unchecked Sendable {
 
     public func clearLog() { lock.withLock { log.removeAll() } }
 
-    /// Closes the listener and every open connection.
+    /// Stops accepting and ends every open connection.
+    ///
+    /// Descriptors are shut down under the lock and closed only by their owning thread, so a
+    /// number the system has since reused for another socket is never touched.
     public func stop() {
-        let connections: Set<Int32> = lock.withLock {
-            guard !stopped else { return [] }
+        lock.withLock {
+            guard !stopped else { return }
             stopped = true
-            return openConnections
+            shutdown(listener, Int32(SHUT_RDWR))
+            for connection in openConnections { shutdown(connection, Int32(SHUT_RDWR)) }
         }
-        shutdown(listener, Int32(SHUT_RDWR))
-        for connection in connections { shutdown(connection, Int32(SHUT_RDWR)) }
     }
 
     private var isStopped: Bool { lock.withLock { stopped } }
 
     private func acceptLoop() {
-        while !isStopped {
+        while true {
             let connection = accept(listener, nil, nil)
             if connection < 0 {
-                if errno == EINTR { continue }
-                break
+                // Only stop() ends the loop; a client that gave up (ECONNABORTED) or a signal is no reason to.
+                if isStopped { break }
+                usleep(1000)
+                continue
             }
             var noDelay: Int32 = 1
             setsockopt(connection, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
-            lock.withLock { _ = openConnections.insert(connection) }
+            let accepted = lock.withLock { () -> Bool in
+                guard !stopped else { return false }
+                openConnections.insert(connection)
+                return true
+            }
+            guard accepted else {
+                close(connection)
+                break
+            }
             let thread = Thread { [self] in
                 serve(connection)
-                lock.withLock { _ = openConnections.remove(connection) }
-                close(connection)
+                lock.withLock {
+                    openConnections.remove(connection)
+                    close(connection)
+                }
             }
             thread.start()
         }

@@ -24,3 +24,12 @@ public enum AccountingSetup {
         return Accounting(catalog: catalog, budget: guardian, ledger: ledger, session: session, onLedgerFailure: warn)
     }
 }
+
+/// The engine every command runs turns with: the config's timeouts, retry policy, rate limits
+/// and circuit breakers, and the accounting.
+public enum EngineSetup {
+    public static func make(workspace: Workspace, accounting: Accounting?, health: ProviderHealth? = nil) -> ConversationEngine {
+        ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport), accounting: accounting,
+                           health: health ?? ProviderHealth(config: workspace.config), retryPolicy: RetryPolicy(workspace.config.retry))
+    }
+}

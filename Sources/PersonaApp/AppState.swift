@@ -43,6 +43,10 @@ public struct TranscriptEntry: Equatable, Sendable {
 public enum TurnPhase: Equatable, Sendable {
     case idle
     case waiting
+    /// Held back by the rate limiter until the given time.
+    case queued(until: Double)
+    /// Failed and will be tried again from the start at the given time.
+    case retrying(attempt: Int, of: Int, until: Double)
     case streaming
     case done
     case failed(kind: String)
@@ -89,6 +93,8 @@ public struct PaneState: Equatable, Sendable {
     public var turnSerial = 0
     /// Turns left out of the running turn's prompt to fit the context window.
     public var droppedTurns = 0
+    /// The fallback model a failover moved the current turn to.
+    public var usingModel: ModelRef?
     /// The first visible line when scrolled up; nil follows the stream.
     public var scrollTop: Int?
     /// The error message of the last failed turn.
@@ -109,7 +115,15 @@ public struct PaneState: Equatable, Sendable {
         self.providerType = providerType
     }
 
-    public var isActive: Bool { phase == .waiting || phase == .streaming }
+    public var isActive: Bool {
+        switch phase {
+        case .waiting, .streaming, .queued, .retrying: return true
+        case .idle, .done, .failed, .cancelled: return false
+        }
+    }
+
+    /// The model answering the current turn, which a failover may have changed.
+    public var displayedModel: ModelRef { usingModel ?? model }
 }
 
 /// The editable input line, with its history.
@@ -226,6 +240,9 @@ public enum TurnUpdate: Equatable, Sendable {
     case sent(estimatedInputTokens: Int)
     case delta(String)
     case usage(Usage)
+    case queued(wait: Double)
+    case retry(attempt: Int, of: Int, delay: Double, reason: ProviderError)
+    case failover(to: ModelRef, price: ModelPrice?, providerType: ProviderType)
     case done(TurnReport)
     case failed(ProviderError, TurnReport)
 }

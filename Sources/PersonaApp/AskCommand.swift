@@ -47,7 +47,7 @@ public enum AskPlanner {
                                       messages: [ChatMessage(role: .user, content: options.prompt)],
                                       maxTokens: options.maxTokens ?? member.persona.maxTokens,
                                       temperature: options.temperature ?? member.persona.temperature)
-            return PlannedTurn(persona: member.persona, endpoint: member.endpoint, request: request)
+            return PlannedTurn(persona: member.persona, endpoint: member.endpoint, request: request, fallbacks: member.fallbacks)
         }
     }
 }
@@ -77,7 +77,7 @@ public struct AskRunner {
                 totals.add(report)
                 failed = true
                 stoppedByBudget = stoppedByBudget || error.kind == .budget
-            case .request, .delta, .usage:
+            case .request, .delta, .usage, .queued, .retry, .failover:
                 break
             }
             if json {
@@ -95,13 +95,7 @@ public struct AskRunner {
     }
 
     func jsonLine(for event: EngineEvent) -> String? {
-        switch event {
-        case .usage: return nil
-        case .request(let id): return EventJSON.request(id).serialized
-        case .delta(let id, let text): return EventJSON.delta(id, text).serialized
-        case .done(let id, let report): return EventJSON.done(id, report).serialized
-        case .failed(let id, let error, let report): return EventJSON.error(id, error, report).serialized
-        }
+        EventJSON.event(event)?.serialized
     }
 }
 

@@ -307,6 +307,8 @@ public final class ChatController {
         let control = self.control
         let runner = DebateRunner(engine: engine, store: store)
         let inbox = self.inbox
+        let workspace = self.workspace
+        let catalog = engine.accounting?.catalog
         var serials = Dictionary(state.panes.map { ($0.personaID, $0.turnSerial) }, uniquingKeysWith: { first, _ in first })
         var history = transcript
         if let regenerating, let last = history.lastIndex(where: { $0.speaker == regenerating && $0.role == .persona }) {
@@ -341,6 +343,15 @@ public final class ChatController {
                         inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .done(report)))
                     case .failed(let id, let error, let report):
                         inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .failed(error, report)))
+                    case .queued(let id, let wait):
+                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .queued(wait: wait)))
+                    case .retry(let id, let attempt, let total, let delay, let reason, _):
+                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0],
+                                         .retry(attempt: attempt, of: total, delay: delay, reason: reason)))
+                    case .failover(let id, _, let to, _):
+                        let type = (try? workspace.providers.endpoint(for: to.provider))?.type ?? .openai
+                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0],
+                                         .failover(to: to, price: catalog?.price(for: to), providerType: type)))
                     }
                 case .moderatorChose(_, let persona, _, let fallback):
                     inbox.post(.notice(fallback ? "The moderator named nobody; \(persona) speaks next."
@@ -359,7 +370,8 @@ public final class ChatController {
         let panes = state.panes.filter { $0.personaID != state.judgeID && (personaID == nil || $0.personaID == personaID) }
         let participants = try panes.map { pane -> Participant in
             guard let persona = personas[pane.personaID] else { throw UsageError("persona \(pane.personaID) is not loaded") }
-            return Participant(persona: persona, endpoint: try workspace.providers.endpoint(for: pane.model.provider), model: pane.model)
+            return Participant(persona: persona, endpoint: try workspace.providers.endpoint(for: pane.model.provider), model: pane.model,
+                               fallbacks: Roster.fallbacks(for: persona, model: pane.model, workspace: workspace))
         }
         var judge: Participant?
         if let judgeID = state.judgeID, state.mode != .parallel, let pane = state.panes.first(where: { $0.personaID == judgeID }),

@@ -55,7 +55,7 @@ public enum DebatePlanner {
     }
 
     static func participant(_ member: Roster.RosterMember) -> Participant {
-        Participant(persona: member.persona, endpoint: member.endpoint, model: member.model)
+        Participant(persona: member.persona, endpoint: member.endpoint, model: member.model, fallbacks: member.fallbacks)
     }
 }
 
@@ -127,22 +127,11 @@ public struct DebatePrinter {
     }
 
     static func turnJSON(_ event: EngineEvent, role: TranscriptMessage.Role) -> JSON? {
-        var json: JSON
-        switch event {
-        case .request(let id):
-            json = EventJSON.request(id)
-            if id.droppedTurns > 0, case .object(var object) = json {
-                object["dropped_turns"] = .int(id.droppedTurns)
-                json = .object(object)
-            }
-        case .delta(let id, let text): json = EventJSON.delta(id, text)
-        case .done(let id, let report): json = EventJSON.done(id, report)
-        case .failed(let id, let error, let report): json = EventJSON.error(id, error, report)
-        case .usage: return nil
-        }
-        guard role != .persona, case .object(var object) = json else { return json }
-        object["role"] = .string(role.rawValue)
-        return .object(object)
+        guard var json = EventJSON.event(event), case .object(var object) = json else { return nil }
+        if case .request(let id) = event, id.droppedTurns > 0 { object["dropped_turns"] = .int(id.droppedTurns) }
+        if role != .persona { object["role"] = .string(role.rawValue) }
+        json = .object(object)
+        return json
     }
 
     static func reason(_ end: DebateEnd) -> String {
@@ -174,6 +163,11 @@ public struct DebatePrinter {
             case .budget: return "Stopped: the budget was reached.\n"
             case .cancelled: return "Stopped.\n"
             case .consensus, .roundsDone: return ""
+            }
+        case .turn(let engineEvent, let role) where role != .moderator:
+            switch engineEvent {
+            case .queued, .retry, .failover: return PlainPrinter(liveStreaming: false).note(engineEvent)
+            default: return ""
             }
         case .turn, .saved:
             return ""

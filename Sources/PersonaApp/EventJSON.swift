@@ -33,6 +33,40 @@ public enum EventJSON {
         ])
     }
 
+    public static func queued(_ id: PlannedTurnID, wait: Double) -> JSON {
+        .object(["event": .string("queued"), "persona": .string(id.personaID), "round": .int(id.round),
+                 "provider": .string(id.provider), "wait_ms": .int(milliseconds(wait)), "reason": .string("rate limit")])
+    }
+
+    public static func retry(_ id: PlannedTurnID, attempt: Int, of total: Int, delay: Double, reason: ProviderError,
+                             partial: String) -> JSON {
+        .object(["event": .string("retry"), "persona": .string(id.personaID), "round": .int(id.round), "attempt": .int(attempt),
+                 "of": .int(total), "delay_ms": .int(milliseconds(delay)), "reason": .string(reason.kind.rawValue),
+                 "status": reason.status.map { .int($0) } ?? .null, "message": .string(reason.message),
+                 "partial_text": .string(partial)])
+    }
+
+    public static func failover(_ id: PlannedTurnID, from: ModelRef, to: ModelRef, reason: ProviderError) -> JSON {
+        .object(["event": .string("failover"), "persona": .string(id.personaID), "round": .int(id.round),
+                 "from": .string(from.description), "to": .string(to.description), "reason": .string(reason.kind.rawValue),
+                 "message": .string(reason.message)])
+    }
+
+    /// Any engine event as JSON; nil for those the JSON lines leave out (mid-stream usage).
+    public static func event(_ event: EngineEvent) -> JSON? {
+        switch event {
+        case .request(let id): return request(id)
+        case .delta(let id, let text): return delta(id, text)
+        case .done(let id, let report): return done(id, report)
+        case .failed(let id, let failure, let report): return error(id, failure, report)
+        case .queued(let id, let wait): return queued(id, wait: wait)
+        case .retry(let id, let attempt, let total, let delay, let reason, let partial):
+            return retry(id, attempt: attempt, of: total, delay: delay, reason: reason, partial: partial)
+        case .failover(let id, let from, let to, let reason): return failover(id, from: from, to: to, reason: reason)
+        case .usage: return nil
+        }
+    }
+
     public static func summary(session: String, totals: RunTotals) -> JSON {
         .object(["event": .string("summary"), "session": .string(session), "cost_usd": cost(totals.costUSD),
                  "input_tokens": .int(totals.inputTokens), "output_tokens": .int(totals.outputTokens),

@@ -25,6 +25,8 @@ public struct PlainPrinter {
             return liveStreaming ? InertText.sanitize(text) : ""
         case .usage:
             return ""
+        case .queued, .retry, .failover:
+            return note(event)
         case .done(let id, let report):
             return body(id, report) + "  " + Self.figures(report) + "\n\n"
         case .failed(let id, let error, let report):
@@ -41,6 +43,21 @@ public struct PlainPrinter {
         }
         if !report.text.isEmpty, !report.text.hasSuffix("\n") { text += "\n" }
         return text
+    }
+
+    /// A one-line note about a wait, a retry or a failover.
+    func note(_ event: EngineEvent) -> String {
+        switch event {
+        case .queued(let id, let wait):
+            return String(format: "  %@: queued by the rate limit for %.1f s\n", InertText.sanitize(id.personaName), wait)
+        case .retry(let id, let attempt, let total, let delay, let reason, _):
+            return "  \(InertText.sanitize(id.personaName)): retry \(attempt)/\(total) in " + String(format: "%.1f", delay)
+                + " s after \(InertText.sanitize(reason.description))\n"
+        case .failover(let id, let from, let to, let reason):
+            return "  \(InertText.sanitize(id.personaName)): \(from) failed (\(reason.kind.rawValue)); trying \(to)\n"
+        default:
+            return ""
+        }
     }
 
     public func renderTotals(_ totals: RunTotals, turns: Int) -> String {

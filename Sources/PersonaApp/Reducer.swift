@@ -91,9 +91,24 @@ public enum ChatReducer {
         case .sent(let estimate):
             if pane.counters.inputTokens == nil { pane.counters.inputTokens = estimate }
             estimateCost(&pane)
+        case .queued(let wait):
+            pane.phase = .queued(until: time + wait)
+        case .retry(let attempt, let total, let delay, let reason):
+            // The attempt starts over: its partial text leaves the pane (the transcript keeps it).
+            setLastAssistant(&pane, text: "", status: .streaming)
+            pane.phase = .retrying(attempt: attempt, of: total, until: time + delay)
+            pane.lastError = reason.description
+            pane.counters = TurnCounters(startedAt: time + delay)
+        case .failover(let model, let price, let providerType):
+            pane.usingModel = model
+            pane.price = price
+            pane.providerType = providerType
+            setLastAssistant(&pane, text: "", status: .streaming)
+            pane.counters = TurnCounters(startedAt: time)
+            pane.phase = .waiting
         case .delta(let text):
             if pane.counters.firstTokenAt == nil { pane.counters.firstTokenAt = time }
-            if pane.phase == .waiting { pane.phase = .streaming }
+            if pane.phase != .streaming { pane.phase = .streaming }
             guard let last = pane.entries.indices.last, pane.entries[last].role == .assistant else { return }
             pane.entries[last].text += text
             pane.counters.outputQuarters += TokenEstimator.quarters(text)
@@ -161,6 +176,7 @@ public enum ChatReducer {
         state.panes[index].counters = TurnCounters(startedAt: state.now)
         state.panes[index].turnSerial += 1
         state.panes[index].droppedTurns = droppedTurns
+        state.panes[index].usingModel = nil
         state.panes[index].scrollTop = nil
     }
 

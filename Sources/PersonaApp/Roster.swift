@@ -28,11 +28,37 @@ public enum Roster {
         return try roster(personas, override: override, workspace: workspace)
     }
 
-    /// A persona with the model it answers with and the endpoint that reaches it.
+    /// A persona with the model it answers with, the endpoint that reaches it, and where to fail
+    /// over to.
     public struct RosterMember: Sendable {
         public var persona: Persona
         public var model: ModelRef
         public var endpoint: ProviderEndpoint
+        public var fallbacks: [Route] = []
+    }
+
+    /// The fallback chain for a model: the persona's `fallback:` list, else the models after it in
+    /// a `failover_chains` entry that contains it (a chain named after the persona first). Models
+    /// whose provider cannot be used here (no key) are left out.
+    static func fallbacks(for persona: Persona, model: ModelRef, workspace: Workspace) -> [Route] {
+        var chain = persona.fallback
+        if chain.isEmpty {
+            let chains = workspace.config.failoverChains
+            let named = chains[persona.id].map { [$0] } ?? []
+            for candidate in named + chains.keys.sorted().compactMap({ chains[$0] }) {
+                if let position = candidate.firstIndex(of: model) {
+                    chain = Array(candidate[(position + 1)...])
+                    break
+                }
+                if candidate == named.first {
+                    chain = candidate
+                    break
+                }
+            }
+        }
+        return chain.filter { $0 != model }.compactMap { ref in
+            (try? workspace.providers.endpoint(for: ref.provider)).map { Route(endpoint: $0, model: ref) }
+        }
     }
 
     /// Resolves each persona's model (the override, its own, or default_model) and endpoint,
@@ -48,7 +74,8 @@ public enum Roster {
             do { endpoint = try workspace.providers.endpoint(for: model.provider) } catch {
                 throw UsageError("persona '\(persona.id)': \(error)")
             }
-            return RosterMember(persona: persona, model: model, endpoint: endpoint)
+            return RosterMember(persona: persona, model: model, endpoint: endpoint,
+                                fallbacks: fallbacks(for: persona, model: model, workspace: workspace))
         }
     }
 

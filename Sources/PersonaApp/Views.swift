@@ -137,7 +137,7 @@ enum PaneView {
             frame.fill(rect, style: modelStyle)
         }
         let end = frame.put(" \(InertText.sanitize(pane.name)) ", x: rect.x, y: rect.y, style: titleStyle, limit: rect.width)
-        let model = DisplayWidth.truncate(" \(pane.model)", to: rect.maxX - end)
+        let model = DisplayWidth.truncate(" \(pane.displayedModel)" + (pane.usingModel == nil ? "" : " (fallback)"), to: rect.maxX - end)
         frame.put(model, x: end, y: rect.y, style: modelStyle, limit: rect.maxX - end)
     }
 
@@ -185,6 +185,12 @@ enum PaneView {
         case .waiting:
             let waited = pane.counters.startedAt.map { max(0, now - $0) } ?? 0
             return ("◌", String(format: "waiting %.1fs", waited), Theme.statusWarning)
+        case .queued(let until):
+            return ("⧗", String(format: "queued (rate limit) %.1fs", max(0, until - now)), Theme.statusWarning)
+        case .retrying(let attempt, let total, let until):
+            let left = until - now
+            return ("↻", left > 0 ? String(format: "retry %d/%d in %.1fs", attempt, total, left) : "retry \(attempt)/\(total)",
+                    Theme.statusWarning)
         case .streaming: return ("●", "streaming", Theme.statusActive)
         case .done: return ("✓", "done", Theme.status)
         case .failed(let kind): return ("✗", "failed: \(kind)", Theme.statusError)

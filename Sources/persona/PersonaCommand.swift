@@ -131,7 +131,7 @@ struct Chat: AsyncParsableCommand {
         let state = await ChatSetup.state(for: roster, accounting: accounting, workspace: workspace, width: screen.width,
                                           height: screen.height, mode: resumed?.info.mode ?? mode,
                                           rounds: resumed?.info.rounds ?? rounds, judge: judgeMember, resumed: resumed?.messages ?? [])
-        let engine = ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport), accounting: accounting)
+        let engine = EngineSetup.make(workspace: workspace, accounting: accounting)
         var personas = roster.map(\.persona)
         if let judgeMember { personas.append(judgeMember.persona) }
         let controller = ChatController(state: state, personas: personas, workspace: workspace, screen: screen, engine: engine,
@@ -180,7 +180,7 @@ struct Ask: AsyncParsableCommand {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         }
-        let engine = ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport), accounting: accounting)
+        let engine = EngineSetup.make(workspace: workspace, accounting: accounting)
         let code = await AskRunner(engine: engine, output: Output.write).run(turns, json: json, session: session)
         if code != 0 { throw ExitCode(code) }
     }
@@ -352,7 +352,7 @@ struct Debate: AsyncParsableCommand {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         }
-        let engine = ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport), accounting: accounting)
+        let engine = EngineSetup.make(workspace: workspace, accounting: accounting)
         let runner = DebateRunner(engine: engine, store: SessionStore(database: database))
         let code = await DebatePrinter(json: json, output: Output.write).run(runner.run(plan, message: topic), session: session)
         if code != 0 { throw ExitCode(code) }

@@ -11,6 +11,8 @@ final class AskCLITests: XCTestCase {
     override func setUpWithError() throws {
         server = try MockServer()
         cli = try CLI()
+        // These tests are about how failures are reported; retrying is covered on its own.
+        try "retry: { max_retries: 0 }\n".write(to: cli.home.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
     }
 
     override func tearDown() {
@@ -180,6 +182,7 @@ final class AskCLITests: XCTestCase {
         try """
             default_model: anthropic:mock+tokens=4
             default_personas: [skeptic, optimist]
+            retry: { max_retries: 0 }
             """.write(to: cli.home.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
         let result = try cli.run(["ask", "Should we?", "--json"], environment: environment(for: "anthropic"))
         XCTAssertEqual(result.status, 0, result.stderr)
@@ -188,5 +191,37 @@ final class AskCLITests: XCTestCase {
         let systems = server.requests.compactMap { try? JSON.parse($0.body)["system"]?.string }
         XCTAssertTrue(systems.contains { $0.contains("You are The Skeptic") })
         XCTAssertTrue(systems.contains { $0.contains("You are The Optimist") })
+    }
+}
+
+/// Retries as `persona ask --json` shows them.
+final class RetryCLITests: XCTestCase {
+    func testARetryEventThenDoneAfterA429() throws {
+        final class Once: @unchecked Sendable {
+            private let lock = NSLock()
+            private var first = true
+            func next() -> MockBehavior {
+                lock.withLock {
+                    defer { first = false }
+                    return first ? MockBehavior(status: 429, headers: ["Retry-After": "1"]) : MockBehavior(tokens: 5)
+                }
+            }
+        }
+        let once = Once()
+        let server = try MockServer { _ in once.next() }
+        defer { server.stop() }
+        let cli = try CLI()
+        defer { cli.remove() }
+        let result = try cli.run(["ask", "hi", "--model", "openai:gpt-4o-mini", "--json"],
+                                 environment: ["OPENAI_BASE_URL": server.baseURL + "/v1", "OPENAI_API_KEY": "k"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let kinds = result.events.compactMap { $0["event"]?.string }.filter { $0 != "delta" }
+        XCTAssertEqual(kinds, ["request", "retry", "done", "summary"])
+        let retry = try XCTUnwrap(result.events.first { $0["event"]?.string == "retry" })
+        XCTAssertEqual(retry["attempt"]?.int, 1)
+        XCTAssertEqual(retry["delay_ms"]?.int, 1000)
+        XCTAssertEqual(retry["reason"]?.string, "rate_limit")
+        let entries = try JSON.parse(try cli.run(["costs", "entries", "--json"]).stdout)["entries"]?.array ?? []
+        XCTAssertEqual(entries.compactMap { $0["status"]?.string }, ["ok", "failed"], "each attempt is a ledger row")
     }
 }

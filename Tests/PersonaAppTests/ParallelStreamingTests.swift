@@ -32,7 +32,7 @@ final class ParallelStreamingTests: XCTestCase {
                 texts[id.personaID] = report.text
             case .failed(let id, let error, _):
                 XCTFail("\(id.personaID): \(error)")
-            case .request, .usage:
+            case .request, .usage, .queued, .retry, .failover:
                 break
             }
         }

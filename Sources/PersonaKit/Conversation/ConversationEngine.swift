@@ -1,5 +1,16 @@
 import Foundation
 
+/// An endpoint and a model on it: where a turn can be answered.
+public struct Route: Sendable {
+    public var endpoint: ProviderEndpoint
+    public var model: ModelRef
+
+    public init(endpoint: ProviderEndpoint, model: ModelRef) {
+        self.endpoint = endpoint
+        self.model = model
+    }
+}
+
 /// One turn to run: which persona answers, through which endpoint and model, seeing which messages.
 public struct PlannedTurn: Sendable {
     public var persona: Persona
@@ -8,13 +19,17 @@ public struct PlannedTurn: Sendable {
     public var round: Int
     /// Older turns left out of the prompt to fit the model's context window.
     public var droppedTurns: Int
+    /// Where to go, in order, when this endpoint cannot answer (DESIGN.md §3, failover).
+    public var fallbacks: [Route]
 
-    public init(persona: Persona, endpoint: ProviderEndpoint, request: ChatRequest, round: Int = 1, droppedTurns: Int = 0) {
+    public init(persona: Persona, endpoint: ProviderEndpoint, request: ChatRequest, round: Int = 1, droppedTurns: Int = 0,
+                fallbacks: [Route] = []) {
         self.persona = persona
         self.endpoint = endpoint
         self.request = request
         self.round = round
         self.droppedTurns = droppedTurns
+        self.fallbacks = fallbacks
     }
 
     public var model: ModelRef { ModelRef(provider: endpoint.name, model: request.model) }
@@ -74,6 +89,13 @@ public enum EngineEvent: Sendable, Equatable {
     case delta(PlannedTurnID, String)
     /// Usage reported mid-stream, merged so far.
     case usage(PlannedTurnID, Usage)
+    /// The rate limiter holds the request back for `wait` seconds.
+    case queued(PlannedTurnID, wait: Double)
+    /// The attempt failed and will be tried again from the start after `delay` seconds; what it
+    /// had streamed is `partialText`.
+    case retry(PlannedTurnID, attempt: Int, of: Int, delay: Double, reason: ProviderError, partialText: String)
+    /// The turn moves to the next model of its chain; the id names the new one.
+    case failover(PlannedTurnID, from: ModelRef, to: ModelRef, reason: ProviderError)
     case done(PlannedTurnID, TurnReport)
     case failed(PlannedTurnID, ProviderError, TurnReport)
 }
@@ -102,25 +124,116 @@ public actor ConversationEngine {
     public nonisolated let runner: TurnRunner
     /// Prices, budget and ledger; without it costs are unknown and nothing is recorded.
     public nonisolated let accounting: Accounting?
+    /// Rate limits and circuit breakers per provider; without it requests go out at once.
+    public nonisolated let health: ProviderHealth?
+    public nonisolated let retryPolicy: RetryPolicy
 
-    public init(runner: TurnRunner = TurnRunner(), accounting: Accounting? = nil) {
+    public init(runner: TurnRunner = TurnRunner(), accounting: Accounting? = nil, health: ProviderHealth? = nil,
+                retryPolicy: RetryPolicy = RetryPolicy(maxRetries: 0)) {
         self.runner = runner
         self.accounting = accounting
+        self.health = health
+        self.retryPolicy = retryPolicy
     }
 
     /// Runs one turn, calling `onEvent` from the turn's own task as things happen: no extra hop
     /// between the stream and whoever listens.
     public nonisolated func run(_ turn: PlannedTurn, onEvent: @Sendable (EngineEvent) -> Void) async {
-        var request = turn.request
-        let id = PlannedTurnID(personaID: turn.persona.id, personaName: turn.persona.name,
-                               provider: turn.endpoint.name, model: request.model, round: turn.round, droppedTurns: turn.droppedTurns)
-        let price = accounting?.catalog.price(for: turn.model)
+        let routes = [Route(endpoint: turn.endpoint, model: turn.model)] + turn.fallbacks
+        var id = PlannedTurnID(personaID: turn.persona.id, personaName: turn.persona.name, provider: turn.endpoint.name,
+                               model: turn.request.model, round: turn.round, droppedTurns: turn.droppedTurns)
+        onEvent(.request(id))
+        var failure: (error: ProviderError, report: TurnReport)?
+        for (index, route) in routes.enumerated() {
+            if index > 0, let failure {
+                let next = PlannedTurnID(personaID: id.personaID, personaName: id.personaName, provider: route.endpoint.name,
+                                         model: route.model.model, round: id.round, droppedTurns: id.droppedTurns)
+                onEvent(.failover(next, from: ModelRef(provider: id.provider, model: id.model), to: route.model, reason: failure.error))
+                id = next
+            }
+            var request = turn.request
+            request.model = route.model.model
+            switch await attempts(turn, route: route, request: request, id: id, onEvent: onEvent) {
+            case .finished:
+                return
+            case .failedOver(let error, let report):
+                failure = (error, report)
+            }
+        }
+        if let failure { onEvent(.failed(id, failure.error, failure.report)) }
+    }
+
+    private enum RouteResult {
+        /// Done, or failed in a way no other model would fix (stopped, over budget).
+        case finished
+        case failedOver(ProviderError, TurnReport)
+    }
+
+    /// One route's attempts: breaker, rate limiter, the request, and retries with backoff.
+    private nonisolated func attempts(_ turn: PlannedTurn, route: Route, request: ChatRequest, id: PlannedTurnID,
+                                      onEvent: @Sendable (EngineEvent) -> Void) async -> RouteResult {
+        let provider = route.endpoint.name
+        var retry = 0
+        while true {
+            if let health, case .rejected(let wait) = await health.admit(provider) {
+                let error = ProviderError(kind: .server, message: "\(provider) is failing: its circuit breaker opened after "
+                    + "\(health.failureThreshold) failures in a row, so nothing was sent; it tries again in \(Int(wait.rounded(.up))) s")
+                return .failedOver(error, .notSent(request))
+            }
+            if let health {
+                let tokens = TokenEstimator.estimate(request) + (request.maxTokens ?? 0)
+                while true {
+                    let wait = await health.reserveStart(provider, tokens: tokens)
+                    if wait <= 0 { break }
+                    onEvent(.queued(id, wait: wait))
+                    do { try await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000)) } catch {
+                        onEvent(.failed(id, ProviderError(kind: .cancelled, message: "stopped by the user"), .notSent(request)))
+                        return .finished
+                    }
+                }
+            }
+            let (report, error, headers) = await attempt(turn, route: route, request: request, id: id, onEvent: onEvent)
+            if let health {
+                await health.observe(provider, headers: headers)
+                if let error {
+                    await health.recordFailure(provider, error: error)
+                } else {
+                    await health.recordSuccess(provider, timeToFirstToken: report.timeToFirstToken)
+                }
+            }
+            guard let error else {
+                onEvent(.done(id, report))
+                return .finished
+            }
+            switch error.kind {
+            case .budget, .cancelled:
+                onEvent(.failed(id, error, report))
+                return .finished
+            case .auth, .notFound:
+                return .failedOver(error, report)
+            default:
+                guard error.retryable, retry < retryPolicy.maxRetries else { return .failedOver(error, report) }
+                retry += 1
+                let delay = retryPolicy.delay(beforeRetry: retry, after: error)
+                onEvent(.retry(id, attempt: retry, of: retryPolicy.maxRetries, delay: delay, reason: error, partialText: report.text))
+                do { try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000)) } catch {
+                    onEvent(.failed(id, ProviderError(kind: .cancelled, message: "stopped by the user"), .notSent(request)))
+                    return .finished
+                }
+            }
+        }
+    }
+
+    /// One request: reserve against the budget, stream, price, settle, record in the ledger.
+    private nonisolated func attempt(_ turn: PlannedTurn, route: Route, request original: ChatRequest, id: PlannedTurnID,
+                                     onEvent: @Sendable (EngineEvent) -> Void) async -> (TurnReport, ProviderError?, HTTPHeaders) {
+        var request = original
+        let price = accounting?.catalog.price(for: route.model)
         var reservation: BudgetGuard.Reservation?
         if let budget = accounting?.budget {
             guard let price else {
-                refuse(turn, id: id, request: request, onEvent: onEvent, message: "no price is known for \(turn.model), so the budget "
+                return refuse(turn, route: route, request: request, message: "no price is known for \(route.model), so the budget "
                     + "cannot cap it; add it under prices: in config.yaml or import a LiteLLM file with --prices")
-                return
             }
             // The provider must enforce the output cap the reservation assumes.
             if request.maxTokens == nil {
@@ -129,13 +242,10 @@ public actor ConversationEngine {
             do {
                 reservation = try await budget.reserve(BudgetGuard.worstCaseMicros(request, maxTokens: request.maxTokens!, price: price))
             } catch {
-                refuse(turn, id: id, request: request, onEvent: onEvent, message: error.description)
-                return
+                return refuse(turn, route: route, request: request, message: error.description)
             }
         }
-
-        onEvent(.request(id))
-        let outcome = await runner.run(request, endpoint: turn.endpoint) { progress in
+        let outcome = await runner.run(request, endpoint: route.endpoint) { progress in
             switch progress {
             case .delta(let text): onEvent(.delta(id, text))
             case .usage(let usage): onEvent(.usage(id, usage))
@@ -143,35 +253,31 @@ public actor ConversationEngine {
             }
         }
         var report = TurnReport(outcome: outcome, request: request)
-        let micros = price.flatMap { CostCalculator.micros(report.usage, price: $0, type: turn.endpoint.type) }
+        let micros = price.flatMap { CostCalculator.micros(report.usage, price: $0, type: route.endpoint.type) }
         report.costUSD = micros.map(Money.dollars)
         if let budget = accounting?.budget, let reservation {
             await budget.settle(reservation, actualMicros: micros ?? reservation.micros)
         }
         let status: LedgerEntry.Status = outcome.error == nil ? .ok : outcome.error?.kind == .cancelled ? .cancelled : .failed
-        record(turn, request: request, report: report, micros: micros, status: status, error: outcome.error)
-        if let error = outcome.error {
-            onEvent(.failed(id, error, report))
-        } else {
-            onEvent(.done(id, report))
-        }
+        record(turn, route: route, request: request, report: report, micros: micros, status: status, error: outcome.error)
+        return (report, outcome.error, outcome.responseHeaders)
     }
 
-    /// A turn the budget stopped before sending: recorded, reported, never sent.
-    private nonisolated func refuse(_ turn: PlannedTurn, id: PlannedTurnID, request: ChatRequest,
-                                    onEvent: @Sendable (EngineEvent) -> Void, message: String) {
+    /// A request the budget stopped before sending: recorded, reported, never sent.
+    private nonisolated func refuse(_ turn: PlannedTurn, route: Route, request: ChatRequest,
+                                    message: String) -> (TurnReport, ProviderError?, HTTPHeaders) {
         let error = ProviderError(kind: .budget, message: message)
         let report = TurnReport.notSent(request)
-        record(turn, request: request, report: report, micros: 0, status: .budget, error: error)
-        onEvent(.failed(id, error, report))
+        record(turn, route: route, request: request, report: report, micros: 0, status: .budget, error: error)
+        return (report, error, HTTPHeaders())
     }
 
-    private nonisolated func record(_ turn: PlannedTurn, request: ChatRequest, report: TurnReport, micros: Int64?,
+    private nonisolated func record(_ turn: PlannedTurn, route: Route, request: ChatRequest, report: TurnReport, micros: Int64?,
                                     status: LedgerEntry.Status, error: ProviderError?) {
         guard let accounting, let ledger = accounting.ledger else { return }
         let usage = report.usage
         let entry = LedgerEntry(
-            timestamp: Date(), session: accounting.session, persona: turn.persona.id, provider: turn.endpoint.name,
+            timestamp: Date(), session: accounting.session, persona: turn.persona.id, provider: route.endpoint.name,
             model: request.model, inputTokens: usage.inputTokens ?? 0, cachedInputTokens: usage.cachedInputTokens ?? 0,
             cacheWriteTokens: usage.cacheWriteTokens ?? 0, outputTokens: usage.outputTokens ?? 0,
             reasoningTokens: usage.reasoningTokens ?? 0, costMicros: micros, estimated: report.estimated,

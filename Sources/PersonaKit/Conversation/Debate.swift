@@ -5,11 +5,13 @@ public struct Participant: Sendable {
     public var persona: Persona
     public var endpoint: ProviderEndpoint
     public var model: ModelRef
+    public var fallbacks: [Route]
 
-    public init(persona: Persona, endpoint: ProviderEndpoint, model: ModelRef) {
+    public init(persona: Persona, endpoint: ProviderEndpoint, model: ModelRef, fallbacks: [Route] = []) {
         self.persona = persona
         self.endpoint = endpoint
         self.model = model
+        self.fallbacks = fallbacks
     }
 }
 
@@ -226,32 +228,50 @@ public final class DebateRunner: Sendable {
                                                    maxOutput: maxTokens ?? price?.maxOutput.map { min($0, 4096) })
         let request = ChatRequest(model: speaker.model.model, system: persona.systemPrompt, messages: trimmed,
                                   maxTokens: maxTokens, temperature: persona.temperature)
-        let planned = PlannedTurn(persona: persona, endpoint: speaker.endpoint, request: request, round: round, droppedTurns: dropped)
+        let planned = PlannedTurn(persona: persona, endpoint: speaker.endpoint, request: request, round: round, droppedTurns: dropped,
+                                  fallbacks: speaker.fallbacks)
         let outcome = TurnResultBox()
         let engine = self.engine
         // Its own task, so that the user can stop this persona alone.
         let running = Task {
             await engine.run(planned) { event in
-                emit(.turn(event, role: role))
                 switch event {
-                case .done(_, let report): outcome.set(report, nil)
-                case .failed(_, let error, let report): outcome.set(report, error)
-                default: break
+                case .done(let id, let report):
+                    outcome.set(report, nil)
+                    // Saved before it is announced: whoever saw it finish will find it saved.
+                    self.save(self.message(for: report, error: nil, id: id, persona: persona, round: round, role: role, dropped: dropped),
+                              plan: plan, log: log, emit: emit)
+                case .failed(let id, let error, let report):
+                    outcome.set(report, error)
+                    if error.kind != .budget {
+                        self.save(self.message(for: report, error: error, id: id, persona: persona, round: round, role: role,
+                                               dropped: dropped), plan: plan, log: log, emit: emit)
+                    }
+                case .retry(let id, let attempt, let total, _, let reason, let partial) where !partial.isEmpty:
+                    // A retry starts the answer over; the text that streamed is kept as a failed attempt.
+                    self.save(TranscriptMessage(round: round, speaker: persona.id, name: persona.name, role: role, text: partial,
+                                                status: .failed, error: "attempt \(attempt) of \(total + 1): \(reason.description)",
+                                                provider: id.provider, model: id.model), plan: plan, log: log, emit: emit)
+                default:
+                    break
                 }
+                emit(.turn(event, role: role))
             }
         }
         control?.register(persona.id, running)
         await withTaskCancellationHandler { await running.value } onCancel: { running.cancel() }
         control?.register(persona.id, nil)
-        guard let (report, error) = outcome.value else { return false }
+        return outcome.value?.1?.kind == .budget
+    }
+
+    /// A finished turn as the transcript keeps it; `id` names the model that actually answered.
+    private func message(for report: TurnReport, error: ProviderError?, id: PlannedTurnID, persona: Persona, round: Int,
+                         role: TranscriptMessage.Role, dropped: Int) -> TranscriptMessage {
         let status: TranscriptMessage.Status = error == nil ? .complete : error?.kind == .cancelled ? .stopped : .failed
-        let message = TranscriptMessage(
-            round: round, speaker: persona.id, name: persona.name, role: role, text: report.text, status: status,
-            error: error?.description, provider: speaker.endpoint.name, model: speaker.model.model,
-            inputTokens: report.usage.inputTokens ?? 0, outputTokens: report.usage.outputTokens ?? 0,
-            costMicros: report.costUSD.map(Money.micros), estimated: report.estimated, droppedTurns: dropped)
-        if error?.kind != .budget { save(message, plan: plan, log: log, emit: emit) }
-        return error?.kind == .budget
+        return TranscriptMessage(round: round, speaker: persona.id, name: persona.name, role: role, text: report.text, status: status,
+                                 error: error?.description, provider: id.provider, model: id.model,
+                                 inputTokens: report.usage.inputTokens ?? 0, outputTokens: report.usage.outputTokens ?? 0,
+                                 costMicros: report.costUSD.map(Money.micros), estimated: report.estimated, droppedTurns: dropped)
     }
 
     private final class TurnResultBox: @unchecked Sendable {
