@@ -139,8 +139,8 @@ public struct InputLine: Equatable, Sendable {
 
 public enum Overlay: Equatable, Sendable {
     case help
-    /// The cost summary from the ledger (F3), as lines of text.
-    case costs([String])
+    /// A report as lines of text: the cost summary (F3) or the providers (F4).
+    case report([String])
 }
 
 /// Everything the chat screen shows. Changed only by `reduce`; drawn only by `render`.
@@ -231,6 +231,7 @@ public enum AppEffect: Equatable, Sendable {
     case changeModel(personaID: String, model: ModelRef)
     case addPersona(String)
     case showCosts
+    case showProviders
     case quit
 }
 
@@ -255,7 +256,7 @@ public enum AppEvent: Equatable, Sendable {
     case tick
     case turn(personaID: String, serial: Int, TurnUpdate)
     case modelChanged(personaID: String, model: ModelRef, price: ModelPrice?, providerType: ProviderType)
-    case costsLoaded([String])
+    case reportLoaded([String])
     /// A persona's turn began: a new answer streams into its pane.
     case turnStarted(personaID: String, round: Int, droppedTurns: Int)
     case roundStarted(Int, of: Int)

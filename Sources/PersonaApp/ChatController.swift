@@ -283,10 +283,14 @@ public final class ChatController {
         case .showCosts:
             guard let ledger = engine.accounting?.ledger else { return dispatch(.notice("No cost ledger is open.")) }
             do {
-                dispatch(.costsLoaded(try CostsReport.summaryLines(ledger, period: Ledger.Period())))
+                dispatch(.reportLoaded(try CostsReport.summaryLines(ledger, period: Ledger.Period())))
             } catch {
                 dispatch(.notice("The cost ledger could not be read: \(error)"))
             }
+        case .showProviders:
+            guard let health = engine.health else { return dispatch(.reportLoaded(DoctorReport.overlay([]))) }
+            let inbox = self.inbox
+            Task.detached { inbox.post(.reportLoaded(DoctorReport.overlay(await health.status()))) }
         case .quit:
             state.shouldQuit = true
         }

@@ -41,8 +41,8 @@ public enum ChatReducer {
         case .notice(let text):
             state.notice = text
             return []
-        case .costsLoaded(let lines):
-            state.overlay = .costs(lines)
+        case .reportLoaded(let lines):
+            state.overlay = .report(lines)
             return []
         case .turnStarted(let personaID, let round, let dropped):
             guard let index = state.panes.firstIndex(where: { $0.personaID == personaID }) else { return [] }
@@ -231,6 +231,8 @@ public enum ChatReducer {
             state.zoomed.toggle()
         case .function(3):
             return [.showCosts]
+        case .function(4):
+            return [.showProviders]
         case .control("r"):
             return regenerate(&state)
         default:

@@ -28,7 +28,7 @@ public enum ChatView {
         case .help:
             OverlayView.draw(HelpView.lines, in: frame.bounds, into: &frame)
             return (frame, nil)
-        case .costs(let lines):
+        case .report(let lines):
             OverlayView.draw(lines + ["", "Any key closes this."], in: frame.bounds, into: &frame)
             return (frame, nil)
         case nil:
@@ -52,7 +52,7 @@ public enum ChatView {
         }
     }
 
-    static let hints = "Enter send · Alt-Enter newline · Tab focus · PgUp/PgDn scroll · Esc stop · Ctrl-R regenerate · F2 zoom · F1 help · Ctrl-C ×2 quit"
+    static let hints = "Enter send · Alt-Enter newline · Tab focus · PgUp/PgDn scroll · Esc stop · Ctrl-R regenerate · F2 zoom · F3 costs · F4 providers · F1 help · Ctrl-C ×2 quit"
 
     static func drawHint(_ state: AppState, in rect: Rect, into frame: inout CellBuffer) {
         if let notice = state.notice {
@@ -260,6 +260,7 @@ enum HelpView {
         "Ctrl-R           regenerate the focused pane's answer",
         "F2               zoom the focused pane",
         "F3               what it has cost (from the ledger)",
+        "F4               providers: breakers, limits, latency",
         "Ctrl-C           stop streams; twice to quit",
         "",
         "/model NAME provider:model   /add NAME   /drop NAME",

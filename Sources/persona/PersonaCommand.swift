@@ -9,7 +9,7 @@ struct PersonaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "persona",
         abstract: "Talk to several LLM personas at once, side by side, with live token and cost counters.",
-        subcommands: [Chat.self, Ask.self, Debate.self, Sessions.self, Costs.self, Models.self, Personas.self],
+        subcommands: [Chat.self, Ask.self, Debate.self, Sessions.self, Costs.self, Models.self, Personas.self, Doctor.self],
         defaultSubcommand: Chat.self)
 }
 
@@ -435,5 +435,22 @@ struct Sessions: ParsableCommand {
                 throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
             }
         }
+    }
+}
+
+struct Doctor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check every provider: key, reachability, authentication; exits 1 if one your personas use is unusable.")
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let workspace = global.workspace()
+        let checks = await DoctorReport.run(workspace)
+        Output.write(json ? DoctorReport.json(checks) : DoctorReport.text(checks))
+        if !DoctorReport.healthy(checks) { throw ExitCode(PersonaApp.ExitCode.turnFailed) }
     }
 }

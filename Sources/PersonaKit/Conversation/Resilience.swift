@@ -62,6 +62,23 @@ public struct ProviderStatus: Sendable, Equatable {
     public var lastError: String?
     public var successes: Int
     public var failures: Int
+
+    public init(provider: String, breaker: BreakerState, consecutiveFailures: Int, requestsInWindow: Int, limit: RateLimit?,
+                blockedUntil: Date?, lastRateHeaders: [String: String], ttftP50: Double?, ttftP95: Double?, lastError: String?,
+                successes: Int, failures: Int) {
+        self.provider = provider
+        self.breaker = breaker
+        self.consecutiveFailures = consecutiveFailures
+        self.requestsInWindow = requestsInWindow
+        self.limit = limit
+        self.blockedUntil = blockedUntil
+        self.lastRateHeaders = lastRateHeaders
+        self.ttftP50 = ttftP50
+        self.ttftP95 = ttftP95
+        self.lastError = lastError
+        self.successes = successes
+        self.failures = failures
+    }
 }
 
 /// Rate limits, circuit breakers and latency per provider, shared by every turn of the process.
