@@ -232,6 +232,9 @@ public enum AppEffect: Equatable, Sendable {
     case addPersona(String)
     case showCosts
     case showProviders
+    case showWelcome
+    /// Re-read the config and persona files, keeping the session.
+    case reload
     case quit
 }
 

@@ -88,7 +88,7 @@ public final class ChatController {
     private var state: AppState
     private let screen: Screen
     private let engine: ConversationEngine
-    private let workspace: Workspace
+    private var workspace: Workspace
     private var personas: [String: Persona]
     private let inbox: Inbox
     private var decoder = KeyDecoder()
@@ -288,9 +288,14 @@ public final class ChatController {
                 dispatch(.notice("The cost ledger could not be read: \(error)"))
             }
         case .showProviders:
-            guard let health = engine.health else { return dispatch(.reportLoaded(DoctorReport.overlay([]))) }
+            let choice = workspace.defaultChoice.map { ["Default model: \($0.model), because \($0.reason).", ""] } ?? []
+            guard let health = engine.health else { return dispatch(.reportLoaded(choice + DoctorReport.overlay([]))) }
             let inbox = self.inbox
-            Task.detached { inbox.post(.reportLoaded(DoctorReport.overlay(await health.status()))) }
+            Task.detached { inbox.post(.reportLoaded(choice + DoctorReport.overlay(await health.status()))) }
+        case .showWelcome:
+            dispatch(.reportLoaded(FirstRun.welcome(workspace, roster: state.panes.map(\.name))))
+        case .reload:
+            reload()
         case .quit:
             state.shouldQuit = true
         }
@@ -397,6 +402,21 @@ public final class ChatController {
                                rounds: state.mode == .parallel ? nil : state.debateRounds, judge: judge?.persona.id)
         return DebatePlan(session: info, participants: participants, mode: state.mode,
                           rounds: state.mode == .parallel ? 1 : state.debateRounds, judge: judge, moderator: moderator)
+    }
+
+    /// Re-reads the config and persona files. An invalid file leaves everything as it was.
+    private func reload() {
+        var fresh = Workspace.load(paths: workspace.paths, environment: workspace.environment)
+        if let problem = fresh.issues.first(where: { $0.severity == .error }) {
+            return dispatch(.notice("Not reloaded, the running config stays: \(problem)"))
+        }
+        if fresh.config.defaultModel == nil { fresh.config.defaultModel = workspace.config.defaultModel }
+        fresh.defaultChoice = workspace.defaultChoice
+        workspace = fresh
+        for pane in state.panes {
+            if let persona = fresh.persona(named: pane.personaID) { personas[pane.personaID] = persona }
+        }
+        dispatch(.notice("Reloaded \(fresh.paths.configFile) and \(fresh.personas.count) personas; the session goes on."))
     }
 
     private func addPersona(_ name: String) {

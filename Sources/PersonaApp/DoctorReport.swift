@@ -38,8 +38,27 @@ public enum DoctorReport {
         !checks.contains { !$0.usable && !$0.usedBy.isEmpty }
     }
 
-    public static func json(_ checks: [ProviderCheck]) -> String {
-        JSON.object(["providers": .array(checks.map(json)), "ok": .bool(healthy(checks))]).serialized + "\n"
+    public static func json(_ checks: [ProviderCheck], choice: Result<DefaultChoice, Error>?) -> String {
+        var fields: [JSONObject.Member] = [.init(key: "providers", value: .array(checks.map(json))), .init(key: "ok", value: .bool(healthy(checks)))]
+        switch choice {
+        case .success(let choice)?:
+            fields.append(.init(key: "default", value: .object(["model": .string(choice.model.description), "reason": .string(choice.reason)])))
+        case .failure?:
+            fields.append(.init(key: "default", value: .null))
+        case nil:
+            break
+        }
+        return JSON.object(JSONObject(fields)).serialized + "\n"
+    }
+
+    /// Which model Persona would choose with nothing configured, and why; without starting anything.
+    public static func defaultChoice(_ workspace: Workspace) async -> Result<DefaultChoice, Error>? {
+        guard workspace.config.defaultModel == nil else { return nil }
+        do {
+            return .success(try await DefaultModel.resolve(directory: workspace.providers, local: workspace.local, startLocal: false))
+        } catch {
+            return .failure(error)
+        }
     }
 
     static func json(_ check: ProviderCheck) -> JSON {
@@ -56,11 +75,17 @@ public enum DoctorReport {
         ])
     }
 
-    public static func text(_ checks: [ProviderCheck]) -> String {
-        guard !checks.isEmpty else {
-            return "No providers to check: set a key such as OPENAI_API_KEY, name providers in config.yaml, or give personas a model.\n"
-        }
+    public static func text(_ checks: [ProviderCheck], choice: Result<DefaultChoice, Error>?) -> String {
         var lines: [String] = []
+        switch choice {
+        case .success(let choice)?: lines.append("Default model: \(choice.model), because \(choice.reason).")
+        case .failure?: lines.append("Default model: none available yet; see `persona` for the ways forward.")
+        case nil: break
+        }
+        guard !checks.isEmpty else {
+            lines.append("No providers to check: set a key such as OPENAI_API_KEY, name providers in config.yaml, or give personas a model.")
+            return lines.joined(separator: "\n") + "\n"
+        }
         for check in checks {
             let mark = check.usable ? "✓" : "✗"
             var line = "\(mark) \(check.provider)"

@@ -2,7 +2,7 @@ import PersonaKit
 
 /// The chat screen's slash commands. Unknown ones get a hint; none is ever sent to a model.
 enum SlashCommand {
-    static let names = ["/help", "/quit", "/mode", "/rounds", "/judge", "/model", "/add", "/drop", "/clear"]
+    static let names = ["/help", "/quit", "/mode", "/rounds", "/judge", "/model", "/add", "/drop", "/clear", "/reload", "/welcome"]
 
     static func run(_ line: String, state: inout AppState) -> [AppEffect] {
         let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
@@ -10,6 +10,10 @@ enum SlashCommand {
         switch words[0].lowercased() {
         case "/help":
             state.overlay = .help
+        case "/welcome":
+            return [.showWelcome]
+        case "/reload":
+            return [.reload]
         case "/quit", "/exit":
             state.shouldQuit = true
             return ChatReducer.stopAll(&state) + [.quit]

@@ -3,7 +3,7 @@ import MockProvider
 
 /// Serves the mock provider on 127.0.0.1 for benchmarks and end-to-end tests.
 ///
-/// Usage: persona-mock [--port N] [--tokens N] [--delay SECONDS] [--text TEXT]
+/// Usage: persona-mock [--port N] [--tokens N] [--delay SECONDS] [--text TEXT] [--no-usage]
 /// Prints `listening on http://127.0.0.1:PORT` once ready. Per-request faults are read from the
 /// model name, e.g. `mock+status=429+retry_after=1` (see MockBehavior.fromModelName).
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -11,6 +11,11 @@ var port = 0
 var defaults = MockBehavior()
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
+    if flag == "--no-usage" {
+        // Like llama.cpp's server: no usage in the stream, even when asked.
+        defaults.omitUsage = true
+        continue
+    }
     let value = arguments.isEmpty ? "" : arguments.removeFirst()
     switch flag {
     case "--port": port = Int(value) ?? 0

@@ -9,7 +9,8 @@ struct PersonaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "persona",
         abstract: "Talk to several LLM personas at once, side by side, with live token and cost counters.",
-        subcommands: [Chat.self, Ask.self, Debate.self, Sessions.self, Costs.self, Models.self, Personas.self, Doctor.self],
+        subcommands: [Chat.self, Ask.self, Debate.self, Sessions.self, Costs.self, Models.self, Personas.self, Doctor.self,
+                      Local.self, ConfigCommand.self],
         defaultSubcommand: Chat.self)
 }
 
@@ -24,10 +25,26 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "Print no colours (NO_COLOR is honoured too).")
     var noColor = false
 
+    func paths() -> PersonaPaths { PersonaPaths.resolve(home: home, config: config) }
+
     func workspace() -> Workspace {
-        let workspace = Workspace.load(paths: PersonaPaths.resolve(home: home, config: config))
+        let workspace = Workspace.load(paths: paths())
         for issue in workspace.issues { Output.error(issue.description) }
         return workspace
+    }
+
+    /// Chooses a model when nothing names one; when nothing is available, explains the ways
+    /// forward and exits 2.
+    func resolveDefaults(_ workspace: inout Workspace, personas: [String], model: String?) async throws {
+        do {
+            try await workspace.resolveDefaults(personaNames: personas, modelFlag: model, startLocal: true)
+        } catch let nothing as NoDefaultModel {
+            Output.write(nothing.description + "\n")
+            throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+        } catch {
+            Output.error("\(error)")
+            throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+        }
     }
 }
 
@@ -89,7 +106,12 @@ struct Chat: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let workspace = global.workspace()
+        let paths = global.paths()
+        do { try FirstRun.writeStarterConfig(paths) } catch {
+            Output.error("could not write a starter config at \(paths.configFile): \(error.localizedDescription)")
+        }
+        var workspace = global.workspace()
+        if resume == nil { try await global.resolveDefaults(&workspace, personas: Ask.list(personas), model: model) }
         var roster: [Roster.RosterMember]
         var judgeMember: Roster.RosterMember?
         let accounting: Accounting
@@ -128,9 +150,12 @@ struct Chat: AsyncParsableCommand {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         }
-        let state = await ChatSetup.state(for: roster, accounting: accounting, workspace: workspace, width: screen.width,
+        var state = await ChatSetup.state(for: roster, accounting: accounting, workspace: workspace, width: screen.width,
                                           height: screen.height, mode: resumed?.info.mode ?? mode,
                                           rounds: resumed?.info.rounds ?? rounds, judge: judgeMember, resumed: resumed?.messages ?? [])
+        if FirstRun.shouldWelcome(paths) {
+            state.overlay = .report(FirstRun.welcome(workspace, roster: roster.map(\.persona.name)))
+        }
         let engine = EngineSetup.make(workspace: workspace, accounting: accounting)
         var personas = roster.map(\.persona)
         if let judgeMember { personas.append(judgeMember.persona) }
@@ -167,7 +192,8 @@ struct Ask: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let workspace = global.workspace()
+        var workspace = global.workspace()
+        try await global.resolveDefaults(&workspace, personas: Self.list(personas), model: model)
         let options = AskOptions(prompt: prompt, personas: Self.list(personas), model: model, json: json,
                                  maxTokens: maxTokens, temperature: temperature)
         let session = SessionID.make()
@@ -337,7 +363,8 @@ struct Debate: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let workspace = global.workspace()
+        var workspace = global.workspace()
+        try await global.resolveDefaults(&workspace, personas: Ask.list(personas) + [judge, moderator].compactMap { $0 }, model: model)
         let session = SessionID.make()
         let plan: DebatePlan
         let accounting: Accounting
@@ -450,7 +477,108 @@ struct Doctor: AsyncParsableCommand {
     func run() async throws {
         let workspace = global.workspace()
         let checks = await DoctorReport.run(workspace)
-        Output.write(json ? DoctorReport.json(checks) : DoctorReport.text(checks))
+        let choice = await DoctorReport.defaultChoice(workspace)
+        Output.write(json ? DoctorReport.json(checks, choice: choice) : DoctorReport.text(checks, choice: choice))
         if !DoctorReport.healthy(checks) { throw ExitCode(PersonaApp.ExitCode.turnFailed) }
+    }
+}
+
+struct Local: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The local model (llama.cpp with Gemma 3 270M): no key, and no network once set up.",
+        subcommands: [Setup.self, Start.self, Stop.self, Status.self], defaultSubcommand: Status.self)
+
+    struct Setup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Install it under <home>/local (builds llama.cpp: 10 to 16 minutes on 2 cores; resumes if interrupted).")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            do {
+                try LocalServer(home: global.paths().home).setup { Output.write($0 + "\n") }
+            } catch {
+                Output.error("local setup: \(error)")
+                throw ExitCode(PersonaApp.ExitCode.turnFailed)
+            }
+        }
+    }
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start the server on a free port of 127.0.0.1.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let local = LocalServer(home: global.paths().home)
+            do {
+                let running = try await local.start()
+                Output.write("local server running at \(running.baseURL) (pid \(running.pid)); log: \(local.log.path)\n")
+            } catch {
+                Output.error("local start: \(error)")
+                throw ExitCode(PersonaApp.ExitCode.turnFailed)
+            }
+        }
+    }
+
+    struct Stop: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop the server this home started.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            Output.write(LocalServer(home: global.paths().home).stop() ? "local server stopped\n" : "no local server was running\n")
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Whether it is set up and running.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let local = LocalServer(home: global.paths().home)
+            var lines = ["installed: " + (local.isInstalled ? "yes (\(local.model.path))" : "no (run `persona local setup`)")]
+            if let running = local.running {
+                lines.append("running: yes, at \(running.baseURL), pid \(running.pid)")
+                lines.append("log: \(local.log.path)")
+            } else {
+                lines.append("running: no" + (local.isInstalled ? " (`persona local start`, or it starts when needed)" : ""))
+            }
+            Output.write(lines.joined(separator: "\n") + "\n")
+        }
+    }
+}
+
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Where the config is, what is in force, and whether the files are valid.",
+        subcommands: [Path.self, Show.self, Validate.self], defaultSubcommand: Show.self)
+
+    struct Path: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print where the config lives.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            Output.write(global.paths().configFile + "\n")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the config in force, keys shown only as set or unset.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            Output.write(ConfigReport.show(global.workspace()))
+        }
+    }
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check the config and every persona file; exits 2 on errors.")
+        @Argument(help: "A config file to check instead of the one in force.") var file: String?
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let paths = PersonaPaths.resolve(home: global.home, config: file ?? global.config)
+            let workspace = Workspace.load(paths: paths)
+            Output.write(ConfigReport.validate(workspace))
+            if workspace.issues.contains(where: { $0.severity == .error }) { throw ExitCode(PersonaApp.ExitCode.usageOrConfig) }
+        }
     }
 }

@@ -82,10 +82,13 @@ public enum ProviderSetupError: Error, Sendable, Equatable, CustomStringConverti
 public struct ProviderDirectory: Sendable {
     public var config: Config
     public var environment: [String: String]
+    /// The local model server whose port the `local` provider follows.
+    public var local: LocalServer?
 
-    public init(config: Config, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(config: Config, environment: [String: String] = ProcessInfo.processInfo.environment, local: LocalServer? = nil) {
         self.config = config
         self.environment = environment
+        self.local = local
     }
 
     /// Every provider name known: presets, then the config's own.
@@ -135,6 +138,7 @@ public struct ProviderDirectory: Sendable {
         if name == "ollama", let host = environment["OLLAMA_HOST"], !host.isEmpty {
             return Self.ollamaURL(fromHost: host)
         }
+        if name == "local", settings?.baseURL == nil, let running = local?.running { return running.baseURL }
         return settings?.baseURL ?? preset?.baseURL
     }
 

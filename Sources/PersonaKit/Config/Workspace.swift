@@ -52,8 +52,28 @@ public struct Workspace: Sendable {
     public var environment: [String: String]
     /// The folders personas were searched in, in order.
     public var personaDirectories: [String]
+    /// The model chosen because nothing named one, and why; nil when the config or a flag did.
+    public var defaultChoice: DefaultChoice?
 
-    public var providers: ProviderDirectory { ProviderDirectory(config: config, environment: environment) }
+    public var local: LocalServer { LocalServer(home: paths.home) }
+    public var providers: ProviderDirectory { ProviderDirectory(config: config, environment: environment, local: local) }
+
+    /// The personas `persona` opens with when neither `--personas` nor `default_personas` names any.
+    public static let starterRoster = ["skeptic", "optimist", "pragmatist"]
+
+    /// Fills in what no config or flag said: a default model (a key's provider, Ollama, or the
+    /// local server, started on demand) and the starter roster.
+    public mutating func resolveDefaults(personaNames: [String], modelFlag: String?, startLocal: Bool) async throws {
+        if config.defaultPersonas.isEmpty {
+            config.defaultPersonas = Self.starterRoster.filter { persona(named: $0) != nil }
+        }
+        guard modelFlag == nil, config.defaultModel == nil else { return }
+        let names = personaNames.isEmpty ? config.defaultPersonas : personaNames
+        guard names.contains(where: { persona(named: $0)?.model == nil }) else { return }
+        let choice = try await DefaultModel.resolve(directory: providers, local: local, startLocal: startLocal)
+        config.defaultModel = choice.model
+        defaultChoice = choice
+    }
     public var issues: [ConfigIssue] { configIssues + personaIssues }
     public var configHasErrors: Bool { configIssues.contains { $0.severity == .error } }
 
