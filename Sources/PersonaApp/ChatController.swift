@@ -344,6 +344,8 @@ public final class ChatController {
                     case .request(let id):
                         serials[id.personaID, default: 0] += 1
                         inbox.post(.turnStarted(personaID: id.personaID, round: id.round, droppedTurns: id.droppedTurns))
+                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0],
+                                         .sent(estimatedInputTokens: id.estimatedInputTokens)))
                     case .delta(let id, let text):
                         inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .delta(text)))
                     case .usage(let id, let usage):

@@ -39,7 +39,7 @@ struct GlobalOptions: ParsableArguments {
         do {
             try await workspace.resolveDefaults(personaNames: personas, modelFlag: model, startLocal: true)
         } catch let nothing as NoDefaultModel {
-            Output.write(nothing.description + "\n")
+            FileHandle.standardError.write(Data((nothing.description + "\n").utf8))
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         } catch {
             Output.error("\(error)")

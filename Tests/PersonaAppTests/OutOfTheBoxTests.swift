@@ -48,8 +48,9 @@ final class OutOfTheBoxTests: XCTestCase {
     func testWithNothingAvailableItExplainsTheThreeWaysForward() throws {
         let result = try cli.run(["ask", "Hello"], environment: noOllama)
         XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stdout.isEmpty, "the explanation is an error, so it goes to stderr")
         for hint in ["export ANTHROPIC_API_KEY", "ollama serve", "persona local setup"] {
-            XCTAssertTrue(result.stdout.contains(hint), result.stdout)
+            XCTAssertTrue(result.stderr.contains(hint), result.stderr)
         }
     }
 

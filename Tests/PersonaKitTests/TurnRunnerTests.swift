@@ -160,6 +160,21 @@ final class TurnRunnerTests: XCTestCase {
         XCTAssertEqual(ollamaBody["options"]?["num_predict"]?.int, 100)
         XCTAssertEqual(ollamaBody["messages"]?[0]?["role"]?.string, "system")
     }
+
+    /// The local Gemma server drops `system` messages, so the persona's prompt must open the user turn.
+    func testLocalProviderPutsTheSystemPromptInTheFirstUserTurn() async throws {
+        let directory = ProviderDirectory(config: Config(), environment: ["LOCAL_BASE_URL": server.baseURL + "/v1"])
+        let conversation = ChatRequest(model: "mock", system: "You are a skeptic.", messages: [
+            ChatMessage(role: .user, content: "Is coffee good?"), ChatMessage(role: .assistant, content: "Doubtful."),
+            ChatMessage(role: .user, content: "Why?"),
+        ])
+        let outcome = await TurnRunner().run(conversation, endpoint: try directory.endpoint(for: "local"))
+        XCTAssertNil(outcome.error)
+        let messages = try XCTUnwrap(JSON.parse(XCTUnwrap(server.requests.last).body)["messages"]?.array)
+        XCTAssertEqual(messages.map { $0["role"]?.string }, ["user", "assistant", "user"])
+        XCTAssertEqual(messages[0]["content"]?.string, "You are a skeptic.\n\nIs coffee good?")
+        XCTAssertEqual(messages[2]["content"]?.string, "Why?")
+    }
 }
 
 /// Collects deltas from the progress callback, which may run on another thread.

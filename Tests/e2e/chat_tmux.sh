@@ -69,7 +69,9 @@ tmux new-session -d -s "$session" -x 120 -y 30 \
      PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/home; echo \$? > $work/exit"
 tmux set-option -t "$session" remain-on-exit on >/dev/null
 
-check "the screen opens with three panes" wait_for "The Pragmatist"
+check "the first run opens with the welcome" wait_for "Welcome to Persona"
+tmux send-keys -t "$session" q
+check "any key closes it, onto three panes" wait_for "The Pragmatist"
 check "all three start ready" bash -c "[ \$(tmux capture-pane -t $session -p | grep -o '○ ready' | wc -l) -eq 3 ]"
 
 tmux send-keys -t "$session" "Is remote work more productive?" Enter

@@ -11,9 +11,10 @@ public struct ProviderPreset: Sendable, Equatable {
     public var keyRequired: Bool
     public var sendsStreamOptions: Bool
     public var tokenLimitField: String
+    public var acceptsSystemRole: Bool
 
     public init(_ name: String, _ type: ProviderType, _ baseURL: String, keys: [String]? = nil, keyRequired: Bool = true,
-                sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens") {
+                sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens", acceptsSystemRole: Bool = true) {
         self.name = name
         self.type = type
         self.baseURL = baseURL
@@ -21,6 +22,7 @@ public struct ProviderPreset: Sendable, Equatable {
         self.keyRequired = keyRequired
         self.sendsStreamOptions = sendsStreamOptions
         self.tokenLimitField = tokenLimitField
+        self.acceptsSystemRole = acceptsSystemRole
     }
 
     public static let all: [ProviderPreset] = [
@@ -39,7 +41,8 @@ public struct ProviderPreset: Sendable, Equatable {
         // Mistral reports usage on its last chunk unasked and rejects fields it does not know.
         ProviderPreset("mistral", .openai, "https://api.mistral.ai/v1", sendsStreamOptions: false),
         ProviderPreset("together", .openai, "https://api.together.xyz/v1"),
-        ProviderPreset("local", .openai, "http://127.0.0.1:8080/v1", keyRequired: false),
+        // llama.cpp's Gemma chat format drops `system` messages, which would silence the persona.
+        ProviderPreset("local", .openai, "http://127.0.0.1:8080/v1", keyRequired: false, acceptsSystemRole: false),
     ]
 
     public static func named(_ name: String) -> ProviderPreset? {
@@ -128,6 +131,7 @@ public struct ProviderDirectory: Sendable {
             name: name, type: type, baseURL: baseURL, apiKey: key, apiKeyEnv: variables[0], keyRequired: required,
             sendsStreamOptions: preset?.sendsStreamOptions ?? true,
             tokenLimitField: preset?.tokenLimitField ?? "max_tokens",
+            acceptsSystemRole: preset?.acceptsSystemRole ?? true,
             keepAlive: settings?.keepAlive, extraHeaders: headers)
     }
 

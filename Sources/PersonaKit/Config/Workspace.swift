@@ -69,7 +69,8 @@ public struct Workspace: Sendable {
         }
         guard modelFlag == nil, config.defaultModel == nil else { return }
         let names = personaNames.isEmpty ? config.defaultPersonas : personaNames
-        guard names.contains(where: { persona(named: $0)?.model == nil }) else { return }
+        // Unknown names are reported later with their own error; they need no model now.
+        guard names.contains(where: { name in persona(named: name).map { $0.model == nil } ?? false }) else { return }
         let choice = try await DefaultModel.resolve(directory: providers, local: local, startLocal: startLocal)
         config.defaultModel = choice.model
         defaultChoice = choice

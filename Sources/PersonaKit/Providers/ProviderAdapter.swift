@@ -24,16 +24,18 @@ public struct ProviderEndpoint: Sendable, Equatable {
     /// The environment variable the key comes from, named in errors.
     public var apiKeyEnv: String
     public var keyRequired: Bool
-    /// OpenAI-compatible servers differ on two request fields; the preset says which they take.
+    /// OpenAI-compatible servers differ on a few request details; the preset says which they take.
     public var sendsStreamOptions: Bool
     public var tokenLimitField: String
+    /// When false the system prompt opens the first user turn instead, as Gemma's template does.
+    public var acceptsSystemRole: Bool
     /// Ollama's `keep_alive`.
     public var keepAlive: String?
     public var extraHeaders: HTTPHeaders
 
     public init(name: String, type: ProviderType, baseURL: String, apiKey: String? = nil, apiKeyEnv: String,
                 keyRequired: Bool, sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens",
-                keepAlive: String? = nil, extraHeaders: HTTPHeaders = HTTPHeaders()) {
+                acceptsSystemRole: Bool = true, keepAlive: String? = nil, extraHeaders: HTTPHeaders = HTTPHeaders()) {
         self.name = name
         self.type = type
         self.baseURL = baseURL
@@ -42,6 +44,7 @@ public struct ProviderEndpoint: Sendable, Equatable {
         self.keyRequired = keyRequired
         self.sendsStreamOptions = sendsStreamOptions
         self.tokenLimitField = tokenLimitField
+        self.acceptsSystemRole = acceptsSystemRole
         self.keepAlive = keepAlive
         self.extraHeaders = extraHeaders
     }
