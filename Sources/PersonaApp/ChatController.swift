@@ -134,7 +134,9 @@ public final class ChatController {
     }
 
     /// Runs until the user quits. Returns when the screen may be restored.
-    public func run(firstMessage: String? = nil) {
+    /// Runs the screen until quit. The first message goes out before the welcome opens, so the
+    /// overlay's any-key-closes cannot swallow it and the answers stream behind it.
+    public func run(firstMessage: String? = nil, welcome: Bool = false) {
         signalWakeFD = inbox.writeFD
         for signalNumber in [SIGWINCH, SIGTERM, SIGHUP] { signal(signalNumber, onSignal) }
         defer {
@@ -147,6 +149,7 @@ public final class ChatController {
             dispatch(.key(.paste(firstMessage)))
             dispatch(.key(.enter))
         }
+        if welcome { dispatch(.reportLoaded(FirstRun.welcome(workspace, roster: state.panes.map(\.name)))) }
         while !state.shouldQuit {
             if clock() - lastFrame >= Self.frameInterval {
                 drainInbox()

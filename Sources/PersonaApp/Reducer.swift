@@ -98,13 +98,13 @@ public enum ChatReducer {
             setLastAssistant(&pane, text: "", status: .streaming)
             pane.phase = .retrying(attempt: attempt, of: total, until: time + delay)
             pane.lastError = reason.description
-            pane.counters = TurnCounters(startedAt: time + delay)
+            restartCounters(&pane, at: time + delay)
         case .failover(let model, let price, let providerType):
             pane.usingModel = model
             pane.price = price
             pane.providerType = providerType
             setLastAssistant(&pane, text: "", status: .streaming)
-            pane.counters = TurnCounters(startedAt: time)
+            restartCounters(&pane, at: time)
             pane.phase = .waiting
         case .delta(let text):
             if pane.counters.firstTokenAt == nil { pane.counters.firstTokenAt = time }
@@ -137,6 +137,14 @@ public enum ChatReducer {
                 setLastAssistant(&pane, text: report.text, status: .failed(error.description))
             }
         }
+    }
+
+    /// A new attempt sends the same request, so only the input estimate carries over.
+    static func restartCounters(_ pane: inout PaneState, at time: Double) {
+        let input = pane.counters.inputTokens
+        pane.counters = TurnCounters(startedAt: time)
+        pane.counters.inputTokens = input
+        estimateCost(&pane)
     }
 
     /// The running turn's cost from its counts so far; marked estimated while any count is.

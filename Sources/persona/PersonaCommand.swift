@@ -150,18 +150,15 @@ struct Chat: AsyncParsableCommand {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         }
-        var state = await ChatSetup.state(for: roster, accounting: accounting, workspace: workspace, width: screen.width,
+        let state = await ChatSetup.state(for: roster, accounting: accounting, workspace: workspace, width: screen.width,
                                           height: screen.height, mode: resumed?.info.mode ?? mode,
                                           rounds: resumed?.info.rounds ?? rounds, judge: judgeMember, resumed: resumed?.messages ?? [])
-        if FirstRun.shouldWelcome(paths) {
-            state.overlay = .report(FirstRun.welcome(workspace, roster: roster.map(\.persona.name)))
-        }
         let engine = EngineSetup.make(workspace: workspace, accounting: accounting)
         var personas = roster.map(\.persona)
         if let judgeMember { personas.append(judgeMember.persona) }
         let controller = ChatController(state: state, personas: personas, workspace: workspace, screen: screen, engine: engine,
                                         store: SessionStore(database: database), transcript: resumed?.messages ?? [])
-        controller.run(firstMessage: topic)
+        controller.run(firstMessage: topic, welcome: FirstRun.shouldWelcome(paths))
         screen.stop()
     }
 }

@@ -224,6 +224,19 @@ final class ReducerTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.contains("✗ failed: rate_limit") })
     }
 
+    func testARetryStartsTheAnswerOverButKeepsTheInputEstimate() {
+        var state = state(panes: 1, width: 80)
+        send("go", &state)
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .sent(estimatedInputTokens: 42)), at: 1)
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("half an ans")), at: 1)
+        let error = ProviderError(kind: .server, status: 500, message: "oops")
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .retry(attempt: 1, of: 3, delay: 0.5, reason: error)), at: 2)
+        XCTAssertEqual(state.panes[0].counters.inputTokens, 42)
+        XCTAssertEqual(state.panes[0].counters.outputTokens, 0)
+        XCTAssertEqual(state.panes[0].entries.last?.text, "")
+        XCTAssertTrue(ChatView.render(state).frame.lines.contains { $0.contains("in ~42") })
+    }
+
     func testSlashCommands() {
         var state = state()
         type("/nonsense now", &state)

@@ -148,6 +148,21 @@ check "in its mode" wait_for "│ rounds" 3
 tmux send-keys -t "$session" C-c
 tmux send-keys -t "$session" C-c
 
+rm -f "$work/exit"
+tmux kill-session -t "$session" 2>/dev/null
+mkdir -p "$work/fresh"
+cp "$work/home/config.yaml" "$work/fresh/config.yaml"
+tmux new-session -d -s "$session" -x 120 -y 30 \
+    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/fresh 'A first question'; echo \$? > $work/exit"
+check "a first run with a topic shows the welcome" wait_for "Welcome to Persona" 5
+sleep 1
+tmux send-keys -t "$session" q
+check "and the topic was sent behind it" bash -c \
+    "sleep 0.5; [ \$(tmux capture-pane -t $session -p | grep -o '› A first question' | wc -l) -eq 3 ]"
+tmux send-keys -t "$session" C-c
+tmux send-keys -t "$session" C-c
+
 costs="$("$bin/persona" costs --json --home "$work/home")"
 check "the ledger holds every request of both sessions" bash -c "echo '$costs' | grep -q '\"request_count\":15'"
 check "and prices them" bash -c "echo '$costs' | grep -qE '\"total_cost\":0\.[0-9]*[1-9]'"

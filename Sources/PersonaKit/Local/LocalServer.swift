@@ -168,7 +168,10 @@ public struct LocalServer: Sendable {
         if let custom = environment["PERSONA_LOCAL_SERVER"], !custom.isEmpty { return (custom, ["--port", String(port)]) }
         return (python.path, ["-m", "llama_cpp.server", "--model", model.path, "--host", "127.0.0.1", "--port", String(port),
                               // Without it the server falls back to a chat template that garbles Gemma's turns.
-                              "--chat_format", "gemma", "--n_ctx", "8192"])
+                              "--chat_format", "gemma", "--n_ctx", "8192",
+                              // By default each new request aborts the one streaming; personas
+                              // answer at once, so they must queue instead.
+                              "--interrupt_requests", "False"])
     }
 
     /// Starts the server on a free port on 127.0.0.1, logging to `server.log`, and waits until its
