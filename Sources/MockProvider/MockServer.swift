@@ -19,6 +19,8 @@ public final class MockServer: @unchecked Sendable {
     private let lock = NSLock()
     private var log: [MockRequest] = []
     private var openConnections: Set<Int32> = []
+    private var streaming = 0
+    private var peakStreaming = 0
     private var stopped = false
     private let startedAt = DispatchTime.now().uptimeNanoseconds
 
@@ -58,6 +60,9 @@ public final class MockServer: @unchecked Sendable {
     public var requests: [MockRequest] { lock.withLock { log } }
 
     public func clearLog() { lock.withLock { log.removeAll() } }
+
+    /// The most responses that were ever streaming at the same moment.
+    public var peakConcurrentStreams: Int { lock.withLock { peakStreaming } }
 
     /// Stops accepting and ends every open connection.
     ///
@@ -130,7 +135,12 @@ public final class MockServer: @unchecked Sendable {
                            headers: behavior.headers)
             return
         }
+        lock.withLock {
+            streaming += 1
+            peakStreaming = max(peakStreaming, streaming)
+        }
         stream(wire, behavior: behavior, request: request, writer: writer)
+        lock.withLock { streaming -= 1 }
     }
 
     private func stream(_ wire: MockWire, behavior: MockBehavior, request: MockRequest, writer: SocketWriter) {

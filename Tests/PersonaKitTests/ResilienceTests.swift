@@ -241,3 +241,72 @@ final class ResilienceTests: XCTestCase {
         XCTAssertEqual(ProviderHealth.duration("12ms"), 0.012)
     }
 }
+
+/// A server that generates one answer at a time gets one request at a time.
+final class ConcurrencyGateTests: XCTestCase {
+    func turns(_ server: MockServer, endpoint: ProviderEndpoint, count: Int) -> [PlannedTurn] {
+        (0..<count).map { index in
+            PlannedTurn(persona: Persona(id: "p\(index)", name: "P\(index)", systemPrompt: "You are P\(index)."), endpoint: endpoint,
+                        request: ChatRequest(model: "mock+tokens=20+delay=0.01", system: "You are P\(index).",
+                                             messages: [ChatMessage(role: .user, content: "go")]))
+        }
+    }
+
+    func runAll(_ turns: [PlannedTurn], engine: ConversationEngine) async -> [ResilienceTests.Events] {
+        await withTaskGroup(of: ResilienceTests.Events.self) { group in
+            for turn in turns {
+                group.addTask {
+                    let events = ResilienceTests.Events()
+                    await engine.run(turn) { events.append($0) }
+                    return events
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    func testTheLocalProviderStreamsOneAnswerAtATime() async throws {
+        let server = try MockServer()
+        defer { server.stop() }
+        let local = try ProviderDirectory(config: Config(), environment: ["LOCAL_BASE_URL": server.baseURL + "/v1"]).endpoint(for: "local")
+        let results = await runAll(turns(server, endpoint: local, count: 3), engine: ConversationEngine())
+        XCTAssertEqual(results.compactMap(\.done).count, 3)
+        XCTAssertEqual(server.peakConcurrentStreams, 1)
+    }
+
+    func testOtherProvidersStreamInParallel() async throws {
+        let server = try MockServer()
+        defer { server.stop() }
+        let openai = ProviderEndpoint(name: "openai", type: .openai, baseURL: server.baseURL + "/v1", apiKeyEnv: "OPENAI_API_KEY", keyRequired: false)
+        let results = await runAll(turns(server, endpoint: openai, count: 3), engine: ConversationEngine())
+        XCTAssertEqual(results.compactMap(\.done).count, 3)
+        XCTAssertEqual(server.peakConcurrentStreams, 3)
+    }
+
+    static func run(_ engine: ConversationEngine, _ turn: PlannedTurn) async -> ResilienceTests.Events {
+        let events = ResilienceTests.Events()
+        await engine.run(turn) { events.append($0) }
+        return events
+    }
+
+    func testStoppingAWaitingTurnLeavesTheQueue() async throws {
+        let server = try MockServer()
+        defer { server.stop() }
+        let local = try ProviderDirectory(config: Config(), environment: ["LOCAL_BASE_URL": server.baseURL + "/v1"]).endpoint(for: "local")
+        let engine = ConversationEngine()
+        let planned = turns(server, endpoint: local, count: 2)
+        let (streaming, waiting) = (planned[0], planned[1])
+        let first = Task { await ConcurrencyGateTests.run(engine, streaming) }
+        while server.requests.isEmpty { try await Task.sleep(nanoseconds: 5_000_000) }
+        let second = Task { await ConcurrencyGateTests.run(engine, waiting) }
+        try await Task.sleep(nanoseconds: 50_000_000)
+        second.cancel()
+        let stopped = await second.value
+        XCTAssertEqual(stopped.failure?.kind, .cancelled)
+        let finished = await first.value
+        XCTAssertNotNil(finished.done)
+        XCTAssertEqual(server.requests.count, 1, "the stopped turn never reached the server")
+        let after = await ConcurrencyGateTests.run(engine, turns(server, endpoint: local, count: 1)[0])
+        XCTAssertNotNil(after.done, "the slot was handed back")
+    }
+}

@@ -12,9 +12,11 @@ public struct ProviderPreset: Sendable, Equatable {
     public var sendsStreamOptions: Bool
     public var tokenLimitField: String
     public var acceptsSystemRole: Bool
+    public var maxConcurrentRequests: Int?
 
     public init(_ name: String, _ type: ProviderType, _ baseURL: String, keys: [String]? = nil, keyRequired: Bool = true,
-                sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens", acceptsSystemRole: Bool = true) {
+                sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens", acceptsSystemRole: Bool = true,
+                maxConcurrentRequests: Int? = nil) {
         self.name = name
         self.type = type
         self.baseURL = baseURL
@@ -23,6 +25,7 @@ public struct ProviderPreset: Sendable, Equatable {
         self.sendsStreamOptions = sendsStreamOptions
         self.tokenLimitField = tokenLimitField
         self.acceptsSystemRole = acceptsSystemRole
+        self.maxConcurrentRequests = maxConcurrentRequests
     }
 
     public static let all: [ProviderPreset] = [
@@ -41,8 +44,10 @@ public struct ProviderPreset: Sendable, Equatable {
         // Mistral reports usage on its last chunk unasked and rejects fields it does not know.
         ProviderPreset("mistral", .openai, "https://api.mistral.ai/v1", sendsStreamOptions: false),
         ProviderPreset("together", .openai, "https://api.together.xyz/v1"),
-        // llama.cpp's Gemma chat format drops `system` messages, which would silence the persona.
-        ProviderPreset("local", .openai, "http://127.0.0.1:8080/v1", keyRequired: false, acceptsSystemRole: false),
+        // llama.cpp's Gemma chat format drops `system` messages, which would silence the persona,
+        // and llama-cpp-python generates one answer at a time.
+        ProviderPreset("local", .openai, "http://127.0.0.1:8080/v1", keyRequired: false, acceptsSystemRole: false,
+                       maxConcurrentRequests: 1),
     ]
 
     public static func named(_ name: String) -> ProviderPreset? {
@@ -132,6 +137,7 @@ public struct ProviderDirectory: Sendable {
             sendsStreamOptions: preset?.sendsStreamOptions ?? true,
             tokenLimitField: preset?.tokenLimitField ?? "max_tokens",
             acceptsSystemRole: preset?.acceptsSystemRole ?? true,
+            maxConcurrentRequests: preset?.maxConcurrentRequests,
             keepAlive: settings?.keepAlive, extraHeaders: headers)
     }
 

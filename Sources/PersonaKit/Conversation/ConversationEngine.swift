@@ -131,6 +131,7 @@ public actor ConversationEngine {
     /// Rate limits and circuit breakers per provider; without it requests go out at once.
     public nonisolated let health: ProviderHealth?
     public nonisolated let retryPolicy: RetryPolicy
+    nonisolated let gate = ConcurrencyGate()
 
     public init(runner: TurnRunner = TurnRunner(), accounting: Accounting? = nil, health: ProviderHealth? = nil,
                 retryPolicy: RetryPolicy = RetryPolicy(maxRetries: 0)) {
@@ -198,7 +199,13 @@ public actor ConversationEngine {
                     }
                 }
             }
+            let limit = route.endpoint.maxConcurrentRequests
+            if let limit, await !gate.enter(provider, limit: limit) {
+                onEvent(.failed(id, ProviderError(kind: .cancelled, message: "stopped by the user"), .notSent(request)))
+                return .finished
+            }
             let (report, error, headers) = await attempt(turn, route: route, request: request, id: id, onEvent: onEvent)
+            if limit != nil { await gate.leave(provider) }
             if let health {
                 await health.observe(provider, headers: headers)
                 if let error {
@@ -311,5 +318,49 @@ public actor ConversationEngine {
             }
             continuation.onTermination = { _ in work.cancel() }
         }
+    }
+}
+
+/// Admits at most `limit` requests at a time per provider; the rest wait in arrival order.
+actor ConcurrencyGate {
+    private struct Waiter {
+        let id: UUID
+        let continuation: CheckedContinuation<Bool, Never>
+    }
+
+    private var running: [String: Int] = [:]
+    private var waiting: [String: [Waiter]] = [:]
+
+    /// True once admitted; false when the task was cancelled while waiting.
+    func enter(_ provider: String, limit: Int) async -> Bool {
+        if running[provider, default: 0] < limit, waiting[provider, default: []].isEmpty {
+            running[provider, default: 0] += 1
+            return true
+        }
+        let id = UUID()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled { return continuation.resume(returning: false) }
+                waiting[provider, default: []].append(Waiter(id: id, continuation: continuation))
+            }
+        } onCancel: {
+            Task { await self.abandon(id, provider: provider) }
+        }
+    }
+
+    /// Frees a slot, handing it straight to the longest waiter if there is one.
+    func leave(_ provider: String) {
+        if let next = waiting[provider]?.first {
+            waiting[provider]?.removeFirst()
+            next.continuation.resume(returning: true)
+        } else {
+            running[provider, default: 1] -= 1
+        }
+    }
+
+    private func abandon(_ id: UUID, provider: String) {
+        guard let index = waiting[provider]?.firstIndex(where: { $0.id == id }),
+              let waiter = waiting[provider]?.remove(at: index) else { return }
+        waiter.continuation.resume(returning: false)
     }
 }

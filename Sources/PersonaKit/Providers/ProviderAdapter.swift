@@ -29,13 +29,16 @@ public struct ProviderEndpoint: Sendable, Equatable {
     public var tokenLimitField: String
     /// When false the system prompt opens the first user turn instead, as Gemma's template does.
     public var acceptsSystemRole: Bool
+    /// Servers that generate one answer at a time get their requests queued here, where no
+    /// timeout runs, rather than on their socket.
+    public var maxConcurrentRequests: Int?
     /// Ollama's `keep_alive`.
     public var keepAlive: String?
     public var extraHeaders: HTTPHeaders
 
     public init(name: String, type: ProviderType, baseURL: String, apiKey: String? = nil, apiKeyEnv: String,
                 keyRequired: Bool, sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens",
-                acceptsSystemRole: Bool = true, keepAlive: String? = nil, extraHeaders: HTTPHeaders = HTTPHeaders()) {
+                acceptsSystemRole: Bool = true, maxConcurrentRequests: Int? = nil, keepAlive: String? = nil, extraHeaders: HTTPHeaders = HTTPHeaders()) {
         self.name = name
         self.type = type
         self.baseURL = baseURL
@@ -45,6 +48,7 @@ public struct ProviderEndpoint: Sendable, Equatable {
         self.sendsStreamOptions = sendsStreamOptions
         self.tokenLimitField = tokenLimitField
         self.acceptsSystemRole = acceptsSystemRole
+        self.maxConcurrentRequests = maxConcurrentRequests
         self.keepAlive = keepAlive
         self.extraHeaders = extraHeaders
     }
