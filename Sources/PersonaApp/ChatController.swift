@@ -269,16 +269,10 @@ public final class ChatController {
                 dispatch(.notice("/model: \(error)"))
             }
         case .addPersona(let name):
-            addPersona(name)
+            do { dispatch(.paneAdded(try joiningPane(name))) } catch { dispatch(.notice("/add: \(error)")) }
         case .setJudge(let name):
             guard let name else { return dispatch(.judgeSet(nil)) }
-            do {
-                let member = try Roster.roster([try Roster.find(name, in: workspace)], override: nil, workspace: workspace)[0]
-                personas[member.persona.id] = member.persona
-                dispatch(.judgeSet(ChatSetup.pane(for: member, index: state.panes.count, catalog: engine.accounting?.catalog)))
-            } catch {
-                dispatch(.notice("/judge: \(error)"))
-            }
+            do { dispatch(.judgeSet(try joiningPane(name))) } catch { dispatch(.notice("/judge: \(error)")) }
         case .newSession:
             conversation?.cancel()
             transcript = []
@@ -424,14 +418,11 @@ public final class ChatController {
         dispatch(.notice("Reloaded \(fresh.paths.configFile) and \(fresh.personas.count) personas; the session goes on."))
     }
 
-    private func addPersona(_ name: String) {
-        do {
-            let member = try Roster.roster([try Roster.find(name, in: workspace)], override: nil, workspace: workspace)[0]
-            personas[member.persona.id] = member.persona
-            dispatch(.paneAdded(ChatSetup.pane(for: member, index: state.panes.count, catalog: engine.accounting?.catalog)))
-        } catch {
-            dispatch(.notice("/add: \(error)"))
-        }
+    /// A persona joining mid-session, as a participant or the judge: known to the engine from now on.
+    private func joiningPane(_ name: String) throws -> PaneState {
+        let member = try Roster.roster([try Roster.find(name, in: workspace)], override: nil, workspace: workspace)[0]
+        personas[member.persona.id] = member.persona
+        return ChatSetup.pane(for: member, index: state.panes.count, catalog: engine.accounting?.catalog)
     }
 }
 

@@ -23,6 +23,13 @@ final class ResilienceTests: XCTestCase {
     final class Events: @unchecked Sendable {
         private let lock = NSLock()
         private var list: [EngineEvent] = []
+
+        /// Runs the turn to its end and keeps every event it reported.
+        static func recording(_ engine: ConversationEngine, _ turn: PlannedTurn) async -> Events {
+            let events = Events()
+            await engine.run(turn) { events.append($0) }
+            return events
+        }
         func append(_ event: EngineEvent) { lock.withLock { list.append(event) } }
         var all: [EngineEvent] { lock.withLock { list } }
         var retries: [(attempt: Int, delay: Double, reason: ProviderError, partial: String)] {
@@ -45,9 +52,7 @@ final class ResilienceTests: XCTestCase {
     }
 
     func run(_ engine: ConversationEngine, _ turn: PlannedTurn) async -> Events {
-        let events = Events()
-        await engine.run(turn) { events.append($0) }
-        return events
+        await Events.recording(engine, turn)
     }
 
     func testRateLimit429WithRetryAfterWaitsThenSucceeds() async throws {
@@ -244,7 +249,12 @@ final class ResilienceTests: XCTestCase {
 
 /// A server that generates one answer at a time gets one request at a time.
 final class ConcurrencyGateTests: XCTestCase {
-    func turns(_ server: MockServer, endpoint: ProviderEndpoint, count: Int) -> [PlannedTurn] {
+    /// The `local` preset as the app resolves it, pointed at the mock.
+    func localEndpoint(_ server: MockServer) throws -> ProviderEndpoint {
+        try ProviderDirectory(config: Config(), environment: ["LOCAL_BASE_URL": server.baseURL + "/v1"]).endpoint(for: "local")
+    }
+
+    func turns(endpoint: ProviderEndpoint, count: Int) -> [PlannedTurn] {
         (0..<count).map { index in
             PlannedTurn(persona: Persona(id: "p\(index)", name: "P\(index)", systemPrompt: "You are P\(index)."), endpoint: endpoint,
                         request: ChatRequest(model: "mock+tokens=20+delay=0.01", system: "You are P\(index).",
@@ -255,11 +265,7 @@ final class ConcurrencyGateTests: XCTestCase {
     func runAll(_ turns: [PlannedTurn], engine: ConversationEngine) async -> [ResilienceTests.Events] {
         await withTaskGroup(of: ResilienceTests.Events.self) { group in
             for turn in turns {
-                group.addTask {
-                    let events = ResilienceTests.Events()
-                    await engine.run(turn) { events.append($0) }
-                    return events
-                }
+                group.addTask { await ResilienceTests.Events.recording(engine, turn) }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
@@ -268,8 +274,8 @@ final class ConcurrencyGateTests: XCTestCase {
     func testTheLocalProviderStreamsOneAnswerAtATime() async throws {
         let server = try MockServer()
         defer { server.stop() }
-        let local = try ProviderDirectory(config: Config(), environment: ["LOCAL_BASE_URL": server.baseURL + "/v1"]).endpoint(for: "local")
-        let results = await runAll(turns(server, endpoint: local, count: 3), engine: ConversationEngine())
+        let local = try localEndpoint(server)
+        let results = await runAll(turns(endpoint: local, count: 3), engine: ConversationEngine())
         XCTAssertEqual(results.compactMap(\.done).count, 3)
         XCTAssertEqual(server.peakConcurrentStreams, 1)
     }
@@ -278,27 +284,21 @@ final class ConcurrencyGateTests: XCTestCase {
         let server = try MockServer()
         defer { server.stop() }
         let openai = ProviderEndpoint(name: "openai", type: .openai, baseURL: server.baseURL + "/v1", apiKeyEnv: "OPENAI_API_KEY", keyRequired: false)
-        let results = await runAll(turns(server, endpoint: openai, count: 3), engine: ConversationEngine())
+        let results = await runAll(turns(endpoint: openai, count: 3), engine: ConversationEngine())
         XCTAssertEqual(results.compactMap(\.done).count, 3)
         XCTAssertEqual(server.peakConcurrentStreams, 3)
-    }
-
-    static func run(_ engine: ConversationEngine, _ turn: PlannedTurn) async -> ResilienceTests.Events {
-        let events = ResilienceTests.Events()
-        await engine.run(turn) { events.append($0) }
-        return events
     }
 
     func testStoppingAWaitingTurnLeavesTheQueue() async throws {
         let server = try MockServer()
         defer { server.stop() }
-        let local = try ProviderDirectory(config: Config(), environment: ["LOCAL_BASE_URL": server.baseURL + "/v1"]).endpoint(for: "local")
+        let local = try localEndpoint(server)
         let engine = ConversationEngine()
-        let planned = turns(server, endpoint: local, count: 2)
+        let planned = turns(endpoint: local, count: 2)
         let (streaming, waiting) = (planned[0], planned[1])
-        let first = Task { await ConcurrencyGateTests.run(engine, streaming) }
+        let first = Task { await ResilienceTests.Events.recording(engine, streaming) }
         while server.requests.isEmpty { try await Task.sleep(nanoseconds: 5_000_000) }
-        let second = Task { await ConcurrencyGateTests.run(engine, waiting) }
+        let second = Task { await ResilienceTests.Events.recording(engine, waiting) }
         try await Task.sleep(nanoseconds: 50_000_000)
         second.cancel()
         let stopped = await second.value
@@ -306,7 +306,7 @@ final class ConcurrencyGateTests: XCTestCase {
         let finished = await first.value
         XCTAssertNotNil(finished.done)
         XCTAssertEqual(server.requests.count, 1, "the stopped turn never reached the server")
-        let after = await ConcurrencyGateTests.run(engine, turns(server, endpoint: local, count: 1)[0])
+        let after = await ResilienceTests.Events.recording(engine, turns(endpoint: local, count: 1)[0])
         XCTAssertNotNil(after.done, "the slot was handed back")
     }
 }

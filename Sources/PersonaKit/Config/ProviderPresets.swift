@@ -9,27 +9,20 @@ public struct ProviderPreset: Sendable, Equatable {
     /// Environment variables tried in order for the key; the first is the one named in errors.
     public var keyEnvironment: [String]
     public var keyRequired: Bool
-    public var sendsStreamOptions: Bool
-    public var tokenLimitField: String
-    public var acceptsSystemRole: Bool
-    public var maxConcurrentRequests: Int?
+    public var quirks: ServerQuirks
 
     public init(_ name: String, _ type: ProviderType, _ baseURL: String, keys: [String]? = nil, keyRequired: Bool = true,
-                sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens", acceptsSystemRole: Bool = true,
-                maxConcurrentRequests: Int? = nil) {
+                quirks: ServerQuirks = ServerQuirks()) {
         self.name = name
         self.type = type
         self.baseURL = baseURL
         self.keyEnvironment = keys ?? [ProviderPreset.keyVariable(for: name)]
         self.keyRequired = keyRequired
-        self.sendsStreamOptions = sendsStreamOptions
-        self.tokenLimitField = tokenLimitField
-        self.acceptsSystemRole = acceptsSystemRole
-        self.maxConcurrentRequests = maxConcurrentRequests
+        self.quirks = quirks
     }
 
     public static let all: [ProviderPreset] = [
-        ProviderPreset("openai", .openai, "https://api.openai.com/v1", tokenLimitField: "max_completion_tokens"),
+        ProviderPreset("openai", .openai, "https://api.openai.com/v1", quirks: ServerQuirks(tokenLimitField: "max_completion_tokens")),
         ProviderPreset("anthropic", .anthropic, "https://api.anthropic.com"),
         ProviderPreset("gemini", .gemini, "https://generativelanguage.googleapis.com", keys: ["GEMINI_API_KEY", "GOOGLE_API_KEY"]),
         ProviderPreset("ollama", .ollama, "http://localhost:11434", keyRequired: false),
@@ -42,12 +35,12 @@ public struct ProviderPreset: Sendable, Equatable {
         ProviderPreset("vercel", .openai, "https://ai-gateway.vercel.sh/v1", keys: ["VERCEL_API_KEY", "AI_GATEWAY_API_KEY"]),
         ProviderPreset("deepseek", .openai, "https://api.deepseek.com/v1"),
         // Mistral reports usage on its last chunk unasked and rejects fields it does not know.
-        ProviderPreset("mistral", .openai, "https://api.mistral.ai/v1", sendsStreamOptions: false),
+        ProviderPreset("mistral", .openai, "https://api.mistral.ai/v1", quirks: ServerQuirks(sendsStreamOptions: false)),
         ProviderPreset("together", .openai, "https://api.together.xyz/v1"),
         // llama.cpp's Gemma chat format drops `system` messages, which would silence the persona,
         // and llama-cpp-python generates one answer at a time.
-        ProviderPreset("local", .openai, "http://127.0.0.1:8080/v1", keyRequired: false, acceptsSystemRole: false,
-                       maxConcurrentRequests: 1),
+        ProviderPreset("local", .openai, "http://127.0.0.1:8080/v1", keyRequired: false,
+                       quirks: ServerQuirks(acceptsSystemRole: false, maxConcurrentRequests: 1)),
     ]
 
     public static func named(_ name: String) -> ProviderPreset? {
@@ -134,10 +127,7 @@ public struct ProviderDirectory: Sendable {
         for (field, value) in (settings?.headers ?? [:]).sorted(by: { $0.key < $1.key }) { headers.add(field, value) }
         return ProviderEndpoint(
             name: name, type: type, baseURL: baseURL, apiKey: key, apiKeyEnv: variables[0], keyRequired: required,
-            sendsStreamOptions: preset?.sendsStreamOptions ?? true,
-            tokenLimitField: preset?.tokenLimitField ?? "max_tokens",
-            acceptsSystemRole: preset?.acceptsSystemRole ?? true,
-            maxConcurrentRequests: preset?.maxConcurrentRequests,
+            quirks: preset?.quirks ?? ServerQuirks(),
             keepAlive: settings?.keepAlive, extraHeaders: headers)
     }
 

@@ -194,15 +194,13 @@ public actor ConversationEngine {
                     if wait <= 0 { break }
                     onEvent(.queued(id, wait: wait))
                     do { try await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000)) } catch {
-                        onEvent(.failed(id, ProviderError(kind: .cancelled, message: "stopped by the user"), .notSent(request)))
-                        return .finished
+                        return stoppedBeforeSending(id, request, onEvent: onEvent)
                     }
                 }
             }
-            let limit = route.endpoint.maxConcurrentRequests
+            let limit = route.endpoint.quirks.maxConcurrentRequests
             if let limit, await !gate.enter(provider, limit: limit) {
-                onEvent(.failed(id, ProviderError(kind: .cancelled, message: "stopped by the user"), .notSent(request)))
-                return .finished
+                return stoppedBeforeSending(id, request, onEvent: onEvent)
             }
             let (report, error, headers) = await attempt(turn, route: route, request: request, id: id, onEvent: onEvent)
             if limit != nil { await gate.leave(provider) }
@@ -230,11 +228,17 @@ public actor ConversationEngine {
                 let delay = retryPolicy.delay(beforeRetry: retry, after: error)
                 onEvent(.retry(id, attempt: retry, of: retryPolicy.maxRetries, delay: delay, reason: error, partialText: report.text))
                 do { try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000)) } catch {
-                    onEvent(.failed(id, ProviderError(kind: .cancelled, message: "stopped by the user"), .notSent(request)))
-                    return .finished
+                    return stoppedBeforeSending(id, request, onEvent: onEvent)
                 }
             }
         }
+    }
+
+    /// Stopped while waiting to send: the turn ends with nothing sent and nothing to retry.
+    private nonisolated func stoppedBeforeSending(_ id: PlannedTurnID, _ request: ChatRequest,
+                                                  onEvent: @Sendable (EngineEvent) -> Void) -> RouteResult {
+        onEvent(.failed(id, .stoppedByUser, .notSent(request)))
+        return .finished
     }
 
     /// One request: reserve against the budget, stream, price, settle, record in the ledger.

@@ -66,7 +66,7 @@ public struct TurnRunner: Sendable {
                 }
             }
             if Task.isCancelled {
-                accumulator.fail(ProviderError(kind: .cancelled, message: "stopped by the user"))
+                accumulator.fail(ProviderError.stoppedByUser)
             } else if let head, head.status >= 400 {
                 accumulator.fail(ProviderErrorParser.fromHTTP(status: head.status, headers: head.headers, body: errorBody))
             } else {
@@ -92,7 +92,7 @@ public struct TurnRunner: Sendable {
 
     static func providerError(from error: TransportError) -> ProviderError {
         switch error.kind {
-        case .cancelled: return ProviderError(kind: .cancelled, message: "stopped by the user")
+        case .cancelled: return ProviderError.stoppedByUser
         case .timeout: return ProviderError(kind: .timeout, message: error.message)
         case .network:
             return ProviderError(kind: .network, message: NetworkDiagnosis.explain(curlCode: error.curlCode, detail: error.message))

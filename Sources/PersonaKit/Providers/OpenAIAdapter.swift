@@ -11,10 +11,10 @@ public struct OpenAIAdapter: ProviderAdapter {
         let reasoningModel = Self.isReasoningModel(request.model) && endpoint.type == .openai && endpoint.name == "openai"
         let body = JSON.compact([
             ("model", .string(request.model)),
-            ("messages", .array(endpoint.acceptsSystemRole ? request.messagesWithSystemFirst : request.messagesWithSystemInFirstUserTurn)),
+            ("messages", .array(endpoint.quirks.acceptsSystemRole ? request.messagesWithSystemFirst : request.messagesWithSystemInFirstUserTurn)),
             ("stream", .bool(true)),
-            ("stream_options", endpoint.sendsStreamOptions ? .object(["include_usage": .bool(true)]) : nil),
-            (endpoint.tokenLimitField, request.maxTokens.map { .int($0) }),
+            ("stream_options", endpoint.quirks.sendsStreamOptions ? .object(["include_usage": .bool(true)]) : nil),
+            (endpoint.quirks.tokenLimitField, request.maxTokens.map { .int($0) }),
             // OpenAI's reasoning models accept only the default temperature.
             ("temperature", reasoningModel ? nil : request.temperature.map { .double($0) }),
         ])

@@ -14,6 +14,25 @@ public enum ProviderType: String, Sendable, CaseIterable {
     case ollama
 }
 
+/// How an OpenAI-compatible server departs from OpenAI's API; the preset says, the endpoint carries it.
+public struct ServerQuirks: Sendable, Equatable {
+    public var sendsStreamOptions: Bool
+    public var tokenLimitField: String
+    /// When false the system prompt opens the first user turn instead, as Gemma's template does.
+    public var acceptsSystemRole: Bool
+    /// Servers that generate one answer at a time get their requests queued here, where no
+    /// timeout runs, rather than on their socket.
+    public var maxConcurrentRequests: Int?
+
+    public init(sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens", acceptsSystemRole: Bool = true,
+                maxConcurrentRequests: Int? = nil) {
+        self.sendsStreamOptions = sendsStreamOptions
+        self.tokenLimitField = tokenLimitField
+        self.acceptsSystemRole = acceptsSystemRole
+        self.maxConcurrentRequests = maxConcurrentRequests
+    }
+}
+
 /// Where and how to reach one configured provider.
 public struct ProviderEndpoint: Sendable, Equatable {
     public var name: String
@@ -24,31 +43,21 @@ public struct ProviderEndpoint: Sendable, Equatable {
     /// The environment variable the key comes from, named in errors.
     public var apiKeyEnv: String
     public var keyRequired: Bool
-    /// OpenAI-compatible servers differ on a few request details; the preset says which they take.
-    public var sendsStreamOptions: Bool
-    public var tokenLimitField: String
-    /// When false the system prompt opens the first user turn instead, as Gemma's template does.
-    public var acceptsSystemRole: Bool
-    /// Servers that generate one answer at a time get their requests queued here, where no
-    /// timeout runs, rather than on their socket.
-    public var maxConcurrentRequests: Int?
+    public var quirks: ServerQuirks
     /// Ollama's `keep_alive`.
     public var keepAlive: String?
     public var extraHeaders: HTTPHeaders
 
     public init(name: String, type: ProviderType, baseURL: String, apiKey: String? = nil, apiKeyEnv: String,
-                keyRequired: Bool, sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens",
-                acceptsSystemRole: Bool = true, maxConcurrentRequests: Int? = nil, keepAlive: String? = nil, extraHeaders: HTTPHeaders = HTTPHeaders()) {
+                keyRequired: Bool, quirks: ServerQuirks = ServerQuirks(), keepAlive: String? = nil,
+                extraHeaders: HTTPHeaders = HTTPHeaders()) {
         self.name = name
         self.type = type
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.apiKeyEnv = apiKeyEnv
         self.keyRequired = keyRequired
-        self.sendsStreamOptions = sendsStreamOptions
-        self.tokenLimitField = tokenLimitField
-        self.acceptsSystemRole = acceptsSystemRole
-        self.maxConcurrentRequests = maxConcurrentRequests
+        self.quirks = quirks
         self.keepAlive = keepAlive
         self.extraHeaders = extraHeaders
     }

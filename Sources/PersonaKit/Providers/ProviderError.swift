@@ -40,6 +40,8 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         self.retryAfter = retryAfter
     }
 
+    public static let stoppedByUser = ProviderError(kind: .cancelled, message: "stopped by the user")
+
     public var description: String {
         var text = kind.rawValue
         if let status { text += " (HTTP \(status))" }
