@@ -24,8 +24,13 @@ public final class MockServer: @unchecked Sendable {
     private var stopped = false
     private let startedAt = DispatchTime.now().uptimeNanoseconds
 
-    public init(port: Int = 0, script: @escaping Script = { MockBehavior.fromModelName($0.model) }) throws {
+    /// Where each streamed delta's send time goes, when a benchmark measures latency end to end.
+    private let sendLog: MockSendLog?
+
+    public init(port: Int = 0, sendLog: MockSendLog? = nil,
+                script: @escaping Script = { MockBehavior.fromModelName($0.model) }) throws {
         self.script = script
+        self.sendLog = sendLog
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw MockServerError.socket(errno) }
         var reuse: Int32 = 1
@@ -151,6 +156,11 @@ public final class MockServer: @unchecked Sendable {
         for event in wire.opening(inputTokens: inputTokens, behavior: behavior) {
             guard writer.chunk(event) else { return }
         }
+        // Tokens go out on a fixed schedule, so sleeping's overshoot never slows the stream below its rate.
+        let startedStreaming = Self.monotonicNanoseconds()
+        var contentBytes = 0
+        var sends: [(bytes: Int, at: UInt64)] = []
+        defer { if let sendLog { sendLog.record(model: request.model, sends: sends) } }
         for (index, piece) in pieces.enumerated() {
             if behavior.dropAfter == index { writer.abort(); return }
             if behavior.stallAfter == index { Thread.sleep(forTimeInterval: behavior.stallSeconds) }
@@ -160,8 +170,16 @@ public final class MockServer: @unchecked Sendable {
                 writer.finishChunked()
                 return
             }
-            if behavior.delayPerToken > 0 { Thread.sleep(forTimeInterval: behavior.delayPerToken) }
+            if behavior.delayPerToken > 0 {
+                let due = startedStreaming + UInt64(Double(index + 1) * behavior.delayPerToken * 1e9)
+                let now = Self.monotonicNanoseconds()
+                if due > now { usleep(useconds_t((due - now) / 1000)) }
+            }
             guard writer.chunk(wire.delta(piece, index: index, inputTokens: inputTokens, behavior: behavior)) else { return }
+            if sendLog != nil {
+                contentBytes += piece.utf8.count
+                sends.append((contentBytes, Self.monotonicNanoseconds()))
+            }
         }
         if behavior.dropAfter == pieces.count { writer.abort(); return }
         if behavior.errorAfter == pieces.count {
@@ -355,6 +373,38 @@ private struct SocketWriter {
         case 503: return "Service Unavailable"
         case 529: return "Overloaded"
         default: return "Status"
+        }
+    }
+}
+
+extension MockServer {
+    /// CLOCK_MONOTONIC, which every process on the machine shares, so another process can compare.
+    public static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+}
+
+/// A file of `model bytes nanoseconds` lines: after each delta of a stream was written, the
+/// stream's content bytes so far and the CLOCK_MONOTONIC time. A stream's lines are appended when it
+/// ends, so logging never delays a token.
+public final class MockSendLog: @unchecked Sendable {
+    private let path: String
+    private let lock = NSLock()
+
+    public init(path: String) {
+        self.path = path
+        FileManager.default.createFile(atPath: path, contents: nil)
+    }
+
+    func record(model: String, sends: [(bytes: Int, at: UInt64)]) {
+        let lines = sends.map { "\(model) \($0.bytes) \($0.at)\n" }.joined()
+        lock.withLock {
+            guard let handle = FileHandle(forWritingAtPath: path) else { return }
+            handle.seekToEndOfFile()
+            handle.write(Data(lines.utf8))
+            handle.closeFile()
         }
     }
 }

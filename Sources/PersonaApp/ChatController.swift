@@ -9,25 +9,20 @@ import Glibc
 /// Events from other threads to the UI thread: a locked queue, and one byte down a pipe to wake
 /// the UI thread from `poll`.
 final class Inbox: @unchecked Sendable {
-    struct Posted {
-        var event: AppEvent
-        /// When it was posted, on the app's clock; frame latency is measured from here.
-        var at: Double
-    }
-
     let readFD: Int32
     let writeFD: Int32
     private let lock = NSLock()
-    private var queue: [Posted] = []
+    private var queue: [AppEvent] = []
+    private var firstQueuedAt: Double?
     private let clock: @Sendable () -> Double
 
     init(clock: @escaping @Sendable () -> Double) {
+        self.clock = clock
         var fds: [Int32] = [0, 0]
         pipe(&fds)
         readFD = fds[0]
         writeFD = fds[1]
         for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        self.clock = clock
     }
 
     deinit {
@@ -37,19 +32,27 @@ final class Inbox: @unchecked Sendable {
 
     func post(_ event: AppEvent) {
         let wasEmpty = lock.withLock {
-            queue.append(Posted(event: event, at: clock()))
-            return queue.count == 1
+            queue.append(event)
+            guard queue.count == 1 else { return false }
+            firstQueuedAt = clock()
+            return true
         }
         // One wake-up per batch: a UI thread that is already awake will drain the rest.
         if wasEmpty { Inbox.wake(writeFD, Inbox.eventByte) }
     }
 
-    func drain() -> [Posted] {
+    func drain() -> [AppEvent] {
         lock.withLock {
-            defer { queue.removeAll(keepingCapacity: true) }
+            defer {
+                queue.removeAll(keepingCapacity: true)
+                firstQueuedAt = nil
+            }
             return queue
         }
     }
+
+    /// When the oldest waiting event was posted; nil when none waits.
+    var waitingSince: Double? { lock.withLock { firstQueuedAt } }
 
     static let eventByte: UInt8 = 0x65
     static let resizeByte: UInt8 = 0x72
@@ -71,10 +74,6 @@ private let onSignal: @convention(c) (Int32) -> Void = { signal in
 
 /// Figures about one presented frame, for the benchmark.
 public struct FrameReport: Sendable {
-    /// When the frame was flushed, on the app's clock.
-    public var presentedAt: Double
-    /// Arrival times of the streamed tokens this frame is the first to show.
-    public var tokenArrivals: [Double]
     /// Seconds spent drawing the state into a frame, and handing the changes to the screen.
     public var renderSeconds: Double
     public var presentSeconds: Double
@@ -84,6 +83,8 @@ public struct FrameReport: Sendable {
 /// frames a second, only when something changed. It sleeps in `poll` when idle.
 public final class ChatController {
     public static let frameInterval = 1.0 / 60
+    /// Frames start at most once per tick, on the ticks the transfer thread reads on.
+    static let frames = Cadence(seconds: frameInterval)
 
     private var state: AppState
     private let screen: Screen
@@ -98,11 +99,12 @@ public final class ChatController {
     private var conversation: Task<Void, Never>?
     private var control = DebateControl()
     private let clock: @Sendable () -> Double
+    /// The uptime at which `clock` reads zero.
+    private let clockStart: UInt64
     private var dirty = true
-    private var lastFrame = -Double.infinity
+    private var frameDue = 0.0
     private var lastTick = 0.0
     private var escapeSince: Double?
-    private var pendingArrivals: [Double] = []
     private let input: Int32
     /// Called after each frame is flushed.
     public var onFrame: ((FrameReport) -> Void)?
@@ -115,6 +117,7 @@ public final class ChatController {
         let start = DispatchTime.now().uptimeNanoseconds
         let clock: @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000_000 }
         self.clock = clock
+        clockStart = start
         self.state = state
         self.screen = screen
         self.engine = engine
@@ -139,9 +142,15 @@ public final class ChatController {
     public func run(firstMessage: String? = nil, welcome: Bool = false) {
         signalWakeFD = inbox.writeFD
         for signalNumber in [SIGWINCH, SIGTERM, SIGHUP] { signal(signalNumber, onSignal) }
+        // Tokens cannot show before the next frame, so the transfer thread reads once a frame:
+        // each pass then carries every stream's tokens to the screen together.
+        let transport = CurlTransport.shared
+        let printerPace = transport.cadence
+        transport.cadence = Self.frames
         defer {
             for signalNumber in [SIGWINCH, SIGTERM, SIGHUP] { signal(signalNumber, SIG_DFL) }
             conversation?.cancel()
+            transport.cadence = printerPace
         }
         let size = screen.refreshSize()
         dispatch(.resize(width: size.width, height: size.height))
@@ -151,7 +160,8 @@ public final class ChatController {
         }
         if welcome { dispatch(.reportLoaded(FirstRun.welcome(workspace, roster: state.panes.map(\.name)))) }
         while !state.shouldQuit {
-            if clock() - lastFrame >= Self.frameInterval {
+            let now = clock()
+            if now >= frameDue, inboxSettled(now) {
                 drainInbox()
                 drawIfDirty()
             }
@@ -165,13 +175,26 @@ public final class ChatController {
         let (frame, cursor) = ChatView.render(state)
         let rendered = clock()
         screen.present(frame, cursor: cursor)
-        lastFrame = clock()
+        // One frame per slot. A slot opens a little after the transfer thread's reading pass, when
+        // the pass's tokens have reached the inbox, so that frame shows them all at once.
+        let offset = UInt64(Self.slotOffset * 1e9)
+        let nextSlot = Self.frames.tick(after: clockStart + UInt64(started * 1e9) - offset) + offset
+        frameDue = Double(nextSlot - clockStart) / 1e9
+        let presented = clock()
         dirty = false
         if let onFrame {
-            onFrame(FrameReport(presentedAt: lastFrame, tokenArrivals: pendingArrivals, renderSeconds: rendered - started,
-                                presentSeconds: lastFrame - rendered))
+            onFrame(FrameReport(renderSeconds: rendered - started, presentSeconds: presented - rendered))
         }
-        pendingArrivals.removeAll(keepingCapacity: true)
+    }
+
+    /// How long the first event of a batch waits for the rest. One transfer pass feeds every
+    /// stream at once, and their events reach the inbox over a fraction of a millisecond; drawing
+    /// at the first would leave the others for the next frame.
+    static let settleInterval = 0.001
+    static let slotOffset = 0.002
+
+    private func inboxSettled(_ now: Double) -> Bool {
+        inbox.waitingSince.map { now - $0 >= Self.settleInterval } ?? true
     }
 
     /// Sleeps until input, the next frame, a pending Escape, or a counter tick is due.
@@ -181,17 +204,15 @@ public final class ChatController {
     /// not thousands.
     private func waitForInput() {
         let now = clock()
-        let frameDue = lastFrame + Self.frameInterval
-        let watchInbox = now >= frameDue
-        var deadline = watchInbox ? Double.infinity : frameDue
+        let waitingSince = inbox.waitingSince
+        let watchInbox = now >= frameDue && waitingSince == nil
+        var deadline = watchInbox ? Double.infinity : max(frameDue, (waitingSince ?? 0) + Self.settleInterval)
         if let escapeSince { deadline = min(deadline, escapeSince + 0.025) }
         if state.isStreaming { deadline = min(deadline, lastTick + 0.25) }
-        let timeout: Int32 = deadline.isInfinite ? -1 : Int32(max(0, ((deadline - now) * 1000).rounded(.up)))
 
-        var fds = [pollfd(fd: input, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: watchInbox ? inbox.readFD : -1, events: Int16(POLLIN), revents: 0)]
-        guard poll(&fds, 2, timeout) >= 0 else { return }
-        if fds[0].revents & Int16(POLLIN | POLLHUP) != 0 { readKeys() }
+        let readable = Self.waitReadable(watchInbox ? [input, inbox.readFD] : [input],
+                                         timeout: deadline.isInfinite ? nil : max(0, deadline - now))
+        if readable.contains(input) { readKeys() }
 
         let after = clock()
         if let since = escapeSince, after - since >= 0.025 {
@@ -201,6 +222,25 @@ public final class ChatController {
         if state.isStreaming, after - lastTick >= 0.25 {
             lastTick = after
             dispatch(.tick)
+        }
+    }
+
+    /// Waits until one of `descriptors` can be read or `timeout` seconds pass, and returns those
+    /// that can. It is `select`, because `poll` counts whole milliseconds, and a frame rounded
+    /// up a millisecond is a millisecond of latency.
+    private static func waitReadable(_ descriptors: [Int32], timeout: Double?) -> [Int32] {
+        var set = fd_set()
+        withUnsafeMutableBytes(of: &set) { raw in
+            let words = raw.bindMemory(to: Int.self)
+            for fd in descriptors { words[Int(fd) / Int.bitWidth] |= 1 << (Int(fd) % Int.bitWidth) }
+        }
+        var limit = timeval(tv_sec: Int(timeout ?? 0), tv_usec: Int(((timeout ?? 0) * 1e6).rounded(.up)) % 1_000_000)
+        let count = timeout == nil ? select(descriptors.max()! + 1, &set, nil, nil, nil)
+            : select(descriptors.max()! + 1, &set, nil, nil, &limit)
+        guard count > 0 else { return [] }
+        return withUnsafeBytes(of: &set) { raw in
+            let words = raw.bindMemory(to: Int.self)
+            return descriptors.filter { words[Int($0) / Int.bitWidth] & (1 << (Int($0) % Int.bitWidth)) != 0 }
         }
     }
 
@@ -230,13 +270,9 @@ public final class ChatController {
                 state.shouldQuit = true
             }
         }
-        for posted in inbox.drain() {
-            switch posted.event {
-            case .turn(_, _, .delta): pendingArrivals.append(posted.at)
-            case .saved(let message): transcript.append(message)
-            default: break
-            }
-            dispatch(posted.event)
+        for event in inbox.drain() {
+            if case .saved(let message) = event { transcript.append(message) }
+            dispatch(event)
         }
     }
 

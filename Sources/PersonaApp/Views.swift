@@ -160,12 +160,12 @@ enum PaneView {
 
         var full = ["in \(input)", "out \(output)"]
         if pane.droppedTurns > 0 { full.insert("\(pane.droppedTurns) old turns left out", at: 0) }
-        if let rate { full.append(String(format: "%.1f t/s", rate)) }
-        if let ttft { full.append(String(format: "ttft %.2fs", ttft)) }
+        if let rate { full.append(Fixed.text(rate, places: 1) + " t/s") }
+        if let ttft { full.append("ttft " + Fixed.text(ttft, places: 2) + "s") }
         full.append(cost)
         var compact = ["\(input)→\(output)"]
-        if let rate { compact.append(String(format: "%.0ft/s", rate)) }
-        if let ttft { compact.append(String(format: "%.2fs", ttft)) }
+        if let rate { compact.append(Fixed.text(rate, places: 0) + "t/s") }
+        if let ttft { compact.append(Fixed.text(ttft, places: 2) + "s") }
         compact.append(cost)
 
         let labelled = "\(symbol) \(word)"
@@ -184,12 +184,12 @@ enum PaneView {
         case .idle: return ("○", "ready", Theme.status)
         case .waiting:
             let waited = pane.counters.startedAt.map { max(0, now - $0) } ?? 0
-            return ("◌", String(format: "waiting %.1fs", waited), Theme.statusWarning)
+            return ("◌", "waiting " + Fixed.text(waited, places: 1) + "s", Theme.statusWarning)
         case .queued(let until):
-            return ("⧗", String(format: "queued (rate limit) %.1fs", max(0, until - now)), Theme.statusWarning)
+            return ("⧗", "queued (rate limit) " + Fixed.text(max(0, until - now), places: 1) + "s", Theme.statusWarning)
         case .retrying(let attempt, let total, let until):
             let left = until - now
-            return ("↻", left > 0 ? String(format: "retry %d/%d in %.1fs", attempt, total, left) : "retry \(attempt)/\(total)",
+            return ("↻", left > 0 ? "retry \(attempt)/\(total) in " + Fixed.text(left, places: 1) + "s" : "retry \(attempt)/\(total)",
                     Theme.statusWarning)
         case .streaming: return ("●", "streaming", Theme.statusActive)
         case .done: return ("✓", "done", Theme.status)
@@ -281,5 +281,20 @@ enum OverlayView {
         for (row, line) in lines.prefix(height - 2).enumerated() {
             frame.put(line, x: box.x + 2, y: box.y + 1 + row, style: row == 0 ? Theme.overlayTitle : Theme.overlay, limit: width - 4)
         }
+    }
+}
+
+/// Fixed-point numbers for the status lines, which are redrawn every frame: `String(format:)`
+/// goes through Foundation's formatter and costs more than the rest of a status line.
+enum Fixed {
+    /// `value` with `places` (at most 3) decimals, rounded to the nearest, ties to even.
+    static func text(_ value: Double, places: Int) -> String {
+        guard value.isFinite else { return "?" }
+        let scale = [1, 10, 100, 1000][min(places, 3)]
+        let scaled = Int((abs(value) * Double(scale)).rounded(.toNearestOrEven))
+        let sign = value < 0 && scaled > 0 ? "-" : ""
+        guard places > 0 else { return sign + String(scaled) }
+        let fraction = String(scaled % scale)
+        return sign + String(scaled / scale) + "." + String(repeating: "0", count: places - fraction.count) + fraction
     }
 }

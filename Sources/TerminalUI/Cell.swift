@@ -73,16 +73,44 @@ public struct Style: Hashable, Sendable {
 }
 
 /// One screen cell. A wide character occupies its cell and a `continuation` cell to its right.
+///
+/// The character is kept as plain scalars, not as a `Character`, so that a cell is a few bytes with
+/// no reference to count: a frame copies and compares thousands of them.
 public struct Cell: Hashable, Sendable {
-    public var character: Character
+    /// The character's first scalar, and up to four combining marks after it (as many as a
+    /// terminal cell holds; ncurses' CCHARW_MAX is 5). Unused mark slots are zero.
+    public private(set) var base: UInt32
+    public private(set) var marks: SIMD4<UInt32>
     public var style: Style
     /// True for the right half of a wide character; such a cell draws nothing itself.
     public var isContinuation: Bool
 
     public init(_ character: Character = " ", style: Style = .plain, isContinuation: Bool = false) {
-        self.character = character
+        var scalars = character.unicodeScalars.makeIterator()
+        base = scalars.next()?.value ?? 0x20
+        marks = .zero
+        for slot in 0..<4 {
+            guard let mark = scalars.next() else { break }
+            marks[slot] = mark.value
+        }
         self.style = style
         self.isContinuation = isContinuation
+    }
+
+    /// A printable ASCII character, without going through `Character`.
+    init(ascii: UInt8, style: Style) {
+        base = UInt32(ascii)
+        marks = .zero
+        self.style = style
+        isContinuation = false
+    }
+
+    public var character: Character {
+        var text = String(Unicode.Scalar(base).map(Character.init) ?? " ")
+        for slot in 0..<4 where marks[slot] != 0 {
+            if let mark = Unicode.Scalar(marks[slot]) { text.unicodeScalars.append(mark) }
+        }
+        return Character(text)
     }
 
     public static let blank = Cell()

@@ -60,6 +60,11 @@ public final class NCursesScreen: Screen {
         width = Int(persona_getmaxx(persona_stdscr()))
         height = Int(persona_getmaxy(persona_stdscr()))
         writeControl("\u{1B}[?2004h\u{1B}[?1000h\u{1B}[?1006h")
+        // Until a screen has been through one endwin and refresh, ncurses 6.4 flushes after every
+        // cursor movement, so a frame went out in dozens of small writes (and as many wake-ups of
+        // the terminal). After one round trip, each refresh is a single write.
+        endwin()
+        refresh()
     }
 
     deinit { stop() }
@@ -88,12 +93,28 @@ public final class NCursesScreen: Screen {
     }
 
     public func present(_ frame: CellBuffer, cursor: (x: Int, y: Int)?) {
+        var text: [wchar_t] = []
+        text.reserveCapacity(frame.width * 5 + 1)
         for change in frame.changes(since: previous) {
-            var x = change.x
-            for cell in change.cells {
-                defer { x += 1 }
-                if cell.isContinuation { continue }
-                draw(cell, x: x, y: change.y)
+            // Consecutive cells of one style go to ncurses as one string: one call per run,
+            // not per cell. Combining marks join their base; a wide character's right half is
+            // drawn by its left.
+            var start = 0
+            while start < change.cells.count {
+                let style = change.cells[start].style
+                var end = start
+                text.removeAll(keepingCapacity: true)
+                while end < change.cells.count, change.cells[end].style == style {
+                    let cell = change.cells[end]
+                    end += 1
+                    if cell.isContinuation { continue }
+                    text.append(wchar_t(bitPattern: cell.base))
+                    for slot in 0..<4 where cell.marks[slot] != 0 { text.append(wchar_t(bitPattern: cell.marks[slot])) }
+                }
+                setAttributes(style)
+                text.append(0)
+                _ = mvaddnwstr(Int32(change.y), Int32(change.x + start), text, Int32(text.count - 1))
+                start = end
             }
         }
         previous = frame
@@ -106,8 +127,8 @@ public final class NCursesScreen: Screen {
         refresh()
     }
 
-    private func draw(_ cell: Cell, x: Int, y: Int) {
-        let style = colorMode.adapt(cell.style)
+    private func setAttributes(_ cellStyle: Style) {
+        let style = colorMode.adapt(cellStyle)
         var attributes: attr_t = 0
         if style.bold { attributes |= persona_a_bold() }
         if style.dim { attributes |= persona_a_dim() }
@@ -115,19 +136,7 @@ public final class NCursesScreen: Screen {
         if style.underline { attributes |= persona_a_underline() }
         if style.reverse { attributes |= persona_a_reverse() }
         let pair = colorMode == .none ? 0 : pairNumber(style.foreground, style.background)
-        // A cell holds a base character and up to four combining marks (ncurses' CCHARW_MAX is 5).
-        var characters: (wchar_t, wchar_t, wchar_t, wchar_t, wchar_t, wchar_t) = (0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &characters) { raw in
-            let slots = raw.bindMemory(to: wchar_t.self)
-            for (index, scalar) in cell.character.unicodeScalars.prefix(5).enumerated() {
-                slots[index] = wchar_t(bitPattern: scalar.value)
-            }
-        }
-        var complex = cchar_t()
-        withUnsafePointer(to: &characters) { pointer in
-            pointer.withMemoryRebound(to: wchar_t.self, capacity: 6) { _ = setcchar(&complex, $0, attributes, pair, nil) }
-        }
-        mvadd_wch(Int32(y), Int32(x), &complex)
+        _ = wattr_set(persona_stdscr(), attributes, pair, nil)
     }
 
     private func pairNumber(_ foreground: Color, _ background: Color) -> Int16 {

@@ -3,12 +3,13 @@ import MockProvider
 
 /// Serves the mock provider on 127.0.0.1 for benchmarks and end-to-end tests.
 ///
-/// Usage: persona-mock [--port N] [--tokens N] [--delay SECONDS] [--text TEXT] [--no-usage]
-/// Prints `listening on http://127.0.0.1:PORT` once ready. Per-request faults are read from the
+/// Usage: persona-mock [--port N] [--tokens N] [--delay SECONDS] [--text TEXT] [--no-usage] [--send-log FILE]
+/// `--send-log` records when each delta was written (see MockSendLog). Prints `listening on http://127.0.0.1:PORT` once ready. Per-request faults are read from the
 /// model name, e.g. `mock+status=429+retry_after=1` (see MockBehavior.fromModelName).
 var arguments = Array(CommandLine.arguments.dropFirst())
 var port = 0
 var defaults = MockBehavior()
+var sendLog: MockSendLog?
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
     if flag == "--no-usage" {
@@ -22,6 +23,7 @@ while !arguments.isEmpty {
     case "--tokens": defaults.tokens = Int(value) ?? defaults.tokens
     case "--delay": defaults.delayPerToken = Double(value) ?? 0
     case "--text": defaults.text = value
+    case "--send-log": sendLog = MockSendLog(path: value)
     default:
         FileHandle.standardError.write(Data("persona-mock: unknown option \(flag)\n".utf8))
         exit(2)
@@ -29,7 +31,7 @@ while !arguments.isEmpty {
 }
 let base = defaults
 do {
-    let server = try MockServer(port: port) { MockBehavior.fromModelName($0.model, defaults: base) }
+    let server = try MockServer(port: port, sendLog: sendLog) { MockBehavior.fromModelName($0.model, defaults: base) }
     FileHandle.standardOutput.write(Data("listening on \(server.baseURL)\n".utf8))
     while true { sleep(3600) }
 } catch {

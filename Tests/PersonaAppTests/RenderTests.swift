@@ -219,3 +219,23 @@ final class StreamingWrapTests: XCTestCase {
         XCTAssertEqual(lines, ["Title", "• item", "1. one", "│ quote", "plain b c"])
     }
 }
+
+final class FixedPointTests: XCTestCase {
+    func testRoundsToTheNearest() {
+        XCTAssertEqual(Fixed.text(12.34, places: 1), "12.3")
+        XCTAssertEqual(Fixed.text(0.006, places: 2), "0.01")
+        XCTAssertEqual(Fixed.text(1.5, places: 0), "2")
+        XCTAssertEqual(Fixed.text(2.5, places: 0), "2")
+        XCTAssertEqual(Fixed.text(0.25, places: 1), "0.2")
+        XCTAssertEqual(Fixed.text(3, places: 2), "3.00")
+        XCTAssertEqual(Fixed.text(0.07, places: 2), "0.07")
+        XCTAssertEqual(Fixed.text(-1.25, places: 1), "-1.2")
+        XCTAssertEqual(Fixed.text(-0.01, places: 1), "0.0")
+        XCTAssertEqual(Fixed.text(.nan, places: 1), "?")
+        for value in [0.0, 0.04, 9.96, 123.456, 59.97] {
+            for places in 0...2 {
+                XCTAssertEqual(Fixed.text(value, places: places), String(format: "%.\(places)f", value), "\(value) to \(places)")
+            }
+        }
+    }
+}

@@ -41,3 +41,21 @@ final class FlowControlTests: XCTestCase {
         XCTAssertTrue(flow.admit(1))
     }
 }
+
+final class CadenceTests: XCTestCase {
+    func testTicksAreMultiplesOfTheIntervalStrictlyAfter() {
+        let cadence = Cadence(seconds: 0.010)
+        XCTAssertEqual(cadence.nanoseconds, 10_000_000)
+        XCTAssertEqual(cadence.tick(after: 0), 10_000_000)
+        XCTAssertEqual(cadence.tick(after: 25_000_000), 30_000_000)
+        XCTAssertEqual(cadence.tick(after: 30_000_000), 40_000_000)
+    }
+
+    func testTheTransportKeepsTheCadenceItIsGiven() {
+        let transport = CurlTransport.shared
+        let before = transport.cadence
+        defer { transport.cadence = before }
+        transport.cadence = Cadence(seconds: 1.0 / 60)
+        XCTAssertEqual(transport.cadence, Cadence(seconds: 1.0 / 60))
+    }
+}

@@ -68,6 +68,23 @@ final class CellBufferTests: XCTestCase {
         XCTAssertEqual(buffer[4, 0], .blank)
     }
 
+    func testASCIIBeforeACombiningMarkKeepsTheMarkOnItsLetter() {
+        var buffer = CellBuffer(width: 8, height: 1)
+        let end = buffer.put("cafe\u{301} ok", x: 0, y: 0)
+        XCTAssertEqual(end, 7)
+        XCTAssertEqual(buffer[3, 0].character, "e\u{301}")
+        XCTAssertEqual(buffer[3, 0].base, 0x65)
+        XCTAssertEqual(buffer[3, 0].marks[0], 0x301)
+        XCTAssertEqual(buffer.line(0), "café ok")
+    }
+
+    func testCellsKeepUpToFourCombiningMarks() {
+        let cell = Cell("a\u{300}\u{301}\u{302}\u{303}" as Character)
+        XCTAssertEqual(cell.character, "a\u{300}\u{301}\u{302}\u{303}")
+        XCTAssertEqual(Cell("x").character, "x")
+        XCTAssertNotEqual(Cell("e\u{301}" as Character), Cell("e"))
+    }
+
     func testOverwritingHalfAWideCharacterBlanksTheOtherHalf() {
         var buffer = CellBuffer(width: 4, height: 1)
         buffer.put("日本", x: 0, y: 0)

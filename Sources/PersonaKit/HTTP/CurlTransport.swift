@@ -17,8 +17,20 @@ public final class CurlTransport: @unchecked Sendable {
     private var pendingStarts: [Transfer] = []
     private var pendingCancels: [ObjectIdentifier] = []
     private var pendingResumes: [ObjectIdentifier] = []
+    private var passCadence = Cadence(seconds: 0.002)
     // Owned by the transfer thread alone.
     private var active: [Int: Transfer] = [:]
+
+    /// When reading passes may start while transfers are active: at most one per tick.
+    ///
+    /// Tokens of parallel streams arrive a fraction of a millisecond apart, each in its own packet.
+    /// Reading them in passes lets one pass (and one wake-up of each reader) carry many, where reading
+    /// each packet as it lands costs a wake-up per token. The default, every 2 ms, suits printers;
+    /// the chat screen sets its frame cadence, since it cannot show a token before its next frame.
+    public var cadence: Cadence {
+        get { lock.withLock { passCadence } }
+        set { lock.withLock { passCadence = newValue } }
+    }
 
     private init() {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
@@ -64,13 +76,14 @@ public final class CurlTransport: @unchecked Sendable {
         // Foundation does not pass Thread.name to the OS on Linux; name it so tools and tests see it.
         try? Self.threadName.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         while true {
-            let (starts, cancels, resumes) = lock.withLock {
+            let passStarted = DispatchTime.now().uptimeNanoseconds
+            let (starts, cancels, resumes, cadence) = lock.withLock {
                 defer {
                     pendingStarts.removeAll()
                     pendingCancels.removeAll()
                     pendingResumes.removeAll()
                 }
-                return (pendingStarts, pendingCancels, pendingResumes)
+                return (pendingStarts, pendingCancels, pendingResumes, passCadence)
             }
             for transfer in starts { start(transfer) }
             for id in resumes {
@@ -100,19 +113,14 @@ public final class CurlTransport: @unchecked Sendable {
             expireIdleTransfers()
 
             var numfds: Int32 = 0
-            let passStarted = DispatchTime.now().uptimeNanoseconds
             curl_multi_poll(multi, nil, 0, pollTimeoutMillis(), &numfds)
-            // Tokens of parallel streams arrive a fraction of a millisecond apart; a short pause
-            // lets them gather so that one pass (and one wake-up of each reader) carries several.
-            let elapsed = DispatchTime.now().uptimeNanoseconds - passStarted
-            if !active.isEmpty, elapsed < Self.minimumPassNanoseconds {
-                usleep(useconds_t((Self.minimumPassNanoseconds - elapsed) / 1000))
+            let nextPass = cadence.tick(after: passStarted)
+            let now = DispatchTime.now().uptimeNanoseconds
+            if !active.isEmpty, now < nextPass {
+                usleep(useconds_t((nextPass - now) / 1000))
             }
         }
     }
-
-    /// At most one transfer pass per this many nanoseconds while transfers are active.
-    static let minimumPassNanoseconds: UInt64 = 2_000_000
 
     private func start(_ transfer: Transfer) {
         guard let easy = transfer.makeEasyHandle() else {
@@ -159,6 +167,18 @@ public final class CurlTransport: @unchecked Sendable {
     static func formatSeconds(_ seconds: Double) -> String {
         seconds.rounded() == seconds ? String(Int(seconds)) : String(seconds)
     }
+}
+
+/// Ticks every `nanoseconds` on the uptime clock (`DispatchTime`). Threads that pace themselves by
+/// one cadence keep one phase: the transfer thread's reading passes and the chat screen's frames
+/// never drift apart, as two timers of the same period do.
+public struct Cadence: Sendable, Equatable {
+    public let nanoseconds: UInt64
+
+    public init(seconds: Double) { nanoseconds = max(1, UInt64(seconds * 1e9)) }
+
+    /// The first tick after `time`.
+    public func tick(after time: UInt64) -> UInt64 { (time / nanoseconds + 1) * nanoseconds }
 }
 
 /// One request's state. It lives on the transfer thread from `start` to `finish`.
