@@ -44,7 +44,17 @@ final class TurnRunnerTests: XCTestCase {
             if case .delta(let piece) = progress { collected.append(piece) }
         }
         XCTAssertEqual(collected.joined, outcome.text)
-        XCTAssertEqual(collected.count, 50)
+        XCTAssertEqual(outcome.text, MockServer.generatedDeltas(50).joined())
+        XCTAssertLessThanOrEqual(collected.count, 50, "events of one read arrive as one delta")
+    }
+
+    func testTokensThatArriveApartStayApart() async throws {
+        let collected = Collected()
+        let outcome = await TurnRunner().run(request("mock+tokens=8+delay=0.02"), endpoint: endpoint(.openai)) { progress in
+            if case .delta(let piece) = progress { collected.append(piece) }
+        }
+        XCTAssertEqual(collected.joined, outcome.text)
+        XCTAssertGreaterThan(collected.count, 1, "a slow stream is not held back into one delta")
     }
 
     func testHTTPErrorsBecomeTypedErrors() async throws {

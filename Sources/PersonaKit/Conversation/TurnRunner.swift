@@ -119,6 +119,9 @@ struct StreamAccumulator {
     private var sawEvent = false
     /// The start of a body that held no events, in case it is a plain JSON error with status 200.
     private var undecodedBody: [UInt8] = []
+    /// Answer text decoded from the current read and not yet reported. A read that carried twenty
+    /// events is reported as one delta, so the engine and the screen handle it once, not twenty times.
+    private var unsentDelta = ""
 
     init(adapter: any ProviderAdapter, started: UInt64) {
         self.adapter = adapter
@@ -133,6 +136,7 @@ struct StreamAccumulator {
         case .newlineDelimitedJSON:
             for line in ndjson.feed(bytes) { apply(SSEEvent(data: line), onProgress: onProgress) }
         }
+        sendDelta(onProgress)
     }
 
     /// Delivers whatever the decoders still hold, at the end of the body or when it broke off.
@@ -144,6 +148,7 @@ struct StreamAccumulator {
         case .newlineDelimitedJSON:
             for line in ndjson.finish() { apply(SSEEvent(data: line), onProgress: onProgress) }
         }
+        sendDelta(onProgress)
     }
 
     mutating func finishStream(onProgress: (TurnProgress) -> Void) {
@@ -175,13 +180,15 @@ struct StreamAccumulator {
             case .delta(let piece):
                 markFirstToken()
                 text += piece
-                onProgress(.delta(piece))
+                unsentDelta += piece
             case .reasoning(let piece):
                 markFirstToken()
+                sendDelta(onProgress)
                 reasoning += piece
                 onProgress(.reasoning(piece))
             case .usage(let reported):
                 usage = usage.merged(with: reported)
+                sendDelta(onProgress)
                 onProgress(.usage(usage))
             case .finish(let reason):
                 finish = reason
@@ -189,6 +196,12 @@ struct StreamAccumulator {
                 failure = error
             }
         }
+    }
+
+    private mutating func sendDelta(_ onProgress: (TurnProgress) -> Void) {
+        guard !unsentDelta.isEmpty else { return }
+        onProgress(.delta(unsentDelta))
+        unsentDelta = ""
     }
 
     private mutating func markFirstToken() {
