@@ -93,27 +93,29 @@ public final class NCursesScreen: Screen {
     }
 
     public func present(_ frame: CellBuffer, cursor: (x: Int, y: Int)?) {
-        var text: [wchar_t] = []
-        text.reserveCapacity(frame.width * 5 + 1)
+        var run: [cchar_t] = []
+        run.reserveCapacity(frame.width)
         for change in frame.changes(since: previous) {
-            // Consecutive cells of one style go to ncurses as one string: one call per run,
-            // not per cell. Combining marks join their base; a wide character's right half is
-            // drawn by its left.
+            // Consecutive cells of one style go to ncurses as one array of complex characters:
+            // add_wchnstr copies them into the line, where adding them one by one would take each
+            // through ncurses' character processing. A wide character's right half is left out:
+            // ncurses makes its own from the left half's width.
             var start = 0
             while start < change.cells.count {
-                let style = change.cells[start].style
+                let styled = styledBlank(change.cells[start].style)
                 var end = start
-                text.removeAll(keepingCapacity: true)
-                while end < change.cells.count, change.cells[end].style == style {
+                run.removeAll(keepingCapacity: true)
+                while end < change.cells.count, change.cells[end].style == change.cells[start].style {
                     let cell = change.cells[end]
                     end += 1
                     if cell.isContinuation { continue }
-                    text.append(wchar_t(bitPattern: cell.base))
-                    for slot in 0..<4 where cell.marks[slot] != 0 { text.append(wchar_t(bitPattern: cell.marks[slot])) }
+                    var complex = styled
+                    complex.chars = (wchar_t(bitPattern: cell.base), wchar_t(bitPattern: cell.marks[0]),
+                                     wchar_t(bitPattern: cell.marks[1]), wchar_t(bitPattern: cell.marks[2]),
+                                     wchar_t(bitPattern: cell.marks[3]))
+                    run.append(complex)
                 }
-                setAttributes(style)
-                text.append(0)
-                _ = mvaddnwstr(Int32(change.y), Int32(change.x + start), text, Int32(text.count - 1))
+                _ = mvadd_wchnstr(Int32(change.y), Int32(change.x + start), run, Int32(run.count))
                 start = end
             }
         }
@@ -127,7 +129,9 @@ public final class NCursesScreen: Screen {
         refresh()
     }
 
-    private func setAttributes(_ cellStyle: Style) {
+    /// A blank in `cellStyle`, as the terminal can show it: each cell of a run copies it and puts its
+    /// own character in.
+    private func styledBlank(_ cellStyle: Style) -> cchar_t {
         let style = colorMode.adapt(cellStyle)
         var attributes: attr_t = 0
         if style.bold { attributes |= persona_a_bold() }
@@ -136,7 +140,10 @@ public final class NCursesScreen: Screen {
         if style.underline { attributes |= persona_a_underline() }
         if style.reverse { attributes |= persona_a_reverse() }
         let pair = colorMode == .none ? 0 : pairNumber(style.foreground, style.background)
-        _ = wattr_set(persona_stdscr(), attributes, pair, nil)
+        var blank: [wchar_t] = [0x20, 0]
+        var complex = cchar_t()
+        _ = setcchar(&complex, &blank, attributes, pair, nil)
+        return complex
     }
 
     private func pairNumber(_ foreground: Color, _ background: Color) -> Int16 {
