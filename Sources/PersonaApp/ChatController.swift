@@ -136,10 +136,25 @@ public final class ChatController {
         return { inbox.post($0) }
     }
 
-    /// Runs until the user quits. Returns when the screen may be restored.
-    /// Runs the screen until quit. The first message goes out before the welcome opens, so the
-    /// overlay's any-key-closes cannot swallow it and the answers stream behind it.
-    public func run(firstMessage: String? = nil, welcome: Bool = false) {
+    /// Runs the screen on a thread of its own until the user quits; returns when the screen may be
+    /// restored. The loop blocks in `select`, and a cooperative thread blocked for a whole session
+    /// would leave the engine's tasks one thread fewer.
+    public func runOnOwnThread(firstMessage: String? = nil, welcome: Bool = false) async {
+        let controller = UncheckedBox(self)
+        await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+            let thread = Thread {
+                controller.value.run(firstMessage: firstMessage, welcome: welcome)
+                finished.resume()
+            }
+            thread.name = "persona-ui"
+            thread.start()
+        }
+    }
+
+    /// Runs the screen on the calling thread until quit. The first message goes out before the
+    /// welcome opens, so the overlay's any-key-closes cannot swallow it and the answers stream behind it.
+    private func run(firstMessage: String?, welcome: Bool) {
+        try? "persona-ui".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         signalWakeFD = inbox.writeFD
         for signalNumber in [SIGWINCH, SIGTERM, SIGHUP] { signal(signalNumber, onSignal) }
         // Tokens cannot show before the next frame, so the transfer thread reads once a frame:
@@ -460,6 +475,12 @@ public final class ChatController {
         personas[member.persona.id] = member.persona
         return ChatSetup.pane(for: member, index: state.panes.count, catalog: engine.accounting?.catalog)
     }
+}
+
+/// Hands a value that is used by one thread at a time to another thread.
+private final class UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// Builds the chat screen's starting state.

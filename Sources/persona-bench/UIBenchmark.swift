@@ -134,48 +134,40 @@ func uiBenchmark() async throws {
     var flushed: [FlushedFrame] = []
     var renderTotal = 0.0
     var presentTotal = 0.0
-    var measuring = false
     var measuredFrames = 0
-    var cpuAtStart = 0.0
-    var terminalAtStart = 0.0
-    var startedAt: UInt64 = 0
-    var endedAt: UInt64 = 0
-    var threadsAtStart: [String: Double] = [:]
+    var start: CPUSnapshot?
+    let end = Locked<CPUSnapshot?>(nil)
     controller.onFrame = { report in
         let now = monotonicNanoseconds()
         let paneBytes = controller.currentState.panes.map { pane in
             pane.entries.reduce(0) { $0 + ($1.role == .assistant ? $1.text.utf8.count : 0) }
         }
         flushed.append(FlushedFrame(at: now, paneBytes: paneBytes))
-        if measuring {
+        if start != nil {
+            guard end.value == nil else { return }
             measuredFrames += 1
             renderTotal += report.renderSeconds
             presentTotal += report.presentSeconds
-        } else if startedAt == 0, paneBytes.contains(where: { $0 > 0 }) {
-            measuring = true
-            startedAt = now
-            threadsAtStart = cpuByThread()
-            cpuAtStart = cpuSeconds()
-            terminalAtStart = pty.terminalCPU
+        } else if paneBytes.contains(where: { $0 > 0 }) {
+            start = CPUSnapshot(pty)
             let post = controller.poster
             DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+                end.value = CPUSnapshot(pty)
                 post(.key(.control("c")))
                 post(.key(.control("c")))
             }
         }
-        if measuring, !controller.currentState.isStreaming {
-            measuring = false
-            endedAt = now
-        }
     }
-    controller.run(firstMessage: "Benchmark: stream as fast as the mock allows.")
-    if endedAt == 0 { endedAt = monotonicNanoseconds() }
-    let wall = Double(endedAt - startedAt) / 1e9
-    let appCPU = (cpuSeconds() - cpuAtStart) - (pty.terminalCPU - terminalAtStart)
+    await controller.runOnOwnThread(firstMessage: "Benchmark: stream as fast as the mock allows.")
     screen.stop()
-    let byThread = cpuByThread().map { ($0.key, $0.value - (threadsAtStart[$0.key] ?? 0)) }.filter { $0.1 > 0.005 }
+    guard let start, let end = end.value else {
+        throw NSError(domain: "persona-bench", code: 5, userInfo: [NSLocalizedDescriptionKey: "no token reached the screen"])
+    }
+    let wall = Double(end.at - start.at) / 1e9
+    let appCPU = (end.process - start.process) - (end.terminal - start.terminal)
+    let byThread = end.threads.map { ($0.key, $0.value - (start.threads[$0.key] ?? 0)) }.filter { $0.1 > 0.005 }
 
-    let latencies = try endToEndLatencies(sendLog: sendLog, frames: flushed, from: startedAt, to: endedAt)
+    let latencies = try endToEndLatencies(sendLog: sendLog, frames: flushed, from: start.at, to: end.at)
     print(String(format: "8 panes for %.1f s: %d deltas shown (%.0f/s), %d frames (%.1f/s)", wall, latencies.count,
                  Double(latencies.count) / wall, measuredFrames, Double(measuredFrames) / wall))
     print(String(format: "app CPU: %.2f s over %.1f s = %.1f%% of one core (target < 5%%)", appCPU, wall, appCPU / wall * 100))
@@ -184,6 +176,29 @@ func uiBenchmark() async throws {
     print("  by thread: " + byThread.sorted { $0.1 > $1.1 }.map { String(format: "%@ %.2f s", $0.0, $0.1) }.joined(separator: ", "))
     print(String(format: "mock's write to frame flush: p50 %.1f ms, p99 %.1f ms, max %.1f ms (target p99 < 20 ms)",
                  percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000, (latencies.last ?? 0) * 1000))
+}
+
+/// The process's CPU time at one moment, in all and by thread, less the pseudo-terminal reader's.
+struct CPUSnapshot {
+    let at = monotonicNanoseconds()
+    let process = cpuSeconds()
+    let terminal: Double
+    let threads = cpuByThread()
+
+    init(_ pty: PseudoTerminal) { terminal = pty.terminalCPU }
+}
+
+/// A value shared between the UI thread and a timer.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+
+    init(_ value: Value) { stored = value }
+
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
 }
 
 /// Seconds from each logged send to the flush that first showed it, sorted; sends outside the

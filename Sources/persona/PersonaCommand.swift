@@ -158,7 +158,7 @@ struct Chat: AsyncParsableCommand {
         if let judgeMember { personas.append(judgeMember.persona) }
         let controller = ChatController(state: state, personas: personas, workspace: workspace, screen: screen, engine: engine,
                                         store: SessionStore(database: database), transcript: resumed?.messages ?? [])
-        controller.run(firstMessage: topic, welcome: FirstRun.shouldWelcome(paths))
+        await controller.runOnOwnThread(firstMessage: topic, welcome: FirstRun.shouldWelcome(paths))
         screen.stop()
     }
 }
