@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Events from other threads to the UI thread: a locked queue, and one byte down a pipe to wake
-/// the UI thread from `poll`.
+/// the UI thread from `select`.
 final class Inbox: @unchecked Sendable {
     let readFD: Int32
     let writeFD: Int32
@@ -80,7 +80,7 @@ public struct FrameReport: Sendable {
 }
 
 /// Runs the chat screen: reads keys, receives engine events, reduces, and draws at most 60
-/// frames a second, only when something changed. It sleeps in `poll` when idle.
+/// frames a second, only when something changed. It sleeps in `select` when idle.
 public final class ChatController {
     public static let frameInterval = 1.0 / 60
     /// Frames start at most once per tick, on the ticks the transfer thread reads on.
@@ -206,6 +206,7 @@ public final class ChatController {
     /// stream at once, and their events reach the inbox over a fraction of a millisecond; drawing
     /// at the first would leave the others for the next frame.
     static let settleInterval = 0.001
+    /// How long after a reading pass a frame slot opens: time for the pass's tokens to be decoded.
     static let slotOffset = 0.002
 
     private func inboxSettled(_ now: Double) -> Bool {
@@ -242,14 +243,21 @@ public final class ChatController {
 
     /// Waits until one of `descriptors` can be read or `timeout` seconds pass, and returns those
     /// that can. It is `select`, because `poll` counts whole milliseconds, and a frame rounded
-    /// up a millisecond is a millisecond of latency.
+    /// up a millisecond is a millisecond of latency; `poll` remains for descriptors past select's limit.
     private static func waitReadable(_ descriptors: [Int32], timeout: Double?) -> [Int32] {
+        guard descriptors.allSatisfy({ $0 < FD_SETSIZE }) else {
+            var fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let millis = timeout.map { Int32(($0 * 1000).rounded(.up)) } ?? -1
+            guard poll(&fds, nfds_t(fds.count), millis) > 0 else { return [] }
+            return fds.filter { $0.revents & Int16(POLLIN | POLLHUP) != 0 }.map(\.fd)
+        }
         var set = fd_set()
         withUnsafeMutableBytes(of: &set) { raw in
             let words = raw.bindMemory(to: Int.self)
             for fd in descriptors { words[Int(fd) / Int.bitWidth] |= 1 << (Int(fd) % Int.bitWidth) }
         }
-        var limit = timeval(tv_sec: Int(timeout ?? 0), tv_usec: Int(((timeout ?? 0) * 1e6).rounded(.up)) % 1_000_000)
+        let micros = Int(((timeout ?? 0) * 1e6).rounded(.up))
+        var limit = timeval(tv_sec: micros / 1_000_000, tv_usec: micros % 1_000_000)
         let count = timeout == nil ? select(descriptors.max()! + 1, &set, nil, nil, nil)
             : select(descriptors.max()! + 1, &set, nil, nil, &limit)
         guard count > 0 else { return [] }

@@ -6,6 +6,11 @@ import MockProvider
 /// Usage: persona-mock [--port N] [--tokens N] [--delay SECONDS] [--text TEXT] [--no-usage] [--send-log FILE]
 /// `--send-log` records when each delta was written (see MockSendLog). Prints `listening on http://127.0.0.1:PORT` once ready. Per-request faults are read from the
 /// model name, e.g. `mock+status=429+retry_after=1` (see MockBehavior.fromModelName).
+// A parent that spawns this from a Foundation `Process` passes on its blocked signals; unblock
+// them, or `terminate()` (SIGTERM) would leave the mock running.
+var noSignals = sigset_t()
+sigemptyset(&noSignals)
+sigprocmask(SIG_SETMASK, &noSignals, nil)
 var arguments = Array(CommandLine.arguments.dropFirst())
 var port = 0
 var defaults = MockBehavior()
