@@ -77,10 +77,10 @@ public struct Style: Hashable, Sendable {
 /// The character is kept as plain scalars, not as a `Character`, so that a cell is a few bytes with
 /// no reference to count: a frame copies and compares thousands of them.
 public struct Cell: Hashable, Sendable {
-    /// The character's first scalar, and up to four combining marks after it (as many as a
-    /// terminal cell holds; ncurses' CCHARW_MAX is 5). Unused mark slots are zero.
+    /// The character's first scalar.
     public private(set) var base: UInt32
-    public private(set) var marks: SIMD4<UInt32>
+    /// Up to three combining marks after it, 21 bits each (all a scalar needs); unused slots are zero.
+    private var packedMarks: UInt64
     public var style: Style
     /// True for the right half of a wide character; such a cell draws nothing itself.
     public var isContinuation: Bool
@@ -88,10 +88,10 @@ public struct Cell: Hashable, Sendable {
     public init(_ character: Character = " ", style: Style = .plain, isContinuation: Bool = false) {
         var scalars = character.unicodeScalars.makeIterator()
         base = scalars.next()?.value ?? 0x20
-        marks = .zero
-        for slot in 0..<4 {
+        packedMarks = 0
+        for slot in 0..<Self.markSlots {
             guard let mark = scalars.next() else { break }
-            marks[slot] = mark.value
+            packedMarks |= UInt64(mark.value) << (21 * slot)
         }
         self.style = style
         self.isContinuation = isContinuation
@@ -100,15 +100,23 @@ public struct Cell: Hashable, Sendable {
     /// A printable ASCII character, without going through `Character`.
     init(ascii: UInt8, style: Style) {
         base = UInt32(ascii)
-        marks = .zero
+        packedMarks = 0
         self.style = style
         isContinuation = false
     }
 
+    /// How many combining marks a cell keeps; a terminal cell holds few (ncurses' CCHARW_MAX is 5).
+    public static let markSlots = 3
+
+    /// The combining mark in `slot` (0 to 2), or zero.
+    public func mark(_ slot: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: packedMarks >> (21 * slot)) & 0x1F_FFFF
+    }
+
     public var character: Character {
         var text = String(Unicode.Scalar(base).map(Character.init) ?? " ")
-        for slot in 0..<4 where marks[slot] != 0 {
-            if let mark = Unicode.Scalar(marks[slot]) { text.unicodeScalars.append(mark) }
+        for slot in 0..<Self.markSlots where mark(slot) != 0 {
+            if let scalar = Unicode.Scalar(mark(slot)) { text.unicodeScalars.append(scalar) }
         }
         return Character(text)
     }

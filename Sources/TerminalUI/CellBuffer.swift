@@ -111,18 +111,19 @@ public struct CellBuffer: Equatable, Sendable {
     public var lines: [String] { (0..<height).map(line) }
 }
 
-/// A change between two frames: a run of cells on one row that differ.
+/// A change between two frames: a run of cells on one row that differ, viewed in the new frame
+/// without copying.
 public struct CellChange: Equatable, Sendable {
     public var x: Int
     public var y: Int
-    public var cells: [Cell]
+    public var cells: ArraySlice<Cell>
 }
 
 extension CellBuffer {
     /// The runs of cells that differ from `previous`; everything when the size changed.
     public func changes(since previous: CellBuffer?) -> [CellChange] {
         guard let previous, previous.width == width, previous.height == height else {
-            return (0..<height).map { y in CellChange(x: 0, y: y, cells: Array(cells[(y * width)..<((y + 1) * width)])) }
+            return (0..<height).map { y in CellChange(x: 0, y: y, cells: cells[(y * width)..<((y + 1) * width)]) }
         }
         var changes: [CellChange] = []
         for y in 0..<height {
@@ -140,7 +141,7 @@ extension CellBuffer {
                 while end < width, cells[row + end] != previous.cells[row + end] || cells[row + end].isContinuation {
                     end += 1
                 }
-                changes.append(CellChange(x: start, y: y, cells: Array(cells[(row + start)..<(row + end)])))
+                changes.append(CellChange(x: start, y: y, cells: cells[(row + start)..<(row + end)]))
                 x = end
             }
         }

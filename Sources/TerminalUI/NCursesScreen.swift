@@ -100,22 +100,22 @@ public final class NCursesScreen: Screen {
             // add_wchnstr copies them into the line, where adding them one by one would take each
             // through ncurses' character processing. A wide character's right half is left out:
             // ncurses makes its own from the left half's width.
-            var start = 0
-            while start < change.cells.count {
-                let styled = styledBlank(change.cells[start].style)
+            let cells = change.cells
+            var start = cells.startIndex
+            while start < cells.endIndex {
+                let styled = styledBlank(cells[start].style)
                 var end = start
                 run.removeAll(keepingCapacity: true)
-                while end < change.cells.count, change.cells[end].style == change.cells[start].style {
-                    let cell = change.cells[end]
+                while end < cells.endIndex, cells[end].style == cells[start].style {
+                    let cell = cells[end]
                     end += 1
                     if cell.isContinuation { continue }
                     var complex = styled
-                    complex.chars = (wchar_t(bitPattern: cell.base), wchar_t(bitPattern: cell.marks[0]),
-                                     wchar_t(bitPattern: cell.marks[1]), wchar_t(bitPattern: cell.marks[2]),
-                                     wchar_t(bitPattern: cell.marks[3]))
+                    complex.chars = (wchar_t(bitPattern: cell.base), wchar_t(bitPattern: cell.mark(0)),
+                                     wchar_t(bitPattern: cell.mark(1)), wchar_t(bitPattern: cell.mark(2)), 0)
                     run.append(complex)
                 }
-                _ = mvadd_wchnstr(Int32(change.y), Int32(change.x + start), run, Int32(run.count))
+                _ = mvadd_wchnstr(Int32(change.y), Int32(change.x + start - cells.startIndex), run, Int32(run.count))
                 start = end
             }
         }
