@@ -1,5 +1,6 @@
 import CBenchPTY
 import Foundation
+import MockProvider
 import PersonaApp
 import PersonaKit
 import TerminalUI
@@ -73,13 +74,6 @@ func cpuByThread() -> [String: Double] {
     return result
 }
 
-/// CLOCK_MONOTONIC, the clock persona-mock stamps its send log with.
-func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}
-
 /// One flushed frame as the benchmark saw it: when, and how many answer bytes each pane showed.
 struct FlushedFrame {
     var at: UInt64
@@ -138,7 +132,7 @@ func uiBenchmark() async throws {
     var start: CPUSnapshot?
     let end = Locked<CPUSnapshot?>(nil)
     controller.onFrame = { report in
-        let now = monotonicNanoseconds()
+        let now = MockServer.monotonicNanoseconds()
         let paneBytes = controller.currentState.panes.map { pane in
             pane.entries.reduce(0) { $0 + ($1.role == .assistant ? $1.text.utf8.count : 0) }
         }
@@ -180,7 +174,7 @@ func uiBenchmark() async throws {
 
 /// The process's CPU time at one moment, in all and by thread, less the pseudo-terminal reader's.
 struct CPUSnapshot {
-    let at = monotonicNanoseconds()
+    let at = MockServer.monotonicNanoseconds()
     let process = cpuSeconds()
     let terminal: Double
     let threads = cpuByThread()

@@ -4,8 +4,10 @@ import MockProvider
 /// Serves the mock provider on 127.0.0.1 for benchmarks and end-to-end tests.
 ///
 /// Usage: persona-mock [--port N] [--tokens N] [--delay SECONDS] [--text TEXT] [--no-usage] [--send-log FILE]
-/// `--send-log` records when each delta was written (see MockSendLog). Prints `listening on http://127.0.0.1:PORT` once ready. Per-request faults are read from the
-/// model name, e.g. `mock+status=429+retry_after=1` (see MockBehavior.fromModelName).
+/// Prints `listening on http://127.0.0.1:PORT` once ready. Per-request faults are read from the
+/// model name, e.g. `mock+status=429+retry_after=1` (see MockBehavior.fromModelName). `--send-log`
+/// records when each delta was written (see MockSendLog).
+
 // A parent that spawns this from a Foundation `Process` passes on its blocked signals; unblock
 // them, or `terminate()` (SIGTERM) would leave the mock running.
 var noSignals = sigset_t()
