@@ -371,65 +371,15 @@ public final class ChatController {
         control = DebateControl()
         let control = self.control
         let runner = DebateRunner(engine: engine, store: store)
-        let inbox = self.inbox
-        let workspace = self.workspace
-        let catalog = engine.accounting?.catalog
-        var serials = Dictionary(state.panes.map { ($0.personaID, $0.turnSerial) }, uniquingKeysWith: { first, _ in first })
+        let relay = ConversationRelay(inbox: inbox, workspace: workspace, catalog: engine.accounting?.catalog,
+                                      serials: Dictionary(state.panes.map { ($0.personaID, $0.turnSerial) },
+                                                          uniquingKeysWith: { first, _ in first }))
         var history = transcript
         if let regenerating, let last = history.lastIndex(where: { $0.speaker == regenerating && $0.role == .persona }) {
             history.remove(at: last)
         }
-        let stream = message.map { runner.run(plan, message: $0, history: history, control: control) }
-            ?? runner.rerun(plan, personaID: regenerating ?? "", history: history, control: control)
-        conversation = Task.detached {
-            for await event in stream {
-                switch event {
-                case .saved(let saved):
-                    inbox.post(.saved(saved))
-                case .round(let current, let total):
-                    inbox.post(.roundStarted(current, of: total))
-                case .turn(let engineEvent, let role):
-                    if role == .moderator {
-                        switch engineEvent {
-                        case .done(_, let report), .failed(_, _, let report): inbox.post(.sideCost(report.costUSD))
-                        default: break
-                        }
-                        continue
-                    }
-                    switch engineEvent {
-                    case .request(let id):
-                        serials[id.personaID, default: 0] += 1
-                        inbox.post(.turnStarted(personaID: id.personaID, round: id.round, droppedTurns: id.droppedTurns))
-                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0],
-                                         .sent(estimatedInputTokens: id.estimatedInputTokens)))
-                    case .delta(let id, let text):
-                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .delta(text)))
-                    case .usage(let id, let usage):
-                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .usage(usage)))
-                    case .done(let id, let report):
-                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .done(report)))
-                    case .failed(let id, let error, let report):
-                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .failed(error, report)))
-                    case .queued(let id, let wait):
-                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0], .queued(wait: wait)))
-                    case .retry(let id, let attempt, let total, let delay, let reason, _):
-                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0],
-                                         .retry(attempt: attempt, of: total, delay: delay, reason: reason)))
-                    case .failover(let id, _, let to, _):
-                        let type = (try? workspace.providers.endpoint(for: to.provider))?.type ?? .openai
-                        inbox.post(.turn(personaID: id.personaID, serial: serials[id.personaID, default: 0],
-                                         .failover(to: to, price: catalog?.price(for: to), providerType: type)))
-                    }
-                case .moderatorChose(_, let persona, _, let fallback):
-                    inbox.post(.notice(fallback ? "The moderator named nobody; \(persona) speaks next."
-                        : "The moderator gives the floor to \(persona)."))
-                case .consensus:
-                    break
-                case .finished(let end):
-                    inbox.post(.conversationEnded(end))
-                }
-            }
-        }
+        conversation = message.map { runner.start(plan, message: $0, history: history, control: control, emit: relay.relay) }
+            ?? runner.startRerun(plan, personaID: regenerating ?? "", history: history, control: control, emit: relay.relay)
     }
 
     /// The conversation as the screen stands: its panes' personas, mode, rounds and judge.
@@ -483,6 +433,84 @@ public final class ChatController {
         personas[member.persona.id] = member.persona
         return ChatSetup.pane(for: member, index: state.panes.count, catalog: engine.accounting?.catalog)
     }
+}
+
+/// Hands a conversation's events to the inbox as app events, from the turns' own tasks.
+private final class ConversationRelay: Sendable {
+    private let inbox: Inbox
+    private let workspace: Workspace
+    private let catalog: PriceCatalog?
+    private let serials: TurnSerials
+
+    init(inbox: Inbox, workspace: Workspace, catalog: PriceCatalog?, serials: [String: Int]) {
+        self.inbox = inbox
+        self.workspace = workspace
+        self.catalog = catalog
+        self.serials = TurnSerials(serials)
+    }
+
+    func relay(_ event: DebateEvent) {
+        switch event {
+        case .saved(let saved):
+            inbox.post(.saved(saved))
+        case .round(let current, let total):
+            inbox.post(.roundStarted(current, of: total))
+        case .turn(let engineEvent, .moderator):
+            switch engineEvent {
+            case .done(_, let report), .failed(_, _, let report): inbox.post(.sideCost(report.costUSD))
+            default: break
+            }
+        case .turn(.request(let id), _):
+            let serial = serials.next(id.personaID)
+            inbox.post(.turnStarted(personaID: id.personaID, round: id.round, droppedTurns: id.droppedTurns))
+            inbox.post(.turn(personaID: id.personaID, serial: serial, .sent(estimatedInputTokens: id.estimatedInputTokens)))
+        case .turn(let engineEvent, _):
+            if let update = update(for: engineEvent) {
+                inbox.post(.turn(personaID: engineEvent.turnID.personaID, serial: serials[engineEvent.turnID.personaID], update))
+            }
+        case .moderatorChose(_, let persona, _, let fallback):
+            inbox.post(.notice(fallback ? "The moderator named nobody; \(persona) speaks next."
+                : "The moderator gives the floor to \(persona)."))
+        case .consensus:
+            break
+        case .finished(let end):
+            inbox.post(.conversationEnded(end))
+        }
+    }
+
+    private func update(for event: EngineEvent) -> TurnUpdate? {
+        switch event {
+        case .request: return nil
+        case .delta(_, let text): return .delta(text)
+        case .usage(_, let usage): return .usage(usage)
+        case .done(_, let report): return .done(report)
+        case .failed(_, let error, let report): return .failed(error, report)
+        case .queued(_, let wait): return .queued(wait: wait)
+        case .retry(_, let attempt, let total, let delay, let reason, _):
+            return .retry(attempt: attempt, of: total, delay: delay, reason: reason)
+        case .failover(_, _, let to, _):
+            let type = (try? workspace.providers.endpoint(for: to.provider))?.type ?? .openai
+            return .failover(to: to, price: catalog?.price(for: to), providerType: type)
+        }
+    }
+}
+
+/// Each pane's turn number, counted up as turns start, so that late events of a turn that was
+/// replaced are told apart from the new turn's.
+private final class TurnSerials: @unchecked Sendable {
+    private let lock = NSLock()
+    private var serials: [String: Int]
+
+    init(_ serials: [String: Int]) { self.serials = serials }
+
+    func next(_ personaID: String) -> Int {
+        lock.withLock {
+            serials[personaID, default: 0] += 1
+            return serials[personaID, default: 0]
+        }
+    }
+
+    subscript(personaID: String) -> Int { lock.withLock { serials[personaID, default: 0] } }
 }
 
 /// Hands a value that is used by one thread at a time to another thread.

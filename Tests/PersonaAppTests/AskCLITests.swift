@@ -38,7 +38,8 @@ final class AskCLITests: XCTestCase {
             let events = result.events
             XCTAssertEqual(events.first?["event"]?.string, "request", preset.name)
             let deltas = events.filter { $0["event"]?.string == "delta" }
-            XCTAssertEqual(deltas.count, 9, preset.name)
+            // Tokens that arrive together come as one delta; the text must be whole either way.
+            XCTAssertFalse(deltas.isEmpty, preset.name)
             let done = try XCTUnwrap(events.first { $0["event"]?.string == "done" }, preset.name)
             XCTAssertEqual(done["text"]?.string, deltas.compactMap { $0["text"]?.string }.joined(), preset.name)
             XCTAssertEqual(done["text"]?.string, MockServer.generatedDeltas(9).joined(), preset.name)

@@ -21,7 +21,7 @@ final class FlowControlTests: XCTestCase {
             guard case .body(let bytes) = part else { continue }
             chunks += 1
             if chunks == 1 { try await Task.sleep(nanoseconds: 600_000_000) }
-            sawPause = sawPause || stream.flow.isPaused
+            sawPause = sawPause || stream.channel.isPaused
             for line in decoder.feed(bytes) {
                 for case .delta(let piece) in OllamaAdapter().decode(SSEEvent(data: line)) { text += piece }
             }
@@ -30,15 +30,55 @@ final class FlowControlTests: XCTestCase {
         XCTAssertEqual(text, MockServer.generatedDeltas(20_000).joined())
     }
 
-    func testAdmitAndConsumeCrossTheWaterMarks() {
-        let flow = FlowControl()
-        XCTAssertTrue(flow.admit(FlowControl.highWater))
-        XCTAssertFalse(flow.admit(1))
-        XCTAssertTrue(flow.isPaused)
-        XCTAssertFalse(flow.consumed(FlowControl.highWater - FlowControl.lowWater - 1))
-        XCTAssertTrue(flow.consumed(1))
-        XCTAssertFalse(flow.isPaused)
-        XCTAssertTrue(flow.admit(1))
+    func testAFullChannelPausesUntilTheReaderTakesItsBytes() async throws {
+        let resumed = expectation(description: "the transfer is resumed")
+        let channel = ResponseChannel(cancel: {}, resume: { resumed.fulfill() })
+        let chunk = [UInt8](repeating: 0x61, count: ResponseChannel.highWater)
+        XCTAssertTrue(chunk.withUnsafeBytes { channel.receive(body: $0) })
+        XCTAssertFalse([UInt8(0x62)].withUnsafeBytes { channel.receive(body: $0) })
+        XCTAssertTrue(channel.isPaused)
+        let part = try await channel.next()
+        XCTAssertEqual(part, .body(chunk), "refused bytes are not kept: libcurl delivers them again")
+        XCTAssertFalse(channel.isPaused)
+        await fulfillment(of: [resumed], timeout: 1)
+    }
+
+    /// Chunks that arrive in one pass reach the reader as one, after the head, and the end follows them.
+    func testAReaderGetsTheHeadThenEverythingThatWaitsThenTheEnd() async throws {
+        let channel = ResponseChannel(cancel: {}, resume: {})
+        channel.receive(head: HTTPResponseHead(status: 200, headers: HTTPHeaders()))
+        for piece in ["data: a\n", "\n", "data: b\n\n"] {
+            XCTAssertTrue(Array(piece.utf8).withUnsafeBytes { channel.receive(body: $0) })
+        }
+        channel.finish(error: TransportError(kind: .network, message: "reset"))
+        let head = try await channel.next()
+        XCTAssertEqual(head, .head(HTTPResponseHead(status: 200, headers: HTTPHeaders())))
+        let body = try await channel.next()
+        XCTAssertEqual(body, .body(Array("data: a\n\ndata: b\n\n".utf8)))
+        do {
+            _ = try await channel.next()
+            XCTFail("the transfer's error should end the stream")
+        } catch let error as TransportError {
+            XCTAssertEqual(error.kind, .network)
+        }
+        let afterEnd = try await channel.next()
+        XCTAssertNil(afterEnd)
+    }
+
+    func testAWaitingReaderWakesOnPublishAndStoppingCancelsTheTransfer() async throws {
+        let cancelled = expectation(description: "the transfer is cancelled")
+        let channel = ResponseChannel(cancel: { cancelled.fulfill() }, resume: {})
+        let reader = Task { try await channel.next() }
+        try await Task.sleep(nanoseconds: 20_000_000)
+        XCTAssertTrue(Array("x".utf8).withUnsafeBytes { channel.receive(body: $0) })
+        channel.publish()
+        let first = try await reader.value
+        XCTAssertEqual(first, .body(Array("x".utf8)))
+        let second = Task { try await channel.next() }
+        second.cancel()
+        let afterCancel = try await second.value
+        XCTAssertNil(afterCancel)
+        await fulfillment(of: [cancelled], timeout: 1)
     }
 }
 

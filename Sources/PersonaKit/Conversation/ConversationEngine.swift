@@ -98,6 +98,15 @@ public enum EngineEvent: Sendable, Equatable {
     case failover(PlannedTurnID, from: ModelRef, to: ModelRef, reason: ProviderError)
     case done(PlannedTurnID, TurnReport)
     case failed(PlannedTurnID, ProviderError, TurnReport)
+
+    /// The turn the event is about.
+    public var turnID: PlannedTurnID {
+        switch self {
+        case .request(let id), .delta(let id, _), .usage(let id, _), .queued(let id, _), .retry(let id, _, _, _, _, _),
+             .failover(let id, _, _, _), .done(let id, _), .failed(let id, _, _):
+            return id
+        }
+    }
 }
 
 /// Names a turn in events: the persona, the provider and model used, and the round.

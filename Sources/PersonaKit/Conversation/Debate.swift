@@ -98,33 +98,51 @@ public final class DebateRunner: Sendable {
     /// `message`). The stream ends with `.finished`; cancelling the consumer stops the debate.
     public func run(_ plan: DebatePlan, message: String, history: [TranscriptMessage] = [],
                     control: DebateControl = DebateControl()) -> AsyncStream<DebateEvent> {
-        AsyncStream { continuation in
-            let task = Task.detached {
-                let end = await self.conduct(plan, message: message, history: history, control: control) { continuation.yield($0) }
-                continuation.yield(.finished(end))
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        Self.stream { self.start(plan, message: message, history: history, control: control, emit: $0) }
     }
 
     /// Answers the last message again with one participant (its previous answer already left
     /// out of `history`), and saves the new answer.
     public func rerun(_ plan: DebatePlan, personaID: String, history: [TranscriptMessage],
                       control: DebateControl = DebateControl()) -> AsyncStream<DebateEvent> {
+        Self.stream { self.startRerun(plan, personaID: personaID, history: history, control: control, emit: $0) }
+    }
+
+    /// `run` for a consumer that only hands events on: `emit` is called from the turns' own tasks,
+    /// in order for each turn, and last with `.finished`. Streaming tokens skip a hop through a
+    /// stream and a task of the consumer's. Cancelling the returned task stops the conversation.
+    public func start(_ plan: DebatePlan, message: String, history: [TranscriptMessage] = [],
+                      control: DebateControl = DebateControl(),
+                      emit: @escaping @Sendable (DebateEvent) -> Void) -> Task<Void, Never> {
+        Task.detached {
+            let end = await self.conduct(plan, message: message, history: history, control: control, emit: emit)
+            emit(.finished(end))
+        }
+    }
+
+    /// `rerun` with `emit` called as `start` calls it.
+    public func startRerun(_ plan: DebatePlan, personaID: String, history: [TranscriptMessage],
+                           control: DebateControl = DebateControl(),
+                           emit: @escaping @Sendable (DebateEvent) -> Void) -> Task<Void, Never> {
+        Task.detached {
+            let log = Log(history)
+            let round = max(1, history.map(\.round).max() ?? 1)
+            var end = DebateEnd.roundsDone
+            if let speaker = plan.participants.first(where: { $0.persona.id == personaID }) {
+                let refused = await self.turn(speaker, round: round, plan: plan, transcript: history, log: log, control: control,
+                                              emit: emit)
+                end = refused ? .budget : Task.isCancelled ? .cancelled : .roundsDone
+            }
+            emit(.finished(end))
+        }
+    }
+
+    private static func stream(_ start: @escaping (@escaping @Sendable (DebateEvent) -> Void) -> Task<Void, Never>)
+        -> AsyncStream<DebateEvent> {
         AsyncStream { continuation in
-            let task = Task.detached {
-                let log = Log(history)
-                let round = max(1, history.map(\.round).max() ?? 1)
-                var end = DebateEnd.roundsDone
-                if let speaker = plan.participants.first(where: { $0.persona.id == personaID }) {
-                    let refused = await self.turn(speaker, round: round, plan: plan, transcript: history, log: log, control: control) {
-                        continuation.yield($0)
-                    }
-                    end = refused ? .budget : Task.isCancelled ? .cancelled : .roundsDone
-                }
-                continuation.yield(.finished(end))
-                continuation.finish()
+            let task = start { event in
+                continuation.yield(event)
+                if case .finished = event { continuation.finish() }
             }
             continuation.onTermination = { _ in task.cancel() }
         }

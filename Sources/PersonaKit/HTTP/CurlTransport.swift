@@ -15,8 +15,9 @@ public final class CurlTransport: @unchecked Sendable {
     private let multi: UnsafeMutableRawPointer
     private let lock = NSLock()
     private var pendingStarts: [Transfer] = []
-    private var pendingCancels: [ObjectIdentifier] = []
-    private var pendingResumes: [ObjectIdentifier] = []
+    private var pendingCancels: [UInt64] = []
+    private var pendingResumes: [UInt64] = []
+    private var lastTransferID: UInt64 = 0
     private var passCadence = Cadence(seconds: 0.002)
     // Owned by the transfer thread alone.
     private var active: [Int: Transfer] = [:]
@@ -46,28 +47,22 @@ public final class CurlTransport: @unchecked Sendable {
     /// and cancels the transfer (closing its connection) when the consumer's task is cancelled or the
     /// stream is dropped.
     public func stream(_ request: HTTPRequest, timeouts: TransportTimeouts = TransportTimeouts()) -> HTTPResponseStream {
-        let flow = FlowControl()
-        var id: ObjectIdentifier?
-        let parts = AsyncThrowingStream<HTTPStreamPart, Error> { continuation in
-            let transfer = Transfer(request: request, timeouts: timeouts, flow: flow, continuation: continuation)
-            let transferID = ObjectIdentifier(transfer)
-            id = transferID
-            continuation.onTermination = { [weak self] termination in
-                if case .cancelled = termination { self?.cancel(transferID) }
-            }
-            lock.withLock { pendingStarts.append(transfer) }
-            curl_multi_wakeup(multi)
+        let id = lock.withLock {
+            lastTransferID += 1
+            return lastTransferID
         }
-        let transferID = id!
-        return HTTPResponseStream(parts: parts, flow: flow) { [weak self] in self?.resume(transferID) }
+        let channel = ResponseChannel(cancel: { [weak self] in self?.cancel(id) }, resume: { [weak self] in self?.resume(id) })
+        lock.withLock { pendingStarts.append(Transfer(id: id, request: request, timeouts: timeouts, channel: channel)) }
+        curl_multi_wakeup(multi)
+        return HTTPResponseStream(channel: channel)
     }
 
-    private func cancel(_ id: ObjectIdentifier) {
+    private func cancel(_ id: UInt64) {
         lock.withLock { pendingCancels.append(id) }
         curl_multi_wakeup(multi)
     }
 
-    private func resume(_ id: ObjectIdentifier) {
+    private func resume(_ id: UInt64) {
         lock.withLock { pendingResumes.append(id) }
         curl_multi_wakeup(multi)
     }
@@ -87,14 +82,14 @@ public final class CurlTransport: @unchecked Sendable {
             }
             for transfer in starts { start(transfer) }
             for id in resumes {
-                active.values.first { ObjectIdentifier($0) == id }?.resumeReading()
+                active.values.first { $0.id == id }?.resumeReading()
             }
             for id in cancels {
-                if let transfer = active.values.first(where: { ObjectIdentifier($0) == id }) {
+                if let transfer = active.values.first(where: { $0.id == id }) {
                     finish(transfer, error: TransportError(kind: .cancelled, message: "cancelled"))
                 } else {
                     // Cancelled before the thread picked it up: never start it.
-                    lock.withLock { pendingStarts.removeAll { ObjectIdentifier($0) == id } }
+                    lock.withLock { pendingStarts.removeAll { $0.id == id } }
                 }
             }
 
@@ -111,6 +106,8 @@ public final class CurlTransport: @unchecked Sendable {
                 }
             }
             expireIdleTransfers()
+            // Each reader wakes once per pass, with all its response brought.
+            for transfer in active.values { transfer.channel.publish() }
 
             var numfds: Int32 = 0
             curl_multi_poll(multi, nil, 0, pollTimeoutMillis(), &numfds)
@@ -124,7 +121,7 @@ public final class CurlTransport: @unchecked Sendable {
 
     private func start(_ transfer: Transfer) {
         guard let easy = transfer.makeEasyHandle() else {
-            transfer.continuation.finish(throwing: TransportError(kind: .network, message: "libcurl could not create a handle"))
+            transfer.channel.finish(error: TransportError(kind: .network, message: "libcurl could not create a handle"))
             return
         }
         active[Int(bitPattern: easy)] = transfer
@@ -183,10 +180,10 @@ public struct Cadence: Sendable, Equatable {
 
 /// One request's state. It lives on the transfer thread from `start` to `finish`.
 private final class Transfer: @unchecked Sendable {
+    let id: UInt64
     let request: HTTPRequest
     let timeouts: TransportTimeouts
-    let continuation: AsyncThrowingStream<HTTPStreamPart, Error>.Continuation
-    let flow: FlowControl
+    let channel: ResponseChannel
     private(set) var easy: UnsafeMutableRawPointer?
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -198,12 +195,11 @@ private final class Transfer: @unchecked Sendable {
     private var connected = false
     private var receivedBody = false
 
-    init(request: HTTPRequest, timeouts: TransportTimeouts, flow: FlowControl,
-         continuation: AsyncThrowingStream<HTTPStreamPart, Error>.Continuation) {
+    init(id: UInt64, request: HTTPRequest, timeouts: TransportTimeouts, channel: ResponseChannel) {
+        self.id = id
         self.request = request
         self.timeouts = timeouts
-        self.flow = flow
-        self.continuation = continuation
+        self.channel = channel
         errorBuffer.initialize(to: 0)
     }
 
@@ -225,7 +221,7 @@ private final class Transfer: @unchecked Sendable {
 
     func isIdle(now: UInt64) -> Bool {
         // A paused transfer is silent because the reader is behind, not because the server is.
-        if flow.isPaused { return false }
+        if channel.isPaused { return false }
         if !connected, let easy {
             var connectSeconds = 0.0
             persona_easy_getinfo_double(easy, CURLINFO_CONNECT_TIME, &connectSeconds)
@@ -282,12 +278,8 @@ private final class Transfer: @unchecked Sendable {
 
     /// Ends the caller's stream and frees the handle and this object's retain on the transfer thread.
     func completeAndRelease(error: TransportError?) {
-        if let error {
-            continuation.finish(throwing: error)
-        } else {
-            sendHeadIfNeeded()
-            continuation.finish()
-        }
+        if error == nil { sendHeadIfNeeded() }
+        channel.finish(error: error)
         if let easy { curl_easy_cleanup(easy) }
         easy = nil
         curl_slist_free_all(headerList)
@@ -307,9 +299,7 @@ private final class Transfer: @unchecked Sendable {
         connected = true
         receivedBody = true
         sendHeadIfNeeded()
-        guard flow.admit(count) else { return false }
-        continuation.yield(.body(Array(UnsafeRawBufferPointer(start: pointer, count: count))))
-        return true
+        return channel.receive(body: UnsafeRawBufferPointer(start: pointer, count: count))
     }
 
     /// Unpauses after the reader caught up; libcurl may redeliver held bytes right here.
@@ -342,7 +332,7 @@ private final class Transfer: @unchecked Sendable {
     private func sendHeadIfNeeded() {
         guard !headSent, status >= 200 else { return }
         headSent = true
-        continuation.yield(.head(HTTPResponseHead(status: status, headers: headers)))
+        channel.receive(head: HTTPResponseHead(status: status, headers: headers))
     }
 
     fileprivate func fillUpload(_ buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {

@@ -1,64 +1,167 @@
 import Foundation
 
-/// Bounds how many received bytes wait for the reader of one response.
+/// One response on its way from the transfer thread to its reader.
 ///
-/// Past the high-water mark the transfer pauses (libcurl keeps the bytes and the socket backs up),
-/// and it resumes once the reader has drained below the low-water mark. Without this, a reader
-/// slower than the network would buffer a whole response in memory.
-final class FlowControl: @unchecked Sendable {
+/// The transfer thread adds what arrives and wakes the reader once per reading pass (`publish`),
+/// and the reader takes every byte that waits as one chunk. A pass that brought ten chunks of one
+/// response (a chunked body gives one callback per chunk) thus costs its reader one wake-up, not ten.
+///
+/// Past the high-water mark the transfer pauses (libcurl keeps the bytes and the socket backs up)
+/// until the reader has taken what waits. Without this, a reader slower than the network would
+/// buffer a whole response in memory.
+final class ResponseChannel: @unchecked Sendable {
     static let highWater = 64 * 1024
-    static let lowWater = 16 * 1024
 
     private let lock = NSLock()
-    private var buffered = 0
+    private var head: HTTPResponseHead?
+    private var body: [UInt8] = []
+    private var finished = false
+    private var failure: TransportError?
+    /// Set once the reader has seen the end, or stopped reading.
+    private var closed = false
     private var paused = false
+    private var waiter: UnsafeContinuation<HTTPStreamPart?, Error>?
+    private let cancelTransfer: @Sendable () -> Void
+    private let resumeTransfer: @Sendable () -> Void
+
+    init(cancel: @escaping @Sendable () -> Void, resume: @escaping @Sendable () -> Void) {
+        cancelTransfer = cancel
+        resumeTransfer = resume
+    }
 
     var isPaused: Bool { lock.withLock { paused } }
 
-    /// Called by the transfer thread; false means "pause instead of delivering".
-    func admit(_ count: Int) -> Bool {
+    // MARK: The transfer thread's side
+
+    func receive(head received: HTTPResponseHead) {
+        lock.withLock { head = received }
+    }
+
+    /// Keeps body bytes for the reader; false means "pause instead", and the bytes are not kept.
+    func receive(body bytes: UnsafeRawBufferPointer) -> Bool {
         lock.withLock {
-            if buffered >= Self.highWater {
+            guard body.count < Self.highWater else {
                 paused = true
                 return false
             }
-            buffered += count
+            body.append(contentsOf: bytes)
             return true
         }
     }
 
-    /// Called by the reader; true means "resume the transfer now".
-    func consumed(_ count: Int) -> Bool {
+    /// Ends the response, after whatever still waits for the reader.
+    func finish(error: TransportError?) {
         lock.withLock {
-            buffered -= count
-            guard paused, buffered <= Self.lowWater else { return false }
-            paused = false
-            return true
+            finished = true
+            failure = error
+        }
+        publish()
+    }
+
+    /// Wakes a waiting reader if there is something for it.
+    func publish() {
+        lock.lock()
+        guard let reader = waiter, let next = takeLocked() else { return lock.unlock() }
+        waiter = nil
+        lock.unlock()
+        deliver(next, to: reader)
+    }
+
+    // MARK: The reader's side
+
+    func next() async throws -> HTTPStreamPart? {
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<HTTPStreamPart?, Error>) in
+                lock.lock()
+                if let next = takeLocked() {
+                    lock.unlock()
+                    deliver(next, to: continuation)
+                } else {
+                    waiter = continuation
+                    lock.unlock()
+                }
+            }
+        } onCancel: {
+            stopReading()
+        }
+    }
+
+    /// The reader is gone or its task was cancelled: the transfer stops and its connection closes.
+    func stopReading() {
+        let (reader, wasOpen) = lock.withLock {
+            defer {
+                waiter = nil
+                closed = true
+            }
+            return (waiter, !closed && !finished)
+        }
+        reader?.resume(returning: nil)
+        if wasOpen { cancelTransfer() }
+    }
+
+    private enum Next {
+        case part(HTTPStreamPart, unpaused: Bool)
+        case end(TransportError?)
+    }
+
+    /// What the reader gets next, if anything: the head, then the waiting bytes, then the end.
+    private func takeLocked() -> Next? {
+        if closed { return .end(nil) }
+        if let pending = head {
+            head = nil
+            return .part(.head(pending), unpaused: false)
+        }
+        if !body.isEmpty {
+            var bytes: [UInt8] = []
+            swap(&bytes, &body)
+            defer { paused = false }
+            return .part(.body(bytes), unpaused: paused)
+        }
+        guard finished else { return nil }
+        closed = true
+        return .end(failure)
+    }
+
+    private func deliver(_ next: Next, to reader: UnsafeContinuation<HTTPStreamPart?, Error>) {
+        switch next {
+        case .part(let part, let unpaused):
+            reader.resume(returning: part)
+            if unpaused { resumeTransfer() }
+        case .end(nil):
+            reader.resume(returning: nil)
+        case .end(let error?):
+            reader.resume(throwing: error)
         }
     }
 }
 
 /// A streaming response: `.head` first, then `.body` chunks, with flow control toward the socket.
+///
+/// Dropping the stream before its end, or cancelling the task that reads it, cancels the transfer.
 public struct HTTPResponseStream: AsyncSequence, Sendable {
     public typealias Element = HTTPStreamPart
 
-    let parts: AsyncThrowingStream<HTTPStreamPart, Error>
-    let flow: FlowControl
-    let resume: @Sendable () -> Void
+    let channel: ResponseChannel
+    private let lifetime: ReaderLifetime
 
-    public func makeAsyncIterator() -> Iterator {
-        Iterator(base: parts.makeAsyncIterator(), flow: flow, resume: resume)
+    init(channel: ResponseChannel) {
+        self.channel = channel
+        lifetime = ReaderLifetime(channel)
     }
 
-    public struct Iterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<HTTPStreamPart, Error>.AsyncIterator
-        let flow: FlowControl
-        let resume: @Sendable () -> Void
+    public func makeAsyncIterator() -> Iterator { Iterator(channel: channel, lifetime: lifetime) }
 
-        public mutating func next() async throws -> HTTPStreamPart? {
-            let part = try await base.next()
-            if case .body(let bytes) = part, flow.consumed(bytes.count) { resume() }
-            return part
-        }
+    public struct Iterator: AsyncIteratorProtocol {
+        let channel: ResponseChannel
+        let lifetime: ReaderLifetime
+
+        public mutating func next() async throws -> HTTPStreamPart? { try await channel.next() }
+    }
+
+    /// Lives as long as the stream or an iterator of it does.
+    final class ReaderLifetime: Sendable {
+        let channel: ResponseChannel
+        init(_ channel: ResponseChannel) { self.channel = channel }
+        deinit { channel.stopReading() }
     }
 }
