@@ -8,6 +8,7 @@
 /* SwiftPM drops pkg-config's -D_XOPEN_SOURCE, so ask for the wide API explicitly. */
 #define NCURSES_WIDECHAR 1
 #include <curses.h>
+#include <term.h>
 
 /* Swift 6 rejects C globals as shared mutable state and cannot import these macros. */
 static inline WINDOW *persona_stdscr(void) { return stdscr; }
@@ -18,14 +19,14 @@ static inline SCREEN *persona_newterm(int output_fd, int input_fd) {
     return newterm(NULL, output, input);
 }
 static inline int persona_colors(void) { return COLORS; }
-static inline int persona_color_pairs(void) { return COLOR_PAIRS; }
-static inline attr_t persona_a_bold(void) { return A_BOLD; }
-static inline attr_t persona_a_underline(void) { return A_UNDERLINE; }
-static inline attr_t persona_a_reverse(void) { return A_REVERSE; }
-static inline attr_t persona_a_dim(void) { return A_DIM; }
-static inline attr_t persona_a_italic(void) { return A_ITALIC; }
 static inline int persona_getmaxy(WINDOW *w) { return getmaxy(w); }
 static inline int persona_getmaxx(WINDOW *w) { return getmaxx(w); }
+
+/* tiparm is variadic, which Swift cannot call. */
+static inline const char *persona_tiparm1(const char *capability, int value) { return tiparm(capability, value); }
+static inline const char *persona_tiparm2(const char *capability, int first, int second) {
+    return tiparm(capability, first, second);
+}
 
 /* ioctl is variadic, which Swift cannot call. */
 static inline int persona_terminal_size(int fd, int *rows, int *cols) {

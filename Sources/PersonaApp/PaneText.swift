@@ -4,18 +4,18 @@ import TerminalUI
 /// Wrapped lines kept as the cached arrays they came from, so that a frame reads the few lines it
 /// shows without copying a whole transcript.
 struct PaneLines: Equatable {
-    private var segments: [[[StyledRun]]] = []
+    private var segments: [[CellRow]] = []
     private(set) var count = 0
 
-    mutating func append(contentsOf lines: [[StyledRun]]) {
+    mutating func append(contentsOf lines: [CellRow]) {
         guard !lines.isEmpty else { return }
         segments.append(lines)
         count += lines.count
     }
 
-    mutating func append(_ line: [StyledRun]) { append(contentsOf: [line]) }
+    mutating func append(_ line: CellRow) { append(contentsOf: [line]) }
 
-    subscript(index: Int) -> [StyledRun] {
+    subscript(index: Int) -> CellRow {
         var offset = index
         for segment in segments {
             if offset < segment.count { return segment[offset] }
@@ -25,7 +25,7 @@ struct PaneLines: Equatable {
     }
 
     /// Every line, copied out; for tests.
-    var all: [[StyledRun]] { (0..<count).map { self[$0] } }
+    var all: [CellRow] { (0..<count).map { self[$0] } }
 }
 
 /// A pane's transcript as wrapped, styled lines at a given width.
@@ -34,12 +34,13 @@ enum PaneText {
         var lines = PaneLines()
         guard width > 0 else { return lines }
         for (position, entry) in pane.entries.enumerated() {
-            if position > 0 { lines.append([]) }
+            if position > 0 { lines.append(.empty) }
             WrapCache.shared.append(entry, width: width, to: &lines)
             switch entry.status {
-            case .stopped: lines.append([StyledRun("■ stopped", Theme.marker)])
+            case .stopped: lines.append(CellRow([StyledRun("■ stopped", Theme.marker)], width: width))
             case .failed(let message):
-                lines.append(contentsOf: TextWrap.wrap([StyledRun("✗ " + InertText.sanitize(message), Theme.failure)], width: width))
+                let wrapped = TextWrap.wrap([StyledRun("✗ " + InertText.sanitize(message), Theme.failure)], width: width)
+                lines.append(contentsOf: wrapped.map { CellRow($0, width: width) })
             case .complete, .streaming: break
             }
         }
@@ -60,8 +61,9 @@ enum PaneText {
 ///
 /// Streamed text only grows, so each frame feeds just the characters that arrived since the last
 /// one into a Markdown styler and a line wrapper that remember where they were: a long answer is
-/// styled and wrapped once, not once per frame. The last character of a streaming entry waits for
-/// the next delta, since a combining mark may still join it. A new width starts afresh.
+/// styled, wrapped and laid out in cells once, not once per frame. The last character of a
+/// streaming entry waits for the next delta, since a combining mark may still join it. A new width
+/// starts afresh.
 final class WrapCache: @unchecked Sendable {
     static let shared = WrapCache()
 
@@ -72,16 +74,18 @@ final class WrapCache: @unchecked Sendable {
 
     private struct Progress {
         var consumedBytes = 0
-        var completeLines: [[StyledRun]] = []
+        var completeRows: [CellRow] = []
         var paragraph = MarkdownParagraph(block: .init())
         var wrapper: LineWrapper
+        /// The current paragraph's wrapped lines in cells; a wrapped line never changes again.
+        var wrappedRows: [CellRow] = []
 
         init(width: Int) { wrapper = LineWrapper(width: width) }
     }
 
     private let lock = NSLock()
     private var progress: [Key: Progress] = [:]
-    private var userLines: [Key: [[StyledRun]]] = [:]
+    private var userLines: [Key: [CellRow]] = [:]
 
     func append(_ entry: TranscriptEntry, width: Int, to lines: inout PaneLines) {
         let key = Key(entry: entry.id, width: width)
@@ -107,18 +111,17 @@ final class WrapCache: @unchecked Sendable {
             consume(last, into: &state, width: width)
             heldBack = nil
         }
-        // What is shown: finished paragraphs, then the current one as it stands.
+        Self.layOutWrapped(&state, width: width)
+        // What is shown: finished paragraphs, then the current one as it stands. Feeding and
+        // finishing only add lines, so the rows laid out so far stay as they are.
         var paragraph = state.paragraph
         var wrapper = state.wrapper
         if let heldBack { for piece in PaneText.clean(heldBack) { paragraph.feed(piece, into: &wrapper) } }
         _ = paragraph.finish(into: &wrapper)
-        lines.append(contentsOf: state.completeLines)
-        if paragraph.isCode {
-            lines.append(contentsOf: Self.tinted(wrapper.allLines, isCode: true, width: width))
-        } else {
-            lines.append(contentsOf: wrapper.lines)
-            if let pending = wrapper.pendingLine { lines.append(pending) }
-        }
+        lines.append(contentsOf: state.completeRows)
+        lines.append(contentsOf: state.wrappedRows)
+        let rest = wrapper.allLines.dropFirst(state.wrappedRows.count)
+        lines.append(contentsOf: rest.map { Self.row($0, isCode: paragraph.isCode, width: width) })
         let finished = state
         lock.withLock {
             if progress.count > 4096 {
@@ -133,30 +136,42 @@ final class WrapCache: @unchecked Sendable {
         state.consumedBytes += character.utf8.count
         if PaneText.isLineBreak(character) {
             let block = state.paragraph.finish(into: &state.wrapper)
-            state.completeLines += Self.tinted(state.wrapper.allLines, isCode: state.paragraph.isCode, width: width)
+            Self.layOutWrapped(&state, width: width)
+            state.completeRows += state.wrappedRows
+            if let pending = state.wrapper.pendingLine {
+                state.completeRows.append(Self.row(pending, isCode: state.paragraph.isCode, width: width))
+            }
             state.paragraph = MarkdownParagraph(block: block)
             state.wrapper = LineWrapper(width: width)
+            state.wrappedRows = []
             return
         }
         for piece in PaneText.clean(character) { state.paragraph.feed(piece, into: &state.wrapper) }
     }
 
-    /// Code blocks are tinted to the pane's edge.
-    private static func tinted(_ lines: [[StyledRun]], isCode: Bool, width: Int) -> [[StyledRun]] {
-        guard isCode else { return lines }
-        return lines.map { line in
-            let used = line.reduce(0) { $0 + DisplayWidth.of($1.text) }
-            return used < width ? line + [StyledRun(String(repeating: " ", count: width - used), Theme.code)] : line
+    /// Lays out the current paragraph's newly wrapped lines.
+    private static func layOutWrapped(_ state: inout Progress, width: Int) {
+        let lines = state.wrapper.lines
+        for line in lines[state.wrappedRows.count...] {
+            state.wrappedRows.append(row(line, isCode: state.paragraph.isCode, width: width))
         }
     }
 
+    /// A wrapped line in cells; code is tinted to the pane's edge.
+    private static func row(_ line: [StyledRun], isCode: Bool, width: Int) -> CellRow {
+        guard isCode else { return CellRow(line, width: width) }
+        let used = line.reduce(0) { $0 + DisplayWidth.of($1.text) }
+        guard used < width else { return CellRow(line, width: width) }
+        return CellRow(line + [StyledRun(String(repeating: " ", count: width - used), Theme.code)], width: width)
+    }
+
     /// The user's message: `› ` before the first line, aligned continuation lines.
-    private static func wrapUser(_ text: String, width: Int) -> [[StyledRun]] {
+    private static func wrapUser(_ text: String, width: Int) -> [CellRow] {
         let cleaned = text.map(PaneText.clean).joined()
-        var lines: [[StyledRun]] = []
+        var lines: [CellRow] = []
         for paragraph in cleaned.split(omittingEmptySubsequences: false, whereSeparator: PaneText.isLineBreak) {
             for wrapped in TextWrap.wrap([StyledRun(String(paragraph), Theme.userText)], width: max(1, width - 2)) {
-                lines.append([StyledRun(lines.isEmpty ? "› " : "  ", Theme.userPrefix)] + wrapped)
+                lines.append(CellRow([StyledRun(lines.isEmpty ? "› " : "  ", Theme.userPrefix)] + wrapped, width: width))
             }
         }
         return lines

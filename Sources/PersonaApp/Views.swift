@@ -16,8 +16,9 @@ public enum ChatView {
             PaneView.draw(state.panes[placement.index], focused: placement.index == state.focus && state.panes.count > 1,
                           placement: placement, now: state.now, into: &frame)
         }
+        let bar = Cell("│", style: Theme.separator)
         for separator in layout.separators {
-            for y in separator.y..<separator.maxY { frame.put("│", x: separator.x, y: y, style: Theme.separator) }
+            for y in separator.y..<separator.maxY where frame.contains(x: separator.x, y: y) { frame[separator.x, y] = bar }
         }
         if state.panes.isEmpty {
             frame.put("No personas on screen. Add one with /add NAME.", x: 2, y: 2, style: Theme.hint)

@@ -9,6 +9,26 @@ public struct StyledRun: Hashable, Sendable {
     }
 }
 
+/// A line laid out in cells once, to be copied into frames.
+///
+/// Text that does not change between frames (the wrapped lines of an answer) is measured and split
+/// into cells once, instead of on every frame that shows it.
+public struct CellRow: Equatable, Sendable {
+    public let cells: [Cell]
+
+    /// `runs` as `CellBuffer.put` draws them, at most `width` columns.
+    public init(_ runs: [StyledRun], width: Int) {
+        var line = CellBuffer(width: width, height: 1)
+        let used = line.put(runs, x: 0, y: 0)
+        cells = Array(line.cells[..<max(0, used)])
+    }
+
+    public static let empty = CellRow([], width: 0)
+
+    /// The row as plain text, wide characters once.
+    public var text: String { String(cells.filter { !$0.isContinuation }.map(\.character)) }
+}
+
 /// A frame: a grid of cells that views draw into and that a `Screen` shows.
 public struct CellBuffer: Equatable, Sendable {
     public let width: Int
@@ -86,6 +106,25 @@ public struct CellBuffer: Equatable, Sendable {
             column = put(run.text, x: column, y: y, style: run.style, limit: remaining)
         }
         return column
+    }
+
+    /// Copies `row` to (`x`, `y`), clipped to `limit` columns and to the buffer; a wide character
+    /// that would be cut in half is left out. Returns the column after the last cell written.
+    @discardableResult
+    public mutating func put(_ row: CellRow, x: Int, y: Int, limit: Int? = nil) -> Int {
+        guard y >= 0, y < height, x >= 0 else { return x }
+        var count = min(row.cells.count, min(width, limit.map { x + $0 } ?? width) - x)
+        if count > 0, count < row.cells.count, row.cells[count].isContinuation { count -= 1 }
+        guard count > 0 else { return x }
+        clearWideNeighbours(x: x, y: y, width: 1)
+        if x + count < width, self[x + count, y].isContinuation { self[x + count, y] = Cell(" ", style: self[x + count, y].style) }
+        let start = y * width + x
+        cells.withUnsafeMutableBufferPointer { destination in
+            row.cells.withUnsafeBufferPointer { source in
+                (destination.baseAddress! + start).update(from: source.baseAddress!, count: count)
+            }
+        }
+        return x + count
     }
 
     /// Overwriting half of a wide character leaves its other half as a blank, never as a torn glyph.

@@ -4,6 +4,12 @@ import Foundation
 /// The terminal, through ncursesw. This is the only file that touches ncurses, and it is used from
 /// the UI thread only.
 ///
+/// ncurses sets the terminal up and gives it back (raw mode, the alternate screen, colours) and
+/// supplies the escape sequences from the terminal's terminfo entry. Frames are painted by
+/// `FrameEncoder` with those sequences, one `write` per frame: ncurses' own refresh would compare
+/// every cell a second time, after `CellBuffer` already found the changes, and it cost more than
+/// rendering the frame.
+///
 /// Input is not read through ncurses: the run loop reads raw bytes and `KeyDecoder` decodes them,
 /// which gives bracketed paste, Alt-Enter and SGR mouse reports that ncurses does not decode.
 public final class NCursesScreen: Screen {
@@ -12,14 +18,9 @@ public final class NCursesScreen: Screen {
     public let colorMode: ColorMode
     private let terminal: OpaquePointer
     private var previous: CellBuffer?
-    private var pairs: [PairKey: Int16] = [:]
+    private var encoder: FrameEncoder
     private var stopped = false
     private let outputFD: Int32
-
-    private struct PairKey: Hashable {
-        var foreground: Color
-        var background: Color
-    }
 
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
@@ -57,14 +58,39 @@ public final class NCursesScreen: Screen {
         } else {
             colorMode = .none
         }
+        guard let capabilities = Self.capabilities(colors: colorMode != .none) else {
+            endwin()
+            delscreen(terminal)
+            let name = ProcessInfo.processInfo.environment["TERM"] ?? "(unset)"
+            throw StartError(description: "the terminal type TERM=\(name) cannot move the cursor; try TERM=xterm-256color")
+        }
+        encoder = FrameEncoder(capabilities: capabilities, colorMode: colorMode)
         width = Int(persona_getmaxx(persona_stdscr()))
         height = Int(persona_getmaxy(persona_stdscr()))
-        writeControl("\u{1B}[?2004h\u{1B}[?1000h\u{1B}[?1006h")
-        // Until a screen has been through one endwin and refresh, ncurses 6.4 flushes after every
-        // cursor movement, so a frame went out in dozens of small writes (and as many wake-ups of
-        // the terminal). After one round trip, each refresh is a single write.
-        endwin()
         refresh()
+        writeControl(Array("\u{1B}[?2004h\u{1B}[?1000h\u{1B}[?1006h".utf8))
+    }
+
+    /// The sequences `FrameEncoder` paints with, from the terminfo entry ncurses loaded; nil when
+    /// the terminal cannot address the cursor.
+    private static func capabilities(colors: Bool) -> TerminalCapabilities? {
+        func string(_ name: String) -> UnsafePointer<CChar>? {
+            guard let value = tigetstr(name), Int(bitPattern: value) != -1 else { return nil }
+            return UnsafePointer(value)
+        }
+        func bytes(_ name: String) -> [UInt8] { string(name).map { Array(String(cString: $0).utf8) } ?? [] }
+        func expanded(_ text: UnsafePointer<CChar>?) -> [UInt8] { text.map { Array(String(cString: $0).utf8) } ?? [] }
+        guard let cup = string("cup") else { return nil }
+        let setaf = colors ? string("setaf") : nil
+        let setab = colors ? string("setab") : nil
+        return TerminalCapabilities(
+            moveCursor: { row, column in expanded(persona_tiparm2(cup, Int32(row), Int32(column))) },
+            foreground: setaf.map { capability in { expanded(persona_tiparm1(capability, Int32($0))) } },
+            background: setab.map { capability in { expanded(persona_tiparm1(capability, Int32($0))) } },
+            resetAttributes: bytes("sgr0"), bold: bytes("bold"), dim: bytes("dim"), italic: bytes("sitm"),
+            underline: bytes("smul"), reverse: bytes("rev"), clearScreen: bytes("clear"),
+            hideCursor: bytes("civis"), showCursor: bytes("cnorm"),
+            scrollsAfterLastCell: tigetflag("am") == 1 && tigetflag("xenl") != 1)
     }
 
     deinit { stop() }
@@ -73,8 +99,7 @@ public final class NCursesScreen: Screen {
     public func stop() {
         guard !stopped else { return }
         stopped = true
-        writeControl("\u{1B}[?2004l\u{1B}[?1000l\u{1B}[?1006l")
-        curs_set(1)
+        writeControl(encoder.capabilities.showCursor + Array("\u{1B}[?2004l\u{1B}[?1000l\u{1B}[?1006l".utf8))
         endwin()
         delscreen(terminal)
     }
@@ -88,85 +113,29 @@ public final class NCursesScreen: Screen {
         width = Int(persona_getmaxx(persona_stdscr()))
         height = Int(persona_getmaxy(persona_stdscr()))
         previous = nil
-        clearok(persona_stdscr(), true)
         return (width, height)
     }
 
     public func present(_ frame: CellBuffer, cursor: (x: Int, y: Int)?) {
-        var run: [cchar_t] = []
-        run.reserveCapacity(frame.width)
-        for change in frame.changes(since: previous) {
-            // Consecutive cells of one style go to ncurses as one array of complex characters:
-            // add_wchnstr copies them into the line, where adding them one by one would take each
-            // through ncurses' character processing. A wide character's right half is left out:
-            // ncurses makes its own from the left half's width.
-            let cells = change.cells
-            var start = cells.startIndex
-            while start < cells.endIndex {
-                let styled = styledBlank(cells[start].style)
-                var end = start
-                run.removeAll(keepingCapacity: true)
-                while end < cells.endIndex, cells[end].style == cells[start].style {
-                    let cell = cells[end]
-                    end += 1
-                    if cell.isContinuation { continue }
-                    var complex = styled
-                    complex.chars = (wchar_t(bitPattern: cell.base), wchar_t(bitPattern: cell.mark(0)),
-                                     wchar_t(bitPattern: cell.mark(1)), wchar_t(bitPattern: cell.mark(2)), 0)
-                    run.append(complex)
+        writeControl(encoder.encode(frame, since: previous, cursor: cursor))
+        previous = frame
+    }
+
+    /// Writes all of `bytes`: frames, and the terminal modes ncurses does not manage (bracketed
+    /// paste, mouse reports).
+    private func writeControl(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(outputFD, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0, errno == EINTR || errno == EAGAIN {
+                    continue
+                } else {
+                    return
                 }
-                _ = mvadd_wchnstr(Int32(change.y), Int32(change.x + start - cells.startIndex), run, Int32(run.count))
-                start = end
             }
         }
-        previous = frame
-        if let cursor, cursor.x < width, cursor.y < height {
-            curs_set(1)
-            move(Int32(cursor.y), Int32(cursor.x))
-        } else {
-            curs_set(0)
-        }
-        refresh()
-    }
-
-    /// A blank in `cellStyle`, as the terminal can show it: each cell of a run copies it and puts its
-    /// own character in.
-    private func styledBlank(_ cellStyle: Style) -> cchar_t {
-        let style = colorMode.adapt(cellStyle)
-        var attributes: attr_t = 0
-        if style.bold { attributes |= persona_a_bold() }
-        if style.dim { attributes |= persona_a_dim() }
-        if style.italic { attributes |= persona_a_italic() }
-        if style.underline { attributes |= persona_a_underline() }
-        if style.reverse { attributes |= persona_a_reverse() }
-        let pair = colorMode == .none ? 0 : pairNumber(style.foreground, style.background)
-        var blank: [wchar_t] = [0x20, 0]
-        var complex = cchar_t()
-        _ = setcchar(&complex, &blank, attributes, pair, nil)
-        return complex
-    }
-
-    private func pairNumber(_ foreground: Color, _ background: Color) -> Int16 {
-        if foreground == .default, background == .default { return 0 }
-        let key = PairKey(foreground: foreground, background: background)
-        if let pair = pairs[key] { return pair }
-        let next = pairs.count + 1
-        guard next < min(Int(persona_color_pairs()), Int(Int16.max)) else { return 0 }
-        init_pair(Int16(next), colorNumber(foreground), colorNumber(background))
-        pairs[key] = Int16(next)
-        return Int16(next)
-    }
-
-    private func colorNumber(_ color: Color) -> Int16 {
-        switch color {
-        case .default: return -1
-        case .palette(let index): return Int16(index)
-        }
-    }
-
-    /// Terminal modes ncurses does not manage (bracketed paste, mouse reports).
-    private func writeControl(_ sequence: String) {
-        var bytes = Array(sequence.utf8)
-        _ = write(outputFD, &bytes, bytes.count)
     }
 }

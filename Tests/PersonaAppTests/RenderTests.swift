@@ -215,7 +215,7 @@ final class StreamingWrapTests: XCTestCase {
         var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
         report.text = state.panes[0].entries.last!.text
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
-        let lines = PaneText.lines(for: state.panes[0], width: 40).all.suffix(5).map { $0.map(\.text).joined() }
+        let lines = PaneText.lines(for: state.panes[0], width: 40).all.suffix(5).map(\.text)
         XCTAssertEqual(lines, ["Title", "• item", "1. one", "│ quote", "plain b c"])
     }
 }

@@ -96,6 +96,30 @@ final class CellBufferTests: XCTestCase {
         XCTAssertFalse(buffer[1, 0].isContinuation)
     }
 
+    func testARowIsLaidOutOnceAndCopiedAsPutWouldDrawIt() {
+        let runs = [StyledRun("ab ", Style(bold: true)), StyledRun("日本 e\u{301}", Style(foreground: .palette(75)))]
+        let row = CellRow(runs, width: 12)
+        XCTAssertEqual(row.text, "ab 日本 e\u{301}")
+        XCTAssertEqual(row.cells.count, 9)
+        var copied = CellBuffer(width: 12, height: 2)
+        var drawn = copied
+        XCTAssertEqual(copied.put(row, x: 1, y: 1), 10)
+        drawn.put(runs, x: 1, y: 1)
+        XCTAssertEqual(copied, drawn)
+        XCTAssertEqual(CellRow(runs, width: 4).text, "ab ", "a wide character that does not fit is left out")
+    }
+
+    func testACopiedRowIsClippedWithoutHalfAWideCharacter() {
+        let row = CellRow([StyledRun("ab日本")], width: 6)
+        var buffer = CellBuffer(width: 8, height: 1)
+        buffer.put("本日は", x: 0, y: 0)
+        XCTAssertEqual(buffer.put(row, x: 1, y: 0, limit: 3), 3, "日 would be cut, so it is left out")
+        XCTAssertEqual(buffer.line(0), " ab は", "the halves left of overwritten wide characters are blanks")
+        XCTAssertFalse(buffer[3, 0].isContinuation)
+        XCTAssertEqual(buffer.put(CellRow.empty, x: 0, y: 0), 0)
+        XCTAssertEqual(buffer.put(row, x: 0, y: 5), 0, "rows outside the buffer are ignored")
+    }
+
     func testDiffSendsOnlyChangedRuns() {
         var old = CellBuffer(width: 10, height: 3)
         old.put("hello", x: 0, y: 1)

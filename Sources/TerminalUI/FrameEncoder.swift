@@ -1,0 +1,148 @@
+/// The escape sequences a terminal understands, as its terminfo entry gives them.
+public struct TerminalCapabilities {
+    /// `cup`: the sequence that moves the cursor to a row and column, counted from zero.
+    public var moveCursor: (_ row: Int, _ column: Int) -> [UInt8]
+    /// `setaf` and `setab` for a palette index, or nil when the terminal has no colours.
+    public var foreground: ((Int) -> [UInt8])?
+    public var background: ((Int) -> [UInt8])?
+    /// `sgr0`: every attribute and colour back to the default.
+    public var resetAttributes: [UInt8]
+    public var bold: [UInt8]
+    public var dim: [UInt8]
+    public var italic: [UInt8]
+    public var underline: [UInt8]
+    public var reverse: [UInt8]
+    public var clearScreen: [UInt8]
+    public var hideCursor: [UInt8]
+    public var showCursor: [UInt8]
+    /// `am` without `xenl`: writing the bottom-right cell would scroll the screen.
+    public var scrollsAfterLastCell: Bool
+
+    public init(moveCursor: @escaping (Int, Int) -> [UInt8], foreground: ((Int) -> [UInt8])?, background: ((Int) -> [UInt8])?,
+                resetAttributes: [UInt8], bold: [UInt8], dim: [UInt8], italic: [UInt8], underline: [UInt8], reverse: [UInt8],
+                clearScreen: [UInt8], hideCursor: [UInt8], showCursor: [UInt8], scrollsAfterLastCell: Bool) {
+        self.moveCursor = moveCursor
+        self.foreground = foreground
+        self.background = background
+        self.resetAttributes = resetAttributes
+        self.bold = bold
+        self.dim = dim
+        self.italic = italic
+        self.underline = underline
+        self.reverse = reverse
+        self.clearScreen = clearScreen
+        self.hideCursor = hideCursor
+        self.showCursor = showCursor
+        self.scrollsAfterLastCell = scrollsAfterLastCell
+    }
+}
+
+/// Turns the cells that changed between two frames into the bytes that paint them.
+///
+/// Only changed runs are sent. The cursor is moved only where the next cell is not where the last
+/// one left it, and the attributes are set only when the style changes. After any character that is
+/// not ASCII the cursor is placed again, so a terminal that gives a character another width than
+/// ours misplaces nothing after it. Control characters never reach the terminal.
+public struct FrameEncoder {
+    public let capabilities: TerminalCapabilities
+    public let colorMode: ColorMode
+    private var moves: [[UInt8]] = []
+    private var movesWidth = 0
+    private var foregrounds = [[UInt8]?](repeating: nil, count: 256)
+    private var backgrounds = [[UInt8]?](repeating: nil, count: 256)
+    private var cursorShown: Bool?
+
+    public init(capabilities: TerminalCapabilities, colorMode: ColorMode) {
+        self.capabilities = capabilities
+        self.colorMode = colorMode
+    }
+
+    /// The bytes that turn `previous` (nil: unknown, so clear and paint all) into `frame`, then place
+    /// the cursor (nil hides it).
+    public mutating func encode(_ frame: CellBuffer, since previous: CellBuffer?, cursor: (x: Int, y: Int)?) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(frame.width * frame.height)
+        if moves.count != frame.width * frame.height || movesWidth != frame.width {
+            moves = Array(repeating: [], count: frame.width * frame.height)
+            movesWidth = frame.width
+        }
+        let known = previous.map { $0.width == frame.width && $0.height == frame.height } ?? false
+        if !known { output += capabilities.clearScreen }
+        var pen: Style?
+        var position: (x: Int, y: Int)?
+        for change in frame.changes(since: known ? previous : nil) {
+            var x = change.x
+            for cell in change.cells {
+                defer { x += 1 }
+                if cell.isContinuation { continue }
+                if capabilities.scrollsAfterLastCell, change.y == frame.height - 1, isInLastColumn(x, of: frame, y: change.y) { continue }
+                if position == nil || position! != (x, change.y) { appendMove(to: x, change.y, into: &output) }
+                let style = colorMode.adapt(cell.style)
+                if pen != style {
+                    appendStyle(style, into: &output)
+                    pen = style
+                }
+                let ascii = Self.appendCharacter(cell, into: &output)
+                // Past the last column the terminal's cursor waits to wrap; place it again.
+                position = ascii && x + 1 < frame.width ? (x + 1, change.y) : nil
+            }
+        }
+        if pen != nil, pen != .plain { output += capabilities.resetAttributes }
+        if let cursor, cursor.x >= 0, cursor.y >= 0, cursor.x < frame.width, cursor.y < frame.height {
+            appendMove(to: cursor.x, cursor.y, into: &output)
+            if cursorShown != true { output += capabilities.showCursor }
+            cursorShown = true
+        } else if cursorShown != false {
+            output += capabilities.hideCursor
+            cursorShown = false
+        }
+        return output
+    }
+
+    /// Whether the character at `x` reaches the last column (a wide one through its right half).
+    private func isInLastColumn(_ x: Int, of frame: CellBuffer, y: Int) -> Bool {
+        x == frame.width - 1 || (x == frame.width - 2 && frame[x + 1, y].isContinuation)
+    }
+
+    private mutating func appendMove(to x: Int, _ y: Int, into output: inout [UInt8]) {
+        let index = y * movesWidth + x
+        guard index < moves.count else { return output += capabilities.moveCursor(y, x) }
+        if moves[index].isEmpty { moves[index] = capabilities.moveCursor(y, x) }
+        output += moves[index]
+    }
+
+    private mutating func appendStyle(_ style: Style, into output: inout [UInt8]) {
+        output += capabilities.resetAttributes
+        if style.bold { output += capabilities.bold }
+        if style.dim { output += capabilities.dim }
+        if style.italic { output += capabilities.italic }
+        if style.underline { output += capabilities.underline }
+        if style.reverse { output += capabilities.reverse }
+        if case .palette(let index) = style.foreground, let foreground = capabilities.foreground {
+            if foregrounds[Int(index)] == nil { foregrounds[Int(index)] = foreground(Int(index)) }
+            output += foregrounds[Int(index)]!
+        }
+        if case .palette(let index) = style.background, let background = capabilities.background {
+            if backgrounds[Int(index)] == nil { backgrounds[Int(index)] = background(Int(index)) }
+            output += backgrounds[Int(index)]!
+        }
+    }
+
+    /// Appends the cell's character as UTF-8; returns whether it was plain ASCII.
+    private static func appendCharacter(_ cell: Cell, into output: inout [UInt8]) -> Bool {
+        if cell.base >= 0x20, cell.base < 0x7F, cell.mark(0) == 0 {
+            output.append(UInt8(cell.base))
+            return true
+        }
+        appendScalar(cell.base, into: &output)
+        for slot in 0..<Cell.markSlots where cell.mark(slot) != 0 { appendScalar(cell.mark(slot), into: &output) }
+        return false
+    }
+
+    private static func appendScalar(_ value: UInt32, into output: inout [UInt8]) {
+        // Views keep control characters out of cells; this is the last line of defence.
+        let isControl = value < 0x20 || (0x7F...0x9F).contains(value)
+        guard !isControl, let scalar = Unicode.Scalar(value) else { return output.append(UInt8(ascii: "?")) }
+        UTF8.encode(scalar) { output.append($0) }
+    }
+}
