@@ -39,10 +39,10 @@ public struct TerminalCapabilities {
 
 /// Turns the cells that changed between two frames into the bytes that paint them.
 ///
-/// Only changed runs are sent. The cursor is moved only where the next cell is not where the last
-/// one left it, and the attributes are set only when the style changes. After any character that is
-/// not ASCII the cursor is placed again, so a terminal that gives a character another width than
-/// ours misplaces nothing after it. Control characters never reach the terminal.
+/// Only changed cells are sent. The cursor is moved only where the next cell is not where the last
+/// one left it, and only the attributes that change are set. After a wide character or one with
+/// combining marks the cursor is placed again, so a terminal that gives it another width than ours
+/// misplaces nothing after it. Control characters never reach the terminal.
 public struct FrameEncoder {
     public let capabilities: TerminalCapabilities
     public let colorMode: ColorMode
@@ -68,23 +68,40 @@ public struct FrameEncoder {
         }
         let known = previous.map { $0.width == frame.width && $0.height == frame.height } ?? false
         if !known { output += capabilities.clearScreen }
+        let (width, height) = (frame.width, frame.height)
         var pen: Style?
+        var lastStyle: Style?
         var position: (x: Int, y: Int)?
-        for change in frame.changes(since: known ? previous : nil) {
-            var x = change.x
-            for cell in change.cells {
-                defer { x += 1 }
-                if cell.isContinuation { continue }
-                if capabilities.scrollsAfterLastCell, change.y == frame.height - 1, isInLastColumn(x, of: frame, y: change.y) { continue }
-                if position == nil || position! != (x, change.y) { appendMove(to: x, change.y, into: &output) }
-                let style = colorMode.adapt(cell.style)
-                if pen != style {
-                    appendStyle(style, into: &output)
-                    pen = style
+        frame.cells.withUnsafeBufferPointer { cells in
+            (known ? previous!.cells : []).withUnsafeBufferPointer { old in
+                for y in 0..<height {
+                    let row = y * width
+                    for x in 0..<width {
+                        let cell = cells[row + x]
+                        // A right half is drawn by its left; a buffer never holds one without the other.
+                        if cell.isContinuation || (known && cell == old[row + x]) { continue }
+                        if capabilities.scrollsAfterLastCell, y == height - 1,
+                           x == width - 1 || (x == width - 2 && cells[row + x + 1].isContinuation) { continue }
+                        if let (atX, atY) = position, atY == y, atX < x,
+                           Self.rewrite(cells[(row + atX)..<(row + x)], as: lastStyle, into: &output) {
+                            // A short gap of unchanged plain text costs fewer bytes sent again than skipped.
+                        } else if position == nil || position! != (x, y) {
+                            appendMove(to: x, y, into: &output)
+                        }
+                        if lastStyle != cell.style {
+                            lastStyle = cell.style
+                            let style = colorMode.adapt(cell.style)
+                            if pen != style {
+                                appendStyle(style, after: pen, into: &output)
+                                pen = style
+                            }
+                        }
+                        let wide = x + 1 < width && cells[row + x + 1].isContinuation
+                        let predictable = Self.appendCharacter(cell, wide: wide, into: &output)
+                        // Past the last column the terminal's cursor waits to wrap; place it again.
+                        position = predictable && x + 1 < width ? (x + 1, y) : nil
+                    }
                 }
-                let ascii = Self.appendCharacter(cell, into: &output)
-                // Past the last column the terminal's cursor waits to wrap; place it again.
-                position = ascii && x + 1 < frame.width ? (x + 1, change.y) : nil
             }
         }
         if pen != nil, pen != .plain { output += capabilities.resetAttributes }
@@ -99,11 +116,6 @@ public struct FrameEncoder {
         return output
     }
 
-    /// Whether the character at `x` reaches the last column (a wide one through its right half).
-    private func isInLastColumn(_ x: Int, of frame: CellBuffer, y: Int) -> Bool {
-        x == frame.width - 1 || (x == frame.width - 2 && frame[x + 1, y].isContinuation)
-    }
-
     private mutating func appendMove(to x: Int, _ y: Int, into output: inout [UInt8]) {
         let index = y * movesWidth + x
         guard index < moves.count else { return output += capabilities.moveCursor(y, x) }
@@ -111,32 +123,53 @@ public struct FrameEncoder {
         output += moves[index]
     }
 
-    private mutating func appendStyle(_ style: Style, into output: inout [UInt8]) {
-        output += capabilities.resetAttributes
-        if style.bold { output += capabilities.bold }
-        if style.dim { output += capabilities.dim }
-        if style.italic { output += capabilities.italic }
-        if style.underline { output += capabilities.underline }
-        if style.reverse { output += capabilities.reverse }
-        if case .palette(let index) = style.foreground, let foreground = capabilities.foreground {
+    /// Moves the terminal from `pen` (nil: unknown) to `style`: attributes that turn off, or a
+    /// colour that goes back to the default, need a reset first; otherwise only what changed is sent.
+    private mutating func appendStyle(_ style: Style, after pen: Style?, into output: inout [UInt8]) {
+        var from = pen ?? .plain
+        let turnsOff = pen == nil || (from.bold && !style.bold) || (from.dim && !style.dim) || (from.italic && !style.italic)
+            || (from.underline && !style.underline) || (from.reverse && !style.reverse)
+            || (from.foreground != .default && style.foreground == .default)
+            || (from.background != .default && style.background == .default)
+        if turnsOff {
+            output += capabilities.resetAttributes
+            from = .plain
+        }
+        if style.bold && !from.bold { output += capabilities.bold }
+        if style.dim && !from.dim { output += capabilities.dim }
+        if style.italic && !from.italic { output += capabilities.italic }
+        if style.underline && !from.underline { output += capabilities.underline }
+        if style.reverse && !from.reverse { output += capabilities.reverse }
+        if style.foreground != from.foreground, case .palette(let index) = style.foreground, let foreground = capabilities.foreground {
             if foregrounds[Int(index)] == nil { foregrounds[Int(index)] = foreground(Int(index)) }
             output += foregrounds[Int(index)]!
         }
-        if case .palette(let index) = style.background, let background = capabilities.background {
+        if style.background != from.background, case .palette(let index) = style.background, let background = capabilities.background {
             if backgrounds[Int(index)] == nil { backgrounds[Int(index)] = background(Int(index)) }
             output += backgrounds[Int(index)]!
         }
     }
 
-    /// Appends the cell's character as UTF-8; returns whether it was plain ASCII.
-    private static func appendCharacter(_ cell: Cell, into output: inout [UInt8]) -> Bool {
+    /// Sends `gap` again when that is shorter than a cursor movement: a few printable ASCII cells
+    /// in the style the terminal is already in. Returns false, sending nothing, otherwise.
+    private static func rewrite(_ gap: Slice<UnsafeBufferPointer<Cell>>, as style: Style?, into output: inout [UInt8]) -> Bool {
+        guard gap.count <= 4, let style else { return false }
+        for cell in gap where cell.style != style || cell.base < 0x20 || cell.base >= 0x7F || cell.mark(0) != 0 { return false }
+        for cell in gap { output.append(UInt8(cell.base)) }
+        return true
+    }
+
+    /// Appends the cell's character as UTF-8. Returns whether the terminal's cursor surely moved one
+    /// column: false for wide characters, characters with marks, and symbols that some terminals
+    /// draw as emoji, whose widths terminals disagree on.
+    private static func appendCharacter(_ cell: Cell, wide: Bool, into output: inout [UInt8]) -> Bool {
         if cell.base >= 0x20, cell.base < 0x7F, cell.mark(0) == 0 {
             output.append(UInt8(cell.base))
             return true
         }
         appendScalar(cell.base, into: &output)
         for slot in 0..<Cell.markSlots where cell.mark(slot) != 0 { appendScalar(cell.mark(slot), into: &output) }
-        return false
+        return !wide && cell.mark(0) == 0 && !(0x2600...0x27BF).contains(cell.base) && cell.base < 0x1F000
     }
 
     private static func appendScalar(_ value: UInt32, into output: inout [UInt8]) {

@@ -60,6 +60,23 @@ final class FrameEncoderTests: XCTestCase {
         XCTAssertTrue(encoder.encode(second, since: second, cursor: nil).isEmpty, "nothing changed, nothing sent")
     }
 
+    func testWideCharactersAreRepaintedWholeWhenEitherHalfChanges() {
+        var encoder = FrameEncoder(capabilities: Self.xterm(), colorMode: .palette256)
+        var terminal = VirtualTerminal(width: 8, height: 1)
+        var frame = CellBuffer(width: 8, height: 1)
+        frame.put("日本ok", x: 0, y: 0)
+        terminal.play(encoder.encode(frame, since: nil, cursor: nil))
+        var steps: [(Int, String)] = [(1, "x"), (4, "語"), (5, "ab"), (0, "漢字")]
+        while !steps.isEmpty {
+            let (x, text) = steps.removeFirst()
+            var next = frame
+            next.put(text, x: x, y: 0)
+            terminal.play(encoder.encode(next, since: frame, cursor: nil))
+            assertShows(terminal, next)
+            frame = next
+        }
+    }
+
     func testANewSizeClearsAndPaintsEverything() {
         var encoder = FrameEncoder(capabilities: Self.xterm(), colorMode: .palette256)
         var terminal = VirtualTerminal(width: 24, height: 4)
