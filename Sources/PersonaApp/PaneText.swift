@@ -120,8 +120,9 @@ final class WrapCache: @unchecked Sendable {
         _ = paragraph.finish(into: &wrapper)
         lines.append(contentsOf: state.completeRows)
         lines.append(contentsOf: state.wrappedRows)
-        let rest = wrapper.allLines.dropFirst(state.wrappedRows.count)
-        lines.append(contentsOf: rest.map { Self.row($0, isCode: paragraph.isCode, width: width) })
+        var rest = wrapper.lines[state.wrappedRows.count...].map { Self.row($0, isCode: paragraph.isCode, width: width) }
+        if let pending = wrapper.pendingLine { rest.append(Self.row(pending, isCode: paragraph.isCode, width: width)) }
+        lines.append(contentsOf: rest)
         let finished = state
         lock.withLock {
             if progress.count > 4096 {
@@ -146,7 +147,11 @@ final class WrapCache: @unchecked Sendable {
             state.wrappedRows = []
             return
         }
-        for piece in PaneText.clean(character) { state.paragraph.feed(piece, into: &state.wrapper) }
+        if let ascii = character.asciiValue, ascii >= 0x20, ascii < 0x7F {
+            state.paragraph.feed(character, into: &state.wrapper)
+        } else {
+            for piece in PaneText.clean(character) { state.paragraph.feed(piece, into: &state.wrapper) }
+        }
     }
 
     /// Lays out the current paragraph's newly wrapped lines.

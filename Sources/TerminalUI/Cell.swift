@@ -49,19 +49,17 @@ public enum Color: Hashable, Sendable {
 }
 
 /// How a cell is drawn.
+///
+/// Colours and attributes are kept in one word, so that styles, and the cells that hold them,
+/// compare as integers: a frame compares thousands of cells with the last one.
 public struct Style: Hashable, Sendable {
-    public var foreground: Color = .default
-    public var background: Color = .default
-    public var bold = false
-    public var dim = false
-    public var italic = false
-    public var underline = false
-    public var reverse = false
+    /// Bits 0–8: foreground, 9–17: background (a palette index, or 256 for the default);
+    /// bits 18–22: bold, dim, italic, underline, reverse.
+    private var bits: UInt32
 
     public init(foreground: Color = .default, background: Color = .default, bold: Bool = false, dim: Bool = false,
                 italic: Bool = false, underline: Bool = false, reverse: Bool = false) {
-        self.foreground = foreground
-        self.background = background
+        bits = Self.code(foreground) | Self.code(background) << 9
         self.bold = bold
         self.dim = dim
         self.italic = italic
@@ -70,6 +68,56 @@ public struct Style: Hashable, Sendable {
     }
 
     public static let plain = Style()
+
+    public var foreground: Color {
+        get { Self.color(bits & 0x1FF) }
+        set { bits = bits & ~0x1FF | Self.code(newValue) }
+    }
+
+    public var background: Color {
+        get { Self.color(bits >> 9 & 0x1FF) }
+        set { bits = bits & ~(0x1FF << 9) | Self.code(newValue) << 9 }
+    }
+
+    public var bold: Bool {
+        get { flag(18) }
+        set { set(18, newValue) }
+    }
+
+    public var dim: Bool {
+        get { flag(19) }
+        set { set(19, newValue) }
+    }
+
+    public var italic: Bool {
+        get { flag(20) }
+        set { set(20, newValue) }
+    }
+
+    public var underline: Bool {
+        get { flag(21) }
+        set { set(21, newValue) }
+    }
+
+    public var reverse: Bool {
+        get { flag(22) }
+        set { set(22, newValue) }
+    }
+
+    private func flag(_ bit: UInt32) -> Bool { bits & 1 << bit != 0 }
+
+    private mutating func set(_ bit: UInt32, _ on: Bool) {
+        bits = on ? bits | 1 << bit : bits & ~(1 << bit)
+    }
+
+    private static func code(_ color: Color) -> UInt32 {
+        switch color {
+        case .default: return 256
+        case .palette(let index): return UInt32(index)
+        }
+    }
+
+    private static func color(_ code: UInt32) -> Color { code > 255 ? .default : .palette(UInt8(code)) }
 }
 
 /// One screen cell. A wide character occupies its cell and a `continuation` cell to its right.

@@ -2,6 +2,7 @@
 /// two, combining marks and zero-width characters none, everything else one.
 public enum DisplayWidth {
     public static func of(_ character: Character) -> Int {
+        if let ascii = character.asciiValue { return ascii >= 0x20 && ascii < 0x7F ? 1 : 0 }
         let scalars = character.unicodeScalars
         guard let first = scalars.first else { return 0 }
         // A variation selector 16 asks for emoji presentation, which terminals draw two wide.
@@ -23,9 +24,17 @@ public enum DisplayWidth {
     }
 
     public static func of(_ text: String) -> Int {
-        var width = 0
-        for character in text { width += of(character) }
-        return width
+        // Most text on screen is ASCII, where a byte is a column and no graphemes need finding.
+        var ascii = 0
+        for byte in text.utf8 {
+            guard byte < 0x80 else {
+                var width = 0
+                for character in text { width += of(character) }
+                return width
+            }
+            if byte >= 0x20 && byte < 0x7F { ascii += 1 }
+        }
+        return ascii
     }
 
     /// East Asian Wide (W) and Fullwidth (F) ranges.

@@ -88,10 +88,10 @@ public struct FrameEncoder {
                         } else if position == nil || position! != (x, y) {
                             appendMove(to: x, y, into: &output)
                         }
-                        if lastStyle != cell.style {
+                        if lastStyle == nil || lastStyle! != cell.style {
                             lastStyle = cell.style
                             let style = colorMode.adapt(cell.style)
-                            if pen != style {
+                            if pen == nil || pen! != style {
                                 appendStyle(style, after: pen, into: &output)
                                 pen = style
                             }
