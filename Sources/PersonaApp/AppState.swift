@@ -64,7 +64,8 @@ public struct TurnCounters: Equatable, Sendable {
     public var startedAt: Double?
     public var firstTokenAt: Double?
     public var finishedAt: Double?
-    public var costUSD: Decimal?
+    /// The turn's cost in micro-dollars: estimated while any count is, then the provider's.
+    public var costMicros: Int64?
 
     /// Output tokens per second since the first token.
     public func tokensPerSecond(now: Double) -> Double? {
@@ -99,8 +100,9 @@ public struct PaneState: Equatable, Sendable {
     public var scrollTop: Int?
     /// The error message of the last failed turn.
     public var lastError: String?
-    /// The settled cost of this pane's finished turns; nil once any turn's price was unknown.
-    public var spentUSD: Decimal? = 0
+    /// The settled cost of this pane's finished turns in micro-dollars; nil once any turn's price
+    /// was unknown.
+    public var spentMicros: Int64? = 0
     /// The model's price, for the live estimate; nil when unknown (cost shows as `$?`).
     public var price: ModelPrice?
     public var providerType: ProviderType
@@ -165,8 +167,9 @@ public struct AppState: Equatable, Sendable {
     public var conversing = false
     /// The persona who gives a verdict after each debate; its pane shows the verdicts.
     public var judgeID: String?
-    /// Spent on turns that have no pane (the moderator's), in USD; nil once a price was unknown.
-    public var sideSpentUSD: Decimal? = 0
+    /// Spent on turns that have no pane (the moderator's), in micro-dollars; nil once a price was
+    /// unknown.
+    public var sideSpentMicros: Int64? = 0
     public var panes: [PaneState]
     public var focus = 0
     public var zoomed = false
@@ -178,10 +181,13 @@ public struct AppState: Equatable, Sendable {
     public var height: Int
     /// Seconds on the app's clock, set by `reduce` from each event's time; the screen's only clock.
     public var now: Double = 0
-    public var budgetUSD: Decimal?
+    /// The session's budget in micro-dollars. Money on screen is kept in whole micro-dollars, as
+    /// the ledger keeps it: it is redrawn every frame, and integers are exact and cheap.
+    public var budgetMicros: Int64?
     /// What the ledger had recorded today before this session began; nil when unknown.
-    public var spentTodayBeforeUSD: Decimal?
-    public var warnAt: Decimal = Decimal(string: "0.8")!
+    public var spentTodayBeforeMicros: Int64?
+    /// Where the budget bar turns to a warning, in thousandths of the budget.
+    public var warnAtPermille = 800
     /// Set after a first Ctrl-C; a second quits.
     public var quitArmed = false
     public var lastKeyWasEscape = false
@@ -200,13 +206,13 @@ public struct AppState: Equatable, Sendable {
 
     /// The session's cost so far (finished turns, plus running turns' estimates), or nil when
     /// any price is unknown.
-    public var sessionCostUSD: Decimal? {
-        guard var total = sideSpentUSD else { return nil }
+    public var sessionCostMicros: Int64? {
+        guard var total = sideSpentMicros else { return nil }
         for pane in panes {
-            guard let spent = pane.spentUSD else { return nil }
+            guard let spent = pane.spentMicros else { return nil }
             total += spent
             if pane.isActive {
-                guard let running = pane.counters.costUSD else { return nil }
+                guard let running = pane.counters.costMicros else { return nil }
                 total += running
             }
         }
@@ -265,7 +271,7 @@ public enum AppEvent: Equatable, Sendable {
     case roundStarted(Int, of: Int)
     case conversationEnded(DebateEnd)
     /// The cost of a turn that has no pane (the moderator's).
-    case sideCost(Decimal?)
+    case sideCost(micros: Int64?)
     /// The judge's pane appeared (or, with nil, left).
     case judgeSet(PaneState?)
     case sessionStarted(String)

@@ -457,7 +457,7 @@ private final class ConversationRelay: Sendable {
             inbox.post(.roundStarted(current, of: total))
         case .turn(let engineEvent, .moderator):
             switch engineEvent {
-            case .done(_, let report), .failed(_, _, let report): inbox.post(.sideCost(report.costUSD))
+            case .done(_, let report), .failed(_, _, let report): inbox.post(.sideCost(micros: report.costUSD.map(Money.micros)))
             default: break
             }
         case .turn(.request(let id), _):
@@ -540,11 +540,11 @@ public enum ChatSetup {
         state.judgeID = judge?.persona.id
         refill(&state, from: resumed)
         if let budget = accounting.budget {
-            state.budgetUSD = await budget.sessionCap.map(Money.dollars)
+            state.budgetMicros = await budget.sessionCap
         }
-        state.warnAt = workspace.config.budget.warnAt
+        state.warnAtPermille = NSDecimalNumber(decimal: workspace.config.budget.warnAt * 1000).intValue
         let today = Ledger.Period(start: Calendar.current.startOfDay(for: Date()))
-        state.spentTodayBeforeUSD = (try? accounting.ledger?.totals(in: today).micros).flatMap { $0 }.map(Money.dollars)
+        state.spentTodayBeforeMicros = (try? accounting.ledger?.totals(in: today).micros).flatMap { $0 }
         return state
     }
 
@@ -561,13 +561,13 @@ public enum ChatSetup {
                     : message.status == .stopped ? .stopped : .failed(message.error ?? "failed")
                 state.panes[index].entries.append(TranscriptEntry(id: state.nextEntryID, role: .assistant, text: message.text, status: status))
                 state.nextEntryID += 1
-                if let spent = state.panes[index].spentUSD, let cost = message.costMicros {
-                    state.panes[index].spentUSD = spent + Money.dollars(cost)
+                if let spent = state.panes[index].spentMicros, let cost = message.costMicros {
+                    state.panes[index].spentMicros = spent + cost
                 } else {
-                    state.panes[index].spentUSD = nil
+                    state.panes[index].spentMicros = nil
                 }
             case .moderator:
-                if let spent = state.sideSpentUSD, let cost = message.costMicros { state.sideSpentUSD = spent + Money.dollars(cost) }
+                if let spent = state.sideSpentMicros, let cost = message.costMicros { state.sideSpentMicros = spent + cost }
             }
             state.round = max(state.round, message.round)
         }

@@ -68,7 +68,7 @@ public enum ChatReducer {
         case .saved:
             return []
         case .sideCost(let cost):
-            if let spent = state.sideSpentUSD, let cost { state.sideSpentUSD = spent + cost } else { state.sideSpentUSD = nil }
+            if let spent = state.sideSpentMicros, let cost { state.sideSpentMicros = spent + cost } else { state.sideSpentMicros = nil }
             return []
         case .judgeSet(let pane):
             state.panes.removeAll { $0.personaID == state.judgeID }
@@ -150,11 +150,11 @@ public enum ChatReducer {
     /// The running turn's cost from its counts so far; marked estimated while any count is.
     static func estimateCost(_ pane: inout PaneState) {
         guard let price = pane.price, let input = pane.counters.inputTokens else {
-            pane.counters.costUSD = nil
+            pane.counters.costMicros = nil
             return
         }
         let usage = Usage(inputTokens: input, outputTokens: pane.counters.outputTokens)
-        pane.counters.costUSD = CostCalculator.micros(usage, price: price, type: pane.providerType).map(Money.dollars)
+        pane.counters.costMicros = CostCalculator.micros(usage, price: price, type: pane.providerType)
     }
 
     static func finish(_ pane: inout PaneState, report: TurnReport, at time: Double) {
@@ -163,11 +163,11 @@ public enum ChatReducer {
         pane.counters.outputTokens = report.usage.outputTokens ?? pane.counters.outputTokens
         pane.counters.inputEstimated = report.inputEstimated
         pane.counters.outputEstimated = report.outputEstimated
-        pane.counters.costUSD = report.costUSD
+        pane.counters.costMicros = report.costUSD.map(Money.micros)
         if let first = report.timeToFirstToken, let start = pane.counters.startedAt, pane.counters.firstTokenAt == nil {
             pane.counters.firstTokenAt = start + first
         }
-        if let spent = pane.spentUSD, let cost = report.costUSD { pane.spentUSD = spent + cost } else { pane.spentUSD = nil }
+        if let spent = pane.spentMicros, let cost = pane.counters.costMicros { pane.spentMicros = spent + cost } else { pane.spentMicros = nil }
     }
 
     static func setLastAssistant(_ pane: inout PaneState, text: String, status: TranscriptEntry.Status) {

@@ -59,9 +59,12 @@ public enum ChatView {
         if let notice = state.notice {
             frame.put(DisplayWidth.truncate(notice, to: rect.width), x: rect.x, y: rect.y, style: Theme.notice)
         } else {
-            frame.put(DisplayWidth.truncate(hints, to: rect.width), x: rect.x, y: rect.y, style: Theme.hint)
+            frame.put(hintRows.row(rect.width, width: rect.width) { [StyledRun(DisplayWidth.truncate(hints, to: rect.width), Theme.hint)] },
+                      x: rect.x, y: rect.y)
         }
     }
+
+    private static let hintRows = RowCache<Int>()
 }
 
 enum HeaderView {
@@ -82,23 +85,22 @@ enum HeaderView {
     /// `session $0.0123 / $1.00 ████░░░░░░ · today $0.5123`: the session against its budget (a
     /// bar that turns yellow at the warning point and red at the cap), then the day's total.
     static func costRuns(_ state: AppState) -> [StyledRun] {
-        let cost = state.sessionCostUSD
-        let costText = cost.map(Money.format) ?? "$?"
+        let cost = state.sessionCostMicros
+        let costText = cost.map { Money.format(micros: $0) } ?? "$?"
         var runs = [StyledRun("session \(costText)", Theme.headerDim)]
-        if let budget = state.budgetUSD, budget > 0 {
+        if let budget = state.budgetMicros, budget > 0 {
             let barWidth = 10
-            let fraction = cost.map { NSDecimalNumber(decimal: $0 / budget).doubleValue } ?? 0
-            let filled = cost == nil ? 0 : min(barWidth, Int((fraction * Double(barWidth)).rounded(.up)))
-            let warnAt = NSDecimalNumber(decimal: state.warnAt).doubleValue
-            let style = fraction >= 1 ? Theme.barOver : fraction >= warnAt ? Theme.barWarn : Theme.barFill
+            let spent = max(0, cost ?? 0)
+            let filled = Int(min(Int64(barWidth), (spent * Int64(barWidth) + budget - 1) / budget))
+            let style = spent >= budget ? Theme.barOver : spent * 1000 >= budget * Int64(state.warnAtPermille) ? Theme.barWarn : Theme.barFill
             runs += [
-                StyledRun(" / \(Money.format(budget)) ", Theme.headerDim),
+                StyledRun(" / \(Money.format(micros: budget)) ", Theme.headerDim),
                 StyledRun(String(repeating: "█", count: filled), style),
                 StyledRun(String(repeating: "░", count: barWidth - filled), Theme.headerDim),
             ]
         }
-        if let before = state.spentTodayBeforeUSD {
-            let today = cost.map { Money.format(before + $0) } ?? "$?"
+        if let before = state.spentTodayBeforeMicros {
+            let today = cost.map { Money.format(micros: before + $0) } ?? "$?"
             runs.append(StyledRun(" · today \(today)", Theme.headerDim))
         }
         runs.append(StyledRun(" ", Theme.headerDim))
@@ -130,17 +132,35 @@ enum PaneView {
     }
 
     static func drawTitle(_ pane: PaneState, focused: Bool, in rect: Rect, into frame: inout CellBuffer) {
-        var titleStyle = Style(foreground: pane.color, bold: true)
+        let model = "\(pane.displayedModel)" + (pane.usingModel == nil ? "" : " (fallback)")
+        let key = TitleKey(name: pane.name, model: model, color: pane.color, focused: focused, width: rect.width)
+        frame.put(titleRows.row(key, width: rect.width) { titleRuns(key) }, x: rect.x, y: rect.y)
+    }
+
+    /// The persona's name in its colour, then the model; a focused title is reversed and filled.
+    static func titleRuns(_ key: TitleKey) -> [StyledRun] {
+        var titleStyle = Style(foreground: key.color, bold: true)
         var modelStyle = Theme.status
-        if focused {
+        if key.focused {
             titleStyle.reverse = true
             modelStyle = Style(foreground: .palette(250), background: .palette(238))
-            frame.fill(rect, style: modelStyle)
         }
-        let end = frame.put(" \(InertText.sanitize(pane.name)) ", x: rect.x, y: rect.y, style: titleStyle, limit: rect.width)
-        let model = DisplayWidth.truncate(" \(pane.displayedModel)" + (pane.usingModel == nil ? "" : " (fallback)"), to: rect.maxX - end)
-        frame.put(model, x: end, y: rect.y, style: modelStyle, limit: rect.maxX - end)
+        let name = DisplayWidth.prefix(" \(InertText.sanitize(key.name)) ", fitting: key.width)
+        let room = key.width - DisplayWidth.of(name)
+        var model = DisplayWidth.truncate(" \(key.model)", to: room)
+        if key.focused { model += String(repeating: " ", count: max(0, room - DisplayWidth.of(model))) }
+        return [StyledRun(name, titleStyle), StyledRun(model, modelStyle)]
     }
+
+    struct TitleKey: Hashable {
+        var name: String
+        var model: String
+        var color: Color
+        var focused: Bool
+        var width: Int
+    }
+
+    private static let titleRows = RowCache<TitleKey>()
 
     static func drawStatus(_ pane: PaneState, now: Double, in rect: Rect, into frame: inout CellBuffer) {
         frame.put(statusRuns(pane, now: now, width: rect.width), x: rect.x, y: rect.y, limit: rect.width)
@@ -156,27 +176,43 @@ enum PaneView {
         let input = counters.inputTokens.map { mark(counters.inputEstimated) + String($0) } ?? "?"
         let output = mark(counters.outputEstimated) + String(counters.outputTokens)
         let rate = counters.tokensPerSecond(now: now)
-        let ttft = counters.timeToFirstToken
-        let cost = counters.costUSD.map { mark(counters.inputEstimated || counters.outputEstimated) + Money.format($0) } ?? "$?"
+        let ttft = counters.timeToFirstToken.map { Fixed.text($0, places: 2) + "s" }
+        let cost = counters.costMicros.map { mark(counters.inputEstimated || counters.outputEstimated) + Money.format(micros: $0) } ?? "$?"
 
-        var full = ["in \(input)", "out \(output)"]
-        if pane.droppedTurns > 0 { full.insert("\(pane.droppedTurns) old turns left out", at: 0) }
-        if let rate { full.append(Fixed.text(rate, places: 1) + " t/s") }
-        if let ttft { full.append("ttft " + Fixed.text(ttft, places: 2) + "s") }
-        full.append(cost)
-        var compact = ["\(input)→\(output)"]
-        if let rate { compact.append(Fixed.text(rate, places: 0) + "t/s") }
-        if let ttft { compact.append(Fixed.text(ttft, places: 2) + "s") }
-        compact.append(cost)
-
+        // Redrawn every frame: the forms are built only as far as needed, longest first.
         let labelled = "\(symbol) \(word)"
-        let (wide, narrow) = (full.joined(separator: "  "), compact.joined(separator: " "))
+        var wide = pane.droppedTurns > 0 ? "\(pane.droppedTurns) old turns left out  " : ""
+        wide += "in " + input + "  out " + output
+        if let rate { wide += "  " + Fixed.text(rate, places: 1) + " t/s" }
+        if let ttft { wide += "  ttft " + ttft }
+        wide += "  " + cost
+        func narrow() -> String {
+            var text = input + "→" + output
+            if let rate { text += " " + Fixed.text(rate, places: 0) + "t/s" }
+            if let ttft { text += " " + ttft }
+            return text + " " + cost
+        }
+        let (symbolWidth, labelledWidth) = (DisplayWidth.of(symbol), DisplayWidth.of(labelled))
+        let wideWidth = DisplayWidth.of(wide)
+        func fits(_ label: Int, _ figures: Int) -> Bool { label + 1 + figures <= width }
         // A failure's kind or a wait's length matters more than the long form of the figures.
         let wordMatters = pane.phase != .streaming && pane.phase != .done
-        let candidates = wordMatters
-            ? [(labelled, wide), (labelled, narrow), (symbol, wide), (symbol, narrow)]
-            : [(labelled, wide), (symbol, wide), (labelled, narrow), (symbol, narrow)]
-        let chosen = candidates.first { DisplayWidth.of($0.0) + 1 + DisplayWidth.of($0.1) <= width } ?? candidates[3]
+        let chosen: (String, String)
+        if fits(labelledWidth, wideWidth) {
+            chosen = (labelled, wide)
+        } else if !wordMatters, fits(symbolWidth, wideWidth) {
+            chosen = (symbol, wide)
+        } else {
+            let compact = narrow()
+            let compactWidth = DisplayWidth.of(compact)
+            if fits(labelledWidth, compactWidth) {
+                chosen = (labelled, compact)
+            } else if wordMatters, fits(symbolWidth, wideWidth) {
+                chosen = (symbol, wide)
+            } else {
+                chosen = (symbol, compact)
+            }
+        }
         return [StyledRun(chosen.0, style), StyledRun(" " + chosen.1, Theme.status)]
     }
 
@@ -205,6 +241,22 @@ enum InputView {
 
     /// The input's lines as shown: each line of text wrapped after the prompt's width.
     static func lines(_ text: String, width: Int) -> [String] {
+        let key = Wrapped(text: text, width: width)
+        if let last = lastWrapped.value, last.key == key { return last.lines }
+        let lines = wrap(text, width: width)
+        lastWrapped.value = (key, lines)
+        return lines
+    }
+
+    private struct Wrapped: Equatable {
+        var text: String
+        var width: Int
+    }
+
+    /// The layout and the view each wrap the input of every frame; it rarely changed in between.
+    private static let lastWrapped = LockedValue<(key: Wrapped, lines: [String])?>(nil)
+
+    private static func wrap(_ text: String, width: Int) -> [String] {
         let inner = max(1, width - DisplayWidth.of(prompt))
         var lines: [String] = []
         for paragraph in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -297,5 +349,35 @@ enum Fixed {
         guard places > 0 else { return sign + String(scaled) }
         let fraction = String(scaled % scale)
         return sign + String(scaled / scale) + "." + String(repeating: "0", count: places - fraction.count) + fraction
+    }
+}
+
+/// Rows that depend on a few values (a pane's title, the key hints), laid out once for each set of
+/// values instead of on every frame.
+final class RowCache<Key: Hashable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var rows: [Key: CellRow] = [:]
+
+    func row(_ key: Key, width: Int, runs: () -> [StyledRun]) -> CellRow {
+        if let row = lock.withLock({ rows[key] }) { return row }
+        let row = CellRow(runs(), width: width)
+        lock.withLock {
+            if rows.count >= 256 { rows.removeAll() }
+            rows[key] = row
+        }
+        return row
+    }
+}
+
+/// A value behind a lock, for caches that views share.
+final class LockedValue<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+
+    init(_ value: Value) { stored = value }
+
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }

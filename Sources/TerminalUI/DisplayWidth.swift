@@ -25,16 +25,21 @@ public enum DisplayWidth {
 
     public static func of(_ text: String) -> Int {
         // Most text on screen is ASCII, where a byte is a column and no graphemes need finding.
-        var ascii = 0
-        for byte in text.utf8 {
-            guard byte < 0x80 else {
-                var width = 0
-                for character in text { width += of(character) }
-                return width
-            }
-            if byte >= 0x20 && byte < 0x7F { ascii += 1 }
+        var width = 0
+        let utf8 = text.utf8
+        var index = utf8.startIndex
+        while index != utf8.endIndex, utf8[index] < 0x80 {
+            if utf8[index] >= 0x20 && utf8[index] < 0x7F { width += 1 }
+            utf8.formIndex(after: &index)
         }
-        return ascii
+        guard index != utf8.endIndex else { return width }
+        // A combining mark may join the last ASCII character, so graphemes are counted from it.
+        if index != utf8.startIndex {
+            utf8.formIndex(before: &index)
+            if utf8[index] >= 0x20 && utf8[index] < 0x7F { width -= 1 }
+        }
+        for character in text[index...] { width += of(character) }
+        return width
     }
 
     /// East Asian Wide (W) and Fullwidth (F) ranges.

@@ -96,6 +96,10 @@ func uiBenchmark() async throws {
     let home = FileManager.default.temporaryDirectory.appendingPathComponent("persona-bench-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: home) }
+    // Priced, and under a budget, so that every status line and the header carry live costs.
+    let prices = (["mock"] + (0..<8).map { "mock+pane=\($0)" }).map { "  \"openai:\($0)\": { input: 0.15, output: 0.60 }" }
+    try (["prices:"] + prices + ["budget: { session_usd: 5.00 }", ""]).joined(separator: "\n")
+        .write(to: home.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
     let sendLog = home.appendingPathComponent("sends.log").path
     let (mock, base) = try startMock(["--delay", "0.002", "--text", answer, "--send-log", sendLog])
     defer { mock.terminate() }

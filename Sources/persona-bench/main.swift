@@ -3,14 +3,16 @@ import Foundation
 /// Persona's benchmarks. Build with `swift build -c release` (scripts/bench does) and run:
 ///   persona-bench [stream] [--tokens N] [--streams N]   streaming CPU per token and peak RSS
 ///   persona-bench ui                                     the chat screen's CPU, latency and launch time
+///   persona-bench render                                 the chat screen's frame work alone, headless
 ///   persona-bench ledger                                 ledger write rate and `persona costs summary` time
 var arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first.map { $0.hasPrefix("--") ? "stream" : arguments.removeFirst() } ?? "stream"
 switch mode {
 case "stream": try await streamBenchmark(Options(arguments))
 case "ui": try await uiBenchmark()
+case "render": renderBenchmark()
 case "ledger": try ledgerBenchmark()
 default:
-    FileHandle.standardError.write(Data("persona-bench: unknown benchmark '\(mode)'; use stream, ui or ledger\n".utf8))
+    FileHandle.standardError.write(Data("persona-bench: unknown benchmark '\(mode)'; use stream, ui, render or ledger\n".utf8))
     exit(2)
 }

@@ -310,6 +310,6 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.panes[0].entries.map(\.text), ["first", "doubt"])
         XCTAssertEqual(state.panes[1].entries.map(\.status), [.complete, .stopped])
         XCTAssertEqual(state.round, 1)
-        XCTAssertEqual(state.panes[0].spentUSD, Decimal(string: "0.00012"))
+        XCTAssertEqual(state.panes[0].spentMicros, 120)
     }
 }

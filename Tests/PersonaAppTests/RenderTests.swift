@@ -59,8 +59,8 @@ final class RenderTests: XCTestCase {
         var state = AppState(session: "s", panes: [PaneState(personaID: "skeptic", name: "The Skeptic", color: .red,
                                                              model: ModelRef(provider: "openai", model: "gpt-4o"), price: price)],
                              width: 100, height: 12)
-        state.budgetUSD = Decimal(string: "0.01")
-        state.spentTodayBeforeUSD = Decimal(string: "0.25")
+        state.budgetMicros = 10_000
+        state.spentTodayBeforeMicros = 250_000
         _ = ChatReducer.reduce(&state, .key(.paste("go")), at: 0)
         _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
         _ = ChatReducer.reduce(&state, .turnStarted(personaID: "skeptic", round: 1, droppedTurns: 0), at: 0)
@@ -80,7 +80,7 @@ final class RenderTests: XCTestCase {
         frame = ChatView.render(state).frame
         XCTAssertTrue(frame.line(9).contains("in 1200  out 600") && frame.line(9).hasSuffix(" $0.009000"), frame.line(9))
         XCTAssertEqual(frame[bar, 0].style.foreground, .palette(221), "yellow past the 80% warning point")
-        state.panes[0].spentUSD = Decimal(string: "0.0100")
+        state.panes[0].spentMicros = 10_000
         XCTAssertEqual(ChatView.render(state).frame[bar, 0].style.foreground, .palette(203), "red at the cap")
     }
 

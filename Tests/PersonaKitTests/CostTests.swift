@@ -13,6 +13,64 @@ final class CostFormulaTests: XCTestCase {
         return CostCalculator.micros(usage, price: price, type: type)
     }
 
+    /// The integer path gives the exact `Decimal` figure, rounded the same way, for every price it
+    /// takes; a price it cannot hold exactly goes the `Decimal` way.
+    func testIntegerCostsEqualTheDecimalFormula() throws {
+        let prices = ["0", "0.075", "0.15", "0.6", "1.25", "2.5", "3.75", "10", "15", "75", "0.0375", "0.000001", "0.1234567"]
+            .map { Decimal(string: $0)! }
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(seed >> 33) % max(1, bound)
+        }
+        var integerPaths = 0
+        for _ in 0..<4000 {
+            let band = TokenPrices(input: prices[next(prices.count)], cachedInput: next(3) == 0 ? nil : prices[next(prices.count)],
+                                   cacheWrite: next(3) == 0 ? nil : prices[next(prices.count)], output: prices[next(prices.count)])
+            let price = ModelPrice(key: ModelRef(provider: "p", model: "m"), prices: band,
+                                   longPrompt: next(2) == 0 ? nil : TokenPrices(input: prices[next(prices.count)], output: prices[next(prices.count)]))
+            let input = next(400_000)
+            let usage = Usage(inputTokens: input, cachedInputTokens: next(2) == 0 ? nil : next(input + 1),
+                              cacheWriteTokens: next(2) == 0 ? nil : next(5000), outputTokens: next(100_000))
+            for type in ProviderType.allCases {
+                let decimal = try XCTUnwrap(CostCalculator.exactCost(usage, price: price, type: type)).map(Money.micros)
+                if let integer = CostCalculator.integerMicros(usage, price: price, type: type) {
+                    integerPaths += 1
+                    XCTAssertEqual(integer, decimal, "\(usage) \(price) \(type)")
+                }
+                XCTAssertEqual(CostCalculator.micros(usage, price: price, type: type), decimal)
+            }
+        }
+        XCTAssertGreaterThan(integerPaths, 4000, "most prices are exact in integers")
+        let sevenDecimals = ModelPrice(key: ModelRef(provider: "p", model: "m"),
+                                       prices: TokenPrices(input: Decimal(string: "0.1234567")!, output: 1))
+        XCTAssertNil(CostCalculator.integerMicros(Usage(inputTokens: 10, outputTokens: 10), price: sevenDecimals, type: .openai))
+    }
+
+    func testMicroDollarsAreShownAsTheirDecimalIs() {
+        var micros: Int64 = 0
+        while micros < 50_000_000 {
+            XCTAssertEqual(Money.format(micros: micros), Money.format(Money.dollars(micros)), "\(micros)")
+            XCTAssertEqual(Money.format(micros: -micros), Money.format(Money.dollars(-micros)), "-\(micros)")
+            micros = micros * 3 / 2 + 7
+        }
+        XCTAssertEqual(Money.format(micros: 3_500), "$0.003500")
+        XCTAssertEqual(Money.format(micros: 12_345), "$0.0123")
+        XCTAssertEqual(Money.format(micros: 12_350), "$0.0124", "half away from zero")
+        XCTAssertEqual(Money.format(micros: 1_005_000), "$1.01")
+    }
+
+    func testMoneyIsShownWithDecimalsThatSuitItsSize() {
+        let cases: [(String, String)] = [
+            ("0", "$0.0000"), ("0.0035", "$0.003500"), ("0.0000004", "$0.000000"), ("0.0000005", "$0.000001"),
+            ("0.01", "$0.0100"), ("0.123456", "$0.1235"), ("1", "$1.00"), ("1.005", "$1.01"), ("1234.567", "$1234.57"),
+            ("-0.5", "$-0.500000"),
+        ]
+        for (amount, shown) in cases {
+            XCTAssertEqual(Money.format(Decimal(string: amount)!), shown, amount)
+        }
+    }
+
     func testOpenAIBillsCachedTokensAtTheCachedPriceAndReasoningAsOutput() {
         // (1000 − 400)·2.50 + 400·1.25 + 500·10 = 1500 + 500 + 5000 micro-dollars.
         XCTAssertEqual(micros("openai:gpt-4o", Usage(inputTokens: 1000, cachedInputTokens: 400, outputTokens: 500, reasoningTokens: 100)), 7000)

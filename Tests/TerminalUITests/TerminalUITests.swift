@@ -16,6 +16,8 @@ final class DisplayWidthTests: XCTestCase {
         XCTAssertEqual(DisplayWidth.of("\u{301}" as Unicode.Scalar), 0)
         XCTAssertEqual(DisplayWidth.of("\u{200B}" as Unicode.Scalar), 0)
         XCTAssertEqual(DisplayWidth.of("日本 ok"), 7)
+        XCTAssertEqual(DisplayWidth.of("cafe\u{301} 日本"), 9, "an ASCII letter keeps the mark after it")
+        XCTAssertEqual(DisplayWidth.of("in 12\r\n→ ok"), 9, "controls take no column")
     }
 
     func testTruncateNeverSplitsAWideCharacter() {

@@ -37,7 +37,33 @@ public enum CostCalculator {
 
     /// The cost in whole micro-dollars, rounded half up.
     public static func micros(_ usage: Usage, price: ModelPrice, type: ProviderType) -> Int64? {
-        exactCost(usage, price: price, type: type).map(Money.micros)
+        if let micros = integerMicros(usage, price: price, type: type) { return micros }
+        return exactCost(usage, price: price, type: type).map(Money.micros)
+    }
+
+    /// `exactCost` rounded to micro-dollars, in integers: the same figure, when the prices are
+    /// exact in `TokenPrices.Scaled` and nothing overflows; nil sends the caller to `Decimal`.
+    static func integerMicros(_ usage: Usage, price: ModelPrice, type: ProviderType) -> Int64? {
+        guard let input = usage.inputTokens, let output = usage.outputTokens else { return nil }
+        let cached = usage.cachedInputTokens ?? 0
+        let written = usage.cacheWriteTokens ?? 0
+        guard input >= 0, output >= 0, cached >= 0, written >= 0 else { return nil }
+        let counts: (input: Int, prompt: Int)
+        switch type {
+        case .anthropic: counts = (input, input + cached + written)
+        case .openai, .gemini, .ollama: counts = (max(0, input - cached - written), input)
+        }
+        guard let band = price.band(forPrompt: counts.prompt).scaled else { return nil }
+        var total: Int64 = 0
+        for (tokens, each) in [(counts.input, band.input), (cached, band.cachedInput), (written, band.cacheWrite), (output, band.output)] {
+            let (cost, overflow) = Int64(tokens).multipliedReportingOverflow(by: each)
+            guard !overflow else { return nil }
+            let (sum, sumOverflow) = total.addingReportingOverflow(cost)
+            guard !sumOverflow else { return nil }
+            total = sum
+        }
+        let perMicroDollar = TokenPrices.Scaled.perMicroDollar
+        return total / perMicroDollar + (total % perMicroDollar >= perMicroDollar / 2 ? 1 : 0)
     }
 }
 
@@ -51,22 +77,38 @@ public enum Money {
     }
 
     public static func dollars(_ micros: Int64) -> Decimal {
-        Decimal(micros) / CostCalculator.million
+        Decimal(sign: micros < 0 ? .minus : .plus, exponent: -6, significand: Decimal(micros.magnitude))
     }
 
     /// Dollars as the screen shows them: two decimals from a dollar, four from a cent, and six
     /// below, so that a small spend never reads as $0.0000.
     public static func format(_ amount: Decimal) -> String {
-        var value = amount
+        // A NumberFormatter per call cost more than the rest of a status line, so the digits come
+        // from the rounded amount as an integer.
+        let places = amount >= 1 ? 2 : amount >= cent || amount == 0 ? 4 : 6
+        var scaled = amount * [100, 10_000, 1_000_000][places / 2 - 1]
         var rounded = Decimal()
-        let places = amount >= 1 ? 2 : amount >= Decimal(string: "0.01")! || amount == 0 ? 4 : 6
-        NSDecimalRound(&rounded, &value, places, .plain)
-        let formatter = NumberFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.minimumFractionDigits = places
-        formatter.maximumFractionDigits = places
-        formatter.minimumIntegerDigits = 1
-        return "$" + (formatter.string(from: NSDecimalNumber(decimal: rounded)) ?? "\(rounded)")
+        NSDecimalRound(&rounded, &scaled, 0, .plain)
+        let units = NSDecimalNumber(decimal: rounded).int64Value
+        let divisor = [UInt64(100), 10_000, 1_000_000][places / 2 - 1]
+        let fraction = String(units.magnitude % divisor)
+        return "$" + (units < 0 ? "-" : "") + String(units.magnitude / divisor) + "."
+            + String(repeating: "0", count: places - fraction.count) + fraction
+    }
+
+    private static let cent = Decimal(string: "0.01")!
+
+    /// `format` for whole micro-dollars, in integers only: what the chat screen redraws every frame.
+    public static func format(micros: Int64) -> String {
+        let places = micros >= 1_000_000 ? 2 : micros >= 10_000 || micros == 0 ? 4 : 6
+        let step = [Int64(10_000), 100, 1][places / 2 - 1]
+        let magnitude = micros.magnitude
+        // Half away from zero, as `NSDecimalRound(.plain)` rounds.
+        let units = (magnitude + UInt64(step) / 2) / UInt64(step)
+        let divisor = [UInt64(100), 10_000, 1_000_000][places / 2 - 1]
+        let fraction = String(units % divisor)
+        return "$" + (micros < 0 ? "-" : "") + String(units / divisor) + "."
+            + String(repeating: "0", count: places - fraction.count) + fraction
     }
 
     /// The exact decimal text of a micro-dollar amount, for JSON: `0.001234`, never a float.

@@ -4,16 +4,48 @@ import Yams
 /// Prices for one band of a model, in USD per million tokens. Nil means "not offered"; a cached
 /// or cache-write price that is nil falls back to the input price.
 public struct TokenPrices: Sendable, Equatable {
-    public var input: Decimal
-    public var cachedInput: Decimal?
-    public var cacheWrite: Decimal?
-    public var output: Decimal
+    public var input: Decimal { didSet { scaled = Scaled(self) } }
+    public var cachedInput: Decimal? { didSet { scaled = Scaled(self) } }
+    public var cacheWrite: Decimal? { didSet { scaled = Scaled(self) } }
+    public var output: Decimal { didSet { scaled = Scaled(self) } }
+    /// The same prices as whole numbers, when that is exact; costs are then summed in integers.
+    private(set) var scaled: Scaled?
 
     public init(input: Decimal, cachedInput: Decimal? = nil, cacheWrite: Decimal? = nil, output: Decimal) {
         self.input = input
         self.cachedInput = cachedInput
         self.cacheWrite = cacheWrite
         self.output = output
+        scaled = Scaled(self)
+    }
+
+    /// Prices in millionths of a micro-dollar per token (USD per million tokens × 10⁶), with the
+    /// fallbacks resolved. A streaming pane re-prices its estimate on every token, and `Decimal`
+    /// arithmetic cost more than the rest of the screen.
+    struct Scaled: Sendable, Equatable {
+        static let perMicroDollar: Int64 = 1_000_000
+        var input: Int64
+        var cachedInput: Int64
+        var cacheWrite: Int64
+        var output: Int64
+
+        /// Nil when a price has more than six decimals or is out of range.
+        init?(_ prices: TokenPrices) {
+            guard let input = Self.whole(prices.input), let output = Self.whole(prices.output),
+                  let cachedInput = Self.whole(prices.cachedInput ?? prices.input),
+                  let cacheWrite = Self.whole(prices.cacheWrite ?? prices.input) else { return nil }
+            (self.input, self.cachedInput, self.cacheWrite, self.output) = (input, cachedInput, cacheWrite, output)
+        }
+
+        private static func whole(_ price: Decimal) -> Int64? {
+            let scaled = price * Decimal(perMicroDollar)
+            guard scaled >= 0, scaled < Decimal(Int64(1) << 40) else { return nil }
+            var copy = scaled
+            var rounded = Decimal()
+            NSDecimalRound(&rounded, &copy, 0, .plain)
+            guard rounded == scaled else { return nil }
+            return NSDecimalNumber(decimal: rounded).int64Value
+        }
     }
 }
 

@@ -1,0 +1,64 @@
+import Foundation
+import PersonaApp
+import PersonaKit
+import TerminalUI
+
+/// The chat screen's frame work alone, without a terminal or a network: eight priced panes at
+/// 160×40, under a budget, get the tokens of one 60 Hz frame at 4,000 tokens a second, then the
+/// frame is rendered and diffed against the last. Steadier than the `ui` benchmark's per-frame figures, which share two cores
+/// with the mock, libcurl and the terminal.
+func renderBenchmark() {
+    let frames = 3000
+    let ids = ["skeptic", "optimist", "pragmatist", "historian", "engineer", "ethicist", "moderator", "judge"]
+    let model = ModelRef(provider: "openai", model: "gpt-4o-mini")
+    let price = ModelPrice(key: model, prices: TokenPrices(input: Decimal(string: "0.15")!, output: Decimal(string: "0.60")!))
+    let panes = ids.enumerated().map { index, id in
+        PaneState(personaID: id, name: id.capitalized, color: .palette(UInt8(75 + index * 20)), model: model, price: price)
+    }
+    var state = AppState(session: "20261122-101500-abc", panes: panes, width: 160, height: 40)
+    state.budgetMicros = 5_000_000
+    _ = ChatReducer.reduce(&state, .key(.paste("Benchmark: stream as fast as the mock allows.")), at: 0)
+    _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
+    for id in ids {
+        _ = ChatReducer.reduce(&state, .turnStarted(personaID: id, round: 1, droppedTurns: 0), at: 0)
+        _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: 1, .sent(estimatedInputTokens: 120)), at: 0)
+    }
+    let words = "Remote work changes how teams share context. The evidence is mixed: output per person often holds steady, "
+        + "while **mentoring** and chance conversations suffer unless they are planned. A `pilot` with clear measures, "
+        + "run for a quarter, would settle more than any argument could.\n\n"
+    let tokens = stride(from: 0, to: words.count, by: 4).map { start in
+        String(words.dropFirst(start).prefix(4))
+    }
+    var previous: CellBuffer?
+    var reduceTime: UInt64 = 0
+    var renderTime: UInt64 = 0
+    var diffTime: UInt64 = 0
+    var changedCells = 0
+    var next = 0
+    for frame in 0..<frames {
+        let now = 1 + Double(frame) / 60
+        let started = DispatchTime.now().uptimeNanoseconds
+        for id in ids {
+            var delta = ""
+            for _ in 0..<8 {
+                delta += tokens[next % tokens.count]
+                next += 1
+            }
+            _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: 1, .delta(delta)), at: now)
+        }
+        _ = ChatReducer.reduce(&state, .tick, at: now)
+        let reduced = DispatchTime.now().uptimeNanoseconds
+        let rendered = ChatView.render(state).frame
+        let drawn = DispatchTime.now().uptimeNanoseconds
+        changedCells += rendered.changes(since: previous).reduce(0) { $0 + $1.cells.count }
+        previous = rendered
+        let diffed = DispatchTime.now().uptimeNanoseconds
+        reduceTime += reduced - started
+        renderTime += drawn - reduced
+        diffTime += diffed - drawn
+    }
+    func perFrame(_ nanoseconds: UInt64) -> String { String(format: "%.1f µs", Double(nanoseconds) / Double(frames) / 1000) }
+    print("persona-bench render: 8 panes at 160×40, the tokens of one 60 Hz frame at 4,000 tokens/s, \(frames) frames")
+    print("per frame: reduce \(perFrame(reduceTime)), render \(perFrame(renderTime)), diff \(perFrame(diffTime)); "
+        + "\(changedCells / frames) cells changed")
+}
