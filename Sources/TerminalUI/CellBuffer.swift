@@ -65,33 +65,25 @@ public struct CellBuffer: Equatable, Sendable {
         guard y >= 0, y < height else { return x }
         let end = min(width, limit.map { x + $0 } ?? width)
         var column = x
-        // Printable ASCII is one cell per byte, with no grapheme breaking to do. A byte is taken
-        // this way only when the next is ASCII too, since a combining mark may follow it.
-        let utf8 = text.utf8
-        var asciiEnd = utf8.startIndex
-        while asciiEnd != utf8.endIndex, (0x20..<0x7F).contains(utf8[asciiEnd]) { utf8.formIndex(after: &asciiEnd) }
-        if asciiEnd != utf8.endIndex, asciiEnd != utf8.startIndex { utf8.formIndex(before: &asciiEnd) }
-        for byte in utf8[..<asciiEnd] {
-            if column + 1 > end { return column }
+        DisplayWidth.scan(text, ascii: { byte in
+            guard column + 1 <= end else { return false }
             if column >= 0 {
                 clearWideNeighbours(x: column, y: y, width: 1)
                 self[column, y] = Cell(ascii: byte, style: style)
             }
             column += 1
-        }
-        for character in text[asciiEnd...] {
-            let cellWidth = DisplayWidth.of(character)
-            if cellWidth == 0 {
-                continue
-            }
-            if column + cellWidth > end { break }
+            return true
+        }, other: { character, cellWidth in
+            if cellWidth == 0 { return true }
+            guard column + cellWidth <= end else { return false }
             if column >= 0 {
                 clearWideNeighbours(x: column, y: y, width: cellWidth)
                 self[column, y] = Cell(character, style: style)
                 if cellWidth == 2 { self[column + 1, y] = Cell(" ", style: style, isContinuation: true) }
             }
             column += cellWidth
-        }
+            return true
+        })
         return column
     }
 

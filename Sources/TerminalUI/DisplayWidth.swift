@@ -2,7 +2,8 @@
 /// two, combining marks and zero-width characters none, everything else one.
 public enum DisplayWidth {
     public static func of(_ character: Character) -> Int {
-        if let ascii = character.asciiValue { return ascii >= 0x20 && ascii < 0x7F ? 1 : 0 }
+        let utf8 = character.utf8
+        if utf8.count == 1, let byte = utf8.first { return byte >= 0x20 && byte < 0x7F ? 1 : 0 }
         let scalars = character.unicodeScalars
         guard let first = scalars.first else { return 0 }
         // A variation selector 16 asks for emoji presentation, which terminals draw two wide.
@@ -24,22 +25,39 @@ public enum DisplayWidth {
     }
 
     public static func of(_ text: String) -> Int {
-        // Most text on screen is ASCII, where a byte is a column and no graphemes need finding.
         var width = 0
+        scan(text, ascii: { _ in
+            width += 1
+            return true
+        }, other: { _, characterWidth in
+            width += characterWidth
+            return true
+        })
+        return width
+    }
+
+    /// Walks `text` character by character, giving printable ASCII to `ascii` as bytes and every
+    /// other character to `other` with its width, until either returns false.
+    ///
+    /// Most text on screen is ASCII, where a byte is a column and no graphemes need finding. A
+    /// printable ASCII byte is taken alone only when the byte after it is ASCII too, since a
+    /// combining mark may follow it.
+    @inline(__always)
+    static func scan(_ text: String, ascii: (UInt8) -> Bool, other: (Character, Int) -> Bool) {
         let utf8 = text.utf8
         var index = utf8.startIndex
-        while index != utf8.endIndex, utf8[index] < 0x80 {
-            if utf8[index] >= 0x20 && utf8[index] < 0x7F { width += 1 }
-            utf8.formIndex(after: &index)
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            let next = utf8.index(after: index)
+            if byte >= 0x20, byte < 0x7F, next == utf8.endIndex || utf8[next] < 0x80 {
+                guard ascii(byte) else { return }
+                index = next
+            } else {
+                let character = text[index]
+                guard other(character, of(character)) else { return }
+                index = text.index(after: index)
+            }
         }
-        guard index != utf8.endIndex else { return width }
-        // A combining mark may join the last ASCII character, so graphemes are counted from it.
-        if index != utf8.startIndex {
-            utf8.formIndex(before: &index)
-            if utf8[index] >= 0x20 && utf8[index] < 0x7F { width -= 1 }
-        }
-        for character in text[index...] { width += of(character) }
-        return width
     }
 
     /// East Asian Wide (W) and Fullwidth (F) ranges.
