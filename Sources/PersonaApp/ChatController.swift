@@ -13,11 +13,8 @@ final class Inbox: @unchecked Sendable {
     let writeFD: Int32
     private let lock = NSLock()
     private var queue: [AppEvent] = []
-    private var firstQueuedAt: Double?
-    private let clock: @Sendable () -> Double
 
-    init(clock: @escaping @Sendable () -> Double) {
-        self.clock = clock
+    init() {
         var fds: [Int32] = [0, 0]
         pipe(&fds)
         readFD = fds[0]
@@ -33,9 +30,7 @@ final class Inbox: @unchecked Sendable {
     func post(_ event: AppEvent) {
         let wasEmpty = lock.withLock {
             queue.append(event)
-            guard queue.count == 1 else { return false }
-            firstQueuedAt = clock()
-            return true
+            return queue.count == 1
         }
         // One wake-up per batch: a UI thread that is already awake will drain the rest.
         if wasEmpty { Inbox.wake(writeFD, Inbox.eventByte) }
@@ -43,16 +38,12 @@ final class Inbox: @unchecked Sendable {
 
     func drain() -> [AppEvent] {
         lock.withLock {
-            defer {
-                queue.removeAll(keepingCapacity: true)
-                firstQueuedAt = nil
-            }
+            defer { queue.removeAll(keepingCapacity: true) }
             return queue
         }
     }
 
-    /// When the oldest waiting event was posted; nil when none waits.
-    var waitingSince: Double? { lock.withLock { firstQueuedAt } }
+    var isEmpty: Bool { lock.withLock { queue.isEmpty } }
 
     static let eventByte: UInt8 = 0x65
     static let resizeByte: UInt8 = 0x72
@@ -124,7 +115,7 @@ public final class ChatController {
         self.workspace = workspace
         self.personas = Dictionary(personas.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.input = input
-        inbox = Inbox(clock: clock)
+        inbox = Inbox()
     }
 
     /// The state now; for tests and the benchmark.
@@ -162,9 +153,12 @@ public final class ChatController {
         let transport = CurlTransport.shared
         let printerPace = transport.cadence
         transport.cadence = Self.frames
+        let wakeFD = inbox.writeFD
+        transport.backlog.onCaughtUp { Inbox.wake(wakeFD, Inbox.eventByte) }
         defer {
             for signalNumber in [SIGWINCH, SIGTERM, SIGHUP] { signal(signalNumber, SIG_DFL) }
             conversation?.cancel()
+            transport.backlog.onCaughtUp(nil)
             transport.cadence = printerPace
         }
         let size = screen.refreshSize()
@@ -176,7 +170,7 @@ public final class ChatController {
         if welcome { dispatch(.reportLoaded(FirstRun.welcome(workspace, roster: state.panes.map(\.name)))) }
         while !state.shouldQuit {
             let now = clock()
-            if now >= frameDue, inboxSettled(now) {
+            if now >= frameDue, readingCaughtUp(now) {
                 drainInbox()
                 drawIfDirty()
             }
@@ -191,7 +185,7 @@ public final class ChatController {
         let rendered = clock()
         screen.present(frame, cursor: cursor)
         // One frame per slot. A slot opens a little after the transfer thread's reading pass, when
-        // the pass's tokens have reached the inbox, so that frame shows them all at once.
+        // the pass's tokens have usually reached the inbox.
         let offset = UInt64(Self.slotOffset * 1e9)
         let nextSlot = Self.frames.tick(after: clockStart + UInt64(started * 1e9) - offset) + offset
         frameDue = Double(nextSlot - clockStart) / 1e9
@@ -202,15 +196,17 @@ public final class ChatController {
         }
     }
 
-    /// How long the first event of a batch waits for the rest. One transfer pass feeds every
-    /// stream at once, and their events reach the inbox over a fraction of a millisecond; drawing
-    /// at the first would leave the others for the next frame.
-    static let settleInterval = 0.001
-    /// How long after a reading pass a frame slot opens: time for the pass's tokens to be decoded.
-    static let slotOffset = 0.002
+    /// How long after a reading pass a frame slot opens: about the time its tokens take to be
+    /// decoded, so that most frames need one wake-up.
+    static let slotOffset = 0.001
+    /// How long a frame waits past its slot for the readers of the last pass: a reader whose task
+    /// started late would otherwise leave its tokens for the next frame, 17 ms later.
+    static let readingPatience = 0.0025
 
-    private func inboxSettled(_ now: Double) -> Bool {
-        inbox.waitingSince.map { now - $0 >= Self.settleInterval } ?? true
+    /// Whether the frame may be drawn: every stream of the last pass has been decoded and its
+    /// events posted, or the frame has waited long enough.
+    private func readingCaughtUp(_ now: Double) -> Bool {
+        inbox.isEmpty || CurlTransport.shared.backlog.isEmpty || now >= frameDue + Self.readingPatience
     }
 
     /// Sleeps until input, the next frame, a pending Escape, or a counter tick is due.
@@ -220,15 +216,18 @@ public final class ChatController {
     /// not thousands.
     private func waitForInput() {
         let now = clock()
-        let waitingSince = inbox.waitingSince
-        let watchInbox = now >= frameDue && waitingSince == nil
-        var deadline = watchInbox ? Double.infinity : max(frameDue, (waitingSince ?? 0) + Self.settleInterval)
+        // Before the slot the inbox is not watched: events gather behind one wake-up. After it, a
+        // post or the readers catching up wakes the loop; with events waiting, only until the
+        // frame's patience runs out.
+        let watchInbox = now >= frameDue
+        var deadline = !watchInbox ? frameDue : inbox.isEmpty ? Double.infinity : frameDue + Self.readingPatience
         if let escapeSince { deadline = min(deadline, escapeSince + 0.025) }
         if state.isStreaming { deadline = min(deadline, lastTick + 0.25) }
 
         let readable = Self.waitReadable(watchInbox ? [input, inbox.readFD] : [input],
                                          timeout: deadline.isInfinite ? nil : max(0, deadline - now))
         if readable.contains(input) { readKeys() }
+        if readable.contains(inbox.readFD) { readWakeBytes() }
 
         let after = clock()
         if let since = escapeSince, after - since >= 0.025 {
@@ -280,6 +279,15 @@ public final class ChatController {
     }
 
     private func drainInbox() {
+        readWakeBytes()
+        for event in inbox.drain() {
+            if case .saved(let message) = event { transcript.append(message) }
+            dispatch(event)
+        }
+    }
+
+    /// Takes the wake-up pipe's bytes and acts on the signals among them (resize, quit).
+    private func readWakeBytes() {
         var bytes = [UInt8](repeating: 0, count: 256)
         while true {
             let count = read(inbox.readFD, &bytes, bytes.count)
@@ -292,10 +300,6 @@ public final class ChatController {
                 for effect in ChatReducer.stopPanes(state.panes.indices, state: &state) { perform(effect) }
                 state.shouldQuit = true
             }
-        }
-        for event in inbox.drain() {
-            if case .saved(let message) = event { transcript.append(message) }
-            dispatch(event)
         }
     }
 

@@ -82,6 +82,43 @@ final class FlowControlTests: XCTestCase {
     }
 }
 
+final class ReadingBacklogTests: XCTestCase {
+    /// A pass's backlog empties only when every reader it brought something has come back for more,
+    /// and says so once.
+    func testTheBacklogEmptiesWhenEveryReaderHasDealtWithItsPass() async throws {
+        let backlog = ReadingBacklog()
+        let caughtUp = expectation(description: "caught up")
+        caughtUp.expectedFulfillmentCount = 1
+        caughtUp.assertForOverFulfill = true
+        backlog.onCaughtUp { caughtUp.fulfill() }
+        let first = ResponseChannel(backlog: backlog, cancel: {}, resume: {})
+        let second = ResponseChannel(backlog: backlog, cancel: {}, resume: {})
+        let idle = ResponseChannel(backlog: backlog, cancel: {}, resume: {})
+
+        backlog.beginPass()
+        for channel in [first, second] { XCTAssertTrue(Array("x".utf8).withUnsafeBytes { channel.receive(body: $0) }) }
+        for channel in [first, second, idle] { channel.publish() }
+        backlog.endPass()
+        XCTAssertFalse(backlog.isEmpty, "two readers have bytes to deal with")
+
+        _ = try await first.next()
+        XCTAssertFalse(backlog.isEmpty, "taking the bytes is not dealing with them")
+        let firstBack = Task { try await first.next() }
+        try await Task.sleep(nanoseconds: 20_000_000)
+        XCTAssertFalse(backlog.isEmpty, "the second reader has not come back")
+        _ = try await second.next()
+        second.stopReading()
+        await fulfillment(of: [caughtUp], timeout: 1)
+        XCTAssertTrue(backlog.isEmpty)
+
+        backlog.beginPass()
+        backlog.endPass()
+        XCTAssertTrue(backlog.isEmpty, "a pass that brought nothing does not call the hook")
+        firstBack.cancel()
+        _ = try await firstBack.value
+    }
+}
+
 final class CadenceTests: XCTestCase {
     func testTicksAreMultiplesOfTheIntervalStrictlyAfter() {
         let cadence = Cadence(seconds: 0.010)

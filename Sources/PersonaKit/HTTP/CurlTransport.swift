@@ -19,6 +19,8 @@ public final class CurlTransport: @unchecked Sendable {
     private var pendingResumes: [UInt64] = []
     private var lastTransferID: UInt64 = 0
     private var passCadence = Cadence(seconds: 0.002)
+    /// What the readers have yet to deal with of the reading passes; see `ReadingBacklog`.
+    public let backlog = ReadingBacklog()
     // Owned by the transfer thread alone.
     private var active: [Int: Transfer] = [:]
 
@@ -51,7 +53,8 @@ public final class CurlTransport: @unchecked Sendable {
             lastTransferID += 1
             return lastTransferID
         }
-        let channel = ResponseChannel(cancel: { [weak self] in self?.cancel(id) }, resume: { [weak self] in self?.resume(id) })
+        let channel = ResponseChannel(backlog: backlog, cancel: { [weak self] in self?.cancel(id) },
+                                      resume: { [weak self] in self?.resume(id) })
         lock.withLock { pendingStarts.append(Transfer(id: id, request: request, timeouts: timeouts, channel: channel)) }
         curl_multi_wakeup(multi)
         return HTTPResponseStream(channel: channel)
@@ -72,6 +75,7 @@ public final class CurlTransport: @unchecked Sendable {
         try? Self.threadName.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         while true {
             let passStarted = DispatchTime.now().uptimeNanoseconds
+            backlog.beginPass()
             let (starts, cancels, resumes, cadence) = lock.withLock {
                 defer {
                     pendingStarts.removeAll()
@@ -108,6 +112,7 @@ public final class CurlTransport: @unchecked Sendable {
             expireIdleTransfers()
             // Each reader wakes once per pass, with all its response brought.
             for transfer in active.values { transfer.channel.publish() }
+            backlog.endPass()
 
             var numfds: Int32 = 0
             curl_multi_poll(multi, nil, 0, pollTimeoutMillis(), &numfds)

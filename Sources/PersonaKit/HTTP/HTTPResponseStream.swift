@@ -21,10 +21,14 @@ final class ResponseChannel: @unchecked Sendable {
     private var closed = false
     private var paused = false
     private var waiter: UnsafeContinuation<HTTPStreamPart?, Error>?
+    /// True from a pass that brought the reader something until it has dealt with all of it.
+    private var owesReader = false
+    private let backlog: ReadingBacklog?
     private let cancelTransfer: @Sendable () -> Void
     private let resumeTransfer: @Sendable () -> Void
 
-    init(cancel: @escaping @Sendable () -> Void, resume: @escaping @Sendable () -> Void) {
+    init(backlog: ReadingBacklog? = nil, cancel: @escaping @Sendable () -> Void, resume: @escaping @Sendable () -> Void) {
+        self.backlog = backlog
         cancelTransfer = cancel
         resumeTransfer = resume
     }
@@ -61,6 +65,10 @@ final class ResponseChannel: @unchecked Sendable {
     /// Wakes a waiting reader if there is something for it.
     func publish() {
         lock.lock()
+        if !owesReader, !closed, head != nil || !body.isEmpty || finished {
+            owesReader = true
+            backlog?.add()
+        }
         guard let reader = waiter, let next = takeLocked() else { return lock.unlock() }
         waiter = nil
         lock.unlock()
@@ -73,13 +81,14 @@ final class ResponseChannel: @unchecked Sendable {
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<HTTPStreamPart?, Error>) in
                 lock.lock()
-                if let next = takeLocked() {
-                    lock.unlock()
-                    deliver(next, to: continuation)
-                } else {
-                    waiter = continuation
-                    lock.unlock()
-                }
+                let next = takeLocked()
+                if next == nil { waiter = continuation }
+                // Back for more with nothing left, or at the end: the reader has dealt with all it was brought.
+                let caughtUp = owesReader && (next == nil || closed)
+                if caughtUp { owesReader = false }
+                lock.unlock()
+                if let next { deliver(next, to: continuation) }
+                if caughtUp { backlog?.remove() }
             }
         } onCancel: {
             stopReading()
@@ -88,14 +97,16 @@ final class ResponseChannel: @unchecked Sendable {
 
     /// The reader is gone or its task was cancelled: the transfer stops and its connection closes.
     func stopReading() {
-        let (reader, wasOpen) = lock.withLock {
+        let (reader, wasOpen, owed) = lock.withLock {
             defer {
                 waiter = nil
                 closed = true
+                owesReader = false
             }
-            return (waiter, !closed && !finished)
+            return (waiter, !closed && !finished, owesReader)
         }
         reader?.resume(returning: nil)
+        if owed { backlog?.remove() }
         if wasOpen { cancelTransfer() }
     }
 
@@ -132,6 +143,49 @@ final class ResponseChannel: @unchecked Sendable {
         case .end(let error?):
             reader.resume(throwing: error)
         }
+    }
+}
+
+/// How many responses have something their reader has not dealt with yet, counting the transfer
+/// thread's reading pass itself while it runs.
+///
+/// It reaches zero when everything a pass brought has been decoded and handed on, which is when
+/// the chat screen draws: a frame then shows the tokens of every stream read in the pass, however
+/// the readers' tasks were scheduled.
+public final class ReadingBacklog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private var broughtSomething = false
+    private var caughtUp: (@Sendable () -> Void)?
+
+    public init() {}
+
+    public var isEmpty: Bool { lock.withLock { count == 0 } }
+
+    /// Called, from a reader's task, each time the backlog empties after a pass brought something.
+    public func onCaughtUp(_ hook: (@Sendable () -> Void)?) { lock.withLock { caughtUp = hook } }
+
+    func beginPass() { lock.withLock { count += 1 } }
+
+    func endPass() { remove(passed: true) }
+
+    func add() {
+        lock.withLock {
+            count += 1
+            broughtSomething = true
+        }
+    }
+
+    func remove() { remove(passed: false) }
+
+    private func remove(passed: Bool) {
+        let hook: (@Sendable () -> Void)? = lock.withLock {
+            count -= 1
+            guard count == 0, broughtSomething else { return nil }
+            broughtSomething = false
+            return caughtUp
+        }
+        hook?()
     }
 }
 
