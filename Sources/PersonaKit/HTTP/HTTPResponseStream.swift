@@ -8,9 +8,10 @@ import Foundation
 ///
 /// Past the high-water mark the transfer pauses (libcurl keeps the bytes and the socket backs up)
 /// until the reader has taken what waits. Without this, a reader slower than the network would
-/// buffer a whole response in memory.
+/// buffer a whole response in memory. The reader takes everything at once, so a low mark costs
+/// no throughput, and it keeps what is in flight of each stream to about two such buffers.
 final class ResponseChannel: @unchecked Sendable {
-    static let highWater = 64 * 1024
+    static let highWater = 32 * 1024
 
     private let lock = NSLock()
     private var head: HTTPResponseHead?
