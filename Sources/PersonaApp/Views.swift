@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PersonaKit
 import TerminalUI
 
@@ -242,9 +243,9 @@ enum InputView {
     /// The input's lines as shown: each line of text wrapped after the prompt's width.
     static func lines(_ text: String, width: Int) -> [String] {
         let key = Wrapped(text: text, width: width)
-        if let last = lastWrapped.value, last.key == key { return last.lines }
+        if let last = lastWrapped.withLock({ $0 }), last.key == key { return last.lines }
         let lines = wrap(text, width: width)
-        lastWrapped.value = (key, lines)
+        lastWrapped.withLock { $0 = (key, lines) }
         return lines
     }
 
@@ -254,7 +255,7 @@ enum InputView {
     }
 
     /// The layout and the view each wrap the input of every frame; it rarely changed in between.
-    private static let lastWrapped = LockedValue<(key: Wrapped, lines: [String])?>(nil)
+    private static let lastWrapped = Mutex<(key: Wrapped, lines: [String])?>(nil)
 
     private static func wrap(_ text: String, width: Int) -> [String] {
         let inner = max(1, width - DisplayWidth.of(prompt))
@@ -366,18 +367,5 @@ final class RowCache<Key: Hashable>: @unchecked Sendable {
             rows[key] = row
         }
         return row
-    }
-}
-
-/// A value behind a lock, for caches that views share.
-final class LockedValue<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-
-    init(_ value: Value) { stored = value }
-
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }

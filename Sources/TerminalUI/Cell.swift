@@ -79,30 +79,11 @@ public struct Style: Hashable, Sendable {
         set { bits = bits & ~(0x1FF << 9) | Self.code(newValue) << 9 }
     }
 
-    public var bold: Bool {
-        get { flag(18) }
-        set { set(18, newValue) }
-    }
-
-    public var dim: Bool {
-        get { flag(19) }
-        set { set(19, newValue) }
-    }
-
-    public var italic: Bool {
-        get { flag(20) }
-        set { set(20, newValue) }
-    }
-
-    public var underline: Bool {
-        get { flag(21) }
-        set { set(21, newValue) }
-    }
-
-    public var reverse: Bool {
-        get { flag(22) }
-        set { set(22, newValue) }
-    }
+    public var bold: Bool { get { flag(18) } set { set(18, newValue) } }
+    public var dim: Bool { get { flag(19) } set { set(19, newValue) } }
+    public var italic: Bool { get { flag(20) } set { set(20, newValue) } }
+    public var underline: Bool { get { flag(21) } set { set(21, newValue) } }
+    public var reverse: Bool { get { flag(22) } set { set(22, newValue) } }
 
     private func flag(_ bit: UInt32) -> Bool { bits & 1 << bit != 0 }
 

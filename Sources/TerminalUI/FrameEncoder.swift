@@ -17,24 +17,6 @@ public struct TerminalCapabilities {
     public var showCursor: [UInt8]
     /// `am` without `xenl`: writing the bottom-right cell would scroll the screen.
     public var scrollsAfterLastCell: Bool
-
-    public init(moveCursor: @escaping (Int, Int) -> [UInt8], foreground: ((Int) -> [UInt8])?, background: ((Int) -> [UInt8])?,
-                resetAttributes: [UInt8], bold: [UInt8], dim: [UInt8], italic: [UInt8], underline: [UInt8], reverse: [UInt8],
-                clearScreen: [UInt8], hideCursor: [UInt8], showCursor: [UInt8], scrollsAfterLastCell: Bool) {
-        self.moveCursor = moveCursor
-        self.foreground = foreground
-        self.background = background
-        self.resetAttributes = resetAttributes
-        self.bold = bold
-        self.dim = dim
-        self.italic = italic
-        self.underline = underline
-        self.reverse = reverse
-        self.clearScreen = clearScreen
-        self.hideCursor = hideCursor
-        self.showCursor = showCursor
-        self.scrollsAfterLastCell = scrollsAfterLastCell
-    }
 }
 
 /// Turns the cells that changed between two frames into the bytes that paint them.

@@ -84,7 +84,7 @@ struct FlushedFrame {
 ///
 /// Latency is measured end to end: persona-mock logs when it wrote each delta, and a delta counts
 /// as shown at the first flushed frame whose pane holds all the bytes sent up to it. That covers the
-/// network, libcurl, decoding, the engine, the inbox, the frame wait, rendering and ncurses.
+/// network, libcurl, decoding, the engine, the inbox, the frame wait, rendering and the terminal write.
 func uiBenchmark() async throws {
     setenv("TERM", "xterm-256color", 1)
     // Token-sized deltas (4 characters, the estimator's token) of ordinary paragraphs: 8 streams
@@ -169,7 +169,7 @@ func uiBenchmark() async throws {
     print(String(format: "8 panes for %.1f s: %d deltas shown (%.0f/s), %d frames (%.1f/s)", wall, latencies.count,
                  Double(latencies.count) / wall, measuredFrames, Double(measuredFrames) / wall))
     print(String(format: "app CPU: %.2f s over %.1f s = %.1f%% of one core (target < 5%%)", appCPU, wall, appCPU / wall * 100))
-    print(String(format: "  per frame: render %.2f ms, present (ncurses) %.2f ms", renderTotal / Double(max(1, measuredFrames)) * 1000,
+    print(String(format: "  per frame: render %.2f ms, paint %.2f ms", renderTotal / Double(max(1, measuredFrames)) * 1000,
                  presentTotal / Double(max(1, measuredFrames)) * 1000))
     print("  by thread: " + byThread.sorted { $0.1 > $1.1 }.map { String(format: "%@ %.2f s", $0.0, $0.1) }.joined(separator: ", "))
     print(String(format: "mock's write to frame flush: p50 %.1f ms, p99 %.1f ms, max %.1f ms (target p99 < 20 ms)",
