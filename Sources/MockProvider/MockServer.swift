@@ -393,9 +393,14 @@ public final class MockSendLog: @unchecked Sendable {
     private let path: String
     private let lock = NSLock()
 
-    public init(path: String) {
+    public struct CannotCreate: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String { "cannot create the send log \(path)" }
+    }
+
+    public init(path: String) throws {
         self.path = path
-        FileManager.default.createFile(atPath: path, contents: nil)
+        guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CannotCreate(path: path) }
     }
 
     func record(model: String, sends: [(bytes: Int, at: UInt64)]) {

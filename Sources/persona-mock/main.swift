@@ -30,7 +30,13 @@ while !arguments.isEmpty {
     case "--tokens": defaults.tokens = Int(value) ?? defaults.tokens
     case "--delay": defaults.delayPerToken = Double(value) ?? 0
     case "--text": defaults.text = value
-    case "--send-log": sendLog = MockSendLog(path: value)
+    case "--send-log":
+        do {
+            sendLog = try MockSendLog(path: value)
+        } catch {
+            FileHandle.standardError.write(Data("persona-mock: \(error)\n".utf8))
+            exit(2)
+        }
     default:
         FileHandle.standardError.write(Data("persona-mock: unknown option \(flag)\n".utf8))
         exit(2)
