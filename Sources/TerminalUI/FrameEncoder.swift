@@ -17,6 +17,25 @@ public struct TerminalCapabilities {
     public var showCursor: [UInt8]
     /// `am` without `xenl`: writing the bottom-right cell would scroll the screen.
     public var scrollsAfterLastCell: Bool
+
+    /// `sequence` without terminfo's padding (`$<5>`, `$<2*/>`): delays that `tputs` would spend
+    /// for hardware terminals of old, which must not reach a terminal as text.
+    public static func withoutPadding(_ sequence: [UInt8]) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(sequence.count)
+        var index = 0
+        while index < sequence.count {
+            if sequence[index] == UInt8(ascii: "$"), index + 1 < sequence.count, sequence[index + 1] == UInt8(ascii: "<"),
+               let close = sequence[(index + 2)...].firstIndex(of: UInt8(ascii: ">")),
+               sequence[(index + 2)..<close].allSatisfy({ (0x30...0x39).contains($0) || $0 == 0x2E || $0 == 0x2A || $0 == 0x2F }) {
+                index = close + 1
+                continue
+            }
+            result.append(sequence[index])
+            index += 1
+        }
+        return result
+    }
 }
 
 /// Turns the cells that changed between two frames into the bytes that paint them.

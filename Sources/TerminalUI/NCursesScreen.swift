@@ -78,8 +78,10 @@ public final class NCursesScreen: Screen {
             guard let value = tigetstr(name), Int(bitPattern: value) != -1 else { return nil }
             return UnsafePointer(value)
         }
-        func bytes(_ name: String) -> [UInt8] { string(name).map { Array(String(cString: $0).utf8) } ?? [] }
-        func expanded(_ text: UnsafePointer<CChar>?) -> [UInt8] { text.map { Array(String(cString: $0).utf8) } ?? [] }
+        func expanded(_ text: UnsafePointer<CChar>?) -> [UInt8] {
+            text.map { TerminalCapabilities.withoutPadding(Array(String(cString: $0).utf8)) } ?? []
+        }
+        func bytes(_ name: String) -> [UInt8] { expanded(string(name)) }
         guard let cup = string("cup") else { return nil }
         let setaf = colors ? string("setaf") : nil
         let setab = colors ? string("setab") : nil

@@ -123,6 +123,12 @@ final class FrameEncoderTests: XCTestCase {
         XCTAssertTrue(String(decoding: basic.encode(frame, since: nil, cursor: nil), as: UTF8.self).contains("38;5;1m"))
     }
 
+    func testTerminfoPaddingNeverReachesTheTerminal() {
+        let vt100 = ["\u{1B}[%i%p1%d;%p2%dH$<5>", "\u{1B}[m\u{0F}$<2>", "\u{1B}[H\u{1B}[J$<50>", "a$<2.5*/>b", "$<x>", "cost $<"]
+        XCTAssertEqual(vt100.map { String(decoding: TerminalCapabilities.withoutPadding(Array($0.utf8)), as: UTF8.self) },
+                       ["\u{1B}[%i%p1%d;%p2%dH", "\u{1B}[m\u{0F}", "\u{1B}[H\u{1B}[J", "ab", "$<x>", "cost $<"])
+    }
+
     func testTheCursorIsShownAndHiddenOnlyWhenThatChanges() {
         let frame = CellBuffer(width: 4, height: 2)
         var encoder = FrameEncoder(capabilities: Self.xterm(), colorMode: .palette256)
