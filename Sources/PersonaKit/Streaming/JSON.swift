@@ -181,6 +181,8 @@ private struct JSONReader {
     mutating func readObject(depth: Int) throws -> JSON {
         index += 1
         var members: [JSONObject.Member] = []
+        // Streamed chunks are objects of a handful of members: one allocation, not four doublings.
+        members.reserveCapacity(8)
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
