@@ -20,7 +20,11 @@ public struct CellRow: Equatable, Sendable {
     public init(_ runs: [StyledRun], width: Int) {
         var line = CellBuffer(width: width, height: 1)
         let used = line.put(runs, x: 0, y: 0)
-        cells = Array(line.cells[..<max(0, used)])
+        var cells = line.cells
+        // Without the buffer's reference the cells are trimmed in place, not copied.
+        line = CellBuffer(width: 0, height: 0)
+        cells.removeLast(cells.count - max(0, used))
+        self.cells = cells
     }
 
     public static let empty = CellRow([], width: 0)

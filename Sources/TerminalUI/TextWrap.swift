@@ -28,7 +28,7 @@ public struct LineWrapper: Sendable {
             }
             if let cut = breakIndex, cut > 0 {
                 emit(line[..<cut])
-                line = Array(line[cut...])
+                line.removeFirst(cut)
                 lineWidth -= widthAtBreak
             }
             // What is left may still not fit beside a wide character: cut it there.
@@ -63,7 +63,8 @@ public struct LineWrapper: Sendable {
     }
 
     private mutating func resetLine() {
-        line = []
+        // The line's room is kept: a wrapped answer fills a line of about the same length next.
+        line.removeAll(keepingCapacity: true)
         lineWidth = 0
         breakIndex = nil
     }
