@@ -54,8 +54,8 @@ public enum Color: Hashable, Sendable {
 /// compare as integers: a frame compares thousands of cells with the last one.
 public struct Style: Hashable, Sendable {
     /// Bits 0–8: foreground, 9–17: background (a palette index, or 256 for the default);
-    /// bits 18–22: bold, dim, italic, underline, reverse.
-    private var bits: UInt32
+    /// bits 18–22: bold, dim, italic, underline, reverse. `Cell` keeps a flag of its own in bit 23.
+    fileprivate var bits: UInt32
 
     public init(foreground: Color = .default, background: Color = .default, bold: Bool = false, dim: Bool = false,
                 italic: Bool = false, underline: Bool = false, reverse: Bool = false) {
@@ -68,6 +68,8 @@ public struct Style: Hashable, Sendable {
     }
 
     public static let plain = Style()
+
+    fileprivate init(bits: UInt32) { self.bits = bits }
 
     public var foreground: Color {
         get { Self.color(bits & 0x1FF) }
@@ -103,16 +105,28 @@ public struct Style: Hashable, Sendable {
 
 /// One screen cell. A wide character occupies its cell and a `continuation` cell to its right.
 ///
-/// The character is kept as plain scalars, not as a `Character`, so that a cell is a few bytes with
-/// no reference to count: a frame copies and compares thousands of them.
+/// The character is kept as plain scalars, not as a `Character`, so that a cell is 16 bytes with
+/// no padding and no reference to count: a frame copies and compares thousands of them.
 public struct Cell: Hashable, Sendable {
-    /// The character's first scalar.
-    public private(set) var base: UInt32
     /// Up to three combining marks after it, 21 bits each (all a scalar needs); unused slots are zero.
     private var packedMarks: UInt64
-    public var style: Style
+    /// The character's first scalar.
+    public private(set) var base: UInt32
+    /// The style's bits, with `isContinuation` in bit 23.
+    private var styleAndFlag: UInt32
+
+    public var style: Style {
+        get { Style(bits: styleAndFlag & ~Self.continuationBit) }
+        set { styleAndFlag = newValue.bits | styleAndFlag & Self.continuationBit }
+    }
+
     /// True for the right half of a wide character; such a cell draws nothing itself.
-    public var isContinuation: Bool
+    public var isContinuation: Bool {
+        get { styleAndFlag & Self.continuationBit != 0 }
+        set { styleAndFlag = newValue ? styleAndFlag | Self.continuationBit : styleAndFlag & ~Self.continuationBit }
+    }
+
+    private static let continuationBit: UInt32 = 1 << 23
 
     public init(_ character: Character = " ", style: Style = .plain, isContinuation: Bool = false) {
         var scalars = character.unicodeScalars.makeIterator()
@@ -122,16 +136,14 @@ public struct Cell: Hashable, Sendable {
             guard let mark = scalars.next() else { break }
             packedMarks |= UInt64(mark.value) << (21 * slot)
         }
-        self.style = style
-        self.isContinuation = isContinuation
+        styleAndFlag = style.bits | (isContinuation ? Self.continuationBit : 0)
     }
 
     /// A printable ASCII character, without going through `Character`.
     init(ascii: UInt8, style: Style) {
         base = UInt32(ascii)
         packedMarks = 0
-        self.style = style
-        isContinuation = false
+        styleAndFlag = style.bits
     }
 
     /// How many combining marks a cell keeps; a terminal cell holds few (ncurses' CCHARW_MAX is 5).

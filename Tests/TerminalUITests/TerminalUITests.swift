@@ -85,7 +85,14 @@ final class CellBufferTests: XCTestCase {
         let cell = Cell("a\u{300}\u{301}\u{302}" as Character)
         XCTAssertEqual(cell.character, "a\u{300}\u{301}\u{302}")
         XCTAssertEqual(Cell("a\u{300}\u{301}\u{302}\u{303}" as Character).character, "a\u{300}\u{301}\u{302}")
-        XCTAssertEqual(MemoryLayout<Cell>.stride, 24, "a frame is thousands of cells")
+        XCTAssertEqual(MemoryLayout<Cell>.stride, 16, "a frame is thousands of cells")
+        var wide = Cell("日", style: Style(bold: true), isContinuation: true)
+        XCTAssertTrue(wide.isContinuation)
+        XCTAssertEqual(wide.style, Style(bold: true), "the continuation flag is no part of the style")
+        wide.style = Style(foreground: .palette(7))
+        XCTAssertTrue(wide.isContinuation)
+        wide.isContinuation = false
+        XCTAssertEqual(wide.style, Style(foreground: .palette(7)))
         XCTAssertEqual(Cell("x").character, "x")
         XCTAssertNotEqual(Cell("e\u{301}" as Character), Cell("e"))
     }
