@@ -112,8 +112,7 @@ public struct CellBuffer: Equatable, Sendable {
         var count = min(row.cells.count, min(width, limit.map { x + $0 } ?? width) - x)
         if count > 0, count < row.cells.count, row.cells[count].isContinuation { count -= 1 }
         guard count > 0 else { return x }
-        clearWideNeighbours(x: x, y: y, width: 1)
-        if x + count < width, self[x + count, y].isContinuation { self[x + count, y] = Cell(" ", style: self[x + count, y].style) }
+        clearWideNeighbours(x: x, y: y, width: count)
         let start = y * width + x
         cells.withUnsafeMutableBufferPointer { destination in
             row.cells.withUnsafeBufferPointer { source in

@@ -86,14 +86,11 @@ public enum Money {
         // A NumberFormatter per call cost more than the rest of a status line, so the digits come
         // from the rounded amount as an integer.
         let places = amount >= 1 ? 2 : amount >= cent || amount == 0 ? 4 : 6
-        var scaled = amount * [100, 10_000, 1_000_000][places / 2 - 1]
+        var scaled = amount * Decimal(placeValues[places / 2 - 1])
         var rounded = Decimal()
         NSDecimalRound(&rounded, &scaled, 0, .plain)
         let units = NSDecimalNumber(decimal: rounded).int64Value
-        let divisor = [UInt64(100), 10_000, 1_000_000][places / 2 - 1]
-        let fraction = String(units.magnitude % divisor)
-        return "$" + (units < 0 ? "-" : "") + String(units.magnitude / divisor) + "."
-            + String(repeating: "0", count: places - fraction.count) + fraction
+        return text(units: units.magnitude, negative: units < 0, places: places)
     }
 
     private static let cent = Decimal(string: "0.01")!
@@ -101,13 +98,19 @@ public enum Money {
     /// `format` for whole micro-dollars, in integers only: what the chat screen redraws every frame.
     public static func format(micros: Int64) -> String {
         let places = micros >= 1_000_000 ? 2 : micros >= 10_000 || micros == 0 ? 4 : 6
-        let step = [Int64(10_000), 100, 1][places / 2 - 1]
-        let magnitude = micros.magnitude
+        let step = 1_000_000 / placeValues[places / 2 - 1]
         // Half away from zero, as `NSDecimalRound(.plain)` rounds.
-        let units = (magnitude + UInt64(step) / 2) / UInt64(step)
-        let divisor = [UInt64(100), 10_000, 1_000_000][places / 2 - 1]
+        return text(units: (micros.magnitude + step / 2) / step, negative: micros < 0, places: places)
+    }
+
+    /// Units per dollar at two, four and six decimals.
+    private static let placeValues: [UInt64] = [100, 10_000, 1_000_000]
+
+    /// `$` and `units` hundredths, ten-thousandths or millionths of a dollar, with all `places` shown.
+    private static func text(units: UInt64, negative: Bool, places: Int) -> String {
+        let divisor = placeValues[places / 2 - 1]
         let fraction = String(units % divisor)
-        return "$" + (micros < 0 ? "-" : "") + String(units / divisor) + "."
+        return "$" + (negative ? "-" : "") + String(units / divisor) + "."
             + String(repeating: "0", count: places - fraction.count) + fraction
     }
 
