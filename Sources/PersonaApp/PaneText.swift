@@ -147,6 +147,7 @@ final class WrapCache: @unchecked Sendable {
             state.wrappedRows = []
             return
         }
+        // Printable ASCII is clean already: most text skips building a String per character.
         if let ascii = character.asciiValue, ascii >= 0x20, ascii < 0x7F {
             state.paragraph.feed(character, into: &state.wrapper)
         } else {
