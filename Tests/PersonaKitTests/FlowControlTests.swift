@@ -136,3 +136,40 @@ final class CadenceTests: XCTestCase {
         XCTAssertEqual(transport.cadence, Cadence(seconds: 1.0 / 60))
     }
 }
+
+final class TransferThreadExecutorTests: XCTestCase {
+    static func threadName() -> String {
+        (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines) ?? ""
+    }
+
+    /// Readers decode on the transfer thread; the turn's task is back on its own executor afterwards,
+    /// where the ledger and the transcript may take their time.
+    func testATurnReadsOnTheTransferThreadAndReturnsToItsOwnExecutor() async throws {
+        let server = try MockServer()
+        defer { server.stop() }
+        let endpoint = ProviderEndpoint(name: "openai", type: .openai, baseURL: server.baseURL + "/v1", apiKey: "sk-test",
+                                        apiKeyEnv: "OPENAI_API_KEY", keyRequired: true)
+        let threads = Collected()
+        let outcome = await TurnRunner().run(ChatRequest(model: "mock+tokens=20", system: "", messages: [ChatMessage(role: .user, content: "hi")]),
+                                             endpoint: endpoint) { progress in
+            if case .delta = progress { threads.append(Self.threadName() + "\n") }
+        }
+        XCTAssertNil(outcome.error)
+        XCTAssertEqual(outcome.text, MockServer.generatedDeltas(20).joined())
+        XCTAssertEqual(Set(threads.joined.split(separator: "\n")), [Substring(CurlTransport.threadName)])
+        XCTAssertNotEqual(Self.threadName(), CurlTransport.threadName)
+    }
+
+    /// A task that keeps yielding on the transfer thread neither stalls the thread nor starves.
+    func testATaskThatKeepsYieldingStillFinishes() async {
+        let rounds = await withTaskExecutorPreference(CurlTransport.shared.readers) { () async -> Int in
+            var count = 0
+            for _ in 0..<100 {
+                await Task.yield()
+                if Self.threadName() == CurlTransport.threadName { count += 1 }
+            }
+            return count
+        }
+        XCTAssertEqual(rounds, 100)
+    }
+}

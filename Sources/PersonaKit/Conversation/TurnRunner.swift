@@ -49,34 +49,38 @@ public struct TurnRunner: Sendable {
         var head: HTTPResponseHead?
         var errorBody: [UInt8] = []
 
-        do {
-            for try await part in transport.stream(httpRequest, timeouts: timeouts) {
-                switch part {
-                case .head(let received):
-                    head = received
-                    onProgress(.responseHead(received))
-                case .body(let bytes):
-                    guard let head, head.status < 400 else {
-                        if errorBody.count < Self.errorBodyLimit { errorBody.append(contentsOf: bytes) }
-                        continue
+        // Read on the transfer thread, which runs this loop right after the pass that brought the
+        // bytes (see `TransferThreadExecutor`); the caller's task continues on its own executor.
+        await withTaskExecutorPreference(transport.readers) {
+            do {
+                for try await part in transport.stream(httpRequest, timeouts: timeouts) {
+                    switch part {
+                    case .head(let received):
+                        head = received
+                        onProgress(.responseHead(received))
+                    case .body(let bytes):
+                        guard let head, head.status < 400 else {
+                            if errorBody.count < Self.errorBodyLimit { errorBody.append(contentsOf: bytes) }
+                            continue
+                        }
+                        // After a failure inside the stream, reading goes on only to collect usage
+                        // that some providers send after the error.
+                        accumulator.feed(bytes, onProgress: onProgress)
                     }
-                    // After a failure inside the stream, reading goes on only to collect usage
-                    // that some providers send after the error.
-                    accumulator.feed(bytes, onProgress: onProgress)
                 }
+                if Task.isCancelled {
+                    accumulator.fail(ProviderError.stoppedByUser)
+                } else if let head, head.status >= 400 {
+                    accumulator.fail(ProviderErrorParser.fromHTTP(status: head.status, headers: head.headers, body: errorBody))
+                } else {
+                    accumulator.finishStream(onProgress: onProgress)
+                }
+            } catch let error as TransportError {
+                accumulator.flushPending(onProgress: onProgress)
+                accumulator.fail(Self.providerError(from: error))
+            } catch {
+                accumulator.fail(ProviderError(kind: .network, message: String(describing: error)))
             }
-            if Task.isCancelled {
-                accumulator.fail(ProviderError.stoppedByUser)
-            } else if let head, head.status >= 400 {
-                accumulator.fail(ProviderErrorParser.fromHTTP(status: head.status, headers: head.headers, body: errorBody))
-            } else {
-                accumulator.finishStream(onProgress: onProgress)
-            }
-        } catch let error as TransportError {
-            accumulator.flushPending(onProgress: onProgress)
-            accumulator.fail(Self.providerError(from: error))
-        } catch {
-            accumulator.fail(ProviderError(kind: .network, message: String(describing: error)))
         }
 
         var outcome = accumulator.outcome(duration: Self.seconds(since: started))

@@ -21,6 +21,9 @@ public final class CurlTransport: @unchecked Sendable {
     private var passCadence = Cadence(seconds: 0.002)
     /// What the readers have yet to deal with of the reading passes; see `ReadingBacklog`.
     public let backlog = ReadingBacklog()
+    /// Where the readers of responses run: on this thread, after the pass that brought their bytes.
+    public let readers: any TaskExecutor
+    private let readerJobs: TransferThreadExecutor
     // Owned by the transfer thread alone.
     private var active: [Int: Transfer] = [:]
 
@@ -38,6 +41,8 @@ public final class CurlTransport: @unchecked Sendable {
     private init() {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
         multi = curl_multi_init()
+        readerJobs = TransferThreadExecutor()
+        readers = readerJobs
         let thread = Thread { [unowned self] in self.run() }
         thread.name = Self.threadName
         thread.start()
@@ -73,9 +78,12 @@ public final class CurlTransport: @unchecked Sendable {
     private func run() {
         // Foundation does not pass Thread.name to the OS on Linux; name it so tools and tests see it.
         try? Self.threadName.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+        readerJobs.adopt(currentThreadWakingWith: { [unowned self] in curl_multi_wakeup(multi) })
         while true {
             let passStarted = DispatchTime.now().uptimeNanoseconds
             backlog.beginPass()
+            // Tasks that moved here since the last pass, such as turns about to send their request.
+            readerJobs.runJobs()
             let (starts, cancels, resumes, cadence) = lock.withLock {
                 defer {
                     pendingStarts.removeAll()
@@ -110,12 +118,13 @@ public final class CurlTransport: @unchecked Sendable {
                 }
             }
             expireIdleTransfers()
-            // Each reader wakes once per pass, with all its response brought.
+            // Each reader runs once per pass, with all its response brought.
             for transfer in active.values { transfer.channel.publish() }
+            readerJobs.runJobs()
             backlog.endPass()
 
             var numfds: Int32 = 0
-            curl_multi_poll(multi, nil, 0, pollTimeoutMillis(), &numfds)
+            curl_multi_poll(multi, nil, 0, readerJobs.hasJobs ? 0 : pollTimeoutMillis(), &numfds)
             let nextPass = cadence.tick(after: passStarted)
             let now = DispatchTime.now().uptimeNanoseconds
             if !active.isEmpty, now < nextPass {
