@@ -148,6 +148,16 @@ public final class MockServer: @unchecked Sendable {
         lock.withLock { streaming -= 1 }
     }
 
+    /// The body the mock streams for `deltas` in `format`, whole: for decoding without a network.
+    public static func streamBody(_ format: MockWireFormat, model: String, deltas: [String], inputTokens: Int = 12) -> [UInt8] {
+        let wire = MockWire(format: format, model: model)
+        let behavior = MockBehavior()
+        var body = wire.opening(inputTokens: inputTokens, behavior: behavior)
+        body += deltas.enumerated().map { wire.delta($1, index: $0, inputTokens: inputTokens, behavior: behavior) }
+        body += wire.closing(inputTokens: inputTokens, outputTokens: deltas.count, behavior: behavior)
+        return Array(body.joined().utf8)
+    }
+
     private func stream(_ wire: MockWire, behavior: MockBehavior, request: MockRequest, writer: SocketWriter) {
         let inputTokens = behavior.inputTokens ?? max(1, request.body.count / 4)
         let pieces = behavior.text.map { Self.split($0, every: behavior.chunkSize) } ?? Self.generatedDeltas(behavior.tokens)

@@ -4,6 +4,7 @@ import Foundation
 ///   persona-bench [stream] [--tokens N] [--streams N]   streaming CPU per token and peak RSS
 ///   persona-bench ui                                     the chat screen's CPU, latency and launch time
 ///   persona-bench render                                 the chat screen's frame work alone, headless
+///   persona-bench decode                                 each provider's stream decoding alone, per event
 ///   persona-bench ledger                                 ledger write rate and `persona costs summary` time
 var arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first.map { $0.hasPrefix("--") ? "stream" : arguments.removeFirst() } ?? "stream"
@@ -11,8 +12,9 @@ switch mode {
 case "stream": try await streamBenchmark(Options(arguments))
 case "ui": try await uiBenchmark()
 case "render": renderBenchmark()
+case "decode": decodeBenchmark()
 case "ledger": try ledgerBenchmark()
 default:
-    FileHandle.standardError.write(Data("persona-bench: unknown benchmark '\(mode)'; use stream, ui, render or ledger\n".utf8))
+    FileHandle.standardError.write(Data("persona-bench: unknown benchmark '\(mode)'; use stream, ui, render, decode or ledger\n".utf8))
     exit(2)
 }

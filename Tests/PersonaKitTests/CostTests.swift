@@ -18,11 +18,8 @@ final class CostFormulaTests: XCTestCase {
     func testIntegerCostsEqualTheDecimalFormula() throws {
         let prices = ["0", "0.075", "0.15", "0.6", "1.25", "2.5", "3.75", "10", "15", "75", "0.0375", "0.000001", "0.1234567"]
             .map { Decimal(string: $0)! }
-        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func next(_ bound: Int) -> Int {
-            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int(seed >> 33) % max(1, bound)
-        }
+        var generator = SeededGenerator(seed: 1)
+        func next(_ bound: Int) -> Int { Int.random(in: 0..<max(1, bound), using: &generator) }
         var integerPaths = 0
         for _ in 0..<4000 {
             let band = TokenPrices(input: prices[next(prices.count)], cachedInput: next(3) == 0 ? nil : prices[next(prices.count)],

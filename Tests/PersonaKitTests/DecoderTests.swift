@@ -121,3 +121,77 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(try JSON.parse(text).serialized, text)
     }
 }
+
+final class JSONTapeTests: XCTestCase {
+    func testLookupsSkipNestedValuesAndTakeTheFirstOfDuplicateKeys() throws {
+        let root = try JSONTape(Array(#"{"a":{"x":[1,{"y":2}],"z":"deep"},"b":[[],{},"s"],"a":"second","k\u0065y":3}"#.utf8)).root
+        XCTAssertEqual(root["a"]?["z"]?.string, "deep")
+        XCTAssertEqual(root["a"]?["x"]?[1]?["y"]?.int, 2)
+        XCTAssertEqual(root["b"]?[2]?.string, "s")
+        XCTAssertEqual(root["b"]?.array?.count, 3)
+        XCTAssertNil(root["b"]?[3])
+        XCTAssertEqual(root["key"]?.int, 3, "an escaped key is matched by its text")
+        XCTAssertNil(root["missing"])
+        XCTAssertNil(root["a"]?["x"]?["y"], "an array has no keys")
+        XCTAssertEqual(root["a"]?.isObject, true)
+    }
+
+    func testErrorsMatchTheirOffsetAndReason() {
+        for (bad, offset, reason) in [("{\"a\" 1}", 5, "expected ':'"), ("[1,2", 4, "unexpected end"), ("\"\\x\"", 3, "invalid escape"),
+                                      ("\"\\u12G4\"", 5, "invalid \\u escape"), ("[1] 2", 4, "trailing characters")] {
+            XCTAssertThrowsError(try JSONTape(Array(bad.utf8)), bad) { error in
+                XCTAssertEqual((error as? JSONParseError)?.offset, offset, bad)
+                XCTAssertEqual((error as? JSONParseError)?.reason, reason, bad)
+            }
+        }
+    }
+
+    /// Random documents read through the tape answer every path as the built tree does.
+    func testElementsReadAsTheTreeDoes() throws {
+        var generator = SeededGenerator(seed: 7)
+        for _ in 0..<300 {
+            let tree = Self.randomValue(depth: 0, using: &generator)
+            let element = try JSONTape(tree.serializedBytes).root
+            XCTAssertEqual(element.materialized, tree)
+            Self.assertSameReadings(element, tree)
+        }
+    }
+
+    private static func assertSameReadings(_ element: JSONElement, _ tree: JSON, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(element.string, tree.string, file: file, line: line)
+        XCTAssertEqual(element.int, tree.int, file: file, line: line)
+        XCTAssertEqual(element.double, tree.double, file: file, line: line)
+        XCTAssertEqual(element.bool, tree.bool, file: file, line: line)
+        XCTAssertEqual(element.isNull, tree.isNull, file: file, line: line)
+        XCTAssertEqual(element.isObject, tree.isObject, file: file, line: line)
+        XCTAssertEqual(element.serialized, tree.serialized, file: file, line: line)
+        if let items = tree.array {
+            XCTAssertEqual(element.array?.count, items.count, file: file, line: line)
+            for (index, item) in items.enumerated() {
+                guard let read = element[index] else { return XCTFail("item \(index) missing", file: file, line: line) }
+                assertSameReadings(read, item, file: file, line: line)
+            }
+        }
+        for key in tree.object?.keys ?? [] {
+            guard let read = element[key], let member = tree[key] else { return XCTFail("member \(key) missing", file: file, line: line) }
+            assertSameReadings(read, member, file: file, line: line)
+        }
+    }
+
+    private static func randomValue(depth: Int, using generator: inout SeededGenerator) -> JSON {
+        let keys = ["a", "content", "delta", "choices", "é", "tab\t", "quote\"", "a"]
+        let strings = ["", "plain", "esc\u{1B}[2J", "line\nbreak", "👋 wave", "back\\slash", "\u{9B}31m"]
+        switch Int.random(in: 0..<(depth > 3 ? 4 : 6), using: &generator) {
+        case 0: return .null
+        case 1: return .bool(Bool.random(using: &generator))
+        case 2: return [JSON.int(Int.random(in: -1_000_000...1_000_000, using: &generator)), .number("-2.5e3"), .number("0.0000025")]
+            .randomElement(using: &generator)!
+        case 3: return .string(strings.randomElement(using: &generator)!)
+        case 4: return .array((0..<Int.random(in: 0...4, using: &generator)).map { _ in randomValue(depth: depth + 1, using: &generator) })
+        default:
+            return .object(JSONObject((0..<Int.random(in: 0...4, using: &generator)).map { _ in
+                JSONObject.Member(key: keys.randomElement(using: &generator)!, value: randomValue(depth: depth + 1, using: &generator))
+            }))
+        }
+    }
+}

@@ -35,8 +35,8 @@ public struct AnthropicAdapter: ProviderAdapter {
     }
 
     public func decode(_ event: SSEEvent) -> [StreamEvent] {
-        let json: JSON
-        do { json = try JSON.parse(event.data) } catch { return [ProviderErrorParser.malformed(event, error)] }
+        let json: JSONElement
+        do { json = try JSONTape(event.data).root } catch { return [ProviderErrorParser.malformed(event, error)] }
         switch json["type"]?.string ?? event.name {
         case "message_start":
             if let usage = json["message"]?["usage"] { return [.usage(Self.usage(from: usage))] }
@@ -65,7 +65,7 @@ public struct AnthropicAdapter: ProviderAdapter {
         return []
     }
 
-    static func usage(from json: JSON) -> Usage {
+    static func usage(from json: JSONElement) -> Usage {
         Usage(inputTokens: json["input_tokens"]?.int,
               cachedInputTokens: json["cache_read_input_tokens"]?.int,
               cacheWriteTokens: json["cache_creation_input_tokens"]?.int,

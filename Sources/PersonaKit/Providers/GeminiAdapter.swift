@@ -34,8 +34,8 @@ public struct GeminiAdapter: ProviderAdapter {
     }
 
     public func decode(_ event: SSEEvent) -> [StreamEvent] {
-        let json: JSON
-        do { json = try JSON.parse(event.data) } catch { return [ProviderErrorParser.malformed(event, error)] }
+        let json: JSONElement
+        do { json = try JSONTape(event.data).root } catch { return [ProviderErrorParser.malformed(event, error)] }
         if let failure = ProviderErrorParser.streamFailure(in: json) { return [failure] }
         var events: [StreamEvent] = []
         if let candidate = json["candidates"]?[0] {
@@ -47,13 +47,13 @@ public struct GeminiAdapter: ProviderAdapter {
         } else if let blocked = json["promptFeedback"]?["blockReason"]?.string {
             events.append(.finish(FinishReason(kind: .contentFilter, raw: blocked)))
         }
-        if let usage = json["usageMetadata"], usage.object != nil {
+        if let usage = json["usageMetadata"], usage.isObject {
             events.append(.usage(Self.usage(from: usage)))
         }
         return events
     }
 
-    static func usage(from json: JSON) -> Usage {
+    static func usage(from json: JSONElement) -> Usage {
         let candidates = json["candidatesTokenCount"]?.int
         let thoughts = json["thoughtsTokenCount"]?.int
         let output: Int? = candidates == nil && thoughts == nil ? nil : (candidates ?? 0) + (thoughts ?? 0)

@@ -28,8 +28,8 @@ public struct OllamaAdapter: ProviderAdapter {
     }
 
     public func decode(_ event: SSEEvent) -> [StreamEvent] {
-        let json: JSON
-        do { json = try JSON.parse(event.data) } catch { return [ProviderErrorParser.malformed(event, error)] }
+        let json: JSONElement
+        do { json = try JSONTape(event.data).root } catch { return [ProviderErrorParser.malformed(event, error)] }
         if let failure = ProviderErrorParser.streamFailure(in: json) { return [failure] }
         var events: [StreamEvent] = []
         let message = json["message"]

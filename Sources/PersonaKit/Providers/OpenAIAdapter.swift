@@ -31,8 +31,8 @@ public struct OpenAIAdapter: ProviderAdapter {
 
     public func decode(_ event: SSEEvent) -> [StreamEvent] {
         if event.data.elementsEqual("[DONE]".utf8) { return [] }
-        let json: JSON
-        do { json = try JSON.parse(event.data) } catch { return [ProviderErrorParser.malformed(event, error)] }
+        let json: JSONElement
+        do { json = try JSONTape(event.data).root } catch { return [ProviderErrorParser.malformed(event, error)] }
         var events: [StreamEvent] = []
         // OpenRouter's error chunk may carry the usage of the failed generation too.
         let failure = ProviderErrorParser.streamFailure(in: json)
@@ -49,15 +49,15 @@ public struct OpenAIAdapter: ProviderAdapter {
             }
             if let reason = choice["finish_reason"]?.string { events.append(.finish(FinishReason(provider: reason))) }
         }
-        if let usage = json["usage"], usage.object != nil {
+        if let usage = json["usage"], usage.isObject {
             events.append(.usage(Self.usage(from: usage)))
-        } else if let usage = json["x_groq"]?["usage"], usage.object != nil {
+        } else if let usage = json["x_groq"]?["usage"], usage.isObject {
             events.append(.usage(Self.usage(from: usage)))
         }
         return events
     }
 
-    static func usage(from json: JSON) -> Usage {
+    static func usage(from json: JSONElement) -> Usage {
         Usage(inputTokens: json["prompt_tokens"]?.int,
               cachedInputTokens: json["prompt_tokens_details"]?["cached_tokens"]?.int,
               cacheWriteTokens: json["prompt_tokens_details"]?["cache_write_tokens"]?.int,

@@ -115,8 +115,8 @@ public enum ProviderErrorParser {
     }
 
     /// Reads an error object; `status` is the HTTP status, or nil for an error inside a stream.
-    public static func fromErrorObject(_ json: JSON, status: Int?) -> ProviderError? {
-        if case .array(let items) = json, let first = items.first { return fromErrorObject(first, status: status) }
+    public static func fromErrorObject<Value: JSONReadable>(_ json: Value, status: Int?) -> ProviderError? {
+        if let first = json.array?.first { return fromErrorObject(first, status: status) }
         guard let errorValue = json["error"] else { return nil }
         var message: String
         var providerType: String?
@@ -166,7 +166,7 @@ public enum ProviderErrorParser {
     }
 
     /// The failure an `{"error":…}` payload inside a stream stands for, if it is one.
-    static func streamFailure(in json: JSON) -> StreamEvent? {
+    static func streamFailure<Value: JSONReadable>(in json: Value) -> StreamEvent? {
         guard json["error"] != nil, let failure = fromErrorObject(json, status: nil) else { return nil }
         return .failure(failure)
     }

@@ -31,6 +31,12 @@ public enum JSON: Sendable, Equatable {
 
     public var int: Int? {
         guard case .number(let text) = self else { return nil }
+        return JSON.integer(fromNumber: text)
+    }
+
+    /// A number literal as an `Int`, when it is a whole number within range.
+    static func integer(fromNumber text: String?) -> Int? {
+        guard let text else { return nil }
         if let exact = Int(text) { return exact }
         if let value = Double(text), value.rounded() == value, abs(value) < 9e15 { return Int(value) }
         return nil
@@ -80,6 +86,25 @@ public enum JSON: Sendable, Equatable {
     }
 }
 
+/// What decoders read of a JSON value: a built `JSON` tree, or a `JSONElement` read in place.
+public protocol JSONReadable {
+    subscript(key: String) -> Self? { get }
+    subscript(index: Int) -> Self? { get }
+    var string: String? { get }
+    var int: Int? { get }
+    var double: Double? { get }
+    var bool: Bool? { get }
+    var isNull: Bool { get }
+    var isObject: Bool { get }
+    var array: [Self]? { get }
+    /// Compact JSON text of the value.
+    var serialized: String { get }
+}
+
+extension JSON: JSONReadable {
+    public var isObject: Bool { object != nil }
+}
+
 /// Object members in the order they were read or built.
 public struct JSONObject: Sendable, Equatable {
     public struct Member: Sendable, Equatable {
@@ -117,30 +142,252 @@ public struct JSONParseError: Error, CustomStringConvertible, Sendable {
 
 extension JSON {
     public static func parse(_ text: String) throws -> JSON {
-        var text = text
-        return try text.withUTF8 { try parse(UnsafeRawBufferPointer($0)) }
+        try JSONTape(Array(text.utf8)).root.materialized
     }
 
     public static func parse(_ bytes: [UInt8]) throws -> JSON {
-        try bytes.withUnsafeBytes { try parse($0) }
+        try JSONTape(bytes).root.materialized
     }
 
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSON {
-        var reader = JSONReader(bytes: bytes.bindMemory(to: UInt8.self))
-        reader.skipWhitespace()
-        let value = try reader.readValue(depth: 0)
-        reader.skipWhitespace()
-        guard reader.index == reader.bytes.count else { throw reader.error("trailing characters") }
-        return value
+        try JSONTape(Array(bytes)).root.materialized
     }
 }
 
-private struct JSONReader {
+/// A JSON text checked and indexed in one pass, then read in place.
+///
+/// Streamed chunks are read for a few fields each: building a whole tree of strings, arrays and
+/// objects per chunk, and freeing it again, cost more than the rest of decoding. The tape keeps
+/// the text and a flat list of its values; a lookup compares bytes, and only what is asked for is
+/// made into a `String`.
+public final class JSONTape: Sendable {
+    enum Kind: UInt8 {
+        case null, `true`, `false`, number, string, array, object
+    }
+
+    struct Token {
+        var kind: Kind
+        /// A string with escapes, which must be decoded rather than copied.
+        var escaped = false
+        /// The value's bytes; for a string, without its quotes.
+        var start: Int
+        var end: Int
+        /// The index of the token after this value and everything inside it.
+        var next: Int
+    }
+
+    let bytes: [UInt8]
+    let tokens: [Token]
+
+    /// Checks and indexes `bytes`; throws for anything but one JSON value with optional whitespace.
+    public init(_ bytes: [UInt8]) throws {
+        self.bytes = bytes
+        tokens = try bytes.withUnsafeBufferPointer { buffer in
+            var reader = JSONTapeReader(bytes: buffer)
+            reader.skipWhitespace()
+            try reader.readValue(depth: 0)
+            reader.skipWhitespace()
+            guard reader.index == buffer.count else { throw reader.error("trailing characters") }
+            return reader.tokens
+        }
+    }
+
+    public var root: JSONElement { JSONElement(tape: self, index: 0) }
+}
+
+/// One value of a `JSONTape`, read on demand.
+public struct JSONElement: JSONReadable, Sendable {
+    let tape: JSONTape
+    let index: Int
+
+    private var token: JSONTape.Token { tape.tokens[index] }
+
+    public subscript(key: String) -> JSONElement? {
+        let found = key.utf8.withContiguousStorageIfAvailable { tape.member(of: index, named: $0) }
+            ?? Array(key.utf8).withUnsafeBufferPointer { tape.member(of: index, named: $0) }
+        return found.map { JSONElement(tape: tape, index: $0) }
+    }
+
+    public subscript(position: Int) -> JSONElement? {
+        guard token.kind == .array, position >= 0 else { return nil }
+        var item = index + 1
+        var count = 0
+        while item < token.next {
+            if count == position { return JSONElement(tape: tape, index: item) }
+            count += 1
+            item = tape.tokens[item].next
+        }
+        return nil
+    }
+
+    public var string: String? {
+        guard token.kind == .string else { return nil }
+        return tape.text(of: token)
+    }
+
+    public var int: Int? { JSON.integer(fromNumber: numberText) }
+
+    public var double: Double? { numberText.flatMap(Double.init) }
+
+    public var bool: Bool? {
+        switch token.kind {
+        case .true: return true
+        case .false: return false
+        default: return nil
+        }
+    }
+
+    public var isNull: Bool { token.kind == .null }
+
+    public var isObject: Bool { token.kind == .object }
+
+    public var array: [JSONElement]? {
+        guard token.kind == .array else { return nil }
+        var items: [JSONElement] = []
+        var item = index + 1
+        while item < token.next {
+            items.append(JSONElement(tape: tape, index: item))
+            item = tape.tokens[item].next
+        }
+        return items
+    }
+
+    public var serialized: String { materialized.serialized }
+
+    /// The value as a `JSON` tree.
+    public var materialized: JSON {
+        switch token.kind {
+        case .null: return .null
+        case .true: return .bool(true)
+        case .false: return .bool(false)
+        case .number: return .number(numberText ?? "")
+        case .string: return .string(tape.text(of: token))
+        case .array: return .array(array?.map(\.materialized) ?? [])
+        case .object:
+            var members: [JSONObject.Member] = []
+            var member = index + 1
+            while member < token.next {
+                members.append(JSONObject.Member(key: tape.text(of: tape.tokens[member]),
+                                                 value: JSONElement(tape: tape, index: member + 1).materialized))
+                member = tape.tokens[member + 1].next
+            }
+            return .object(JSONObject(members))
+        }
+    }
+
+    private var numberText: String? {
+        guard token.kind == .number else { return nil }
+        return tape.text(of: token)
+    }
+}
+
+extension JSONTape {
+    /// The index of the value of the first member of the object at `object` whose key spells
+    /// `wanted`; nil when it has none, or is no object.
+    func member(of object: Int, named wanted: UnsafeBufferPointer<UInt8>) -> Int? {
+        tokens.withUnsafeBufferPointer { tokens in
+            bytes.withUnsafeBufferPointer { bytes in
+                guard tokens[object].kind == .object else { return nil }
+                let end = tokens[object].next
+                var member = object + 1
+                while member < end {
+                    let key = tokens[member]
+                    if key.escaped {
+                        let text = Self.unescaped(UnsafeBufferPointer(rebasing: bytes[key.start..<key.end]))
+                        if text.elementsEqual(wanted) { return member + 1 }
+                    } else if key.end - key.start == wanted.count,
+                              wanted.isEmpty || memcmp(bytes.baseAddress! + key.start, wanted.baseAddress!, wanted.count) == 0 {
+                        return member + 1
+                    }
+                    member = tokens[member + 1].next
+                }
+                return nil
+            }
+        }
+    }
+
+    /// A string's text with its escapes decoded, or a number's literal.
+    func text(of token: Token) -> String {
+        bytes.withUnsafeBufferPointer { all in
+            let raw = UnsafeBufferPointer(rebasing: all[token.start..<token.end])
+            return token.escaped ? String(decoding: Self.unescaped(raw), as: UTF8.self) : String(decoding: raw, as: UTF8.self)
+        }
+    }
+
+    /// The bytes of a string the reader has checked, with its escapes decoded; a lone surrogate
+    /// becomes U+FFFD.
+    private static func unescaped(_ raw: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var index = 0
+        func hex4() -> UInt32 {
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = raw[index]
+                let digit: UInt8 = byte <= UInt8(ascii: "9") ? byte - UInt8(ascii: "0") : (byte | 0x20) - UInt8(ascii: "a") + 10
+                value = value << 4 | UInt32(digit)
+                index += 1
+            }
+            return value
+        }
+        func append(_ value: UInt32) {
+            out.append(contentsOf: UTF8.encode(Unicode.Scalar(value) ?? "\u{FFFD}")!)
+        }
+        while index < raw.count {
+            let byte = raw[index]
+            index += 1
+            guard byte == UInt8(ascii: "\\") else {
+                out.append(byte)
+                continue
+            }
+            let escape = raw[index]
+            index += 1
+            switch escape {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = hex4()
+                if (0xD800...0xDBFF).contains(scalar) {
+                    if index + 1 < raw.count, raw[index] == UInt8(ascii: "\\"), raw[index + 1] == UInt8(ascii: "u") {
+                        index += 2
+                        let low = hex4()
+                        if (0xDC00...0xDFFF).contains(low) {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            append(0xFFFD)
+                            scalar = low
+                        }
+                    } else {
+                        scalar = 0xFFFD
+                    }
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    scalar = 0xFFFD
+                }
+                append(scalar)
+            default:
+                // `"`, `\` and `/` stand for themselves.
+                out.append(escape)
+            }
+        }
+        return out
+    }
+}
+
+/// Checks JSON syntax and records a token per value, building nothing else.
+private struct JSONTapeReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
+    var tokens: [JSONTape.Token] = []
     static let maxDepth = 512
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+        // A streamed chunk holds a few dozen values.
+        tokens.reserveCapacity(64)
+    }
 
     func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
 
@@ -153,167 +400,150 @@ private struct JSONReader {
         }
     }
 
-    mutating func readValue(depth: Int) throws -> JSON {
+    mutating func readValue(depth: Int) throws {
         guard depth < Self.maxDepth else { throw error("nesting too deep") }
         guard index < bytes.count else { throw error("unexpected end") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try readObject(depth: depth)
-        case UInt8(ascii: "["): return try readArray(depth: depth)
-        case UInt8(ascii: "\""): return .string(try readString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try readNumber())
+        case UInt8(ascii: "{"): try readObject(depth: depth)
+        case UInt8(ascii: "["): try readArray(depth: depth)
+        case UInt8(ascii: "\""): try readString()
+        case UInt8(ascii: "t"): try readLiteral("true", .true)
+        case UInt8(ascii: "f"): try readLiteral("false", .false)
+        case UInt8(ascii: "n"): try readLiteral("null", .null)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try readNumber()
         default: throw error("unexpected character")
         }
     }
 
-    mutating func expectLiteral(_ literal: StaticString) throws {
+    private mutating func record(_ kind: JSONTape.Kind, from start: Int, escaped: Bool = false) {
+        tokens.append(JSONTape.Token(kind: kind, escaped: escaped, start: start, end: index, next: tokens.count + 1))
+    }
+
+    mutating func readLiteral(_ literal: StaticString, _ kind: JSONTape.Kind) throws {
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw error("unexpected end") }
         let base = literal.utf8Start
         for offset in 0..<count where bytes[index + offset] != base[offset] {
             throw error("invalid literal")
         }
+        let start = index
         index += count
+        record(kind, from: start)
     }
 
-    mutating func readObject(depth: Int) throws -> JSON {
+    /// Opens a container's token; `close` fixes its end once its contents are read.
+    private mutating func open(_ kind: JSONTape.Kind) -> Int {
+        tokens.append(JSONTape.Token(kind: kind, start: index, end: index, next: 0))
         index += 1
-        var members: [JSONObject.Member] = []
-        // Streamed chunks are objects of a handful of members: one allocation, not four doublings.
-        members.reserveCapacity(8)
+        return tokens.count - 1
+    }
+
+    private mutating func close(_ token: Int) {
+        index += 1
+        tokens[token].end = index
+        tokens[token].next = tokens.count
+    }
+
+    mutating func readObject(depth: Int) throws {
+        let token = open(.object)
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return .object(JSONObject(members))
-        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { return close(token) }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
-            let key = try readString()
+            try readString()
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            let value = try readValue(depth: depth + 1)
-            members.append(JSONObject.Member(key: key, value: value))
+            try readValue(depth: depth + 1)
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(JSONObject(members))
+                return close(token)
             } else {
                 throw error("expected ',' or '}'")
             }
         }
     }
 
-    mutating func readArray(depth: Int) throws -> JSON {
-        index += 1
-        var items: [JSON] = []
+    mutating func readArray(depth: Int) throws {
+        let token = open(.array)
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(items)
-        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { return close(token) }
         while true {
             skipWhitespace()
-            items.append(try readValue(depth: depth + 1))
+            try readValue(depth: depth + 1)
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(items)
+                return close(token)
             } else {
                 throw error("expected ',' or ']'")
             }
         }
     }
 
-    mutating func readNumber() throws -> String {
+    mutating func readNumber() throws {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         var digits = 0
         while index < bytes.count {
-            let byte = bytes[index]
-            switch byte {
+            switch bytes[index] {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
             case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-"): break
             default:
                 guard digits > 0 else { throw error("invalid number") }
-                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                return record(.number, from: start)
             }
             index += 1
         }
         guard digits > 0 else { throw error("invalid number") }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        record(.number, from: start)
     }
 
-    mutating func readString() throws -> String {
+    /// Checks a string, escapes included, and records its bytes between the quotes.
+    mutating func readString() throws {
         index += 1
         let start = index
-        // Fast path: no escapes, so the bytes are the string.
+        var escaped = false
         while index < bytes.count {
+            // Most of a string is plain text: skip it in a tight loop on a local index.
+            var plain = index
+            while plain < bytes.count, bytes[plain] >= 0x20, bytes[plain] != UInt8(ascii: "\""), bytes[plain] != UInt8(ascii: "\\") {
+                plain += 1
+            }
+            index = plain
+            guard index < bytes.count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                tokens.append(JSONTape.Token(kind: .string, escaped: escaped, start: start, end: index, next: tokens.count + 1))
                 index += 1
-                return value
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw error("control character in string") }
-            index += 1
-        }
-        var scratch = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                index += 1
-                return String(decoding: scratch, as: UTF8.self)
+                return
             }
             if byte < 0x20 { throw error("control character in string") }
-            if byte != UInt8(ascii: "\\") {
-                scratch.append(byte)
-                index += 1
-                continue
-            }
             index += 1
+            guard byte == UInt8(ascii: "\\") else { continue }
+            escaped = true
             guard index < bytes.count else { throw error("unexpected end") }
             let escape = bytes[index]
             index += 1
             switch escape {
-            case UInt8(ascii: "\""): scratch.append(0x22)
-            case UInt8(ascii: "\\"): scratch.append(0x5C)
-            case UInt8(ascii: "/"): scratch.append(0x2F)
-            case UInt8(ascii: "b"): scratch.append(0x08)
-            case UInt8(ascii: "f"): scratch.append(0x0C)
-            case UInt8(ascii: "n"): scratch.append(0x0A)
-            case UInt8(ascii: "r"): scratch.append(0x0D)
-            case UInt8(ascii: "t"): scratch.append(0x09)
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
+                 UInt8(ascii: "r"), UInt8(ascii: "t"):
+                break
             case UInt8(ascii: "u"):
-                var scalar = try readHex4()
-                if (0xD800...0xDBFF).contains(scalar) {
-                    if index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
-                        index += 2
-                        let low = try readHex4()
-                        if (0xDC00...0xDFFF).contains(low) {
-                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                        } else {
-                            appendScalar(0xFFFD, to: &scratch)
-                            scalar = low
-                        }
-                    } else {
-                        scalar = 0xFFFD
-                    }
-                } else if (0xDC00...0xDFFF).contains(scalar) {
-                    scalar = 0xFFFD
+                let scalar = try readHex4()
+                // A high surrogate's partner is read with it, so that a bad one is reported here.
+                if (0xD800...0xDBFF).contains(scalar), index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                   bytes[index + 1] == UInt8(ascii: "u") {
+                    index += 2
+                    _ = try readHex4()
                 }
-                appendScalar(scalar, to: &scratch)
             default:
                 throw error("invalid escape")
             }
@@ -337,11 +567,6 @@ private struct JSONReader {
             index += 1
         }
         return value
-    }
-
-    func appendScalar(_ value: UInt32, to scratch: inout [UInt8]) {
-        let scalar = Unicode.Scalar(value) ?? "\u{FFFD}"
-        scratch.append(contentsOf: UTF8.encode(scalar)!)
     }
 }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One server-sent event: its `event:` name (`message` when absent) and its joined `data:` lines.
 public struct SSEEvent: Sendable, Equatable {
     public var name: String
@@ -41,29 +43,29 @@ public struct SSEDecoder: Sendable {
             start = index
         }
         while index < bytes.count {
+            // Skip to the line's end in a tight loop: bytes above CR are never line ends.
+            let textStart = index
+            while index < bytes.count, bytes[index] > 0x0D || (bytes[index] != 0x0A && bytes[index] != 0x0D) { index += 1 }
+            if index > textStart { lastWasCR = false }
+            guard index < bytes.count else { break }
             let byte = bytes[index]
-            if byte == 0x0A || byte == 0x0D {
-                if byte == 0x0A, lastWasCR, index == start, line.isEmpty {
-                    // The LF of a CRLF whose CR ended the previous chunk.
-                    lastWasCR = false
-                    index += 1
-                    start = index
-                    continue
-                }
-                line.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
-                processLine(into: &events)
-                line.removeAll(keepingCapacity: true)
-                lastWasCR = byte == 0x0D
+            if byte == 0x0A, lastWasCR, index == start, line.isEmpty {
+                // The LF of a CRLF whose CR ended the previous chunk.
+                lastWasCR = false
                 index += 1
-                if lastWasCR, index < bytes.count, bytes[index] == 0x0A {
-                    lastWasCR = false
-                    index += 1
-                }
                 start = index
                 continue
             }
-            lastWasCR = false
+            line.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+            processLine(into: &events)
+            line.removeAll(keepingCapacity: true)
+            lastWasCR = byte == 0x0D
             index += 1
+            if lastWasCR, index < bytes.count, bytes[index] == 0x0A {
+                lastWasCR = false
+                index += 1
+            }
+            start = index
         }
         if start < bytes.count {
             line.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]))
@@ -110,14 +112,24 @@ public struct SSEDecoder: Sendable {
         var valueStart = colon.map { $0 + 1 } ?? line.count
         if valueStart < line.count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
         let value = line[valueStart...]
-        if field.elementsEqual("data".utf8) {
+        if Self.spells(field, Self.dataField) {
             if hasData { data.append(0x0A) }
             data.append(contentsOf: value)
             hasData = true
-        } else if field.elementsEqual("event".utf8) {
+        } else if Self.spells(field, Self.eventField) {
             eventName = Array(value)
         }
         // `id:` and `retry:` are reconnection hints; a chat completion is never resumed, so they are ignored.
+    }
+
+    private static let dataField = Array("data".utf8)
+    private static let eventField = Array("event".utf8)
+
+    /// Byte for byte, without the generic `elementsEqual` of a slice and a string's UTF-8 view.
+    private static func spells(_ field: ArraySlice<UInt8>, _ name: [UInt8]) -> Bool {
+        field.count == name.count && field.withUnsafeBufferPointer { field in
+            name.withUnsafeBufferPointer { name in memcmp(field.baseAddress!, name.baseAddress!, name.count) == 0 }
+        }
     }
 
     private mutating func dispatch(into events: inout [SSEEvent]) {

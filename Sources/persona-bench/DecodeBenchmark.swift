@@ -1,0 +1,49 @@
+import Foundation
+import MockProvider
+import PersonaKit
+
+/// Decoding alone: each provider's stream body, as the mock writes it, through the framing decoder
+/// and the adapter, in 4 KB reads, with no network. CPU time per event, best of five rounds.
+func decodeBenchmark() {
+    let deltas = MockServer.generatedDeltas(20_000)
+    print("persona-bench decode: \(deltas.count) deltas per provider, framing and adapter, 4 KB reads")
+    for format in MockWireFormat.allCases {
+        guard let type = ProviderType(rawValue: format.rawValue) else { continue }
+        let body = MockServer.streamBody(format, model: "mock", deltas: deltas)
+        let adapter = Adapters.adapter(for: type)
+        var best = Double.infinity
+        var text = 0
+        for _ in 0..<5 {
+            let started = threadCPUSeconds()
+            text = decode(body, adapter: adapter)
+            best = min(best, threadCPUSeconds() - started)
+        }
+        print(String(format: "%-10@ %6.0f ns/event  (%d characters decoded)", format.rawValue, best / Double(deltas.count) * 1e9, text))
+    }
+}
+
+/// The characters of answer text in `body`, decoded as a stream reader would.
+private func decode(_ body: [UInt8], adapter: any ProviderAdapter) -> Int {
+    var sse = SSEDecoder()
+    var ndjson = NDJSONDecoder()
+    var characters = 0
+    func count(_ events: [StreamEvent]) {
+        for case .delta(let text) in events { characters += text.utf8.count }
+    }
+    var offset = 0
+    while offset < body.count {
+        let read = Array(body[offset..<min(body.count, offset + 4096)])
+        offset += read.count
+        switch adapter.framing {
+        case .serverSentEvents: for event in sse.feed(read) { count(adapter.decode(event)) }
+        case .newlineDelimitedJSON: for line in ndjson.feed(read) { count(adapter.decode(SSEEvent(data: line))) }
+        }
+    }
+    return characters
+}
+
+private func threadCPUSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
