@@ -45,6 +45,19 @@ struct MarkdownParagraph {
         styleInline(character, kind: kind, into: &wrapper)
     }
 
+    /// Feeds a printable ASCII character (0x20–0x7E); the same as `feed` with its `Character`,
+    /// minus the cost of `Character` comparisons once the paragraph's kind is known.
+    mutating func feed(ascii byte: UInt8, into wrapper: inout LineWrapper) {
+        guard let kind, !skippingHeadingMarks else { return feed(Character(Unicode.Scalar(byte)), into: &wrapper) }
+        if kind == .code { return wrapper.feed(ascii: byte, Theme.code) }
+        switch byte {
+        case UInt8(ascii: "`"), UInt8(ascii: "*"): styleInline(Character(Unicode.Scalar(byte)), kind: kind, into: &wrapper)
+        default:
+            if pendingStar { flushStar(kind, &wrapper) }
+            wrapper.feed(ascii: byte, style(for: kind))
+        }
+    }
+
     /// Ends the paragraph: flushes what was held back and returns the block state for the next one.
     mutating func finish(into wrapper: inout LineWrapper) -> BlockState {
         if kind == nil { decide(final: true, into: &wrapper) }

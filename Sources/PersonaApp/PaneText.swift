@@ -101,11 +101,24 @@ final class WrapCache: @unchecked Sendable {
         if text.utf8.count < state.consumedBytes { state = Progress(width: width) }
 
         let utf8 = text.utf8
-        let fresh = text[utf8.index(utf8.startIndex, offsetBy: state.consumedBytes)...]
+        var position = utf8.index(utf8.startIndex, offsetBy: state.consumedBytes)
         var heldBack: Character?
-        for character in fresh {
+        while position < utf8.endIndex {
+            let byte = utf8[position]
+            let next = utf8.index(after: position)
+            // Two ASCII characters in a row always break apart (only CR LF joins, and CR is not
+            // printable): a printable one with ASCII after it is a whole character, fed as a byte.
+            if byte >= 0x20, byte < 0x7F, next < utf8.endIndex, utf8[next] < 0x80 {
+                if let previous = heldBack { consume(previous, into: &state, width: width) }
+                heldBack = nil
+                state.consumedBytes += 1
+                state.paragraph.feed(ascii: byte, into: &state.wrapper)
+                position = next
+                continue
+            }
             if let previous = heldBack { consume(previous, into: &state, width: width) }
-            heldBack = character
+            heldBack = text[position]
+            position = text.index(after: position)
         }
         if let last = heldBack, entry.status != .streaming {
             consume(last, into: &state, width: width)

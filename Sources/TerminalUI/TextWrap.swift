@@ -18,10 +18,21 @@ public struct LineWrapper: Sendable {
     }
 
     public mutating func feed(_ character: Character, _ style: Style) {
-        let characterWidth = DisplayWidth.of(character)
-        if character == " ", line.isEmpty, !lines.isEmpty { return }
+        let utf8 = character.utf8
+        if utf8.count == 1, let byte = utf8.first, byte >= 0x20, byte < 0x7F { return feed(ascii: byte, style) }
+        place(character, style, width: DisplayWidth.of(character), isSpace: false)
+    }
+
+    /// Feeds a printable ASCII character (0x20–0x7E), without the cost of a `Character`'s
+    /// comparisons: most of a model's answer comes this way.
+    public mutating func feed(ascii byte: UInt8, _ style: Style) {
+        place(Character(Unicode.Scalar(byte)), style, width: 1, isSpace: byte == 0x20)
+    }
+
+    private mutating func place(_ character: Character, _ style: Style, width characterWidth: Int, isSpace: Bool) {
+        if isSpace, line.isEmpty, !lines.isEmpty { return }
         if lineWidth + characterWidth > width, !line.isEmpty {
-            if character == " " {
+            if isSpace {
                 emit(line[...])
                 resetLine()
                 return
@@ -40,7 +51,7 @@ public struct LineWrapper: Sendable {
         }
         line.append((character, style))
         lineWidth += characterWidth
-        if character == " " {
+        if isSpace {
             breakIndex = line.count
             widthAtBreak = lineWidth
         }
@@ -79,15 +90,21 @@ public struct LineWrapper: Sendable {
         return result
     }
 
+    /// Runs of one style each. A run's text is gathered as bytes and made a `String` once, which
+    /// costs far less than appending its characters one by one.
     private static func group(_ characters: ArraySlice<(Character, Style)>) -> [StyledRun] {
         var runs: [StyledRun] = []
+        var bytes: [UInt8] = []
+        var runStyle: Style?
         for (character, style) in characters {
-            if let last = runs.last, last.style == style {
-                runs[runs.count - 1].text.append(character)
-            } else {
-                runs.append(StyledRun(String(character), style))
+            if let current = runStyle, current != style {
+                runs.append(StyledRun(String(decoding: bytes, as: UTF8.self), current))
+                bytes.removeAll(keepingCapacity: true)
             }
+            runStyle = style
+            bytes.append(contentsOf: character.utf8)
         }
+        if let runStyle { runs.append(StyledRun(String(decoding: bytes, as: UTF8.self), runStyle)) }
         return runs
     }
 }

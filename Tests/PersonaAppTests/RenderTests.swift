@@ -172,7 +172,7 @@ final class RenderTests: XCTestCase {
 
 final class StreamingWrapTests: XCTestCase {
     /// Styling and wrapping a streamed answer delta by delta gives exactly the lines of the whole
-    /// answer, however the deltas split it (inside `**`, a grapheme, a fence or a list marker).
+    /// answer, however the deltas split it (inside `**`, a grapheme, a CRLF, a fence or a list marker).
     func testStreamedLinesEqualTheLinesOfTheWholeText() {
         let answer = """
             # Verdict
@@ -184,15 +184,15 @@ final class StreamingWrapTests: XCTestCase {
             ```
             let x = 1
             ```
-            Final **bold words** end here.
+            Final **bold words** end here, and 2 * 3 is 6.\r\nA CRLF line, then cafe\u{301} and a flag 🇫🇷.
             """
-        for width in [12, 23, 40] {
+        // Split between scalars too, so that a mark or a CRLF's LF arrives apart from its base.
+        for (width, pieces) in [12, 23, 40].flatMap({ [($0, Array(answer).map { String($0) }), ($0, answer.unicodeScalars.map { String($0) })] }) {
             for step in [1, 2, 3, 7, 13] {
                 var streamed = RenderTests.streaming(width: 80, height: 20, answers: [""])
-                let characters = Array(answer)
                 var index = 0
-                while index < characters.count {
-                    let piece = String(characters[index..<min(characters.count, index + step)])
+                while index < pieces.count {
+                    let piece = pieces[index..<min(pieces.count, index + step)].joined()
                     _ = ChatReducer.reduce(&streamed, .turn(personaID: "skeptic", serial: 1, .delta(piece)), at: 1)
                     _ = PaneText.lines(for: streamed.panes[0], width: width)
                     index += step
@@ -217,6 +217,27 @@ final class StreamingWrapTests: XCTestCase {
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
         let lines = PaneText.lines(for: state.panes[0], width: 40).all.suffix(5).map(\.text)
         XCTAssertEqual(lines, ["Title", "• item", "1. one", "│ quote", "plain b c"])
+    }
+}
+
+final class MarkdownFastPathTests: XCTestCase {
+    /// Printable ASCII fed as bytes styles and wraps exactly as the same characters fed one by one.
+    func testASCIIBytesStyleAndWrapAsTheirCharactersDo() {
+        let paragraphs = ["# Heading with **bold**", "plain **bold** and `code` and 2 * 3 = 6, a lone * star", "- item *", "> quote `x`",
+                          "```swift", "12. numbered", "a*b**c***d`e`f", "   indented  words  with   spaces   that wrap"]
+        for width in [7, 16, 40] {
+            for (index, paragraph) in paragraphs.enumerated() {
+                let block = MarkdownParagraph.BlockState(inFence: index == paragraphs.count - 1)
+                var bytes = MarkdownParagraph(block: block), characters = MarkdownParagraph(block: block)
+                var byByte = LineWrapper(width: width), byCharacter = LineWrapper(width: width)
+                for character in paragraph {
+                    bytes.feed(ascii: character.asciiValue!, into: &byByte)
+                    characters.feed(character, into: &byCharacter)
+                }
+                XCTAssertEqual(bytes.finish(into: &byByte), characters.finish(into: &byCharacter))
+                XCTAssertEqual(byByte.allLines, byCharacter.allLines, "\(paragraph) at width \(width)")
+            }
+        }
     }
 }
 
