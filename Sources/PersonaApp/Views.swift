@@ -70,7 +70,6 @@ public enum ChatView {
 
 enum HeaderView {
     static func draw(_ state: AppState, in rect: Rect, into frame: inout CellBuffer) {
-        frame.fill(rect, style: Theme.header)
         var left = [StyledRun(" Persona ", Theme.header), StyledRun("│ \(state.session) │ \(state.mode.rawValue)", Theme.headerDim)]
         if let progress = state.progress, state.mode != .parallel {
             left.append(StyledRun(" │ round \(progress.current)/\(progress.total)", Theme.header))
@@ -78,10 +77,26 @@ enum HeaderView {
             left.append(StyledRun(" │ round \(state.round)", Theme.headerDim))
         }
         let right = costRuns(state)
-        let rightWidth = right.reduce(0) { $0 + DisplayWidth.of($1.text) }
-        frame.put(left, x: rect.x, y: rect.y, limit: max(0, rect.width - rightWidth - 1))
-        frame.put(right, x: rect.maxX - rightWidth, y: rect.y)
+        // The figures change a few times a second while frames come sixty times: the row is laid
+        // out once per text.
+        let row = rows.row(Key(left: left, right: right, width: rect.width)) {
+            CellRow(width: rect.width) { line in
+                line.fill(line.bounds, style: Theme.header)
+                let rightWidth = right.reduce(0) { $0 + DisplayWidth.of($1.text) }
+                line.put(left, x: 0, y: 0, limit: max(0, rect.width - rightWidth - 1))
+                line.put(right, x: rect.width - rightWidth, y: 0)
+            }
+        }
+        frame.put(row, x: rect.x, y: rect.y)
     }
+
+    private struct Key: Hashable {
+        var left: [StyledRun]
+        var right: [StyledRun]
+        var width: Int
+    }
+
+    private static let rows = RowCache<Key>()
 
     /// `session $0.0123 / $1.00 ████░░░░░░ · today $0.5123`: the session against its budget (a
     /// bar that turns yellow at the warning point and red at the cap), then the day's total.
@@ -172,68 +187,115 @@ enum PaneView {
     static func statusRuns(_ pane: PaneState, now: Double, width: Int) -> [StyledRun] {
         let counters = pane.counters
         let (symbol, word, style) = phase(pane, now: now)
-        guard counters.startedAt != nil else { return [StyledRun("\(symbol) \(word)", style)] }
-        func mark(_ estimated: Bool) -> String { estimated ? "~" : "" }
-        let input = counters.inputTokens.map { mark(counters.inputEstimated) + String($0) } ?? "?"
-        let output = mark(counters.outputEstimated) + String(counters.outputTokens)
+        guard counters.startedAt != nil else { return [StyledRun("\(symbol.text) \(word)", style)] }
+        // Redrawn every frame, so the figures are written as bytes with their width counted, not
+        // built as strings piece by piece. The forms are built only as far as needed, longest first.
         let rate = counters.tokensPerSecond(now: now)
-        let ttft = counters.timeToFirstToken.map { Fixed.text($0, places: 2) + "s" }
-        let cost = counters.costMicros.map { mark(counters.inputEstimated || counters.outputEstimated) + Money.format(micros: $0) } ?? "$?"
-
-        // Redrawn every frame: the forms are built only as far as needed, longest first.
-        let labelled = "\(symbol) \(word)"
-        var wide = pane.droppedTurns > 0 ? "\(pane.droppedTurns) old turns left out  " : ""
-        wide += "in " + input + "  out " + output
-        if let rate { wide += "  " + Fixed.text(rate, places: 1) + " t/s" }
-        if let ttft { wide += "  ttft " + ttft }
-        wide += "  " + cost
-        func narrow() -> String {
-            var text = input + "→" + output
-            if let rate { text += " " + Fixed.text(rate, places: 0) + "t/s" }
-            if let ttft { text += " " + ttft }
-            return text + " " + cost
+        let ttft = counters.timeToFirstToken
+        func tokens(_ count: Int?, estimated: Bool, into text: inout FigureText) {
+            guard let count else { return text.add("?") }
+            if estimated { text.add("~") }
+            text.add(count)
         }
-        let (symbolWidth, labelledWidth) = (DisplayWidth.of(symbol), DisplayWidth.of(labelled))
-        let wideWidth = DisplayWidth.of(wide)
+        func cost(into text: inout FigureText) {
+            guard let micros = counters.costMicros else { return text.add("$?") }
+            if counters.inputEstimated || counters.outputEstimated { text.add("~") }
+            text.add(Money.format(micros: micros))
+        }
+        var wide = FigureText()
+        if pane.droppedTurns > 0 {
+            wide.add(pane.droppedTurns)
+            wide.add(" old turns left out  ")
+        }
+        wide.add("in ")
+        tokens(counters.inputTokens, estimated: counters.inputEstimated, into: &wide)
+        wide.add("  out ")
+        tokens(counters.outputTokens, estimated: counters.outputEstimated, into: &wide)
+        if let rate {
+            wide.add("  ")
+            wide.add(rate, places: 1)
+            wide.add(" t/s")
+        }
+        if let ttft {
+            wide.add("  ttft ")
+            wide.add(ttft, places: 2)
+            wide.add("s")
+        }
+        wide.add("  ")
+        cost(into: &wide)
+        func narrow() -> FigureText {
+            var text = FigureText()
+            tokens(counters.inputTokens, estimated: counters.inputEstimated, into: &text)
+            text.add("→")
+            tokens(counters.outputTokens, estimated: counters.outputEstimated, into: &text)
+            if let rate {
+                text.add(" ")
+                text.add(rate, places: 0)
+                text.add("t/s")
+            }
+            if let ttft {
+                text.add(" ")
+                text.add(ttft, places: 2)
+                text.add("s")
+            }
+            text.add(" ")
+            cost(into: &text)
+            return text
+        }
+        let labelled = "\(symbol.text) \(word)"
+        let (symbolWidth, labelledWidth) = (symbol.width, symbol.width + 1 + DisplayWidth.of(word))
         func fits(_ label: Int, _ figures: Int) -> Bool { label + 1 + figures <= width }
         // A failure's kind or a wait's length matters more than the long form of the figures.
         let wordMatters = pane.phase != .streaming && pane.phase != .done
-        let chosen: (String, String)
-        if fits(labelledWidth, wideWidth) {
+        let chosen: (String, FigureText)
+        if fits(labelledWidth, wide.width) {
             chosen = (labelled, wide)
-        } else if !wordMatters, fits(symbolWidth, wideWidth) {
-            chosen = (symbol, wide)
+        } else if !wordMatters, fits(symbolWidth, wide.width) {
+            chosen = (symbol.text, wide)
         } else {
             let compact = narrow()
-            let compactWidth = DisplayWidth.of(compact)
-            if fits(labelledWidth, compactWidth) {
+            if fits(labelledWidth, compact.width) {
                 chosen = (labelled, compact)
-            } else if wordMatters, fits(symbolWidth, wideWidth) {
-                chosen = (symbol, wide)
+            } else if wordMatters, fits(symbolWidth, wide.width) {
+                chosen = (symbol.text, wide)
             } else {
-                chosen = (symbol, compact)
+                chosen = (symbol.text, compact)
             }
         }
-        return [StyledRun(chosen.0, style), StyledRun(" " + chosen.1, Theme.status)]
+        return [StyledRun(chosen.0, style), StyledRun(" " + chosen.1.text, Theme.status)]
     }
 
-    static func phase(_ pane: PaneState, now: Double) -> (String, String, Style) {
+    static func phase(_ pane: PaneState, now: Double) -> (Symbol, String, Style) {
         switch pane.phase {
-        case .idle: return ("○", "ready", Theme.status)
+        case .idle: return (.ready, "ready", Theme.status)
         case .waiting:
             let waited = pane.counters.startedAt.map { max(0, now - $0) } ?? 0
-            return ("◌", "waiting " + Fixed.text(waited, places: 1) + "s", Theme.statusWarning)
+            return (.waiting, "waiting " + Fixed.text(waited, places: 1) + "s", Theme.statusWarning)
         case .queued(let until):
-            return ("⧗", "queued (rate limit) " + Fixed.text(max(0, until - now), places: 1) + "s", Theme.statusWarning)
+            return (.queued, "queued (rate limit) " + Fixed.text(max(0, until - now), places: 1) + "s", Theme.statusWarning)
         case .retrying(let attempt, let total, let until):
             let left = until - now
-            return ("↻", left > 0 ? "retry \(attempt)/\(total) in " + Fixed.text(left, places: 1) + "s" : "retry \(attempt)/\(total)",
+            return (.retrying, left > 0 ? "retry \(attempt)/\(total) in " + Fixed.text(left, places: 1) + "s" : "retry \(attempt)/\(total)",
                     Theme.statusWarning)
-        case .streaming: return ("●", "streaming", Theme.statusActive)
-        case .done: return ("✓", "done", Theme.status)
-        case .failed(let kind): return ("✗", "failed: \(kind)", Theme.statusError)
-        case .cancelled: return ("■", "stopped", Theme.statusWarning)
+        case .streaming: return (.streaming, "streaming", Theme.statusActive)
+        case .done: return (.done, "done", Theme.status)
+        case .failed(let kind): return (.failed, "failed: \(kind)", Theme.statusError)
+        case .cancelled: return (.stopped, "stopped", Theme.statusWarning)
         }
+    }
+
+    /// A status symbol and its width, measured once: the status line is laid out every frame.
+    struct Symbol {
+        let text: String
+        let width: Int
+
+        init(_ text: String) {
+            self.text = text
+            width = DisplayWidth.of(text)
+        }
+
+        static let ready = Symbol("○"), waiting = Symbol("◌"), queued = Symbol("⧗"), retrying = Symbol("↻")
+        static let streaming = Symbol("●"), done = Symbol("✓"), failed = Symbol("✗"), stopped = Symbol("■")
     }
 }
 
@@ -343,13 +405,64 @@ enum OverlayView {
 enum Fixed {
     /// `value` with `places` (at most 3) decimals, rounded to the nearest, ties to even.
     static func text(_ value: Double, places: Int) -> String {
-        guard value.isFinite else { return "?" }
+        var text = FigureText()
+        text.add(value, places: places)
+        return text.text
+    }
+}
+
+/// Text of one-column characters, such as a status line's figures, built as UTF-8 bytes with its
+/// width counted as it grows.
+struct FigureText {
+    private var bytes: [UInt8] = []
+    private(set) var width = 0
+
+    init() { bytes.reserveCapacity(64) }
+
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Appends `piece`, whose characters must each take one column.
+    mutating func add(_ piece: String) {
+        var piece = piece
+        piece.withUTF8 { utf8 in
+            bytes.append(contentsOf: utf8)
+            // One column per character: count the bytes that start one.
+            for byte in utf8 where byte & 0xC0 != 0x80 { width += 1 }
+        }
+    }
+
+    mutating func add(_ number: Int) {
+        if number < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            width += 1
+        }
+        let magnitude = number.magnitude
+        var scale: UInt = 1
+        while scale <= magnitude / 10 { scale *= 10 }
+        while scale > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude / scale % 10))
+            width += 1
+            scale /= 10
+        }
+    }
+
+    /// `value` with `places` (at most 3) decimals, rounded to the nearest, ties to even.
+    mutating func add(_ value: Double, places: Int) {
+        guard value.isFinite else { return add("?") }
         let scale = [1, 10, 100, 1000][min(places, 3)]
         let scaled = Int((abs(value) * Double(scale)).rounded(.toNearestOrEven))
-        let sign = value < 0 && scaled > 0 ? "-" : ""
-        guard places > 0 else { return sign + String(scaled) }
-        let fraction = String(scaled % scale)
-        return sign + String(scaled / scale) + "." + String(repeating: "0", count: places - fraction.count) + fraction
+        if value < 0, scaled > 0 { add("-") }
+        add(scaled / scale)
+        guard places > 0 else { return }
+        add(".")
+        var fraction = scaled % scale
+        var divisor = scale / 10
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
+            fraction %= divisor
+            divisor /= 10
+            width += 1
+        }
     }
 }
 
@@ -360,8 +473,12 @@ final class RowCache<Key: Hashable>: @unchecked Sendable {
     private var rows: [Key: CellRow] = [:]
 
     func row(_ key: Key, width: Int, runs: () -> [StyledRun]) -> CellRow {
+        row(key) { CellRow(runs(), width: width) }
+    }
+
+    func row(_ key: Key, make: () -> CellRow) -> CellRow {
         if let row = lock.withLock({ rows[key] }) { return row }
-        let row = CellRow(runs(), width: width)
+        let row = make()
         lock.withLock {
             if rows.count >= 256 { rows.removeAll() }
             rows[key] = row

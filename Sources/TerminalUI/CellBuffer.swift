@@ -27,6 +27,13 @@ public struct CellRow: Equatable, Sendable {
         self.cells = cells
     }
 
+    /// The `width` cells of a one-row buffer after `draw`, for rows drawn with fills and limits.
+    public init(width: Int, drawing draw: (inout CellBuffer) -> Void) {
+        var line = CellBuffer(width: width, height: 1)
+        draw(&line)
+        cells = line.cells
+    }
+
     public static let empty = CellRow([], width: 0)
 
     /// The row as plain text, wide characters once.

@@ -44,18 +44,20 @@ public enum DisplayWidth {
     /// combining mark may follow it.
     @inline(__always)
     static func scan(_ text: String, ascii: (UInt8) -> Bool, other: (Character, Int) -> Bool) {
-        let utf8 = text.utf8
-        var index = utf8.startIndex
-        while index != utf8.endIndex {
-            let byte = utf8[index]
-            let next = utf8.index(after: index)
-            if byte >= 0x20, byte < 0x7F, next == utf8.endIndex || utf8[next] < 0x80 {
-                guard ascii(byte) else { return }
-                index = next
-            } else {
-                let character = text[index]
-                guard other(character, of(character)) else { return }
-                index = text.index(after: index)
+        // The bytes are read in place: indexing the UTF-8 view costs far more per byte.
+        var contiguous = text
+        contiguous.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let byte = bytes[offset]
+                if byte >= 0x20, byte < 0x7F, offset + 1 == bytes.count || bytes[offset + 1] < 0x80 {
+                    guard ascii(byte) else { return }
+                    offset += 1
+                } else {
+                    let character = text[text.utf8.index(text.utf8.startIndex, offsetBy: offset)]
+                    guard other(character, of(character)) else { return }
+                    offset += character.utf8.count
+                }
             }
         }
     }

@@ -18,6 +18,17 @@ public struct TerminalCapabilities {
     /// `am` without `xenl`: writing the bottom-right cell would scroll the screen.
     public var scrollsAfterLastCell: Bool
 
+    /// xterm-256color's sequences, for painting without a terminfo database: benchmarks and tests.
+    public static var xterm256: TerminalCapabilities {
+        TerminalCapabilities(
+            moveCursor: { row, column in Array("\u{1B}[\(row + 1);\(column + 1)H".utf8) },
+            foreground: { Array("\u{1B}[38;5;\($0)m".utf8) }, background: { Array("\u{1B}[48;5;\($0)m".utf8) },
+            resetAttributes: Array("\u{1B}[0m".utf8), bold: Array("\u{1B}[1m".utf8), dim: Array("\u{1B}[2m".utf8),
+            italic: Array("\u{1B}[3m".utf8), underline: Array("\u{1B}[4m".utf8), reverse: Array("\u{1B}[7m".utf8),
+            clearScreen: Array("\u{1B}[H\u{1B}[2J".utf8), hideCursor: Array("\u{1B}[?25l".utf8),
+            showCursor: Array("\u{1B}[?25h".utf8), scrollsAfterLastCell: false)
+    }
+
     /// `sequence` without terminfo's padding (`$<5>`, `$<2*/>`): delays that `tputs` would spend
     /// for hardware terminals of old, which must not reach a terminal as text.
     public static func withoutPadding(_ sequence: [UInt8]) -> [UInt8] {

@@ -7,7 +7,9 @@ public struct LineWrapper: Sendable {
     public let width: Int
     /// The lines that are final.
     public private(set) var lines: [[StyledRun]] = []
-    private var line: [(Character, Style)] = []
+    /// The line being filled: each character with its style, and its byte when it is printable ASCII
+    /// (else 0), which spares rebuilding the line's runs the cost of reading the `Character`.
+    private var line: [Glyph] = []
     private var lineWidth = 0
     /// Index in `line` just after the last space, where the line may break.
     private var breakIndex: Int?
@@ -20,16 +22,25 @@ public struct LineWrapper: Sendable {
     public mutating func feed(_ character: Character, _ style: Style) {
         let utf8 = character.utf8
         if utf8.count == 1, let byte = utf8.first, byte >= 0x20, byte < 0x7F { return feed(ascii: byte, style) }
-        place(character, style, width: DisplayWidth.of(character), isSpace: false)
+        place(Glyph(character: character, style: style, ascii: 0), width: DisplayWidth.of(character), isSpace: false)
     }
 
     /// Feeds a printable ASCII character (0x20–0x7E), without the cost of a `Character`'s
     /// comparisons: most of a model's answer comes this way.
     public mutating func feed(ascii byte: UInt8, _ style: Style) {
-        place(Character(Unicode.Scalar(byte)), style, width: 1, isSpace: byte == 0x20)
+        place(Glyph(character: Self.asciiCharacters[Int(byte)], style: style, ascii: byte), width: 1, isSpace: byte == 0x20)
     }
 
-    private mutating func place(_ character: Character, _ style: Style, width characterWidth: Int, isSpace: Bool) {
+    private struct Glyph {
+        var character: Character
+        var style: Style
+        var ascii: UInt8
+    }
+
+    /// Made once: building a `Character` from a byte costs more than wrapping it.
+    private static let asciiCharacters = (0..<128).map { Character(Unicode.Scalar(UInt8($0))) }
+
+    private mutating func place(_ glyph: Glyph, width characterWidth: Int, isSpace: Bool) {
         if isSpace, line.isEmpty, !lines.isEmpty { return }
         if lineWidth + characterWidth > width, !line.isEmpty {
             if isSpace {
@@ -49,7 +60,7 @@ public struct LineWrapper: Sendable {
             }
             breakIndex = nil
         }
-        line.append((character, style))
+        line.append(glyph)
         lineWidth += characterWidth
         if isSpace {
             breakIndex = line.count
@@ -80,29 +91,33 @@ public struct LineWrapper: Sendable {
         breakIndex = nil
     }
 
-    private mutating func emit(_ characters: ArraySlice<(Character, Style)>) {
-        lines.append(Self.group(Self.trimmed(characters)))
+    private mutating func emit(_ glyphs: ArraySlice<Glyph>) {
+        lines.append(Self.group(Self.trimmed(glyphs)))
     }
 
-    private static func trimmed(_ characters: ArraySlice<(Character, Style)>) -> ArraySlice<(Character, Style)> {
-        var result = characters
-        while let last = result.last, last.0 == " " { result = result.dropLast() }
+    private static func trimmed(_ glyphs: ArraySlice<Glyph>) -> ArraySlice<Glyph> {
+        var result = glyphs
+        while let last = result.last, last.ascii == 0x20 { result = result.dropLast() }
         return result
     }
 
     /// Runs of one style each. A run's text is gathered as bytes and made a `String` once, which
     /// costs far less than appending its characters one by one.
-    private static func group(_ characters: ArraySlice<(Character, Style)>) -> [StyledRun] {
+    private static func group(_ glyphs: ArraySlice<Glyph>) -> [StyledRun] {
         var runs: [StyledRun] = []
         var bytes: [UInt8] = []
         var runStyle: Style?
-        for (character, style) in characters {
-            if let current = runStyle, current != style {
+        for glyph in glyphs {
+            if let current = runStyle, current != glyph.style {
                 runs.append(StyledRun(String(decoding: bytes, as: UTF8.self), current))
                 bytes.removeAll(keepingCapacity: true)
             }
-            runStyle = style
-            bytes.append(contentsOf: character.utf8)
+            runStyle = glyph.style
+            if glyph.ascii != 0 {
+                bytes.append(glyph.ascii)
+            } else {
+                bytes.append(contentsOf: glyph.character.utf8)
+            }
         }
         if let runStyle { runs.append(StyledRun(String(decoding: bytes, as: UTF8.self), runStyle)) }
         return runs

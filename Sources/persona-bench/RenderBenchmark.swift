@@ -5,8 +5,8 @@ import TerminalUI
 
 /// The chat screen's frame work alone, without a terminal or a network: eight priced panes at
 /// 160×40, under a budget, get the tokens of one 60 Hz frame at 4,000 tokens a second, then the
-/// frame is rendered and diffed against the last. Steadier than the `ui` benchmark's per-frame figures, which share two cores
-/// with the mock, libcurl and the terminal.
+/// frame is rendered and encoded as the bytes that paint its changes on an xterm. Steadier than the
+/// `ui` benchmark's per-frame figures, which share two cores with the mock, libcurl and the terminal.
 func renderBenchmark() {
     let frames = 3000
     let ids = ["skeptic", "optimist", "pragmatist", "historian", "engineer", "ethicist", "moderator", "judge"]
@@ -30,10 +30,11 @@ func renderBenchmark() {
         String(words.dropFirst(start).prefix(4))
     }
     var previous: CellBuffer?
+    var encoder = FrameEncoder(capabilities: .xterm256, colorMode: .palette256)
     var reduceTime: UInt64 = 0
     var renderTime: UInt64 = 0
-    var diffTime: UInt64 = 0
-    var changedCells = 0
+    var encodeTime: UInt64 = 0
+    var paintedBytes = 0
     var next = 0
     for frame in 0..<frames {
         let now = 1 + Double(frame) / 60
@@ -48,17 +49,17 @@ func renderBenchmark() {
         }
         _ = ChatReducer.reduce(&state, .tick, at: now)
         let reduced = DispatchTime.now().uptimeNanoseconds
-        let rendered = ChatView.render(state).frame
+        let (rendered, cursor) = ChatView.render(state)
         let drawn = DispatchTime.now().uptimeNanoseconds
-        changedCells += rendered.changes(since: previous).reduce(0) { $0 + $1.cells.count }
+        paintedBytes += encoder.encode(rendered, since: previous, cursor: cursor).count
         previous = rendered
-        let diffed = DispatchTime.now().uptimeNanoseconds
+        let encoded = DispatchTime.now().uptimeNanoseconds
         reduceTime += reduced - started
         renderTime += drawn - reduced
-        diffTime += diffed - drawn
+        encodeTime += encoded - drawn
     }
     func perFrame(_ nanoseconds: UInt64) -> String { String(format: "%.1f µs", Double(nanoseconds) / Double(frames) / 1000) }
     print("persona-bench render: 8 panes at 160×40, the tokens of one 60 Hz frame at 4,000 tokens/s, \(frames) frames")
-    print("per frame: reduce \(perFrame(reduceTime)), render \(perFrame(renderTime)), diff \(perFrame(diffTime)); "
-        + "\(changedCells / frames) cells changed")
+    print("per frame: reduce \(perFrame(reduceTime)), render \(perFrame(renderTime)), encode \(perFrame(encodeTime)); "
+        + "\(paintedBytes / frames) bytes painted")
 }

@@ -108,10 +108,24 @@ public enum Money {
 
     /// `$` and `units` hundredths, ten-thousandths or millionths of a dollar, with all `places` shown.
     private static func text(units: UInt64, negative: Bool, places: Int) -> String {
-        let divisor = placeValues[places / 2 - 1]
-        let fraction = String(units % divisor)
-        return "$" + (negative ? "-" : "") + String(units / divisor) + "."
-            + String(repeating: "0", count: places - fraction.count) + fraction
+        // Written as bytes: the chat screen formats several amounts on every frame.
+        var bytes: [UInt8] = [UInt8(ascii: "$")]
+        bytes.reserveCapacity(24)
+        if negative { bytes.append(UInt8(ascii: "-")) }
+        let whole = units / placeValues[places / 2 - 1]
+        var scale: UInt64 = 1
+        while scale <= whole / 10 { scale *= 10 }
+        while scale > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(whole / scale % 10))
+            scale /= 10
+        }
+        bytes.append(UInt8(ascii: "."))
+        var digit = placeValues[places / 2 - 1] / 10
+        while digit > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(units / digit % 10))
+            digit /= 10
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The exact decimal text of a micro-dollar amount, for JSON: `0.001234`, never a float.
