@@ -202,46 +202,36 @@ enum PaneView {
             if counters.inputEstimated || counters.outputEstimated { text.add("~") }
             text.add(Money.format(micros: micros))
         }
-        var wide = FigureText()
-        if pane.droppedTurns > 0 {
-            wide.add(pane.droppedTurns)
-            wide.add(" old turns left out  ")
-        }
-        wide.add("in ")
-        tokens(counters.inputTokens, estimated: counters.inputEstimated, into: &wide)
-        wide.add("  out ")
-        tokens(counters.outputTokens, estimated: counters.outputEstimated, into: &wide)
-        if let rate {
-            wide.add("  ")
-            wide.add(rate, places: 1)
-            wide.add(" t/s")
-        }
-        if let ttft {
-            wide.add("  ttft ")
-            wide.add(ttft, places: 2)
-            wide.add("s")
-        }
-        wide.add("  ")
-        cost(into: &wide)
-        func narrow() -> FigureText {
+        /// The long form, `in ~245  out ~120  38.1 t/s  ttft 0.42s  $0.0012`, or the compact one,
+        /// `~245→~120 38t/s 0.42s $0.0012`.
+        func figures(compact: Bool) -> FigureText {
             var text = FigureText()
+            let gap = compact ? " " : "  "
+            if !compact {
+                if pane.droppedTurns > 0 {
+                    text.add(pane.droppedTurns)
+                    text.add(" old turns left out  ")
+                }
+                text.add("in ")
+            }
             tokens(counters.inputTokens, estimated: counters.inputEstimated, into: &text)
-            text.add("→")
+            text.add(compact ? "→" : "  out ")
             tokens(counters.outputTokens, estimated: counters.outputEstimated, into: &text)
             if let rate {
-                text.add(" ")
-                text.add(rate, places: 0)
-                text.add("t/s")
+                text.add(gap)
+                text.add(rate, places: compact ? 0 : 1)
+                text.add(compact ? "t/s" : " t/s")
             }
             if let ttft {
-                text.add(" ")
+                text.add(compact ? gap : gap + "ttft ")
                 text.add(ttft, places: 2)
                 text.add("s")
             }
-            text.add(" ")
+            text.add(gap)
             cost(into: &text)
             return text
         }
+        let wide = figures(compact: false)
         let labelled = "\(symbol.text) \(word)"
         let (symbolWidth, labelledWidth) = (symbol.width, symbol.width + 1 + DisplayWidth.of(word))
         func fits(_ label: Int, _ figures: Int) -> Bool { label + 1 + figures <= width }
@@ -253,7 +243,7 @@ enum PaneView {
         } else if !wordMatters, fits(symbolWidth, wide.width) {
             chosen = (symbol.text, wide)
         } else {
-            let compact = narrow()
+            let compact = figures(compact: true)
             if fits(labelledWidth, compact.width) {
                 chosen = (labelled, compact)
             } else if wordMatters, fits(symbolWidth, wide.width) {

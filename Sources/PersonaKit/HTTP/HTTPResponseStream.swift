@@ -126,6 +126,8 @@ final class ResponseChannel: @unchecked Sendable {
         if !body.isEmpty {
             var bytes: [UInt8] = []
             swap(&bytes, &body)
+            // The next pass likely brings as much: one allocation instead of a series of doublings.
+            body.reserveCapacity(min(bytes.count, Self.highWater))
             defer { paused = false }
             return .part(.body(bytes), unpaused: paused)
         }
