@@ -93,6 +93,10 @@ public final class ChatController {
     /// The uptime at which `clock` reads zero.
     private let clockStart: UInt64
     private var dirty = true
+    /// The last frame drawn, which the screen keeps to diff the next one against, and the one
+    /// before it, whose buffer the next frame is drawn into.
+    private var shownFrame: CellBuffer?
+    private var spareFrame: CellBuffer?
     private var frameDue = 0.0
     private var lastTick = 0.0
     private var escapeSince: Double?
@@ -181,9 +185,14 @@ public final class ChatController {
     private func drawIfDirty() {
         guard dirty else { return }
         let started = clock()
-        let (frame, cursor) = ChatView.render(state)
+        // The frame shown two draws ago is no longer the screen's to compare with: draw into it.
+        var frame = spareFrame ?? CellBuffer(width: 0, height: 0)
+        spareFrame = nil
+        let cursor = ChatView.render(state, into: &frame)
         let rendered = clock()
         screen.present(frame, cursor: cursor)
+        spareFrame = shownFrame
+        shownFrame = frame
         // One frame per slot. A slot opens a little after the transfer thread's reading pass, when
         // the pass's tokens have usually reached the inbox.
         let offset = UInt64(Self.slotOffset * 1e9)

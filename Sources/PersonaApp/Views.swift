@@ -7,10 +7,22 @@ import TerminalUI
 public enum ChatView {
     public static func render(_ state: AppState) -> (frame: CellBuffer, cursor: (x: Int, y: Int)?) {
         var frame = CellBuffer(width: state.width, height: state.height)
+        let cursor = render(state, into: &frame)
+        return (frame, cursor)
+    }
+
+    /// Draws into `frame`, blanked first, or replaced when its size is not the state's; returns
+    /// where the cursor goes. A frame buffer used again costs no allocation and no fresh pages.
+    public static func render(_ state: AppState, into frame: inout CellBuffer) -> (x: Int, y: Int)? {
+        if frame.width == state.width, frame.height == state.height {
+            frame.blank()
+        } else {
+            frame = CellBuffer(width: state.width, height: state.height)
+        }
         let layout = ScreenLayout(state)
         if layout.tooSmall {
             drawTooSmall(state, into: &frame)
-            return (frame, nil)
+            return nil
         }
         HeaderView.draw(state, in: layout.header, into: &frame)
         for placement in layout.panes {
@@ -29,14 +41,14 @@ public enum ChatView {
         switch state.overlay {
         case .help:
             OverlayView.draw(HelpView.lines, in: frame.bounds, into: &frame)
-            return (frame, nil)
+            return nil
         case .report(let lines):
             OverlayView.draw(lines + ["", "Any key closes this."], in: frame.bounds, into: &frame)
-            return (frame, nil)
+            return nil
         case nil:
             break
         }
-        return (frame, cursor)
+        return cursor
     }
 
     static func drawTooSmall(_ state: AppState, into frame: inout CellBuffer) {
