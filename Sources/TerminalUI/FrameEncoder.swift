@@ -84,6 +84,7 @@ public struct FrameEncoder {
         var pen: Style?
         var lastStyle: Style?
         var position: (x: Int, y: Int)?
+        let scrollsAfterLastCell = capabilities.scrollsAfterLastCell
         frame.cells.withUnsafeBufferPointer { cells in
             (known ? previous!.cells : []).withUnsafeBufferPointer { old in
                 for y in 0..<height {
@@ -92,8 +93,15 @@ public struct FrameEncoder {
                         let cell = cells[row + x]
                         // A right half is drawn by its left; a buffer never holds one without the other.
                         if cell.isContinuation || (known && cell == old[row + x]) { continue }
-                        if capabilities.scrollsAfterLastCell, y == height - 1,
+                        if scrollsAfterLastCell, y == height - 1,
                            x == width - 1 || (x == width - 2 && cells[row + x + 1].isContinuation) { continue }
+                        // Most changed cells are printable ASCII right after the last, in the pen's style.
+                        if let at = position, at == (x, y), cell.style == lastStyle, cell.base >= 0x20, cell.base < 0x7F,
+                           cell.mark(0) == 0 {
+                            output.append(UInt8(cell.base))
+                            position = x + 1 < width ? (x + 1, y) : nil
+                            continue
+                        }
                         if let (atX, atY) = position, atY == y, atX < x,
                            Self.rewrite(cells[(row + atX)..<(row + x)], as: lastStyle, into: &output) {
                             // A short gap of unchanged plain text costs fewer bytes sent again than skipped.
