@@ -100,25 +100,27 @@ final class WrapCache: @unchecked Sendable {
         let text = entry.text
         if text.utf8.count < state.consumedBytes { state = Progress(width: width) }
 
-        let utf8 = text.utf8
-        var position = utf8.index(utf8.startIndex, offsetBy: state.consumedBytes)
         var heldBack: Character?
-        while position < utf8.endIndex {
-            let byte = utf8[position]
-            let next = utf8.index(after: position)
-            // Two ASCII characters in a row always break apart (only CR LF joins, and CR is not
-            // printable): a printable one with ASCII after it is a whole character, fed as a byte.
-            if byte >= 0x20, byte < 0x7F, next < utf8.endIndex, utf8[next] < 0x80 {
+        var contiguous = text
+        contiguous.withUTF8 { bytes in
+            var offset = state.consumedBytes
+            while offset < bytes.count {
+                let byte = bytes[offset]
+                // Two ASCII characters in a row always break apart (only CR LF joins, and CR is not
+                // printable): a printable one with ASCII after it is a whole character, fed as a byte.
+                if byte >= 0x20, byte < 0x7F, offset + 1 < bytes.count, bytes[offset + 1] < 0x80 {
+                    if let previous = heldBack { consume(previous, into: &state, width: width) }
+                    heldBack = nil
+                    state.consumedBytes += 1
+                    state.paragraph.feed(ascii: byte, into: &state.wrapper)
+                    offset += 1
+                    continue
+                }
                 if let previous = heldBack { consume(previous, into: &state, width: width) }
-                heldBack = nil
-                state.consumedBytes += 1
-                state.paragraph.feed(ascii: byte, into: &state.wrapper)
-                position = next
-                continue
+                let character = text[text.utf8.index(text.utf8.startIndex, offsetBy: offset)]
+                heldBack = character
+                offset += character.utf8.count
             }
-            if let previous = heldBack { consume(previous, into: &state, width: width) }
-            heldBack = text[position]
-            position = text.index(after: position)
         }
         if let last = heldBack, entry.status != .streaming {
             consume(last, into: &state, width: width)

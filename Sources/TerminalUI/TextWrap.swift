@@ -7,9 +7,10 @@ public struct LineWrapper: Sendable {
     public let width: Int
     /// The lines that are final.
     public private(set) var lines: [[StyledRun]] = []
-    /// The line being filled: each character with its style, and its byte when it is printable ASCII
-    /// (else 0), which spares rebuilding the line's runs the cost of reading the `Character`.
+    /// The line being filled. Its glyphs are plain values, so growing and copying the line costs
+    /// no reference counting: printable ASCII is kept as its byte, anything else in `others`.
     private var line: [Glyph] = []
+    private var others: [Character] = []
     private var lineWidth = 0
     /// Index in `line` just after the last space, where the line may break.
     private var breakIndex: Int?
@@ -22,25 +23,24 @@ public struct LineWrapper: Sendable {
     public mutating func feed(_ character: Character, _ style: Style) {
         let utf8 = character.utf8
         if utf8.count == 1, let byte = utf8.first, byte >= 0x20, byte < 0x7F { return feed(ascii: byte, style) }
-        place(Glyph(character: character, style: style, ascii: 0), width: DisplayWidth.of(character), isSpace: false)
+        place(style, ascii: 0, other: character, width: DisplayWidth.of(character), isSpace: false)
     }
 
     /// Feeds a printable ASCII character (0x20–0x7E), without the cost of a `Character`'s
     /// comparisons: most of a model's answer comes this way.
     public mutating func feed(ascii byte: UInt8, _ style: Style) {
-        place(Glyph(character: Self.asciiCharacters[Int(byte)], style: style, ascii: byte), width: 1, isSpace: byte == 0x20)
+        place(style, ascii: byte, other: nil, width: 1, isSpace: byte == 0x20)
     }
 
     private struct Glyph {
-        var character: Character
         var style: Style
+        /// The character when it is printable ASCII, else 0.
         var ascii: UInt8
+        /// Where in `others` the character is when it is not ASCII.
+        var other: Int32
     }
 
-    /// Made once: building a `Character` from a byte costs more than wrapping it.
-    private static let asciiCharacters = (0..<128).map { Character(Unicode.Scalar(UInt8($0))) }
-
-    private mutating func place(_ glyph: Glyph, width characterWidth: Int, isSpace: Bool) {
+    private mutating func place(_ style: Style, ascii: UInt8, other: Character?, width characterWidth: Int, isSpace: Bool) {
         if isSpace, line.isEmpty, !lines.isEmpty { return }
         if lineWidth + characterWidth > width, !line.isEmpty {
             if isSpace {
@@ -60,6 +60,12 @@ public struct LineWrapper: Sendable {
             }
             breakIndex = nil
         }
+        var glyph = Glyph(style: style, ascii: ascii, other: -1)
+        if let other {
+            // Kept only now: the wrapping above may have started a new line, and with it `others`.
+            others.append(other)
+            glyph.other = Int32(others.count - 1)
+        }
         line.append(glyph)
         lineWidth += characterWidth
         if isSpace {
@@ -75,7 +81,7 @@ public struct LineWrapper: Sendable {
     /// The line still being filled, if it shows anything (an empty paragraph shows one empty line).
     public var pendingLine: [StyledRun]? {
         guard !line.isEmpty || lines.isEmpty else { return nil }
-        return Self.group(Self.trimmed(line[...]))
+        return group(trimmed(line[...]))
     }
 
     /// The final lines plus the line still being filled: what to show now.
@@ -87,15 +93,16 @@ public struct LineWrapper: Sendable {
     private mutating func resetLine() {
         // The line's room is kept: a wrapped answer fills a line of about the same length next.
         line.removeAll(keepingCapacity: true)
+        others.removeAll(keepingCapacity: true)
         lineWidth = 0
         breakIndex = nil
     }
 
     private mutating func emit(_ glyphs: ArraySlice<Glyph>) {
-        lines.append(Self.group(Self.trimmed(glyphs)))
+        lines.append(group(trimmed(glyphs)))
     }
 
-    private static func trimmed(_ glyphs: ArraySlice<Glyph>) -> ArraySlice<Glyph> {
+    private func trimmed(_ glyphs: ArraySlice<Glyph>) -> ArraySlice<Glyph> {
         var result = glyphs
         while let last = result.last, last.ascii == 0x20 { result = result.dropLast() }
         return result
@@ -103,7 +110,7 @@ public struct LineWrapper: Sendable {
 
     /// Runs of one style each. A run's text is gathered as bytes and made a `String` once, which
     /// costs far less than appending its characters one by one.
-    private static func group(_ glyphs: ArraySlice<Glyph>) -> [StyledRun] {
+    private func group(_ glyphs: ArraySlice<Glyph>) -> [StyledRun] {
         var runs: [StyledRun] = []
         var bytes: [UInt8] = []
         var runStyle: Style?
@@ -116,7 +123,7 @@ public struct LineWrapper: Sendable {
             if glyph.ascii != 0 {
                 bytes.append(glyph.ascii)
             } else {
-                bytes.append(contentsOf: glyph.character.utf8)
+                bytes.append(contentsOf: others[Int(glyph.other)].utf8)
             }
         }
         if let runStyle { runs.append(StyledRun(String(decoding: bytes, as: UTF8.self), runStyle)) }
