@@ -119,13 +119,19 @@ public final class CurlTransport: @unchecked Sendable {
             }
             expireIdleTransfers()
             // Each reader runs once per pass, with all its response brought.
-            for transfer in active.values { transfer.channel.publish() }
+            var brought = false
+            for transfer in active.values where transfer.channel.publish() { brought = true }
             readerJobs.runJobs()
             backlog.endPass()
 
-            var numfds: Int32 = 0
-            curl_multi_poll(multi, nil, 0, readerJobs.hasJobs ? 0 : pollTimeoutMillis(), &numfds)
             let nextPass = cadence.tick(after: passStarted)
+            // While bytes flow, the next pass is at the tick whatever arrives before it: polling the
+            // sockets in between would only find them readable. Silent streams are polled, so the
+            // thread sleeps until their first bytes rather than waking every tick.
+            if !brought || readerJobs.hasJobs {
+                var numfds: Int32 = 0
+                curl_multi_poll(multi, nil, 0, readerJobs.hasJobs ? 0 : pollTimeoutMillis(), &numfds)
+            }
             let now = DispatchTime.now().uptimeNanoseconds
             if !active.isEmpty, now < nextPass {
                 usleep(useconds_t((nextPass - now) / 1000))

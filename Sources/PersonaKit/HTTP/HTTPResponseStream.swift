@@ -63,17 +63,23 @@ final class ResponseChannel: @unchecked Sendable {
         publish()
     }
 
-    /// Wakes a waiting reader if there is something for it.
-    func publish() {
+    /// Wakes a waiting reader if there is something for it; true if there was.
+    @discardableResult
+    func publish() -> Bool {
         lock.lock()
-        if !owesReader, !closed, head != nil || !body.isEmpty || finished {
+        let brought = !closed && (head != nil || !body.isEmpty || finished)
+        if !owesReader, brought {
             owesReader = true
             backlog?.add()
         }
-        guard let reader = waiter, let next = takeLocked() else { return lock.unlock() }
+        guard let reader = waiter, let next = takeLocked() else {
+            lock.unlock()
+            return brought
+        }
         waiter = nil
         lock.unlock()
         deliver(next, to: reader)
+        return brought
     }
 
     // MARK: The reader's side
