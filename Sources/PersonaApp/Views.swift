@@ -438,14 +438,7 @@ struct FigureText {
             bytes.append(UInt8(ascii: "-"))
             width += 1
         }
-        let magnitude = number.magnitude
-        var scale: UInt = 1
-        while scale <= magnitude / 10 { scale *= 10 }
-        while scale > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude / scale % 10))
-            width += 1
-            scale /= 10
-        }
+        width += Digits.append(UInt64(number.magnitude), to: &bytes)
     }
 
     /// `value` with `places` (at most 3) decimals, rounded to the nearest, ties to even.
@@ -457,14 +450,7 @@ struct FigureText {
         add(scaled / scale)
         guard places > 0 else { return }
         add(".")
-        var fraction = scaled % scale
-        var divisor = scale / 10
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
-            fraction %= divisor
-            divisor /= 10
-            width += 1
-        }
+        width += Digits.append(UInt64(scaled % scale), minimumCount: min(places, 3), to: &bytes)
     }
 }
 

@@ -17,21 +17,36 @@ public enum CostCalculator {
     ///   `Usage.outputTokens` already includes them.
     /// - Ollama: like OpenAI, and its catalog prices are zero.
     public static func exactCost(_ usage: Usage, price: ModelPrice, type: ProviderType) -> Decimal? {
-        guard let input = usage.inputTokens, let output = usage.outputTokens else { return nil }
-        let cached = usage.cachedInputTokens ?? 0
-        let written = usage.cacheWriteTokens ?? 0
-        switch type {
-        case .anthropic:
-            let prompt = input + cached + written
-            let band = price.band(forPrompt: prompt)
-            return (Decimal(input) * band.input + Decimal(cached) * (band.cachedInput ?? band.input)
-                + Decimal(written) * (band.cacheWrite ?? band.input) + Decimal(output) * band.output) / million
-        case .openai, .gemini, .ollama:
-            let band = price.band(forPrompt: input)
-            // Cached and cache-write tokens are parts of the prompt count here.
-            let uncached = max(0, input - cached - written)
-            return (Decimal(uncached) * band.input + Decimal(cached) * (band.cachedInput ?? band.input)
-                + Decimal(written) * (band.cacheWrite ?? band.input) + Decimal(output) * band.output) / million
+        guard let tokens = BilledTokens(usage, type: type) else { return nil }
+        let band = price.band(forPrompt: tokens.prompt)
+        return (Decimal(tokens.input) * band.input + Decimal(tokens.cached) * (band.cachedInput ?? band.input)
+            + Decimal(tokens.written) * (band.cacheWrite ?? band.input) + Decimal(tokens.output) * band.output) / million
+    }
+
+    /// The counts a bill is made of: tokens at the input, cached-input, cache-write and output
+    /// prices, and the prompt's size, which picks the price band.
+    struct BilledTokens {
+        var input: Int
+        var cached: Int
+        var written: Int
+        var output: Int
+        var prompt: Int
+
+        init?(_ usage: Usage, type: ProviderType) {
+            guard let input = usage.inputTokens, let output = usage.outputTokens else { return nil }
+            cached = usage.cachedInputTokens ?? 0
+            written = usage.cacheWriteTokens ?? 0
+            self.output = output
+            switch type {
+            case .anthropic:
+                // Anthropic's input count already excludes the cache.
+                self.input = input
+                prompt = input + cached + written
+            case .openai, .gemini, .ollama:
+                // Cached and cache-write tokens are parts of the prompt count here.
+                self.input = max(0, input - cached - written)
+                prompt = input
+            }
         }
     }
 
@@ -44,19 +59,13 @@ public enum CostCalculator {
     /// `exactCost` rounded to micro-dollars, in integers: the same figure, when the prices are
     /// exact in `TokenPrices.Scaled` and nothing overflows; nil sends the caller to `Decimal`.
     static func integerMicros(_ usage: Usage, price: ModelPrice, type: ProviderType) -> Int64? {
-        guard let input = usage.inputTokens, let output = usage.outputTokens else { return nil }
-        let cached = usage.cachedInputTokens ?? 0
-        let written = usage.cacheWriteTokens ?? 0
-        guard input >= 0, output >= 0, cached >= 0, written >= 0 else { return nil }
-        let counts: (input: Int, prompt: Int)
-        switch type {
-        case .anthropic: counts = (input, input + cached + written)
-        case .openai, .gemini, .ollama: counts = (max(0, input - cached - written), input)
-        }
-        guard let band = price.band(forPrompt: counts.prompt).scaled else { return nil }
+        guard let tokens = BilledTokens(usage, type: type),
+              tokens.input >= 0, tokens.cached >= 0, tokens.written >= 0, tokens.output >= 0, tokens.prompt >= 0,
+              let band = price.band(forPrompt: tokens.prompt).scaled else { return nil }
         var total: Int64 = 0
-        for (tokens, each) in [(counts.input, band.input), (cached, band.cachedInput), (written, band.cacheWrite), (output, band.output)] {
-            let (cost, overflow) = Int64(tokens).multipliedReportingOverflow(by: each)
+        for (count, each) in [(tokens.input, band.input), (tokens.cached, band.cachedInput), (tokens.written, band.cacheWrite),
+                              (tokens.output, band.output)] {
+            let (cost, overflow) = Int64(count).multipliedReportingOverflow(by: each)
             guard !overflow else { return nil }
             let (sum, sumOverflow) = total.addingReportingOverflow(cost)
             guard !sumOverflow else { return nil }
@@ -112,19 +121,10 @@ public enum Money {
         var bytes: [UInt8] = [UInt8(ascii: "$")]
         bytes.reserveCapacity(24)
         if negative { bytes.append(UInt8(ascii: "-")) }
-        let whole = units / placeValues[places / 2 - 1]
-        var scale: UInt64 = 1
-        while scale <= whole / 10 { scale *= 10 }
-        while scale > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(whole / scale % 10))
-            scale /= 10
-        }
+        let divisor = placeValues[places / 2 - 1]
+        Digits.append(units / divisor, to: &bytes)
         bytes.append(UInt8(ascii: "."))
-        var digit = placeValues[places / 2 - 1] / 10
-        while digit > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(units / digit % 10))
-            digit /= 10
-        }
+        Digits.append(units % divisor, minimumCount: places, to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
     }
 
@@ -140,5 +140,26 @@ public enum Money {
         guard let value = Decimal(string: cleaned, locale: Locale(identifier: "en_US_POSIX")), value >= 0,
               cleaned.allSatisfy({ $0.isNumber || $0 == "." }) else { return nil }
         return value
+    }
+}
+
+/// Decimal digits written as ASCII bytes, for figures formatted on every frame.
+public enum Digits {
+    /// Appends `value`'s digits, zero-padded on the left to at least `minimumCount` of them; returns
+    /// how many it appended.
+    @discardableResult
+    public static func append(_ value: UInt64, minimumCount: Int = 1, to bytes: inout [UInt8]) -> Int {
+        var scale: UInt64 = 1
+        var count = 1
+        while scale <= value / 10 {
+            scale *= 10
+            count += 1
+        }
+        for _ in count..<max(count, minimumCount) { bytes.append(UInt8(ascii: "0")) }
+        while scale > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value / scale % 10))
+            scale /= 10
+        }
+        return max(count, minimumCount)
     }
 }
