@@ -103,23 +103,18 @@ final class WrapCache: @unchecked Sendable {
         var heldBack: Character?
         var contiguous = text
         contiguous.withUTF8 { bytes in
-            var offset = state.consumedBytes
-            while offset < bytes.count {
-                let byte = bytes[offset]
-                // Two ASCII characters in a row always break apart (only CR LF joins, and CR is not
-                // printable): a printable one with ASCII after it is a whole character, fed as a byte.
-                if byte >= 0x20, byte < 0x7F, offset + 1 < bytes.count, bytes[offset + 1] < 0x80 {
-                    if let previous = heldBack { consume(previous, into: &state, width: width) }
-                    heldBack = nil
+            // The text is still growing: its last character waits, since a combining mark may join it.
+            var walk = CharacterWalk(text, bytes: bytes, from: state.consumedBytes, complete: false)
+            while let step = walk.next() {
+                if let previous = heldBack { consume(previous, into: &state, width: width) }
+                heldBack = nil
+                switch step {
+                case .ascii(let byte):
                     state.consumedBytes += 1
                     state.paragraph.feed(ascii: byte, into: &state.wrapper)
-                    offset += 1
-                    continue
+                case .character(let character):
+                    heldBack = character
                 }
-                if let previous = heldBack { consume(previous, into: &state, width: width) }
-                let character = text[text.utf8.index(text.utf8.startIndex, offsetBy: offset)]
-                heldBack = character
-                offset += character.utf8.count
             }
         }
         if let last = heldBack, entry.status != .streaming {

@@ -38,25 +38,15 @@ public enum DisplayWidth {
 
     /// Walks `text` character by character, giving printable ASCII to `ascii` as bytes and every
     /// other character to `other` with its width, until either returns false.
-    ///
-    /// Most text on screen is ASCII, where a byte is a column and no graphemes need finding. A
-    /// printable ASCII byte is taken alone only when the byte after it is ASCII too, since a
-    /// combining mark may follow it.
     @inline(__always)
     static func scan(_ text: String, ascii: (UInt8) -> Bool, other: (Character, Int) -> Bool) {
-        // The bytes are read in place: indexing the UTF-8 view costs far more per byte.
         var contiguous = text
         contiguous.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let byte = bytes[offset]
-                if byte >= 0x20, byte < 0x7F, offset + 1 == bytes.count || bytes[offset + 1] < 0x80 {
-                    guard ascii(byte) else { return }
-                    offset += 1
-                } else {
-                    let character = text[text.utf8.index(text.utf8.startIndex, offsetBy: offset)]
-                    guard other(character, of(character)) else { return }
-                    offset += character.utf8.count
+            var walk = CharacterWalk(text, bytes: bytes)
+            while let step = walk.next() {
+                switch step {
+                case .ascii(let byte): guard ascii(byte) else { return }
+                case .character(let character): guard other(character, of(character)) else { return }
                 }
             }
         }
@@ -93,5 +83,50 @@ public enum DisplayWidth {
         guard width > 0 else { return "" }
         if of(text) <= width { return text }
         return prefix(text, fitting: width - 1) + "…"
+    }
+}
+
+/// A walk through text by characters that takes printable ASCII as bytes.
+///
+/// Most text on screen is ASCII, where a byte is a character and no graphemes need finding. A
+/// printable ASCII byte is taken alone only when the byte after it is ASCII too, since a
+/// combining mark may follow it.
+@frozen
+public struct CharacterWalk {
+    public enum Step {
+        case ascii(UInt8)
+        case character(Character)
+    }
+
+    @usableFromInline let text: String
+    @usableFromInline let bytes: UnsafeBufferPointer<UInt8>
+    @usableFromInline let complete: Bool
+    /// The byte where the next step starts.
+    @usableFromInline var offset: Int
+
+    /// Walks `text`, whose UTF-8 is `bytes` (from `withUTF8`: read in place, since indexing the
+    /// UTF-8 view costs far more per byte), from the byte `offset`, which starts a character. With
+    /// `complete` false the text may still grow, so a last ASCII byte comes as a character: a mark
+    /// may yet join it.
+    @inlinable
+    public init(_ text: String, bytes: UnsafeBufferPointer<UInt8>, from offset: Int = 0, complete: Bool = true) {
+        self.text = text
+        self.bytes = bytes
+        self.complete = complete
+        self.offset = offset
+    }
+
+    @inlinable
+    public mutating func next() -> Step? {
+        guard offset < bytes.count else { return nil }
+        let byte = bytes[offset]
+        let whole = offset + 1 < bytes.count ? bytes[offset + 1] < 0x80 : complete
+        if byte >= 0x20, byte < 0x7F, whole {
+            offset += 1
+            return .ascii(byte)
+        }
+        let character = text[text.utf8.index(text.utf8.startIndex, offsetBy: offset)]
+        offset += character.utf8.count
+        return .character(character)
     }
 }
