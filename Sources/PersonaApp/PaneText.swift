@@ -159,7 +159,7 @@ final class WrapCache: @unchecked Sendable {
         }
         // Printable ASCII is clean already: most text skips building a String per character.
         if let ascii = character.asciiValue, ascii >= 0x20, ascii < 0x7F {
-            state.paragraph.feed(character, into: &state.wrapper)
+            state.paragraph.feed(ascii: ascii, into: &state.wrapper)
         } else {
             for piece in PaneText.clean(character) { state.paragraph.feed(piece, into: &state.wrapper) }
         }

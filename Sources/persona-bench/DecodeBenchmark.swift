@@ -41,9 +41,3 @@ private func decode(_ body: [UInt8], adapter: any ProviderAdapter) -> Int {
     }
     return characters
 }
-
-private func threadCPUSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}

@@ -36,9 +36,7 @@ final class PseudoTerminal: @unchecked Sendable {
         while true {
             let count = read(controller, &buffer, buffer.count)
             if count <= 0 { break }
-            var now = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-            let cpu = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+            let cpu = threadCPUSeconds()
             lock.withLock {
                 received.append(contentsOf: buffer[0..<count])
                 readerCPU = cpu

@@ -120,7 +120,7 @@ public final class CurlTransport: @unchecked Sendable {
             expireIdleTransfers()
             // Each reader runs once per pass, with all its response brought.
             var brought = false
-            for transfer in active.values where transfer.channel.publish() { brought = true }
+            for transfer in active.values { brought = transfer.channel.publish() || brought }
             readerJobs.runJobs()
             backlog.endPass()
 
