@@ -128,9 +128,10 @@ public final class CurlTransport: @unchecked Sendable {
             // While bytes flow, the next pass is at the tick whatever arrives before it: polling the
             // sockets in between would only find them readable. Silent streams are polled, so the
             // thread sleeps until their first bytes rather than waking every tick.
-            if !brought || readerJobs.hasJobs {
+            let jobsWait = readerJobs.hasJobs
+            if !brought || jobsWait {
                 var numfds: Int32 = 0
-                curl_multi_poll(multi, nil, 0, readerJobs.hasJobs ? 0 : pollTimeoutMillis(), &numfds)
+                curl_multi_poll(multi, nil, 0, jobsWait ? 0 : pollTimeoutMillis(), &numfds)
             }
             let now = DispatchTime.now().uptimeNanoseconds
             if !active.isEmpty, now < nextPass {
