@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A terminal colour, chosen from the 256-colour palette and reduced on poorer terminals.
 public enum Color: Hashable, Sendable {
     case `default`
@@ -105,53 +107,68 @@ public struct Style: Hashable, Sendable {
 
 /// One screen cell. A wide character occupies its cell and a `continuation` cell to its right.
 ///
-/// The character is kept as plain scalars, not as a `Character`, so that a cell is 16 bytes with
-/// no padding and no reference to count: a frame copies and compares thousands of them.
+/// A cell is one 64-bit word, so that a frame, which is copied, compared and painted cell by cell
+/// sixty times a second, is as little memory as it can be: a frame is drawn after the thread has
+/// slept, and every cache line it spans is fetched again.
 public struct Cell: Hashable, Sendable {
-    /// Up to three combining marks after it, 21 bits each (all a scalar needs); unused slots are zero.
-    private var packedMarks: UInt64
+    /// Bits 0–22: the style; 23: `isContinuation`; 24–44: the character's first scalar (21 bits,
+    /// all a scalar needs); 45–63: its combining marks' number in `CombiningMarks`, or zero.
+    private var bits: UInt64
+
+    private static let continuationBit: UInt64 = 1 << 23
+    private static let styleMask: UInt64 = 0x7F_FFFF
+    private static let baseShift: UInt64 = 24
+    private static let marksShift: UInt64 = 45
+
     /// The character's first scalar.
-    public private(set) var base: UInt32
-    /// The style's bits, with `isContinuation` in bit 23.
-    private var styleAndFlag: UInt32
+    public var base: UInt32 { UInt32(truncatingIfNeeded: bits >> Self.baseShift) & 0x1F_FFFF }
 
     public var style: Style {
-        get { Style(bits: styleAndFlag & ~Self.continuationBit) }
-        set { styleAndFlag = newValue.bits | styleAndFlag & Self.continuationBit }
+        get { Style(bits: UInt32(truncatingIfNeeded: bits & Self.styleMask)) }
+        set { bits = bits & ~Self.styleMask | UInt64(newValue.bits) }
     }
 
     /// True for the right half of a wide character; such a cell draws nothing itself.
     public var isContinuation: Bool {
-        get { styleAndFlag & Self.continuationBit != 0 }
-        set { styleAndFlag = newValue ? styleAndFlag | Self.continuationBit : styleAndFlag & ~Self.continuationBit }
+        get { bits & Self.continuationBit != 0 }
+        set { bits = newValue ? bits | Self.continuationBit : bits & ~Self.continuationBit }
     }
-
-    private static let continuationBit: UInt32 = 1 << 23
 
     public init(_ character: Character = " ", style: Style = .plain, isContinuation: Bool = false) {
         var scalars = character.unicodeScalars.makeIterator()
-        base = scalars.next()?.value ?? 0x20
-        packedMarks = 0
+        let base = scalars.next()?.value ?? 0x20
+        var packedMarks: UInt64 = 0
         for slot in 0..<Self.markSlots {
             guard let mark = scalars.next() else { break }
-            packedMarks |= UInt64(mark.value) << (21 * slot)
+            packedMarks |= UInt64(mark.value) << (21 * UInt64(slot))
         }
-        styleAndFlag = style.bits | (isContinuation ? Self.continuationBit : 0)
+        bits = UInt64(style.bits) | UInt64(base) << Self.baseShift
+            | UInt64(CombiningMarks.number(of: packedMarks)) << Self.marksShift
+        self.isContinuation = isContinuation
     }
 
     /// A printable ASCII character, without going through `Character`.
     init(ascii: UInt8, style: Style) {
-        base = UInt32(ascii)
-        packedMarks = 0
-        styleAndFlag = style.bits
+        bits = UInt64(style.bits) | UInt64(ascii) << Self.baseShift
     }
 
     /// How many combining marks a cell keeps; a terminal cell holds few (ncurses' CCHARW_MAX is 5).
     public static let markSlots = 3
 
+    /// Whether the character has combining marks after its first scalar.
+    public var hasMarks: Bool { bits >> Self.marksShift != 0 }
+
+    /// The character when it is printable ASCII with no marks, the most common cell by far.
+    public var printableASCII: UInt8? {
+        let character = bits >> Self.baseShift
+        return character >= 0x20 && character < 0x7F ? UInt8(truncatingIfNeeded: character) : nil
+    }
+
     /// The combining mark in `slot` (0 to 2), or zero.
     public func mark(_ slot: Int) -> UInt32 {
-        UInt32(truncatingIfNeeded: packedMarks >> (21 * slot)) & 0x1F_FFFF
+        guard hasMarks else { return 0 }
+        let packed = CombiningMarks.packed(number: UInt32(truncatingIfNeeded: bits >> Self.marksShift))
+        return UInt32(truncatingIfNeeded: packed >> (21 * UInt64(slot))) & 0x1F_FFFF
     }
 
     public var character: Character {
@@ -163,6 +180,36 @@ public struct Cell: Hashable, Sendable {
     }
 
     public static let blank = Cell()
+}
+
+/// The combining-mark sequences that cells hold, each kept once under a number, so that a cell
+/// needs 19 bits for its marks instead of 63. Text holds few distinct sequences; should a session
+/// ever meet half a million, the characters after that keep their base and lose their marks.
+enum CombiningMarks {
+    private struct Table {
+        var numbers: [UInt64: UInt32] = [:]
+        var sequences: [UInt64] = [0]
+    }
+
+    private static let table = Mutex(Table())
+    private static let limit = 1 << 19
+
+    /// The number of `packed` (three 21-bit marks), zero for none.
+    static func number(of packed: UInt64) -> UInt32 {
+        guard packed != 0 else { return 0 }
+        return table.withLock { table in
+            if let number = table.numbers[packed] { return number }
+            guard table.sequences.count < limit else { return 0 }
+            let number = UInt32(table.sequences.count)
+            table.sequences.append(packed)
+            table.numbers[packed] = number
+            return number
+        }
+    }
+
+    static func packed(number: UInt32) -> UInt64 {
+        table.withLock { $0.sequences[Int(number)] }
+    }
 }
 
 /// A rectangle of cells; `x` and `y` are the top-left corner.

@@ -96,9 +96,8 @@ public struct FrameEncoder {
                         if scrollsAfterLastCell, y == height - 1,
                            x == width - 1 || (x == width - 2 && cells[row + x + 1].isContinuation) { continue }
                         // Most changed cells are printable ASCII right after the last, in the pen's style.
-                        if let at = position, at == (x, y), cell.style == lastStyle, cell.base >= 0x20, cell.base < 0x7F,
-                           cell.mark(0) == 0 {
-                            output.append(UInt8(cell.base))
+                        if let at = position, at == (x, y), cell.style == lastStyle, let ascii = cell.printableASCII {
+                            output.append(ascii)
                             position = x + 1 < width ? (x + 1, y) : nil
                             continue
                         }
@@ -174,7 +173,7 @@ public struct FrameEncoder {
     /// in the style the terminal is already in. Returns false, sending nothing, otherwise.
     private static func rewrite(_ gap: Slice<UnsafeBufferPointer<Cell>>, as style: Style?, into output: inout [UInt8]) -> Bool {
         guard gap.count <= 4, let style else { return false }
-        for cell in gap where cell.style != style || cell.base < 0x20 || cell.base >= 0x7F || cell.mark(0) != 0 { return false }
+        for cell in gap where cell.style != style || cell.printableASCII == nil { return false }
         for cell in gap { output.append(UInt8(cell.base)) }
         return true
     }
@@ -183,13 +182,14 @@ public struct FrameEncoder {
     /// column: false for wide characters, characters with marks, and symbols that some terminals
     /// draw as emoji, whose widths terminals disagree on.
     private static func appendCharacter(_ cell: Cell, wide: Bool, into output: inout [UInt8]) -> Bool {
-        if cell.base >= 0x20, cell.base < 0x7F, cell.mark(0) == 0 {
-            output.append(UInt8(cell.base))
+        if let ascii = cell.printableASCII {
+            output.append(ascii)
             return true
         }
         appendScalar(cell.base, into: &output)
+        guard cell.hasMarks else { return !wide && !(0x2600...0x27BF).contains(cell.base) && cell.base < 0x1F000 }
         for slot in 0..<Cell.markSlots where cell.mark(slot) != 0 { appendScalar(cell.mark(slot), into: &output) }
-        return !wide && cell.mark(0) == 0 && !(0x2600...0x27BF).contains(cell.base) && cell.base < 0x1F000
+        return false
     }
 
     private static func appendScalar(_ value: UInt32, into output: inout [UInt8]) {
