@@ -63,6 +63,8 @@ public struct FrameEncoder {
     private var foregrounds = [[UInt8]?](repeating: nil, count: 256)
     private var backgrounds = [[UInt8]?](repeating: nil, count: 256)
     private var cursorShown: Bool?
+    /// The bytes of the last frame's paint, kept so that the next frame needs no allocation.
+    private var storage = ByteStorage(capacity: 16_384)
 
     public init(capabilities: TerminalCapabilities, colorMode: ColorMode) {
         self.capabilities = capabilities
@@ -72,14 +74,19 @@ public struct FrameEncoder {
     /// The bytes that turn `previous` (nil: unknown, so clear and paint all) into `frame`, then place
     /// the cursor (nil hides it).
     public mutating func encode(_ frame: CellBuffer, since previous: CellBuffer?, cursor: (x: Int, y: Int)?) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(frame.width * frame.height)
+        encode(frame, since: previous, cursor: cursor) { Array($0) }
+    }
+
+    /// As `encode(_:since:cursor:)`, handing `body` the bytes in place; they are valid only in `body`.
+    public mutating func encode<Result>(_ frame: CellBuffer, since previous: CellBuffer?, cursor: (x: Int, y: Int)?,
+                                        body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        var output = ByteWriter(storage)
         if moves.count != frame.width * frame.height || movesWidth != frame.width {
             moves = Array(repeating: [], count: frame.width * frame.height)
             movesWidth = frame.width
         }
         let known = previous.map { $0.width == frame.width && $0.height == frame.height } ?? false
-        if !known { output += capabilities.clearScreen }
+        if !known { output.append(capabilities.clearScreen) }
         let (width, height) = (frame.width, frame.height)
         var pen: Style?
         var lastStyle: Style?
@@ -123,55 +130,56 @@ public struct FrameEncoder {
                 }
             }
         }
-        if pen != nil, pen != .plain { output += capabilities.resetAttributes }
+        if pen != nil, pen != .plain { output.append(capabilities.resetAttributes) }
         if let cursor, cursor.x >= 0, cursor.y >= 0, cursor.x < frame.width, cursor.y < frame.height {
             appendMove(to: cursor.x, cursor.y, into: &output)
-            if cursorShown != true { output += capabilities.showCursor }
+            if cursorShown != true { output.append(capabilities.showCursor) }
             cursorShown = true
         } else if cursorShown != false {
-            output += capabilities.hideCursor
+            output.append(capabilities.hideCursor)
             cursorShown = false
         }
-        return output
+        storage = output.storage
+        return body(UnsafeBufferPointer(start: output.storage.start, count: output.count))
     }
 
-    private mutating func appendMove(to x: Int, _ y: Int, into output: inout [UInt8]) {
+    private mutating func appendMove(to x: Int, _ y: Int, into output: inout ByteWriter) {
         let index = y * movesWidth + x
-        guard index < moves.count else { return output += capabilities.moveCursor(y, x) }
+        guard index < moves.count else { return output.append(capabilities.moveCursor(y, x)) }
         if moves[index].isEmpty { moves[index] = capabilities.moveCursor(y, x) }
-        output += moves[index]
+        output.append(moves[index])
     }
 
     /// Moves the terminal from `pen` (nil: unknown) to `style`: attributes that turn off, or a
     /// colour that goes back to the default, need a reset first; otherwise only what changed is sent.
-    private mutating func appendStyle(_ style: Style, after pen: Style?, into output: inout [UInt8]) {
+    private mutating func appendStyle(_ style: Style, after pen: Style?, into output: inout ByteWriter) {
         var from = pen ?? .plain
         let turnsOff = pen == nil || (from.bold && !style.bold) || (from.dim && !style.dim) || (from.italic && !style.italic)
             || (from.underline && !style.underline) || (from.reverse && !style.reverse)
             || (from.foreground != .default && style.foreground == .default)
             || (from.background != .default && style.background == .default)
         if turnsOff {
-            output += capabilities.resetAttributes
+            output.append(capabilities.resetAttributes)
             from = .plain
         }
-        if style.bold && !from.bold { output += capabilities.bold }
-        if style.dim && !from.dim { output += capabilities.dim }
-        if style.italic && !from.italic { output += capabilities.italic }
-        if style.underline && !from.underline { output += capabilities.underline }
-        if style.reverse && !from.reverse { output += capabilities.reverse }
+        if style.bold && !from.bold { output.append(capabilities.bold) }
+        if style.dim && !from.dim { output.append(capabilities.dim) }
+        if style.italic && !from.italic { output.append(capabilities.italic) }
+        if style.underline && !from.underline { output.append(capabilities.underline) }
+        if style.reverse && !from.reverse { output.append(capabilities.reverse) }
         if style.foreground != from.foreground, case .palette(let index) = style.foreground, let foreground = capabilities.foreground {
             if foregrounds[Int(index)] == nil { foregrounds[Int(index)] = foreground(Int(index)) }
-            output += foregrounds[Int(index)]!
+            output.append(foregrounds[Int(index)]!)
         }
         if style.background != from.background, case .palette(let index) = style.background, let background = capabilities.background {
             if backgrounds[Int(index)] == nil { backgrounds[Int(index)] = background(Int(index)) }
-            output += backgrounds[Int(index)]!
+            output.append(backgrounds[Int(index)]!)
         }
     }
 
     /// Sends `gap` again when that is shorter than a cursor movement: a few printable ASCII cells
     /// in the style the terminal is already in. Returns false, sending nothing, otherwise.
-    private static func rewrite(_ gap: Slice<UnsafeBufferPointer<Cell>>, as style: Style?, into output: inout [UInt8]) -> Bool {
+    private static func rewrite(_ gap: Slice<UnsafeBufferPointer<Cell>>, as style: Style?, into output: inout ByteWriter) -> Bool {
         guard gap.count <= 4, let style else { return false }
         for cell in gap where cell.style != style || cell.printableASCII == nil { return false }
         for cell in gap { output.append(UInt8(cell.base)) }
@@ -181,7 +189,7 @@ public struct FrameEncoder {
     /// Appends the cell's character as UTF-8. Returns whether the terminal's cursor surely moved one
     /// column: false for wide characters, characters with marks, and symbols that some terminals
     /// draw as emoji, whose widths terminals disagree on.
-    private static func appendCharacter(_ cell: Cell, wide: Bool, into output: inout [UInt8]) -> Bool {
+    private static func appendCharacter(_ cell: Cell, wide: Bool, into output: inout ByteWriter) -> Bool {
         if let ascii = cell.printableASCII {
             output.append(ascii)
             return true
@@ -192,10 +200,61 @@ public struct FrameEncoder {
         return false
     }
 
-    private static func appendScalar(_ value: UInt32, into output: inout [UInt8]) {
+    private static func appendScalar(_ value: UInt32, into output: inout ByteWriter) {
         // Views keep control characters out of cells; this is the last line of defence.
         let isControl = value < 0x20 || (0x7F...0x9F).contains(value)
         guard !isControl, let scalar = Unicode.Scalar(value) else { return output.append(UInt8(ascii: "?")) }
         UTF8.encode(scalar) { output.append($0) }
+    }
+}
+
+/// Memory for a frame's bytes, freed with its owner.
+private final class ByteStorage {
+    let start: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+
+    init(capacity: Int) {
+        start = .allocate(capacity: capacity)
+        self.capacity = capacity
+    }
+
+    deinit { start.deallocate() }
+}
+
+/// Appends bytes to a `ByteStorage`, moving to one twice the size when it is full. A frame is
+/// thousands of single-byte appends; an array would check its uniqueness on each.
+private struct ByteWriter {
+    private(set) var storage: ByteStorage
+    private var start: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init(_ storage: ByteStorage) {
+        self.storage = storage
+        start = storage.start
+        capacity = storage.capacity
+    }
+
+    mutating func append(_ byte: UInt8) {
+        if count == capacity { grow(toHold: 1) }
+        start[count] = byte
+        count += 1
+    }
+
+    mutating func append(_ bytes: [UInt8]) {
+        if count + bytes.count > capacity { grow(toHold: bytes.count) }
+        bytes.withUnsafeBufferPointer { source in
+            guard let base = source.baseAddress else { return }
+            (start + count).update(from: base, count: source.count)
+        }
+        count += bytes.count
+    }
+
+    private mutating func grow(toHold extra: Int) {
+        let larger = ByteStorage(capacity: max(capacity * 2, count + extra))
+        larger.start.update(from: start, count: count)
+        storage = larger
+        start = larger.start
+        capacity = larger.capacity
     }
 }

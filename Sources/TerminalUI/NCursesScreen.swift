@@ -119,24 +119,26 @@ public final class NCursesScreen: Screen {
     }
 
     public func present(_ frame: CellBuffer, cursor: (x: Int, y: Int)?) {
-        writeControl(encoder.encode(frame, since: previous, cursor: cursor))
+        encoder.encode(frame, since: previous, cursor: cursor) { writeAll(UnsafeRawBufferPointer($0)) }
         previous = frame
     }
 
     /// Writes all of `bytes`: frames, and the terminal modes ncurses does not manage (bracketed
     /// paste, mouse reports).
     private func writeControl(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(outputFD, buffer.baseAddress! + offset, buffer.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0, errno == EINTR || errno == EAGAIN {
-                    continue
-                } else {
-                    return
-                }
+        bytes.withUnsafeBytes(writeAll)
+    }
+
+    private func writeAll(_ buffer: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(outputFD, buffer.baseAddress! + offset, buffer.count - offset)
+            if written > 0 {
+                offset += written
+            } else if written < 0, errno == EINTR || errno == EAGAIN {
+                continue
+            } else {
+                return
             }
         }
     }

@@ -65,7 +65,7 @@ private func renderFrames(_ frames: Int, pause microseconds: UInt32, label: Stri
         spare = nil
         let cursor = ChatView.render(state, into: &rendered)
         let drawn = DispatchTime.now().uptimeNanoseconds
-        paintedBytes += encoder.encode(rendered, since: previous, cursor: cursor).count
+        paintedBytes += encoder.encode(rendered, since: previous, cursor: cursor) { $0.count }
         spare = previous
         previous = rendered
         let encoded = DispatchTime.now().uptimeNanoseconds

@@ -81,6 +81,30 @@ final class FrameEncoderTests: XCTestCase {
         assertShows(terminal, sample())
     }
 
+    func testAFramePaintedInMoreBytesThanTheEncoderHeldIsSentWhole() {
+        var encoder = FrameEncoder(capabilities: Self.xterm(), colorMode: .palette256)
+        var frame = CellBuffer(width: 200, height: 60)
+        for y in 0..<60 {
+            for x in 0..<200 {
+                let style = Style(foreground: .palette(UInt8((x * 7 + y) % 256)), background: .palette(UInt8((x + y * 3) % 256)),
+                                  bold: x % 2 == 0, underline: y % 3 == 0)
+                frame.put(x % 5 == 0 ? "é" : "x", x: x, y: y, style: style)
+            }
+        }
+        let bytes = encoder.encode(frame, since: nil, cursor: (x: 5, y: 59))
+        XCTAssertGreaterThan(bytes.count, 100_000, "every cell changes style, so the paint outgrows the encoder's first buffer")
+        var terminal = VirtualTerminal(width: 200, height: 60)
+        terminal.play(bytes)
+        assertShows(terminal, frame)
+        XCTAssertEqual(terminal.cursor.x, 5)
+        XCTAssertEqual(terminal.cursor.y, 59)
+        var second = frame
+        second.put("changed", x: 100, y: 30)
+        var replay = terminal
+        replay.play(encoder.encode(second, since: frame, cursor: nil))
+        assertShows(replay, second)
+    }
+
     func testControlCharactersInCellsReachTheTerminalAsInertText() {
         var frame = CellBuffer(width: 10, height: 1)
         frame[0, 0] = Cell("\u{1B}")
