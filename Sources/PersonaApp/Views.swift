@@ -82,57 +82,73 @@ public enum ChatView {
 
 enum HeaderView {
     static func draw(_ state: AppState, in rect: Rect, into frame: inout CellBuffer) {
-        var left = [StyledRun(" Persona ", Theme.header), StyledRun("│ \(state.session) │ \(state.mode.rawValue)", Theme.headerDim)]
-        if let progress = state.progress, state.mode != .parallel {
-            left.append(StyledRun(" │ round \(progress.current)/\(progress.total)", Theme.header))
-        } else if state.round > 0 {
-            left.append(StyledRun(" │ round \(state.round)", Theme.headerDim))
-        }
-        let right = costRuns(state)
-        // The figures change a few times a second while frames come sixty times: the row is laid
-        // out once per text.
-        let row = rows.row(Key(left: left, right: right, width: rect.width)) {
+        // The session's part changes seldom and is laid out once per text; the figures change with
+        // every token while answers stream, and are written over it as bytes.
+        let key = Key(session: state.session, mode: state.mode, round: state.round,
+                      progress: state.mode == .parallel ? nil : state.progress.map { [$0.current, $0.total] }, width: rect.width)
+        frame.put(rows.row(key) {
             CellRow(width: rect.width) { line in
                 line.fill(line.bounds, style: Theme.header)
-                let rightWidth = right.reduce(0) { $0 + DisplayWidth.of($1.text) }
-                line.put(left, x: 0, y: 0, limit: max(0, rect.width - rightWidth - 1))
-                line.put(right, x: rect.width - rightWidth, y: 0)
+                line.put(leftRuns(key), x: 0, y: 0)
             }
-        }
-        frame.put(row, x: rect.x, y: rect.y)
+        }, x: rect.x, y: rect.y)
+        let figures = costFigures(state)
+        // Right-aligned; on a header too narrow for them, their start is cut rather than their end.
+        var x = rect.maxX - figures.reduce(0) { $0 + $1.text.width }
+        // A column of the header's own colour keeps the session's text off the figures.
+        if x > rect.x { frame.put(" ", x: x - 1, y: rect.y, style: Theme.header) }
+        for piece in figures { x = piece.text.put(into: &frame, x: x, y: rect.y, style: piece.style) }
     }
 
     private struct Key: Hashable {
-        var left: [StyledRun]
-        var right: [StyledRun]
+        var session: String
+        var mode: ConversationMode
+        var round: Int
+        var progress: [Int]?
         var width: Int
+    }
+
+    private static func leftRuns(_ key: Key) -> [StyledRun] {
+        var left = [StyledRun(" Persona ", Theme.header), StyledRun("│ \(key.session) │ \(key.mode.rawValue)", Theme.headerDim)]
+        if let progress = key.progress {
+            left.append(StyledRun(" │ round \(progress[0])/\(progress[1])", Theme.header))
+        } else if key.round > 0 {
+            left.append(StyledRun(" │ round \(key.round)", Theme.headerDim))
+        }
+        return left
     }
 
     private static let rows = RowCache<Key>()
 
     /// `session $0.0123 / $1.00 ████░░░░░░ · today $0.5123`: the session against its budget (a
     /// bar that turns yellow at the warning point and red at the cap), then the day's total.
-    static func costRuns(_ state: AppState) -> [StyledRun] {
+    static func costFigures(_ state: AppState) -> [(text: FigureText, style: Style)] {
         let cost = state.sessionCostMicros
-        let costText = cost.map { Money.format(micros: $0) } ?? "$?"
-        var runs = [StyledRun("session \(costText)", Theme.headerDim)]
+        var text = FigureText()
+        text.add("session ")
+        text.add(cost.map { Money.format(micros: $0) } ?? "$?")
+        var pieces: [(text: FigureText, style: Style)] = []
         if let budget = state.budgetMicros, budget > 0 {
             let barWidth = 10
             let spent = max(0, cost ?? 0)
             let filled = Int(min(Int64(barWidth), (spent * Int64(barWidth) + budget - 1) / budget))
             let style = spent >= budget ? Theme.barOver : spent * 1000 >= budget * Int64(state.warnAtPermille) ? Theme.barWarn : Theme.barFill
-            runs += [
-                StyledRun(" / \(Money.format(micros: budget)) ", Theme.headerDim),
-                StyledRun(String(repeating: "█", count: filled), style),
-                StyledRun(String(repeating: "░", count: barWidth - filled), Theme.headerDim),
-            ]
+            text.add(" / ")
+            text.add(Money.format(micros: budget))
+            text.add(" ")
+            var bar = FigureText()
+            bar.add(filled, of: "█")
+            pieces += [(text, Theme.headerDim), (bar, style)]
+            text = FigureText()
+            text.add(barWidth - filled, of: "░")
         }
         if let before = state.spentTodayBeforeMicros {
-            let today = cost.map { Money.format(micros: before + $0) } ?? "$?"
-            runs.append(StyledRun(" · today \(today)", Theme.headerDim))
+            text.add(" · today ")
+            text.add(cost.map { Money.format(micros: before + $0) } ?? "$?")
         }
-        runs.append(StyledRun(" ", Theme.headerDim))
-        return runs
+        text.add(" ")
+        pieces.append((text, Theme.headerDim))
+        return pieces
     }
 }
 
@@ -191,15 +207,19 @@ enum PaneView {
     private static let titleRows = RowCache<TitleKey>()
 
     static func drawStatus(_ pane: PaneState, now: Double, in rect: Rect, into frame: inout CellBuffer) {
-        frame.put(statusRuns(pane, now: now, width: rect.width), x: rect.x, y: rect.y, limit: rect.width)
+        let (label, figures, style) = status(pane, now: now, width: rect.width)
+        let x = frame.put(label, x: rect.x, y: rect.y, style: style, limit: rect.width)
+        guard let figures, x < rect.maxX else { return }
+        frame.put(" ", x: x, y: rect.y, style: Theme.status)
+        figures.put(into: &frame, x: x + 1, y: rect.y, style: Theme.status, limit: rect.maxX - x - 1)
     }
 
     /// The state and the turn's figures, in the fullest form that fits `width`:
     /// `● streaming  in ~245  out ~120  38.1 t/s  ttft 0.42s  $0.0012`, down to `● ~245→~120 38t/s 0.42s $?`.
-    static func statusRuns(_ pane: PaneState, now: Double, width: Int) -> [StyledRun] {
+    static func status(_ pane: PaneState, now: Double, width: Int) -> (label: String, figures: FigureText?, style: Style) {
         let counters = pane.counters
         let (symbol, word, style) = phase(pane, now: now)
-        guard counters.startedAt != nil else { return [StyledRun("\(symbol.text) \(word)", style)] }
+        guard counters.startedAt != nil else { return ("\(symbol.text) \(word)", nil, style) }
         // Redrawn every frame, so the figures are written as bytes with their width counted, not
         // built as strings piece by piece. The forms are built only as far as needed, longest first.
         let rate = counters.tokensPerSecond(now: now)
@@ -264,7 +284,7 @@ enum PaneView {
                 chosen = (symbol.text, compact)
             }
         }
-        return [StyledRun(chosen.0, style), StyledRun(" " + chosen.1.text, Theme.status)]
+        return (chosen.0, chosen.1, style)
     }
 
     static func phase(_ pane: PaneState, now: Double) -> (Symbol, String, Style) {
@@ -431,6 +451,20 @@ struct FigureText {
             // One column per character: count the bytes that start one.
             for byte in utf8 where byte & 0xC0 != 0x80 { width += 1 }
         }
+    }
+
+    /// `count` copies of the one-column `character`.
+    mutating func add(_ count: Int, of character: Character) {
+        guard count > 0 else { return }
+        let utf8 = Array(character.utf8)
+        for _ in 0..<count { bytes += utf8 }
+        width += count
+    }
+
+    /// Writes the text from (`x`, `y`), at most `limit` columns; returns the column after it.
+    @discardableResult
+    func put(into frame: inout CellBuffer, x: Int, y: Int, style: Style, limit: Int? = nil) -> Int {
+        bytes.withUnsafeBufferPointer { frame.put(narrow: $0, x: x, y: y, style: style, limit: limit) }
     }
 
     mutating func add(_ number: Int) {

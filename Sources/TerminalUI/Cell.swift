@@ -149,7 +149,12 @@ public struct Cell: Hashable, Sendable {
 
     /// A printable ASCII character, without going through `Character`.
     init(ascii: UInt8, style: Style) {
-        bits = UInt64(style.bits) | UInt64(ascii) << Self.baseShift
+        self.init(scalar: UInt32(ascii), style: style)
+    }
+
+    /// A character of one scalar, without going through `Character`.
+    init(scalar: UInt32, style: Style) {
+        bits = UInt64(style.bits) | UInt64(scalar) << Self.baseShift
     }
 
     /// How many combining marks a cell keeps; a terminal cell holds few (ncurses' CCHARW_MAX is 5).

@@ -69,9 +69,33 @@ public struct CellBuffer: Equatable, Sendable {
     /// Fills `rect` (clipped to the buffer) with blanks in `style`.
     public mutating func fill(_ rect: Rect, style: Style = .plain, character: Character = " ") {
         let clipped = clip(rect)
+        let cell = Cell(character, style: style)
         for y in clipped.y..<clipped.maxY {
-            for x in clipped.x..<clipped.maxX { self[x, y] = Cell(character, style: style) }
+            for x in clipped.x..<clipped.maxX { self[x, y] = cell }
         }
+    }
+
+    /// Writes `utf8` from (`x`, `y`), one cell per scalar, clipped to `limit` columns and to the
+    /// buffer; returns the column after the last cell written. For text whose every scalar takes
+    /// one column, such as figures and their labels, which are redrawn on every frame: it is
+    /// written without finding graphemes or measuring widths. A control character comes out as `?`.
+    @discardableResult
+    public mutating func put(narrow utf8: UnsafeBufferPointer<UInt8>, x: Int, y: Int, style: Style = .plain, limit: Int? = nil) -> Int {
+        guard y >= 0, y < height else { return x }
+        let end = min(width, limit.map { x + $0 } ?? width)
+        var column = x
+        var decoder = UTF8()
+        var bytes = utf8.makeIterator()
+        while column < end, case .scalarValue(let scalar) = decoder.decode(&bytes) {
+            if column >= 0 {
+                clearWideNeighbours(x: column, y: y, width: 1)
+                let value = scalar.value
+                let printable = !(value < 0x20 || (0x7F...0x9F).contains(value))
+                self[column, y] = printable ? Cell(scalar: value, style: style) : Cell(ascii: UInt8(ascii: "?"), style: style)
+            }
+            column += 1
+        }
+        return column
     }
 
     /// Writes `text` from (`x`, `y`) on one line, clipped to `limit` columns and to the buffer.
