@@ -36,6 +36,10 @@ struct MarkdownParagraph {
 
     var isCode: Bool { kind == .code }
 
+    /// Whether `finish` would feed the wrapper nothing: the paragraph's kind is known and no `*`
+    /// waits to learn what it is.
+    var holdsNothingBack: Bool { kind != nil && !pendingStar }
+
     mutating func feed(_ character: Character, into wrapper: inout LineWrapper) {
         guard let kind else {
             undecided.append(character)

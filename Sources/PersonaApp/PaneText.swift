@@ -124,15 +124,20 @@ final class WrapCache: @unchecked Sendable {
         Self.layOutWrapped(&state, width: width)
         // What is shown: finished paragraphs, then the current one as it stands. Feeding and
         // finishing only add lines, so the rows laid out so far stay as they are.
-        var paragraph = state.paragraph
-        var wrapper = state.wrapper
-        if let heldBack { for piece in PaneText.clean(heldBack) { paragraph.feed(piece, into: &wrapper) } }
-        _ = paragraph.finish(into: &wrapper)
         lines.append(contentsOf: state.completeRows)
         lines.append(contentsOf: state.wrappedRows)
-        var rest = wrapper.lines[state.wrappedRows.count...].map { Self.row($0, isCode: paragraph.isCode, width: width) }
-        if let pending = wrapper.pendingLine { rest.append(Self.row(pending, isCode: paragraph.isCode, width: width)) }
-        lines.append(contentsOf: rest)
+        if heldBack == nil, state.paragraph.holdsNothingBack {
+            // Finishing would change nothing: the paragraph and its wrapper need no copies to finish.
+            if let pending = state.wrapper.pendingRow(padding: state.paragraph.isCode ? Theme.code : nil) { lines.append(pending) }
+        } else {
+            var paragraph = state.paragraph
+            var wrapper = state.wrapper
+            if let heldBack { for piece in PaneText.clean(heldBack) { paragraph.feed(piece, into: &wrapper) } }
+            _ = paragraph.finish(into: &wrapper)
+            var rest = wrapper.lines[state.wrappedRows.count...].map { Self.row($0, isCode: paragraph.isCode, width: width) }
+            if let pending = wrapper.pendingRow(padding: paragraph.isCode ? Theme.code : nil) { rest.append(pending) }
+            lines.append(contentsOf: rest)
+        }
         let finished = state
         lock.withLock {
             if progress.count > 4096 {
@@ -149,8 +154,8 @@ final class WrapCache: @unchecked Sendable {
             let block = state.paragraph.finish(into: &state.wrapper)
             Self.layOutWrapped(&state, width: width)
             state.completeRows += state.wrappedRows
-            if let pending = state.wrapper.pendingLine {
-                state.completeRows.append(Self.row(pending, isCode: state.paragraph.isCode, width: width))
+            if let pending = state.wrapper.pendingRow(padding: state.paragraph.isCode ? Theme.code : nil) {
+                state.completeRows.append(pending)
             }
             state.paragraph = MarkdownParagraph(block: block)
             state.wrapper = LineWrapper(width: width)

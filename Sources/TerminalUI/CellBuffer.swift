@@ -34,6 +34,8 @@ public struct CellRow: Equatable, Sendable {
         cells = line.cells
     }
 
+    init(cells: [Cell]) { self.cells = cells }
+
     public static let empty = CellRow([], width: 0)
 
     /// The row as plain text, wide characters once.

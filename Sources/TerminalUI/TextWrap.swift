@@ -84,6 +84,28 @@ public struct LineWrapper: Sendable {
         return group(trimmed(line[...]))
     }
 
+    /// `pendingLine` laid out in cells, padded to the width in `padding` when given (a code
+    /// block's tint). A streaming answer's last line changes with every frame: its cells are made
+    /// straight from the glyphs, without the runs' strings in between.
+    public func pendingRow(padding: Style? = nil) -> CellRow? {
+        guard !line.isEmpty || lines.isEmpty else { return nil }
+        var cells: [Cell] = []
+        cells.reserveCapacity(width)
+        for glyph in trimmed(line[...]) {
+            if glyph.ascii != 0 {
+                cells.append(Cell(ascii: glyph.ascii, style: glyph.style))
+                continue
+            }
+            let character = others[Int(glyph.other)]
+            let columns = DisplayWidth.of(character)
+            guard columns > 0 else { continue }
+            cells.append(Cell(character, style: glyph.style))
+            if columns == 2 { cells.append(Cell(" ", style: glyph.style, isContinuation: true)) }
+        }
+        if let padding, cells.count < width { cells += repeatElement(Cell(" ", style: padding), count: width - cells.count) }
+        return CellRow(cells: cells)
+    }
+
     /// The final lines plus the line still being filled: what to show now.
     public var allLines: [[StyledRun]] {
         guard let pendingLine else { return lines }

@@ -59,6 +59,22 @@ final class TextWrapTests: XCTestCase {
             }
         }
     }
+
+    func testThePendingRowHasTheCellsOfThePendingLine() {
+        let bold = Style(bold: true), tint = Style(background: .palette(236))
+        let text = "Ein Satz, e\u{301}quipe 日本語 und 👋🏽 then **more** words: averyveryverylongword to wrap, "
+        for width in [3, 9, 16, 40] {
+            var wrapper = LineWrapper(width: width)
+            for (index, character) in text.enumerated() {
+                wrapper.feed(character, index % 7 < 3 ? bold : .plain)
+                let pending = wrapper.pendingLine ?? []
+                XCTAssertEqual(wrapper.pendingRow(), wrapper.pendingLine.map { CellRow($0, width: width) }, "width \(width) at \(index)")
+                let used = pending.reduce(0) { $0 + DisplayWidth.of($1.text) }
+                let padded = CellRow(pending + [StyledRun(String(repeating: " ", count: max(0, width - used)), tint)], width: width)
+                XCTAssertEqual(wrapper.pendingRow(padding: tint), wrapper.pendingLine.map { _ in padded }, "tinted, width \(width) at \(index)")
+            }
+        }
+    }
 }
 
 final class CellBufferTests: XCTestCase {
