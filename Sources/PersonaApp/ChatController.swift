@@ -8,11 +8,16 @@ import Glibc
 
 /// Events from other threads to the UI thread: a locked queue, and one byte down a pipe to wake
 /// the UI thread from `select`.
+///
+/// The byte is written only while the UI thread sleeps with the pipe watched. Between frames it
+/// sleeps until its next frame whatever arrives, and a byte per reading pass would be two system
+/// calls, a write here and a read there, for nothing.
 final class Inbox: @unchecked Sendable {
     let readFD: Int32
     let writeFD: Int32
     private let lock = NSLock()
     private var queue: [AppEvent] = []
+    private var watched = false
 
     init() {
         var fds: [Int32] = [0, 0]
@@ -28,12 +33,26 @@ final class Inbox: @unchecked Sendable {
     }
 
     func post(_ event: AppEvent) {
-        let wasEmpty = lock.withLock {
+        let wake = lock.withLock {
             queue.append(event)
-            return queue.count == 1
+            return queue.count == 1 && watched
         }
         // One wake-up per batch: a UI thread that is already awake will drain the rest.
-        if wasEmpty { Inbox.wake(writeFD, Inbox.eventByte) }
+        if wake { Inbox.wake(writeFD, Inbox.eventByte) }
+    }
+
+    /// Wakes the UI thread if it sleeps with the pipe watched.
+    func wakeIfWatched() {
+        if lock.withLock({ watched }) { Inbox.wake(writeFD, Inbox.eventByte) }
+    }
+
+    /// The UI thread is about to sleep with the pipe watched, or has woken (`false`). Returns
+    /// whether events wait: they were posted while it was not watched, and wrote no byte.
+    func watch(_ watching: Bool) -> Bool {
+        lock.withLock {
+            watched = watching
+            return !queue.isEmpty
+        }
     }
 
     func drain() -> [AppEvent] {
@@ -157,8 +176,8 @@ public final class ChatController {
         let transport = CurlTransport.shared
         let printerPace = transport.cadence
         transport.cadence = Self.frames
-        let wakeFD = inbox.writeFD
-        transport.backlog.onCaughtUp { Inbox.wake(wakeFD, Inbox.eventByte) }
+        let inbox = self.inbox
+        transport.backlog.onCaughtUp { inbox.wakeIfWatched() }
         defer {
             for signalNumber in [SIGWINCH, SIGTERM, SIGHUP] { signal(signalNumber, SIG_DFL) }
             conversation?.cancel()
@@ -229,12 +248,16 @@ public final class ChatController {
         // post or the readers catching up wakes the loop; with events waiting, only until the
         // frame's patience runs out.
         let watchInbox = now >= frameDue
-        var deadline = !watchInbox ? frameDue : inbox.isEmpty ? Double.infinity : frameDue + Self.readingPatience
+        let eventsWait = inbox.watch(watchInbox)
+        var deadline = !watchInbox ? frameDue : !eventsWait ? Double.infinity : frameDue + Self.readingPatience
+        // Readers that caught up before the pipe was watched wrote no byte: draw now.
+        if watchInbox, eventsWait, CurlTransport.shared.backlog.isEmpty { deadline = now }
         if let escapeSince { deadline = min(deadline, escapeSince + 0.025) }
         if state.isStreaming { deadline = min(deadline, lastTick + 0.25) }
 
         let readable = Self.waitReadable(watchInbox ? [input, inbox.readFD] : [input],
                                          timeout: deadline.isInfinite ? nil : max(0, deadline - now))
+        _ = inbox.watch(false)
         if readable.contains(input) { readKeys() }
         if readable.contains(inbox.readFD) { readWakeBytes() }
 
