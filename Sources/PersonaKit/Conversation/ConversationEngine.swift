@@ -83,21 +83,22 @@ extension TurnReport {
     }
 }
 
-/// What the engine tells its printers and screens.
+/// What the engine tells its printers and screens. The cases with a report or an error are rare
+/// and `indirect`, so that the deltas, which pass through every layer, stay small to copy.
 public enum EngineEvent: Sendable, Equatable {
     case request(PlannedTurnID)
     case delta(PlannedTurnID, String)
     /// Usage reported mid-stream, merged so far.
-    case usage(PlannedTurnID, Usage)
+    indirect case usage(PlannedTurnID, Usage)
     /// The rate limiter holds the request back for `wait` seconds.
     case queued(PlannedTurnID, wait: Double)
     /// The attempt failed and will be tried again from the start after `delay` seconds; what it
     /// had streamed is `partialText`.
-    case retry(PlannedTurnID, attempt: Int, of: Int, delay: Double, reason: ProviderError, partialText: String)
+    indirect case retry(PlannedTurnID, attempt: Int, of: Int, delay: Double, reason: ProviderError, partialText: String)
     /// The turn moves to the next model of its chain; the id names the new one.
-    case failover(PlannedTurnID, from: ModelRef, to: ModelRef, reason: ProviderError)
-    case done(PlannedTurnID, TurnReport)
-    case failed(PlannedTurnID, ProviderError, TurnReport)
+    indirect case failover(PlannedTurnID, from: ModelRef, to: ModelRef, reason: ProviderError)
+    indirect case done(PlannedTurnID, TurnReport)
+    indirect case failed(PlannedTurnID, ProviderError, TurnReport)
 
     /// The turn the event is about.
     public var turnID: PlannedTurnID {

@@ -73,13 +73,13 @@ public final class DebateControl: @unchecked Sendable {
 /// What a conversation reports as it runs.
 public enum DebateEvent: Sendable, Equatable {
     /// A message was saved: the user's, or a finished turn's.
-    case saved(TranscriptMessage)
+    indirect case saved(TranscriptMessage)
     case round(Int, of: Int)
     case turn(EngineEvent, role: TranscriptMessage.Role)
     /// The moderator named the next speaker; `fallback` when it named nobody after its retries.
     case moderatorChose(round: Int, persona: String, attempts: Int, fallback: Bool)
     case consensus(round: Int, answer: String)
-    case finished(DebateEnd)
+    indirect case finished(DebateEnd)
 }
 
 /// Runs a conversation among personas in any mode, saving each message when its turn ends.
