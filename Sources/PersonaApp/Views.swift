@@ -176,8 +176,8 @@ enum PaneView {
     }
 
     static func drawTitle(_ pane: PaneState, focused: Bool, in rect: Rect, into frame: inout CellBuffer) {
-        let model = "\(pane.displayedModel)" + (pane.usingModel == nil ? "" : " (fallback)")
-        let key = TitleKey(name: pane.name, model: model, color: pane.color, focused: focused, width: rect.width)
+        let key = TitleKey(name: pane.name, model: pane.displayedModel, isFallback: pane.usingModel != nil, color: pane.color,
+                           focused: focused, width: rect.width)
         frame.put(titleRows.row(key, width: rect.width) { titleRuns(key) }, x: rect.x, y: rect.y)
     }
 
@@ -191,14 +191,15 @@ enum PaneView {
         }
         let name = DisplayWidth.prefix(" \(InertText.sanitize(key.name)) ", fitting: key.width)
         let room = key.width - DisplayWidth.of(name)
-        var model = DisplayWidth.truncate(" \(key.model)", to: room)
+        var model = DisplayWidth.truncate(" \(key.model)" + (key.isFallback ? " (fallback)" : ""), to: room)
         if key.focused { model += String(repeating: " ", count: max(0, room - DisplayWidth.of(model))) }
         return [StyledRun(name, titleStyle), StyledRun(model, modelStyle)]
     }
 
     struct TitleKey: Hashable {
         var name: String
-        var model: String
+        var model: ModelRef
+        var isFallback: Bool
         var color: Color
         var focused: Bool
         var width: Int
