@@ -49,6 +49,14 @@ public final class NCursesScreen: Screen {
         raw()
         noecho()
         nonl()
+        // Frames hold no newlines or tabs for the terminal driver to translate (and `nonl` stopped
+        // the one translation there was): without output processing the kernel copies a frame
+        // instead of examining each byte. `endwin` restores the modes ncurses found.
+        var modes = termios()
+        if tcgetattr(output, &modes) == 0 {
+            modes.c_oflag &= ~tcflag_t(OPOST)
+            tcsetattr(output, TCSADRAIN, &modes)
+        }
         keypad(persona_stdscr(), false)
         set_escdelay(25)
         if wantColors, has_colors() {

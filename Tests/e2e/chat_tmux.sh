@@ -65,8 +65,9 @@ prices: { "openai:mock": { input: 1.00, output: 2.00 } }
 YAML
 
 tmux new-session -d -s "$session" -x 120 -y 30 \
-    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 \
-     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/home; echo \$? > $work/exit"
+    "stty -g > $work/modes-before; env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/home; status=\$?; stty -g > $work/modes-after; \
+     echo \$status > $work/exit"
 tmux set-option -t "$session" remain-on-exit on >/dev/null
 
 check "the first run opens with the welcome" wait_for "Welcome to Persona"
@@ -111,6 +112,7 @@ tmux send-keys -t "$session" C-c
 for _ in $(seq 50); do [ -f "$work/exit" ] && break; sleep 0.1; done
 check "the second Ctrl-C quits with status 0" test "$(cat "$work/exit" 2>/dev/null)" = "0"
 check "the terminal is restored (alternate screen off)" test "$(tmux display -p -t "$session" '#{alternate_on}')" = "0"
+check "and its modes are as they were" test "$(cat "$work/modes-before")" = "$(cat "$work/modes-after" 2>/dev/null)"
 
 # A three-round debate on the chat screen.
 tmux kill-session -t "$session" 2>/dev/null
