@@ -107,6 +107,8 @@ public final class ChatController {
     /// The saved conversation so far, as the personas' prompts are built from it.
     private var transcript: [TranscriptMessage]
     private var conversation: Task<Void, Never>?
+    /// Every conversation started: quitting waits for their stopped turns to record what they cost.
+    private var conversations: [Task<Void, Never>] = []
     private var control = DebateControl()
     private let clock: @Sendable () -> Double
     /// The uptime at which `clock` reads zero.
@@ -162,6 +164,27 @@ public final class ChatController {
             }
             thread.name = "persona-ui"
             thread.start()
+        }
+        await Self.settle(conversations, within: Self.settleSeconds)
+    }
+
+    /// How long quitting waits for stopped turns to write their costs to the ledger and their
+    /// text to the transcript; they usually take milliseconds.
+    static let settleSeconds = 3.0
+
+    /// Waits until `tasks` have finished, or `seconds` have passed.
+    static func settle(_ tasks: [Task<Void, Never>], within seconds: Double) async {
+        guard !tasks.isEmpty else { return }
+        await withCheckedContinuation { (settled: CheckedContinuation<Void, Never>) in
+            let once = ResumeOnce(settled)
+            Task {
+                for task in tasks { await task.value }
+                once.resume()
+            }
+            Task {
+                try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                once.resume()
+            }
         }
     }
 
@@ -414,8 +437,10 @@ public final class ChatController {
         if let regenerating, let last = history.lastIndex(where: { $0.speaker == regenerating && $0.role == .persona }) {
             history.remove(at: last)
         }
-        conversation = message.map { runner.start(plan, message: $0, history: history, control: control, emit: relay.relay) }
+        let started = message.map { runner.start(plan, message: $0, history: history, control: control, emit: relay.relay) }
             ?? runner.startRerun(plan, personaID: regenerating ?? "", history: history, control: control, emit: relay.relay)
+        conversation = started
+        conversations.append(started)
     }
 
     /// The conversation as the screen stands: its panes' personas, mode, rounds and judge.
@@ -547,6 +572,22 @@ private final class TurnSerials: @unchecked Sendable {
     }
 
     subscript(personaID: String) -> Int { lock.withLock { serials[personaID, default: 0] } }
+}
+
+/// Resumes a continuation the first time it is asked to, whichever of several tasks asks first.
+private final class ResumeOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Void, Never>?
+
+    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
+
+    func resume() {
+        let pending = lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
+        pending?.resume()
+    }
 }
 
 /// Hands a value that is used by one thread at a time to another thread.
