@@ -58,6 +58,10 @@ public struct TerminalCapabilities {
 public struct FrameEncoder {
     public let capabilities: TerminalCapabilities
     public let colorMode: ColorMode
+    /// Whether `moveCursor` writes xterm's `ESC [ row ; column H`, counted from one, as nearly
+    /// every terminal's does. Moves are then written as digits: a table of them per position, read
+    /// after the thread slept, cost a cache miss per move.
+    private let movesAreCSI: Bool
     private var moves: [[UInt8]] = []
     private var movesWidth = 0
     private var foregrounds = [[UInt8]?](repeating: nil, count: 256)
@@ -69,6 +73,9 @@ public struct FrameEncoder {
     public init(capabilities: TerminalCapabilities, colorMode: ColorMode) {
         self.capabilities = capabilities
         self.colorMode = colorMode
+        movesAreCSI = [(0, 0), (4, 9), (39, 159), (999, 9_999)].allSatisfy { row, column in
+            capabilities.moveCursor(row, column) == Array("\u{1B}[\(row + 1);\(column + 1)H".utf8)
+        }
     }
 
     /// The bytes that turn `previous` (nil: unknown, so clear and paint all) into `frame`, then place
@@ -81,7 +88,7 @@ public struct FrameEncoder {
     public mutating func encode<Result>(_ frame: CellBuffer, since previous: CellBuffer?, cursor: (x: Int, y: Int)?,
                                         body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
         var output = ByteWriter(storage)
-        if moves.count != frame.width * frame.height || movesWidth != frame.width {
+        if !movesAreCSI, moves.count != frame.width * frame.height || movesWidth != frame.width {
             moves = Array(repeating: [], count: frame.width * frame.height)
             movesWidth = frame.width
         }
@@ -144,6 +151,14 @@ public struct FrameEncoder {
     }
 
     private mutating func appendMove(to x: Int, _ y: Int, into output: inout ByteWriter) {
+        if movesAreCSI {
+            output.append(0x1B)
+            output.append(UInt8(ascii: "["))
+            output.append(decimal: y + 1)
+            output.append(UInt8(ascii: ";"))
+            output.append(decimal: x + 1)
+            return output.append(UInt8(ascii: "H"))
+        }
         let index = y * movesWidth + x
         guard index < moves.count else { return output.append(capabilities.moveCursor(y, x)) }
         if moves[index].isEmpty { moves[index] = capabilities.moveCursor(y, x) }
@@ -248,6 +263,16 @@ private struct ByteWriter {
             (start + count).update(from: base, count: source.count)
         }
         count += bytes.count
+    }
+
+    /// A non-negative number's digits.
+    mutating func append(decimal value: Int) {
+        var divisor = 1
+        while divisor * 10 <= value { divisor *= 10 }
+        while divisor > 0 {
+            append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
     }
 
     private mutating func grow(toHold extra: Int) {

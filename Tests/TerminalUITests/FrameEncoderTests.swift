@@ -105,6 +105,19 @@ final class FrameEncoderTests: XCTestCase {
         assertShows(replay, second)
     }
 
+    func testCursorMovesFollowTheTerminfoEntryWhereItIsNotXterms() {
+        var capabilities = Self.xterm()
+        capabilities.moveCursor = { row, column in Array("\u{1B}[\(String(repeating: "0", count: 3 - String(row + 1).count))\(row + 1);\(column + 1)H".utf8) }
+        var encoder = FrameEncoder(capabilities: capabilities, colorMode: .palette256)
+        var terminal = VirtualTerminal(width: 24, height: 4)
+        let bytes = encoder.encode(sample(), since: nil, cursor: (x: 2, y: 3))
+        terminal.play(bytes)
+        assertShows(terminal, sample())
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasSuffix("\u{1B}[004;3H\u{1B}[?25h"), "the entry's own form, zeros and all")
+        XCTAssertEqual(terminal.cursor.x, 2)
+        XCTAssertEqual(terminal.cursor.y, 3)
+    }
+
     func testControlCharactersInCellsReachTheTerminalAsInertText() {
         var frame = CellBuffer(width: 10, height: 1)
         frame[0, 0] = Cell("\u{1B}")
