@@ -55,7 +55,7 @@ public final class NCursesScreen: Screen {
         var modes = termios()
         if tcgetattr(output, &modes) == 0 {
             modes.c_oflag &= ~tcflag_t(OPOST)
-            tcsetattr(output, TCSADRAIN, &modes)
+            tcsetattr(output, TCSANOW, &modes)
         }
         keypad(persona_stdscr(), false)
         set_escdelay(25)
