@@ -644,7 +644,12 @@ public enum ChatSetup {
                     state.panes[index].spentMicros = nil
                 }
             case .moderator:
-                if let spent = state.sideSpentMicros, let cost = message.costMicros { state.sideSpentMicros = spent + cost }
+                // As the live screen counts it: a moderator turn of unknown cost makes the session's unknown.
+                if let spent = state.sideSpentMicros, let cost = message.costMicros {
+                    state.sideSpentMicros = spent + cost
+                } else {
+                    state.sideSpentMicros = nil
+                }
             }
             state.round = max(state.round, message.round)
         }

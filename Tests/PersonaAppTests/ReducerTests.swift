@@ -312,4 +312,20 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.round, 1)
         XCTAssertEqual(state.panes[0].spentMicros, 120)
     }
+
+    func testAResumedModeratorTurnCountsAsTheLiveOneDid() {
+        let moderator = { (cost: Int64?) in
+            TranscriptMessage(round: 1, speaker: "moderator", name: "Moderator", role: .moderator, text: "skeptic", costMicros: cost)
+        }
+        var priced = state(panes: 1)
+        ChatSetup.refill(&priced, from: [moderator(30), moderator(12)])
+        XCTAssertEqual(priced.sideSpentMicros, 42)
+        var live = state(panes: 1)
+        _ = ChatReducer.reduce(&live, .sideCost(micros: 30), at: 0)
+        _ = ChatReducer.reduce(&live, .sideCost(micros: nil), at: 0)
+        var resumed = state(panes: 1)
+        ChatSetup.refill(&resumed, from: [moderator(30), moderator(nil)])
+        XCTAssertNil(live.sessionCostMicros)
+        XCTAssertNil(resumed.sessionCostMicros, "an unpriced moderator turn leaves the session's cost unknown, `$?`, after a resume too")
+    }
 }
