@@ -203,7 +203,7 @@ public final class ChatController {
         transport.backlog.onCaughtUp { inbox.wakeIfWatched() }
         defer {
             for signalNumber in [SIGWINCH, SIGTERM, SIGHUP] { signal(signalNumber, SIG_DFL) }
-            conversation?.cancel()
+            for started in conversations { started.cancel() }
             transport.backlog.onCaughtUp(nil)
             transport.cadence = printerPace
         }
