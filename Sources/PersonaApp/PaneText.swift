@@ -138,14 +138,14 @@ final class WrapCache: @unchecked Sendable {
             if let pending = wrapper.pendingRow(padding: paragraph.isCode ? Theme.code : nil) { rest.append(pending) }
             lines.append(contentsOf: rest)
         }
-        let finished = state
-        lock.withLock {
-            if progress.count > 4096 {
-                progress.removeAll()
-                userLines.removeAll()
-            }
-            progress[key] = finished
+        // Locked by hand: a closure would capture a copy of the state, with a retain of each array.
+        lock.lock()
+        if progress.count > 4096 {
+            progress.removeAll()
+            userLines.removeAll()
         }
+        progress[key] = consume state
+        lock.unlock()
     }
 
     private func consume(_ character: Character, into state: inout Progress, width: Int) {

@@ -25,9 +25,13 @@ public enum ChatView {
             return nil
         }
         HeaderView.draw(state, in: layout.header, into: &frame)
-        for placement in layout.panes {
-            PaneView.draw(state.panes[placement.index], focused: placement.index == state.focus && state.panes.count > 1,
-                          placement: placement, now: state.now, into: &frame)
+        // Through a buffer pointer each pane is lent to its view, not copied with a retain of
+        // every reference it holds.
+        state.panes.withUnsafeBufferPointer { panes in
+            for placement in layout.panes {
+                PaneView.draw(panes[placement.index], focused: placement.index == state.focus && panes.count > 1,
+                              placement: placement, now: state.now, into: &frame)
+            }
         }
         let bar = Cell("│", style: Theme.separator)
         for separator in layout.separators {
