@@ -91,9 +91,8 @@ public struct CellBuffer: Equatable, Sendable {
         while column < end, case .scalarValue(let scalar) = decoder.decode(&bytes) {
             if column >= 0 {
                 clearWideNeighbours(x: column, y: y, width: 1)
-                let value = scalar.value
-                let printable = !(value < 0x20 || (0x7F...0x9F).contains(value))
-                self[column, y] = printable ? Cell(scalar: value, style: style) : Cell(ascii: UInt8(ascii: "?"), style: style)
+                self[column, y] = InertText.isControl(scalar.value) ? Cell(ascii: UInt8(ascii: "?"), style: style)
+                    : Cell(scalar: scalar.value, style: style)
             }
             column += 1
         }

@@ -73,8 +73,9 @@ public struct FrameEncoder {
     public init(capabilities: TerminalCapabilities, colorMode: ColorMode) {
         self.capabilities = capabilities
         self.colorMode = colorMode
+        let xterm = TerminalCapabilities.xterm256.moveCursor
         movesAreCSI = [(0, 0), (4, 9), (39, 159), (999, 9_999)].allSatisfy { row, column in
-            capabilities.moveCursor(row, column) == Array("\u{1B}[\(row + 1);\(column + 1)H".utf8)
+            capabilities.moveCursor(row, column) == xterm(row, column)
         }
     }
 
@@ -217,8 +218,7 @@ public struct FrameEncoder {
 
     private static func appendScalar(_ value: UInt32, into output: inout ByteWriter) {
         // Views keep control characters out of cells; this is the last line of defence.
-        let isControl = value < 0x20 || (0x7F...0x9F).contains(value)
-        guard !isControl, let scalar = Unicode.Scalar(value) else { return output.append(UInt8(ascii: "?")) }
+        guard !InertText.isControl(value), let scalar = Unicode.Scalar(value) else { return output.append(UInt8(ascii: "?")) }
         UTF8.encode(scalar) { output.append($0) }
     }
 }

@@ -18,11 +18,12 @@ public enum InertText {
     }
 
     static func needsReplacement(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x0A, 0x09: return false
-        case 0x00...0x1F, 0x7F, 0x80...0x9F: return true
-        default: return false
-        }
+        scalar.value != 0x0A && scalar.value != 0x09 && isControl(scalar.value)
+    }
+
+    /// Whether `value` is a C0 control, DEL or a C1 control: a code a terminal may obey.
+    static func isControl(_ value: UInt32) -> Bool {
+        value < 0x20 || (0x7F...0x9F).contains(value)
     }
 
     /// The Control Pictures block has a symbol for each C0 code and DEL (␛ for ESC, ␇ for BEL);

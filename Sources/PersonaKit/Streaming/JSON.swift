@@ -521,7 +521,7 @@ private struct JSONTapeReader {
             guard index < bytes.count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                tokens.append(JSONTape.Token(kind: .string, escaped: escaped, start: start, end: index, next: tokens.count + 1))
+                record(.string, from: start, escaped: escaped)
                 index += 1
                 return
             }
