@@ -88,8 +88,9 @@ enum HeaderView {
     static func draw(_ state: AppState, in rect: Rect, into frame: inout CellBuffer) {
         // The session's part changes seldom and is laid out once per text; the figures change with
         // every token while answers stream, and are written over it as bytes.
-        let key = Key(session: state.session, mode: state.mode, round: state.round,
-                      progress: state.mode == .parallel ? nil : state.progress.map { [$0.current, $0.total] }, width: rect.width)
+        let progress = state.mode == .parallel ? nil : state.progress
+        let key = Key(session: state.session, mode: state.mode, round: state.round, progressRound: progress?.current,
+                      progressTotal: progress?.total ?? 0, width: rect.width)
         frame.put(rows.row(key) {
             CellRow(width: rect.width) { line in
                 line.fill(line.bounds, style: Theme.header)
@@ -108,14 +109,16 @@ enum HeaderView {
         var session: String
         var mode: ConversationMode
         var round: Int
-        var progress: [Int]?
+        /// The round of a conversation that counts its rounds, and how many it will run.
+        var progressRound: Int?
+        var progressTotal: Int
         var width: Int
     }
 
     private static func leftRuns(_ key: Key) -> [StyledRun] {
         var left = [StyledRun(" Persona ", Theme.header), StyledRun("│ \(key.session) │ \(key.mode.rawValue)", Theme.headerDim)]
-        if let progress = key.progress {
-            left.append(StyledRun(" │ round \(progress[0])/\(progress[1])", Theme.header))
+        if let current = key.progressRound {
+            left.append(StyledRun(" │ round \(current)/\(key.progressTotal)", Theme.header))
         } else if key.round > 0 {
             left.append(StyledRun(" │ round \(key.round)", Theme.headerDim))
         }
