@@ -180,10 +180,8 @@ final class WrapCache: @unchecked Sendable {
 
     /// A wrapped line in cells; code is tinted to the pane's edge.
     private static func row(_ line: [StyledRun], isCode: Bool, width: Int) -> CellRow {
-        guard isCode else { return CellRow(line, width: width) }
-        let used = line.reduce(0) { $0 + DisplayWidth.of($1.text) }
-        guard used < width else { return CellRow(line, width: width) }
-        return CellRow(line + [StyledRun(String(repeating: " ", count: width - used), Theme.code)], width: width)
+        let row = CellRow(line, width: width)
+        return isCode ? row.padded(to: width, style: Theme.code) : row
     }
 
     /// The user's message: `› ` before the first line, aligned continuation lines.

@@ -36,6 +36,13 @@ public struct CellRow: Equatable, Sendable {
 
     init(cells: [Cell]) { self.cells = cells }
 
+    /// The row filled out to `width` columns with blanks in `style`, as a code block is tinted to
+    /// its pane's edge.
+    public func padded(to width: Int, style: Style) -> CellRow {
+        guard cells.count < width else { return self }
+        return CellRow(cells: cells + repeatElement(Cell(" ", style: style), count: width - cells.count))
+    }
+
     public static let empty = CellRow([], width: 0)
 
     /// The row as plain text, wide characters once.

@@ -102,8 +102,8 @@ public struct LineWrapper: Sendable {
             cells.append(Cell(character, style: glyph.style))
             if columns == 2 { cells.append(Cell(" ", style: glyph.style, isContinuation: true)) }
         }
-        if let padding, cells.count < width { cells += repeatElement(Cell(" ", style: padding), count: width - cells.count) }
-        return CellRow(cells: cells)
+        let row = CellRow(cells: cells)
+        return padding.map { row.padded(to: width, style: $0) } ?? row
     }
 
     /// The final lines plus the line still being filled: what to show now.
