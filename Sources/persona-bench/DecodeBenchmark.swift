@@ -27,7 +27,11 @@ private func decode(_ body: [UInt8], adapter: any ProviderAdapter) -> Int {
     var sse = SSEDecoder()
     var ndjson = NDJSONDecoder()
     var characters = 0
-    func count(_ events: [StreamEvent]) {
+    // One array for all events, as a stream reader keeps.
+    var events: [StreamEvent] = []
+    func count(_ event: SSEEvent) {
+        events.removeAll(keepingCapacity: true)
+        adapter.decode(event, into: &events)
         for case .delta(let text) in events { characters += text.utf8.count }
     }
     var offset = 0
@@ -35,8 +39,8 @@ private func decode(_ body: [UInt8], adapter: any ProviderAdapter) -> Int {
         let read = Array(body[offset..<min(body.count, offset + 4096)])
         offset += read.count
         switch adapter.framing {
-        case .serverSentEvents: for event in sse.feed(read) { count(adapter.decode(event)) }
-        case .newlineDelimitedJSON: for line in ndjson.feed(read) { count(adapter.decode(SSEEvent(data: line))) }
+        case .serverSentEvents: read.withUnsafeBufferPointer { sse.feed($0, count) }
+        case .newlineDelimitedJSON: for line in ndjson.feed(read) { count(SSEEvent(data: line)) }
         }
     }
     return characters

@@ -46,6 +46,23 @@ final class SSEDecoderTests: XCTestCase {
         XCTAssertEqual(events("event: error\ndata: x\n\ndata: y\n\n").map(\.name), ["error", "message"])
     }
 
+    func testRepeatedAndAlternatingEventNames() {
+        let stream = "event: content_block_delta\ndata: 1\n\nevent: content_block_delta\ndata: 2\n\nevent: ping\ndata: 3\n\n"
+            + "event: content_block_delta\ndata: 4\n\ndata: 5\n\n"
+        XCTAssertEqual(events(stream).map(\.name), ["content_block_delta", "content_block_delta", "ping", "content_block_delta", "message"])
+    }
+
+    /// Events are lent with the decoder's own data buffer: one kept by the handler must not change
+    /// when the decoder reuses the buffer for the next event.
+    func testLentEventsKeptByTheHandlerKeepTheirData() {
+        var decoder = SSEDecoder()
+        var kept: [SSEEvent] = []
+        Array("data: first\n\ndata: second, longer\n\ndata: 3\n\n".utf8).withUnsafeBufferPointer { bytes in
+            decoder.feed(bytes) { kept.append($0) }
+        }
+        XCTAssertEqual(kept.map(\.dataString), ["first", "second, longer", "3"])
+    }
+
     func testLeadingByteOrderMarkIsSkipped() {
         XCTAssertEqual(events("\u{FEFF}data: hi\n\n"), [SSEEvent(data: Array("hi".utf8))])
     }
@@ -124,22 +141,40 @@ final class JSONTests: XCTestCase {
 
 final class JSONTapeTests: XCTestCase {
     func testLookupsSkipNestedValuesAndTakeTheFirstOfDuplicateKeys() throws {
-        let root = try JSONTape(Array(#"{"a":{"x":[1,{"y":2}],"z":"deep"},"b":[[],{},"s"],"a":"second","k\u0065y":3}"#.utf8)).root
-        XCTAssertEqual(root["a"]?["z"]?.string, "deep")
-        XCTAssertEqual(root["a"]?["x"]?[1]?["y"]?.int, 2)
-        XCTAssertEqual(root["b"]?[2]?.string, "s")
-        XCTAssertEqual(root["b"]?.array?.count, 3)
-        XCTAssertNil(root["b"]?[3])
-        XCTAssertEqual(root["key"]?.int, 3, "an escaped key is matched by its text")
-        XCTAssertNil(root["missing"])
-        XCTAssertNil(root["a"]?["x"]?["y"], "an array has no keys")
-        XCTAssertEqual(root["a"]?.isObject, true)
+        try JSONTape.read(Array(#"{"a":{"x":[1,{"y":2}],"z":"deep"},"b":[[],{},"s"],"a":"second","k\u0065y":3}"#.utf8)) { root in
+            XCTAssertEqual(root["a"]?["z"]?.string, "deep")
+            XCTAssertEqual(root["a"]?["x"]?[1]?["y"]?.int, 2)
+            XCTAssertEqual(root["b"]?[2]?.string, "s")
+            XCTAssertEqual(root["b"]?.array?.count, 3)
+            XCTAssertNil(root["b"]?[3])
+            XCTAssertEqual(root["key"]?.int, 3, "an escaped key is matched by its text")
+            XCTAssertNil(root["missing"])
+            XCTAssertNil(root["a"]?["x"]?["y"], "an array has no keys")
+            XCTAssertEqual(root["a"]?.isObject, true)
+        }
+    }
+
+    /// A chunk's tokens fit the room on the stack; bigger documents are indexed again with more.
+    func testDocumentsBeyondTheStackRoomReadTheSame() throws {
+        let numbers = (0..<500).map { JSON.int($0) }
+        let members = (0..<100).map { JSONObject.Member(key: "k\($0)", value: .array([.string("v\($0)"), .null])) }
+        let tree = JSON.object(JSONObject([JSONObject.Member(key: "numbers", value: .array(numbers))] + members))
+        try JSONTape.read(tree.serializedBytes) { root in
+            XCTAssertEqual(root.materialized, tree)
+            XCTAssertEqual(root["numbers"]?[499]?.int, 499)
+            XCTAssertEqual(root["k99"]?[0]?.string, "v99")
+        }
+        let unclosed = String(repeating: "[", count: 300)
+        XCTAssertThrowsError(try JSONTape.read(Array(unclosed.utf8)) { _ in }) { error in
+            XCTAssertEqual((error as? JSONParseError)?.offset, 300)
+            XCTAssertEqual((error as? JSONParseError)?.reason, "unexpected end")
+        }
     }
 
     func testErrorsMatchTheirOffsetAndReason() {
         for (bad, offset, reason) in [("{\"a\" 1}", 5, "expected ':'"), ("[1,2", 4, "unexpected end"), ("\"\\x\"", 3, "invalid escape"),
                                       ("\"\\u12G4\"", 5, "invalid \\u escape"), ("[1] 2", 4, "trailing characters")] {
-            XCTAssertThrowsError(try JSONTape(Array(bad.utf8)), bad) { error in
+            XCTAssertThrowsError(try JSONTape.read(Array(bad.utf8)) { _ in }, bad) { error in
                 XCTAssertEqual((error as? JSONParseError)?.offset, offset, bad)
                 XCTAssertEqual((error as? JSONParseError)?.reason, reason, bad)
             }
@@ -151,9 +186,10 @@ final class JSONTapeTests: XCTestCase {
         var generator = SeededGenerator(seed: 7)
         for _ in 0..<300 {
             let tree = Self.randomValue(depth: 0, using: &generator)
-            let element = try JSONTape(tree.serializedBytes).root
-            XCTAssertEqual(element.materialized, tree)
-            Self.assertSameReadings(element, tree)
+            try JSONTape.read(tree.serializedBytes) { element in
+                XCTAssertEqual(element.materialized, tree)
+                Self.assertSameReadings(element, tree)
+            }
         }
     }
 

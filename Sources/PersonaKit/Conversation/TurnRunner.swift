@@ -126,6 +126,8 @@ struct StreamAccumulator {
     /// Answer text decoded from the current read and not yet reported. A read that carried twenty
     /// events is reported as one delta, so the engine and the screen handle it once, not twenty times.
     private var unsentDelta = ""
+    /// What the adapter made of the current event; one array kept for the whole stream.
+    private var decoded: [StreamEvent] = []
 
     init(adapter: any ProviderAdapter, started: UInt64) {
         self.adapter = adapter
@@ -136,7 +138,11 @@ struct StreamAccumulator {
         if !sawEvent, undecodedBody.count < TurnRunner.errorBodyLimit { undecodedBody.append(contentsOf: bytes) }
         switch adapter.framing {
         case .serverSentEvents:
-            for event in sse.feed(bytes) { apply(event, onProgress: onProgress) }
+            // Taken out while it lends its events, since applying them changes the accumulator.
+            var decoder = SSEDecoder()
+            swap(&decoder, &sse)
+            bytes.withUnsafeBufferPointer { buffer in decoder.feed(buffer) { apply($0, onProgress: onProgress) } }
+            swap(&decoder, &sse)
         case .newlineDelimitedJSON:
             for line in ndjson.feed(bytes) { apply(SSEEvent(data: line), onProgress: onProgress) }
         }
@@ -175,7 +181,9 @@ struct StreamAccumulator {
     private mutating func apply(_ event: SSEEvent, onProgress: (TurnProgress) -> Void) {
         sawEvent = true
         undecodedBody = []
-        for streamEvent in adapter.decode(event) {
+        decoded.removeAll(keepingCapacity: true)
+        adapter.decode(event, into: &decoded)
+        for streamEvent in decoded {
             if failure != nil {
                 if case .usage(let reported) = streamEvent { usage = usage.merged(with: reported) }
                 continue

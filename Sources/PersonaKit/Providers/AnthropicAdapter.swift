@@ -34,35 +34,32 @@ public struct AnthropicAdapter: ProviderAdapter {
         return HTTPRequest(url: endpoint.url("/v1/messages"), headers: headers, body: body.serializedBytes)
     }
 
-    public func decode(_ event: SSEEvent) -> [StreamEvent] {
-        let json: JSONElement
-        do { json = try JSONTape(event.data).root } catch { return [ProviderErrorParser.malformed(event, error)] }
-        switch json["type"]?.string ?? event.name {
-        case "message_start":
-            if let usage = json["message"]?["usage"] { return [.usage(Self.usage(from: usage))] }
-        case "content_block_start":
-            if let block = json["content_block"], block["type"]?.string == "text",
-               let text = block["text"]?.string, !text.isEmpty {
-                return [.delta(text)]
+    public func decode(_ event: SSEEvent, into events: inout [StreamEvent]) {
+        JSONTape.read(event, into: &events) { json, events in
+            switch json["type"]?.string ?? event.name {
+            case "message_start":
+                if let usage = json["message"]?["usage"] { events.append(.usage(Self.usage(from: usage))) }
+            case "content_block_start":
+                if let block = json["content_block"], block["type"]?.string == "text",
+                   let text = block["text"]?.string, !text.isEmpty {
+                    events.append(.delta(text))
+                }
+            case "content_block_delta":
+                guard let delta = json["delta"] else { return }
+                switch delta["type"]?.string {
+                case "text_delta": if let text = delta["text"]?.string, !text.isEmpty { events.append(.delta(text)) }
+                case "thinking_delta": if let text = delta["thinking"]?.string, !text.isEmpty { events.append(.reasoning(text)) }
+                default: break
+                }
+            case "message_delta":
+                if let reason = json["delta"]?["stop_reason"]?.string { events.append(.finish(FinishReason(provider: reason))) }
+                if let usage = json["usage"] { events.append(.usage(Self.usage(from: usage))) }
+            case "error":
+                if let failure = ProviderErrorParser.fromErrorObject(json, status: nil) { events.append(.failure(failure)) }
+            default:
+                break
             }
-        case "content_block_delta":
-            guard let delta = json["delta"] else { return [] }
-            switch delta["type"]?.string {
-            case "text_delta": if let text = delta["text"]?.string, !text.isEmpty { return [.delta(text)] }
-            case "thinking_delta": if let text = delta["thinking"]?.string, !text.isEmpty { return [.reasoning(text)] }
-            default: break
-            }
-        case "message_delta":
-            var events: [StreamEvent] = []
-            if let reason = json["delta"]?["stop_reason"]?.string { events.append(.finish(FinishReason(provider: reason))) }
-            if let usage = json["usage"] { events.append(.usage(Self.usage(from: usage))) }
-            return events
-        case "error":
-            if let failure = ProviderErrorParser.fromErrorObject(json, status: nil) { return [.failure(failure)] }
-        default:
-            break
         }
-        return []
     }
 
     static func usage(from json: JSONElement) -> Usage {

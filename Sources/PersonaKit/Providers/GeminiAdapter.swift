@@ -33,24 +33,22 @@ public struct GeminiAdapter: ProviderAdapter {
                            headers: headers, body: body.serializedBytes)
     }
 
-    public func decode(_ event: SSEEvent) -> [StreamEvent] {
-        let json: JSONElement
-        do { json = try JSONTape(event.data).root } catch { return [ProviderErrorParser.malformed(event, error)] }
-        if let failure = ProviderErrorParser.streamFailure(in: json) { return [failure] }
-        var events: [StreamEvent] = []
-        if let candidate = json["candidates"]?[0] {
-            for part in candidate["content"]?["parts"]?.array ?? [] {
-                guard let text = part["text"]?.string, !text.isEmpty else { continue }
-                events.append(part["thought"]?.bool == true ? .reasoning(text) : .delta(text))
+    public func decode(_ event: SSEEvent, into events: inout [StreamEvent]) {
+        JSONTape.read(event, into: &events) { json, events in
+            if let failure = ProviderErrorParser.streamFailure(in: json) { return events.append(failure) }
+            if let candidate = json["candidates"]?[0] {
+                for part in candidate["content"]?["parts"]?.array ?? [] {
+                    guard let text = part["text"]?.string, !text.isEmpty else { continue }
+                    events.append(part["thought"]?.bool == true ? .reasoning(text) : .delta(text))
+                }
+                if let reason = candidate["finishReason"]?.string { events.append(.finish(FinishReason(provider: reason))) }
+            } else if let blocked = json["promptFeedback"]?["blockReason"]?.string {
+                events.append(.finish(FinishReason(kind: .contentFilter, raw: blocked)))
             }
-            if let reason = candidate["finishReason"]?.string { events.append(.finish(FinishReason(provider: reason))) }
-        } else if let blocked = json["promptFeedback"]?["blockReason"]?.string {
-            events.append(.finish(FinishReason(kind: .contentFilter, raw: blocked)))
+            if let usage = json["usageMetadata"], usage.isObject {
+                events.append(.usage(Self.usage(from: usage)))
+            }
         }
-        if let usage = json["usageMetadata"], usage.isObject {
-            events.append(.usage(Self.usage(from: usage)))
-        }
-        return events
     }
 
     static func usage(from json: JSONElement) -> Usage {

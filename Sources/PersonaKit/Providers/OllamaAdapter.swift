@@ -27,25 +27,23 @@ public struct OllamaAdapter: ProviderAdapter {
         return HTTPRequest(url: endpoint.url("/api/chat"), headers: headers, body: body.serializedBytes)
     }
 
-    public func decode(_ event: SSEEvent) -> [StreamEvent] {
-        let json: JSONElement
-        do { json = try JSONTape(event.data).root } catch { return [ProviderErrorParser.malformed(event, error)] }
-        if let failure = ProviderErrorParser.streamFailure(in: json) { return [failure] }
-        var events: [StreamEvent] = []
-        let message = json["message"]
-        if let thinking = message?["thinking"]?.string ?? json["thinking"]?.string, !thinking.isEmpty {
-            events.append(.reasoning(thinking))
+    public func decode(_ event: SSEEvent, into events: inout [StreamEvent]) {
+        JSONTape.read(event, into: &events) { json, events in
+            if let failure = ProviderErrorParser.streamFailure(in: json) { return events.append(failure) }
+            let message = json["message"]
+            if let thinking = message?["thinking"]?.string ?? json["thinking"]?.string, !thinking.isEmpty {
+                events.append(.reasoning(thinking))
+            }
+            if let text = message?["content"]?.string ?? json["response"]?.string, !text.isEmpty {
+                events.append(.delta(text))
+            }
+            if json["done"]?.bool == true {
+                events.append(.finish(FinishReason(provider: json["done_reason"]?.string ?? "stop")))
+                let usage = Usage(inputTokens: json["prompt_eval_count"]?.int,
+                                  cachedInputTokens: json["prompt_eval_cached_count"]?.int,
+                                  outputTokens: json["eval_count"]?.int)
+                if !usage.isEmpty { events.append(.usage(usage)) }
+            }
         }
-        if let text = message?["content"]?.string ?? json["response"]?.string, !text.isEmpty {
-            events.append(.delta(text))
-        }
-        if json["done"]?.bool == true {
-            events.append(.finish(FinishReason(provider: json["done_reason"]?.string ?? "stop")))
-            let usage = Usage(inputTokens: json["prompt_eval_count"]?.int,
-                              cachedInputTokens: json["prompt_eval_cached_count"]?.int,
-                              outputTokens: json["eval_count"]?.int)
-            if !usage.isEmpty { events.append(.usage(usage)) }
-        }
-        return events
     }
 }

@@ -29,32 +29,30 @@ public struct OpenAIAdapter: ProviderAdapter {
         return lowered.hasPrefix("o1") || lowered.hasPrefix("o3") || lowered.hasPrefix("o4") || lowered.hasPrefix("gpt-5")
     }
 
-    public func decode(_ event: SSEEvent) -> [StreamEvent] {
-        if event.data.elementsEqual("[DONE]".utf8) { return [] }
-        let json: JSONElement
-        do { json = try JSONTape(event.data).root } catch { return [ProviderErrorParser.malformed(event, error)] }
-        var events: [StreamEvent] = []
-        // OpenRouter's error chunk may carry the usage of the failed generation too.
-        let failure = ProviderErrorParser.streamFailure(in: json)
-        if let failure { events.append(failure) }
-        for choice in failure == nil ? json["choices"]?.array ?? [] : [] {
-            // With `n > 1` only the first choice is the persona's answer.
-            if let index = choice["index"]?.int, index != 0 { continue }
-            if let delta = choice["delta"] {
-                if let reasoning = delta["reasoning_content"]?.string ?? delta["reasoning"]?.string, !reasoning.isEmpty {
-                    events.append(.reasoning(reasoning))
+    public func decode(_ event: SSEEvent, into events: inout [StreamEvent]) {
+        if event.data.elementsEqual("[DONE]".utf8) { return }
+        JSONTape.read(event, into: &events) { json, events in
+            // OpenRouter's error chunk may carry the usage of the failed generation too.
+            let failure = ProviderErrorParser.streamFailure(in: json)
+            if let failure { events.append(failure) }
+            for choice in failure == nil ? json["choices"]?.array ?? [] : [] {
+                // With `n > 1` only the first choice is the persona's answer.
+                if let index = choice["index"]?.int, index != 0 { continue }
+                if let delta = choice["delta"] {
+                    if let reasoning = delta["reasoning_content"]?.string ?? delta["reasoning"]?.string, !reasoning.isEmpty {
+                        events.append(.reasoning(reasoning))
+                    }
+                    if let text = delta["content"]?.string, !text.isEmpty { events.append(.delta(text)) }
+                    if let refusal = delta["refusal"]?.string, !refusal.isEmpty { events.append(.delta(refusal)) }
                 }
-                if let text = delta["content"]?.string, !text.isEmpty { events.append(.delta(text)) }
-                if let refusal = delta["refusal"]?.string, !refusal.isEmpty { events.append(.delta(refusal)) }
+                if let reason = choice["finish_reason"]?.string { events.append(.finish(FinishReason(provider: reason))) }
             }
-            if let reason = choice["finish_reason"]?.string { events.append(.finish(FinishReason(provider: reason))) }
+            if let usage = json["usage"], usage.isObject {
+                events.append(.usage(Self.usage(from: usage)))
+            } else if let usage = json["x_groq"]?["usage"], usage.isObject {
+                events.append(.usage(Self.usage(from: usage)))
+            }
         }
-        if let usage = json["usage"], usage.isObject {
-            events.append(.usage(Self.usage(from: usage)))
-        } else if let usage = json["x_groq"]?["usage"], usage.isObject {
-            events.append(.usage(Self.usage(from: usage)))
-        }
-        return events
     }
 
     static func usage(from json: JSONElement) -> Usage {

@@ -76,8 +76,30 @@ public struct ProviderEndpoint: Sendable, Equatable {
 public protocol ProviderAdapter: Sendable {
     var framing: StreamFraming { get }
     func makeRequest(_ request: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest
-    /// Maps one decoded wire event (an SSE event, or one NDJSON line as its `data`).
-    func decode(_ event: SSEEvent) -> [StreamEvent]
+    /// Maps one decoded wire event (an SSE event, or one NDJSON line as its `data`), appending to
+    /// `events`: a stream reader keeps one array for all its events instead of one per event.
+    func decode(_ event: SSEEvent, into events: inout [StreamEvent])
+}
+
+extension ProviderAdapter {
+    /// What one wire event says, in an array of its own.
+    public func decode(_ event: SSEEvent) -> [StreamEvent] {
+        var events: [StreamEvent] = []
+        decode(event, into: &events)
+        return events
+    }
+}
+
+extension JSONTape {
+    /// Lends `body` the root of `event`'s data; when the data is not JSON, appends the failure
+    /// that says so to `events` instead.
+    static func read(_ event: SSEEvent, into events: inout [StreamEvent], _ body: (JSONElement, inout [StreamEvent]) -> Void) {
+        do {
+            try read(event.data) { body($0, &events) }
+        } catch {
+            events.append(ProviderErrorParser.malformed(event, error))
+        }
+    }
 }
 
 public enum Adapters {

@@ -142,70 +142,108 @@ public struct JSONParseError: Error, CustomStringConvertible, Sendable {
 
 extension JSON {
     public static func parse(_ text: String) throws -> JSON {
-        try JSONTape(Array(text.utf8)).root.materialized
+        try JSONTape.read(Array(text.utf8)) { $0.materialized }
     }
 
     public static func parse(_ bytes: [UInt8]) throws -> JSON {
-        try JSONTape(bytes).root.materialized
+        try JSONTape.read(bytes) { $0.materialized }
     }
 
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSON {
-        try JSONTape(Array(bytes)).root.materialized
+        try JSONTape.read(Array(bytes)) { $0.materialized }
     }
 }
 
 /// A JSON text checked and indexed in one pass, then read in place.
 ///
 /// Streamed chunks are read for a few fields each: building a whole tree of strings, arrays and
-/// objects per chunk, and freeing it again, cost more than the rest of decoding. The tape keeps
-/// the text and a flat list of its values; a lookup compares bytes, and only what is asked for is
-/// made into a `String`.
-public final class JSONTape: Sendable {
+/// objects per chunk, and freeing it again, cost more than the rest of decoding. The tape is the
+/// text and a flat list of its values, lent to a closure: a lookup compares bytes, counts no
+/// references and allocates nothing, and only what is asked for is made into a `String`.
+public enum JSONTape {
     enum Kind: UInt8 {
         case null, `true`, `false`, number, string, array, object
     }
 
+    /// 16 bytes, so that a chunk's tokens fit the stack; `read` keeps documents under 4 GiB.
     struct Token {
         var kind: Kind
         /// A string with escapes, which must be decoded rather than copied.
-        var escaped = false
+        var escaped: Bool
+        private var startOffset: UInt32
+        private var endOffset: UInt32
+        private var nextIndex: UInt32
+
+        init(kind: Kind, escaped: Bool = false, start: Int, end: Int, next: Int) {
+            self.kind = kind
+            self.escaped = escaped
+            startOffset = UInt32(start)
+            endOffset = UInt32(end)
+            nextIndex = UInt32(next)
+        }
+
         /// The value's bytes; for a string, without its quotes.
-        var start: Int
-        var end: Int
+        var start: Int { Int(startOffset) }
+        var end: Int {
+            get { Int(endOffset) }
+            set { endOffset = UInt32(newValue) }
+        }
+
         /// The index of the token after this value and everything inside it.
-        var next: Int
+        var next: Int {
+            get { Int(nextIndex) }
+            set { nextIndex = UInt32(newValue) }
+        }
     }
 
-    let bytes: [UInt8]
-    let tokens: [Token]
+    /// The tokens did not fit the room given: index again with more.
+    fileprivate struct TapeFull: Error {}
 
-    /// Checks and indexes `bytes`; throws for anything but one JSON value with optional whitespace.
-    public init(_ bytes: [UInt8]) throws {
-        self.bytes = bytes
-        tokens = try bytes.withUnsafeBufferPointer { buffer in
-            var reader = JSONTapeReader(bytes: buffer)
+    /// Checks and indexes `bytes`, then lends `body` the root value; throws for anything but one
+    /// JSON value with optional whitespace. Elements point into `bytes` and the index, so they
+    /// are valid only inside `body`: take out Strings and numbers, never the elements.
+    public static func read<Result>(_ bytes: [UInt8], _ body: (JSONElement) throws -> Result) throws -> Result {
+        guard bytes.count < UInt32.max else { throw JSONParseError(offset: 0, reason: "larger than 4 GiB") }
+        // A streamed chunk holds a few dozen values, whose tokens fit in the 1 KiB that Swift
+        // allocates on the stack. A bigger document is indexed again with room for a token per
+        // byte, the most there can be, since each value starts at a byte of its own.
+        do {
+            return try withUnsafeTemporaryAllocation(of: Token.self, capacity: 1024 / MemoryLayout<Token>.stride) {
+                try index(bytes, into: $0, body)
+            }
+        } catch is TapeFull {
+            return try withUnsafeTemporaryAllocation(of: Token.self, capacity: bytes.count + 1) { try index(bytes, into: $0, body) }
+        }
+    }
+
+    private static func index<Result>(_ bytes: [UInt8], into storage: UnsafeMutableBufferPointer<Token>,
+                                      _ body: (JSONElement) throws -> Result) throws -> Result {
+        try bytes.withUnsafeBufferPointer { buffer in
+            var reader = JSONTapeReader(bytes: buffer, storage: storage)
             reader.skipWhitespace()
             try reader.readValue(depth: 0)
             reader.skipWhitespace()
             guard reader.index == buffer.count else { throw reader.error("trailing characters") }
-            return reader.tokens
+            let tokens = UnsafeBufferPointer(rebasing: storage[..<reader.count])
+            return try body(JSONElement(tokens: tokens, bytes: buffer, index: 0))
         }
     }
-
-    public var root: JSONElement { JSONElement(tape: self, index: 0) }
 }
 
-/// One value of a `JSONTape`, read on demand.
-public struct JSONElement: JSONReadable, Sendable {
-    let tape: JSONTape
+/// One value of a tape, read on demand; valid only inside `JSONTape.read`'s closure.
+public struct JSONElement: JSONReadable {
+    let tokens: UnsafeBufferPointer<JSONTape.Token>
+    let bytes: UnsafeBufferPointer<UInt8>
     let index: Int
 
-    private var token: JSONTape.Token { tape.tokens[index] }
+    private var token: JSONTape.Token { tokens[index] }
+
+    private func element(_ index: Int) -> JSONElement { JSONElement(tokens: tokens, bytes: bytes, index: index) }
 
     public subscript(key: String) -> JSONElement? {
-        let found = key.utf8.withContiguousStorageIfAvailable { tape.member(of: index, named: $0) }
-            ?? Array(key.utf8).withUnsafeBufferPointer { tape.member(of: index, named: $0) }
-        return found.map { JSONElement(tape: tape, index: $0) }
+        let found = key.utf8.withContiguousStorageIfAvailable { member(named: $0) }
+            ?? Array(key.utf8).withUnsafeBufferPointer { member(named: $0) }
+        return found.map(element)
     }
 
     public subscript(position: Int) -> JSONElement? {
@@ -213,16 +251,16 @@ public struct JSONElement: JSONReadable, Sendable {
         var item = index + 1
         var count = 0
         while item < token.next {
-            if count == position { return JSONElement(tape: tape, index: item) }
+            if count == position { return element(item) }
             count += 1
-            item = tape.tokens[item].next
+            item = tokens[item].next
         }
         return nil
     }
 
     public var string: String? {
         guard token.kind == .string else { return nil }
-        return tape.text(of: token)
+        return text(of: token)
     }
 
     public var int: Int? { JSON.integer(fromNumber: numberText) }
@@ -246,30 +284,29 @@ public struct JSONElement: JSONReadable, Sendable {
         var items: [JSONElement] = []
         var item = index + 1
         while item < token.next {
-            items.append(JSONElement(tape: tape, index: item))
-            item = tape.tokens[item].next
+            items.append(element(item))
+            item = tokens[item].next
         }
         return items
     }
 
     public var serialized: String { materialized.serialized }
 
-    /// The value as a `JSON` tree.
+    /// The value as a `JSON` tree, which may outlive the tape.
     public var materialized: JSON {
         switch token.kind {
         case .null: return .null
         case .true: return .bool(true)
         case .false: return .bool(false)
         case .number: return .number(numberText ?? "")
-        case .string: return .string(tape.text(of: token))
+        case .string: return .string(text(of: token))
         case .array: return .array(array?.map(\.materialized) ?? [])
         case .object:
             var members: [JSONObject.Member] = []
             var member = index + 1
             while member < token.next {
-                members.append(JSONObject.Member(key: tape.text(of: tape.tokens[member]),
-                                                 value: JSONElement(tape: tape, index: member + 1).materialized))
-                member = tape.tokens[member + 1].next
+                members.append(JSONObject.Member(key: text(of: tokens[member]), value: element(member + 1).materialized))
+                member = tokens[member + 1].next
             }
             return .object(JSONObject(members))
         }
@@ -277,41 +314,33 @@ public struct JSONElement: JSONReadable, Sendable {
 
     private var numberText: String? {
         guard token.kind == .number else { return nil }
-        return tape.text(of: token)
+        return text(of: token)
     }
-}
 
-extension JSONTape {
-    /// The index of the value of the first member of the object at `object` whose key spells
-    /// `wanted`; nil when it has none, or is no object.
-    func member(of object: Int, named wanted: UnsafeBufferPointer<UInt8>) -> Int? {
-        tokens.withUnsafeBufferPointer { tokens in
-            bytes.withUnsafeBufferPointer { bytes in
-                guard tokens[object].kind == .object else { return nil }
-                let end = tokens[object].next
-                var member = object + 1
-                while member < end {
-                    let key = tokens[member]
-                    if key.escaped {
-                        let text = Self.unescaped(UnsafeBufferPointer(rebasing: bytes[key.start..<key.end]))
-                        if text.elementsEqual(wanted) { return member + 1 }
-                    } else if key.end - key.start == wanted.count,
-                              wanted.isEmpty || memcmp(bytes.baseAddress! + key.start, wanted.baseAddress!, wanted.count) == 0 {
-                        return member + 1
-                    }
-                    member = tokens[member + 1].next
-                }
-                return nil
+    /// The index of the value of this object's first member whose key spells `wanted`; nil when
+    /// it has none, or is no object.
+    private func member(named wanted: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard token.kind == .object else { return nil }
+        let end = token.next
+        var member = index + 1
+        while member < end {
+            let key = tokens[member]
+            if key.escaped {
+                let text = Self.unescaped(UnsafeBufferPointer(rebasing: bytes[key.start..<key.end]))
+                if text.elementsEqual(wanted) { return member + 1 }
+            } else if key.end - key.start == wanted.count,
+                      wanted.isEmpty || memcmp(bytes.baseAddress! + key.start, wanted.baseAddress!, wanted.count) == 0 {
+                return member + 1
             }
+            member = tokens[member + 1].next
         }
+        return nil
     }
 
     /// A string's text with its escapes decoded, or a number's literal.
-    func text(of token: Token) -> String {
-        bytes.withUnsafeBufferPointer { all in
-            let raw = UnsafeBufferPointer(rebasing: all[token.start..<token.end])
-            return token.escaped ? String(decoding: Self.unescaped(raw), as: UTF8.self) : String(decoding: raw, as: UTF8.self)
-        }
+    private func text(of token: JSONTape.Token) -> String {
+        let raw = UnsafeBufferPointer(rebasing: bytes[token.start..<token.end])
+        return token.escaped ? String(decoding: Self.unescaped(raw), as: UTF8.self) : String(decoding: raw, as: UTF8.self)
     }
 
     /// The bytes of a string the reader has checked, with its escapes decoded; a lone surrogate
@@ -380,13 +409,14 @@ extension JSONTape {
 private struct JSONTapeReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
-    var tokens: [JSONTape.Token] = []
+    /// Where the tokens go, in the order their values start; `count` of them are written.
+    let storage: UnsafeMutableBufferPointer<JSONTape.Token>
+    var count = 0
     static let maxDepth = 512
 
-    init(bytes: UnsafeBufferPointer<UInt8>) {
+    init(bytes: UnsafeBufferPointer<UInt8>, storage: UnsafeMutableBufferPointer<JSONTape.Token>) {
         self.bytes = bytes
-        // A streamed chunk holds a few dozen values.
-        tokens.reserveCapacity(64)
+        self.storage = storage
     }
 
     func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
@@ -415,8 +445,8 @@ private struct JSONTapeReader {
         }
     }
 
-    private mutating func record(_ kind: JSONTape.Kind, from start: Int, escaped: Bool = false) {
-        tokens.append(JSONTape.Token(kind: kind, escaped: escaped, start: start, end: index, next: tokens.count + 1))
+    private mutating func record(_ kind: JSONTape.Kind, from start: Int, escaped: Bool = false) throws {
+        try append(JSONTape.Token(kind: kind, escaped: escaped, start: start, end: index, next: count + 1))
     }
 
     mutating func readLiteral(_ literal: StaticString, _ kind: JSONTape.Kind) throws {
@@ -428,24 +458,30 @@ private struct JSONTapeReader {
         }
         let start = index
         index += count
-        record(kind, from: start)
+        try record(kind, from: start)
+    }
+
+    private mutating func append(_ token: JSONTape.Token) throws {
+        guard count < storage.count else { throw JSONTape.TapeFull() }
+        storage.initializeElement(at: count, to: token)
+        count += 1
     }
 
     /// Opens a container's token; `close` fixes its end once its contents are read.
-    private mutating func open(_ kind: JSONTape.Kind) -> Int {
-        tokens.append(JSONTape.Token(kind: kind, start: index, end: index, next: 0))
+    private mutating func open(_ kind: JSONTape.Kind) throws -> Int {
+        try append(JSONTape.Token(kind: kind, start: index, end: index, next: 0))
         index += 1
-        return tokens.count - 1
+        return count - 1
     }
 
     private mutating func close(_ token: Int) {
         index += 1
-        tokens[token].end = index
-        tokens[token].next = tokens.count
+        storage[token].end = index
+        storage[token].next = count
     }
 
     mutating func readObject(depth: Int) throws {
-        let token = open(.object)
+        let token = try open(.object)
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { return close(token) }
         while true {
@@ -470,7 +506,7 @@ private struct JSONTapeReader {
     }
 
     mutating func readArray(depth: Int) throws {
-        let token = open(.array)
+        let token = try open(.array)
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") { return close(token) }
         while true {
@@ -498,12 +534,12 @@ private struct JSONTapeReader {
             case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-"): break
             default:
                 guard digits > 0 else { throw error("invalid number") }
-                return record(.number, from: start)
+                return try record(.number, from: start)
             }
             index += 1
         }
         guard digits > 0 else { throw error("invalid number") }
-        record(.number, from: start)
+        try record(.number, from: start)
     }
 
     /// Checks a string, escapes included, and records its bytes between the quotes.
@@ -521,7 +557,7 @@ private struct JSONTapeReader {
             guard index < bytes.count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                record(.string, from: start, escaped: escaped)
+                try record(.string, from: start, escaped: escaped)
                 index += 1
                 return
             }

@@ -19,12 +19,17 @@ public struct SSEEvent: Sendable, Equatable {
 /// same for every split. Comment lines (`:`) are skipped, `data:` lines are joined with `\n`, and an
 /// event is dispatched on a blank line.
 public struct SSEDecoder: Sendable {
+    /// A line that a chunk ended inside; lines that end in the chunk they start in are read in place.
     private var line: [UInt8] = []
     private var eventName: [UInt8] = []
     private var data: [UInt8] = []
     private var hasData = false
     private var lastWasCR = false
     private var atStreamStart = true
+    private var bomMatched = 0
+    /// The last event name made into a String: a stream repeats a handful of names.
+    private var lastName = "message"
+    private var lastNameBytes: [UInt8] = []
     /// How many comment lines were skipped; OpenRouter sends `: OPENROUTER PROCESSING` keep-alives.
     public private(set) var commentCount = 0
 
@@ -36,6 +41,13 @@ public struct SSEDecoder: Sendable {
 
     public mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>) -> [SSEEvent] {
         var events: [SSEEvent] = []
+        feed(bytes) { events.append($0) }
+        return events
+    }
+
+    /// Feeds `bytes` and lends each event they complete to `handle`. The event's data is the
+    /// decoder's own buffer, used again for the next event unless `handle` keeps a copy.
+    public mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>, _ handle: (SSEEvent) -> Void) {
         var start = 0
         var index = 0
         if atStreamStart {
@@ -56,9 +68,18 @@ public struct SSEDecoder: Sendable {
                 start = index
                 continue
             }
-            line.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
-            processLine(into: &events)
-            line.removeAll(keepingCapacity: true)
+            let text = UnsafeBufferPointer(rebasing: bytes[start..<index])
+            if line.isEmpty {
+                processLine(text, handle)
+            } else {
+                // Taken out while it is read, so that the decoder may change as the line is processed.
+                var whole: [UInt8] = []
+                swap(&whole, &line)
+                whole.append(contentsOf: text)
+                whole.withUnsafeBufferPointer { processLine($0, handle) }
+                whole.removeAll(keepingCapacity: true)
+                swap(&whole, &line)
+            }
             lastWasCR = byte == 0x0D
             index += 1
             if lastWasCR, index < bytes.count, bytes[index] == 0x0A {
@@ -70,7 +91,6 @@ public struct SSEDecoder: Sendable {
         if start < bytes.count {
             line.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]))
         }
-        return events
     }
 
     /// Ends the stream. An event left without its closing blank line is still delivered, because
@@ -78,10 +98,11 @@ public struct SSEDecoder: Sendable {
     public mutating func finish() -> [SSEEvent] {
         var events: [SSEEvent] = []
         if !line.isEmpty {
-            processLine(into: &events)
+            let last = line
             line.removeAll()
+            last.withUnsafeBufferPointer { processLine($0) { events.append($0) } }
         }
-        dispatch(into: &events)
+        dispatch { events.append($0) }
         return events
     }
 
@@ -96,50 +117,47 @@ public struct SSEDecoder: Sendable {
         if bomMatched == bom.count || index < bytes.count { atStreamStart = false }
     }
 
-    private var bomMatched = 0
-
-    private mutating func processLine(into events: inout [SSEEvent]) {
-        if line.isEmpty {
-            dispatch(into: &events)
-            return
-        }
+    private mutating func processLine(_ line: UnsafeBufferPointer<UInt8>, _ handle: (SSEEvent) -> Void) {
+        if line.isEmpty { return dispatch(handle) }
         if line[0] == UInt8(ascii: ":") {
             commentCount += 1
             return
         }
-        let colon = line.firstIndex(of: UInt8(ascii: ":"))
-        let field = colon.map { line[..<$0] } ?? line[...]
-        var valueStart = colon.map { $0 + 1 } ?? line.count
+        let colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.count
+        let field = UnsafeBufferPointer(rebasing: line[..<colon])
+        var valueStart = min(colon + 1, line.count)
         if valueStart < line.count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
-        let value = line[valueStart...]
-        if Self.spells(field, Self.dataField) {
+        let value = UnsafeBufferPointer(rebasing: line[valueStart...])
+        if Self.spells(field, "data") {
             if hasData { data.append(0x0A) }
             data.append(contentsOf: value)
             hasData = true
-        } else if Self.spells(field, Self.eventField) {
-            eventName = Array(value)
+        } else if Self.spells(field, "event") {
+            eventName.removeAll(keepingCapacity: true)
+            eventName.append(contentsOf: value)
         }
         // `id:` and `retry:` are reconnection hints; a chat completion is never resumed, so they are ignored.
     }
 
-    private static let dataField = Array("data".utf8)
-    private static let eventField = Array("event".utf8)
-
-    /// Byte for byte, without the generic `elementsEqual` of a slice and a string's UTF-8 view.
-    private static func spells(_ field: ArraySlice<UInt8>, _ name: [UInt8]) -> Bool {
-        field.count == name.count && field.withUnsafeBufferPointer { field in
-            name.withUnsafeBufferPointer { name in memcmp(field.baseAddress!, name.baseAddress!, name.count) == 0 }
-        }
+    private static func spells(_ field: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
+        field.count == name.utf8CodeUnitCount && memcmp(field.baseAddress!, name.utf8Start, field.count) == 0
     }
 
-    private mutating func dispatch(into events: inout [SSEEvent]) {
+    private mutating func dispatch(_ handle: (SSEEvent) -> Void) {
         defer {
-            data.removeAll(keepingCapacity: true)
             eventName.removeAll(keepingCapacity: true)
             hasData = false
         }
         guard hasData else { return }
-        let name = eventName.isEmpty ? "message" : String(decoding: eventName, as: UTF8.self)
-        events.append(SSEEvent(name: name, data: data))
+        if !eventName.isEmpty, eventName != lastNameBytes {
+            lastNameBytes = eventName
+            lastName = String(decoding: eventName, as: UTF8.self)
+        }
+        // The data is lent, not copied: it comes back for the next event.
+        var event = SSEEvent(name: eventName.isEmpty ? "message" : lastName, data: [])
+        swap(&event.data, &data)
+        handle(event)
+        swap(&event.data, &data)
+        data.removeAll(keepingCapacity: true)
     }
 }
