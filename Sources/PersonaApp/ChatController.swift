@@ -269,7 +269,8 @@ public final class ChatController {
         let now = clock()
         // Before the slot the inbox is not watched: events gather behind one wake-up. After it, a
         // post or the readers catching up wakes the loop; with events waiting, only until the
-        // frame's patience runs out.
+        // frame's patience runs out. The pipe itself is always in the set, since signals write
+        // to it whenever they come: a pipe with nothing in it costs no read each frame.
         let watchInbox = now >= frameDue
         let eventsWait = inbox.watch(watchInbox)
         var deadline = !watchInbox ? frameDue : !eventsWait ? Double.infinity : frameDue + Self.readingPatience
@@ -278,7 +279,7 @@ public final class ChatController {
         if let escapeSince { deadline = min(deadline, escapeSince + 0.025) }
         if state.isStreaming { deadline = min(deadline, lastTick + 0.25) }
 
-        let readable = Self.waitReadable(watchInbox ? [input, inbox.readFD] : [input],
+        let readable = Self.waitReadable([input, inbox.readFD],
                                          timeout: deadline.isInfinite ? nil : max(0, deadline - now))
         _ = inbox.watch(false)
         if readable.contains(input) { readKeys() }
@@ -334,7 +335,6 @@ public final class ChatController {
     }
 
     private func drainInbox() {
-        readWakeBytes()
         for event in inbox.drain() {
             if case .saved(let message) = event { transcript.append(message) }
             dispatch(event)
