@@ -103,6 +103,8 @@ public struct PaneState: Equatable, Sendable {
     /// The settled cost of this pane's finished turns in micro-dollars; nil once any turn's price
     /// was unknown.
     public var spentMicros: Int64? = 0
+    /// Whether some of `spentMicros` is an estimate: a turn that ended without the provider's usage.
+    public var spentIsEstimate = false
     /// The model's price, for the live estimate; nil when unknown (cost shows as `$?`).
     public var price: ModelPrice?
     public var providerType: ProviderType
@@ -170,6 +172,7 @@ public struct AppState: Equatable, Sendable {
     /// Spent on turns that have no pane (the moderator's), in micro-dollars; nil once a price was
     /// unknown.
     public var sideSpentMicros: Int64? = 0
+    public var sideSpentIsEstimate = false
     public var panes: [PaneState]
     public var focus = 0
     public var zoomed = false
@@ -217,6 +220,14 @@ public struct AppState: Equatable, Sendable {
             }
         }
         return total
+    }
+
+    /// Whether `sessionCostMicros` holds an estimate: a running turn's, or a finished turn's that
+    /// the provider gave no usage for. The header marks it `~`, as a pane marks its own.
+    public var sessionCostIsEstimate: Bool {
+        sideSpentIsEstimate || panes.contains { pane in
+            pane.spentIsEstimate || (pane.isActive && (pane.counters.inputEstimated || pane.counters.outputEstimated))
+        }
     }
 }
 
@@ -274,7 +285,7 @@ public enum AppEvent: Equatable, Sendable {
     case roundStarted(Int, of: Int)
     indirect case conversationEnded(DebateEnd)
     /// The cost of a turn that has no pane (the moderator's).
-    case sideCost(micros: Int64?)
+    case sideCost(micros: Int64?, estimated: Bool)
     /// The judge's pane appeared (or, with nil, left).
     indirect case judgeSet(PaneState?)
     case sessionStarted(String)

@@ -518,7 +518,8 @@ private final class ConversationRelay: Sendable {
             inbox.post(.roundStarted(current, of: total))
         case .turn(let engineEvent, .moderator):
             switch engineEvent {
-            case .done(_, let report), .failed(_, _, let report): inbox.post(.sideCost(micros: report.costUSD.map(Money.micros)))
+            case .done(_, let report), .failed(_, _, let report):
+                inbox.post(.sideCost(micros: report.costUSD.map(Money.micros), estimated: report.estimated))
             default: break
             }
         case .turn(.request(let id), _):
@@ -643,6 +644,7 @@ public enum ChatSetup {
                 } else {
                     state.panes[index].spentMicros = nil
                 }
+                if message.estimated { state.panes[index].spentIsEstimate = true }
             case .moderator:
                 // As the live screen counts it: a moderator turn of unknown cost makes the session's unknown.
                 if let spent = state.sideSpentMicros, let cost = message.costMicros {
@@ -650,6 +652,7 @@ public enum ChatSetup {
                 } else {
                     state.sideSpentMicros = nil
                 }
+                if message.estimated { state.sideSpentIsEstimate = true }
             }
             state.round = max(state.round, message.round)
         }

@@ -67,8 +67,9 @@ public enum ChatReducer {
             return []
         case .saved:
             return []
-        case .sideCost(let cost):
+        case .sideCost(let cost, let estimated):
             if let spent = state.sideSpentMicros, let cost { state.sideSpentMicros = spent + cost } else { state.sideSpentMicros = nil }
+            if estimated { state.sideSpentIsEstimate = true }
             return []
         case .judgeSet(let pane):
             state.panes.removeAll { $0.personaID == state.judgeID }
@@ -168,6 +169,7 @@ public enum ChatReducer {
             pane.counters.firstTokenAt = start + first
         }
         if let spent = pane.spentMicros, let cost = pane.counters.costMicros { pane.spentMicros = spent + cost } else { pane.spentMicros = nil }
+        if report.estimated { pane.spentIsEstimate = true }
     }
 
     static func setLastAssistant(_ pane: inout PaneState, text: String, status: TranscriptEntry.Status) {

@@ -128,12 +128,19 @@ enum HeaderView {
     private static let rows = RowCache<Key>()
 
     /// `session $0.0123 / $1.00 ████░░░░░░ · today $0.5123`: the session against its budget (a
-    /// bar that turns yellow at the warning point and red at the cap), then the day's total.
+    /// bar that turns yellow at the warning point and red at the cap), then the day's total. While
+    /// any of it is an estimate, the sums read `~$0.0123`.
     static func costFigures(_ state: AppState) -> [(text: FigureText, style: Style)] {
         let cost = state.sessionCostMicros
+        let estimated = state.sessionCostIsEstimate
+        func addCost(plus micros: Int64, into text: inout FigureText) {
+            guard let cost else { return text.add("$?") }
+            if estimated { text.add("~") }
+            text.add(Money.format(micros: micros + cost))
+        }
         var text = FigureText()
         text.add("session ")
-        text.add(cost.map { Money.format(micros: $0) } ?? "$?")
+        addCost(plus: 0, into: &text)
         var pieces: [(text: FigureText, style: Style)] = []
         if let budget = state.budgetMicros, budget > 0 {
             let barWidth = 10
@@ -151,7 +158,7 @@ enum HeaderView {
         }
         if let before = state.spentTodayBeforeMicros {
             text.add(" · today ")
-            text.add(cost.map { Money.format(micros: before + $0) } ?? "$?")
+            addCost(plus: before, into: &text)
         }
         text.add(" ")
         pieces.append((text, Theme.headerDim))

@@ -321,11 +321,32 @@ final class ReducerTests: XCTestCase {
         ChatSetup.refill(&priced, from: [moderator(30), moderator(12)])
         XCTAssertEqual(priced.sideSpentMicros, 42)
         var live = state(panes: 1)
-        _ = ChatReducer.reduce(&live, .sideCost(micros: 30), at: 0)
-        _ = ChatReducer.reduce(&live, .sideCost(micros: nil), at: 0)
+        _ = ChatReducer.reduce(&live, .sideCost(micros: 30, estimated: false), at: 0)
+        _ = ChatReducer.reduce(&live, .sideCost(micros: nil, estimated: false), at: 0)
         var resumed = state(panes: 1)
         ChatSetup.refill(&resumed, from: [moderator(30), moderator(nil)])
         XCTAssertNil(live.sessionCostMicros)
         XCTAssertNil(resumed.sessionCostMicros, "an unpriced moderator turn leaves the session's cost unknown, `$?`, after a resume too")
+    }
+
+    /// A turn that ended without the provider's usage was priced from estimates: the session's sum
+    /// stays marked as one, live and after a resume, for a pane's turn and for the moderator's.
+    func testASessionSumHoldingAnEstimateStaysMarked() {
+        var live = state(panes: 1)
+        XCTAssertFalse(live.sessionCostIsEstimate)
+        _ = ChatReducer.reduce(&live, .sideCost(micros: 30, estimated: true), at: 0)
+        XCTAssertTrue(live.sessionCostIsEstimate)
+
+        let answer = TranscriptMessage(round: 1, speaker: live.panes[0].personaID, name: "A", role: .persona, text: "cut",
+                                       status: .stopped, costMicros: 12, estimated: true)
+        var resumed = state(panes: 1)
+        ChatSetup.refill(&resumed, from: [.user("go", round: 1), answer])
+        XCTAssertEqual(resumed.sessionCostMicros, 12)
+        XCTAssertTrue(resumed.sessionCostIsEstimate)
+        var exact = answer
+        exact.estimated = false
+        var resumedExact = state(panes: 1)
+        ChatSetup.refill(&resumedExact, from: [.user("go", round: 1), exact])
+        XCTAssertFalse(resumedExact.sessionCostIsEstimate)
     }
 }
