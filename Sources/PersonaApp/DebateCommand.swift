@@ -100,7 +100,7 @@ public struct DebatePrinter {
             output(summary.serialized + "\n")
         } else {
             output("session \(session): \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out, "
-                + (totals.costUSD.map { "$" + NSDecimalNumber(decimal: $0).stringValue } ?? "cost unknown") + "\n")
+                + PlainPrinter.costText(totals.costUSD, estimated: totals.estimated) + "\n")
         }
         return budget ? ExitCode.budget : failed ? ExitCode.turnFailed : ExitCode.success
     }

@@ -70,7 +70,7 @@ public enum EventJSON {
     public static func summary(session: String, totals: RunTotals) -> JSON {
         .object(["event": .string("summary"), "session": .string(session), "cost_usd": cost(totals.costUSD),
                  "input_tokens": .int(totals.inputTokens), "output_tokens": .int(totals.outputTokens),
-                 "requests": .int(totals.requests)])
+                 "requests": .int(totals.requests), "estimated": .bool(totals.estimated)])
     }
 
     static func usage(_ usage: Usage) -> JSON {
@@ -94,6 +94,8 @@ public struct RunTotals: Sendable, Equatable {
     public var outputTokens = 0
     public var requests = 0
     public var costUSD: Decimal? = 0
+    /// Whether any turn's figures were estimates: the totals then are too.
+    public var estimated = false
 
     public init() {}
 
@@ -102,5 +104,6 @@ public struct RunTotals: Sendable, Equatable {
         outputTokens += report.usage.outputTokens ?? 0
         requests += 1
         if let cost = report.costUSD, let total = costUSD { costUSD = total + cost } else { costUSD = nil }
+        if report.estimated { estimated = true }
     }
 }

@@ -62,8 +62,7 @@ public struct PlainPrinter {
 
     public func renderTotals(_ totals: RunTotals, turns: Int) -> String {
         guard turns > 1 else { return "" }
-        let cost = totals.costUSD.map { "$" + NSDecimalNumber(decimal: $0).stringValue } ?? "cost unknown"
-        return "total: \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out, \(cost)\n"
+        return "total: \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out, \(Self.costText(totals.costUSD, estimated: totals.estimated))\n"
     }
 
     static func label(_ id: PlannedTurnID) -> String {
@@ -80,7 +79,12 @@ public struct PlainPrinter {
         if output > 0, streaming >= 0.05 { parts.append(String(format: "%.1f tok/s", output / streaming)) }
         if let ttft = report.timeToFirstToken { parts.append(String(format: "ttft %.2f s", ttft)) }
         parts.append(String(format: "%.1f s", report.duration))
-        parts.append(report.costUSD.map { "\(mark)$" + NSDecimalNumber(decimal: $0).stringValue } ?? "cost unknown")
+        parts.append(costText(report.costUSD, estimated: report.estimated))
         return parts.joined(separator: " · ")
+    }
+
+    /// A cost as printed: `$0.000126`, `~$0.000126` when estimated, or `cost unknown`.
+    static func costText(_ usd: Decimal?, estimated: Bool) -> String {
+        usd.map { (estimated ? "~$" : "$") + NSDecimalNumber(decimal: $0).stringValue } ?? "cost unknown"
     }
 }

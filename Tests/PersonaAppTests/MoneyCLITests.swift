@@ -79,6 +79,26 @@ final class MoneyCLITests: XCTestCase {
         XCTAssertTrue(table.contains("anthropic:claude-sonnet-4-5  $0.009975  1 req"), table)
     }
 
+    /// A provider that reports no usage is priced from estimates, and every sum that holds one
+    /// says so: each turn's cost, the plain total and the JSON summary.
+    func testTotalsHoldingAnEstimateAreMarked() throws {
+        let server = try MockServer { _ in MockBehavior(tokens: 40, omitUsage: true) }
+        defer { server.stop() }
+        let environment = ["OPENAI_BASE_URL": server.baseURL + "/v1", "OPENAI_API_KEY": "k"]
+        let arguments = ["ask", "hi", "--personas", "skeptic,optimist", "--model", "openai:gpt-4o-mini"]
+        let plain = try cli.run(arguments, environment: environment)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let total = try XCTUnwrap(plain.stdout.split(separator: "\n").first { $0.hasPrefix("total: ") }, plain.stdout)
+        XCTAssertTrue(total.contains(", ~$0.0"), String(total))
+        XCTAssertEqual(plain.stdout.components(separatedBy: " · ~$0.0").count, 3, "each turn's cost is marked too")
+
+        let json = try cli.run(arguments + ["--json"], environment: environment)
+        let summary = try XCTUnwrap(json.events.last)
+        XCTAssertEqual(summary["event"]?.string, "summary")
+        XCTAssertEqual(summary["estimated"], .bool(true))
+        XCTAssertEqual(json.events.filter { $0["event"]?.string == "done" }.map { $0["estimated"] }, [.bool(true), .bool(true)])
+    }
+
     func testUnknownPricesAreUnknownNotZero() throws {
         let server = try MockServer { _ in MockBehavior(tokens: 5) }
         defer { server.stop() }
