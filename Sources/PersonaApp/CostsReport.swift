@@ -40,6 +40,9 @@ public enum CostsReport {
 
     static func money(_ micros: Int64) -> String { "$" + Money.exactText(micros) }
 
+    /// The cost of `totals`, marked `~` when some of it was priced from estimated counts.
+    static func money(_ totals: CostTotals) -> String { (totals.estimated > 0 ? "~" : "") + money(totals.micros) }
+
     static func iso(_ date: Date?) -> JSON {
         guard let date else { return .null }
         let formatter = ISO8601DateFormatter()
@@ -57,6 +60,7 @@ public enum CostsReport {
                 "request_count": .int(totals.requests),
                 "token_count": .object(["input": .int(totals.inputTokens), "output": .int(totals.outputTokens)]),
                 "unpriced_requests": .int(totals.unpriced),
+                "estimated_requests": .int(totals.estimated),
             ]).serialized + "\n"
         }
         return summaryLines(totals: totals, providers: providers, models: models, period: options.period).joined(separator: "\n") + "\n"
@@ -66,12 +70,15 @@ public enum CostsReport {
     public static func summaryLines(totals: CostTotals, providers: [(key: String, totals: CostTotals)],
                                     models: [(key: String, totals: CostTotals)], period: Ledger.Period) -> [String] {
         var lines = ["Costs \(describe(period))",
-                     "total  \(money(totals.micros))  \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out"]
+                     "total  \(money(totals))  \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out"]
         if totals.unpriced > 0 { lines.append("       plus \(totals.unpriced) requests of unknown price (shown as ?)") }
+        if totals.estimated > 0 {
+            lines.append("       \(totals.estimated) of them priced from estimated counts, with no usage reported (shown as ~)")
+        }
         for (title, rows) in [("by provider", providers), ("by model", models)] where !rows.isEmpty {
             lines.append("")
             lines.append(title)
-            lines += TextTable.render(header: [], rows: rows.map { ["  " + $0.key, money($0.totals.micros), "\($0.totals.requests) req"] },
+            lines += TextTable.render(header: [], rows: rows.map { ["  " + $0.key, money($0.totals), "\($0.totals.requests) req"] },
                                       maxWidths: [48, 16, 12]).split(separator: "\n").map(String.init)
         }
         return lines
@@ -114,12 +121,13 @@ public enum CostsReport {
                 .init(key: row.key, value: .object([
                     "total": cost(row.totals.micros), "request_count": .int(row.totals.requests),
                     "input_tokens": .int(row.totals.inputTokens), "output_tokens": .int(row.totals.outputTokens),
+                    "estimated_requests": .int(row.totals.estimated),
                 ]))
             }))]).serialized + "\n"
         }
         return TextTable.render(
             header: [byModel ? "MODEL" : "PROVIDER", "COST", "REQUESTS", "INPUT", "OUTPUT"],
-            rows: rows.map { [$0.key, money($0.totals.micros) + ($0.totals.unpriced > 0 ? " +?" : ""), "\($0.totals.requests)",
+            rows: rows.map { [$0.key, money($0.totals) + ($0.totals.unpriced > 0 ? " +?" : ""), "\($0.totals.requests)",
                               "\($0.totals.inputTokens)", "\($0.totals.outputTokens)"] },
             maxWidths: [48, 18, 9, 12, 12])
     }

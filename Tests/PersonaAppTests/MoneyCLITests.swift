@@ -80,7 +80,7 @@ final class MoneyCLITests: XCTestCase {
     }
 
     /// A provider that reports no usage is priced from estimates, and every sum that holds one
-    /// says so: each turn's cost, the plain total and the JSON summary.
+    /// says so: each turn's cost, the plain total, the JSON summary and the ledger's reports.
     func testTotalsHoldingAnEstimateAreMarked() throws {
         let server = try MockServer { _ in MockBehavior(tokens: 40, omitUsage: true) }
         defer { server.stop() }
@@ -97,6 +97,14 @@ final class MoneyCLITests: XCTestCase {
         XCTAssertEqual(summary["event"]?.string, "summary")
         XCTAssertEqual(summary["estimated"], .bool(true))
         XCTAssertEqual(json.events.filter { $0["event"]?.string == "done" }.map { $0["estimated"] }, [.bool(true), .bool(true)])
+
+        let costs = try cli.run(["costs"]).stdout
+        XCTAssertTrue(costs.contains("total  ~$0.0"), costs)
+        XCTAssertTrue(costs.contains("4 of them priced from estimated counts"), costs)
+        XCTAssertTrue(costs.contains("openai:gpt-4o-mini") && costs.contains("  ~$0.0"), costs)
+        XCTAssertEqual(try JSON.parse(try cli.run(["costs", "--json"]).stdout)["estimated_requests"]?.int, 4)
+        let byModel = try JSON.parse(try cli.run(["costs", "by-model", "--json"]).stdout)
+        XCTAssertEqual(byModel["costs"]?["openai:gpt-4o-mini"]?["estimated_requests"]?.int, 4)
     }
 
     func testUnknownPricesAreUnknownNotZero() throws {

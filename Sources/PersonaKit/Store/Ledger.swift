@@ -65,6 +65,18 @@ public struct CostTotals: Sendable, Equatable {
     public var outputTokens = 0
     /// Rows whose price is unknown; their cost is not in `micros`.
     public var unpriced = 0
+    /// Rows priced from estimated counts (the provider reported no usage); their cost is in `micros`.
+    public var estimated = 0
+
+    public init(micros: Int64 = 0, requests: Int = 0, inputTokens: Int = 0, outputTokens: Int = 0, unpriced: Int = 0,
+                estimated: Int = 0) {
+        self.micros = micros
+        self.requests = requests
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.unpriced = unpriced
+        self.estimated = estimated
+    }
 
     mutating func add(_ other: CostTotals) {
         micros += other.micros
@@ -72,6 +84,7 @@ public struct CostTotals: Sendable, Equatable {
         inputTokens += other.inputTokens
         outputTokens += other.outputTokens
         unpriced += other.unpriced
+        estimated += other.estimated
     }
 }
 
@@ -147,12 +160,12 @@ public final class Ledger: Sendable {
 
     private static let totalsColumns = """
         COALESCE(SUM(cost_micros), 0), COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
-        COALESCE(SUM(cost_micros IS NULL), 0)
+        COALESCE(SUM(cost_micros IS NULL), 0), COALESCE(SUM(estimated), 0)
         """
 
     private static func totals(_ row: Row, offset: Int = 0) -> CostTotals {
         CostTotals(micros: row[offset], requests: row[offset + 1], inputTokens: row[offset + 2], outputTokens: row[offset + 3],
-                   unpriced: row[offset + 4])
+                   unpriced: row[offset + 4], estimated: row[offset + 5])
     }
 
     public func totals(in period: Period = Period(), session: String? = nil) throws -> CostTotals {

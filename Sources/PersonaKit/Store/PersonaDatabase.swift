@@ -84,6 +84,13 @@ public final class PersonaDatabase: Sendable {
                 CREATE INDEX messages_session ON messages(session, id);
                 """)
         }
+        migrator.registerMigration("ledger-v3-summary-index-estimated") { db in
+            // The summaries count estimated rows too; the index still covers everything they read.
+            try db.execute(sql: """
+                DROP INDEX requests_summary;
+                CREATE INDEX requests_summary ON requests(provider, model, timestamp_ms, cost_micros, input_tokens, output_tokens, estimated)
+                """)
+        }
         return migrator
     }
 }
