@@ -187,8 +187,9 @@ public struct AppState: Equatable, Sendable {
     /// The session's budget in micro-dollars. Money on screen is kept in whole micro-dollars, as
     /// the ledger keeps it: it is redrawn every frame, and integers are exact and cheap.
     public var budgetMicros: Int64?
-    /// What the ledger had recorded today before this session began; nil when unknown.
-    public var spentTodayBeforeMicros: Int64?
+    /// Today's spend apart from the session: the header's today figure is this plus the session's
+    /// live sum. Nil without a ledger.
+    public var todayApart: TodaySpend?
     /// Where the budget bar turns to a warning, in thousandths of the budget.
     public var warnAtPermille = 800
     /// Set after a first Ctrl-C; a second quits.
@@ -228,6 +229,27 @@ public struct AppState: Equatable, Sendable {
         sideSpentIsEstimate || panes.contains { pane in
             pane.spentIsEstimate || (pane.isActive && (pane.counters.inputEstimated || pane.counters.outputEstimated))
         }
+    }
+}
+
+/// What the ledger holds for today beyond the session's own sum as the screen began (which the
+/// ledger holds too when the session is resumed): added to the session's live sum, it is today's
+/// total without counting a resumed turn twice.
+public struct TodaySpend: Equatable, Sendable {
+    /// Nil when a price is unknown.
+    public var micros: Int64?
+    /// Whether some of it was priced from estimated counts.
+    public var estimated: Bool
+
+    public init(micros: Int64?, estimated: Bool) {
+        self.micros = micros
+        self.estimated = estimated
+    }
+
+    /// From today's ledger totals, taken as the screen begins with the session's sum so far.
+    public init(today: CostTotals, sessionAtStart: Int64?) {
+        micros = today.unpriced > 0 ? nil : sessionAtStart.map { today.micros - $0 }
+        estimated = today.estimated > 0
     }
 }
 

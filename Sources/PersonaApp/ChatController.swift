@@ -622,7 +622,9 @@ public enum ChatSetup {
         }
         state.warnAtPermille = NSDecimalNumber(decimal: workspace.config.budget.warnAt * 1000).intValue
         let today = Ledger.Period(start: Calendar.current.startOfDay(for: Date()))
-        state.spentTodayBeforeMicros = (try? accounting.ledger?.totals(in: today).micros).flatMap { $0 }
+        if let totals = try? accounting.ledger?.totals(in: today) {
+            state.todayApart = TodaySpend(today: totals, sessionAtStart: state.sessionCostMicros)
+        }
         return state
     }
 

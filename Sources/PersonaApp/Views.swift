@@ -133,14 +133,14 @@ enum HeaderView {
     static func costFigures(_ state: AppState) -> [(text: FigureText, style: Style)] {
         let cost = state.sessionCostMicros
         let estimated = state.sessionCostIsEstimate
-        func addCost(plus micros: Int64, into text: inout FigureText) {
-            guard let cost else { return text.add("$?") }
+        func addCost(plus micros: Int64?, estimated: Bool, into text: inout FigureText) {
+            guard let cost, let micros else { return text.add("$?") }
             if estimated { text.add("~") }
             text.add(Money.format(micros: micros + cost))
         }
         var text = FigureText()
         text.add("session ")
-        addCost(plus: 0, into: &text)
+        addCost(plus: 0, estimated: estimated, into: &text)
         var pieces: [(text: FigureText, style: Style)] = []
         if let budget = state.budgetMicros, budget > 0 {
             let barWidth = 10
@@ -156,9 +156,9 @@ enum HeaderView {
             text = FigureText()
             text.add(barWidth - filled, of: "░")
         }
-        if let before = state.spentTodayBeforeMicros {
+        if let today = state.todayApart {
             text.add(" · today ")
-            addCost(plus: before, into: &text)
+            addCost(plus: today.micros, estimated: estimated || today.estimated, into: &text)
         }
         text.add(" ")
         pieces.append((text, Theme.headerDim))

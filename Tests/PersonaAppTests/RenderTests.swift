@@ -60,7 +60,7 @@ final class RenderTests: XCTestCase {
                                                              model: ModelRef(provider: "openai", model: "gpt-4o"), price: price)],
                              width: 100, height: 12)
         state.budgetMicros = 10_000
-        state.spentTodayBeforeMicros = 250_000
+        state.todayApart = TodaySpend(micros: 250_000, estimated: false)
         _ = ChatReducer.reduce(&state, .key(.paste("go")), at: 0)
         _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
         _ = ChatReducer.reduce(&state, .turnStarted(personaID: "skeptic", round: 1, droppedTurns: 0), at: 0)
@@ -87,6 +87,31 @@ final class RenderTests: XCTestCase {
         XCTAssertEqual(barColor(frame), .palette(221), "yellow past the 80% warning point")
         state.panes[0].spentMicros = 10_000
         XCTAssertEqual(barColor(ChatView.render(state).frame), .palette(203), "red at the cap")
+    }
+
+    /// A resumed session's turns are in today's ledger rows and in the session's sum: today's total
+    /// counts them once. Unknown prices make it `$?`, and estimated rows mark it `~`.
+    func testTodaysTotalCountsAResumedTurnOnce() {
+        var state = AppState(session: "s", panes: [Self.pane("skeptic", "The Skeptic")], width: 100, height: 12)
+        ChatSetup.refill(&state, from: [.user("go", round: 1), TranscriptMessage(round: 1, speaker: "skeptic", name: "The Skeptic",
+                                                                                  role: .persona, text: "an answer", costMicros: 30)])
+        // Today's rows: the resumed turn's 30, and 70 from other sessions.
+        state.todayApart = TodaySpend(today: CostTotals(micros: 100, requests: 2), sessionAtStart: state.sessionCostMicros)
+        XCTAssertTrue(ChatView.render(state).frame.line(0).hasSuffix("session $0.000030 · today $0.000100"))
+
+        _ = ChatReducer.reduce(&state, .key(.paste("more")), at: 0)
+        _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
+        _ = ChatReducer.reduce(&state, .turnStarted(personaID: "skeptic", round: 2, droppedTurns: 0), at: 0)
+        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        report.costUSD = Decimal(string: "0.00002")
+        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 1)
+        XCTAssertTrue(ChatView.render(state).frame.line(0).hasSuffix("session $0.000050 · today $0.000120"),
+                      ChatView.render(state).frame.line(0))
+
+        state.todayApart = TodaySpend(today: CostTotals(micros: 100, requests: 3, unpriced: 1), sessionAtStart: 30)
+        XCTAssertTrue(ChatView.render(state).frame.line(0).hasSuffix("session $0.000050 · today $?"))
+        state.todayApart = TodaySpend(today: CostTotals(micros: 100, requests: 2, estimated: 1), sessionAtStart: 30)
+        XCTAssertTrue(ChatView.render(state).frame.line(0).hasSuffix("session $0.000050 · today ~$0.000120"))
     }
 
     func testCounterSwitchesFromEstimatedToExactWhenUsageArrives() {
