@@ -103,14 +103,18 @@ public enum CostsReport {
         let days = try ledger.daily(days: options.days)
         let total = days.reduce(0) { $0 + $1.micros }
         let average = Money.micros(Money.dollars(total) / Decimal(max(1, days.count)))
+        let estimated = days.filter(\.estimated).map(\.day)
         if options.json {
             return JSON.object([
                 "daily_costs": .object(JSONObject(days.map { .init(key: $0.day, value: cost($0.micros)) })),
                 "total": cost(total),
                 "average_daily": cost(average),
+                "estimated_days": .array(estimated.map { .string($0) }),
             ]).serialized + "\n"
         }
-        let rows = days.map { [$0.day, money($0.micros)] } + [["total", money(total)], ["average", money(average)]]
+        let mark = estimated.isEmpty ? "" : "~"
+        let rows = days.map { [$0.day, ($0.estimated ? "~" : "") + money($0.micros)] }
+            + [["total", mark + money(total)], ["average", mark + money(average)]]
         return TextTable.render(header: ["DAY", "COST"], rows: rows, maxWidths: [12, 20])
     }
 

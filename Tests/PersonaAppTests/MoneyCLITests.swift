@@ -105,6 +105,10 @@ final class MoneyCLITests: XCTestCase {
         XCTAssertEqual(try JSON.parse(try cli.run(["costs", "--json"]).stdout)["estimated_requests"]?.int, 4)
         let byModel = try JSON.parse(try cli.run(["costs", "by-model", "--json"]).stdout)
         XCTAssertEqual(byModel["costs"]?["openai:gpt-4o-mini"]?["estimated_requests"]?.int, 4)
+        let daily = try cli.run(["costs", "daily", "--days", "2"]).stdout
+        let dailyTotal = daily.split(separator: "\n").first { $0.hasPrefix("total ") }
+        XCTAssertTrue(dailyTotal?.contains(" ~$0.0") ?? false, daily)
+        XCTAssertEqual(try JSON.parse(try cli.run(["costs", "daily", "--days", "2", "--json"]).stdout)["estimated_days"]?.array?.count, 1)
     }
 
     func testUnknownPricesAreUnknownNotZero() throws {

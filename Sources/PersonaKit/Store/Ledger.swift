@@ -214,13 +214,17 @@ public final class Ledger: Sendable {
     }
 
     /// Cost per local calendar day, for every day of the period (days without requests are zero).
-    public func daily(days: Int, now: Date = Date(), calendar: Calendar = .current) throws -> [(day: String, micros: Int64)] {
+    /// Each of the last `days` days' cost, and whether some of it was priced from estimated counts.
+    public func daily(days: Int, now: Date = Date(), calendar: Calendar = .current) throws
+        -> [(day: String, micros: Int64, estimated: Bool)]
+    {
         let today = calendar.startOfDay(for: now)
         guard let first = calendar.date(byAdding: .day, value: -(max(1, days) - 1), to: today) else { return [] }
         let (condition, arguments) = Period(start: first).sql
         let rows = try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT timestamp_ms, cost_micros FROM requests WHERE \(condition) AND cost_micros IS NOT NULL",
-                             arguments: arguments)
+            try Row.fetchAll(db, sql: """
+                SELECT timestamp_ms, cost_micros, estimated FROM requests WHERE \(condition) AND cost_micros IS NOT NULL
+                """, arguments: arguments)
         }
         let formatter = DateFormatter()
         formatter.calendar = calendar
@@ -228,13 +232,15 @@ public final class Ledger: Sendable {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyy-MM-dd"
         var sums: [String: Int64] = [:]
+        var estimatedDays: Set<String> = []
         for row in rows {
             let day = formatter.string(from: Date(timeIntervalSince1970: Double(row[0] as Int64) / 1000))
             sums[day, default: 0] += row[1] as Int64
+            if row[2] as Bool { estimatedDays.insert(day) }
         }
         return (0..<max(1, days)).compactMap { offset in
             calendar.date(byAdding: .day, value: offset, to: first).map { formatter.string(from: $0) }
-        }.map { ($0, sums[$0] ?? 0) }
+        }.map { ($0, sums[$0] ?? 0, estimatedDays.contains($0)) }
     }
 
     /// The latest rows, newest first.
