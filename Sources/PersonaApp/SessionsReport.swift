@@ -20,7 +20,8 @@ public enum SessionsReport {
             rows: sessions.map { summary in
                 [summary.info.id, date(summary.info.created), summary.info.mode.rawValue,
                  summary.info.roster.map(\.persona).joined(separator: ","), "\(summary.turns)",
-                 "$" + Money.exactText(summary.costMicros) + (summary.unpriced > 0 ? " +?" : ""), summary.info.topic]
+                 (summary.estimated > 0 ? "~$" : "$") + Money.exactText(summary.costMicros) + (summary.unpriced > 0 ? " +?" : ""),
+                 summary.info.topic]
             }, maxWidths: [26, 16, 11, 30, 5, 14, 50])
     }
 

@@ -109,6 +109,13 @@ final class MoneyCLITests: XCTestCase {
         let dailyTotal = daily.split(separator: "\n").first { $0.hasPrefix("total ") }
         XCTAssertTrue(dailyTotal?.contains(" ~$0.0") ?? false, daily)
         XCTAssertEqual(try JSON.parse(try cli.run(["costs", "daily", "--days", "2", "--json"]).stdout)["estimated_days"]?.array?.count, 1)
+        let debate = try cli.run(["debate", "Four-day weeks?", "--personas", "skeptic,optimist", "--rounds", "1",
+                                  "--model", "openai:gpt-4o-mini"], environment: environment)
+        XCTAssertEqual(debate.status, 0, debate.stderr)
+        let session = try XCTUnwrap(debate.stdout.split(separator: "\n").last { $0.hasPrefix("session ") }, debate.stdout)
+        XCTAssertTrue(session.contains(", ~$0.0"), String(session))
+        let sessions = try cli.run(["sessions", "list"]).stdout
+        XCTAssertTrue(sessions.contains(" ~$0.0"), sessions)
     }
 
     func testUnknownPricesAreUnknownNotZero() throws {

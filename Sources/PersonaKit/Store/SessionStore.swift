@@ -41,6 +41,8 @@ public struct SessionSummary: Sendable, Equatable {
     public var turns: Int
     public var costMicros: Int64
     public var unpriced: Int
+    /// Turns priced from estimated counts; their cost is in `costMicros`.
+    public var estimated: Int
 }
 
 /// Saved sessions in `persona.db`. A message is written, in its own transaction, when its turn
@@ -80,11 +82,13 @@ public final class SessionStore: Sendable {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT s.*, COUNT(m.id) AS turns, COALESCE(SUM(m.cost_micros), 0) AS cost,
-                       COALESCE(SUM(m.role != 'user' AND m.cost_micros IS NULL), 0) AS unpriced
+                       COALESCE(SUM(m.role != 'user' AND m.cost_micros IS NULL), 0) AS unpriced,
+                       COALESCE(SUM(m.estimated), 0) AS estimated
                 FROM sessions s LEFT JOIN messages m ON m.session = s.id
                 GROUP BY s.id ORDER BY s.created_ms DESC LIMIT ?
                 """, arguments: [limit]).map { row in
-                SessionSummary(info: Self.info(row), turns: row["turns"], costMicros: row["cost"], unpriced: row["unpriced"])
+                SessionSummary(info: Self.info(row), turns: row["turns"], costMicros: row["cost"], unpriced: row["unpriced"],
+                               estimated: row["estimated"])
             }
         }
     }
