@@ -107,6 +107,8 @@ public final class CurlTransport: @unchecked Sendable {
 
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
+            let performed = DispatchTime.now().uptimeNanoseconds
+            for transfer in active.values { transfer.handOverReceived(at: performed) }
             var easy: UnsafeMutableRawPointer?
             var result = CURLE_OK
             while persona_multi_next_done(multi, &easy, &result) != 0 {
@@ -215,6 +217,12 @@ private final class Transfer: @unchecked Sendable {
     private var lastActivity = DispatchTime.now().uptimeNanoseconds
     private var connected = false
     private var receivedBody = false
+    /// Body bytes libcurl delivered in the current reading pass. A stream arrives as many small
+    /// chunks (a token each, over chunked HTTP), and they reach the reader's channel together, at
+    /// the pass's end: one lock and one clock reading per pass, not per chunk.
+    private var passBody: [UInt8] = []
+    /// The room the reader's channel had when the pass's first bytes came.
+    private var passRoom = 0
 
     init(id: UInt64, request: HTTPRequest, timeouts: TransportTimeouts, channel: ResponseChannel) {
         self.id = id
@@ -300,6 +308,7 @@ private final class Transfer: @unchecked Sendable {
     /// Ends the caller's stream and frees the handle and this object's retain on the transfer thread.
     func completeAndRelease(error: TransportError?) {
         if error == nil { sendHeadIfNeeded() }
+        handOverReceived(at: DispatchTime.now().uptimeNanoseconds)
         channel.finish(error: error)
         if let easy { curl_easy_cleanup(easy) }
         easy = nil
@@ -314,13 +323,28 @@ private final class Transfer: @unchecked Sendable {
         return TransportError(kind: kind, message: detail, curlCode: Int(code.rawValue))
     }
 
-    /// Hands body bytes to the reader; false asks libcurl to pause and deliver them again later.
+    /// Keeps body bytes for the reader until the pass ends; false asks libcurl to pause and deliver
+    /// them again later, since the reader already has as much waiting as it may.
     fileprivate func received(body pointer: UnsafeRawPointer, count: Int) -> Bool {
-        lastActivity = DispatchTime.now().uptimeNanoseconds
-        connected = true
-        receivedBody = true
-        sendHeadIfNeeded()
-        return channel.receive(body: UnsafeRawBufferPointer(start: pointer, count: count))
+        if passBody.isEmpty {
+            connected = true
+            receivedBody = true
+            sendHeadIfNeeded()
+            passRoom = channel.room
+        }
+        guard passBody.count < passRoom else {
+            channel.pauseForReader()
+            return false
+        }
+        passBody.append(contentsOf: UnsafeRawBufferPointer(start: pointer, count: count))
+        return true
+    }
+
+    /// Gives the reader's channel what the pass brought, at the pass's time.
+    func handOverReceived(at now: UInt64) {
+        guard !passBody.isEmpty else { return }
+        lastActivity = now
+        channel.receive(body: &passBody)
     }
 
     /// Unpauses after the reader caught up; libcurl may redeliver held bytes right here.

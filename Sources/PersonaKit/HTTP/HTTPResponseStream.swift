@@ -42,16 +42,21 @@ final class ResponseChannel: @unchecked Sendable {
         lock.withLock { head = received }
     }
 
-    /// Keeps body bytes for the reader; false means "pause instead", and the bytes are not kept.
-    func receive(body bytes: UnsafeRawBufferPointer) -> Bool {
+    /// How many more body bytes the reader's buffer takes before the transfer should pause.
+    var room: Int { lock.withLock { Self.highWater - body.count } }
+
+    /// The transfer paused because the reader is behind; taking the waiting bytes resumes it.
+    func pauseForReader() {
+        lock.withLock { paused = true }
+    }
+
+    /// Keeps a reading pass's body bytes for the reader, taking them from `bytes`, which is left
+    /// empty with room for the next pass.
+    func receive(body bytes: inout [UInt8]) {
         lock.withLock {
-            guard body.count < Self.highWater else {
-                paused = true
-                return false
-            }
-            body.append(contentsOf: bytes)
-            return true
+            if body.isEmpty { swap(&body, &bytes) } else { body.append(contentsOf: bytes) }
         }
+        bytes.removeAll(keepingCapacity: true)
     }
 
     /// Ends the response, after whatever still waits for the reader.
