@@ -136,7 +136,7 @@ enum HeaderView {
         func addCost(plus micros: Int64?, estimated: Bool, into text: inout FigureText) {
             guard let cost, let micros else { return text.add("$?") }
             if estimated { text.add("~") }
-            text.add(Money.format(micros: micros + cost))
+            text.add(micros: micros + cost)
         }
         var text = FigureText()
         text.add("session ")
@@ -148,7 +148,7 @@ enum HeaderView {
             let filled = Int(min(Int64(barWidth), (spent * Int64(barWidth) + budget - 1) / budget))
             let style = spent >= budget ? Theme.barOver : spent * 1000 >= budget * Int64(state.warnAtPermille) ? Theme.barWarn : Theme.barFill
             text.add(" / ")
-            text.add(Money.format(micros: budget))
+            text.add(micros: budget)
             text.add(" ")
             var bar = FigureText()
             bar.add(filled, of: "█")
@@ -247,7 +247,7 @@ enum PaneView {
         func cost(into text: inout FigureText) {
             guard let micros = counters.costMicros else { return text.add("$?") }
             if counters.inputEstimated || counters.outputEstimated { text.add("~") }
-            text.add(Money.format(micros: micros))
+            text.add(micros: micros)
         }
         /// The long form, `in ~245  out ~120  38.1 t/s  ttft 0.42s  $0.0012`, or the compact one,
         /// `~245→~120 38t/s 0.42s $0.0012`.
@@ -469,10 +469,9 @@ struct FigureText {
     }
 
     /// `count` copies of the one-column `character`.
-    mutating func add(_ count: Int, of character: Character) {
+    mutating func add(_ count: Int, of character: Unicode.Scalar) {
         guard count > 0 else { return }
-        let utf8 = Array(character.utf8)
-        for _ in 0..<count { bytes += utf8 }
+        for _ in 0..<count { bytes.append(contentsOf: UTF8.encode(character)!) }
         width += count
     }
 
@@ -480,6 +479,11 @@ struct FigureText {
     @discardableResult
     func put(into frame: inout CellBuffer, x: Int, y: Int, style: Style, limit: Int? = nil) -> Int {
         bytes.withUnsafeBufferPointer { frame.put(narrow: $0, x: x, y: y, style: style, limit: limit) }
+    }
+
+    /// A micro-dollar amount as `Money.format` writes it.
+    mutating func add(micros: Int64) {
+        width += Money.append(micros: micros, to: &bytes)
     }
 
     mutating func add(_ number: Int) {

@@ -99,33 +99,44 @@ public enum Money {
         var rounded = Decimal()
         NSDecimalRound(&rounded, &scaled, 0, .plain)
         let units = NSDecimalNumber(decimal: rounded).int64Value
-        return text(units: units.magnitude, negative: units < 0, places: places)
+        var bytes: [UInt8] = []
+        append(units: units.magnitude, negative: units < 0, places: places, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static let cent = Decimal(string: "0.01")!
 
-    /// `format` for whole micro-dollars, in integers only: what the chat screen redraws every frame.
+    /// `format` for whole micro-dollars, in integers only.
     public static func format(micros: Int64) -> String {
+        var bytes: [UInt8] = []
+        append(micros: micros, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `format(micros:)` appended to `bytes` as ASCII; returns how many bytes, which is also how
+    /// many columns. The chat screen writes several amounts on every frame, with no String each.
+    @discardableResult
+    public static func append(micros: Int64, to bytes: inout [UInt8]) -> Int {
         let places = micros >= 1_000_000 ? 2 : micros >= 10_000 || micros == 0 ? 4 : 6
         let step = 1_000_000 / placeValues[places / 2 - 1]
         // Half away from zero, as `NSDecimalRound(.plain)` rounds.
-        return text(units: (micros.magnitude + step / 2) / step, negative: micros < 0, places: places)
+        return append(units: (micros.magnitude + step / 2) / step, negative: micros < 0, places: places, to: &bytes)
     }
 
     /// Units per dollar at two, four and six decimals.
     private static let placeValues: [UInt64] = [100, 10_000, 1_000_000]
 
     /// `$` and `units` hundredths, ten-thousandths or millionths of a dollar, with all `places` shown.
-    private static func text(units: UInt64, negative: Bool, places: Int) -> String {
-        // Written as bytes: the chat screen formats several amounts on every frame.
-        var bytes: [UInt8] = [UInt8(ascii: "$")]
-        bytes.reserveCapacity(24)
+    @discardableResult
+    private static func append(units: UInt64, negative: Bool, places: Int, to bytes: inout [UInt8]) -> Int {
+        let start = bytes.count
+        bytes.append(UInt8(ascii: "$"))
         if negative { bytes.append(UInt8(ascii: "-")) }
         let divisor = placeValues[places / 2 - 1]
         Digits.append(units / divisor, to: &bytes)
         bytes.append(UInt8(ascii: "."))
         Digits.append(units % divisor, minimumCount: places, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes.count - start
     }
 
     /// The exact decimal text of a micro-dollar amount, for JSON: `0.001234`, never a float.
