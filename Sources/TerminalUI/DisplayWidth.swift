@@ -15,6 +15,20 @@ public enum DisplayWidth {
         let value = scalar.value
         if value < 0x20 || (0x7F..<0xA0).contains(value) { return 0 }
         if value < 0x300 { return 1 }
+        if symbols.contains(value) { return Int(symbolWidths[Int(value - symbols.lowerBound)]) }
+        return measured(scalar)
+    }
+
+    /// Punctuation, arrows, box drawing, blocks, shapes and dingbats: the screen's own symbols
+    /// (`│ ● ✓ → █ ░`) come from here, drawn on every frame.
+    private static let symbols: Range<UInt32> = 0x2000..<0x2800
+
+    /// Their widths, measured once: looking each symbol up in the Unicode property tables on
+    /// every frame cost more than laying out the text around it.
+    private static let symbolWidths: [UInt8] = symbols.map { UInt8(measured(Unicode.Scalar($0)!)) }
+
+    private static func measured(_ scalar: Unicode.Scalar) -> Int {
+        let value = scalar.value
         switch scalar.properties.generalCategory {
         case .nonspacingMark, .enclosingMark, .format: return 0
         default: break

@@ -18,6 +18,10 @@ final class DisplayWidthTests: XCTestCase {
         XCTAssertEqual(DisplayWidth.of("日本 ok"), 7)
         XCTAssertEqual(DisplayWidth.of("cafe\u{301} 日本"), 9, "an ASCII letter keeps the mark after it")
         XCTAssertEqual(DisplayWidth.of("in 12\r\n→ ok"), 9, "controls take no column")
+        // From the table of symbols measured once: the screen's own, emoji among them, and a format character.
+        XCTAssertEqual("│●✓→█░✗↻◌○■…".unicodeScalars.map(DisplayWidth.of), Array(repeating: 1, count: 12))
+        XCTAssertEqual(["\u{231A}", "\u{2614}", "\u{26A1}", "\u{2705}"].map { DisplayWidth.of($0 as Unicode.Scalar) }, [2, 2, 2, 2])
+        XCTAssertEqual(DisplayWidth.of("\u{2060}" as Unicode.Scalar), 0, "word joiner")
     }
 
     func testTruncateNeverSplitsAWideCharacter() {
