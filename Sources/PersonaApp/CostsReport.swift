@@ -38,10 +38,10 @@ public enum CostsReport {
 
     static func cost(_ micros: Int64) -> JSON { .number(Money.exactText(micros)) }
 
-    static func money(_ micros: Int64) -> String { "$" + Money.exactText(micros) }
+    /// An exact amount, marked `~` when some of it was priced from estimated counts.
+    static func money(_ micros: Int64, estimated: Bool = false) -> String { (estimated ? "~$" : "$") + Money.exactText(micros) }
 
-    /// The cost of `totals`, marked `~` when some of it was priced from estimated counts.
-    static func money(_ totals: CostTotals) -> String { (totals.estimated > 0 ? "~" : "") + money(totals.micros) }
+    static func money(_ totals: CostTotals) -> String { money(totals.micros, estimated: totals.estimated > 0) }
 
     static func iso(_ date: Date?) -> JSON {
         guard let date else { return .null }
@@ -112,9 +112,8 @@ public enum CostsReport {
                 "estimated_days": .array(estimated.map { .string($0) }),
             ]).serialized + "\n"
         }
-        let mark = estimated.isEmpty ? "" : "~"
-        let rows = days.map { [$0.day, ($0.estimated ? "~" : "") + money($0.micros)] }
-            + [["total", mark + money(total)], ["average", mark + money(average)]]
+        let rows = days.map { [$0.day, money($0.micros, estimated: $0.estimated)] }
+            + [["total", money(total, estimated: !estimated.isEmpty)], ["average", money(average, estimated: !estimated.isEmpty)]]
         return TextTable.render(header: ["DAY", "COST"], rows: rows, maxWidths: [12, 20])
     }
 
@@ -161,7 +160,7 @@ public enum CostsReport {
             rows: entries.map { entry in
                 ["\(entry.id ?? 0)", formatter.string(from: entry.timestamp), entry.persona, "\(entry.provider):\(entry.model)",
                  (entry.estimated ? "~" : "") + "\(entry.inputTokens)", (entry.estimated ? "~" : "") + "\(entry.outputTokens)",
-                 entry.costMicros.map(money) ?? "?", entry.status.rawValue]
+                 entry.costMicros.map { money($0) } ?? "?", entry.status.rawValue]
             }, maxWidths: [8, 19, 14, 40, 9, 9, 14, 9])
     }
 

@@ -20,7 +20,7 @@ public enum SessionsReport {
             rows: sessions.map { summary in
                 [summary.info.id, date(summary.info.created), summary.info.mode.rawValue,
                  summary.info.roster.map(\.persona).joined(separator: ","), "\(summary.turns)",
-                 (summary.estimated > 0 ? "~$" : "$") + Money.exactText(summary.costMicros) + (summary.unpriced > 0 ? " +?" : ""),
+                 CostsReport.money(summary.costMicros, estimated: summary.estimated > 0) + (summary.unpriced > 0 ? " +?" : ""),
                  summary.info.topic]
             }, maxWidths: [26, 16, 11, 30, 5, 14, 50])
     }
