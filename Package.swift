@@ -31,7 +31,7 @@ let package = Package(
         ]),
         .executableTarget(name: "persona-mock", dependencies: ["MockProvider"]),
         .executableTarget(name: "persona-bench", dependencies: ["PersonaKit", "PersonaApp", "TerminalUI", "MockProvider", "CBenchPTY"]),
-        .testTarget(name: "PersonaKitTests", dependencies: ["PersonaKit", "MockProvider"]),
+        .testTarget(name: "PersonaKitTests", dependencies: ["PersonaKit", "MockProvider", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "PersonaAppTests", dependencies: ["PersonaApp", "PersonaKit", "MockProvider", "persona"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI"]),
     ]

@@ -24,8 +24,10 @@ public struct MockBehavior: Sendable, Equatable {
     public var malformedAfter: Int?
     /// Send the provider's in-stream error event after this many deltas.
     public var errorAfter: Int?
-    /// Reported usage; nil fields are derived from the request and the answer.
+    /// Reported usage; nil fields are derived from the request and the answer. Any value goes,
+    /// a negative or absurd one included, as a hostile provider would send it.
     public var inputTokens: Int?
+    public var outputTokens: Int?
     public var cachedInputTokens: Int
     public var cacheWriteTokens: Int
     public var reasoningTokens: Int
@@ -40,7 +42,8 @@ public struct MockBehavior: Sendable, Equatable {
     public init(text: String? = nil, tokens: Int = 24, chunkSize: Int = 4, delayPerToken: Double = 0,
                 status: Int = 200, errorMessage: String = "mock failure", headers: [String: String] = [:],
                 dropAfter: Int? = nil, stallAfter: Int? = nil, stallSeconds: Double = 5, malformedAfter: Int? = nil,
-                errorAfter: Int? = nil, inputTokens: Int? = nil, cachedInputTokens: Int = 0, cacheWriteTokens: Int = 0,
+                errorAfter: Int? = nil, inputTokens: Int? = nil, outputTokens: Int? = nil, cachedInputTokens: Int = 0,
+                cacheWriteTokens: Int = 0,
                 reasoningTokens: Int = 0, omitUsage: Bool = false, replayBody: [UInt8]? = nil,
                 replayContentType: String = "text/event-stream", replayChunkSize: Int = 97) {
         self.text = text
@@ -56,6 +59,7 @@ public struct MockBehavior: Sendable, Equatable {
         self.malformedAfter = malformedAfter
         self.errorAfter = errorAfter
         self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
         self.cachedInputTokens = cachedInputTokens
         self.cacheWriteTokens = cacheWriteTokens
         self.reasoningTokens = reasoningTokens
@@ -66,7 +70,8 @@ public struct MockBehavior: Sendable, Equatable {
     }
 
     /// Reads directives from a model name, so that a process outside the tests (the tmux tests, the
-    /// benchmarks) can script faults: `mock+tokens=50+delay=0.02+status=429+retry_after=1+drop=10`.
+    /// benchmarks) can script faults: `mock+tokens=50+delay=0.02+status=429+retry_after=1+drop=10`,
+    /// or usage a provider should never report: `mock+output=-1000000000`.
     /// Words before the first `+` are the model's name and carry no directive.
     public static func fromModelName(_ model: String, defaults: MockBehavior = MockBehavior()) -> MockBehavior {
         var behavior = defaults
@@ -85,6 +90,7 @@ public struct MockBehavior: Sendable, Equatable {
             case "malformed": behavior.malformedAfter = Int(value)
             case "error": behavior.errorAfter = Int(value)
             case "input": behavior.inputTokens = Int(value)
+            case "output": behavior.outputTokens = Int(value)
             case "cached": behavior.cachedInputTokens = Int(value) ?? 0
             case "cache_write": behavior.cacheWriteTokens = Int(value) ?? 0
             case "reasoning": behavior.reasoningTokens = Int(value) ?? 0

@@ -121,12 +121,12 @@ public final class MockServer: @unchecked Sendable {
         lock.withLock { log.append(request) }
         let behavior = script(request)
         let writer = SocketWriter(fd: connection)
-        if request.method == "GET" {
-            respondToListing(request, behavior: behavior, writer: writer)
-            return
-        }
         if let recorded = behavior.replayBody {
             replay(recorded, behavior: behavior, writer: writer)
+            return
+        }
+        if request.method == "GET" {
+            respondToListing(request, behavior: behavior, writer: writer)
             return
         }
         guard let format = request.format else {
@@ -161,7 +161,7 @@ public final class MockServer: @unchecked Sendable {
     private func stream(_ wire: MockWire, behavior: MockBehavior, request: MockRequest, writer: SocketWriter) {
         let inputTokens = behavior.inputTokens ?? max(1, request.body.count / 4)
         let pieces = behavior.text.map { Self.split($0, every: behavior.chunkSize) } ?? Self.generatedDeltas(behavior.tokens)
-        let outputTokens = pieces.count + behavior.reasoningTokens
+        let outputTokens = behavior.outputTokens ?? pieces.count + behavior.reasoningTokens
         guard writer.startChunked(contentType: wire.contentType, headers: behavior.headers) else { return }
         for event in wire.opening(inputTokens: inputTokens, behavior: behavior) {
             guard writer.chunk(event) else { return }

@@ -31,7 +31,7 @@ struct MockWire {
         case .anthropic:
             return sse(#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":\#(q(text))}}"#, event: "content_block_delta")
         case .gemini:
-            return sse(#"{"candidates":[{"content":{"parts":[{"text":\#(q(text))}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":\#(inputTokens),"candidatesTokenCount":\#(index + 1),"totalTokenCount":\#(inputTokens + index + 1)},"modelVersion":\#(q(model))}"#, crlf: true)
+            return sse(#"{"candidates":[{"content":{"parts":[{"text":\#(q(text))}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":\#(inputTokens),"candidatesTokenCount":\#(index + 1),"totalTokenCount":\#(inputTokens &+ index &+ 1)},"modelVersion":\#(q(model))}"#, crlf: true)
         case .ollama:
             return #"{"model":\#(q(model)),"created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":\#(q(text))},"done":false}"# + "\n"
         }
@@ -43,7 +43,7 @@ struct MockWire {
         case .openai:
             var events = [sse(#"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":\#(q(model)),"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#)]
             if usage {
-                events.append(sse(#"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":\#(q(model)),"choices":[],"usage":{"prompt_tokens":\#(inputTokens),"completion_tokens":\#(outputTokens),"total_tokens":\#(inputTokens + outputTokens),"prompt_tokens_details":{"cached_tokens":\#(behavior.cachedInputTokens)},"completion_tokens_details":{"reasoning_tokens":\#(behavior.reasoningTokens)}}}"#))
+                events.append(sse(#"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":\#(q(model)),"choices":[],"usage":{"prompt_tokens":\#(inputTokens),"completion_tokens":\#(outputTokens),"total_tokens":\#(inputTokens &+ outputTokens),"prompt_tokens_details":{"cached_tokens":\#(behavior.cachedInputTokens)},"completion_tokens_details":{"reasoning_tokens":\#(behavior.reasoningTokens)}}}"#))
             }
             events.append(sse("[DONE]"))
             return events
@@ -56,10 +56,10 @@ struct MockWire {
             ]
         case .gemini:
             // Gemini reports thoughts apart from the answer's tokens.
-            let answerTokens = outputTokens - behavior.reasoningTokens
+            let answerTokens = outputTokens &- behavior.reasoningTokens
             let thoughts = behavior.reasoningTokens > 0 ? #","thoughtsTokenCount":\#(behavior.reasoningTokens)"# : ""
             let cached = behavior.cachedInputTokens > 0 ? #","cachedContentTokenCount":\#(behavior.cachedInputTokens)"# : ""
-            let usageJSON = usage ? #","usageMetadata":{"promptTokenCount":\#(inputTokens),"candidatesTokenCount":\#(answerTokens),"totalTokenCount":\#(inputTokens + outputTokens)\#(thoughts)\#(cached)}"# : ""
+            let usageJSON = usage ? #","usageMetadata":{"promptTokenCount":\#(inputTokens),"candidatesTokenCount":\#(answerTokens),"totalTokenCount":\#(inputTokens &+ outputTokens)\#(thoughts)\#(cached)}"# : ""
             return [sse(#"{"candidates":[{"content":{"parts":[{"text":""}],"role":"model"},"finishReason":"STOP","index":0}]\#(usageJSON),"modelVersion":\#(q(model))}"#, crlf: true)]
         case .ollama:
             let counts = usage ? #","prompt_eval_count":\#(inputTokens),"eval_count":\#(outputTokens)"# : ""

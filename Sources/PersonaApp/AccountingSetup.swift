@@ -3,25 +3,33 @@ import PersonaKit
 
 /// Builds what a command needs to price, cap and record its requests.
 public enum AccountingSetup {
-    /// The catalog (bundled, `--prices` or `prices_file`, then `prices:`), the ledger in the
-    /// Persona home, and a budget guard when `--budget` or the config sets a cap. Catalog
+    /// The catalog (bundled, the fetched update, `--prices` or `prices_file`, then `prices:`),
+    /// the ledger in the Persona home, and the caps from `--budget` and the config. Catalog
     /// problems come back as warnings: they make costs unknown, they do not stop the command.
-    public static func make(workspace: Workspace, session: String, budget: Decimal?, pricesFile: String?,
-                            warn: @escaping @Sendable (String) -> Void) throws -> Accounting {
-        let (catalog, issues) = PriceCatalog.load(config: workspace.config, pricesFile: pricesFile)
+    /// A ledger that cannot be opened does: nothing may be sent that it could not record.
+    /// `onLedgerFailure` hears, once, that the ledger stopped taking rows; by default `warn` does.
+    public static func make(workspace: Workspace, budget: Decimal?, pricesFile: String?, warn: @escaping @Sendable (String) -> Void,
+                            onLedgerFailure: (@Sendable (String) -> Void)? = nil) throws -> Accounting {
+        let (catalog, issues) = PriceCatalog.load(config: workspace.config, pricesFile: pricesFile, home: workspace.paths.home)
         for issue in issues { warn("prices: \(issue)") }
-        let ledger: Ledger
-        do { ledger = try Ledger(path: workspace.paths.database) } catch {
-            throw UsageError("the cost ledger \(workspace.paths.database) cannot be opened: \(error)")
+        let ledger = try Ledger(path: workspace.paths.database)
+        // Requests a crashed process left in flight count as spent before anything new is reserved.
+        try ledger.reclaimAbandoned()
+        return Accounting(catalog: catalog, budget: BudgetGuard(caps: try caps(workspace.config.budget, sessionOverride: budget)),
+                          ledger: ledger, onLedgerFailure: onLedgerFailure ?? warn)
+    }
+
+    /// The caps `--budget` and `budget:` set, in picodollars.
+    public static func caps(_ settings: BudgetSettings, sessionOverride: Decimal? = nil) throws -> BudgetCaps {
+        func cap(_ dollars: Decimal?, _ name: String) throws -> Int64? {
+            guard let dollars else { return nil }
+            switch Money.cap(dollars: dollars) {
+            case .success(let picos): return picos
+            case .failure(let problem): throw UsageError("\(name): \(dollars) \(problem)")
+            }
         }
-        let sessionCap = budget ?? workspace.config.budget.sessionUSD
-        let dailyCap = workspace.config.budget.dailyUSD
-        var guardian: BudgetGuard?
-        if sessionCap != nil || dailyCap != nil {
-            let spentToday = try ledger.totals(in: Ledger.Period(start: Calendar.current.startOfDay(for: Date()))).micros
-            guardian = BudgetGuard(sessionCapUSD: sessionCap, dailyCapUSD: dailyCap, spentTodayBefore: spentToday)
-        }
-        return Accounting(catalog: catalog, budget: guardian, ledger: ledger, session: session, onLedgerFailure: warn)
+        return BudgetCaps(session: try cap(sessionOverride ?? settings.sessionUSD, sessionOverride == nil ? "budget.session_usd" : "--budget"),
+                          daily: try cap(settings.dailyUSD, "budget.daily_usd"))
     }
 }
 

@@ -64,8 +64,8 @@ public struct TurnCounters: Equatable, Sendable {
     public var startedAt: Double?
     public var firstTokenAt: Double?
     public var finishedAt: Double?
-    /// The turn's cost in micro-dollars: estimated while any count is, then the provider's.
-    public var costMicros: Int64?
+    /// The turn's cost in picodollars: estimated while any count is, then the provider's.
+    public var costPicos: Int64?
 
     /// Output tokens per second since the first token.
     public func tokensPerSecond(now: Double) -> Double? {
@@ -100,11 +100,6 @@ public struct PaneState: Equatable, Sendable {
     public var scrollTop: Int?
     /// The error message of the last failed turn.
     public var lastError: String?
-    /// The settled cost of this pane's finished turns in micro-dollars; nil once any turn's price
-    /// was unknown.
-    public var spentMicros: Int64? = 0
-    /// Whether some of `spentMicros` is an estimate: a turn that ended without the provider's usage.
-    public var spentIsEstimate = false
     /// The model's price, for the live estimate; nil when unknown (cost shows as `$?`).
     public var price: ModelPrice?
     public var providerType: ProviderType
@@ -169,10 +164,6 @@ public struct AppState: Equatable, Sendable {
     public var conversing = false
     /// The persona who gives a verdict after each debate; its pane shows the verdicts.
     public var judgeID: String?
-    /// Spent on turns that have no pane (the moderator's), in micro-dollars; nil once a price was
-    /// unknown.
-    public var sideSpentMicros: Int64? = 0
-    public var sideSpentIsEstimate = false
     public var panes: [PaneState]
     public var focus = 0
     public var zoomed = false
@@ -184,12 +175,15 @@ public struct AppState: Equatable, Sendable {
     public var height: Int
     /// Seconds on the app's clock, set by `reduce` from each event's time; the screen's only clock.
     public var now: Double = 0
-    /// The session's budget in micro-dollars. Money on screen is kept in whole micro-dollars, as
-    /// the ledger keeps it: it is redrawn every frame, and integers are exact and cheap.
-    public var budgetMicros: Int64?
-    /// Today's spend apart from the session: the header's today figure is this plus the session's
-    /// live sum. Nil without a ledger.
-    public var todayApart: TodaySpend?
+    /// The caps in force. Money on screen is kept in picodollars, as the ledger keeps it: it is
+    /// redrawn every frame, and integers are exact and cheap.
+    public var caps = BudgetCaps()
+    /// What the ledger holds for the session and for today, from the query every view reads;
+    /// the header adds the running turns' estimates. Nil without a ledger.
+    public var sessionSpent: CostTotals?
+    public var todaySpent: CostTotals?
+    /// Why the ledger stopped taking rows; nothing more is sent.
+    public var ledgerFailure: String?
     /// Where the budget bar turns to a warning, in thousandths of the budget.
     public var warnAtPermille = 800
     /// Set after a first Ctrl-C; a second quits.
@@ -208,49 +202,33 @@ public struct AppState: Equatable, Sendable {
 
     public var isStreaming: Bool { panes.contains(where: \.isActive) }
 
-    /// The session's cost so far (finished turns, plus running turns' estimates), or nil when
-    /// any price is unknown.
-    public var sessionCostMicros: Int64? {
-        guard var total = sideSpentMicros else { return nil }
-        for pane in panes {
-            guard let spent = pane.spentMicros else { return nil }
-            total += spent
-            if pane.isActive {
-                guard let running = pane.counters.costMicros else { return nil }
-                total += running
-            }
+    /// The session's cost: the ledger's rows, plus the running turns' estimates; nil when a
+    /// price is unknown.
+    public var sessionCostPicos: Int64? { withRunningTurns(sessionSpent) }
+
+    /// Today's cost over every session and process, as the ledger has it, plus the running turns.
+    public var todayCostPicos: Int64? { withRunningTurns(todaySpent) }
+
+    private func withRunningTurns(_ spent: CostTotals?) -> Int64? {
+        guard let spent, spent.unpriced == 0 else { return nil }
+        var total = spent.picos
+        for pane in panes where pane.isActive {
+            guard let running = pane.counters.costPicos, let sum = Money.sum(total, running) else { return nil }
+            total = sum
         }
         return total
     }
 
-    /// Whether `sessionCostMicros` holds an estimate: a running turn's, or a finished turn's that
-    /// the provider gave no usage for. The header marks it `~`, as a pane marks its own.
-    public var sessionCostIsEstimate: Bool {
-        sideSpentIsEstimate || panes.contains { pane in
-            pane.spentIsEstimate || (pane.isActive && (pane.counters.inputEstimated || pane.counters.outputEstimated))
-        }
-    }
-}
-
-/// What the ledger holds for today beyond the session's own sum as the screen began (which the
-/// ledger holds too when the session is resumed): added to the session's live sum, it is today's
-/// total without counting a resumed turn twice.
-public struct TodaySpend: Equatable, Sendable {
-    /// Nil when a price is unknown.
-    public var micros: Int64?
-    /// Whether some of it was priced from estimated counts.
-    public var estimated: Bool
-
-    public init(micros: Int64?, estimated: Bool) {
-        self.micros = micros
-        self.estimated = estimated
+    /// Whether a running turn's cost is still an estimate.
+    var runningCostIsEstimate: Bool {
+        panes.contains { $0.isActive && ($0.counters.inputEstimated || $0.counters.outputEstimated) }
     }
 
-    /// From today's ledger totals, taken as the screen begins with the session's sum so far.
-    public init(today: CostTotals, sessionAtStart: Int64?) {
-        micros = today.unpriced > 0 ? nil : sessionAtStart.map { today.micros - $0 }
-        estimated = today.estimated > 0
-    }
+    /// Whether `sessionCostPicos` holds an estimate: a running turn's, or a recorded turn's that
+    /// the provider gave no believable usage for. The header marks it `~`, as a pane marks its own.
+    public var sessionCostIsEstimate: Bool { (sessionSpent?.estimated ?? 0) > 0 || runningCostIsEstimate }
+
+    public var todayCostIsEstimate: Bool { (todaySpent?.estimated ?? 0) > 0 || runningCostIsEstimate }
 }
 
 /// What reduce asks the outside world to do.
@@ -306,8 +284,12 @@ public enum AppEvent: Equatable, Sendable {
     case turnStarted(personaID: String, round: Int, droppedTurns: Int)
     case roundStarted(Int, of: Int)
     indirect case conversationEnded(DebateEnd)
-    /// The cost of a turn that has no pane (the moderator's).
-    case sideCost(micros: Int64?, estimated: Bool)
+    /// The ledger's totals for a session and for today, read after a request was recorded.
+    indirect case ledgerTotals(session: String, sessionTotals: CostTotals, today: CostTotals)
+    /// The ledger could not record a request; nothing more is sent.
+    case ledgerFailed(String)
+    /// `/reload` changed the caps or the warning point.
+    indirect case budgetChanged(BudgetCaps, warnAtPermille: Int)
     /// The judge's pane appeared (or, with nil, left).
     indirect case judgeSet(PaneState?)
     case sessionStarted(String)

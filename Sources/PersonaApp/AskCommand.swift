@@ -38,7 +38,9 @@ public struct AskOptions: Sendable {
 
 /// Turns `ask` options and a workspace into planned turns, or explains why it cannot.
 public enum AskPlanner {
-    public static func plan(_ options: AskOptions, workspace: Workspace) throws -> [PlannedTurn] {
+    /// One turn per persona. A one-off question is not asked again, so only the persona's pinned
+    /// system prompt is marked for the provider's cache.
+    public static func plan(_ options: AskOptions, workspace: Workspace, session: String) throws -> [PlannedTurn] {
         guard !options.prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw UsageError("the prompt is empty")
         }
@@ -46,8 +48,10 @@ public enum AskPlanner {
             let request = ChatRequest(model: member.model.model, system: member.persona.systemPrompt,
                                       messages: [ChatMessage(role: .user, content: options.prompt)],
                                       maxTokens: options.maxTokens ?? member.persona.maxTokens,
-                                      temperature: options.temperature ?? member.persona.temperature)
-            return PlannedTurn(persona: member.persona, endpoint: member.endpoint, request: request, fallbacks: member.fallbacks)
+                                      temperature: options.temperature ?? member.persona.temperature,
+                                      promptCache: PromptCachePlan(workspace.config.promptCache, throughLastMessage: false))
+            return PlannedTurn(session: session, persona: member.persona, endpoint: member.endpoint, request: request,
+                               fallbacks: member.fallbacks)
         }
     }
 }
@@ -62,40 +66,53 @@ public struct AskRunner {
         self.output = output
     }
 
-    /// Streams the turns and returns the exit code: 0 when all succeeded, 3 when the budget
-    /// stopped any, 1 when any other failed.
-    public func run(_ turns: [PlannedTurn], json: Bool, session: String = SessionID.make()) async -> Int32 {
-        var totals = RunTotals()
-        var failed = false
-        var stoppedByBudget = false
+    /// Streams the turns and returns the exit code (`RunOutcome.exitCode`). The summary's figures
+    /// are the ledger's for the session.
+    public func run(_ turns: [PlannedTurn], json: Bool, session: String) async -> Int32 {
+        var outcome = RunOutcome()
         var plain = PlainPrinter(liveStreaming: turns.count == 1)
         for await event in engine.runParallel(turns) {
-            switch event {
-            case .done(_, let report):
-                totals.add(report)
-            case .failed(_, let error, let report):
-                totals.add(report)
-                failed = true
-                stoppedByBudget = stoppedByBudget || error.kind == .budget
-            case .request, .delta, .usage, .queued, .retry, .failover:
-                break
-            }
+            outcome.note(event)
             if json {
                 if let line = jsonLine(for: event) { output(line + "\n") }
             } else {
                 output(plain.render(event))
             }
         }
+        let totals = try? engine.accounting?.ledger?.totals(session: session)
         if json {
             output(EventJSON.summary(session: session, totals: totals).serialized + "\n")
-        } else {
-            output(plain.renderTotals(totals, turns: turns.count))
+        } else if turns.count > 1 {
+            output("total: " + PlainPrinter.totalsText(totals) + "\n")
         }
-        return stoppedByBudget ? ExitCode.budget : failed ? ExitCode.turnFailed : ExitCode.success
+        return outcome.exitCode
     }
 
     func jsonLine(for event: EngineEvent) -> String? {
         EventJSON.event(event)?.serialized
+    }
+}
+
+/// How a run of turns ended, for its exit code.
+public struct RunOutcome: Sendable {
+    var failed = false
+    var budget = false
+    var ledger = false
+
+    public init() {}
+
+    public mutating func note(_ event: EngineEvent) {
+        guard case .failed(_, let error, _) = event else { return }
+        failed = true
+        budget = budget || error.kind == .budget
+        ledger = ledger || error.kind == .ledger
+    }
+
+    /// 1 when the ledger could not record a request; else 3 when the budget stopped a turn;
+    /// else 1 when a turn failed; 0 when all went well.
+    public var exitCode: Int32 {
+        if ledger { return ExitCode.turnFailed }
+        return budget ? ExitCode.budget : failed ? ExitCode.turnFailed : ExitCode.success
     }
 }
 

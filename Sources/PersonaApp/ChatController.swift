@@ -33,9 +33,15 @@ final class Inbox: @unchecked Sendable {
     }
 
     func post(_ event: AppEvent) {
+        post([event])
+    }
+
+    /// Posts events that must reach the screen in the same frame.
+    func post(_ events: [AppEvent]) {
         let wake = lock.withLock {
-            queue.append(event)
-            return queue.count == 1 && watched
+            let wasEmpty = queue.isEmpty
+            queue.append(contentsOf: events)
+            return wasEmpty && watched
         }
         // One wake-up per batch: a UI thread that is already awake will drain the rest.
         if wake { Inbox.wake(writeFD, Inbox.eventByte) }
@@ -82,11 +88,12 @@ private let onSignal: @convention(c) (Int32) -> Void = { signal in
     _ = write(signalWakeFD, &byte, 1)
 }
 
-/// Figures about one presented frame, for the benchmark.
+/// Figures about one presented frame, for the benchmark, and the state it showed, for tests.
 public struct FrameReport: Sendable {
     /// Seconds spent drawing the state into a frame, and handing the changes to the screen.
     public var renderSeconds: Double
     public var presentSeconds: Double
+    public var state: AppState
 }
 
 /// Runs the chat screen: reads keys, receives engine events, reduces, and draws at most 60
@@ -121,14 +128,19 @@ public final class ChatController {
     private var frameDue = 0.0
     private var lastTick = 0.0
     private var escapeSince: Double?
+    /// When the header's ledger figures were last read; other processes spend too.
+    private var ledgerReadAt = 0.0
+    /// `--budget`, which `/reload` keeps over the config's session cap.
+    private let budgetOverride: Decimal?
     private let input: Int32
     /// Called after each frame is flushed.
     public var onFrame: ((FrameReport) -> Void)?
 
     public init(state: AppState, personas: [Persona], workspace: Workspace, screen: Screen,
                 engine: ConversationEngine, store: SessionStore? = nil, transcript: [TranscriptMessage] = [],
-                input: Int32 = STDIN_FILENO) {
+                budgetOverride: Decimal? = nil, input: Int32 = STDIN_FILENO) {
         self.store = store
+        self.budgetOverride = budgetOverride
         self.transcript = transcript
         let start = DispatchTime.now().uptimeNanoseconds
         let clock: @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000_000 }
@@ -243,7 +255,7 @@ public final class ChatController {
         let presented = clock()
         dirty = false
         if let onFrame {
-            onFrame(FrameReport(renderSeconds: rendered - started, presentSeconds: presented - rendered))
+            onFrame(FrameReport(renderSeconds: rendered - started, presentSeconds: presented - rendered, state: state))
         }
     }
 
@@ -278,6 +290,7 @@ public final class ChatController {
         if watchInbox, eventsWait, CurlTransport.shared.backlog.isEmpty { deadline = now }
         if let escapeSince { deadline = min(deadline, escapeSince + 0.025) }
         if state.isStreaming { deadline = min(deadline, lastTick + 0.25) }
+        if engine.accounting?.ledger != nil { deadline = min(deadline, ledgerReadAt + Self.ledgerRefreshSeconds) }
 
         let readable = Self.waitReadable([input, inbox.readFD],
                                          timeout: deadline.isInfinite ? nil : max(0, deadline - now))
@@ -293,6 +306,21 @@ public final class ChatController {
         if state.isStreaming, after - lastTick >= 0.25 {
             lastTick = after
             dispatch(.tick)
+        }
+        if after - ledgerReadAt >= Self.ledgerRefreshSeconds { readLedgerFigures() }
+    }
+
+    /// How often the header re-reads the ledger while nothing of this screen's is recorded:
+    /// other windows, scripts and processes spend today too.
+    static let ledgerRefreshSeconds = 5.0
+
+    /// Reads the session's and today's totals off the UI thread; they arrive as an event.
+    private func readLedgerFigures() {
+        ledgerReadAt = clock()
+        guard let ledger = engine.accounting?.ledger else { return }
+        let (inbox, session) = (self.inbox, state.session)
+        Task.detached {
+            if let totals = LedgerFigures.read(ledger, session: session) { inbox.post(totals) }
         }
     }
 
@@ -395,10 +423,11 @@ public final class ChatController {
             conversation?.cancel()
             transcript = []
             dispatch(.sessionStarted(SessionID.make()))
+            readLedgerFigures()
         case .showCosts:
             guard let ledger = engine.accounting?.ledger else { return dispatch(.notice("No cost ledger is open.")) }
             do {
-                dispatch(.reportLoaded(try CostsReport.summaryLines(ledger, period: Ledger.Period())))
+                dispatch(.reportLoaded(try CostsReport.overlayLines(ledger, session: state.session)))
             } catch {
                 dispatch(.notice("The cost ledger could not be read: \(error)"))
             }
@@ -431,6 +460,7 @@ public final class ChatController {
         let control = self.control
         let runner = DebateRunner(engine: engine, store: store)
         let relay = ConversationRelay(inbox: inbox, workspace: workspace, catalog: engine.accounting?.catalog,
+                                      ledger: engine.accounting?.ledger, session: plan.session.id,
                                       serials: Dictionary(state.panes.map { ($0.personaID, $0.turnSerial) },
                                                           uniquingKeysWith: { first, _ in first }))
         var history = transcript
@@ -470,14 +500,20 @@ public final class ChatController {
                                roster: participants.map { .init(persona: $0.persona.id, name: $0.persona.name, model: $0.model) },
                                rounds: state.mode == .parallel ? nil : state.debateRounds, judge: judge?.persona.id)
         return DebatePlan(session: info, participants: participants, mode: state.mode,
-                          rounds: state.mode == .parallel ? 1 : state.debateRounds, judge: judge, moderator: moderator)
+                          rounds: state.mode == .parallel ? 1 : state.debateRounds, judge: judge, moderator: moderator,
+                          promptCache: workspace.config.promptCache)
     }
 
-    /// Re-reads the config and persona files. An invalid file leaves everything as it was.
+    /// Re-reads the config and persona files, and applies a changed budget at once. An invalid
+    /// file leaves everything as it was.
     private func reload() {
         var fresh = Workspace.load(paths: workspace.paths, environment: workspace.environment)
         if let problem = fresh.issues.first(where: { $0.severity == .error }) {
             return dispatch(.notice("Not reloaded, the running config stays: \(problem)"))
+        }
+        let caps: BudgetCaps
+        do { caps = try AccountingSetup.caps(fresh.config.budget, sessionOverride: budgetOverride) } catch {
+            return dispatch(.notice("Not reloaded, the running config stays: \(error)"))
         }
         if fresh.config.defaultModel == nil { fresh.config.defaultModel = workspace.config.defaultModel }
         fresh.defaultChoice = workspace.defaultChoice
@@ -485,7 +521,10 @@ public final class ChatController {
         for pane in state.panes {
             if let persona = fresh.persona(named: pane.personaID) { personas[pane.personaID] = persona }
         }
-        dispatch(.notice("Reloaded \(fresh.paths.configFile) and \(fresh.personas.count) personas; the session goes on."))
+        engine.accounting?.budget.caps = caps
+        dispatch(.budgetChanged(caps, warnAtPermille: ChatSetup.permille(fresh.config.budget.warnAt)))
+        dispatch(.notice("Reloaded \(fresh.paths.configFile) and \(fresh.personas.count) personas; the session goes on."
+            + (caps.isEmpty ? "" : " Budget: " + ChatSetup.describe(caps) + ".")))
     }
 
     /// A persona joining mid-session, as a participant or the judge: known to the engine from now on.
@@ -496,18 +535,47 @@ public final class ChatController {
     }
 }
 
+/// The header's ledger figures: the session's and today's totals, read together.
+enum LedgerFigures {
+    static func read(_ ledger: Ledger, session: String) -> AppEvent? {
+        guard let sessionTotals = try? ledger.totals(session: session), let today = try? ledger.totals(in: .day()) else { return nil }
+        return .ledgerTotals(session: session, sessionTotals: sessionTotals, today: today)
+    }
+}
+
 /// Hands a conversation's events to the inbox as app events, from the turns' own tasks.
 private final class ConversationRelay: Sendable {
     private let inbox: Inbox
     private let workspace: Workspace
     private let catalog: PriceCatalog?
+    private let ledger: Ledger?
+    private let session: String
     private let serials: TurnSerials
 
-    init(inbox: Inbox, workspace: Workspace, catalog: PriceCatalog?, serials: [String: Int]) {
+    init(inbox: Inbox, workspace: Workspace, catalog: PriceCatalog?, ledger: Ledger?, session: String, serials: [String: Int]) {
         self.inbox = inbox
         self.workspace = workspace
         self.catalog = catalog
+        self.ledger = ledger
+        self.session = session
         self.serials = TurnSerials(serials)
+    }
+
+    /// The ledger's fresh totals for an event that follows a recorded request (a finished
+    /// attempt), to be shown in the same frame as the event: the running turn's estimate leaves
+    /// the header as its row joins it.
+    private func recorded(_ event: EngineEvent) -> [AppEvent] {
+        switch event {
+        case .done, .failed, .retry, .failover:
+            return ledger.flatMap { LedgerFigures.read($0, session: session) }.map { [$0] } ?? []
+        case .request, .delta, .usage, .queued:
+            return []
+        }
+    }
+
+    private func ledgerFailure(_ event: EngineEvent) -> [AppEvent] {
+        guard case .failed(_, let error, _) = event, error.kind == .ledger else { return [] }
+        return [.ledgerFailed(error.message)]
     }
 
     func relay(_ event: DebateEvent) {
@@ -517,18 +585,15 @@ private final class ConversationRelay: Sendable {
         case .round(let current, let total):
             inbox.post(.roundStarted(current, of: total))
         case .turn(let engineEvent, .moderator):
-            switch engineEvent {
-            case .done(_, let report), .failed(_, _, let report):
-                inbox.post(.sideCost(micros: report.costUSD.map(Money.micros), estimated: report.estimated))
-            default: break
-            }
+            inbox.post(recorded(engineEvent) + ledgerFailure(engineEvent))
         case .turn(.request(let id), _):
             let serial = serials.next(id.personaID)
             inbox.post(.turnStarted(personaID: id.personaID, round: id.round, droppedTurns: id.droppedTurns))
             inbox.post(.turn(personaID: id.personaID, serial: serial, .sent(estimatedInputTokens: id.estimatedInputTokens)))
         case .turn(let engineEvent, _):
             if let update = update(for: engineEvent) {
-                inbox.post(.turn(personaID: engineEvent.turnID.personaID, serial: serials[engineEvent.turnID.personaID], update))
+                inbox.post(recorded(engineEvent) + ledgerFailure(engineEvent)
+                    + [.turn(personaID: engineEvent.turnID.personaID, serial: serials[engineEvent.turnID.personaID], update)])
             }
         case .moderatorChose(_, let persona, _, let fallback):
             inbox.post(.notice(fallback ? "The moderator named nobody; \(persona) speaks next."
@@ -605,31 +670,39 @@ public enum ChatSetup {
                   price: catalog?.price(for: member.model), providerType: member.endpoint.type)
     }
 
-    /// The screen's first state: the roster's panes, the session's budget, and what the ledger
-    /// holds for today.
-    public static func state(for roster: [Roster.RosterMember], accounting: Accounting, workspace: Workspace,
+    /// The screen's first state: the roster's panes, the caps, and what the ledger holds for the
+    /// session (a resumed one has spent already) and for today.
+    public static func state(for roster: [Roster.RosterMember], session: String, accounting: Accounting, workspace: Workspace,
                              width: Int, height: Int, mode: ConversationMode = .parallel, rounds: Int = 3,
-                             judge: Roster.RosterMember? = nil, resumed: [TranscriptMessage] = []) async -> AppState {
+                             judge: Roster.RosterMember? = nil, resumed: [TranscriptMessage] = []) -> AppState {
         var panes = roster.enumerated().map { pane(for: $1, index: $0, catalog: accounting.catalog) }
         if let judge { panes.append(pane(for: judge, index: panes.count, catalog: accounting.catalog)) }
-        var state = AppState(session: accounting.session, panes: panes, width: width, height: height)
+        var state = AppState(session: session, panes: panes, width: width, height: height)
         state.mode = mode
         state.debateRounds = rounds
         state.judgeID = judge?.persona.id
         refill(&state, from: resumed)
-        if let budget = accounting.budget {
-            state.budgetMicros = await budget.sessionCap
-        }
-        state.warnAtPermille = NSDecimalNumber(decimal: workspace.config.budget.warnAt * 1000).intValue
-        let today = Ledger.Period(start: Calendar.current.startOfDay(for: Date()))
-        if let totals = try? accounting.ledger?.totals(in: today) {
-            state.todayApart = TodaySpend(today: totals, sessionAtStart: state.sessionCostMicros)
+        state.caps = accounting.budget.caps
+        state.warnAtPermille = permille(workspace.config.budget.warnAt)
+        if let ledger = accounting.ledger, case .ledgerTotals(_, let sessionTotals, let today)? = LedgerFigures.read(ledger, session: session) {
+            state.sessionSpent = sessionTotals
+            state.todaySpent = today
         }
         return state
     }
 
-    /// Refills the panes from a saved session: the user's messages in every pane, each answer in
-    /// its persona's, and the spend so far.
+    static func permille(_ fraction: Decimal) -> Int {
+        NSDecimalNumber(decimal: fraction * 1000).intValue
+    }
+
+    /// `session $1.00, daily $10.00`.
+    static func describe(_ caps: BudgetCaps) -> String {
+        [caps.session.map { "session " + Money.format(picos: $0) }, caps.daily.map { "daily " + Money.format(picos: $0) }]
+            .compactMap { $0 }.joined(separator: ", ")
+    }
+
+    /// Refills the panes from a saved session: the user's messages in every pane, and each answer
+    /// in its persona's. What the session spent comes from the ledger.
     static func refill(_ state: inout AppState, from messages: [TranscriptMessage]) {
         for message in messages {
             switch message.role {
@@ -641,20 +714,8 @@ public enum ChatSetup {
                     : message.status == .stopped ? .stopped : .failed(message.error ?? "failed")
                 state.panes[index].entries.append(TranscriptEntry(id: state.nextEntryID, role: .assistant, text: message.text, status: status))
                 state.nextEntryID += 1
-                if let spent = state.panes[index].spentMicros, let cost = message.costMicros {
-                    state.panes[index].spentMicros = spent + cost
-                } else {
-                    state.panes[index].spentMicros = nil
-                }
-                if message.estimated { state.panes[index].spentIsEstimate = true }
             case .moderator:
-                // As the live screen counts it: a moderator turn of unknown cost makes the session's unknown.
-                if let spent = state.sideSpentMicros, let cost = message.costMicros {
-                    state.sideSpentMicros = spent + cost
-                } else {
-                    state.sideSpentMicros = nil
-                }
-                if message.estimated { state.sideSpentIsEstimate = true }
+                break
             }
             state.round = max(state.round, message.round)
         }

@@ -2,7 +2,8 @@ import Foundation
 import PersonaKit
 
 /// `persona costs`: the ledger as aligned tables or as JSON in the cost API's shapes. Every
-/// amount comes from integer micro-dollars and is printed as an exact decimal.
+/// amount is exact, from integer picodollars; a price that is unknown reads `?` (`null` in JSON),
+/// never zero, and a sum that holds an estimate reads `~`.
 public enum CostsReport {
     public enum Kind: String, CaseIterable, Sendable {
         case summary
@@ -36,31 +37,42 @@ public enum CostsReport {
         }
     }
 
-    static func cost(_ micros: Int64) -> JSON { .number(Money.exactText(micros)) }
+    /// The known part of a total, exactly; null when nothing of it has a price.
+    static func cost(_ totals: CostTotals) -> JSON {
+        totals.unpriced == totals.requests && totals.requests > 0 ? .null : EventJSON.amount(totals.picos)
+    }
 
     /// An exact amount, marked `~` when some of it was priced from estimated counts.
-    static func money(_ micros: Int64, estimated: Bool = false) -> String { (estimated ? "~$" : "$") + Money.exactText(micros) }
+    static func money(_ picos: Int64, estimated: Bool = false) -> String { (estimated ? "~$" : "$") + Money.exactText(picos) }
 
-    static func money(_ totals: CostTotals) -> String { money(totals.micros, estimated: totals.estimated > 0) }
+    /// A total as text: `$0.0123`, `~$0.0123`, `$0.0123 +?` when some rows have no price, `$?`
+    /// when none has.
+    static func money(_ totals: CostTotals) -> String {
+        if totals.unpriced > 0, totals.unpriced == totals.requests { return "$?" }
+        return money(totals.picos, estimated: totals.estimated > 0) + (totals.unpriced > 0 ? " +?" : "")
+    }
 
     static func iso(_ date: Date?) -> JSON {
         guard let date else { return .null }
-        let formatter = ISO8601DateFormatter()
-        return .string(formatter.string(from: date))
+        return .string(ISO8601DateFormatter().string(from: date))
     }
 
     static func summary(_ ledger: Ledger, _ options: Options) throws -> String {
         let (totals, providers, models) = try ledger.summary(in: options.period)
         if options.json {
             return JSON.object([
-                "total_cost": cost(totals.micros),
+                "total_cost": cost(totals),
                 "period": .object(["start": iso(options.period.start), "end": iso(options.period.end)]),
-                "by_provider": .object(JSONObject(providers.map { .init(key: $0.key, value: cost($0.totals.micros)) })),
-                "by_model": .object(JSONObject(models.map { .init(key: $0.key, value: cost($0.totals.micros)) })),
+                "by_provider": .object(JSONObject(providers.map { .init(key: $0.key, value: cost($0.totals)) })),
+                "by_model": .object(JSONObject(models.map { .init(key: $0.key, value: cost($0.totals)) })),
                 "request_count": .int(totals.requests),
                 "token_count": .object(["input": .int(totals.inputTokens), "output": .int(totals.outputTokens)]),
                 "unpriced_requests": .int(totals.unpriced),
                 "estimated_requests": .int(totals.estimated),
+                "saved_by_caching": .object([
+                    "total": EventJSON.amount(totals.cacheSavedPicos),
+                    "by_provider": .object(JSONObject(providers.map { .init(key: $0.key, value: EventJSON.amount($0.totals.cacheSavedPicos)) })),
+                ]),
             ]).serialized + "\n"
         }
         return summaryLines(totals: totals, providers: providers, models: models, period: options.period).joined(separator: "\n") + "\n"
@@ -69,24 +81,34 @@ public enum CostsReport {
     /// The summary as lines of text; the chat screen's F3 overlay shows these too.
     public static func summaryLines(totals: CostTotals, providers: [(key: String, totals: CostTotals)],
                                     models: [(key: String, totals: CostTotals)], period: Ledger.Period) -> [String] {
-        var lines = ["Costs \(describe(period))",
-                     "total  \(money(totals))  \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out"]
-        if totals.unpriced > 0 { lines.append("       plus \(totals.unpriced) requests of unknown price (shown as ?)") }
+        var lines = ["Costs \(describe(period))", "total  " + line(totals)]
+        if totals.unpriced > 0 { lines.append("       \(totals.unpriced) of them of unknown price (shown as ?)") }
         if totals.estimated > 0 {
-            lines.append("       \(totals.estimated) of them priced from estimated counts, with no usage reported (shown as ~)")
+            lines.append("       \(totals.estimated) of them priced from estimated counts, with no usage reported or believed (shown as ~)")
         }
+        if totals.cacheSavedPicos > 0 { lines.append("       saved by caching: " + money(totals.cacheSavedPicos)) }
         for (title, rows) in [("by provider", providers), ("by model", models)] where !rows.isEmpty {
             lines.append("")
             lines.append(title)
-            lines += TextTable.render(header: [], rows: rows.map { ["  " + $0.key, money($0.totals), "\($0.totals.requests) req"] },
-                                      maxWidths: [48, 16, 12]).split(separator: "\n").map(String.init)
+            lines += TextTable.render(header: [], rows: rows.map { row in
+                ["  " + row.key, money(row.totals), "\(row.totals.requests) req",
+                 title == "by provider" && row.totals.cacheSavedPicos > 0 ? "saved by caching " + money(row.totals.cacheSavedPicos) : ""]
+            }, maxWidths: [48, 22, 12, 40]).split(separator: "\n").map { String($0).trimmingTrailingSpaces }
         }
         return lines
     }
 
-    public static func summaryLines(_ ledger: Ledger, period: Ledger.Period) throws -> [String] {
-        let (totals, providers, models) = try ledger.summary(in: period)
-        return summaryLines(totals: totals, providers: providers, models: models, period: period)
+    /// `$0.0123  4 requests, 1000 in, 200 out`.
+    static func line(_ totals: CostTotals) -> String {
+        "\(money(totals))  \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out"
+    }
+
+    /// F3: this session and today, then everything the ledger holds; the same queries as
+    /// `persona costs` and the header.
+    public static func overlayLines(_ ledger: Ledger, session: String) throws -> [String] {
+        let (totals, providers, models) = try ledger.summary(in: Ledger.Period())
+        return ["This session  " + line(try ledger.totals(session: session)), "Today         " + line(try ledger.totals(in: .day())), ""]
+            + summaryLines(totals: totals, providers: providers, models: models, period: Ledger.Period())
     }
 
     static func describe(_ period: Ledger.Period) -> String {
@@ -101,20 +123,27 @@ public enum CostsReport {
 
     static func daily(_ ledger: Ledger, _ options: Options) throws -> String {
         let days = try ledger.daily(days: options.days)
-        let total = days.reduce(0) { $0 + $1.micros }
-        let average = Money.micros(Money.dollars(total) / Decimal(max(1, days.count)))
-        let estimated = days.filter(\.estimated).map(\.day)
+        var total = CostTotals()
+        for day in days {
+            guard total.add(day.totals) else {
+                throw LedgerError(path: ledger.path, reason: "its costs add up to more than Persona can keep exactly")
+            }
+        }
+        // An average is not a ledger amount: it is rounded, half up, to the picodollar.
+        let average = (total.picos + Int64(days.count) / 2) / Int64(max(1, days.count))
+        let estimated = days.filter { $0.totals.estimated > 0 }.map(\.day)
         if options.json {
             return JSON.object([
-                "daily_costs": .object(JSONObject(days.map { .init(key: $0.day, value: cost($0.micros)) })),
-                "total": cost(total),
-                "average_daily": cost(average),
+                "daily_costs": .object(JSONObject(days.map { .init(key: $0.day, value: EventJSON.amount($0.totals.picos)) })),
+                "total": EventJSON.amount(total.picos),
+                "average_daily": EventJSON.amount(average),
                 "estimated_days": .array(estimated.map { .string($0) }),
+                "unpriced_requests": .int(total.unpriced),
             ]).serialized + "\n"
         }
-        let rows = days.map { [$0.day, money($0.micros, estimated: $0.estimated)] }
-            + [["total", money(total, estimated: !estimated.isEmpty)], ["average", money(average, estimated: !estimated.isEmpty)]]
-        return TextTable.render(header: ["DAY", "COST"], rows: rows, maxWidths: [12, 20])
+        let rows = days.map { [$0.day, $0.totals.requests == 0 ? "$0" : money($0.totals)] }
+            + [["total", money(total)], ["average", money(average, estimated: !estimated.isEmpty)]]
+        return TextTable.render(header: ["DAY", "COST"], rows: rows, maxWidths: [12, 24])
     }
 
     static func breakdown(_ ledger: Ledger, _ options: Options, byModel: Bool) throws -> String {
@@ -122,34 +151,42 @@ public enum CostsReport {
         if options.json {
             return JSON.object(["costs": .object(JSONObject(rows.map { row in
                 .init(key: row.key, value: .object([
-                    "total": cost(row.totals.micros), "request_count": .int(row.totals.requests),
+                    "total": cost(row.totals), "request_count": .int(row.totals.requests),
                     "input_tokens": .int(row.totals.inputTokens), "output_tokens": .int(row.totals.outputTokens),
-                    "estimated_requests": .int(row.totals.estimated),
+                    "estimated_requests": .int(row.totals.estimated), "unpriced_requests": .int(row.totals.unpriced),
+                    "saved_by_caching": EventJSON.amount(row.totals.cacheSavedPicos),
                 ]))
             }))]).serialized + "\n"
         }
         return TextTable.render(
-            header: [byModel ? "MODEL" : "PROVIDER", "COST", "REQUESTS", "INPUT", "OUTPUT"],
-            rows: rows.map { [$0.key, money($0.totals) + ($0.totals.unpriced > 0 ? " +?" : ""), "\($0.totals.requests)",
-                              "\($0.totals.inputTokens)", "\($0.totals.outputTokens)"] },
-            maxWidths: [48, 18, 9, 12, 12])
+            header: [byModel ? "MODEL" : "PROVIDER", "COST", "REQUESTS", "INPUT", "OUTPUT", "SAVED BY CACHING"],
+            rows: rows.map { [$0.key, money($0.totals), "\($0.totals.requests)", "\($0.totals.inputTokens)", "\($0.totals.outputTokens)",
+                              money($0.totals.cacheSavedPicos)] },
+            maxWidths: [48, 22, 9, 12, 12, 18])
     }
 
     static func entries(_ ledger: Ledger, _ options: Options) throws -> String {
         let entries = try ledger.entries(limit: options.limit, in: options.period)
-        let total = entries.reduce(Int64(0)) { $0 + ($1.costMicros ?? 0) }
+        var total: Int64 = 0
+        for entry in entries {
+            guard let sum = Money.sum(total, entry.costPicos ?? 0) else {
+                throw LedgerError(path: ledger.path, reason: "its costs add up to more than Persona can keep exactly")
+            }
+            total = sum
+        }
         if options.json {
             return JSON.object([
                 "entries": .array(entries.map { entry in
                     .object([
                         "provider": .string(entry.provider), "model": .string(entry.model),
                         "input_tokens": .int(entry.inputTokens), "output_tokens": .int(entry.outputTokens),
-                        "cost": entry.costMicros.map(cost) ?? .null, "timestamp": iso(entry.timestamp),
+                        "cost": entry.costPicos.map(EventJSON.amount) ?? .null, "timestamp": iso(entry.timestamp),
                         "request_id": .int(Int(entry.id ?? 0)), "session": .string(entry.session), "persona": .string(entry.persona),
                         "status": .string(entry.status.rawValue), "estimated": .bool(entry.estimated),
+                        "usage_note": entry.usageNote.map { .string($0) } ?? .null,
                     ])
                 }),
-                "total": cost(total),
+                "total": EventJSON.amount(total),
             ]).serialized + "\n"
         }
         let formatter = DateFormatter()
@@ -158,48 +195,18 @@ public enum CostsReport {
         return TextTable.render(
             header: ["ID", "TIME", "PERSONA", "MODEL", "IN", "OUT", "COST", "STATUS"],
             rows: entries.map { entry in
-                ["\(entry.id ?? 0)", formatter.string(from: entry.timestamp), entry.persona, "\(entry.provider):\(entry.model)",
-                 (entry.estimated ? "~" : "") + "\(entry.inputTokens)", (entry.estimated ? "~" : "") + "\(entry.outputTokens)",
-                 entry.costMicros.map { money($0) } ?? "?", entry.status.rawValue]
-            }, maxWidths: [8, 19, 14, 40, 9, 9, 14, 9])
+                let mark = entry.estimated ? "~" : ""
+                return ["\(entry.id ?? 0)", formatter.string(from: entry.timestamp), entry.persona, "\(entry.provider):\(entry.model)",
+                        mark + "\(entry.inputTokens)", mark + "\(entry.outputTokens)",
+                        entry.costPicos.map { money($0, estimated: entry.estimated) } ?? "$?", entry.status.rawValue]
+            }, maxWidths: [8, 19, 14, 40, 9, 9, 16, 11])
     }
+}
 
-    /// `persona models`: the catalog, per provider.
-    public static func models(_ catalog: PriceCatalog, provider: String?, json: Bool) -> String {
-        let prices = catalog.all.filter { provider == nil || $0.key.provider == provider!.lowercased() }
-        func number(_ value: Decimal?) -> JSON { value.map { .decimal($0) } ?? .null }
-        func tier(_ prices: TokenPrices) -> JSON {
-            .object(["input": .decimal(prices.input), "cached_input": number(prices.cachedInput),
-                     "cache_write": number(prices.cacheWrite), "output": .decimal(prices.output)])
-        }
-        if json {
-            return JSON.object(["models": .array(prices.map { price in
-                .object([
-                    "provider": .string(price.key.provider), "model": .string(price.key.model),
-                    "context_window": price.contextWindow.map { .int($0) } ?? .null,
-                    "max_output": price.maxOutput.map { .int($0) } ?? .null,
-                    "input": .decimal(price.prices.input), "cached_input": number(price.prices.cachedInput),
-                    "cache_write": number(price.prices.cacheWrite), "output": .decimal(price.prices.output),
-                    "above_200k": price.longPrompt.map(tier) ?? .null,
-                ])
-            })]).serialized + "\n"
-        }
-        func dollars(_ value: Decimal?) -> String {
-            guard let value else { return "-" }
-            let formatter = NumberFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.minimumFractionDigits = 2
-            formatter.maximumFractionDigits = 6
-            formatter.minimumIntegerDigits = 1
-            return "$" + (formatter.string(from: NSDecimalNumber(decimal: value)) ?? "\(value)")
-        }
-        let rows = prices.map { price in
-            [price.key.provider, price.key.model, price.contextWindow.map(String.init) ?? "-", price.maxOutput.map(String.init) ?? "-",
-             dollars(price.prices.input), dollars(price.prices.cachedInput), dollars(price.prices.cacheWrite), dollars(price.prices.output),
-             price.longPrompt.map { ">200k: \(dollars($0.input)) in, \(dollars($0.output)) out" } ?? ""]
-        }
-        return "USD per million tokens\n" + TextTable.render(
-            header: ["PROVIDER", "MODEL", "CONTEXT", "MAX OUT", "INPUT", "CACHED", "CACHE WRITE", "OUTPUT", "LONG PROMPTS"],
-            rows: rows, maxWidths: [10, 28, 8, 8, 8, 8, 11, 8, 36])
+extension String {
+    var trimmingTrailingSpaces: String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
     }
 }

@@ -51,7 +51,7 @@ public enum DebatePlanner {
                                roster: participants.map { SessionInfo.Member(persona: $0.persona.id, name: $0.persona.name, model: $0.model) },
                                rounds: options.rounds, judge: judge?.persona.id)
         return DebatePlan(session: info, participants: participants, mode: options.mode, rounds: options.rounds, judge: judge,
-                          moderator: moderator, maxTokens: options.maxTokens)
+                          moderator: moderator, maxTokens: options.maxTokens, promptCache: workspace.config.promptCache)
     }
 
     static func participant(_ member: Roster.RosterMember) -> Participant {
@@ -69,28 +69,25 @@ public struct DebatePrinter {
         self.output = output
     }
 
-    public func run(_ events: AsyncStream<DebateEvent>, session: String) async -> Int32 {
-        var totals = RunTotals()
-        var failed = false
-        var budget = false
+    /// Prints the events, then the session's totals from the ledger, and returns the exit code
+    /// (`RunOutcome.exitCode`).
+    public func run(_ events: AsyncStream<DebateEvent>, session: String, ledger: Ledger?) async -> Int32 {
+        var outcome = RunOutcome()
         var round = 0
         for await event in events {
             switch event {
             case .round(let current, _):
                 round = current
-            case .turn(.done(_, let report), _):
-                totals.add(report)
-            case .turn(.failed(_, let error, let report), _):
-                totals.add(report)
-                failed = true
-                budget = budget || error.kind == .budget
+            case .turn(let engineEvent, _):
+                outcome.note(engineEvent)
             case .finished(.budget):
-                budget = true
+                outcome.budget = true
             default:
                 break
             }
             output(json ? jsonLine(event, round: round) : text(event))
         }
+        let totals = try? ledger?.totals(session: session)
         if json {
             var summary = EventJSON.summary(session: session, totals: totals)
             if case .object(var object) = summary {
@@ -99,10 +96,9 @@ public struct DebatePrinter {
             }
             output(summary.serialized + "\n")
         } else {
-            output("session \(session): \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out, "
-                + PlainPrinter.costText(totals.costUSD, estimated: totals.estimated) + "\n")
+            output("session \(session): " + PlainPrinter.totalsText(totals) + "\n")
         }
-        return budget ? ExitCode.budget : failed ? ExitCode.turnFailed : ExitCode.success
+        return outcome.exitCode
     }
 
     /// One event as a JSON line; `round` is the debate's current round, for events without their own.
@@ -139,6 +135,7 @@ public struct DebatePrinter {
         case .roundsDone: return "rounds"
         case .consensus: return "consensus"
         case .budget: return "budget"
+        case .ledger: return "ledger"
         case .cancelled: return "cancelled"
         }
     }
@@ -161,6 +158,7 @@ public struct DebatePrinter {
         case .finished(let end):
             switch end {
             case .budget: return "Stopped: the budget was reached.\n"
+            case .ledger: return "Stopped: the cost ledger could not record a request.\n"
             case .cancelled: return "Stopped.\n"
             case .consensus, .roundsDone: return ""
             }

@@ -17,7 +17,8 @@ public enum EventJSON {
             "event": .string("done"), "persona": .string(id.personaID), "round": .int(id.round),
             "provider": .string(id.provider), "model": .string(id.model), "text": .string(report.text),
             "finish_reason": report.finishReason.map { .string($0.description) } ?? .null,
-            "usage": usage(report.usage), "cost_usd": cost(report.costUSD), "estimated": .bool(report.estimated),
+            "usage": usage(report.usage), "cost_usd": cost(report.costPicos), "estimated": .bool(report.estimated),
+            "usage_note": report.usageNote.map { .string($0) } ?? .null,
             "ttft_ms": report.timeToFirstToken.map { .int(milliseconds($0)) } ?? .null,
             "duration_ms": .int(milliseconds(report.duration)),
         ])
@@ -31,6 +32,12 @@ public enum EventJSON {
             "retryable": .bool(error.retryable), "partial_text": .string(report.text),
             "usage": usage(report.usage), "estimated": .bool(report.estimated),
         ])
+    }
+
+    /// The ledger could not be opened or written before any turn began.
+    public static func ledgerError(_ error: LedgerError) -> JSON {
+        .object(["event": .string("error"), "kind": .string(ProviderError.Kind.ledger.rawValue), "message": .string(error.description),
+                 "retryable": .bool(false)])
     }
 
     public static func queued(_ id: PlannedTurnID, wait: Double) -> JSON {
@@ -67,10 +74,14 @@ public enum EventJSON {
         }
     }
 
-    public static func summary(session: String, totals: RunTotals) -> JSON {
-        .object(["event": .string("summary"), "session": .string(session), "cost_usd": cost(totals.costUSD),
-                 "input_tokens": .int(totals.inputTokens), "output_tokens": .int(totals.outputTokens),
-                 "requests": .int(totals.requests), "estimated": .bool(totals.estimated)])
+    /// The session's totals as the ledger holds them: every request, retries, the moderator's
+    /// and the judge's included. Without a readable ledger the figures are null.
+    public static func summary(session: String, totals: CostTotals?) -> JSON {
+        .object(["event": .string("summary"), "session": .string(session),
+                 "cost_usd": totals.flatMap { $0.unpriced > 0 ? nil : $0.picos }.map(amount) ?? .null,
+                 "input_tokens": totals.map { .int($0.inputTokens) } ?? .null,
+                 "output_tokens": totals.map { .int($0.outputTokens) } ?? .null,
+                 "requests": totals.map { .int($0.requests) } ?? .null, "estimated": .bool((totals?.estimated ?? 0) > 0)])
     }
 
     static func usage(_ usage: Usage) -> JSON {
@@ -80,30 +91,13 @@ public enum EventJSON {
                         "reasoning_tokens": count(usage.reasoningTokens)])
     }
 
-    /// Printed from the exact decimal; null when the price is unknown.
-    static func cost(_ value: Decimal?) -> JSON {
-        value.map { .decimal($0) } ?? .null
+    /// Printed from the exact amount; null when the price is unknown.
+    static func cost(_ picos: Int64?) -> JSON {
+        picos.map(amount) ?? .null
     }
+
+    /// An exact amount as a JSON number: `0.00060165`.
+    public static func amount(_ picos: Int64) -> JSON { .number(Money.exactText(picos)) }
 
     static func milliseconds(_ seconds: Double) -> Int { Int((seconds * 1000).rounded()) }
-}
-
-/// Totals over a run's requests. The cost stays unknown if any request's price is unknown.
-public struct RunTotals: Sendable, Equatable {
-    public var inputTokens = 0
-    public var outputTokens = 0
-    public var requests = 0
-    public var costUSD: Decimal? = 0
-    /// Whether any turn's figures were estimates: the totals then are too.
-    public var estimated = false
-
-    public init() {}
-
-    public mutating func add(_ report: TurnReport) {
-        inputTokens += report.usage.inputTokens ?? 0
-        outputTokens += report.usage.outputTokens ?? 0
-        requests += 1
-        if let cost = report.costUSD, let total = costUSD { costUSD = total + cost } else { costUSD = nil }
-        if report.estimated { estimated = true }
-    }
 }

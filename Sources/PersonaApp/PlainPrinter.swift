@@ -60,9 +60,11 @@ public struct PlainPrinter {
         }
     }
 
-    public func renderTotals(_ totals: RunTotals, turns: Int) -> String {
-        guard turns > 1 else { return "" }
-        return "total: \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out, \(Self.costText(totals.costUSD, estimated: totals.estimated))\n"
+    /// `12 requests, 4000 in, 900 out, $0.0123` from the ledger's totals.
+    public static func totalsText(_ totals: CostTotals?) -> String {
+        guard let totals else { return "the cost ledger could not be read" }
+        return "\(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out, "
+            + costText(totals.unpriced > 0 ? nil : totals.picos, estimated: totals.estimated > 0)
     }
 
     static func label(_ id: PlannedTurnID) -> String {
@@ -79,12 +81,12 @@ public struct PlainPrinter {
         if output > 0, streaming >= 0.05 { parts.append(String(format: "%.1f tok/s", output / streaming)) }
         if let ttft = report.timeToFirstToken { parts.append(String(format: "ttft %.2f s", ttft)) }
         parts.append(String(format: "%.1f s", report.duration))
-        parts.append(costText(report.costUSD, estimated: report.estimated))
+        parts.append(costText(report.costPicos, estimated: report.estimated))
         return parts.joined(separator: " · ")
     }
 
-    /// A cost as printed: `$0.000126`, `~$0.000126` when estimated, or `cost unknown`.
-    static func costText(_ usd: Decimal?, estimated: Bool) -> String {
-        usd.map { (estimated ? "~$" : "$") + NSDecimalNumber(decimal: $0).stringValue } ?? "cost unknown"
+    /// A cost as printed, exactly: `$0.00060165`, `~$0.00060165` when estimated, or `cost unknown`.
+    static func costText(_ picos: Int64?, estimated: Bool) -> String {
+        picos.map { (estimated ? "~$" : "$") + Money.exactText($0) } ?? "cost unknown"
     }
 }

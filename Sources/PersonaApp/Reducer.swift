@@ -58,18 +58,32 @@ public enum ChatReducer {
             switch end {
             case .consensus(let answer): state.notice = "Consensus: \(answer). The debate stopped early."
             case .budget: state.notice = "Stopped: the budget is reached."
+            case .ledger: state.notice = "Stopped: the cost ledger cannot record requests. " + (state.ledgerFailure ?? "")
             case .cancelled, .roundsDone: break
             }
             return []
         case .sessionStarted(let id):
             state.session = id
             state.round = 0
+            // A new session has spent nothing yet; the ledger's figure follows.
+            if state.sessionSpent != nil { state.sessionSpent = CostTotals() }
             return []
         case .saved:
             return []
-        case .sideCost(let cost, let estimated):
-            if let spent = state.sideSpentMicros, let cost { state.sideSpentMicros = spent + cost } else { state.sideSpentMicros = nil }
-            if estimated { state.sideSpentIsEstimate = true }
+        case .ledgerTotals(let session, let sessionTotals, let today):
+            // Queries finish out of order, and rows are never removed: the one with more rows is newer.
+            if session == state.session, sessionTotals.requests >= state.sessionSpent?.requests ?? 0 {
+                state.sessionSpent = sessionTotals
+            }
+            if today.requests >= state.todaySpent?.requests ?? 0 { state.todaySpent = today }
+            return []
+        case .ledgerFailed(let message):
+            state.ledgerFailure = message
+            state.notice = message
+            return []
+        case .budgetChanged(let caps, let warnAt):
+            state.caps = caps
+            state.warnAtPermille = warnAt
             return []
         case .judgeSet(let pane):
             state.panes.removeAll { $0.personaID == state.judgeID }
@@ -118,7 +132,7 @@ public enum ChatReducer {
         case .usage(let usage):
             // Input counts arrive early (Anthropic's message_start); output counts mid-stream are
             // partial, so the estimate stands until the turn's final usage.
-            if let input = usage.inputTokens {
+            if let input = usage.inputTokens, (0...UsageCheck.countLimit).contains(input) {
                 pane.counters.inputTokens = input
                 pane.counters.inputEstimated = false
                 estimateCost(&pane)
@@ -151,11 +165,11 @@ public enum ChatReducer {
     /// The running turn's cost from its counts so far; marked estimated while any count is.
     static func estimateCost(_ pane: inout PaneState) {
         guard let price = pane.price, let input = pane.counters.inputTokens else {
-            pane.counters.costMicros = nil
+            pane.counters.costPicos = nil
             return
         }
         let usage = Usage(inputTokens: input, outputTokens: pane.counters.outputTokens)
-        pane.counters.costMicros = CostCalculator.micros(usage, price: price, type: pane.providerType)
+        pane.counters.costPicos = CostCalculator.picos(usage, price: price, type: pane.providerType)
     }
 
     static func finish(_ pane: inout PaneState, report: TurnReport, at time: Double) {
@@ -164,12 +178,10 @@ public enum ChatReducer {
         pane.counters.outputTokens = report.usage.outputTokens ?? pane.counters.outputTokens
         pane.counters.inputEstimated = report.inputEstimated
         pane.counters.outputEstimated = report.outputEstimated
-        pane.counters.costMicros = report.costUSD.map(Money.micros)
+        pane.counters.costPicos = report.costPicos
         if let first = report.timeToFirstToken, let start = pane.counters.startedAt, pane.counters.firstTokenAt == nil {
             pane.counters.firstTokenAt = start + first
         }
-        if let spent = pane.spentMicros, let cost = pane.counters.costMicros { pane.spentMicros = spent + cost } else { pane.spentMicros = nil }
-        if report.estimated { pane.spentIsEstimate = true }
     }
 
     static func setLastAssistant(_ pane: inout PaneState, text: String, status: TranscriptEntry.Status) {

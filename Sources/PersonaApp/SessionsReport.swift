@@ -13,19 +13,27 @@ public enum SessionsReport {
 
     static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 
-    public static func list(_ sessions: [SessionSummary]) -> String {
+    /// Sessions with what each cost, as the ledger has it; `-` for one that made no request
+    /// here (an imported session).
+    public static func list(_ sessions: [SessionSummary], costs: [String: CostTotals]) -> String {
         guard !sessions.isEmpty else { return "No saved sessions yet.\n" }
         return TextTable.render(
             header: ["ID", "CREATED", "MODE", "PERSONAS", "TURNS", "COST", "TOPIC"],
             rows: sessions.map { summary in
                 [summary.info.id, date(summary.info.created), summary.info.mode.rawValue,
                  summary.info.roster.map(\.persona).joined(separator: ","), "\(summary.turns)",
-                 CostsReport.money(summary.costMicros, estimated: summary.estimated > 0) + (summary.unpriced > 0 ? " +?" : ""),
-                 summary.info.topic]
-            }, maxWidths: [26, 16, 11, 30, 5, 14, 50])
+                 costs[summary.info.id].map(CostsReport.money) ?? "-", summary.info.topic]
+            }, maxWidths: [26, 16, 11, 30, 5, 22, 50])
     }
 
-    public static func show(_ info: SessionInfo, _ messages: [TranscriptMessage]) -> String {
+    /// `cost $0.0123 in 14 requests (retries, the moderator's and the judge's included)`.
+    static func costLine(_ totals: CostTotals?) -> String {
+        guard let totals, totals.requests > 0 else { return "cost: no request of this session is in this ledger" }
+        return "cost: \(CostsReport.money(totals)) in \(totals.requests) requests, \(totals.inputTokens) in, "
+            + "\(totals.outputTokens) out (every request: retries, the moderator's and the judge's included)"
+    }
+
+    public static func show(_ info: SessionInfo, _ messages: [TranscriptMessage], totals: CostTotals?) -> String {
         var lines = ["Session \(info.id) · \(info.mode.rawValue) · \(date(info.created))",
                      "Personas: " + info.roster.map { "\($0.name) (\($0.model))" }.joined(separator: ", ")]
         var round = 0
@@ -42,13 +50,18 @@ public enum SessionsReport {
             lines += ["", heading + ":", InertText.sanitize(message.text)]
             if let error = message.error { lines.append("  error: " + InertText.sanitize(error)) }
         }
+        lines += ["", costLine(totals)]
         return lines.joined(separator: "\n") + "\n"
     }
 
     // MARK: Export and import
 
-    public static func exportJSON(_ info: SessionInfo, _ messages: [TranscriptMessage]) -> String {
-        JSON.object([
+    public static func exportJSON(_ info: SessionInfo, _ messages: [TranscriptMessage], totals: CostTotals?) -> String {
+        let cost: JSON = totals.map { .object([
+            "cost_usd": $0.unpriced > 0 ? .null : EventJSON.amount($0.picos), "requests": .int($0.requests),
+            "input_tokens": .int($0.inputTokens), "output_tokens": .int($0.outputTokens), "estimated": .bool($0.estimated > 0),
+        ]) } ?? .null
+        return JSON.object([
             "session": .object([
                 "id": .string(info.id), "created": .string(iso(info.created)), "mode": .string(info.mode.rawValue),
                 "topic": .string(info.topic), "rounds": info.rounds.map { .int($0) } ?? .null,
@@ -64,10 +77,11 @@ public enum SessionsReport {
                     "error": message.error.map { .string($0) } ?? .null, "provider": message.provider.map { .string($0) } ?? .null,
                     "model": message.model.map { .string($0) } ?? .null, "input_tokens": .int(message.inputTokens),
                     "output_tokens": .int(message.outputTokens),
-                    "cost_usd": message.costMicros.map { .number(Money.exactText($0)) } ?? .null,
+                    "cost_usd": message.costPicos.map(EventJSON.amount) ?? .null,
                     "estimated": .bool(message.estimated), "dropped_turns": .int(message.droppedTurns),
                 ])
             }),
+            "ledger": cost,
         ]).serialized + "\n"
     }
 
@@ -99,15 +113,16 @@ public enum SessionsReport {
                                      status: status, error: message["error"]?.string, provider: message["provider"]?.string,
                                      model: message["model"]?.string, inputTokens: message["input_tokens"]?.int ?? 0,
                                      outputTokens: message["output_tokens"]?.int ?? 0,
-                                     costMicros: message["cost_usd"]?.decimal.map(Money.micros),
+                                     costPicos: message["cost_usd"]?.decimal.flatMap { Money.picos(dollars: $0) },
                                      estimated: message["estimated"]?.bool ?? false, droppedTurns: message["dropped_turns"]?.int ?? 0)
         }
         return (SessionInfo(id: id, created: created, mode: mode, topic: topic, roster: roster, rounds: session["rounds"]?.int,
                             judge: session["judge"]?.string), messages)
     }
 
-    /// Markdown with a YAML header holding the roster, the models, and each turn's tokens and cost.
-    public static func exportMarkdown(_ info: SessionInfo, _ messages: [TranscriptMessage]) -> String {
+    /// Markdown with a YAML header holding the roster, the models, each turn's tokens and cost,
+    /// and the session's total as the ledger has it.
+    public static func exportMarkdown(_ info: SessionInfo, _ messages: [TranscriptMessage], totals: CostTotals?) -> String {
         func quoted(_ text: String) -> String { JSON.string(text).serialized }
         var header = ["---", "session: \(quoted(info.id))", "created: \(quoted(iso(info.created)))", "mode: \(info.mode.rawValue)",
                       "topic: \(quoted(info.topic))"]
@@ -118,17 +133,17 @@ public enum SessionsReport {
             header += ["  - persona: \(quoted(member.persona))", "    name: \(quoted(member.name))", "    model: \(quoted(member.model.description))"]
         }
         header.append("turns:")
-        var total: Int64 = 0
-        var unpriced = 0
         for message in messages where message.role != .user {
             header += ["  - round: \(message.round)", "    speaker: \(quoted(message.speaker))", "    role: \(message.role.rawValue)",
                        "    model: \(quoted("\(message.provider ?? ""):\(message.model ?? "")"))", "    status: \(message.status.rawValue)",
                        "    input_tokens: \(message.inputTokens)", "    output_tokens: \(message.outputTokens)",
-                       "    cost_usd: \(message.costMicros.map(Money.exactText) ?? "null")", "    estimated: \(message.estimated)"]
-            if let cost = message.costMicros { total += cost } else { unpriced += 1 }
+                       "    cost_usd: \(message.costPicos.map(Money.exactText) ?? "null")", "    estimated: \(message.estimated)"]
         }
-        header.append("total_cost_usd: \(Money.exactText(total))")
-        if unpriced > 0 { header.append("unpriced_turns: \(unpriced)") }
+        if let totals {
+            header.append("total_cost_usd: " + (totals.unpriced > 0 ? "null" : Money.exactText(totals.picos)))
+            header += ["requests: \(totals.requests)", "estimated: \(totals.estimated > 0)"]
+            if totals.unpriced > 0 { header.append("unpriced_requests: \(totals.unpriced)") }
+        }
         header.append("---")
         var body = ["", "# \(info.topic)"]
         var round = 0

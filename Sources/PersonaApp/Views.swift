@@ -128,40 +128,48 @@ enum HeaderView {
     private static let rows = RowCache<Key>()
 
     /// `session $0.0123 / $1.00 ████░░░░░░ · today $0.5123`: the session against its budget (a
-    /// bar that turns yellow at the warning point and red at the cap), then the day's total. While
-    /// any of it is an estimate, the sums read `~$0.0123`.
+    /// bar that turns yellow at the warning point and red at the cap), then the day's total, with
+    /// the bar there when only a daily cap is set. Both are the ledger's figures plus the running
+    /// turns; while any of it is an estimate, a sum reads `~$0.0123`. A ledger that stopped
+    /// taking rows shows a red mark.
     static func costFigures(_ state: AppState) -> [(text: FigureText, style: Style)] {
-        let cost = state.sessionCostMicros
-        let estimated = state.sessionCostIsEstimate
-        func addCost(plus micros: Int64?, estimated: Bool, into text: inout FigureText) {
-            guard let cost, let micros else { return text.add("$?") }
-            if estimated { text.add("~") }
-            text.add(micros: micros + cost)
-        }
-        var text = FigureText()
-        text.add("session ")
-        addCost(plus: 0, estimated: estimated, into: &text)
         var pieces: [(text: FigureText, style: Style)] = []
-        if let budget = state.budgetMicros, budget > 0 {
+        var text = FigureText()
+        func add(_ picos: Int64?, estimated: Bool) {
+            guard let picos else { return text.add("$?") }
+            if estimated { text.add("~") }
+            text.add(picos: picos)
+        }
+        func bar(spent: Int64?, cap: Int64) {
             let barWidth = 10
-            let spent = max(0, cost ?? 0)
-            let filled = Int(min(Int64(barWidth), (spent * Int64(barWidth) + budget - 1) / budget))
-            let style = spent >= budget ? Theme.barOver : spent * 1000 >= budget * Int64(state.warnAtPermille) ? Theme.barWarn : Theme.barFill
+            // Display only: a fraction of the cap, which integers could overflow for large caps.
+            let fraction = cap > 0 ? Double(max(0, spent ?? 0)) / Double(cap) : 1
+            let filled = min(barWidth, Int((fraction * Double(barWidth)).rounded(.up)))
+            let style = fraction >= 1 ? Theme.barOver : fraction * 1000 >= Double(state.warnAtPermille) ? Theme.barWarn : Theme.barFill
             text.add(" / ")
-            text.add(micros: budget)
+            text.add(picos: cap)
             text.add(" ")
-            var bar = FigureText()
-            bar.add(filled, of: "█")
-            pieces += [(text, Theme.headerDim), (bar, style)]
+            var blocks = FigureText()
+            blocks.add(filled, of: "█")
+            pieces += [(text, Theme.headerDim), (blocks, style)]
             text = FigureText()
             text.add(barWidth - filled, of: "░")
         }
-        if let today = state.todayApart {
+        text.add("session ")
+        add(state.sessionCostPicos, estimated: state.sessionCostIsEstimate)
+        if let cap = state.caps.session { bar(spent: state.sessionCostPicos, cap: cap) }
+        if state.todaySpent != nil {
             text.add(" · today ")
-            addCost(plus: today.micros, estimated: estimated || today.estimated, into: &text)
+            add(state.todayCostPicos, estimated: state.todayCostIsEstimate)
+            if state.caps.session == nil, let cap = state.caps.daily { bar(spent: state.todayCostPicos, cap: cap) }
         }
         text.add(" ")
         pieces.append((text, Theme.headerDim))
+        if state.ledgerFailure != nil {
+            var mark = FigureText()
+            mark.add("✗ ledger ")
+            pieces.append((mark, Theme.barOver))
+        }
         return pieces
     }
 }
@@ -245,9 +253,9 @@ enum PaneView {
             text.add(count)
         }
         func cost(into text: inout FigureText) {
-            guard let micros = counters.costMicros else { return text.add("$?") }
+            guard let picos = counters.costPicos else { return text.add("$?") }
             if counters.inputEstimated || counters.outputEstimated { text.add("~") }
-            text.add(micros: micros)
+            text.add(picos: picos)
         }
         /// The long form, `in ~245  out ~120  38.1 t/s  ttft 0.42s  $0.0012`, or the compact one,
         /// `~245→~120 38t/s 0.42s $0.0012`.
@@ -481,9 +489,9 @@ struct FigureText {
         bytes.withUnsafeBufferPointer { frame.put(narrow: $0, x: x, y: y, style: style, limit: limit) }
     }
 
-    /// A micro-dollar amount as `Money.format` writes it.
-    mutating func add(micros: Int64) {
-        width += Money.append(micros: micros, to: &bytes)
+    /// An amount as `Money.format(picos:)` writes it.
+    mutating func add(picos: Int64) {
+        width += Money.append(picos: picos, to: &bytes)
     }
 
     mutating func add(_ number: Int) {

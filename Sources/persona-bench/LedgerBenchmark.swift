@@ -7,7 +7,7 @@ func ledgerBenchmark() throws {
     let home = FileManager.default.temporaryDirectory.appendingPathComponent("persona-ledger-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: home) }
     let ledger = try Ledger(path: home.appendingPathComponent("persona.db").path)
-    let providers = [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-5"), ("gemini", "gemini-2.5-flash"), ("groq", "llama-3.1-8b-instant")]
+    let providers = [("openai", "gpt-5.6"), ("anthropic", "claude-sonnet-5-5"), ("gemini", "gemini-3.5-flash"), ("groq", "openai/gpt-oss-20b")]
     let rows = 100_000
     let batch = 1000
     let start = Date().addingTimeInterval(-30 * 86_400)
@@ -17,7 +17,7 @@ func ledgerBenchmark() throws {
             let (provider, model) = providers[index % providers.count]
             return LedgerEntry(timestamp: start.addingTimeInterval(Double(index) * 25.92), session: "bench-\(index / 50)",
                                persona: "p\(index % 8)", provider: provider, model: model, inputTokens: 500 + index % 700,
-                               outputTokens: 200 + index % 300, costMicros: Int64(1000 + index % 5000), estimated: false,
+                               outputTokens: 200 + index % 300, costPicos: Int64(1000 + index % 5000) * 1_000_037, estimated: false,
                                durationMs: 1200, status: .ok)
         })
     }

@@ -20,12 +20,12 @@ func renderBenchmark() {
 private func renderFrames(_ frames: Int, pause microseconds: UInt32, label: String) {
     let ids = ["skeptic", "optimist", "pragmatist", "historian", "engineer", "ethicist", "moderator", "judge"]
     let model = ModelRef(provider: "openai", model: "gpt-4o-mini")
-    let price = ModelPrice(key: model, prices: TokenPrices(input: Decimal(string: "0.15")!, output: Decimal(string: "0.60")!))
+    let price = ModelPrice(key: model, prices: TokenPrices(input: 150_000, output: 600_000))
     let panes = ids.enumerated().map { index, id in
         PaneState(personaID: id, name: id.capitalized, color: .palette(UInt8(75 + index * 20)), model: model, price: price)
     }
     var state = AppState(session: "20261122-101500-abc", panes: panes, width: 160, height: 40)
-    state.budgetMicros = 5_000_000
+    state.caps = BudgetCaps(session: 5 * Money.picosPerDollar)
     _ = ChatReducer.reduce(&state, .key(.paste("Benchmark: stream as fast as the mock allows.")), at: 0)
     _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
     for id in ids {

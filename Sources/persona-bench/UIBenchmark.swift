@@ -120,10 +120,9 @@ func uiBenchmark() async throws {
     }
     let pty = try PseudoTerminal(rows: 40, columns: 160)
     let screen = try NCursesScreen(colors: true, input: pty.terminal, output: pty.terminal)
-    let accounting = try AccountingSetup.make(workspace: workspace, session: SessionID.make(), budget: nil, pricesFile: nil,
-                                              warn: { print("warning: \($0)") })
-    let state = await ChatSetup.state(for: roster, accounting: accounting, workspace: workspace,
-                                      width: screen.width, height: screen.height)
+    let accounting = try AccountingSetup.make(workspace: workspace, budget: nil, pricesFile: nil, warn: { print("warning: \($0)") })
+    let state = ChatSetup.state(for: roster, session: SessionID.make(), accounting: accounting, workspace: workspace,
+                                width: screen.width, height: screen.height)
     let controller = ChatController(state: state, personas: roster.map(\.persona), workspace: workspace, screen: screen,
                                     engine: ConversationEngine(accounting: accounting), input: pty.terminal)
     let seconds = 10.0

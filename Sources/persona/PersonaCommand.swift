@@ -9,8 +9,8 @@ struct PersonaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "persona",
         abstract: "Talk to several LLM personas at once, side by side, with live token and cost counters.",
-        subcommands: [Chat.self, Ask.self, Debate.self, Sessions.self, Costs.self, Models.self, Personas.self, Doctor.self,
-                      Local.self, ConfigCommand.self],
+        subcommands: [Chat.self, Ask.self, Debate.self, Sessions.self, Costs.self, Models.self, Prices.self, Personas.self,
+                      Doctor.self, Local.self, ConfigCommand.self],
         defaultSubcommand: Chat.self)
 }
 
@@ -56,14 +56,24 @@ struct MoneyOptions: ParsableArguments {
     @Option(help: "Import prices from a LiteLLM model_prices_and_context_window.json file.")
     var prices: String?
 
-    func accounting(workspace: Workspace, session: String) throws -> Accounting {
-        var cap: Decimal?
-        if let budget {
-            guard let parsed = Money.parse(budget) else { throw UsageError("--budget: '\(budget)' is not an amount in USD, such as 0.50") }
-            cap = parsed
+    /// `--budget` as dollars; nil when it is not given.
+    func budgetCap() throws -> Decimal? {
+        guard let budget else { return nil }
+        guard let parsed = Money.parse(budget) else { throw UsageError("--budget: '\(budget)' is not an amount in USD, such as 0.50") }
+        return parsed
+    }
+
+    /// Prices, caps and the ledger. A ledger that cannot be opened ends the command with exit
+    /// code 1 (an `error` event of kind `ledger` with `--json`): nothing may be sent unrecorded.
+    func accounting(workspace: Workspace, json: Bool = false) throws -> Accounting {
+        do {
+            return try AccountingSetup.make(workspace: workspace, budget: try budgetCap(), pricesFile: prices,
+                                            warn: { Output.error($0) })
+        } catch let error as LedgerError {
+            if json { Output.write(EventJSON.ledgerError(error).serialized + "\n") }
+            Output.error("\(error); nothing was sent")
+            throw ExitCode(PersonaApp.ExitCode.turnFailed)
         }
-        return try AccountingSetup.make(workspace: workspace, session: session, budget: cap, pricesFile: prices,
-                                        warn: { Output.error($0) })
     }
 }
 
@@ -112,32 +122,14 @@ struct Chat: AsyncParsableCommand {
         }
         var workspace = global.workspace()
         if resume == nil { try await global.resolveDefaults(&workspace, personas: Ask.list(personas), model: model) }
-        var roster: [Roster.RosterMember]
-        var judgeMember: Roster.RosterMember?
-        let accounting: Accounting
-        let database: PersonaDatabase
-        var resumed: (info: SessionInfo, messages: [TranscriptMessage])?
+        let launch: ChatLaunch
         do {
-            database = try PersonaDatabase(path: workspace.paths.database)
-            if let resume {
-                guard let saved = try SessionStore(database: database).load(resume) else {
-                    throw UsageError("no session '\(resume)'; `persona sessions list` shows them")
-                }
-                resumed = saved
-                roster = try saved.info.roster.map { member in
-                    let persona = try Roster.find(member.persona, in: workspace)
-                    let override = try model.map(ModelRef.init(parsing:)) ?? member.model
-                    return try Roster.roster([persona], override: override, workspace: workspace)[0]
-                }
-            } else {
-                roster = try Roster.select(personas: Ask.list(personas), model: model, workspace: workspace)
-            }
-            if let name = judge ?? resumed?.info.judge {
-                let persona = try Roster.find(name, in: workspace)
-                let fallback = try persona.model == nil ? model.map(ModelRef.init(parsing:)) : nil
-                judgeMember = try Roster.roster([persona], override: fallback, workspace: workspace)[0]
-            }
-            accounting = try money.accounting(workspace: workspace, session: resumed?.info.id ?? SessionID.make())
+            launch = try ChatLaunch(ChatLaunch.Options(personas: Ask.list(personas), model: model, mode: mode, rounds: rounds, judge: judge,
+                                                       resume: resume, budget: try money.budgetCap(), pricesFile: money.prices),
+                                    workspace: workspace, warn: { Output.error($0) })
+        } catch let error as LedgerError {
+            Output.error("\(error); nothing was sent")
+            throw ExitCode(PersonaApp.ExitCode.turnFailed)
         } catch {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
@@ -150,16 +142,13 @@ struct Chat: AsyncParsableCommand {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         }
-        let state = await ChatSetup.state(for: roster, accounting: accounting, workspace: workspace, width: screen.width,
-                                          height: screen.height, mode: resumed?.info.mode ?? mode,
-                                          rounds: resumed?.info.rounds ?? rounds, judge: judgeMember, resumed: resumed?.messages ?? [])
-        let engine = EngineSetup.make(workspace: workspace, accounting: accounting)
-        var personas = roster.map(\.persona)
-        if let judgeMember { personas.append(judgeMember.persona) }
-        let controller = ChatController(state: state, personas: personas, workspace: workspace, screen: screen, engine: engine,
-                                        store: SessionStore(database: database), transcript: resumed?.messages ?? [])
+        let controller = launch.controller(screen: screen)
         await controller.runOnOwnThread(firstMessage: topic, welcome: FirstRun.shouldWelcome(paths))
         screen.stop()
+        if let failure = launch.accounting.ledgerFailure {
+            Output.error("the cost ledger \(workspace.paths.database) stopped taking rows: \(failure); nothing more was sent")
+            throw ExitCode(PersonaApp.ExitCode.turnFailed)
+        }
     }
 }
 
@@ -197,11 +186,16 @@ struct Ask: AsyncParsableCommand {
         let turns: [PlannedTurn]
         let accounting: Accounting
         do {
-            turns = try AskPlanner.plan(options, workspace: workspace)
-            accounting = try money.accounting(workspace: workspace, session: session)
+            turns = try AskPlanner.plan(options, workspace: workspace, session: session)
+            accounting = try money.accounting(workspace: workspace, json: json)
+        } catch let exit as ArgumentParser.ExitCode {
+            throw exit
         } catch {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+        }
+        for warning in RetiredModels.warnings(turns.map { ($0.persona.id, $0.model) }, catalog: accounting.catalog) {
+            Output.error(warning)
         }
         let engine = EngineSetup.make(workspace: workspace, accounting: accounting)
         let code = await AskRunner(engine: engine, output: Output.write).run(turns, json: json, session: session)
@@ -287,6 +281,9 @@ struct Costs: ParsableCommand {
         } catch let error as UsageError {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
+        } catch let error as LedgerError {
+            Output.error("\(error)")
+            throw ExitCode(PersonaApp.ExitCode.turnFailed)
         }
     }
 
@@ -310,6 +307,9 @@ struct Models: ParsableCommand {
     @Option(help: "Also import prices from a LiteLLM model_prices_and_context_window.json file.")
     var prices: String?
 
+    @Flag(help: "List the models in the ledger that have no price, with the entry to add under prices:.")
+    var unpriced = false
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -317,9 +317,15 @@ struct Models: ParsableCommand {
 
     func run() throws {
         let workspace = global.workspace()
-        let (catalog, issues) = PriceCatalog.load(config: workspace.config, pricesFile: prices)
+        let (catalog, issues) = PriceCatalog.load(config: workspace.config, pricesFile: prices, home: workspace.paths.home)
         for issue in issues { Output.error("prices: \(issue)") }
-        Output.write(CostsReport.models(catalog, provider: provider, json: json))
+        guard unpriced else { return Output.write(ModelsReport.render(catalog, provider: provider, json: json)) }
+        do {
+            Output.write(try ModelsReport.unpriced(try Ledger(path: workspace.paths.database), catalog: catalog, json: json))
+        } catch {
+            Output.error("\(error)")
+            throw ExitCode(PersonaApp.ExitCode.turnFailed)
+        }
     }
 }
 
@@ -370,15 +376,22 @@ struct Debate: AsyncParsableCommand {
             plan = try DebatePlanner.plan(DebateOptions(topic: topic, personas: Ask.list(personas), mode: mode, rounds: rounds,
                                                         judge: judge, moderator: moderator, model: model, maxTokens: maxTokens),
                                           workspace: workspace, session: session)
-            accounting = try money.accounting(workspace: workspace, session: session)
+            accounting = try money.accounting(workspace: workspace, json: json)
             database = try PersonaDatabase(path: workspace.paths.database)
+        } catch let exit as ArgumentParser.ExitCode {
+            throw exit
         } catch {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         }
+        let speakers = plan.participants + [plan.judge, plan.moderator].compactMap { $0 }
+        for warning in RetiredModels.warnings(speakers.map { ($0.persona.id, $0.model) }, catalog: accounting.catalog) {
+            Output.error(warning)
+        }
         let engine = EngineSetup.make(workspace: workspace, accounting: accounting)
         let runner = DebateRunner(engine: engine, store: SessionStore(database: database))
-        let code = await DebatePrinter(json: json, output: Output.write).run(runner.run(plan, message: topic), session: session)
+        let code = await DebatePrinter(json: json, output: Output.write).run(runner.run(plan, message: topic), session: session,
+                                                                             ledger: accounting.ledger)
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -388,16 +401,22 @@ struct Sessions: ParsableCommand {
         abstract: "Saved conversations: list them, show one, export one, or import an export.",
         subcommands: [List.self, Show.self, Export.self, Import.self], defaultSubcommand: List.self)
 
-    static func store(_ global: GlobalOptions) throws -> SessionStore {
-        SessionStore(database: try PersonaDatabase(path: global.workspace().paths.database))
+    static func database(_ global: GlobalOptions) throws -> PersonaDatabase {
+        try PersonaDatabase(path: global.workspace().paths.database)
     }
 
-    static func load(_ id: String, _ global: GlobalOptions) throws -> (SessionInfo, [TranscriptMessage]) {
-        guard let session = try store(global).load(id) else {
+    static func store(_ global: GlobalOptions) throws -> SessionStore {
+        SessionStore(database: try database(global))
+    }
+
+    /// A session, its messages, and what it cost as the ledger has it.
+    static func load(_ id: String, _ global: GlobalOptions) throws -> (SessionInfo, [TranscriptMessage], CostTotals) {
+        let database = try database(global)
+        guard let session = try SessionStore(database: database).load(id) else {
             Output.error("no session '\(id)'; `persona sessions list` shows them")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         }
-        return session
+        return (session.info, session.messages, try Ledger(database: database).totals(session: session.info.id))
     }
 
     struct List: ParsableCommand {
@@ -406,7 +425,9 @@ struct Sessions: ParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
-            Output.write(SessionsReport.list(try Sessions.store(global).list(limit: limit)))
+            let database = try Sessions.database(global)
+            let sessions = try SessionStore(database: database).list(limit: limit)
+            Output.write(SessionsReport.list(sessions, costs: try Ledger(database: database).totals(sessions: sessions.map(\.info.id))))
         }
     }
 
@@ -416,8 +437,8 @@ struct Sessions: ParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
-            let (info, messages) = try Sessions.load(id, global)
-            Output.write(SessionsReport.show(info, messages))
+            let (info, messages, totals) = try Sessions.load(id, global)
+            Output.write(SessionsReport.show(info, messages, totals: totals))
         }
     }
 
@@ -428,10 +449,10 @@ struct Sessions: ParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
-            let (info, messages) = try Sessions.load(id, global)
+            let (info, messages, totals) = try Sessions.load(id, global)
             switch format {
-            case "markdown", "md": Output.write(SessionsReport.exportMarkdown(info, messages))
-            case "json": Output.write(SessionsReport.exportJSON(info, messages))
+            case "markdown", "md": Output.write(SessionsReport.exportMarkdown(info, messages, totals: totals))
+            case "json": Output.write(SessionsReport.exportJSON(info, messages, totals: totals))
             default:
                 Output.error("--format: use markdown or json")
                 throw ExitCode(PersonaApp.ExitCode.usageOrConfig)

@@ -189,7 +189,8 @@ final class AskCLITests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let done = result.events.filter { $0["event"]?.string == "done" }
         XCTAssertEqual(Set(done.compactMap { $0["persona"]?.string }), ["skeptic", "optimist"])
-        let systems = server.requests.compactMap { try? JSON.parse($0.body)["system"]?.string }
+        // The system prompt is a block marked for Anthropic's prompt cache.
+        let systems = server.requests.compactMap { try? JSON.parse($0.body)["system"]?[0]?["text"]?.string }
         XCTAssertTrue(systems.contains { $0.contains("You are The Skeptic") })
         XCTAssertTrue(systems.contains { $0.contains("You are The Optimist") })
     }

@@ -31,6 +31,22 @@ struct CLI {
     func remove() { try? FileManager.default.removeItem(at: home) }
 
     func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        try runTogether([arguments], environment: environment)[0]
+    }
+
+    /// Starts every command at once, as separate processes sharing the home, and waits for all.
+    func runTogether(_ commands: [[String]], environment: [String: String] = [:]) throws -> [Result] {
+        let started = try commands.map { try start($0, environment: environment) }
+        return started.map { process, out, err in
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                          stderr: String(decoding: stderr, as: UTF8.self))
+        }
+    }
+
+    private func start(_ arguments: [String], environment: [String: String]) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments + ["--home", home.path]
@@ -42,10 +58,6 @@ struct CLI {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        return (process, out, err)
     }
 }

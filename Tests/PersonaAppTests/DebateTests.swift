@@ -62,7 +62,7 @@ final class DebateTests: XCTestCase {
                                roster: participants.map { .init(persona: $0.persona.id, name: $0.persona.name, model: $0.model) })
         let plan = DebatePlan(session: info, participants: participants, mode: mode, rounds: rounds,
                               judge: judge.map { participant($0) }, moderator: moderator.map { participant($0) })
-        let accounting = Accounting(catalog: catalog ?? (try! PriceCatalog.bundled()), session: info.id)
+        let accounting = Accounting(catalog: catalog ?? (try! PriceCatalog.bundled()), ledger: Ledger(database: database))
         let runner = DebateRunner(engine: ConversationEngine(accounting: accounting), store: SessionStore(database: database))
         var events: [DebateEvent] = []
         for await event in runner.run(plan, message: topic) { events.append(event) }
@@ -207,7 +207,8 @@ final class DebateTests: XCTestCase {
         let saved = try XCTUnwrap(try store.list().first)
         let (info, messages) = try XCTUnwrap(try store.load(saved.info.id))
         XCTAssertEqual(messages.filter { $0.role == .persona }.count, 9)
-        let exported = SessionsReport.exportJSON(info, messages)
+        let totals = try Ledger(database: database).totals(session: info.id)
+        let exported = SessionsReport.exportJSON(info, messages, totals: totals)
         let (reimported, reimportedMessages) = try SessionsReport.importJSON(exported)
         XCTAssertEqual(reimportedMessages, messages)
         XCTAssertEqual(reimported.roster, info.roster)
@@ -217,7 +218,7 @@ final class DebateTests: XCTestCase {
         try SessionStore(database: other).insert(reimported, messages: reimportedMessages)
         XCTAssertEqual(try SessionStore(database: other).load(info.id)?.messages, messages)
 
-        let markdown = SessionsReport.exportMarkdown(info, messages)
+        let markdown = SessionsReport.exportMarkdown(info, messages, totals: totals)
         XCTAssertTrue(markdown.hasPrefix("---\nsession: "))
         XCTAssertTrue(markdown.contains("roster:\n  - persona: \"ann\"\n    name: \"Ann\"\n    model: \"openai:gpt-4o-mini\""))
         XCTAssertTrue(markdown.contains("    output_tokens: "))

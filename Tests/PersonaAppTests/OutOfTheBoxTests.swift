@@ -25,13 +25,13 @@ final class OutOfTheBoxTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let done = result.events.filter { $0["event"]?.string == "done" }
         XCTAssertEqual(Set(done.compactMap { $0["persona"]?.string }), ["skeptic", "optimist", "pragmatist"])
-        XCTAssertTrue(done.allSatisfy { $0["model"]?.string == "gpt-4o-mini" && $0["provider"]?.string == "openai" })
+        XCTAssertTrue(done.allSatisfy { $0["model"]?.string == "gpt-6-luna" && $0["provider"]?.string == "openai" })
         XCTAssertFalse(FileManager.default.fileExists(atPath: cli.home.appendingPathComponent("config.yaml").path))
 
         environment["ANTHROPIC_API_KEY"] = "sk-ant"
         environment["ANTHROPIC_BASE_URL"] = server.baseURL
         let anthropic = try cli.run(["ask", "Hello", "--json"], environment: environment)
-        XCTAssertTrue(anthropic.events.filter { $0["event"]?.string == "done" }.allSatisfy { $0["model"]?.string == "claude-haiku-4-5" },
+        XCTAssertTrue(anthropic.events.filter { $0["event"]?.string == "done" }.allSatisfy { $0["model"]?.string == "claude-haiku-5-5" },
                       "Anthropic's key is checked first")
     }
 

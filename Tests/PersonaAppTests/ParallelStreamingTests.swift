@@ -17,7 +17,7 @@ final class ParallelStreamingTests: XCTestCase {
         let endpoint = ProviderEndpoint(name: "openai", type: .openai, baseURL: server.baseURL + "/v1", apiKey: "k",
                                         apiKeyEnv: "OPENAI_API_KEY", keyRequired: true)
         let turns = (0..<8).map { index in
-            PlannedTurn(persona: Persona(id: "p\(index)", name: "P\(index)", systemPrompt: "P\(index)"), endpoint: endpoint,
+            PlannedTurn(session: "test", persona: Persona(id: "p\(index)", name: "P\(index)", systemPrompt: "P\(index)"), endpoint: endpoint,
                         request: ChatRequest(model: "mock", system: "P\(index)", messages: [ChatMessage(role: .user, content: "go")]))
         }
         var texts: [String: String] = [:]

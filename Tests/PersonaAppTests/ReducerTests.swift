@@ -29,7 +29,7 @@ final class ReducerTests: XCTestCase {
     }
 
     func done(_ id: String, in state: inout AppState, serial: Int = 1, text: String = "answer") {
-        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        var report = TurnReport.notSent()
         report.text = text
         _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: serial, .done(report)), at: 2)
     }
@@ -213,7 +213,7 @@ final class ReducerTests: XCTestCase {
         var state = state(panes: 1, width: 80)
         send("go", &state)
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("half an ans")), at: 1)
-        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        var report = TurnReport.notSent()
         report.text = "half an ans"
         let error = ProviderError(kind: .rateLimit, status: 429, message: "slow down")
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .failed(error, report)), at: 2)
@@ -303,50 +303,93 @@ final class ReducerTests: XCTestCase {
         var state = state(panes: 2)
         let messages = [
             TranscriptMessage.user("first", round: 1),
-            TranscriptMessage(round: 1, speaker: "skeptic", name: "The Skeptic", role: .persona, text: "doubt", costMicros: 120),
+            TranscriptMessage(round: 1, speaker: "skeptic", name: "The Skeptic", role: .persona, text: "doubt", costPicos: 120),
             TranscriptMessage(round: 1, speaker: "optimist", name: "The Optimist", role: .persona, text: "hope", status: .stopped),
         ]
         ChatSetup.refill(&state, from: messages)
         XCTAssertEqual(state.panes[0].entries.map(\.text), ["first", "doubt"])
         XCTAssertEqual(state.panes[1].entries.map(\.status), [.complete, .stopped])
         XCTAssertEqual(state.round, 1)
-        XCTAssertEqual(state.panes[0].spentMicros, 120)
     }
 
-    func testAResumedModeratorTurnCountsAsTheLiveOneDid() {
-        let moderator = { (cost: Int64?) in
-            TranscriptMessage(round: 1, speaker: "moderator", name: "Moderator", role: .moderator, text: "skeptic", costMicros: cost)
+    /// The header's sums are the ledger's figures plus the running turns' estimates. A finished
+    /// turn's row arrives with its last event, so the turn is counted once, never twice or not at all.
+    func testHeaderSumsAreTheLedgersPlusRunningTurns() {
+        var state = state(panes: 2)
+        let price = try! PriceCatalog.bundled().price(for: ModelRef(provider: "openai", model: "gpt-4o-mini"))
+        for index in state.panes.indices { state.panes[index].price = price }
+        state.sessionSpent = CostTotals(picos: 5_000, requests: 2)
+        state.todaySpent = CostTotals(picos: 9_000, requests: 7)
+        XCTAssertEqual(state.sessionCostPicos, 5_000)
+        send("go", &state)
+        for pane in state.panes {
+            _ = ChatReducer.reduce(&state, .turn(personaID: pane.personaID, serial: 1, .sent(estimatedInputTokens: 1000)), at: 1)
         }
-        var priced = state(panes: 1)
-        ChatSetup.refill(&priced, from: [moderator(30), moderator(12)])
-        XCTAssertEqual(priced.sideSpentMicros, 42)
-        var live = state(panes: 1)
-        _ = ChatReducer.reduce(&live, .sideCost(micros: 30, estimated: false), at: 0)
-        _ = ChatReducer.reduce(&live, .sideCost(micros: nil, estimated: false), at: 0)
-        var resumed = state(panes: 1)
-        ChatSetup.refill(&resumed, from: [moderator(30), moderator(nil)])
-        XCTAssertNil(live.sessionCostMicros)
-        XCTAssertNil(resumed.sessionCostMicros, "an unpriced moderator turn leaves the session's cost unknown, `$?`, after a resume too")
+        let running = state.panes.map { $0.counters.costPicos ?? 0 }.reduce(0, +)
+        XCTAssertGreaterThan(running, 0)
+        XCTAssertEqual(state.sessionCostPicos, 5_000 + running)
+        XCTAssertEqual(state.todayCostPicos, 9_000 + running)
+        XCTAssertTrue(state.sessionCostIsEstimate, "a running turn's cost is an estimate")
+
+        var report = TurnReport.notSent()
+        report.costPicos = 777
+        let recorded = CostTotals(picos: 5_777, requests: 3)
+        _ = ChatReducer.reduce(&state, .ledgerTotals(session: state.session, sessionTotals: recorded,
+                                                     today: CostTotals(picos: 9_777, requests: 8)), at: 2)
+        _ = ChatReducer.reduce(&state, .turn(personaID: state.panes[0].personaID, serial: 1, .done(report)), at: 2)
+        let stillRunning = state.panes[1].counters.costPicos ?? 0
+        XCTAssertEqual(state.sessionCostPicos, 5_777 + stillRunning)
+        XCTAssertEqual(state.todayCostPicos, 9_777 + stillRunning)
     }
 
-    /// A turn that ended without the provider's usage was priced from estimates: the session's sum
-    /// stays marked as one, live and after a resume, for a pane's turn and for the moderator's.
-    func testASessionSumHoldingAnEstimateStaysMarked() {
-        var live = state(panes: 1)
-        XCTAssertFalse(live.sessionCostIsEstimate)
-        _ = ChatReducer.reduce(&live, .sideCost(micros: 30, estimated: true), at: 0)
-        XCTAssertTrue(live.sessionCostIsEstimate)
+    func testOlderOrForeignLedgerFiguresAreIgnored() {
+        var state = state(panes: 1)
+        state.sessionSpent = CostTotals(picos: 50, requests: 5)
+        state.todaySpent = CostTotals(picos: 80, requests: 9)
+        _ = ChatReducer.reduce(&state, .ledgerTotals(session: state.session, sessionTotals: CostTotals(picos: 40, requests: 4),
+                                                     today: CostTotals(picos: 70, requests: 8)), at: 1)
+        XCTAssertEqual(state.sessionCostPicos, 50, "a query that finished late holds fewer rows")
+        XCTAssertEqual(state.todayCostPicos, 80)
+        _ = ChatReducer.reduce(&state, .key(.paste("/clear")), at: 1)
+        _ = ChatReducer.reduce(&state, .sessionStarted("new"), at: 1)
+        XCTAssertEqual(state.sessionCostPicos, 0, "a new session has spent nothing")
+        _ = ChatReducer.reduce(&state, .ledgerTotals(session: "old", sessionTotals: CostTotals(picos: 60, requests: 6),
+                                                     today: CostTotals(picos: 90, requests: 10)), at: 1)
+        XCTAssertEqual(state.sessionCostPicos, 0, "the stopped turns of the old session are not this one's")
+        XCTAssertEqual(state.todayCostPicos, 90, "but today's figure takes them")
+    }
 
-        let answer = TranscriptMessage(round: 1, speaker: live.panes[0].personaID, name: "A", role: .persona, text: "cut",
-                                       status: .stopped, costMicros: 12, estimated: true)
-        var resumed = state(panes: 1)
-        ChatSetup.refill(&resumed, from: [.user("go", round: 1), answer])
-        XCTAssertEqual(resumed.sessionCostMicros, 12)
-        XCTAssertTrue(resumed.sessionCostIsEstimate)
-        var exact = answer
-        exact.estimated = false
-        var resumedExact = state(panes: 1)
-        ChatSetup.refill(&resumedExact, from: [.user("go", round: 1), exact])
-        XCTAssertFalse(resumedExact.sessionCostIsEstimate)
+    func testAnUnpricedOrEstimatedRowMarksTheSums() {
+        var state = state(panes: 1)
+        state.sessionSpent = CostTotals(picos: 10, requests: 2, unpriced: 1)
+        state.todaySpent = CostTotals(picos: 10, requests: 2, estimated: 1)
+        XCTAssertNil(state.sessionCostPicos)
+        XCTAssertEqual(state.todayCostPicos, 10)
+        XCTAssertTrue(state.todayCostIsEstimate)
+        XCTAssertFalse(state.sessionCostIsEstimate)
+        let header = ChatView.render(state).frame.lines[0]
+        XCTAssertTrue(header.contains("session $?"), header)
+        XCTAssertTrue(header.contains("today ~$0.000000"), header)
+    }
+
+    func testReloadedCapsApplyAtOnce() {
+        var state = state(panes: 1)
+        state.sessionSpent = CostTotals(picos: 4_000_000_000, requests: 1)
+        state.todaySpent = CostTotals(picos: 4_000_000_000, requests: 1)
+        XCTAssertFalse(ChatView.render(state).frame.lines[0].contains("█"))
+        _ = ChatReducer.reduce(&state, .budgetChanged(BudgetCaps(session: 5_000_000_000), warnAtPermille: 800), at: 1)
+        let header = ChatView.render(state).frame.lines[0]
+        XCTAssertTrue(header.contains("session $0.004000 / $0.005000 ████████░░"), header)
+        _ = ChatReducer.reduce(&state, .budgetChanged(BudgetCaps(daily: 8_000_000_000), warnAtPermille: 800), at: 1)
+        XCTAssertTrue(ChatView.render(state).frame.lines[0].contains("today $0.004000 / $0.008000 █████░░░░░"))
+    }
+
+    func testALedgerFailureIsShownInRed() {
+        var state = state(panes: 1)
+        state.todaySpent = CostTotals()
+        _ = ChatReducer.reduce(&state, .ledgerFailed("the cost ledger /h/persona.db cannot be used: the disk is full"), at: 1)
+        let frame = ChatView.render(state).frame
+        XCTAssertTrue(frame.lines[0].contains("✗ ledger"), frame.lines[0])
+        XCTAssertTrue(frame.lines.contains { $0.contains("the disk is full") })
     }
 }

@@ -59,8 +59,9 @@ final class RenderTests: XCTestCase {
         var state = AppState(session: "s", panes: [PaneState(personaID: "skeptic", name: "The Skeptic", color: .red,
                                                              model: ModelRef(provider: "openai", model: "gpt-4o"), price: price)],
                              width: 100, height: 12)
-        state.budgetMicros = 10_000
-        state.todayApart = TodaySpend(micros: 250_000, estimated: false)
+        state.caps = BudgetCaps(session: 10_000_000_000)
+        state.sessionSpent = CostTotals()
+        state.todaySpent = CostTotals(picos: 250_000_000_000, requests: 40)
         _ = ChatReducer.reduce(&state, .key(.paste("go")), at: 0)
         _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
         _ = ChatReducer.reduce(&state, .turnStarted(personaID: "skeptic", round: 1, droppedTurns: 0), at: 0)
@@ -77,49 +78,27 @@ final class RenderTests: XCTestCase {
         }
         XCTAssertEqual(barColor(frame), .palette(114), "green below the warning point")
 
-        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        var report = TurnReport.notSent()
         report.usage = Usage(inputTokens: 1200, outputTokens: 600)
-        report.costUSD = Decimal(string: "0.009")
+        report.costPicos = 9_000_000_000
+        // The turn's row reaches the header with its last event.
+        _ = ChatReducer.reduce(&state, .ledgerTotals(session: "s", sessionTotals: CostTotals(picos: 9_000_000_000, requests: 1),
+                                                     today: CostTotals(picos: 259_000_000_000, requests: 41)), at: 2)
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
         frame = ChatView.render(state).frame
         XCTAssertTrue(frame.line(9).contains("in 1200  out 600") && frame.line(9).hasSuffix(" $0.009000"), frame.line(9))
         XCTAssertTrue(frame.line(0).hasSuffix("session $0.009000 / $0.0100 █████████░ · today $0.2590"), frame.line(0))
         XCTAssertEqual(barColor(frame), .palette(221), "yellow past the 80% warning point")
-        state.panes[0].spentMicros = 10_000
+        state.sessionSpent = CostTotals(picos: 10_000_000_000, requests: 2)
         XCTAssertEqual(barColor(ChatView.render(state).frame), .palette(203), "red at the cap")
-    }
-
-    /// A resumed session's turns are in today's ledger rows and in the session's sum: today's total
-    /// counts them once. Unknown prices make it `$?`, and estimated rows mark it `~`.
-    func testTodaysTotalCountsAResumedTurnOnce() {
-        var state = AppState(session: "s", panes: [Self.pane("skeptic", "The Skeptic")], width: 100, height: 12)
-        ChatSetup.refill(&state, from: [.user("go", round: 1), TranscriptMessage(round: 1, speaker: "skeptic", name: "The Skeptic",
-                                                                                  role: .persona, text: "an answer", costMicros: 30)])
-        // Today's rows: the resumed turn's 30, and 70 from other sessions.
-        state.todayApart = TodaySpend(today: CostTotals(micros: 100, requests: 2), sessionAtStart: state.sessionCostMicros)
-        XCTAssertTrue(ChatView.render(state).frame.line(0).hasSuffix("session $0.000030 · today $0.000100"))
-
-        _ = ChatReducer.reduce(&state, .key(.paste("more")), at: 0)
-        _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
-        _ = ChatReducer.reduce(&state, .turnStarted(personaID: "skeptic", round: 2, droppedTurns: 0), at: 0)
-        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
-        report.costUSD = Decimal(string: "0.00002")
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 1)
-        XCTAssertTrue(ChatView.render(state).frame.line(0).hasSuffix("session $0.000050 · today $0.000120"),
-                      ChatView.render(state).frame.line(0))
-
-        state.todayApart = TodaySpend(today: CostTotals(micros: 100, requests: 3, unpriced: 1), sessionAtStart: 30)
-        XCTAssertTrue(ChatView.render(state).frame.line(0).hasSuffix("session $0.000050 · today $?"))
-        state.todayApart = TodaySpend(today: CostTotals(micros: 100, requests: 2, estimated: 1), sessionAtStart: 30)
-        XCTAssertTrue(ChatView.render(state).frame.line(0).hasSuffix("session $0.000050 · today ~$0.000120"))
     }
 
     func testCounterSwitchesFromEstimatedToExactWhenUsageArrives() {
         var state = Self.streaming(width: 120, height: 14, answers: ["Evidence first: the studies are small.", "b", "c"])
-        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        var report = TurnReport.notSent()
         report.text = "Evidence first: the studies are small."
         report.usage = Usage(inputTokens: 131, outputTokens: 9)
-        report.costUSD = Decimal(string: "0.000321")
+        report.costPicos = 321_000_000
         report.timeToFirstToken = 0.5
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
         XCTAssertEqual(ChatView.render(state).frame.line(11).prefix(40), " ✓ done 131→9 6t/s 0.50s $0.000321      ")
@@ -230,7 +209,7 @@ final class StreamingWrapTests: XCTestCase {
                 var whole = RenderTests.streaming(width: 80, height: 20, answers: [answer])
                 XCTAssertEqual(PaneText.lines(for: streamed.panes[0], width: width).all, PaneText.lines(for: whole.panes[0], width: width).all,
                                "width \(width), step \(step) while streaming")
-                var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+                var report = TurnReport.notSent()
                 report.text = answer
                 _ = ChatReducer.reduce(&streamed, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
                 _ = ChatReducer.reduce(&whole, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
@@ -242,7 +221,7 @@ final class StreamingWrapTests: XCTestCase {
 
     func testMarkdownStylesOfAFinishedAnswer() {
         var state = RenderTests.streaming(width: 60, height: 20, answers: ["# Title\n- item\n1. one\n> quote\nplain **b** `c`"])
-        var report = TurnReport.notSent(ChatRequest(model: "m", system: "", messages: []))
+        var report = TurnReport.notSent()
         report.text = state.panes[0].entries.last!.text
         _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
         let lines = PaneText.lines(for: state.panes[0], width: 40).all.suffix(5).map(\.text)

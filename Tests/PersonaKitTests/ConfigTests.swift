@@ -39,7 +39,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.timeouts.streamIdle, 30)
         XCTAssertEqual(config.budget.sessionUSD, Decimal(string: "1.00"))
         XCTAssertEqual(config.budget.dailyUSD, Decimal(10))
-        XCTAssertEqual(config.prices["openai:gpt-5"]?.cachedInput, Decimal(string: "0.125"))
+        XCTAssertEqual(config.prices["openai:gpt-5"]?.cachedInput, 125_000, "USD 0.125 per million tokens, in picodollars per token")
         XCTAssertTrue(config.pricesFile?.hasSuffix("/model_prices_and_context_window.json") ?? false)
         XCTAssertFalse(config.pricesFile?.hasPrefix("~") ?? true)
     }

@@ -46,7 +46,7 @@ final class ResilienceTests: XCTestCase {
 
     func turn(_ server: MockServer, _ type: ProviderType = .openai, model: String = "gpt-4o-mini", fallbacks: [Route] = [],
               persona: String = "p") -> PlannedTurn {
-        PlannedTurn(persona: Persona(id: persona, name: persona, systemPrompt: "You are \(persona)."), endpoint: endpoint(server, type),
+        PlannedTurn(session: "test", persona: Persona(id: persona, name: persona, systemPrompt: "You are \(persona)."), endpoint: endpoint(server, type),
                     request: ChatRequest(model: model, system: "You are \(persona).", messages: [ChatMessage(role: .user, content: "go")]),
                     fallbacks: fallbacks)
     }
@@ -187,7 +187,7 @@ final class ResilienceTests: XCTestCase {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("failover-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let ledger = try Ledger(path: directory.appendingPathComponent("persona.db").path)
-        let engine = ConversationEngine(accounting: Accounting(catalog: PriceCatalog(), ledger: ledger, session: "s"),
+        let engine = ConversationEngine(accounting: Accounting(catalog: PriceCatalog(), ledger: ledger),
                                         retryPolicy: RetryPolicy(maxRetries: 3, baseDelay: 0.01))
         let fallback = Route(endpoint: endpoint(server, .anthropic, name: "anthropic"), model: ModelRef(provider: "anthropic", model: "backup-model"))
         let events = await run(engine, turn(server, model: "primary-model", fallbacks: [fallback]))
@@ -256,7 +256,7 @@ final class ConcurrencyGateTests: XCTestCase {
 
     func turns(endpoint: ProviderEndpoint, count: Int) -> [PlannedTurn] {
         (0..<count).map { index in
-            PlannedTurn(persona: Persona(id: "p\(index)", name: "P\(index)", systemPrompt: "You are P\(index)."), endpoint: endpoint,
+            PlannedTurn(session: "test", persona: Persona(id: "p\(index)", name: "P\(index)", systemPrompt: "You are P\(index)."), endpoint: endpoint,
                         request: ChatRequest(model: "mock+tokens=20+delay=0.01", system: "You are P\(index).",
                                              messages: [ChatMessage(role: .user, content: "go")]))
         }

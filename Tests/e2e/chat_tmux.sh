@@ -61,7 +61,9 @@ mkdir -p "$work/home"
 cat > "$work/home/config.yaml" <<YAML
 default_model: openai:mock
 default_personas: [skeptic, optimist, pragmatist]
-prices: { "openai:mock": { input: 1.00, output: 2.00 } }
+prices:
+  "openai:mock": { input: 1.00, output: 2.00 }
+  "openai:mock+tokens=12+delay=0.02": { input: 1.00, output: 2.00 }
 YAML
 
 tmux new-session -d -s "$session" -x 120 -y 30 \
@@ -147,6 +149,23 @@ tmux new-session -d -s "$session" -x 120 -y 30 \
      PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/home --resume $debate_id; echo \$? > $work/exit"
 check "--resume reopens the session with its panes refilled" wait_for "Debate: four-day weeks?" 10
 check "in its mode" wait_for "│ rounds" 3
+spent="$("$bin/persona" sessions list --home "$work/home" | awk -v id="$debate_id" '$1 == id {print $7}')"
+# Whole micro-dollars at these prices, so the screen's rounding shows the exact figure.
+check "and with what it spent, as the ledger has it ($spent)" bash -c \
+    "case '$spent' in \\\$0.0*) ;; *) exit 1;; esac; tmux capture-pane -t $session -p | head -1 | grep -qF 'session $spent'"
+tmux send-keys -t "$session" C-c
+tmux send-keys -t "$session" C-c
+
+# Resumed under a session budget it has already spent: nothing more is sent.
+rm -f "$work/exit"
+tmux kill-session -t "$session" 2>/dev/null
+tmux new-session -d -s "$session" -x 120 -y 30 \
+    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/home --resume $debate_id --budget 0.000001; echo \$? > $work/exit"
+check "a resumed session counts what it spent before against its budget" wait_for "/ \$0.000001" 10
+tmux send-keys -t "$session" "One more round?" Enter
+check "so its next turns are refused" wait_for "Stopped: the budget is reached." 10
+check "every pane says why" bash -c "[ \$(tmux capture-pane -t $session -p | grep -o '✗ failed: budget' | wc -l) -eq 3 ]"
 tmux send-keys -t "$session" C-c
 tmux send-keys -t "$session" C-c
 
@@ -162,11 +181,30 @@ sleep 1
 tmux send-keys -t "$session" q
 check "and the topic was sent behind it" bash -c \
     "sleep 0.5; [ \$(tmux capture-pane -t $session -p | grep -o '› A first question' | wc -l) -eq 3 ]"
+check "it is answered" wait_for "✓ done" 10
+
+# A budget added to the config applies at /reload, at once.
+printf 'budget: { session_usd: 0.000002 }\n' >> "$work/fresh/config.yaml"
+tmux send-keys -t "$session" "/reload" Enter
+check "/reload applies a new budget" wait_for "Budget: session \$0.000002" 5
+check "the header shows it at once" wait_for "/ \$0.000002" 3
+tmux send-keys -t "$session" "A second question" Enter
+check "and the next turns are refused by it" wait_for "Stopped: the budget is reached." 10
+
+# /clear starts a new session, in the header and in the ledger.
+before="$(tmux capture-pane -t $session -p | head -1 | awk -F'│' '{print $2}' | tr -d ' ')"
+tmux send-keys -t "$session" "/clear" Enter
+sleep 0.5
+after="$(tmux capture-pane -t $session -p | head -1 | awk -F'│' '{print $2}' | tr -d ' ')"
+check "/clear starts a new session ($before, then $after)" bash -c "[ -n '$after' ] && [ '$after' != '$before' ]"
 tmux send-keys -t "$session" C-c
 tmux send-keys -t "$session" C-c
+for _ in $(seq 50); do [ -f "$work/exit" ] && break; sleep 0.1; done
+check "the fresh home's ledger knows both sessions apart" bash -c \
+    "\"$bin/persona\" costs entries --json --home $work/fresh | grep -q '\"session\":\"$before\"'"
 
 costs="$("$bin/persona" costs --json --home "$work/home")"
-check "the ledger holds every request of both sessions" bash -c "echo '$costs' | grep -q '\"request_count\":15'"
+check "the ledger holds every request of both sessions, and the refusals" bash -c "echo '$costs' | grep -q '\"request_count\":18'"
 check "and prices them" bash -c "echo '$costs' | grep -qE '\"total_cost\":0\.[0-9]*[1-9]'"
 
 echo "e2e: $passed passed, $failed failed"

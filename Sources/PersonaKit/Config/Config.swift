@@ -38,16 +38,29 @@ public struct BudgetSettings: Sendable, Equatable {
     public var warnAt: Decimal = Decimal(string: "0.8")!
 }
 
-/// A price entry from `prices:`, in USD per million tokens.
+/// A price entry from `prices:`. The file gives USD per million tokens; these are picodollars
+/// per token, as `TokenPrices` keeps them.
 public struct PriceSettings: Sendable, Equatable {
-    public var input: Decimal?
-    public var cachedInput: Decimal?
-    public var cacheWrite: Decimal?
-    public var output: Decimal?
+    public var input: Int64?
+    public var cachedInput: Int64?
+    public var cacheWrite: Int64?
+    public var cacheWrite1h: Int64?
+    public var output: Int64?
     public var contextWindow: Int?
+    public var maxInput: Int?
     public var maxOutput: Int?
 
     public init() {}
+}
+
+/// Where Anthropic requests place `cache_control` breakpoints (`prompt_cache:`).
+public enum PromptCacheSetting: String, Sendable, Equatable, CaseIterable {
+    /// On the persona's pinned system prompt and on the last message of a growing conversation,
+    /// cached for five minutes.
+    case auto
+    case off
+    /// As `auto`, cached for an hour (writes cost more).
+    case oneHour = "1h"
 }
 
 /// Everything `config.yaml` can say (DESIGN.md §7). Every key is known from the start, even where
@@ -65,12 +78,13 @@ public struct Config: Sendable, Equatable {
     public var budget = BudgetSettings()
     public var prices: [String: PriceSettings] = [:]
     public var pricesFile: String?
+    public var promptCache = PromptCacheSetting.auto
 
     public init() {}
 
     static let topLevelKeys: Set<String> = [
         "default_model", "default_personas", "personas_dirs", "providers", "failover_chains", "retry",
-        "circuit_breaker", "timeouts", "budget", "prices", "prices_file",
+        "circuit_breaker", "timeouts", "budget", "prices", "prices_file", "prompt_cache",
     ]
     static let providerKeys: Set<String> = ["type", "base_url", "api_key_env", "rpm", "tpm", "keep_alive", "headers"]
 
@@ -129,8 +143,8 @@ public struct Config: Sendable, Equatable {
                 for (field, _, item) in reader.entries(value, field: key, known: ["session_usd", "daily_usd", "warn_at"]) {
                     let path = "budget.\(field)"
                     switch field {
-                    case "session_usd": config.budget.sessionUSD = reader.decimal(item, path)
-                    case "daily_usd": config.budget.dailyUSD = reader.decimal(item, path)
+                    case "session_usd": config.budget.sessionUSD = reader.cap(item, path)
+                    case "daily_usd": config.budget.dailyUSD = reader.cap(item, path)
                     default:
                         if let warnAt = reader.decimal(item, path) {
                             if warnAt > 1 { reader.error(item, path, "a fraction of the budget between 0 and 1, such as 0.8") }
@@ -145,6 +159,13 @@ public struct Config: Sendable, Equatable {
                         continue
                     }
                     config.prices[model] = parsePrice(entry, field: "prices.\(model)", reader: &reader)
+                }
+            case "prompt_cache":
+                guard let text = reader.string(value, key) else { continue }
+                if let setting = PromptCacheSetting(rawValue: text.lowercased()) {
+                    config.promptCache = setting
+                } else {
+                    reader.error(value, key, "use one of \(PromptCacheSetting.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
                 }
             default:
                 if let path = reader.string(value, key) { config.pricesFile = resolvePath(path, relativeTo: baseDirectory) }
@@ -185,18 +206,21 @@ public struct Config: Sendable, Equatable {
         return settings
     }
 
-    static let priceKeys: Set<String> = ["input", "cached_input", "cache_write", "output", "context_window", "max_output"]
+    static let priceKeys: Set<String> = ["input", "cached_input", "cache_write", "cache_write_1h", "output", "context_window",
+                                         "max_input", "max_output"]
 
     private static func parsePrice(_ node: Node, field: String, reader: inout YAMLFieldReader) -> PriceSettings {
         var price = PriceSettings()
         for (key, _, value) in reader.entries(node, field: field, known: priceKeys) {
             let path = "\(field).\(key)"
             switch key {
-            case "input": price.input = reader.decimal(value, path)
-            case "cached_input": price.cachedInput = reader.decimal(value, path)
-            case "cache_write": price.cacheWrite = reader.decimal(value, path)
-            case "output": price.output = reader.decimal(value, path)
+            case "input": price.input = reader.tokenPrice(value, path)
+            case "cached_input": price.cachedInput = reader.tokenPrice(value, path)
+            case "cache_write": price.cacheWrite = reader.tokenPrice(value, path)
+            case "cache_write_1h": price.cacheWrite1h = reader.tokenPrice(value, path)
+            case "output": price.output = reader.tokenPrice(value, path)
             case "context_window": price.contextWindow = reader.int(value, path, range: 1...100_000_000)
+            case "max_input": price.maxInput = reader.int(value, path, range: 1...100_000_000)
             default: price.maxOutput = reader.int(value, path, range: 1...100_000_000)
             }
         }

@@ -146,6 +146,26 @@ struct YAMLFieldReader {
         return value
     }
 
+    /// A price in USD per million tokens, as picodollars per token; exact, so at most six decimals.
+    mutating func tokenPrice(_ node: Node, _ field: String) -> Int64? {
+        guard let usd = decimal(node, field) else { return nil }
+        guard let picos = TokenPrices.picosPerToken(usdPerMillion: usd) else {
+            error(node, field, "a price in USD per million tokens has at most six decimals and is under 1000000, got '\(usd)'")
+            return nil
+        }
+        return picos
+    }
+
+    /// A budget in USD, as a cap in picodollars.
+    mutating func cap(_ node: Node, _ field: String) -> Decimal? {
+        guard let usd = decimal(node, field) else { return nil }
+        if case .failure(let problem) = Money.cap(dollars: usd) {
+            error(node, field, "'\(usd)' \(problem)")
+            return nil
+        }
+        return usd
+    }
+
     /// A list of text; a single text value counts as a list of one.
     mutating func stringList(_ node: Node, _ field: String) -> [String]? {
         switch node {

@@ -71,7 +71,8 @@ public struct Workspace: Sendable {
         let names = personaNames.isEmpty ? config.defaultPersonas : personaNames
         // Unknown names are reported later with their own error; they need no model now.
         guard names.contains(where: { name in persona(named: name).map { $0.model == nil } ?? false }) else { return }
-        let choice = try await DefaultModel.resolve(directory: providers, local: local, startLocal: startLocal)
+        let (catalog, _) = PriceCatalog.load(config: config, pricesFile: nil, home: paths.home)
+        let choice = try await DefaultModel.resolve(directory: providers, local: local, startLocal: startLocal, catalog: catalog)
         config.defaultModel = choice.model
         defaultChoice = choice
     }

@@ -13,6 +13,8 @@ public struct Route: Sendable {
 
 /// One turn to run: which persona answers, through which endpoint and model, seeing which messages.
 public struct PlannedTurn: Sendable {
+    /// The session its ledger rows belong to.
+    public var session: String
     public var persona: Persona
     public var endpoint: ProviderEndpoint
     public var request: ChatRequest
@@ -22,8 +24,9 @@ public struct PlannedTurn: Sendable {
     /// Where to go, in order, when this endpoint cannot answer (DESIGN.md §3, failover).
     public var fallbacks: [Route]
 
-    public init(persona: Persona, endpoint: ProviderEndpoint, request: ChatRequest, round: Int = 1, droppedTurns: Int = 0,
-                fallbacks: [Route] = []) {
+    public init(session: String, persona: Persona, endpoint: ProviderEndpoint, request: ChatRequest, round: Int = 1,
+                droppedTurns: Int = 0, fallbacks: [Route] = []) {
+        self.session = session
         self.persona = persona
         self.endpoint = endpoint
         self.request = request
@@ -39,46 +42,43 @@ public struct PlannedTurn: Sendable {
 public struct TurnReport: Sendable, Equatable {
     public var text: String
     public var finishReason: FinishReason?
-    /// Provider-reported counts where they arrived, estimates elsewhere.
+    /// Provider-reported counts where they arrived and were believed, estimates elsewhere.
     public var usage: Usage
     /// True while any count is an estimate; false once the provider's usage replaced them.
     public var estimated: Bool { inputEstimated || outputEstimated }
     public var inputEstimated: Bool
     public var outputEstimated: Bool
-    /// Nil while the model's price is unknown; never a guessed zero.
-    public var costUSD: Decimal?
+    /// Why the provider's usage was not believed, when it was not.
+    public var usageNote: String?
+    /// Exact, in picodollars; nil while the model's price is unknown, never a guessed zero.
+    public var costPicos: Int64?
     public var timeToFirstToken: Double?
     public var duration: Double
     public var httpStatus: Int?
 
-    /// Combines what the provider reported with estimates for whatever it did not report.
-    public init(outcome: TurnOutcome, request: ChatRequest) {
+    /// What the provider sent, with its usage as the check left it.
+    public init(outcome: TurnOutcome, usage checked: CheckedUsage) {
         text = outcome.text
         finishReason = outcome.finish
         timeToFirstToken = outcome.timeToFirstToken
         duration = outcome.duration
         httpStatus = outcome.httpStatus
-        let reported = outcome.reportedUsage
-        var usage = reported
-        if usage.inputTokens == nil { usage.inputTokens = TokenEstimator.estimate(request) }
-        if usage.outputTokens == nil {
-            usage.outputTokens = TokenEstimator.estimate(outcome.text) + TokenEstimator.estimate(outcome.reasoning)
-        }
-        self.usage = usage
-        inputEstimated = reported.inputTokens == nil
-        outputEstimated = reported.outputTokens == nil
+        usage = checked.usage
+        inputEstimated = checked.inputEstimated
+        outputEstimated = checked.outputEstimated
+        usageNote = checked.note
     }
-}
 
-extension TurnReport {
     /// The report of a turn refused before its request was sent: nothing streamed, nothing spent.
-    public static func notSent(_ request: ChatRequest) -> TurnReport {
-        var report = TurnReport(outcome: TurnOutcome(text: "", reasoning: "", reportedUsage: Usage(), responseHeaders: HTTPHeaders(),
-                                                     duration: 0), request: request)
-        report.usage = Usage(inputTokens: 0, outputTokens: 0)
-        report.inputEstimated = false
-        report.outputEstimated = false
-        report.costUSD = 0
+    public static func notSent() -> TurnReport {
+        TurnReport(outcome: TurnOutcome(text: "", reasoning: "", reportedUsage: Usage(), responseHeaders: HTTPHeaders(), duration: 0),
+                   usage: CheckedUsage(usage: Usage(inputTokens: 0, outputTokens: 0), inputEstimated: false, outputEstimated: false))
+            .priced(0)
+    }
+
+    func priced(_ picos: Int64?) -> TurnReport {
+        var report = self
+        report.costPicos = picos
         return report
     }
 }
@@ -195,7 +195,7 @@ public actor ConversationEngine {
             if let health, case .rejected(let wait) = await health.admit(provider) {
                 let error = ProviderError(kind: .server, message: "\(provider) is failing: its circuit breaker opened after "
                     + "\(health.failureThreshold) failures in a row, so nothing was sent; it tries again in \(Int(wait.rounded(.up))) s")
-                return .failedOver(error, .notSent(request))
+                return .failedOver(error, .notSent())
             }
             if let health {
                 let tokens = TokenEstimator.estimate(request) + (request.maxTokens ?? 0)
@@ -204,13 +204,13 @@ public actor ConversationEngine {
                     if wait <= 0 { break }
                     onEvent(.queued(id, wait: wait))
                     do { try await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000)) } catch {
-                        return stoppedBeforeSending(id, request, onEvent: onEvent)
+                        return stoppedBeforeSending(id, onEvent: onEvent)
                     }
                 }
             }
             let limit = route.endpoint.quirks.maxConcurrentRequests
             if let limit, await !gate.enter(provider, limit: limit) {
-                return stoppedBeforeSending(id, request, onEvent: onEvent)
+                return stoppedBeforeSending(id, onEvent: onEvent)
             }
             let (report, error, headers) = await attempt(turn, route: route, request: request, id: id, onEvent: onEvent)
             if limit != nil { await gate.leave(provider) }
@@ -227,7 +227,7 @@ public actor ConversationEngine {
                 return .finished
             }
             switch error.kind {
-            case .budget, .cancelled:
+            case .budget, .ledger, .cancelled:
                 onEvent(.failed(id, error, report))
                 return .finished
             case .auth, .notFound:
@@ -238,38 +238,45 @@ public actor ConversationEngine {
                 let delay = retryPolicy.delay(beforeRetry: retry, after: error)
                 onEvent(.retry(id, attempt: retry, of: retryPolicy.maxRetries, delay: delay, reason: error, partialText: report.text))
                 do { try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000)) } catch {
-                    return stoppedBeforeSending(id, request, onEvent: onEvent)
+                    return stoppedBeforeSending(id, onEvent: onEvent)
                 }
             }
         }
     }
 
     /// Stopped while waiting to send: the turn ends with nothing sent and nothing to retry.
-    private nonisolated func stoppedBeforeSending(_ id: PlannedTurnID, _ request: ChatRequest,
-                                                  onEvent: @Sendable (EngineEvent) -> Void) -> RouteResult {
-        onEvent(.failed(id, .stoppedByUser, .notSent(request)))
+    private nonisolated func stoppedBeforeSending(_ id: PlannedTurnID, onEvent: @Sendable (EngineEvent) -> Void) -> RouteResult {
+        onEvent(.failed(id, .stoppedByUser, .notSent()))
         return .finished
     }
 
-    /// One request: reserve against the budget, stream, price, settle, record in the ledger.
+    /// One request: reserve in the ledger (against the budget), stream, check the usage, price,
+    /// and swap the reservation for the request's row. Nothing is sent that the ledger could not
+    /// record, and an answer whose row cannot be written ends the turn with a `ledger` error.
     private nonisolated func attempt(_ turn: PlannedTurn, route: Route, request original: ChatRequest, id: PlannedTurnID,
                                      onEvent: @Sendable (EngineEvent) -> Void) async -> (TurnReport, ProviderError?, HTTPHeaders) {
         var request = original
+        let type = route.endpoint.type
         let price = accounting?.catalog.price(for: route.model)
-        var reservation: BudgetGuard.Reservation?
-        if let budget = accounting?.budget {
-            guard let price else {
-                return refuse(turn, route: route, request: request, message: "no price is known for \(route.model), so the budget "
-                    + "cannot cap it; add it under prices: in config.yaml or import a LiteLLM file with --prices")
+        var reservation: Reservation?
+        if let accounting {
+            // Under a cap, the provider must enforce the output limit the reservation assumes.
+            if !accounting.budget.caps.isEmpty, request.maxTokens == nil {
+                request.maxTokens = min(price?.maxOutput ?? BudgetGuard.defaultMaxTokens, BudgetGuard.defaultMaxTokens)
             }
-            // The provider must enforce the output cap the reservation assumes.
-            if request.maxTokens == nil {
-                request.maxTokens = min(price.maxOutput ?? Accounting.defaultBudgetedMaxTokens, Accounting.defaultBudgetedMaxTokens)
-            }
+            let claim = ReservationClaim(
+                session: turn.session, persona: turn.persona.id, provider: route.endpoint.name, model: request.model,
+                inputTokens: TokenEstimator.estimate(request),
+                maxOutputTokens: UsageCheck.outputLimit(request, price: price, type: type) ?? BudgetGuard.defaultMaxTokens,
+                picos: price.flatMap { BudgetGuard.worstCasePicos(request, price: $0, type: type) })
             do {
-                reservation = try await budget.reserve(BudgetGuard.worstCaseMicros(request, maxTokens: request.maxTokens!, price: price))
+                reservation = try await accounting.reserve(claim)
+            } catch let refusal as BudgetRefusal {
+                let unpriced = refusal.needed == nil ? "no price is known for \(route.model), so the budget cannot cap it; add it "
+                    + "under prices: in config.yaml or run `persona prices update`. " : ""
+                return (.notSent(), ProviderError(kind: .budget, message: unpriced + refusal.description), HTTPHeaders())
             } catch {
-                return refuse(turn, route: route, request: request, message: error.description)
+                return (.notSent(), ProviderError(kind: .ledger, message: "\(error); the request was not sent"), HTTPHeaders())
             }
         }
         let outcome = await runner.run(request, endpoint: route.endpoint) { progress in
@@ -279,43 +286,40 @@ public actor ConversationEngine {
             case .responseHead, .reasoning: break
             }
         }
-        var report = TurnReport(outcome: outcome, request: request)
-        let micros = price.flatMap { CostCalculator.micros(report.usage, price: $0, type: route.endpoint.type) }
-        report.costUSD = micros.map(Money.dollars)
-        if let budget = accounting?.budget, let reservation {
-            await budget.settle(reservation, actualMicros: micros ?? reservation.micros)
-        }
+        let checked = Self.wasRefused(outcome)
+            ? CheckedUsage(usage: Usage(inputTokens: 0, outputTokens: 0), inputEstimated: false, outputEstimated: false)
+            : UsageCheck.check(outcome.reportedUsage, request: request, answer: outcome.text, reasoning: outcome.reasoning,
+                               price: price, type: type)
+        let report = TurnReport(outcome: outcome, usage: checked)
+            .priced(price.flatMap { CostCalculator.picos(checked.usage, price: $0, type: type) })
+        guard let accounting else { return (report, outcome.error, outcome.responseHeaders) }
         let status: LedgerEntry.Status = outcome.error == nil ? .ok : outcome.error?.kind == .cancelled ? .cancelled : .failed
-        record(turn, route: route, request: request, report: report, micros: micros, status: status, error: outcome.error)
+        let usage = report.usage
+        let entry = LedgerEntry(
+            timestamp: Date(), session: turn.session, persona: turn.persona.id, provider: route.endpoint.name,
+            model: request.model, inputTokens: usage.inputTokens ?? 0, cachedInputTokens: usage.cachedInputTokens ?? 0,
+            cacheWriteTokens: usage.cacheWriteTokens ?? 0, outputTokens: usage.outputTokens ?? 0,
+            reasoningTokens: usage.reasoningTokens ?? 0, costPicos: report.costPicos,
+            cacheSavedPicos: price.flatMap { CostCalculator.cacheSavings(usage, price: $0, type: type) } ?? 0,
+            estimated: report.estimated, usageNote: report.usageNote,
+            timeToFirstTokenMs: report.timeToFirstToken.map { Int(($0 * 1000).rounded()) },
+            durationMs: Int((report.duration * 1000).rounded()), status: status, httpStatus: report.httpStatus,
+            errorKind: outcome.error?.kind.rawValue)
+        do {
+            try await accounting.settle(reservation, as: entry)
+        } catch {
+            let failure = ProviderError(kind: .ledger, message: "the answer arrived, but \(error); nothing more is sent")
+            return (report, failure, outcome.responseHeaders)
+        }
         return (report, outcome.error, outcome.responseHeaders)
     }
 
-    /// A request the budget stopped before sending: recorded, reported, never sent.
-    private nonisolated func refuse(_ turn: PlannedTurn, route: Route, request: ChatRequest,
-                                    message: String) -> (TurnReport, ProviderError?, HTTPHeaders) {
-        let error = ProviderError(kind: .budget, message: message)
-        let report = TurnReport.notSent(request)
-        record(turn, route: route, request: request, report: report, micros: 0, status: .budget, error: error)
-        return (report, error, HTTPHeaders())
-    }
-
-    private nonisolated func record(_ turn: PlannedTurn, route: Route, request: ChatRequest, report: TurnReport, micros: Int64?,
-                                    status: LedgerEntry.Status, error: ProviderError?) {
-        guard let accounting, let ledger = accounting.ledger else { return }
-        let usage = report.usage
-        let entry = LedgerEntry(
-            timestamp: Date(), session: accounting.session, persona: turn.persona.id, provider: route.endpoint.name,
-            model: request.model, inputTokens: usage.inputTokens ?? 0, cachedInputTokens: usage.cachedInputTokens ?? 0,
-            cacheWriteTokens: usage.cacheWriteTokens ?? 0, outputTokens: usage.outputTokens ?? 0,
-            reasoningTokens: usage.reasoningTokens ?? 0, costMicros: micros, estimated: report.estimated,
-            timeToFirstTokenMs: report.timeToFirstToken.map { Int(($0 * 1000).rounded()) },
-            durationMs: Int((report.duration * 1000).rounded()), status: status, httpStatus: report.httpStatus,
-            errorKind: error?.kind.rawValue)
-        do {
-            try ledger.record(entry)
-        } catch {
-            accounting.onLedgerFailure("the cost ledger could not record a request: \(error)")
-        }
+    /// Whether the provider refused the request outright, so that nothing was generated or billed:
+    /// an error status, or no connection at all, before a single token.
+    static func wasRefused(_ outcome: TurnOutcome) -> Bool {
+        guard outcome.reportedUsage.isEmpty, outcome.text.isEmpty, outcome.reasoning.isEmpty else { return false }
+        if let status = outcome.httpStatus { return status >= 400 }
+        return outcome.error?.kind == .network
     }
 
     /// Streams every turn at once. The stream ends when all turns have ended; cancelling the

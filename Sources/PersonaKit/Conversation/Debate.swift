@@ -24,9 +24,10 @@ public struct DebatePlan: Sendable {
     public var judge: Participant?
     public var moderator: Participant?
     public var maxTokens: Int?
+    public var promptCache: PromptCacheSetting
 
     public init(session: SessionInfo, participants: [Participant], mode: ConversationMode, rounds: Int, judge: Participant? = nil,
-                moderator: Participant? = nil, maxTokens: Int? = nil) {
+                moderator: Participant? = nil, maxTokens: Int? = nil, promptCache: PromptCacheSetting = .auto) {
         self.session = session
         self.participants = participants
         self.mode = mode
@@ -34,6 +35,7 @@ public struct DebatePlan: Sendable {
         self.judge = judge
         self.moderator = moderator
         self.maxTokens = maxTokens
+        self.promptCache = promptCache
     }
 }
 
@@ -42,6 +44,8 @@ public enum DebateEnd: Sendable, Equatable {
     case roundsDone
     case consensus(String)
     case budget
+    /// The cost ledger could not record a request, so nothing more is sent.
+    case ledger
     case cancelled
 }
 
@@ -129,9 +133,9 @@ public final class DebateRunner: Sendable {
             let round = max(1, history.map(\.round).max() ?? 1)
             var end = DebateEnd.roundsDone
             if let speaker = plan.participants.first(where: { $0.persona.id == personaID }) {
-                let refused = await self.turn(speaker, round: round, plan: plan, transcript: history, log: log, control: control,
-                                              emit: emit)
-                end = refused ? .budget : Task.isCancelled ? .cancelled : .roundsDone
+                let stop = await self.turn(speaker, round: round, plan: plan, transcript: history, log: log, control: control,
+                                           emit: emit)
+                end = stop ?? (Task.isCancelled ? .cancelled : .roundsDone)
             }
             emit(.finished(end))
         }
@@ -175,10 +179,10 @@ public final class DebateRunner: Sendable {
             if round == firstRound, !addressed.isEmpty, plan.mode == .parallel || plan.mode == .rounds {
                 speakers = plan.participants.filter { addressed.contains($0.persona.id) }
             }
-            var failedByBudget = false
+            var stop: DebateEnd?
             switch plan.mode {
             case .parallel, .rounds:
-                await withTaskGroup(of: Bool.self) { group in
+                await withTaskGroup(of: DebateEnd?.self) { group in
                     for speaker in speakers {
                         let transcript = log.all
                         group.addTask {
@@ -186,7 +190,7 @@ public final class DebateRunner: Sendable {
                                             control: control, emit: emit)
                         }
                     }
-                    for await refused in group { failedByBudget = failedByBudget || refused }
+                    for await turnStop in group where stop != .ledger { stop = turnStop ?? stop }
                 }
             case .roundRobin:
                 let shift = (round - 1) % max(1, speakers.count)
@@ -195,10 +199,8 @@ public final class DebateRunner: Sendable {
                     order = order.filter { addressed.contains($0.persona.id) } + order.filter { !addressed.contains($0.persona.id) }
                 }
                 for speaker in order where !Task.isCancelled {
-                    if await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, control: control, emit: emit) {
-                        failedByBudget = true
-                        break
-                    }
+                    stop = await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, control: control, emit: emit)
+                    if stop != nil { break }
                 }
             case .moderated:
                 var next = 0
@@ -215,13 +217,11 @@ public final class DebateRunner: Sendable {
                     }
                     spoken.insert(speaker.persona.id)
                     next = ((speakers.firstIndex { $0.persona.id == speaker.persona.id } ?? next) + 1) % speakers.count
-                    if await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, control: control, emit: emit) {
-                        failedByBudget = true
-                        break
-                    }
+                    stop = await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, control: control, emit: emit)
+                    if stop != nil { break }
                 }
             }
-            if failedByBudget { return .budget }
+            if let stop { return stop }
             if Task.isCancelled { return .cancelled }
             if let answer = Self.consensus(plan.participants, round: round, transcript: log.all) {
                 emit(.consensus(round: round - firstRound + 1, answer: answer))
@@ -233,21 +233,25 @@ public final class DebateRunner: Sendable {
         return Task.isCancelled ? .cancelled : .roundsDone
     }
 
-    /// One persona's turn. Returns true when the budget refused it.
+    /// One persona's turn. Returns why the conversation must stop, when the budget refused the
+    /// turn or the ledger could not record it.
     @discardableResult
     private func turn(_ speaker: Participant, round: Int, plan: DebatePlan, transcript: [TranscriptMessage], log: Log,
                       role: TranscriptMessage.Role = .persona, messages explicit: [ChatMessage]? = nil, control: DebateControl? = nil,
-                      emit: @escaping @Sendable (DebateEvent) -> Void) async -> Bool {
+                      emit: @escaping @Sendable (DebateEvent) -> Void) async -> DebateEnd? {
         let persona = speaker.persona
         let messages = explicit ?? PromptBuilder.messages(for: persona.id, mode: plan.mode, transcript: transcript, round: round)
         let price = engine.accounting?.catalog.price(for: speaker.model)
         let maxTokens = plan.maxTokens ?? persona.maxTokens
-        let (trimmed, dropped) = PromptBuilder.trim(messages, system: persona.systemPrompt, contextWindow: price?.contextWindow,
-                                                   maxOutput: maxTokens ?? price?.maxOutput.map { min($0, 4096) })
+        let (trimmed, dropped) = PromptBuilder.trim(messages, system: persona.systemPrompt,
+                                                   room: price?.promptRoom(maxOutput: maxTokens ?? price?.maxOutput.map { min($0, 4096) }))
+        // A persona's own conversation grows by a turn each time: cached through its last message,
+        // its next turn reads all of it back. The judge's single message is not read again.
         let request = ChatRequest(model: speaker.model.model, system: persona.systemPrompt, messages: trimmed,
-                                  maxTokens: maxTokens, temperature: persona.temperature)
-        let planned = PlannedTurn(persona: persona, endpoint: speaker.endpoint, request: request, round: round, droppedTurns: dropped,
-                                  fallbacks: speaker.fallbacks)
+                                  maxTokens: maxTokens, temperature: persona.temperature,
+                                  promptCache: PromptCachePlan(plan.promptCache, throughLastMessage: explicit == nil))
+        let planned = PlannedTurn(session: plan.session.id, persona: persona, endpoint: speaker.endpoint, request: request,
+                                  round: round, droppedTurns: dropped, fallbacks: speaker.fallbacks)
         let outcome = TurnResultBox()
         let engine = self.engine
         // Its own task, so that the user can stop this persona alone.
@@ -279,7 +283,11 @@ public final class DebateRunner: Sendable {
         control?.register(persona.id, running)
         await withTaskCancellationHandler { await running.value } onCancel: { running.cancel() }
         control?.register(persona.id, nil)
-        return outcome.value?.1?.kind == .budget
+        switch outcome.value?.1?.kind {
+        case .budget: return .budget
+        case .ledger: return .ledger
+        default: return nil
+        }
     }
 
     /// A finished turn as the transcript keeps it; `id` names the model that actually answered.
@@ -289,7 +297,7 @@ public final class DebateRunner: Sendable {
         return TranscriptMessage(round: round, speaker: persona.id, name: persona.name, role: role, text: report.text, status: status,
                                  error: error?.description, provider: id.provider, model: id.model,
                                  inputTokens: report.usage.inputTokens ?? 0, outputTokens: report.usage.outputTokens ?? 0,
-                                 costMicros: report.costUSD.map(Money.micros), estimated: report.estimated, droppedTurns: dropped)
+                                 costPicos: report.costPicos, estimated: report.estimated, droppedTurns: dropped)
     }
 
     private final class TurnResultBox: @unchecked Sendable {
@@ -325,8 +333,11 @@ public final class DebateRunner: Sendable {
         for attempt in 1...(Self.moderatorRetries + 1) {
             let answer = TurnTextBox()
             let request = ChatRequest(model: moderator.model.model, system: moderator.persona.systemPrompt, messages: messages,
-                                      maxTokens: 60, temperature: moderator.persona.temperature)
-            await engine.run(PlannedTurn(persona: moderator.persona, endpoint: moderator.endpoint, request: request, round: round)) { event in
+                                      maxTokens: 60, temperature: moderator.persona.temperature,
+                                      promptCache: PromptCachePlan(plan.promptCache, throughLastMessage: false))
+            let planned = PlannedTurn(session: plan.session.id, persona: moderator.persona, endpoint: moderator.endpoint, request: request,
+                                      round: round)
+            await engine.run(planned) { event in
                 emit(.turn(event, role: .moderator))
                 if case .done(_, let report) = event { answer.text = report.text }
             }

@@ -158,9 +158,10 @@ public actor ProviderHealth {
         providers[provider] = state
     }
 
-    /// Counts a failure; a cancelled or budget-refused turn says nothing about the provider.
+    /// Counts a failure; a cancelled turn, or one the budget or the ledger stopped, says nothing
+    /// about the provider.
     public func recordFailure(_ provider: String, error: ProviderError, now: Date = Date()) {
-        guard error.kind != .cancelled, error.kind != .budget else { return }
+        guard ![.cancelled, .budget, .ledger].contains(error.kind) else { return }
         var state = providers[provider] ?? Provider()
         state.failures += 1
         state.lastError = error.description

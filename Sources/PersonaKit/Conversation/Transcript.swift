@@ -41,14 +41,15 @@ public struct TranscriptMessage: Sendable, Equatable {
     public var model: String?
     public var inputTokens = 0
     public var outputTokens = 0
-    public var costMicros: Int64?
+    /// Exact, in picodollars; nil when the price is unknown.
+    public var costPicos: Int64?
     public var estimated = false
     /// How many older turns were left out of this turn's prompt to fit the context window.
     public var droppedTurns = 0
 
     public init(round: Int, speaker: String, name: String, role: Role, text: String, status: Status = .complete,
                 error: String? = nil, provider: String? = nil, model: String? = nil, inputTokens: Int = 0, outputTokens: Int = 0,
-                costMicros: Int64? = nil, estimated: Bool = false, droppedTurns: Int = 0) {
+                costPicos: Int64? = nil, estimated: Bool = false, droppedTurns: Int = 0) {
         self.round = round
         self.speaker = speaker
         self.name = name
@@ -60,7 +61,7 @@ public struct TranscriptMessage: Sendable, Equatable {
         self.model = model
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens
-        self.costMicros = costMicros
+        self.costPicos = costPicos
         self.estimated = estimated
         self.droppedTurns = droppedTurns
     }
@@ -120,14 +121,14 @@ public enum PromptBuilder {
         return ChatMessage.mergingSameRoleRuns(messages)
     }
 
-    /// Fits a prompt in the model's context window: the system prompt stays, and the oldest
-    /// middle turns go first (the opening message and the latest ones are kept). Returns the
-    /// messages and how many turns were dropped.
-    public static func trim(_ messages: [ChatMessage], system: String, contextWindow: Int?, maxOutput: Int?)
+    /// Fits a prompt in `room` tokens (the model's input limit, `ModelPrice.promptRoom`): the
+    /// system prompt stays, and the oldest middle turns go first (the opening message and the
+    /// latest ones are kept). Returns the messages and how many turns were dropped.
+    public static func trim(_ messages: [ChatMessage], system: String, room promptRoom: Int?)
         -> (messages: [ChatMessage], dropped: Int)
     {
-        guard let contextWindow else { return (messages, 0) }
-        let room = contextWindow - (maxOutput ?? 0) - TokenEstimator.estimate(system) - 16
+        guard let promptRoom else { return (messages, 0) }
+        let room = promptRoom - TokenEstimator.estimate(system) - 16
         var kept = messages
         var dropped = 0
         func size(_ list: [ChatMessage]) -> Int { list.reduce(0) { $0 + TokenEstimator.estimate($1.content) + 4 } }

@@ -1,96 +1,113 @@
 import Foundation
 
-/// Keeps spending under the session and daily caps, even with many turns in flight.
-///
-/// Before a request is sent it must reserve its worst-case cost; a reservation that does not fit
-/// in what is left is refused and the request is never sent. When the turn ends the reservation
-/// is settled to the actual cost. Reservations are upper bounds, so the caps hold exactly.
-public actor BudgetGuard {
-    public struct Reservation: Sendable, Equatable {
-        public let micros: Int64
-        fileprivate let id: Int
+/// The session and daily caps in force. `/reload` may change them while requests run; the
+/// ledger checks each reservation against them (`Ledger.reserve`).
+public final class BudgetGuard: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: BudgetCaps
+
+    public init(caps: BudgetCaps = BudgetCaps()) {
+        current = caps
     }
 
-    public struct Refusal: Error, Sendable, Equatable, CustomStringConvertible {
-        public let needed: Int64
-        public let left: Int64
-        public let cap: Int64
-        public let daily: Bool
-
-        public var description: String {
-            let which = daily ? "daily budget (budget.daily_usd)" : "session budget (--budget or budget.session_usd)"
-            return "this request could cost up to \(Money.format(Money.dollars(needed))) and \(Money.format(Money.dollars(left))) "
-                + "of the \(Money.format(Money.dollars(cap))) \(which) is left; it was not sent"
-        }
+    public var caps: BudgetCaps {
+        get { lock.withLock { current } }
+        set { lock.withLock { current = newValue } }
     }
 
-    public let sessionCap: Int64?
-    public let dailyCap: Int64?
-    /// Spent today before this session started, from the ledger.
-    public let spentTodayBefore: Int64
-    public private(set) var settled: Int64 = 0
-    private var open: [Int: Int64] = [:]
-    private var nextID = 0
+    /// The output cap sent when a budget applies and neither persona nor command set one.
+    public static let defaultMaxTokens = 4096
 
-    public init(sessionCapUSD: Decimal?, dailyCapUSD: Decimal?, spentTodayBefore: Int64 = 0) {
-        sessionCap = sessionCapUSD.map(Money.micros)
-        dailyCap = dailyCapUSD.map(Money.micros)
-        self.spentTodayBefore = spentTodayBefore
-    }
-
-    public var reserved: Int64 { open.values.reduce(0, +) }
-
-    public func reserve(_ micros: Int64) throws(Refusal) -> Reservation {
-        let committed = settled + reserved
-        if let cap = sessionCap, committed + micros > cap {
-            throw Refusal(needed: micros, left: max(0, cap - committed), cap: cap, daily: false)
-        }
-        if let cap = dailyCap, spentTodayBefore + committed + micros > cap {
-            throw Refusal(needed: micros, left: max(0, cap - spentTodayBefore - committed), cap: cap, daily: true)
-        }
-        nextID += 1
-        open[nextID] = micros
-        return Reservation(micros: micros, id: nextID)
-    }
-
-    /// Replaces a reservation with what the turn actually cost.
-    public func settle(_ reservation: Reservation, actualMicros: Int64) {
-        guard open.removeValue(forKey: reservation.id) != nil else { return }
-        settled += actualMicros
-    }
-
-    /// The worst case of a request: every input byte a token (no tokenizer makes more) plus
-    /// framing, at the dearer of the input and cache-write prices, and `max_tokens` of output.
-    public static func worstCaseMicros(_ request: ChatRequest, maxTokens: Int, price: ModelPrice) -> Int64 {
-        let inputBound = request.system.utf8.count + request.messages.reduce(0) { $0 + $1.content.utf8.count + 8 } + 16
-        let band = price.band(forPrompt: inputBound)
-        let inputPrice = max(band.input, band.cacheWrite ?? band.input)
-        // Tokens times dollars per million tokens is micro-dollars.
-        var exact = Decimal(inputBound) * inputPrice + Decimal(maxTokens) * band.output
-        var rounded = Decimal()
-        NSDecimalRound(&rounded, &exact, 0, .up)
-        return NSDecimalNumber(decimal: rounded).int64Value
+    /// The most a request can cost and still have its usage believed (`UsageCheck`): the largest
+    /// prompt it could be, at the dearest of its input and cache-write prices, and the most
+    /// output it allows. A reservation of this much keeps a cap exact.
+    public static func worstCasePicos(_ request: ChatRequest, price: ModelPrice, type: ProviderType) -> Int64? {
+        let prompt = UsageCheck.promptLimit(request, price: price)
+        guard let output = UsageCheck.outputLimit(request, price: price, type: type) else { return nil }
+        let band = price.band(forPrompt: prompt)
+        let inputPrice = max(band.input, band.resolvedCacheWrite, band.resolvedCacheWrite1h)
+        let (input, inputOverflow) = Int64(prompt).multipliedReportingOverflow(by: inputPrice)
+        let (answer, answerOverflow) = Int64(output).multipliedReportingOverflow(by: band.output)
+        guard !inputOverflow, !answerOverflow else { return nil }
+        return Money.sum(input, answer)
     }
 }
 
-/// What the engine needs to price, cap and record every request.
-public struct Accounting: Sendable {
-    public var catalog: PriceCatalog
-    public var budget: BudgetGuard?
-    public var ledger: Ledger?
-    public var session: String
-    /// Told when the ledger cannot write, so that a missing row is never silent.
-    public var onLedgerFailure: @Sendable (String) -> Void
+/// What the engine needs to price, cap and record every request: the catalog, the caps, and
+/// the ledger that holds reservations and rows. Without a ledger nothing is capped or recorded.
+public final class Accounting: Sendable {
+    public let catalog: PriceCatalog
+    public let budget: BudgetGuard
+    public let ledger: Ledger?
+    /// Told, once, when the ledger cannot be written, so that the failure is never silent.
+    private let onLedgerFailure: @Sendable (String) -> Void
+    private let broken = LockedMessage()
 
-    public init(catalog: PriceCatalog, budget: BudgetGuard? = nil, ledger: Ledger? = nil, session: String,
+    public init(catalog: PriceCatalog, budget: BudgetGuard = BudgetGuard(), ledger: Ledger? = nil,
                 onLedgerFailure: @escaping @Sendable (String) -> Void = { _ in }) {
         self.catalog = catalog
         self.budget = budget
         self.ledger = ledger
-        self.session = session
         self.onLedgerFailure = onLedgerFailure
     }
 
-    /// The output cap sent when a budget applies and neither persona nor command set one.
-    public static let defaultBudgetedMaxTokens = 4096
+    /// Why the ledger stopped taking rows; once set, no further request is sent.
+    public var ledgerFailure: String? { broken.value }
+
+    /// A failing ledger write is tried again, with growing waits, until this many seconds have
+    /// passed; then Persona stops sending. A try waits up to 5 s for another process's lock.
+    static let retrySeconds = 1.5
+
+    /// Reserves a request's worst case before it is sent. Throws `BudgetRefusal` when it does not
+    /// fit, and `LedgerError` when the ledger cannot record it; either way nothing may be sent.
+    public func reserve(_ claim: ReservationClaim) async throws -> Reservation? {
+        guard let ledger else { return nil }
+        let caps = budget.caps
+        return try await writing { try ledger.reserve(claim, caps: caps) }
+    }
+
+    /// Replaces a reservation with the request's row.
+    public func settle(_ reservation: Reservation?, as entry: LedgerEntry) async throws {
+        guard let ledger else { return }
+        try await writing {
+            if let reservation { try ledger.settle(reservation, as: entry) } else { try ledger.record(entry) }
+        }
+    }
+
+    private func writing<T>(_ body: () throws -> T) async throws -> T {
+        if let failure = broken.value { throw LedgerError(path: ledger?.path ?? "", reason: failure) }
+        let start = Date()
+        var wait = 0.05
+        while true {
+            do {
+                return try body()
+            } catch let refusal as BudgetRefusal {
+                throw refusal
+            } catch let error as LedgerError {
+                guard Date().timeIntervalSince(start) + wait < Self.retrySeconds else {
+                    if broken.setIfEmpty(error.reason) { onLedgerFailure(error.description + "; Persona sends no further request") }
+                    throw error
+                }
+                try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+                wait *= 2
+            }
+        }
+    }
+}
+
+/// A message set at most once, read from any thread.
+private final class LockedMessage: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: String?
+
+    var value: String? { lock.withLock { stored } }
+
+    /// Sets the message unless one is set; true when this call set it.
+    func setIfEmpty(_ message: String) -> Bool {
+        lock.withLock {
+            guard stored == nil else { return false }
+            stored = message
+            return true
+        }
+    }
 }

@@ -1,50 +1,74 @@
 import Foundation
 import Yams
 
-/// Prices for one band of a model, in USD per million tokens. Nil means "not offered"; a cached
-/// or cache-write price that is nil falls back to the input price.
+/// Prices for one band of a model, in picodollars per token (USD per million tokens × 10⁶),
+/// so that every cost is a sum of whole numbers. A cached or cache-write price that is nil falls
+/// back to the input price; a 1-hour write falls back to the 5-minute one.
 public struct TokenPrices: Sendable, Equatable {
-    public var input: Decimal { didSet { scaled = Scaled(self) } }
-    public var cachedInput: Decimal? { didSet { scaled = Scaled(self) } }
-    public var cacheWrite: Decimal? { didSet { scaled = Scaled(self) } }
-    public var output: Decimal { didSet { scaled = Scaled(self) } }
-    /// The same prices as whole numbers, when that is exact; costs are then summed in integers.
-    private(set) var scaled: Scaled?
+    public var input: Int64
+    public var cachedInput: Int64?
+    public var cacheWrite: Int64?
+    public var cacheWrite1h: Int64?
+    public var output: Int64
 
-    public init(input: Decimal, cachedInput: Decimal? = nil, cacheWrite: Decimal? = nil, output: Decimal) {
+    public init(input: Int64, cachedInput: Int64? = nil, cacheWrite: Int64? = nil, cacheWrite1h: Int64? = nil, output: Int64) {
         self.input = input
         self.cachedInput = cachedInput
         self.cacheWrite = cacheWrite
+        self.cacheWrite1h = cacheWrite1h
         self.output = output
-        scaled = Scaled(self)
     }
 
-    /// Prices in millionths of a micro-dollar per token (USD per million tokens × 10⁶), with the
-    /// fallbacks resolved. A streaming pane re-prices its estimate on every token, and `Decimal`
-    /// arithmetic cost more than the rest of the screen.
-    struct Scaled: Sendable, Equatable {
-        static let perMicroDollar: Int64 = 1_000_000
-        var input: Int64
-        var cachedInput: Int64
-        var cacheWrite: Int64
-        var output: Int64
-
-        /// Nil when a price has more than six decimals or is out of range.
-        init?(_ prices: TokenPrices) {
-            guard let input = Self.whole(prices.input), let output = Self.whole(prices.output),
-                  let cachedInput = Self.whole(prices.cachedInput ?? prices.input),
-                  let cacheWrite = Self.whole(prices.cacheWrite ?? prices.input) else { return nil }
-            (self.input, self.cachedInput, self.cacheWrite, self.output) = (input, cachedInput, cacheWrite, output)
+    /// Prices given in USD per million tokens, as price pages and `config.yaml` write them; nil
+    /// when one has more than six decimals (finer than a picodollar per token) or is negative.
+    public init?(usdPerMillion input: Decimal, cachedInput: Decimal? = nil, cacheWrite: Decimal? = nil, cacheWrite1h: Decimal? = nil,
+                 output: Decimal) {
+        func scaled(_ price: Decimal?) -> Int64?? {
+            guard let price else { return .some(nil) }
+            guard price >= 0, let picos = Self.picosPerToken(usdPerMillion: price) else { return nil }
+            return .some(picos)
         }
+        guard let input = scaled(input) ?? nil, let output = scaled(output) ?? nil,
+              let cachedInput = scaled(cachedInput), let cacheWrite = scaled(cacheWrite), let cacheWrite1h = scaled(cacheWrite1h)
+        else { return nil }
+        self.init(input: input, cachedInput: cachedInput, cacheWrite: cacheWrite, cacheWrite1h: cacheWrite1h, output: output)
+    }
 
-        private static func whole(_ price: Decimal) -> Int64? {
-            let scaled = price * Decimal(perMicroDollar)
-            guard scaled >= 0, scaled < Decimal(Int64(1) << 40) else { return nil }
-            var copy = scaled
-            var rounded = Decimal()
-            NSDecimalRound(&rounded, &copy, 0, .plain)
-            guard rounded == scaled else { return nil }
-            return NSDecimalNumber(decimal: rounded).int64Value
+    /// USD per million tokens in picodollars per token: exact, or nil past six decimals.
+    public static func picosPerToken(usdPerMillion: Decimal) -> Int64? {
+        guard let picos = Money.whole(usdPerMillion * Decimal(1_000_000)), picos >= 0, picos <= maximum else { return nil }
+        return picos
+    }
+
+    /// Picodollars per token as USD per million tokens, exactly: `75000` reads `0.075`.
+    public static func usdPerMillionText(_ picos: Int64) -> String {
+        Money.exactText(picos * 1_000_000)
+    }
+
+    /// $1,000,000 per million tokens: a price past it is a typo, and below it no product of a
+    /// price and a count that passed the usage check can overflow.
+    static let maximum: Int64 = 1_000_000_000_000
+
+    var resolvedCachedInput: Int64 { cachedInput ?? input }
+    var resolvedCacheWrite: Int64 { cacheWrite ?? input }
+    var resolvedCacheWrite1h: Int64 { cacheWrite1h ?? resolvedCacheWrite }
+}
+
+/// Where a price came from, for `persona models`.
+public enum PriceSource: Sendable, Equatable, CustomStringConvertible {
+    case bundled
+    /// `persona prices update`, fetched on this day.
+    case update(day: String)
+    /// A LiteLLM file named by `--prices` or `prices_file`.
+    case file(String)
+    case config
+
+    public var description: String {
+        switch self {
+        case .bundled: return "bundled"
+        case .update(let day): return "update of \(day)"
+        case .file(let path): return "file \(path)"
+        case .config: return "config"
         }
     }
 }
@@ -52,25 +76,71 @@ public struct TokenPrices: Sendable, Equatable {
 /// A model's entry in the catalog.
 public struct ModelPrice: Sendable, Equatable {
     public var key: ModelRef
+    /// Input and output together.
     public var contextWindow: Int?
+    /// The most input a request may carry, where the provider limits it apart from the window
+    /// (gpt-5: 272k of its 400k).
+    public var maxInput: Int?
     public var maxOutput: Int?
     public var prices: TokenPrices
-    /// Prices for the whole request once its prompt passes `longPromptThreshold` tokens.
-    public var longPrompt: TokenPrices?
+    /// Prices for the whole request once its prompt passes `longContext.threshold` tokens.
+    public var longContext: LongContext?
+    /// The day the provider retired the model (YYYY-MM-DD), and its successor.
+    public var retired: String?
+    public var replacedBy: String?
+    public var source: PriceSource
 
-    public static let longPromptThreshold = 200_000
+    public struct LongContext: Sendable, Equatable {
+        public var threshold: Int
+        public var prices: TokenPrices
 
-    public init(key: ModelRef, contextWindow: Int? = nil, maxOutput: Int? = nil, prices: TokenPrices, longPrompt: TokenPrices? = nil) {
+        public init(threshold: Int, prices: TokenPrices) {
+            self.threshold = threshold
+            self.prices = prices
+        }
+    }
+
+    public init(key: ModelRef, contextWindow: Int? = nil, maxInput: Int? = nil, maxOutput: Int? = nil, prices: TokenPrices,
+                longContext: LongContext? = nil, retired: String? = nil, replacedBy: String? = nil, source: PriceSource = .bundled) {
         self.key = key
         self.contextWindow = contextWindow
+        self.maxInput = maxInput
         self.maxOutput = maxOutput
         self.prices = prices
-        self.longPrompt = longPrompt
+        self.longContext = longContext
+        self.retired = retired
+        self.replacedBy = replacedBy
+        self.source = source
     }
 
     /// The band a prompt of `promptTokens` is billed in.
     public func band(forPrompt promptTokens: Int) -> TokenPrices {
-        promptTokens > Self.longPromptThreshold ? longPrompt ?? prices : prices
+        guard let longContext, promptTokens > longContext.threshold else { return prices }
+        return longContext.prices
+    }
+
+    /// The most prompt a request may carry when it leaves room for `maxOutput` tokens of answer.
+    public func promptRoom(maxOutput: Int?) -> Int? {
+        let window = contextWindow.map { $0 - (maxOutput ?? 0) }
+        switch (maxInput, window) {
+        case (let input?, let window?): return min(input, window)
+        case (let input?, nil): return input
+        case (nil, let window): return window
+        }
+    }
+
+    /// Whether the provider has retired the model by `day` (YYYY-MM-DD, local).
+    public func isRetired(on day: String) -> Bool {
+        guard let retired else { return false }
+        return retired <= day
+    }
+
+    /// `other`'s fields over these, where `other` has them: a newer source refines an entry
+    /// without erasing what it does not know.
+    func refined(by other: ModelPrice) -> ModelPrice {
+        ModelPrice(key: key, contextWindow: other.contextWindow ?? contextWindow, maxInput: other.maxInput ?? maxInput,
+                   maxOutput: other.maxOutput ?? maxOutput, prices: other.prices, longContext: other.longContext ?? longContext,
+                   retired: other.retired ?? retired, replacedBy: other.replacedBy ?? replacedBy, source: other.source)
     }
 }
 
@@ -79,9 +149,15 @@ public struct CatalogIssue: Error, Sendable, Equatable, CustomStringConvertible 
     public let source: String
     public let message: String
     public var description: String { "\(source): \(message)" }
+
+    public init(source: String, message: String) {
+        self.source = source
+        self.message = message
+    }
 }
 
-/// Every known price: the bundled catalog, then a LiteLLM file, then the config's `prices:`.
+/// Every known price: the bundled catalog, then the fetched update, then a LiteLLM file, then
+/// the config's `prices:`; each later source refines the entries of the earlier ones.
 public struct PriceCatalog: Sendable {
     private var entries: [ModelRef: ModelPrice] = [:]
 
@@ -94,6 +170,11 @@ public struct PriceCatalog: Sendable {
     }
 
     public mutating func add(_ price: ModelPrice) { entries[price.key] = price }
+
+    /// Adds `price`, or refines the entry already there.
+    public mutating func merge(_ price: ModelPrice) {
+        entries[price.key] = entries[price.key].map { $0.refined(by: price) } ?? price
+    }
 
     /// The price of `provider:model`: exact, then without a date or version suffix, then the
     /// provider's `*` entry. Nil when unknown: such a model's cost is unknown, never zero.
@@ -120,6 +201,17 @@ public struct PriceCatalog: Sendable {
             }
         }
         return names
+    }
+
+    /// The model that replaces a retired one, followed through its successors while they are
+    /// retired too; nil when `model` is not retired on `day` or nothing replaces it.
+    public func replacement(for model: ModelRef, on day: String) -> ModelRef? {
+        var current = model
+        var seen: Set<ModelRef> = []
+        while let price = price(for: current), price.isRetired(on: day), let next = price.replacedBy, seen.insert(current).inserted {
+            current = ModelRef(provider: model.provider, model: next)
+        }
+        return current == model ? nil : current
     }
 
     // MARK: Sources
@@ -155,7 +247,7 @@ public struct PriceCatalog: Sendable {
         var catalog = PriceCatalog()
         for (providerNode, models) in providers {
             guard let provider = providerNode.string, case .mapping(let entries) = models else {
-                throw CatalogIssue(source: source, message: "line \(providerNode.mark?.line ?? 0): expected provider: { model: {…} }")
+                throw CatalogIssue(source: source, message: "line \(line(providerNode)): expected provider: { model: {…} }")
             }
             for (modelNode, fields) in entries {
                 guard let model = modelNode.string else { continue }
@@ -166,15 +258,25 @@ public struct PriceCatalog: Sendable {
         return catalog
     }
 
+    private static func line(_ node: Node) -> Int { (node.mark?.line ?? 0) }
+
+    static let entryKeys: Set<String> = [
+        "context_window", "max_input", "max_output", "input", "cached_input", "cache_write", "cache_write_1h", "output",
+        "long_context_threshold", "long_context", "retired", "replaced_by",
+    ]
+
     private static func parseEntry(_ node: Node, key: ModelRef, source: String) throws -> ModelPrice {
-        func fail(_ message: String) -> CatalogIssue {
-            CatalogIssue(source: source, message: "line \(node.mark?.line ?? 0): \(key): \(message)")
+        func fail(_ message: String, at place: Node? = nil) -> CatalogIssue {
+            CatalogIssue(source: source, message: "line \(line(place ?? node)): \(key): \(message)")
         }
         guard case .mapping(let fields) = node else { throw fail("expected a mapping of prices") }
+        for (name, _) in fields {
+            guard let text = name.string, entryKeys.contains(text) else { throw fail("unknown field '\(name.string ?? "?")'", at: name) }
+        }
         func decimal(_ name: String, in mapping: Node.Mapping) throws -> Decimal? {
             guard let value = mapping[name] else { return nil }
             guard let text = value.string, let number = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")), number >= 0 else {
-                throw fail("\(name) must be a price in USD per million tokens")
+                throw fail("\(name) must be a price in USD per million tokens", at: value)
             }
             return number
         }
@@ -182,16 +284,34 @@ public struct PriceCatalog: Sendable {
             guard let input = try decimal("input", in: mapping), let output = try decimal("output", in: mapping) else {
                 throw fail("needs at least input and output prices")
             }
-            return TokenPrices(input: input, cachedInput: try decimal("cached_input", in: mapping),
-                               cacheWrite: try decimal("cache_write", in: mapping), output: output)
+            guard let prices = TokenPrices(usdPerMillion: input, cachedInput: try decimal("cached_input", in: mapping),
+                                           cacheWrite: try decimal("cache_write", in: mapping),
+                                           cacheWrite1h: try decimal("cache_write_1h", in: mapping), output: output) else {
+                throw fail("prices may have at most six decimals (USD per million tokens) and be under $1,000,000")
+            }
+            return prices
         }
-        var long: TokenPrices?
-        if let tier = fields["above_200k"] {
-            guard case .mapping(let tierFields) = tier else { throw fail("above_200k must be a mapping of prices") }
-            long = try prices(tierFields)
+        func count(_ name: String) throws -> Int? {
+            guard let value = fields[name] else { return nil }
+            guard let number = value.int, number > 0 else { throw fail("\(name) must be a whole number of tokens", at: value) }
+            return number
         }
-        return ModelPrice(key: key, contextWindow: fields["context_window"]?.int, maxOutput: fields["max_output"]?.int,
-                          prices: try prices(fields), longPrompt: long)
+        func day(_ name: String) throws -> String? {
+            guard let value = fields[name] else { return nil }
+            guard let text = value.string, text.range(of: #"^\d{4}-\d{2}-\d{2}$"#, options: .regularExpression) != nil else {
+                throw fail("\(name) must be a date such as 2026-11-30", at: value)
+            }
+            return text
+        }
+        var longContext: ModelPrice.LongContext?
+        if let tier = fields["long_context"] {
+            guard case .mapping(let tierFields) = tier else { throw fail("long_context must be a mapping of prices", at: tier) }
+            guard let threshold = try count("long_context_threshold") else { throw fail("long_context needs long_context_threshold") }
+            longContext = ModelPrice.LongContext(threshold: threshold, prices: try prices(tierFields))
+        }
+        return ModelPrice(key: key, contextWindow: try count("context_window"), maxInput: try count("max_input"),
+                          maxOutput: try count("max_output"), prices: try prices(fields), longContext: longContext,
+                          retired: try day("retired"), replacedBy: fields["replaced_by"]?.string, source: .bundled)
     }
 
     /// Applies the config's `prices:` entries over the catalog; a partial entry changes only the
@@ -199,69 +319,24 @@ public struct PriceCatalog: Sendable {
     public mutating func apply(_ overrides: [String: PriceSettings]) {
         for (name, settings) in overrides {
             guard let key = try? ModelRef(parsing: name) else { continue }
-            let existing = entries[key] ?? price(for: key).map { ModelPrice(key: key, contextWindow: $0.contextWindow,
-                                                                             maxOutput: $0.maxOutput, prices: $0.prices,
-                                                                             longPrompt: $0.longPrompt) }
+            let existing = entries[key] ?? price(for: key)
             guard let input = settings.input ?? existing?.prices.input, let output = settings.output ?? existing?.prices.output else {
                 continue
             }
             let prices = TokenPrices(input: input, cachedInput: settings.cachedInput ?? existing?.prices.cachedInput,
-                                     cacheWrite: settings.cacheWrite ?? existing?.prices.cacheWrite, output: output)
+                                     cacheWrite: settings.cacheWrite ?? existing?.prices.cacheWrite,
+                                     cacheWrite1h: settings.cacheWrite1h ?? existing?.prices.cacheWrite1h, output: output)
             add(ModelPrice(key: key, contextWindow: settings.contextWindow ?? existing?.contextWindow,
-                           maxOutput: settings.maxOutput ?? existing?.maxOutput, prices: prices,
-                           longPrompt: existing?.longPrompt))
+                           maxInput: settings.maxInput ?? existing?.maxInput, maxOutput: settings.maxOutput ?? existing?.maxOutput,
+                           prices: prices, longContext: existing?.longContext, retired: existing?.retired,
+                           replacedBy: existing?.replacedBy, source: .config))
         }
     }
 
-    /// Imports LiteLLM's `model_prices_and_context_window.json`: per-token prices become per-million
-    /// prices, exactly (the numbers are read as decimals). Entries without chat prices are skipped.
-    public mutating func importLiteLLM(_ data: [UInt8], source: String) throws -> Int {
-        let json: JSON
-        do { json = try JSON.parse(data) } catch { throw CatalogIssue(source: source, message: "not valid JSON: \(error)") }
-        guard let models = json.object else { throw CatalogIssue(source: source, message: "expected an object of models") }
-        var imported = 0
-        let million = Decimal(1_000_000)
-        for member in models.members where member.key != "sample_spec" {
-            let entry = member.value
-            guard let input = entry["input_cost_per_token"]?.decimal, let output = entry["output_cost_per_token"]?.decimal,
-                  let provider = Self.provider(fromLiteLLM: entry["litellm_provider"]?.string ?? "") else { continue }
-            var model = member.key
-            if let slash = model.firstIndex(of: "/"), model[..<slash].lowercased() == provider || model[..<slash] == "gemini" {
-                model = String(model[model.index(after: slash)...])
-            }
-            let prices = TokenPrices(input: input * million, cachedInput: entry["cache_read_input_token_cost"]?.decimal.map { $0 * million },
-                                     cacheWrite: entry["cache_creation_input_token_cost"]?.decimal.map { $0 * million },
-                                     output: output * million)
-            var long: TokenPrices?
-            if let longInput = entry["input_cost_per_token_above_200k_tokens"]?.decimal,
-               let longOutput = entry["output_cost_per_token_above_200k_tokens"]?.decimal {
-                long = TokenPrices(input: longInput * million,
-                                   cachedInput: entry["cache_read_input_token_cost_above_200k_tokens"]?.decimal.map { $0 * million },
-                                   cacheWrite: entry["cache_creation_input_token_cost_above_200k_tokens"]?.decimal.map { $0 * million },
-                                   output: longOutput * million)
-            }
-            add(ModelPrice(key: ModelRef(provider: provider, model: model), contextWindow: entry["max_input_tokens"]?.int,
-                           maxOutput: entry["max_output_tokens"]?.int, prices: prices, longPrompt: long))
-            imported += 1
-        }
-        return imported
-    }
-
-    /// LiteLLM's provider names, mapped to Persona's.
-    static func provider(fromLiteLLM name: String) -> String? {
-        switch name {
-        case "openai", "anthropic", "groq", "mistral", "deepseek", "openrouter", "ollama": return name
-        case "gemini": return "gemini"
-        case "together_ai": return "together"
-        case "vercel_ai_gateway": return "vercel"
-        default: return nil
-        }
-    }
-
-    /// The catalog a command runs with: bundled, then the LiteLLM file (`--prices` or
-    /// `prices_file`), then the config's `prices:`. Problems are returned, not fatal: a missing
-    /// price makes a cost unknown.
-    public static func load(config: Config, pricesFile: String?) -> (PriceCatalog, [CatalogIssue]) {
+    /// The catalog a command runs with: bundled, then the fetched update in `home`, then the
+    /// LiteLLM file (`--prices` or `prices_file`), then the config's `prices:`. Problems are
+    /// returned, not fatal: a missing price makes a cost unknown.
+    public static func load(config: Config, pricesFile: String?, home: String? = nil) -> (PriceCatalog, [CatalogIssue]) {
         var issues: [CatalogIssue] = []
         var catalog: PriceCatalog
         do { catalog = try bundled() } catch let issue as CatalogIssue {
@@ -271,9 +346,17 @@ public struct PriceCatalog: Sendable {
             issues.append(CatalogIssue(source: "models.yaml", message: "\(error)"))
             catalog = PriceCatalog()
         }
+        if let home, let update = PriceUpdate.stored(home: home) {
+            do {
+                _ = try catalog.importLiteLLM(Array(try Data(contentsOf: URL(fileURLWithPath: update.file))),
+                                              source: .update(day: update.day))
+            } catch {
+                issues.append(CatalogIssue(source: update.file, message: "\(error)"))
+            }
+        }
         if let path = pricesFile ?? config.pricesFile {
             do {
-                _ = try catalog.importLiteLLM(Array(try Data(contentsOf: URL(fileURLWithPath: path))), source: path)
+                _ = try catalog.importLiteLLM(Array(try Data(contentsOf: URL(fileURLWithPath: path))), source: .file(path))
             } catch let issue as CatalogIssue {
                 issues.append(issue)
             } catch {

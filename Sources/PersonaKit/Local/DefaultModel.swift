@@ -31,18 +31,21 @@ public struct NoDefaultModel: Error, Sendable, CustomStringConvertible {
 public enum DefaultModel {
     /// Each key's provider and its cheapest model that still debates well, in the order checked.
     public static let byKey: [(provider: String, model: String)] = [
-        ("anthropic", "claude-haiku-4-5"), ("openai", "gpt-4o-mini"), ("gemini", "gemini-2.5-flash-lite"),
-        ("groq", "llama-3.1-8b-instant"), ("openrouter", "openai/gpt-4o-mini"),
+        ("anthropic", "claude-haiku-5-5"), ("openai", "gpt-6-luna"), ("gemini", "gemini-2.5-flash-lite"),
+        ("groq", "openai/gpt-oss-20b"), ("openrouter", "openai/gpt-4o-mini"),
     ]
 
     /// A key, else Ollama with a model it already has, else the local server (started if it is
-    /// installed but not running).
-    public static func resolve(directory: ProviderDirectory, local: LocalServer, startLocal: Bool) async throws -> DefaultChoice {
+    /// installed but not running). A model the catalog says is retired is never chosen: its
+    /// successor is.
+    public static func resolve(directory: ProviderDirectory, local: LocalServer, startLocal: Bool,
+                               catalog: PriceCatalog? = nil, today: String = PriceUpdate.localDay()) async throws -> DefaultChoice {
         for (provider, model) in byKey {
             guard let preset = ProviderPreset.named(provider),
                   let variable = preset.keyEnvironment.first(where: { !(directory.environment[$0] ?? "").isEmpty }) else { continue }
-            return DefaultChoice(model: ModelRef(provider: provider, model: model),
-                                 reason: "\(variable) is set, so \(provider):\(model), the cheapest good \(provider) model")
+            let listed = ModelRef(provider: provider, model: model)
+            let chosen = catalog?.replacement(for: listed, on: today) ?? listed
+            return DefaultChoice(model: chosen, reason: "\(variable) is set, so \(chosen), the cheapest good \(provider) model")
         }
         if let endpoint = try? directory.endpoint(for: "ollama"), let model = await ollamaModel(endpoint) {
             return DefaultChoice(model: ModelRef(provider: "ollama", model: model),

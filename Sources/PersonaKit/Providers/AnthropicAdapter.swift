@@ -13,13 +13,21 @@ public struct AnthropicAdapter: ProviderAdapter {
     public var framing: StreamFraming { .serverSentEvents }
 
     public func makeRequest(_ request: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest {
-        let messages = ChatMessage.mergingSameRoleRuns(request.messages).map { message in
-            JSON.object(["role": .string(message.role.rawValue), "content": .string(message.content)])
+        let merged = ChatMessage.mergingSameRoleRuns(request.messages)
+        let marker = request.promptCache.map(Self.cacheControl)
+        let messages = merged.enumerated().map { index, message in
+            let content: JSON = if let marker, request.promptCache?.throughLastMessage == true, index == merged.count - 1 {
+                Self.blocks(message.content, cacheControl: marker)
+            } else {
+                .string(message.content)
+            }
+            return JSON.object(["role": .string(message.role.rawValue), "content": content])
         }
+        let system: JSON? = request.system.isEmpty ? nil : marker.map { Self.blocks(request.system, cacheControl: $0) } ?? .string(request.system)
         let body = JSON.compact([
             ("model", .string(request.model)),
             ("max_tokens", .int(request.maxTokens ?? Self.defaultMaxTokens)),
-            ("system", request.system.isEmpty ? nil : .string(request.system)),
+            ("system", system),
             ("messages", .array(messages)),
             ("stream", .bool(true)),
             ("temperature", request.temperature.map { .double($0) }),
@@ -32,6 +40,16 @@ public struct AnthropicAdapter: ProviderAdapter {
         if let key = endpoint.apiKey, !key.isEmpty { headers.add("x-api-key", key) }
         for field in endpoint.extraHeaders { headers.add(field.name, field.value) }
         return HTTPRequest(url: endpoint.url("/v1/messages"), headers: headers, body: body.serializedBytes)
+    }
+
+    /// A breakpoint: Anthropic caches the prompt up to and including the block that carries it,
+    /// and a later request with the same prefix reads it at a tenth of the input price.
+    static func cacheControl(_ plan: PromptCachePlan) -> JSON {
+        plan.oneHour ? .object(["type": .string("ephemeral"), "ttl": .string("1h")]) : .object(["type": .string("ephemeral")])
+    }
+
+    static func blocks(_ text: String, cacheControl: JSON) -> JSON {
+        .array([.object(["type": .string("text"), "text": .string(text), "cache_control": cacheControl])])
     }
 
     public func decode(_ event: SSEEvent, into events: inout [StreamEvent]) {
@@ -62,10 +80,12 @@ public struct AnthropicAdapter: ProviderAdapter {
         }
     }
 
+    /// `cache_creation` splits the cache writes by how long they last; the 1-hour ones cost more.
     static func usage(from json: JSONElement) -> Usage {
         Usage(inputTokens: json["input_tokens"]?.int,
               cachedInputTokens: json["cache_read_input_tokens"]?.int,
               cacheWriteTokens: json["cache_creation_input_tokens"]?.int,
+              cacheWrite1hTokens: json["cache_creation"]?["ephemeral_1h_input_tokens"]?.int,
               outputTokens: json["output_tokens"]?.int)
     }
 }

@@ -28,6 +28,26 @@ public struct ChatMessage: Sendable, Equatable {
     }
 }
 
+/// Where a provider with explicit prompt caching (Anthropic) marks the request's prefix for its
+/// cache. OpenAI and Gemini cache prefixes on their own.
+public struct PromptCachePlan: Sendable, Equatable {
+    /// Cached for an hour rather than five minutes; its writes cost more.
+    public var oneHour: Bool
+    /// Cache through the last message too: a conversation that grows reads it back next turn.
+    public var throughLastMessage: Bool
+
+    public init(oneHour: Bool = false, throughLastMessage: Bool) {
+        self.oneHour = oneHour
+        self.throughLastMessage = throughLastMessage
+    }
+
+    /// The plan `prompt_cache:` asks for; nil when it is off.
+    public init?(_ setting: PromptCacheSetting, throughLastMessage: Bool) {
+        guard setting != .off else { return nil }
+        self.init(oneHour: setting == .oneHour, throughLastMessage: throughLastMessage)
+    }
+}
+
 /// Everything an adapter needs to build one streaming request.
 public struct ChatRequest: Sendable, Equatable {
     public var model: String
@@ -35,14 +55,16 @@ public struct ChatRequest: Sendable, Equatable {
     public var messages: [ChatMessage]
     public var maxTokens: Int?
     public var temperature: Double?
+    public var promptCache: PromptCachePlan?
 
     public init(model: String, system: String, messages: [ChatMessage], maxTokens: Int? = nil,
-                temperature: Double? = nil) {
+                temperature: Double? = nil, promptCache: PromptCachePlan? = nil) {
         self.model = model
         self.system = system
         self.messages = messages
         self.maxTokens = maxTokens
         self.temperature = temperature
+        self.promptCache = promptCache
     }
 }
 

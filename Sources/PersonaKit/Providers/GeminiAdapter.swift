@@ -52,12 +52,10 @@ public struct GeminiAdapter: ProviderAdapter {
     }
 
     static func usage(from json: JSONElement) -> Usage {
-        let candidates = json["candidatesTokenCount"]?.int
         let thoughts = json["thoughtsTokenCount"]?.int
-        let output: Int? = candidates == nil && thoughts == nil ? nil : (candidates ?? 0) + (thoughts ?? 0)
         return Usage(inputTokens: json["promptTokenCount"]?.int,
                      cachedInputTokens: json["cachedContentTokenCount"]?.int,
-                     outputTokens: output,
+                     outputTokens: Usage.adding(json["candidatesTokenCount"]?.int, thoughts),
                      reasoningTokens: thoughts)
     }
 }

@@ -55,9 +55,10 @@ public struct OpenAIAdapter: ProviderAdapter {
         }
     }
 
+    /// DeepSeek reports its cache hits as `prompt_cache_hit_tokens`.
     static func usage(from json: JSONElement) -> Usage {
         Usage(inputTokens: json["prompt_tokens"]?.int,
-              cachedInputTokens: json["prompt_tokens_details"]?["cached_tokens"]?.int,
+              cachedInputTokens: json["prompt_tokens_details"]?["cached_tokens"]?.int ?? json["prompt_cache_hit_tokens"]?.int,
               cacheWriteTokens: json["prompt_tokens_details"]?["cache_write_tokens"]?.int,
               outputTokens: json["completion_tokens"]?.int,
               reasoningTokens: json["completion_tokens_details"]?["reasoning_tokens"]?.int)

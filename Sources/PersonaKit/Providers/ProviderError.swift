@@ -13,12 +13,14 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         case network
         case timeout
         case budget
+        /// The cost ledger could not record the request; nothing more is sent.
+        case ledger
         case cancelled
 
         public var isRetryable: Bool {
             switch self {
             case .rateLimit, .overloaded, .server, .network, .timeout: return true
-            case .auth, .badRequest, .contextLength, .notFound, .budget, .cancelled: return false
+            case .auth, .badRequest, .contextLength, .notFound, .budget, .ledger, .cancelled: return false
             }
         }
     }

@@ -4,18 +4,23 @@
 ///
 /// `outputTokens` is always the billed output, including any reasoning; `reasoningTokens` is the
 /// part of it spent thinking. Gemini reports thoughts apart, so its adapter adds them in.
+/// `cacheWrite1hTokens` is the part of `cacheWriteTokens` written for an hour (Anthropic).
+///
+/// These are the provider's claims, evidence to check (`UsageCheck`) before they are priced.
 public struct Usage: Sendable, Equatable {
     public var inputTokens: Int?
     public var cachedInputTokens: Int?
     public var cacheWriteTokens: Int?
+    public var cacheWrite1hTokens: Int?
     public var outputTokens: Int?
     public var reasoningTokens: Int?
 
-    public init(inputTokens: Int? = nil, cachedInputTokens: Int? = nil, cacheWriteTokens: Int? = nil,
+    public init(inputTokens: Int? = nil, cachedInputTokens: Int? = nil, cacheWriteTokens: Int? = nil, cacheWrite1hTokens: Int? = nil,
                 outputTokens: Int? = nil, reasoningTokens: Int? = nil) {
         self.inputTokens = inputTokens
         self.cachedInputTokens = cachedInputTokens
         self.cacheWriteTokens = cacheWriteTokens
+        self.cacheWrite1hTokens = cacheWrite1hTokens
         self.outputTokens = outputTokens
         self.reasoningTokens = reasoningTokens
     }
@@ -24,13 +29,22 @@ public struct Usage: Sendable, Equatable {
         Usage(inputTokens: newer.inputTokens ?? inputTokens,
               cachedInputTokens: newer.cachedInputTokens ?? cachedInputTokens,
               cacheWriteTokens: newer.cacheWriteTokens ?? cacheWriteTokens,
+              cacheWrite1hTokens: newer.cacheWrite1hTokens ?? cacheWrite1hTokens,
               outputTokens: newer.outputTokens ?? outputTokens,
               reasoningTokens: newer.reasoningTokens ?? reasoningTokens)
     }
 
     public var isEmpty: Bool {
-        inputTokens == nil && cachedInputTokens == nil && cacheWriteTokens == nil
+        inputTokens == nil && cachedInputTokens == nil && cacheWriteTokens == nil && cacheWrite1hTokens == nil
             && outputTokens == nil && reasoningTokens == nil
+    }
+
+    /// The sum of two counts as a provider reports them; saturates rather than traps, and the
+    /// usage check then refuses the result as impossible.
+    public static func adding(_ a: Int?, _ b: Int?) -> Int? {
+        guard a != nil || b != nil else { return nil }
+        let (sum, overflow) = (a ?? 0).addingReportingOverflow(b ?? 0)
+        return overflow ? ((a ?? 0) < 0 ? Int.min : Int.max) : sum
     }
 }
 

@@ -9,6 +9,8 @@ public struct LedgerEntry: Sendable, Equatable {
         case cancelled
         /// Refused by the budget guard; nothing was sent.
         case budget
+        /// Its process ended before the request was recorded; priced at its reserved worst case.
+        case interrupted
     }
 
     public var id: Int64?
@@ -22,9 +24,13 @@ public struct LedgerEntry: Sendable, Equatable {
     public var cacheWriteTokens: Int
     public var outputTokens: Int
     public var reasoningTokens: Int
-    /// Nil when the model's price is unknown.
-    public var costMicros: Int64?
+    /// Exact, in picodollars; nil when the model's price is unknown.
+    public var costPicos: Int64?
+    /// What cache reads saved against the input price, in picodollars.
+    public var cacheSavedPicos: Int64
     public var estimated: Bool
+    /// Why the provider's usage was not believed, when it was not.
+    public var usageNote: String?
     public var timeToFirstTokenMs: Int?
     public var durationMs: Int
     public var status: Status
@@ -33,8 +39,8 @@ public struct LedgerEntry: Sendable, Equatable {
 
     public init(id: Int64? = nil, timestamp: Date, session: String, persona: String, provider: String, model: String,
                 inputTokens: Int, cachedInputTokens: Int = 0, cacheWriteTokens: Int = 0, outputTokens: Int,
-                reasoningTokens: Int = 0, costMicros: Int64?, estimated: Bool, timeToFirstTokenMs: Int? = nil,
-                durationMs: Int, status: Status, httpStatus: Int? = nil, errorKind: String? = nil) {
+                reasoningTokens: Int = 0, costPicos: Int64?, cacheSavedPicos: Int64 = 0, estimated: Bool, usageNote: String? = nil,
+                timeToFirstTokenMs: Int? = nil, durationMs: Int, status: Status, httpStatus: Int? = nil, errorKind: String? = nil) {
         self.id = id
         self.timestamp = timestamp
         self.session = session
@@ -46,8 +52,10 @@ public struct LedgerEntry: Sendable, Equatable {
         self.cacheWriteTokens = cacheWriteTokens
         self.outputTokens = outputTokens
         self.reasoningTokens = reasoningTokens
-        self.costMicros = costMicros
+        self.costPicos = costPicos
+        self.cacheSavedPicos = cacheSavedPicos
         self.estimated = estimated
+        self.usageNote = usageNote
         self.timeToFirstTokenMs = timeToFirstTokenMs
         self.durationMs = durationMs
         self.status = status
@@ -58,40 +66,52 @@ public struct LedgerEntry: Sendable, Equatable {
 
 /// Totals over a group of ledger rows.
 public struct CostTotals: Sendable, Equatable {
-    /// The cost of the rows whose price is known, in micro-dollars.
-    public var micros: Int64 = 0
+    /// The cost of the rows whose price is known, in picodollars.
+    public var picos: Int64 = 0
     public var requests = 0
     public var inputTokens = 0
     public var outputTokens = 0
-    /// Rows whose price is unknown; their cost is not in `micros`.
+    /// Rows whose price is unknown; their cost is not in `picos`.
     public var unpriced = 0
-    /// Rows priced from estimated counts (the provider reported no usage); their cost is in `micros`.
+    /// Rows priced from estimated counts (no usage reported, or none believed); their cost is in `picos`.
     public var estimated = 0
+    /// What cache reads saved, in picodollars.
+    public var cacheSavedPicos: Int64 = 0
 
-    public init(micros: Int64 = 0, requests: Int = 0, inputTokens: Int = 0, outputTokens: Int = 0, unpriced: Int = 0,
-                estimated: Int = 0) {
-        self.micros = micros
+    public init(picos: Int64 = 0, requests: Int = 0, inputTokens: Int = 0, outputTokens: Int = 0, unpriced: Int = 0,
+                estimated: Int = 0, cacheSavedPicos: Int64 = 0) {
+        self.picos = picos
         self.requests = requests
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens
         self.unpriced = unpriced
         self.estimated = estimated
+        self.cacheSavedPicos = cacheSavedPicos
     }
 
-    mutating func add(_ other: CostTotals) {
-        micros += other.micros
+    /// Adds `other`; false, leaving these unchanged, when a sum would leave Int64.
+    public mutating func add(_ other: CostTotals) -> Bool {
+        guard let picos = Money.sum(picos, other.picos), let saved = Money.sum(cacheSavedPicos, other.cacheSavedPicos) else {
+            return false
+        }
+        self.picos = picos
+        cacheSavedPicos = saved
         requests += other.requests
         inputTokens += other.inputTokens
         outputTokens += other.outputTokens
         unpriced += other.unpriced
         estimated += other.estimated
+        return true
     }
 }
 
-/// The cost ledger: one SQLite row per request in `persona.db`, in WAL mode, each written in its
-/// own transaction so that a crash loses nothing already recorded.
+/// The cost ledger: one SQLite row per request in `persona.db`. Requests in flight hold a
+/// reservation there (see `Ledger+Reservations`), and a row replaces it in the same transaction
+/// when the request ends, so that a crash loses nothing already recorded and every process
+/// sharing the home sees every other's spending.
 public final class Ledger: Sendable {
-    private let pool: DatabasePool
+    let pool: DatabasePool
+    public let path: String
 
     public convenience init(path: String) throws {
         try self.init(database: PersonaDatabase(path: path))
@@ -99,35 +119,47 @@ public final class Ledger: Sendable {
 
     public init(database: PersonaDatabase) {
         pool = database.pool
+        path = database.path
     }
 
-    private static let insertSQL = """
+    /// Runs `body`, turning any database failure into a `LedgerError` naming the file.
+    func guarded<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as BudgetRefusal { throw error } catch { throw LedgerError(path: path, error) }
+    }
+
+    static let insertSQL = """
         INSERT INTO requests (timestamp_ms, session, persona, provider, model, input_tokens, cached_input_tokens,
-            cache_write_tokens, output_tokens, reasoning_tokens, cost_micros, estimated, ttft_ms, duration_ms, status,
-            http_status, error_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            cache_write_tokens, output_tokens, reasoning_tokens, cost_picos, cache_saved_picos, estimated, usage_note, ttft_ms,
+            duration_ms, status, http_status, error_kind, reservation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
-    private static func arguments(_ entry: LedgerEntry) -> StatementArguments {
-        [Int64((entry.timestamp.timeIntervalSince1970 * 1000).rounded()), entry.session, entry.persona, entry.provider, entry.model,
+    static func arguments(_ entry: LedgerEntry, reservation: Int64? = nil) -> StatementArguments {
+        [milliseconds(entry.timestamp), entry.session, entry.persona, entry.provider, entry.model,
          entry.inputTokens, entry.cachedInputTokens, entry.cacheWriteTokens, entry.outputTokens, entry.reasoningTokens,
-         entry.costMicros, entry.estimated, entry.timeToFirstTokenMs, entry.durationMs, entry.status.rawValue, entry.httpStatus,
-         entry.errorKind]
+         entry.costPicos, entry.cacheSavedPicos, entry.estimated, entry.usageNote, entry.timeToFirstTokenMs, entry.durationMs,
+         entry.status.rawValue, entry.httpStatus, entry.errorKind, reservation]
     }
+
+    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
 
     /// Records one request in its own transaction, and returns its id.
     @discardableResult
     public func record(_ entry: LedgerEntry) throws -> Int64 {
-        try pool.write { db in
-            try db.execute(sql: Self.insertSQL, arguments: Self.arguments(entry))
-            return db.lastInsertedRowID
+        try guarded {
+            try pool.write { db in
+                try db.execute(sql: Self.insertSQL, arguments: Self.arguments(entry))
+                return db.lastInsertedRowID
+            }
         }
     }
 
     /// Records many requests in one transaction.
     public func record(batch: [LedgerEntry]) throws {
-        try pool.write { db in
-            let statement = try db.makeStatement(sql: Self.insertSQL)
-            for entry in batch { try statement.execute(arguments: Self.arguments(entry)) }
+        try guarded {
+            try pool.write { db in
+                let statement = try db.makeStatement(sql: Self.insertSQL)
+                for entry in batch { try statement.execute(arguments: Self.arguments(entry)) }
+            }
         }
     }
 
@@ -143,31 +175,48 @@ public final class Ledger: Sendable {
             self.end = end
         }
 
+        /// The local calendar day that holds `date`, as the daily budget and `costs daily` count it.
+        public static func day(of date: Date = Date(), calendar: Calendar = .current) -> Period {
+            let start = calendar.startOfDay(for: date)
+            return Period(start: start, end: calendar.date(byAdding: .day, value: 1, to: start))
+        }
+
         var sql: (String, StatementArguments) {
             var clauses: [String] = []
             var arguments: StatementArguments = []
             if let start {
                 clauses.append("timestamp_ms >= ?")
-                arguments += [Int64((start.timeIntervalSince1970 * 1000).rounded())]
+                arguments += [Ledger.milliseconds(start)]
             }
             if let end {
                 clauses.append("timestamp_ms < ?")
-                arguments += [Int64((end.timeIntervalSince1970 * 1000).rounded())]
+                arguments += [Ledger.milliseconds(end)]
             }
             return (clauses.isEmpty ? "1" : clauses.joined(separator: " AND "), arguments)
         }
     }
 
-    private static let totalsColumns = """
-        COALESCE(SUM(cost_micros), 0), COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
-        COALESCE(SUM(cost_micros IS NULL), 0), COALESCE(SUM(estimated), 0)
+    /// Sums split into micro-dollars and the picodollars below them, which no real ledger can
+    /// overflow; `totals(_:)` joins them with a check.
+    static let totalsColumns = """
+        COALESCE(SUM(cost_picos / 1000000), 0), COALESCE(SUM(cost_picos % 1000000), 0), COUNT(*), COALESCE(SUM(input_tokens), 0),
+        COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_picos IS NULL), 0), COALESCE(SUM(estimated), 0),
+        COALESCE(SUM(cache_saved_picos), 0)
         """
 
-    private static func totals(_ row: Row, offset: Int = 0) -> CostTotals {
-        CostTotals(micros: row[offset], requests: row[offset + 1], inputTokens: row[offset + 2], outputTokens: row[offset + 3],
-                   unpriced: row[offset + 4], estimated: row[offset + 5])
+    func totals(_ row: Row, offset: Int = 0) throws -> CostTotals {
+        let micros: Int64 = row[offset]
+        let rest: Int64 = row[offset + 1]
+        let (scaled, overflow) = micros.multipliedReportingOverflow(by: 1_000_000)
+        guard !overflow, let picos = Money.sum(scaled, rest) else {
+            throw LedgerError(path: path, reason: "its costs add up to more than \(Money.format(picos: .max)), which Persona cannot keep exactly")
+        }
+        return CostTotals(picos: picos, requests: row[offset + 2], inputTokens: row[offset + 3], outputTokens: row[offset + 4],
+                          unpriced: row[offset + 5], estimated: row[offset + 6], cacheSavedPicos: row[offset + 7])
     }
 
+    /// The one query behind every total a view shows: the header, F3, the sessions list, the
+    /// summaries of `ask` and `debate`, and `persona costs`.
     public func totals(in period: Period = Period(), session: String? = nil) throws -> CostTotals {
         var (condition, arguments) = period.sql
         if let session {
@@ -175,19 +224,29 @@ public final class Ledger: Sendable {
             arguments += [session]
         }
         let sql = "SELECT \(Self.totalsColumns) FROM requests WHERE \(condition)"
-        return try pool.read { db in
-            try Row.fetchOne(db, sql: sql, arguments: arguments).map { Self.totals($0) } ?? CostTotals()
+        return try guarded {
+            try pool.read { db in try Row.fetchOne(db, sql: sql, arguments: arguments) }.map { try totals($0) } ?? CostTotals()
+        }
+    }
+
+    /// Totals of each of `sessions` (those with no rows are left out).
+    public func totals(sessions: [String]) throws -> [String: CostTotals] {
+        guard !sessions.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: sessions.count).joined(separator: ", ")
+        let sql = "SELECT session, \(Self.totalsColumns) FROM requests WHERE session IN (\(marks)) GROUP BY session"
+        return try guarded {
+            var result: [String: CostTotals] = [:]
+            for row in try pool.read({ db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(sessions)) }) {
+                result[row[0]] = try totals(row, offset: 1)
+            }
+            return result
         }
     }
 
     /// Totals grouped by `provider` or by `provider:model`, largest cost first.
     public func breakdown(byModel: Bool, in period: Period = Period()) throws -> [(key: String, totals: CostTotals)] {
-        let (condition, arguments) = period.sql
-        let key = byModel ? "provider || ':' || model" : "provider"
-        let sql = "SELECT \(key), \(Self.totalsColumns) FROM requests WHERE \(condition) GROUP BY 1 ORDER BY 2 DESC, 1"
-        return try pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in (row[0] as String, Self.totals(row, offset: 1)) }
-        }
+        let summary = try summary(in: period)
+        return byModel ? summary.byModel : summary.byProvider
     }
 
     /// Totals per `provider:model`, and from them per provider and overall, in one scan.
@@ -196,70 +255,76 @@ public final class Ledger: Sendable {
     {
         let (condition, arguments) = period.sql
         let sql = "SELECT provider, model, \(Self.totalsColumns) FROM requests WHERE \(condition) GROUP BY provider, model"
-        let rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
-        var overall = CostTotals()
-        var providers: [String: CostTotals] = [:]
-        var models: [(key: String, totals: CostTotals)] = []
-        for row in rows {
-            let totals = Self.totals(row, offset: 2)
-            let provider: String = row[0]
-            models.append(("\(provider):\(row[1] as String)", totals))
-            providers[provider, default: CostTotals()].add(totals)
-            overall.add(totals)
+        return try guarded {
+            let rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+            var overall = CostTotals()
+            var providers: [String: CostTotals] = [:]
+            var models: [(key: String, totals: CostTotals)] = []
+            for row in rows {
+                let totals = try totals(row, offset: 2)
+                let provider: String = row[0]
+                models.append(("\(provider):\(row[1] as String)", totals))
+                guard providers[provider, default: CostTotals()].add(totals), overall.add(totals) else {
+                    throw LedgerError(path: path, reason: "its costs add up to more than Persona can keep exactly")
+                }
+            }
+            func ranked(_ list: [(key: String, totals: CostTotals)]) -> [(key: String, totals: CostTotals)] {
+                list.sorted { ($0.totals.picos, $1.key) > ($1.totals.picos, $0.key) }
+            }
+            return (overall, ranked(providers.map { ($0.key, $0.value) }), ranked(models))
         }
-        func ranked(_ list: [(key: String, totals: CostTotals)]) -> [(key: String, totals: CostTotals)] {
-            list.sorted { ($0.totals.micros, $1.key) > ($1.totals.micros, $0.key) }
-        }
-        return (overall, ranked(providers.map { ($0.key, $0.value) }), ranked(models))
     }
 
-    /// Cost per local calendar day, for every day of the period (days without requests are zero).
-    /// Each of the last `days` days' cost, and whether some of it was priced from estimated counts.
+    /// Each of the last `days` local days: its cost, whether some of it was priced from estimated
+    /// counts, and whether a row of it has no price.
     public func daily(days: Int, now: Date = Date(), calendar: Calendar = .current) throws
-        -> [(day: String, micros: Int64, estimated: Bool)]
+        -> [(day: String, totals: CostTotals)]
     {
+        let count = max(1, days)
         let today = calendar.startOfDay(for: now)
-        guard let first = calendar.date(byAdding: .day, value: -(max(1, days) - 1), to: today) else { return [] }
-        let (condition, arguments) = Period(start: first).sql
-        let rows = try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT timestamp_ms, cost_micros, estimated FROM requests WHERE \(condition) AND cost_micros IS NOT NULL
-                """, arguments: arguments)
-        }
+        guard let first = calendar.date(byAdding: .day, value: -(count - 1), to: today) else { return [] }
+        let starts = (0...count).compactMap { calendar.date(byAdding: .day, value: $0, to: first) }
         let formatter = DateFormatter()
         formatter.calendar = calendar
         formatter.timeZone = calendar.timeZone
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyy-MM-dd"
-        var sums: [String: Int64] = [:]
-        var estimatedDays: Set<String> = []
-        for row in rows {
-            let day = formatter.string(from: Date(timeIntervalSince1970: Double(row[0] as Int64) / 1000))
-            sums[day, default: 0] += row[1] as Int64
-            if row[2] as Bool { estimatedDays.insert(day) }
+        return try zip(starts, starts.dropFirst()).map { start, end in
+            (formatter.string(from: start), try totals(in: Period(start: start, end: end)))
         }
-        return (0..<max(1, days)).compactMap { offset in
-            calendar.date(byAdding: .day, value: offset, to: first).map { formatter.string(from: $0) }
-        }.map { ($0, sums[$0] ?? 0, estimatedDays.contains($0)) }
     }
 
     /// The latest rows, newest first.
     public func entries(limit: Int, in period: Period = Period()) throws -> [LedgerEntry] {
         let (condition, arguments) = period.sql
-        return try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM requests WHERE \(condition) ORDER BY id DESC LIMIT ?",
-                             arguments: arguments + [limit]).map(Self.entry)
+        return try guarded {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM requests WHERE \(condition) ORDER BY id DESC LIMIT ?",
+                                 arguments: arguments + [limit]).map(Self.entry)
+            }
         }
     }
 
-    private static func entry(_ row: Row) -> LedgerEntry {
+    /// Models in the ledger with requests of unknown price, most requests first.
+    public func unpricedModels() throws -> [(model: ModelRef, requests: Int)] {
+        try guarded {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT provider, model, COUNT(*) FROM requests WHERE cost_picos IS NULL AND status != 'budget'
+                    GROUP BY provider, model ORDER BY 3 DESC, 1, 2
+                    """).map { row in (ModelRef(provider: row[0], model: row[1]), row[2]) }
+            }
+        }
+    }
+
+    static func entry(_ row: Row) -> LedgerEntry {
         LedgerEntry(id: row["id"], timestamp: Date(timeIntervalSince1970: Double(row["timestamp_ms"] as Int64) / 1000),
                     session: row["session"], persona: row["persona"], provider: row["provider"], model: row["model"],
                     inputTokens: row["input_tokens"], cachedInputTokens: row["cached_input_tokens"],
                     cacheWriteTokens: row["cache_write_tokens"], outputTokens: row["output_tokens"],
-                    reasoningTokens: row["reasoning_tokens"], costMicros: row["cost_micros"], estimated: row["estimated"],
-                    timeToFirstTokenMs: row["ttft_ms"], durationMs: row["duration_ms"],
-                    status: LedgerEntry.Status(rawValue: row["status"]) ?? .failed, httpStatus: row["http_status"],
-                    errorKind: row["error_kind"])
+                    reasoningTokens: row["reasoning_tokens"], costPicos: row["cost_picos"], cacheSavedPicos: row["cache_saved_picos"],
+                    estimated: row["estimated"], usageNote: row["usage_note"], timeToFirstTokenMs: row["ttft_ms"],
+                    durationMs: row["duration_ms"], status: LedgerEntry.Status(rawValue: row["status"]) ?? .failed,
+                    httpStatus: row["http_status"], errorKind: row["error_kind"])
     }
 }

@@ -1,20 +1,42 @@
 import Foundation
 import GRDB
 
-/// `persona.db`: the cost ledger and the saved sessions, in one SQLite file in WAL mode.
+/// `persona.db`: the cost ledger, the reservations of requests in flight and the saved sessions,
+/// in one SQLite file in WAL mode, shared by every Persona process of a home.
 ///
 /// One migrator owns the whole schema, so the ledger and the session store never disagree about
 /// which migrations have run.
 public final class PersonaDatabase: Sendable {
     let pool: DatabasePool
+    public let path: String
+
+    /// How long a write waits for another process's write lock before it gives up.
+    static let lockTimeout: TimeInterval = 5
 
     public init(path: String) throws {
-        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
-                                                withIntermediateDirectories: true)
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        pool = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(pool)
+        self.path = path
+        do {
+            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
+                                                    withIntermediateDirectories: true)
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(Self.lockTimeout)
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrateAlone(pool, path: path)
+        } catch {
+            throw LedgerError(path: path, error)
+        }
+    }
+
+    /// Migrates with a lock on a file beside the database held: processes that open a new or
+    /// older `persona.db` at once would otherwise each decide to run the same migration.
+    private static func migrateAlone(_ pool: DatabasePool, path: String) throws {
+        if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
+        let lock = open(path + "-migrate-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { flock(lock, LOCK_UN) }
+        try migrator.migrate(pool)
     }
 
     static var migrator: DatabaseMigrator {
@@ -46,7 +68,6 @@ public final class PersonaDatabase: Sendable {
                 """)
         }
         migrator.registerMigration("ledger-v2-summary-index") { db in
-            // Covers the summary's GROUP BY, so reports read a narrow, ordered index, not whole rows.
             try db.execute(sql: """
                 CREATE INDEX requests_summary ON requests(provider, model, timestamp_ms, cost_micros, input_tokens, output_tokens)
                 """)
@@ -85,12 +106,97 @@ public final class PersonaDatabase: Sendable {
                 """)
         }
         migrator.registerMigration("ledger-v3-summary-index-estimated") { db in
-            // The summaries count estimated rows too; the index still covers everything they read.
             try db.execute(sql: """
                 DROP INDEX requests_summary;
                 CREATE INDEX requests_summary ON requests(provider, model, timestamp_ms, cost_micros, input_tokens, output_tokens, estimated)
                 """)
         }
+        migrator.registerMigration("money-v4-picodollars-reservations") { db in
+            try migrateToPicodollars(db)
+        }
         return migrator
     }
+
+    /// Costs move from rounded micro-dollars to exact picodollars. Rows whose counts or cost
+    /// were impossible (negative, past 2⁵³, a request over $100,000) keep no cost: it becomes
+    /// unknown, marked estimated, with the reason in `usage_note`. Reservations of requests in
+    /// flight get their table.
+    private static func migrateToPicodollars(_ db: Database) throws {
+        let countColumns = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens"]
+        let impossibleCount = countColumns.map { "\($0) < 0 OR \($0) > \(UsageCheck.countLimit)" }.joined(separator: " OR ")
+        let ceilingMicros = Money.requestCeiling / 1_000_000
+        try db.execute(sql: """
+            ALTER TABLE requests ADD COLUMN cost_picos INTEGER;
+            ALTER TABLE requests ADD COLUMN cache_saved_picos INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE requests ADD COLUMN usage_note TEXT;
+            ALTER TABLE requests ADD COLUMN reservation_id INTEGER;
+            UPDATE requests SET cost_picos = cost_micros * 1000000 WHERE cost_micros BETWEEN 0 AND \(ceilingMicros);
+            UPDATE requests SET cost_picos = NULL, estimated = 1,
+                usage_note = 'usage not believed when the ledger moved to exact costs: impossible counts or cost; the cost is unknown',
+                \(countColumns.map { "\($0) = CASE WHEN \($0) < 0 OR \($0) > \(UsageCheck.countLimit) THEN 0 ELSE \($0) END" }
+                    .joined(separator: ", "))
+                WHERE \(impossibleCount) OR cost_micros < 0 OR cost_micros > \(ceilingMicros);
+            DROP INDEX requests_summary;
+            DROP INDEX requests_time;
+            DROP INDEX requests_session;
+            ALTER TABLE requests DROP COLUMN cost_micros;
+            CREATE INDEX requests_summary ON requests(provider, model, timestamp_ms, cost_picos, input_tokens, output_tokens, estimated,
+                cache_saved_picos);
+            CREATE INDEX requests_day ON requests(timestamp_ms, cost_picos, estimated, input_tokens, output_tokens, cache_saved_picos);
+            CREATE INDEX requests_session ON requests(session, cost_picos, estimated, input_tokens, output_tokens, cache_saved_picos);
+            CREATE UNIQUE INDEX requests_reservation ON requests(reservation_id) WHERE reservation_id IS NOT NULL;
+
+            ALTER TABLE messages ADD COLUMN cost_picos INTEGER;
+            UPDATE messages SET cost_picos = cost_micros * 1000000 WHERE cost_micros BETWEEN 0 AND \(ceilingMicros);
+            ALTER TABLE messages DROP COLUMN cost_micros;
+
+            CREATE TABLE reservations (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                created_ms INTEGER NOT NULL,
+                deadline_ms INTEGER NOT NULL,
+                owner_pid INTEGER NOT NULL,
+                owner_start TEXT NOT NULL,
+                session TEXT NOT NULL,
+                persona TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                model TEXT NOT NULL,
+                input_tokens INTEGER NOT NULL,
+                max_output_tokens INTEGER NOT NULL,
+                amount_picos INTEGER
+            );
+            CREATE INDEX reservations_session ON reservations(session);
+            """)
+    }
+}
+
+/// The ledger could not be read or written: a full disk, a lock held too long by another
+/// process, a damaged file. Persona then sends nothing it could not record (DESIGN.md §5).
+public struct LedgerError: Error, Sendable, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    init(path: String, _ error: any Error) {
+        self.path = path
+        if let ledger = error as? LedgerError {
+            reason = ledger.reason
+        } else if let database = error as? DatabaseError {
+            switch database.resultCode {
+            case .SQLITE_FULL: reason = "the disk is full"
+            case .SQLITE_BUSY, .SQLITE_LOCKED: reason = "another process holds it locked (waited \(Int(PersonaDatabase.lockTimeout)) s)"
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: reason = "the file is damaged (\(database.message ?? "not a database")); move it aside to start a new ledger"
+            case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN: reason = "it cannot be written (\(database.message ?? "read-only"))"
+            case .SQLITE_IOERR: reason = "the disk failed to read or write it (\(database.message ?? "I/O error"))"
+            default: reason = database.message ?? "\(database)"
+            }
+        } else {
+            reason = "\(error)"
+        }
+    }
+
+    public var description: String { "the cost ledger \(path) cannot be used: \(reason)" }
 }

@@ -35,14 +35,10 @@ public struct SessionInfo: Sendable, Equatable {
     }
 }
 
-/// A line of `persona sessions list`.
+/// A line of `persona sessions list`; its cost comes from the ledger (`Ledger.totals(sessions:)`).
 public struct SessionSummary: Sendable, Equatable {
     public var info: SessionInfo
     public var turns: Int
-    public var costMicros: Int64
-    public var unpriced: Int
-    /// Turns priced from estimated counts; their cost is in `costMicros`.
-    public var estimated: Int
 }
 
 /// Saved sessions in `persona.db`. A message is written, in its own transaction, when its turn
@@ -69,27 +65,21 @@ public final class SessionStore: Sendable {
         try pool.write { db in
             try db.execute(sql: """
                 INSERT INTO messages (session, round, speaker, name, role, provider, model, text, status, error, input_tokens,
-                    output_tokens, cost_micros, estimated, dropped_turns, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    output_tokens, cost_picos, estimated, dropped_turns, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [session, message.round, message.speaker, message.name, message.role.rawValue, message.provider,
                                  message.model, message.text, message.status.rawValue, message.error, message.inputTokens,
-                                 message.outputTokens, message.costMicros, message.estimated, message.droppedTurns,
+                                 message.outputTokens, message.costPicos, message.estimated, message.droppedTurns,
                                  Self.milliseconds(date)])
         }
     }
 
-    /// Sessions, newest first, with their turn count and cost.
+    /// Sessions, newest first, with their turn count.
     public func list(limit: Int = 50) throws -> [SessionSummary] {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT s.*, COUNT(m.id) AS turns, COALESCE(SUM(m.cost_micros), 0) AS cost,
-                       COALESCE(SUM(m.role != 'user' AND m.cost_micros IS NULL), 0) AS unpriced,
-                       COALESCE(SUM(m.estimated), 0) AS estimated
-                FROM sessions s LEFT JOIN messages m ON m.session = s.id
+                SELECT s.*, COUNT(m.id) AS turns FROM sessions s LEFT JOIN messages m ON m.session = s.id
                 GROUP BY s.id ORDER BY s.created_ms DESC LIMIT ?
-                """, arguments: [limit]).map { row in
-                SessionSummary(info: Self.info(row), turns: row["turns"], costMicros: row["cost"], unpriced: row["unpriced"],
-                               estimated: row["estimated"])
-            }
+                """, arguments: [limit]).map { row in SessionSummary(info: Self.info(row), turns: row["turns"]) }
         }
     }
 
@@ -131,7 +121,7 @@ public final class SessionStore: Sendable {
                           role: TranscriptMessage.Role(rawValue: row["role"]) ?? .persona, text: row["text"],
                           status: TranscriptMessage.Status(rawValue: row["status"]) ?? .failed, error: row["error"],
                           provider: row["provider"], model: row["model"], inputTokens: row["input_tokens"],
-                          outputTokens: row["output_tokens"], costMicros: row["cost_micros"], estimated: row["estimated"],
+                          outputTokens: row["output_tokens"], costPicos: row["cost_picos"], estimated: row["estimated"],
                           droppedTurns: row["dropped_turns"])
     }
 }

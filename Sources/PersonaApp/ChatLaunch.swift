@@ -1,0 +1,82 @@
+import Foundation
+import PersonaKit
+import TerminalUI
+
+/// What `persona chat` resolves before its screen opens: who takes part (a resumed session's
+/// roster), the judge, the accounting and the saved session.
+public struct ChatLaunch {
+    public struct Options: Sendable {
+        public var personas: [String]
+        public var model: String?
+        public var mode: ConversationMode
+        public var rounds: Int
+        public var judge: String?
+        public var resume: String?
+        /// `--budget`, which `/reload` keeps over the config's session cap.
+        public var budget: Decimal?
+        public var pricesFile: String?
+
+        public init(personas: [String] = [], model: String? = nil, mode: ConversationMode = .parallel, rounds: Int = 3,
+                    judge: String? = nil, resume: String? = nil, budget: Decimal? = nil, pricesFile: String? = nil) {
+            self.personas = personas
+            self.model = model
+            self.mode = mode
+            self.rounds = rounds
+            self.judge = judge
+            self.resume = resume
+            self.budget = budget
+            self.pricesFile = pricesFile
+        }
+    }
+
+    public let options: Options
+    public let workspace: Workspace
+    public let roster: [Roster.RosterMember]
+    public let judge: Roster.RosterMember?
+    public let accounting: Accounting
+    public let database: PersonaDatabase
+    public let resumed: (info: SessionInfo, messages: [TranscriptMessage])?
+
+    /// Throws `UsageError` for a bad option or config, `LedgerError` when `persona.db` cannot be used.
+    public init(_ options: Options, workspace: Workspace, warn: @escaping @Sendable (String) -> Void) throws {
+        self.options = options
+        self.workspace = workspace
+        database = try PersonaDatabase(path: workspace.paths.database)
+        let model: ModelRef?
+        do { model = try options.model.map(ModelRef.init(parsing:)) } catch { throw UsageError("--model: \(error)") }
+        var resumed: (info: SessionInfo, messages: [TranscriptMessage])?
+        if let id = options.resume {
+            guard let saved = try SessionStore(database: database).load(id) else {
+                throw UsageError("no session '\(id)'; `persona sessions list` shows them")
+            }
+            resumed = saved
+            roster = try saved.info.roster.map { member in
+                try Roster.roster([try Roster.find(member.persona, in: workspace)], override: model ?? member.model, workspace: workspace)[0]
+            }
+        } else {
+            roster = try Roster.select(personas: options.personas, model: options.model, workspace: workspace)
+        }
+        self.resumed = resumed
+        judge = try (options.judge ?? resumed?.info.judge).map { name in
+            let persona = try Roster.find(name, in: workspace)
+            return try Roster.roster([persona], override: persona.model == nil ? model : nil, workspace: workspace)[0]
+        }
+        // The screen shows a ledger failure itself (`AppEvent.ledgerFailed`); a line on stderr would tear it.
+        accounting = try AccountingSetup.make(workspace: workspace, budget: options.budget, pricesFile: options.pricesFile, warn: warn,
+                                              onLedgerFailure: { _ in })
+    }
+
+    /// The screen's controller: a resumed session's panes refilled, or a new session.
+    public func controller(screen: Screen, input: Int32 = STDIN_FILENO) -> ChatController {
+        let members = roster + [judge].compactMap { $0 }
+        var state = ChatSetup.state(for: roster, session: resumed?.info.id ?? SessionID.make(), accounting: accounting, workspace: workspace,
+                                    width: screen.width, height: screen.height, mode: resumed?.info.mode ?? options.mode,
+                                    rounds: resumed?.info.rounds ?? options.rounds, judge: judge, resumed: resumed?.messages ?? [])
+        let retired = RetiredModels.warnings(members.map { ($0.persona.id, $0.model) }, catalog: accounting.catalog)
+        if !retired.isEmpty { state.notice = retired.joined(separator: " ") }
+        return ChatController(state: state, personas: members.map(\.persona), workspace: workspace, screen: screen,
+                              engine: EngineSetup.make(workspace: workspace, accounting: accounting),
+                              store: SessionStore(database: database), transcript: resumed?.messages ?? [],
+                              budgetOverride: options.budget, input: input)
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import GRDB
+
+/// What a request about to be sent asks the ledger to hold for it.
+public struct ReservationClaim: Sendable, Equatable {
+    public var session: String
+    public var persona: String
+    public var provider: String
+    public var model: String
+    /// The prompt's estimated size, and the most output the request allows.
+    public var inputTokens: Int
+    public var maxOutputTokens: Int
+    /// The request's worst-case cost; nil when its price is unknown.
+    public var picos: Int64?
+
+    public init(session: String, persona: String, provider: String, model: String, inputTokens: Int, maxOutputTokens: Int,
+                picos: Int64?) {
+        self.session = session
+        self.persona = persona
+        self.provider = provider
+        self.model = model
+        self.inputTokens = inputTokens
+        self.maxOutputTokens = maxOutputTokens
+        self.picos = picos
+    }
+}
+
+/// A request's hold on the budget while it is in flight.
+public struct Reservation: Sendable, Equatable {
+    public let id: Int64
+    public let picos: Int64?
+}
+
+/// The caps a reservation must fit under, in picodollars.
+public struct BudgetCaps: Sendable, Equatable {
+    public var session: Int64?
+    public var daily: Int64?
+
+    public init(session: Int64? = nil, daily: Int64? = nil) {
+        self.session = session
+        self.daily = daily
+    }
+
+    public var isEmpty: Bool { session == nil && daily == nil }
+}
+
+/// A request the budget would not let out: it was never sent.
+public struct BudgetRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    public let needed: Int64?
+    public let left: Int64
+    public let cap: Int64
+    public let daily: Bool
+
+    public var description: String {
+        let which = daily ? "daily budget (budget.daily_usd)" : "session budget (--budget or budget.session_usd)"
+        let cost = needed.map { "could cost up to \(Money.format(picos: $0))" } ?? "has no known price, so it cannot be capped"
+        return "this request \(cost) and \(Money.format(picos: left)) of the \(Money.format(picos: cap)) \(which) is left; "
+            + "it was not sent"
+    }
+}
+
+/// A reservation as `persona.db` holds it, for tests and monitors.
+public struct OpenReservation: Sendable, Equatable {
+    public var id: Int64
+    public var session: String
+    public var persona: String
+    public var provider: String
+    public var model: String
+    public var picos: Int64?
+    public var ownerPID: Int32
+    public var created: Date
+}
+
+/// Budgets that hold across every process sharing `persona.db` (DESIGN.md §5): each request
+/// reserves its worst case in a `BEGIN IMMEDIATE` transaction, which SQLite runs one at a time
+/// across processes, against what the ledger and every open reservation already hold. When the
+/// request ends, one transaction swaps its reservation for its ledger row.
+extension Ledger {
+    /// A reservation older than this is taken for abandoned even if its process lives on.
+    public static let reservationLifetime: TimeInterval = 6 * 3600
+
+    /// Reserves `claim` if it fits under `caps`, first releasing reservations whose process is
+    /// gone. Throws `BudgetRefusal` (after recording a `budget` row) or `LedgerError`.
+    public func reserve(_ claim: ReservationClaim, caps: BudgetCaps, now: Date = Date(), calendar: Calendar = .current) throws
+        -> Reservation
+    {
+        var refusal: BudgetRefusal?
+        let reservation: Reservation? = try guarded {
+            try pool.writeWithoutTransaction { db in
+                var reserved: Reservation?
+                try db.inTransaction(.immediate) {
+                    try reclaim(db, now: now)
+                    if let cap = caps.daily {
+                        let day = Period.day(of: now, calendar: calendar)
+                        let spent = try committed(db, ledgerWhere: "timestamp_ms >= ? AND timestamp_ms < ?",
+                                                  [Self.milliseconds(day.start!), Self.milliseconds(day.end!)], reservationsWhere: "1", [])
+                        refusal = Self.refusal(claim, spent: spent, cap: cap, daily: true)
+                    }
+                    if refusal == nil, let cap = caps.session {
+                        let spent = try committed(db, ledgerWhere: "session = ?", [claim.session], reservationsWhere: "session = ?",
+                                                  [claim.session])
+                        refusal = Self.refusal(claim, spent: spent, cap: cap, daily: false)
+                    }
+                    if refusal != nil {
+                        try db.execute(sql: Self.insertSQL, arguments: Self.arguments(Self.refusedEntry(claim, at: now)))
+                        return .commit
+                    }
+                    try db.execute(sql: """
+                        INSERT INTO reservations (created_ms, deadline_ms, owner_pid, owner_start, session, persona, provider, model,
+                            input_tokens, max_output_tokens, amount_picos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [Self.milliseconds(now), Self.milliseconds(now.addingTimeInterval(Self.reservationLifetime)),
+                                         ProcessIdentity.current.pid, ProcessIdentity.current.start, claim.session, claim.persona,
+                                         claim.provider, claim.model, claim.inputTokens, claim.maxOutputTokens, claim.picos])
+                    reserved = Reservation(id: db.lastInsertedRowID, picos: claim.picos)
+                    return .commit
+                }
+                return reserved
+            }
+        }
+        if let refusal { throw refusal }
+        return reservation!
+    }
+
+    /// Swaps the reservation for the request's row. Should the reservation have been reclaimed
+    /// meanwhile (its deadline passed), the row that reclaiming wrote is corrected instead.
+    public func settle(_ reservation: Reservation, as entry: LedgerEntry) throws {
+        try guarded {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    try db.execute(sql: "DELETE FROM reservations WHERE id = ?", arguments: [reservation.id])
+                    if db.changesCount == 0 {
+                        try db.execute(sql: "DELETE FROM requests WHERE reservation_id = ?", arguments: [reservation.id])
+                    }
+                    try db.execute(sql: Self.insertSQL, arguments: Self.arguments(entry, reservation: reservation.id))
+                    return .commit
+                }
+            }
+        }
+    }
+
+    /// Releases the reservations of processes that are gone, each as an `interrupted` row priced
+    /// at its worst case (marked estimated): nobody knows what the provider billed, and less
+    /// could let a budget overshoot. Returns how many.
+    @discardableResult
+    public func reclaimAbandoned(now: Date = Date()) throws -> Int {
+        try guarded {
+            try pool.writeWithoutTransaction { db in
+                var count = 0
+                try db.inTransaction(.immediate) {
+                    count = try reclaim(db, now: now)
+                    return .commit
+                }
+                return count
+            }
+        }
+    }
+
+    public func openReservations() throws -> [OpenReservation] {
+        try guarded {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM reservations ORDER BY id").map { row in
+                    OpenReservation(id: row["id"], session: row["session"], persona: row["persona"], provider: row["provider"],
+                                    model: row["model"], picos: row["amount_picos"], ownerPID: row["owner_pid"],
+                                    created: Date(timeIntervalSince1970: Double(row["created_ms"] as Int64) / 1000))
+                }
+            }
+        }
+    }
+
+    @discardableResult
+    private func reclaim(_ db: Database, now: Date) throws -> Int {
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM reservations")
+        var count = 0
+        for row in rows {
+            let deadline: Int64 = row["deadline_ms"]
+            guard deadline < Self.milliseconds(now) || !ProcessIdentity.isRunning(pid: row["owner_pid"], start: row["owner_start"])
+            else { continue }
+            let entry = LedgerEntry(
+                timestamp: Date(timeIntervalSince1970: Double(row["created_ms"] as Int64) / 1000), session: row["session"],
+                persona: row["persona"], provider: row["provider"], model: row["model"], inputTokens: row["input_tokens"],
+                outputTokens: row["max_output_tokens"], costPicos: row["amount_picos"], estimated: true,
+                usageNote: "the process ended before this request was recorded; priced at its reserved worst case",
+                durationMs: 0, status: .interrupted, errorKind: "interrupted")
+            let id: Int64 = row["id"]
+            try db.execute(sql: Self.insertSQL, arguments: Self.arguments(entry, reservation: id))
+            try db.execute(sql: "DELETE FROM reservations WHERE id = ?", arguments: [id])
+            count += 1
+        }
+        return count
+    }
+
+    /// What the ledger rows and the open reservations matching the conditions hold together.
+    private func committed(_ db: Database, ledgerWhere: String, _ ledgerArguments: [any DatabaseValueConvertible],
+                           reservationsWhere: String, _ reservationArguments: [any DatabaseValueConvertible]) throws -> Int64 {
+        let spentRow = try Row.fetchOne(db, sql: """
+            SELECT COALESCE(SUM(cost_picos / 1000000), 0), COALESCE(SUM(cost_picos % 1000000), 0) FROM requests WHERE \(ledgerWhere)
+            """, arguments: StatementArguments(ledgerArguments))
+        let heldRow = try Row.fetchOne(db, sql: """
+            SELECT COALESCE(SUM(amount_picos / 1000000), 0), COALESCE(SUM(amount_picos % 1000000), 0) FROM reservations
+            WHERE \(reservationsWhere)
+            """, arguments: StatementArguments(reservationArguments))
+        var total: Int64 = 0
+        for row in [spentRow, heldRow].compactMap({ $0 }) {
+            let (scaled, overflow) = (row[0] as Int64).multipliedReportingOverflow(by: 1_000_000)
+            guard !overflow, let sum = Money.sum(scaled, row[1]).flatMap({ Money.sum(total, $0) }) else { return .max }
+            total = sum
+        }
+        return total
+    }
+
+    private static func refusal(_ claim: ReservationClaim, spent: Int64, cap: Int64, daily: Bool) -> BudgetRefusal? {
+        let left = max(0, cap - min(spent, cap))
+        guard let needed = claim.picos else { return BudgetRefusal(needed: nil, left: left, cap: cap, daily: daily) }
+        return needed > left ? BudgetRefusal(needed: needed, left: left, cap: cap, daily: daily) : nil
+    }
+
+    private static func refusedEntry(_ claim: ReservationClaim, at now: Date) -> LedgerEntry {
+        LedgerEntry(timestamp: now, session: claim.session, persona: claim.persona, provider: claim.provider, model: claim.model,
+                    inputTokens: 0, outputTokens: 0, costPicos: 0, estimated: false, durationMs: 0, status: .budget,
+                    errorKind: "budget")
+    }
+}
