@@ -33,7 +33,12 @@ final class Inbox: @unchecked Sendable {
     }
 
     func post(_ event: AppEvent) {
-        post([event])
+        let wake = lock.withLock {
+            queue.append(event)
+            return queue.count == 1 && watched
+        }
+        // One wake-up per batch: a UI thread that is already awake will drain the rest.
+        if wake { Inbox.wake(writeFD, Inbox.eventByte) }
     }
 
     /// Posts events that must reach the screen in the same frame.
@@ -41,9 +46,8 @@ final class Inbox: @unchecked Sendable {
         let wake = lock.withLock {
             let wasEmpty = queue.isEmpty
             queue.append(contentsOf: events)
-            return wasEmpty && watched
+            return wasEmpty && !events.isEmpty && watched
         }
-        // One wake-up per batch: a UI thread that is already awake will drain the rest.
         if wake { Inbox.wake(writeFD, Inbox.eventByte) }
     }
 
@@ -561,9 +565,9 @@ private final class ConversationRelay: Sendable {
         self.serials = TurnSerials(serials)
     }
 
-    /// The ledger's fresh totals for an event that follows a recorded request (a finished
-    /// attempt), to be shown in the same frame as the event: the running turn's estimate leaves
-    /// the header as its row joins it.
+    /// The ledger's fresh totals, for an event that follows a recorded request (a finished
+    /// attempt) and is shown in the same frame: the running turn's estimate leaves the header as
+    /// its row joins it.
     private func recorded(_ event: EngineEvent) -> [AppEvent] {
         switch event {
         case .done, .failed, .retry, .failover:
@@ -591,9 +595,14 @@ private final class ConversationRelay: Sendable {
             inbox.post(.turnStarted(personaID: id.personaID, round: id.round, droppedTurns: id.droppedTurns))
             inbox.post(.turn(personaID: id.personaID, serial: serial, .sent(estimatedInputTokens: id.estimatedInputTokens)))
         case .turn(let engineEvent, _):
-            if let update = update(for: engineEvent) {
-                inbox.post(recorded(engineEvent) + ledgerFailure(engineEvent)
-                    + [.turn(personaID: engineEvent.turnID.personaID, serial: serials[engineEvent.turnID.personaID], update)])
+            guard let update = update(for: engineEvent) else { return }
+            let event = AppEvent.turn(personaID: engineEvent.turnID.personaID, serial: serials[engineEvent.turnID.personaID], update)
+            switch engineEvent {
+            case .done, .failed, .retry, .failover:
+                inbox.post(recorded(engineEvent) + ledgerFailure(engineEvent) + [event])
+            case .request, .delta, .usage, .queued:
+                // Deltas come thousands of times a second: one event, no array.
+                inbox.post(event)
             }
         case .moderatorChose(_, let persona, _, let fallback):
             inbox.post(.notice(fallback ? "The moderator named nobody; \(persona) speaks next."

@@ -37,13 +37,18 @@ public enum ConfigReport {
         func usd(_ value: Decimal?) -> String { value.map { NSDecimalNumber(decimal: $0).stringValue } ?? "none" }
         lines.append("budget: { session_usd: \(usd(config.budget.sessionUSD)), daily_usd: \(usd(config.budget.dailyUSD)), "
             + "warn_at: \(usd(config.budget.warnAt)) }")
+        lines.append("prompt_cache: \(config.promptCache.rawValue)")
         if !config.prices.isEmpty { lines.append("prices: \(config.prices.keys.sorted().joined(separator: ", "))") }
         if let file = config.pricesFile { lines.append("prices_file: \(file)") }
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The config's and persona files' problems, then warnings for personas on retired models.
     public static func validate(_ workspace: Workspace) -> String {
         var lines = workspace.issues.map(\.description)
+        let (catalog, _) = PriceCatalog.load(config: workspace.config, pricesFile: nil, home: workspace.paths.home)
+        let uses = workspace.personas.compactMap { persona in (persona.model ?? workspace.config.defaultModel).map { (persona.id, $0) } }
+        lines += RetiredModels.warnings(uses, catalog: catalog).map { "warning: " + $0 }
         let errors = workspace.issues.filter { $0.severity == .error }.count
         lines.append(errors == 0
             ? "OK: \(workspace.paths.configFile) and \(workspace.personas.count) personas" + (workspace.issues.isEmpty ? "" : " (warnings above)")

@@ -13,7 +13,7 @@ public enum FirstRun {
         # The model for personas that name none. Without it Persona picks one: the cheapest good
         # model of the first provider whose key is set (ANTHROPIC, OPENAI, GEMINI, GROQ, OPENROUTER),
         # else a model Ollama already has, else the local server (`persona local setup`).
-        # default_model: anthropic:claude-haiku-4-5
+        # default_model: anthropic:claude-sonnet-5-5
 
         # Keys come from the environment: ANTHROPIC_API_KEY, OPENAI_API_KEY, GEMINI_API_KEY, …
         # Any OpenAI-compatible server can be added:
@@ -21,14 +21,19 @@ public enum FirstRun {
         #   openai: { rpm: 500, tpm: 30000 }
         #   corp:   { type: openai, base_url: https://llm.example.com/v1, api_key_env: CORP_TOKEN }
 
-        # Spending caps in USD; the bar in the header turns yellow at warn_at and red at the cap.
+        # Spending caps in USD, held across every Persona process on this home; the bar in the
+        # header turns yellow at warn_at and red at the cap. /reload applies a change at once.
         # budget: { session_usd: 1.00, daily_usd: 10.00, warn_at: 0.8 }
+
+        # Anthropic prompt caching of each persona's prompt and conversation: auto, off or 1h.
+        # prompt_cache: auto
 
         # retry: { max_retries: 3, base_delay: 1.0, max_delay: 60 }
         # circuit_breaker: { failure_threshold: 5, cooldown: 60 }
         # timeouts: { connect: 10, stream_idle: 30 }
-        # failover_chains: { default: [anthropic:claude-sonnet-4-5, openai:gpt-4o] }
-        # prices: { "openai:gpt-5": { input: 1.25, cached_input: 0.125, output: 10 } }
+        # failover_chains: { default: [anthropic:claude-sonnet-5-5, openai:gpt-6-sol] }
+        # Prices in USD per million tokens, over the catalog (`persona models`, `persona prices update`):
+        # prices: { "vllm:my-model": { input: 0.50, output: 1.50 } }
 
         """
 

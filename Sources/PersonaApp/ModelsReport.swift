@@ -67,9 +67,14 @@ public enum ModelsReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// A price per million tokens, exactly: `$0.075`.
+    /// A price per million tokens, exactly, with cents at least: `$0.075`, `$0.80`, `$15.00`.
     static func dollars(_ picos: Int64?) -> String {
-        picos.map { "$" + TokenPrices.usdPerMillionText($0) } ?? "-"
+        guard let picos else { return "-" }
+        var text = TokenPrices.usdPerMillionText(picos)
+        let decimals = text.firstIndex(of: ".").map { text.distance(from: $0, to: text.endIndex) - 1 }
+        if decimals == nil { text += "." }
+        text += String(repeating: "0", count: max(0, 2 - (decimals ?? 0)))
+        return "$" + text
     }
 
     static func count(_ value: Int?) -> String { value.map(String.init) ?? "-" }

@@ -167,3 +167,20 @@ final class CatalogTests: XCTestCase {
         XCTAssertThrowsError(try catalog.importLiteLLM(Array("{\"truncated".utf8), source: .file("bad.json")))
     }
 }
+
+/// The model Persona picks by itself is never one its provider has retired.
+final class DefaultModelTests: XCTestCase {
+    func testARetiredDefaultGivesWayToItsSuccessor() async throws {
+        var catalog = try PriceCatalog.bundled()
+        var haiku = try XCTUnwrap(catalog.price(for: ModelRef(provider: "anthropic", model: "claude-haiku-5-5")))
+        haiku.retired = "2026-01-01"
+        haiku.replacedBy = "claude-sonnet-5-5"
+        catalog.add(haiku)
+        let directory = ProviderDirectory(config: Config(), environment: ["ANTHROPIC_API_KEY": "k"])
+        let local = LocalServer(home: FileManager.default.temporaryDirectory.appendingPathComponent("none-\(UUID())").path)
+        let choice = try await DefaultModel.resolve(directory: directory, local: local, startLocal: false, catalog: catalog)
+        XCTAssertEqual(choice.model, ModelRef(provider: "anthropic", model: "claude-sonnet-5-5"))
+        let current = try await DefaultModel.resolve(directory: directory, local: local, startLocal: false, catalog: try PriceCatalog.bundled())
+        XCTAssertEqual(current.model, ModelRef(provider: "anthropic", model: "claude-haiku-5-5"))
+    }
+}

@@ -59,6 +59,14 @@ final class LedgerTests: XCTestCase {
         XCTAssertThrowsError(try ledger.summary())
     }
 
+    func testAddingTotalsPastInt64IsRefusedNotTrapped() {
+        var totals = CostTotals(picos: 5, inputTokens: Int.max)
+        XCTAssertFalse(totals.add(CostTotals(picos: 1, inputTokens: 1)))
+        XCTAssertEqual(totals, CostTotals(picos: 5, inputTokens: Int.max), "left as it was")
+        XCTAssertTrue(totals.add(CostTotals(picos: 1, requests: 1)))
+        XCTAssertEqual(totals.picos, 6)
+    }
+
     func testRowsSurviveReopening() throws {
         try Ledger(path: path).record(entry(cost: 1))
         XCTAssertEqual(try Ledger(path: path).totals().requests, 1)

@@ -192,20 +192,11 @@ extension Ledger {
     /// What the ledger rows and the open reservations matching the conditions hold together.
     private func committed(_ db: Database, ledgerWhere: String, _ ledgerArguments: [any DatabaseValueConvertible],
                            reservationsWhere: String, _ reservationArguments: [any DatabaseValueConvertible]) throws -> Int64 {
-        let spentRow = try Row.fetchOne(db, sql: """
-            SELECT COALESCE(SUM(cost_picos / 1000000), 0), COALESCE(SUM(cost_picos % 1000000), 0) FROM requests WHERE \(ledgerWhere)
-            """, arguments: StatementArguments(ledgerArguments))
-        let heldRow = try Row.fetchOne(db, sql: """
-            SELECT COALESCE(SUM(amount_picos / 1000000), 0), COALESCE(SUM(amount_picos % 1000000), 0) FROM reservations
-            WHERE \(reservationsWhere)
-            """, arguments: StatementArguments(reservationArguments))
-        var total: Int64 = 0
-        for row in [spentRow, heldRow].compactMap({ $0 }) {
-            let (scaled, overflow) = (row[0] as Int64).multipliedReportingOverflow(by: 1_000_000)
-            guard !overflow, let sum = Money.sum(scaled, row[1]).flatMap({ Money.sum(total, $0) }) else { return .max }
-            total = sum
-        }
-        return total
+        let spent = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(cost_picos), 0) FROM requests WHERE \(ledgerWhere)",
+                                       arguments: StatementArguments(ledgerArguments)) ?? 0
+        let held = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(amount_picos), 0) FROM reservations WHERE \(reservationsWhere)",
+                                      arguments: StatementArguments(reservationArguments)) ?? 0
+        return Money.sum(spent, held) ?? .max
     }
 
     private static func refusal(_ claim: ReservationClaim, spent: Int64, cap: Int64, daily: Bool) -> BudgetRefusal? {

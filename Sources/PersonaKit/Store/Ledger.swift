@@ -91,17 +91,22 @@ public struct CostTotals: Sendable, Equatable {
 
     /// Adds `other`; false, leaving these unchanged, when a sum would leave Int64.
     public mutating func add(_ other: CostTotals) -> Bool {
-        guard let picos = Money.sum(picos, other.picos), let saved = Money.sum(cacheSavedPicos, other.cacheSavedPicos) else {
-            return false
+        var sum = self
+        var overflow = false
+        func add<T: FixedWidthInteger>(_ value: inout T, _ more: T) {
+            let (result, over) = value.addingReportingOverflow(more)
+            value = result
+            overflow = overflow || over
         }
-        self.picos = picos
-        cacheSavedPicos = saved
-        requests += other.requests
-        inputTokens += other.inputTokens
-        outputTokens += other.outputTokens
-        unpriced += other.unpriced
-        estimated += other.estimated
-        return true
+        add(&sum.picos, other.picos)
+        add(&sum.cacheSavedPicos, other.cacheSavedPicos)
+        add(&sum.requests, other.requests)
+        add(&sum.inputTokens, other.inputTokens)
+        add(&sum.outputTokens, other.outputTokens)
+        add(&sum.unpriced, other.unpriced)
+        add(&sum.estimated, other.estimated)
+        if !overflow { self = sum }
+        return !overflow
     }
 }
 
@@ -196,23 +201,17 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Sums split into micro-dollars and the picodollars below them, which no real ledger can
-    /// overflow; `totals(_:)` joins them with a check.
+    /// The sums every total is made of. SQLite sums integers exactly and fails, rather than wraps,
+    /// past Int64, so a sum is right or an error; costs are never negative, and rows are capped at
+    /// `Money.requestCeiling`, so only a ledger of over $9 million fails.
     static let totalsColumns = """
-        COALESCE(SUM(cost_picos / 1000000), 0), COALESCE(SUM(cost_picos % 1000000), 0), COUNT(*), COALESCE(SUM(input_tokens), 0),
-        COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_picos IS NULL), 0), COALESCE(SUM(estimated), 0),
-        COALESCE(SUM(cache_saved_picos), 0)
+        COALESCE(SUM(cost_picos), 0), COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
+        COUNT(*) - COUNT(cost_picos), COALESCE(SUM(estimated), 0), COALESCE(SUM(cache_saved_picos), 0)
         """
 
-    func totals(_ row: Row, offset: Int = 0) throws -> CostTotals {
-        let micros: Int64 = row[offset]
-        let rest: Int64 = row[offset + 1]
-        let (scaled, overflow) = micros.multipliedReportingOverflow(by: 1_000_000)
-        guard !overflow, let picos = Money.sum(scaled, rest) else {
-            throw LedgerError(path: path, reason: "its costs add up to more than \(Money.format(picos: .max)), which Persona cannot keep exactly")
-        }
-        return CostTotals(picos: picos, requests: row[offset + 2], inputTokens: row[offset + 3], outputTokens: row[offset + 4],
-                          unpriced: row[offset + 5], estimated: row[offset + 6], cacheSavedPicos: row[offset + 7])
+    static func totals(_ row: Row, offset: Int = 0) -> CostTotals {
+        CostTotals(picos: row[offset], requests: row[offset + 1], inputTokens: row[offset + 2], outputTokens: row[offset + 3],
+                   unpriced: row[offset + 4], estimated: row[offset + 5], cacheSavedPicos: row[offset + 6])
     }
 
     /// The one query behind every total a view shows: the header, F3, the sessions list, the
@@ -225,7 +224,7 @@ public final class Ledger: Sendable {
         }
         let sql = "SELECT \(Self.totalsColumns) FROM requests WHERE \(condition)"
         return try guarded {
-            try pool.read { db in try Row.fetchOne(db, sql: sql, arguments: arguments) }.map { try totals($0) } ?? CostTotals()
+            try pool.read { db in try Row.fetchOne(db, sql: sql, arguments: arguments) }.map { Self.totals($0) } ?? CostTotals()
         }
     }
 
@@ -237,7 +236,7 @@ public final class Ledger: Sendable {
         return try guarded {
             var result: [String: CostTotals] = [:]
             for row in try pool.read({ db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(sessions)) }) {
-                result[row[0]] = try totals(row, offset: 1)
+                result[row[0]] = Self.totals(row, offset: 1)
             }
             return result
         }
@@ -254,16 +253,16 @@ public final class Ledger: Sendable {
         -> (totals: CostTotals, byProvider: [(key: String, totals: CostTotals)], byModel: [(key: String, totals: CostTotals)])
     {
         let (condition, arguments) = period.sql
-        let sql = "SELECT provider, model, \(Self.totalsColumns) FROM requests WHERE \(condition) GROUP BY provider, model"
         return try guarded {
-            let rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+            let models = try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT provider, model, \(Self.totalsColumns) FROM requests WHERE \(condition) GROUP BY provider, model",
+                                 arguments: arguments)
+            }.map { row in (provider: row[0] as String, model: row[1] as String, totals: Self.totals(row, offset: 2)) }
             var overall = CostTotals()
             var providers: [String: CostTotals] = [:]
-            var models: [(key: String, totals: CostTotals)] = []
-            for row in rows {
-                let totals = try totals(row, offset: 2)
-                let provider: String = row[0]
-                models.append(("\(provider):\(row[1] as String)", totals))
+            var byModel: [(key: String, totals: CostTotals)] = []
+            for (provider, model, totals) in models {
+                byModel.append(("\(provider):\(model)", totals))
                 guard providers[provider, default: CostTotals()].add(totals), overall.add(totals) else {
                     throw LedgerError(path: path, reason: "its costs add up to more than Persona can keep exactly")
                 }
@@ -271,7 +270,7 @@ public final class Ledger: Sendable {
             func ranked(_ list: [(key: String, totals: CostTotals)]) -> [(key: String, totals: CostTotals)] {
                 list.sorted { ($0.totals.picos, $1.key) > ($1.totals.picos, $0.key) }
             }
-            return (overall, ranked(providers.map { ($0.key, $0.value) }), ranked(models))
+            return (overall, ranked(providers.map { ($0.key, $0.value) }), ranked(byModel))
         }
     }
 

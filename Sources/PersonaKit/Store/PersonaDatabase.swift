@@ -143,7 +143,7 @@ public final class PersonaDatabase: Sendable {
             CREATE INDEX requests_summary ON requests(provider, model, timestamp_ms, cost_picos, input_tokens, output_tokens, estimated,
                 cache_saved_picos);
             CREATE INDEX requests_day ON requests(timestamp_ms, cost_picos, estimated, input_tokens, output_tokens, cache_saved_picos);
-            CREATE INDEX requests_session ON requests(session, cost_picos, estimated, input_tokens, output_tokens, cache_saved_picos);
+            CREATE INDEX requests_session ON requests(session);
             CREATE UNIQUE INDEX requests_reservation ON requests(reservation_id) WHERE reservation_id IS NOT NULL;
 
             ALTER TABLE messages ADD COLUMN cost_picos INTEGER;
