@@ -20,6 +20,10 @@ public struct MockBehavior: Sendable, Equatable {
     /// Go silent for `stallSeconds` after this many deltas.
     public var stallAfter: Int?
     public var stallSeconds: Double
+    /// After this many deltas, write the rest of the stream one byte every `dripSeconds`: never
+    /// silent, never a whole event.
+    public var dripAfter: Int?
+    public var dripSeconds: Double
     /// Send a payload that is not valid JSON after this many deltas.
     public var malformedAfter: Int?
     /// Send the provider's in-stream error event after this many deltas.
@@ -41,7 +45,8 @@ public struct MockBehavior: Sendable, Equatable {
 
     public init(text: String? = nil, tokens: Int = 24, chunkSize: Int = 4, delayPerToken: Double = 0,
                 status: Int = 200, errorMessage: String = "mock failure", headers: [String: String] = [:],
-                dropAfter: Int? = nil, stallAfter: Int? = nil, stallSeconds: Double = 5, malformedAfter: Int? = nil,
+                dropAfter: Int? = nil, stallAfter: Int? = nil, stallSeconds: Double = 5,
+                dripAfter: Int? = nil, dripSeconds: Double = 1, malformedAfter: Int? = nil,
                 errorAfter: Int? = nil, inputTokens: Int? = nil, outputTokens: Int? = nil, cachedInputTokens: Int = 0,
                 cacheWriteTokens: Int = 0,
                 reasoningTokens: Int = 0, omitUsage: Bool = false, replayBody: [UInt8]? = nil,
@@ -56,6 +61,8 @@ public struct MockBehavior: Sendable, Equatable {
         self.dropAfter = dropAfter
         self.stallAfter = stallAfter
         self.stallSeconds = stallSeconds
+        self.dripAfter = dripAfter
+        self.dripSeconds = dripSeconds
         self.malformedAfter = malformedAfter
         self.errorAfter = errorAfter
         self.inputTokens = inputTokens
@@ -87,6 +94,7 @@ public struct MockBehavior: Sendable, Equatable {
             case "drop": behavior.dropAfter = Int(value)
             case "stall": behavior.stallAfter = Int(value)
             case "stall_seconds": behavior.stallSeconds = Double(value) ?? behavior.stallSeconds
+            case "drip": behavior.dripAfter = Int(value)
             case "malformed": behavior.malformedAfter = Int(value)
             case "error": behavior.errorAfter = Int(value)
             case "input": behavior.inputTokens = Int(value)

@@ -134,7 +134,7 @@ public final class MockServer: @unchecked Sendable {
             return
         }
         let wire = MockWire(format: format, model: request.model)
-        if behavior.status >= 400 {
+        if behavior.status >= 300 {
             writer.respond(status: behavior.status, contentType: "application/json",
                            body: wire.errorBody(status: behavior.status, message: behavior.errorMessage),
                            headers: behavior.headers)
@@ -174,6 +174,16 @@ public final class MockServer: @unchecked Sendable {
         for (index, piece) in pieces.enumerated() {
             if behavior.dropAfter == index { writer.abort(); return }
             if behavior.stallAfter == index { Thread.sleep(forTimeInterval: behavior.stallSeconds) }
+            if behavior.dripAfter == index {
+                let rest = pieces[index...].enumerated().map { wire.delta($1, index: index + $0, inputTokens: inputTokens, behavior: behavior) }
+                    + wire.closing(inputTokens: inputTokens, outputTokens: outputTokens, behavior: behavior)
+                for byte in rest.joined().utf8 {
+                    guard writer.chunk(bytes: [byte]) else { return }
+                    Thread.sleep(forTimeInterval: behavior.dripSeconds)
+                }
+                writer.finishChunked()
+                return
+            }
             if behavior.malformedAfter == index, !writer.chunk(wire.malformed()) { return }
             if behavior.errorAfter == index {
                 _ = writer.chunk(wire.streamError(message: behavior.errorMessage))
@@ -204,7 +214,7 @@ public final class MockServer: @unchecked Sendable {
     }
 
     private func replay(_ body: [UInt8], behavior: MockBehavior, writer: SocketWriter) {
-        if behavior.status >= 400 {
+        if behavior.status >= 300 {
             writer.respond(status: behavior.status, contentType: behavior.replayContentType,
                            body: String(decoding: body, as: UTF8.self), headers: behavior.headers)
             return
@@ -373,6 +383,9 @@ private struct SocketWriter {
     private static func reason(_ status: Int) -> String {
         switch status {
         case 200: return "OK"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 307: return "Temporary Redirect"
         case 400: return "Bad Request"
         case 401: return "Unauthorized"
         case 403: return "Forbidden"

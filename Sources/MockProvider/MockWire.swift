@@ -62,7 +62,8 @@ struct MockWire {
             let usageJSON = usage ? #","usageMetadata":{"promptTokenCount":\#(inputTokens),"candidatesTokenCount":\#(answerTokens),"totalTokenCount":\#(inputTokens &+ outputTokens)\#(thoughts)\#(cached)}"# : ""
             return [sse(#"{"candidates":[{"content":{"parts":[{"text":""}],"role":"model"},"finishReason":"STOP","index":0}]\#(usageJSON),"modelVersion":\#(q(model))}"#, crlf: true)]
         case .ollama:
-            let counts = usage ? #","prompt_eval_count":\#(inputTokens),"eval_count":\#(outputTokens)"# : ""
+            let cached = behavior.cachedInputTokens != 0 ? #","prompt_eval_cached_count":\#(behavior.cachedInputTokens)"# : ""
+            let counts = usage ? #","prompt_eval_count":\#(inputTokens),"eval_count":\#(outputTokens)\#(cached)"# : ""
             return [#"{"model":\#(q(model)),"created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,"total_duration":1000000\#(counts)}"# + "\n"]
         }
     }

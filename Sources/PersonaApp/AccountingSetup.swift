@@ -37,7 +37,8 @@ public enum AccountingSetup {
 /// and circuit breakers, and the accounting.
 public enum EngineSetup {
     public static func make(workspace: Workspace, accounting: Accounting?, health: ProviderHealth? = nil) -> ConversationEngine {
-        ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport), accounting: accounting,
+        ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport,
+                                              limits: StreamLimits(eventMiB: workspace.config.eventMiB)), accounting: accounting,
                            health: health ?? ProviderHealth(config: workspace.config), retryPolicy: RetryPolicy(workspace.config.retry))
     }
 }

@@ -68,10 +68,15 @@ public struct AskRunner {
 
     /// Streams the turns and returns the exit code (`RunOutcome.exitCode`). The summary's figures
     /// are the ledger's for the session.
-    public func run(_ turns: [PlannedTurn], json: Bool, session: String) async -> Int32 {
+    /// A signal stops the streams (`interruption`); the stopped turns are printed and recorded,
+    /// and the run then exits with 128 plus the signal's number.
+    public func run(_ turns: [PlannedTurn], json: Bool, session: String, interruption: Interruption? = nil) async -> Int32 {
         var outcome = RunOutcome()
         var plain = PlainPrinter(liveStreaming: turns.count == 1)
-        for await event in engine.runParallel(turns) {
+        let (events, continuation) = AsyncStream.makeStream(of: EngineEvent.self)
+        let work = engine.startParallel(turns, emit: { continuation.yield($0) }, finished: { continuation.finish() })
+        interruption?.onSignal { work.cancel() }
+        for await event in events {
             outcome.note(event)
             if json {
                 if let line = jsonLine(for: event) { output(line + "\n") }
@@ -85,7 +90,7 @@ public struct AskRunner {
         } else if turns.count > 1 {
             output("total: " + PlainPrinter.totalsText(totals) + "\n")
         }
-        return outcome.exitCode
+        return interruption?.exitCode ?? outcome.exitCode
     }
 
     func jsonLine(for event: EngineEvent) -> String? {

@@ -76,7 +76,8 @@ final class Inbox: @unchecked Sendable {
 
     static let eventByte: UInt8 = 0x65
     static let resizeByte: UInt8 = 0x72
-    static let quitByte: UInt8 = 0x71
+    /// Signals that end the screen write their own number, which no other byte is.
+    static let quitSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
     static func wake(_ fd: Int32, _ byte: UInt8) {
         var value = byte
@@ -88,7 +89,7 @@ final class Inbox: @unchecked Sendable {
 nonisolated(unsafe) private var signalWakeFD: Int32 = -1
 
 private let onSignal: @convention(c) (Int32) -> Void = { signal in
-    var byte = signal == SIGWINCH ? Inbox.resizeByte : Inbox.quitByte
+    var byte = signal == SIGWINCH ? Inbox.resizeByte : UInt8(truncatingIfNeeded: signal)
     _ = write(signalWakeFD, &byte, 1)
 }
 
@@ -168,9 +169,13 @@ public final class ChatController {
         return { inbox.post($0) }
     }
 
+    /// The signal (SIGINT, SIGTERM or SIGHUP) that ended the screen, if one did: the command then
+    /// exits with 128 plus its number.
+    public private(set) var endedBySignal: Int32?
+
     /// Runs the screen on a thread of its own until the user quits; returns when the screen may be
-    /// restored. The loop blocks in `select`, and a cooperative thread blocked for a whole session
-    /// would leave the engine's tasks one thread fewer.
+    /// restored, and `settle` then waits for the stopped turns. The loop blocks in `select`, and a
+    /// cooperative thread blocked for a whole session would leave the engine's tasks one thread fewer.
     public func runOnOwnThread(firstMessage: String? = nil, welcome: Bool = false) async {
         let controller = UncheckedBox(self)
         await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
@@ -181,6 +186,11 @@ public final class ChatController {
             thread.name = "persona-ui"
             thread.start()
         }
+    }
+
+    /// Waits, at most `settleSeconds`, for the turns quitting stopped to record what they cost and
+    /// what they streamed.
+    public func settle() async {
         await Self.settle(conversations, within: Self.settleSeconds)
     }
 
@@ -209,7 +219,7 @@ public final class ChatController {
     private func run(firstMessage: String?, welcome: Bool) {
         try? "persona-ui".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         signalWakeFD = inbox.writeFD
-        for signalNumber in [SIGWINCH, SIGTERM, SIGHUP] { signal(signalNumber, onSignal) }
+        for signalNumber in [SIGWINCH] + Inbox.quitSignals { signal(signalNumber, onSignal) }
         // Tokens cannot show before the next frame, so the transfer thread reads once a frame:
         // each pass then carries every stream's tokens to the screen together.
         let transport = CurlTransport.shared
@@ -218,7 +228,11 @@ public final class ChatController {
         let inbox = self.inbox
         transport.backlog.onCaughtUp { inbox.wakeIfWatched() }
         defer {
-            for signalNumber in [SIGWINCH, SIGTERM, SIGHUP] { signal(signalNumber, SIG_DFL) }
+            // A second SIGINT or SIGTERM while the stopped turns settle ends the process at once. A
+            // hangup comes twice when a terminal closes (from the kernel and from the emulator), and
+            // there is nobody left to be impatient, so it never cuts the settling short.
+            for signalNumber in [SIGWINCH, SIGINT, SIGTERM] { signal(signalNumber, SIG_DFL) }
+            signal(SIGHUP, SIG_IGN)
             for started in conversations { started.cancel() }
             transport.backlog.onCaughtUp(nil)
             transport.cadence = printerPace
@@ -383,7 +397,8 @@ public final class ChatController {
                 let size = screen.refreshSize()
                 dispatch(.resize(width: size.width, height: size.height))
             }
-            if bytes[0..<count].contains(Inbox.quitByte) {
+            if let number = Inbox.quitSignals.first(where: { bytes[0..<count].contains(UInt8($0)) }) {
+                endedBySignal = endedBySignal ?? number
                 for effect in ChatReducer.stopPanes(state.panes.indices, state: &state) { perform(effect) }
                 state.shouldQuit = true
             }

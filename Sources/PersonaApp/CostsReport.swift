@@ -184,6 +184,8 @@ public enum CostsReport {
                         "request_id": .int(Int(entry.id ?? 0)), "session": .string(entry.session), "persona": .string(entry.persona),
                         "status": .string(entry.status.rawValue), "estimated": .bool(entry.estimated),
                         "usage_note": entry.usageNote.map { .string($0) } ?? .null,
+                        "error_kind": entry.errorKind.map { .string($0) } ?? .null,
+                        "http_status": entry.httpStatus.map { .int($0) } ?? .null,
                     ])
                 }),
                 "total": EventJSON.amount(total),
@@ -198,8 +200,9 @@ public enum CostsReport {
                 let mark = entry.estimated ? "~" : ""
                 return ["\(entry.id ?? 0)", formatter.string(from: entry.timestamp), entry.persona, "\(entry.provider):\(entry.model)",
                         mark + "\(entry.inputTokens)", mark + "\(entry.outputTokens)",
-                        entry.costPicos.map { money($0, estimated: entry.estimated) } ?? "$?", entry.status.rawValue]
-            }, maxWidths: [8, 19, 14, 40, 9, 9, 16, 11])
+                        entry.costPicos.map { money($0, estimated: entry.estimated) } ?? "$?",
+                        entry.status.rawValue + (entry.errorKind.flatMap { $0 == entry.status.rawValue ? nil : " (\($0))" } ?? "")]
+            }, maxWidths: [8, 19, 14, 40, 9, 9, 16, 26])
     }
 }
 

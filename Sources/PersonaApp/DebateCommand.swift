@@ -69,6 +69,19 @@ public struct DebatePrinter {
         self.output = output
     }
 
+    /// Runs `plan` and prints it; a signal stops the debate (`interruption`), and its stopped
+    /// turns are printed and recorded before the run exits with 128 plus the signal's number.
+    public func run(_ runner: DebateRunner, _ plan: DebatePlan, message: String, interruption: Interruption?) async -> Int32 {
+        let (events, continuation) = AsyncStream.makeStream(of: DebateEvent.self)
+        let work = runner.start(plan, message: message) { event in
+            continuation.yield(event)
+            if case .finished = event { continuation.finish() }
+        }
+        interruption?.onSignal { work.cancel() }
+        let code = await run(events, session: plan.session.id, ledger: runner.engine.accounting?.ledger)
+        return interruption?.exitCode ?? code
+    }
+
     /// Prints the events, then the session's totals from the ledger, and returns the exit code
     /// (`RunOutcome.exitCode`).
     public func run(_ events: AsyncStream<DebateEvent>, session: String, ledger: Ledger?) async -> Int32 {

@@ -4,14 +4,17 @@ import PersonaKit
 /// `persona doctor`: every provider Persona may use, checked.
 public enum DoctorReport {
     /// Providers worth checking: those the config names, those with a key in the environment, and
-    /// those a persona (or `default_model`) uses. Returns each with the personas that use it.
-    public static func providers(_ workspace: Workspace) -> [(name: String, usedBy: [String])] {
+    /// those a persona uses, by its own model, `default_model`, or the model Persona would choose
+    /// (`chosen`). Returns each with the personas that use it.
+    public static func providers(_ workspace: Workspace, chosen: ModelRef? = nil) -> [(name: String, usedBy: [String])] {
         var used: [String: [String]] = [:]
         for persona in workspace.personas {
-            guard let model = persona.model ?? workspace.config.defaultModel else { continue }
+            guard let model = persona.model ?? workspace.config.defaultModel ?? chosen else { continue }
             used[model.provider, default: []].append(persona.id)
             for fallback in persona.fallback { used[fallback.provider, default: []].append(persona.id) }
         }
+        // A plain `persona ask` uses the chosen model even when no persona does.
+        if let chosen { used[chosen.provider, default: []].append("the default model \(chosen)") }
         var names = Set(used.keys).union(workspace.config.providers.keys)
         for preset in ProviderPreset.all where preset.keyRequired {
             if preset.keyEnvironment.contains(where: { !(workspace.environment[$0] ?? "").isEmpty }) { names.insert(preset.name) }
@@ -19,8 +22,8 @@ public enum DoctorReport {
         return names.sorted().map { ($0, Array(Set(used[$0] ?? [])).sorted()) }
     }
 
-    public static func run(_ workspace: Workspace) async -> [ProviderCheck] {
-        let providers = providers(workspace)
+    public static func run(_ workspace: Workspace, chosen: ModelRef? = nil) async -> [ProviderCheck] {
+        let providers = providers(workspace, chosen: chosen)
         let directory = workspace.providers
         let timeouts = TransportTimeouts(connect: min(workspace.config.timeouts.connect, 10), idle: 10)
         return await withTaskGroup(of: ProviderCheck.self) { group in
@@ -55,7 +58,9 @@ public enum DoctorReport {
     public static func defaultChoice(_ workspace: Workspace) async -> Result<DefaultChoice, Error>? {
         guard workspace.config.defaultModel == nil else { return nil }
         do {
-            return .success(try await DefaultModel.resolve(directory: workspace.providers, local: workspace.local, startLocal: false))
+            let (catalog, _) = PriceCatalog.load(config: workspace.config, pricesFile: nil, home: workspace.paths.home)
+            return .success(try await DefaultModel.resolve(directory: workspace.providers, local: workspace.local, startLocal: false,
+                                                           catalog: catalog))
         } catch {
             return .failure(error)
         }

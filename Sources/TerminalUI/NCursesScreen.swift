@@ -39,6 +39,9 @@ public final class NCursesScreen: Screen {
             throw StartError(description: "the chat screen needs a terminal; use `persona ask` for scripts and pipes")
         }
         setenv("ESCDELAY", "25", 0)
+        // The modes as the shell had them, for a crash to give back.
+        var found = termios()
+        let haveModes = tcgetattr(input, &found) == 0
         // ncurses gets its own descriptors, so that closing its FILEs leaves the caller's open.
         guard let terminal = persona_newterm(dup(output), dup(input)) else {
             let name = ProcessInfo.processInfo.environment["TERM"] ?? "(unset)"
@@ -77,6 +80,21 @@ public final class NCursesScreen: Screen {
         height = Int(persona_getmaxy(persona_stdscr()))
         refresh()
         writeControl(Array("\u{1B}[?2004h\u{1B}[?1000h\u{1B}[?1006h".utf8))
+        if haveModes {
+            CrashRestore.arm(input: input, output: output, modes: found,
+                             reset: Self.modesOff(capabilities) + (string("rmcup").map { Array($0) } ?? Array("\u{1B}[?1049l".utf8)))
+        }
+    }
+
+    /// What turns off the terminal modes this screen turned on: the cursor shown, bracketed paste
+    /// and mouse reports off, attributes reset.
+    private static func modesOff(_ capabilities: TerminalCapabilities) -> [UInt8] {
+        capabilities.showCursor + capabilities.resetAttributes + Array("\u{1B}[?2004l\u{1B}[?1000l\u{1B}[?1006l".utf8)
+    }
+
+    private func string(_ name: String) -> [UInt8]? {
+        guard let value = tigetstr(name), Int(bitPattern: value) != -1 else { return nil }
+        return Array(String(cString: value).utf8)
     }
 
     /// The sequences `FrameEncoder` paints with, from the terminfo entry ncurses loaded; nil when
@@ -109,6 +127,7 @@ public final class NCursesScreen: Screen {
     public func stop() {
         guard !stopped else { return }
         stopped = true
+        CrashRestore.disarm()
         writeControl(encoder.capabilities.showCursor + Array("\u{1B}[?2004l\u{1B}[?1000l\u{1B}[?1006l".utf8))
         endwin()
         delscreen(terminal)
@@ -150,4 +169,49 @@ public final class NCursesScreen: Screen {
             }
         }
     }
+}
+
+/// Gives the terminal back when the process dies of a fatal signal (a trap, a segmentation fault,
+/// an abort) while the screen has it: raw mode, the alternate screen and mouse reports would
+/// otherwise outlive Persona in the user's shell.
+///
+/// A signal handler may only make async-signal-safe calls and touch memory set up beforehand, so
+/// the bytes to write and the modes to restore are kept in static storage, armed while the screen
+/// runs.
+private enum CrashRestore {
+    static let fatalSignals: [Int32] = [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP]
+
+    nonisolated(unsafe) static var input: Int32 = -1
+    nonisolated(unsafe) static var output: Int32 = -1
+    nonisolated(unsafe) static var modes = termios()
+    nonisolated(unsafe) static var reset = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+
+    /// The handlers in place before (the Swift runtime's backtracer), put back on disarm.
+    nonisolated(unsafe) static var previous: [sigaction] = []
+
+    static func arm(input: Int32, output: Int32, modes: termios, reset bytes: [UInt8]) {
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+        _ = buffer.initialize(from: bytes)
+        (Self.input, Self.output, Self.modes, Self.reset) = (input, output, modes, buffer)
+        previous = fatalSignals.map { number in
+            var old = sigaction()
+            sigaction(number, nil, &old)
+            return old
+        }
+        for number in fatalSignals { signal(number, onFatalSignal) }
+    }
+
+    static func disarm() {
+        input = -1
+        for (number, var old) in zip(fatalSignals, previous) { sigaction(number, &old, nil) }
+    }
+}
+
+private let onFatalSignal: @convention(c) (Int32) -> Void = { number in
+    if CrashRestore.input >= 0, let bytes = CrashRestore.reset.baseAddress {
+        _ = write(CrashRestore.output, bytes, CrashRestore.reset.count)
+        _ = tcsetattr(CrashRestore.input, TCSANOW, &CrashRestore.modes)
+    }
+    signal(number, SIG_DFL)
+    raise(number)
 }

@@ -154,6 +154,7 @@ func uiBenchmark() async throws {
         }
     }
     await controller.runOnOwnThread(firstMessage: "Benchmark: stream as fast as the mock allows.")
+    await controller.settle()
     screen.stop()
     guard let start, let end = end.value else {
         throw NSError(domain: "persona-bench", code: 5, userInfo: [NSLocalizedDescriptionKey: "no token reached the screen"])

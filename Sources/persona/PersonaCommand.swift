@@ -39,7 +39,7 @@ struct GlobalOptions: ParsableArguments {
         do {
             try await workspace.resolveDefaults(personaNames: personas, modelFlag: model, startLocal: true)
         } catch let nothing as NoDefaultModel {
-            FileHandle.standardError.write(Data((nothing.description + "\n").utf8))
+            try? FileHandle.standardError.write(contentsOf: Data((nothing.description + "\n").utf8))
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         } catch {
             Output.error("\(error)")
@@ -77,13 +77,15 @@ struct MoneyOptions: ParsableArguments {
     }
 }
 
+/// Everything the commands print, with every known key hidden. A terminal closed under a running
+/// command fails its writes; the run still ends as it would, with its turns recorded.
 enum Output {
     static func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        try? FileHandle.standardOutput.write(contentsOf: Data(Secrets.redact(text).utf8))
     }
 
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data(("persona: " + text + "\n").utf8))
+        try? FileHandle.standardError.write(contentsOf: Data(("persona: " + Secrets.redact(text) + "\n").utf8))
     }
 }
 
@@ -144,11 +146,14 @@ struct Chat: AsyncParsableCommand {
         }
         let controller = launch.controller(screen: screen)
         await controller.runOnOwnThread(firstMessage: topic, welcome: FirstRun.shouldWelcome(paths))
+        // The terminal first, so that a second signal while the stopped turns settle leaves it whole.
         screen.stop()
+        await controller.settle()
         if let failure = launch.accounting.ledgerFailure {
             Output.error("the cost ledger \(workspace.paths.database) stopped taking rows: \(failure); nothing more was sent")
             throw ExitCode(PersonaApp.ExitCode.turnFailed)
         }
+        if let signal = controller.endedBySignal { throw ExitCode(128 + signal) }
     }
 }
 
@@ -198,7 +203,10 @@ struct Ask: AsyncParsableCommand {
             Output.error(warning)
         }
         let engine = EngineSetup.make(workspace: workspace, accounting: accounting)
-        let code = await AskRunner(engine: engine, output: Output.write).run(turns, json: json, session: session)
+        let interruption = Interruption()
+        interruption.install()
+        let code = await AskRunner(engine: engine, output: Output.write).run(turns, json: json, session: session,
+                                                                            interruption: interruption)
         if code != 0 { throw ExitCode(code) }
     }
 
@@ -390,8 +398,9 @@ struct Debate: AsyncParsableCommand {
         }
         let engine = EngineSetup.make(workspace: workspace, accounting: accounting)
         let runner = DebateRunner(engine: engine, store: SessionStore(database: database))
-        let code = await DebatePrinter(json: json, output: Output.write).run(runner.run(plan, message: topic), session: session,
-                                                                             ledger: accounting.ledger)
+        let interruption = Interruption()
+        interruption.install()
+        let code = await DebatePrinter(json: json, output: Output.write).run(runner, plan, message: topic, interruption: interruption)
         if code != 0 { throw ExitCode(code) }
     }
 }
@@ -494,8 +503,9 @@ struct Doctor: AsyncParsableCommand {
 
     func run() async throws {
         let workspace = global.workspace()
-        let checks = await DoctorReport.run(workspace)
         let choice = await DoctorReport.defaultChoice(workspace)
+        let chosen: ModelRef? = if case .success(let made)? = choice { made.model } else { nil }
+        let checks = await DoctorReport.run(workspace, chosen: chosen)
         Output.write(json ? DoctorReport.json(checks, choice: choice) : DoctorReport.text(checks, choice: choice))
         if !DoctorReport.healthy(checks) { throw ExitCode(PersonaApp.ExitCode.turnFailed) }
     }

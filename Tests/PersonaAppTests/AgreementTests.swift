@@ -134,7 +134,10 @@ private final class ScreenUnderTest: @unchecked Sendable {
         controller = launch.controller(screen: HeadlessScreen(width: 120, height: 30), input: keys.fileHandleForReading.fileDescriptor)
         controller.onFrame = { [weak self] report in self?.lock.withLock { self?.latest = report.state } }
         let running = UncheckedController(controller)
-        finished = Task.detached { await running.value.runOnOwnThread() }
+        finished = Task.detached {
+            await running.value.runOnOwnThread()
+            await running.value.settle()
+        }
     }
 
     func type(_ text: String) { keys.fileHandleForWriting.write(Data(text.utf8)) }

@@ -27,9 +27,12 @@ public struct CircuitBreakerSettings: Sendable, Equatable {
 
 public struct TimeoutSettings: Sendable, Equatable {
     public var connect = 10.0
+    /// The longest silence mid-stream: no complete event for this long ends the attempt.
     public var streamIdle = 30.0
+    /// The longest one attempt at a turn may take in all.
+    public var turn = 600.0
 
-    public var transport: TransportTimeouts { TransportTimeouts(connect: connect, idle: streamIdle) }
+    public var transport: TransportTimeouts { TransportTimeouts(connect: connect, idle: streamIdle, total: turn) }
 }
 
 public struct BudgetSettings: Sendable, Equatable {
@@ -79,12 +82,16 @@ public struct Config: Sendable, Equatable {
     public var prices: [String: PriceSettings] = [:]
     public var pricesFile: String?
     public var promptCache = PromptCacheSetting.auto
+    /// The most MiB one streamed line or event may hold (`limits.event_mib`).
+    public var eventMiB = 16
+    /// The line each top-level key stands on, for problems found once the personas are known.
+    public var lines: [String: Int] = [:]
 
     public init() {}
 
     static let topLevelKeys: Set<String> = [
         "default_model", "default_personas", "personas_dirs", "providers", "failover_chains", "retry",
-        "circuit_breaker", "timeouts", "budget", "prices", "prices_file", "prompt_cache",
+        "circuit_breaker", "timeouts", "budget", "prices", "prices_file", "prompt_cache", "limits",
     ]
     static let providerKeys: Set<String> = ["type", "base_url", "api_key_env", "rpm", "tpm", "keep_alive", "headers"]
 
@@ -92,11 +99,15 @@ public struct Config: Sendable, Equatable {
     public static func parse(_ text: String, file: String, baseDirectory: String) -> (Config, [ConfigIssue]) {
         var reader = YAMLFieldReader(file: file)
         var config = Config()
+        var defaultModelNode: Node?
         guard let root = reader.compose(text) else { return (config, reader.issues) }
         if case .scalar(let scalar) = root, scalar.string.isEmpty { return (config, reader.issues) }
-        for (key, _, value) in reader.entries(root, field: nil, known: topLevelKeys) {
+        for (key, keyNode, value) in reader.entries(root, field: nil, known: topLevelKeys) {
+            config.lines[key] = reader.line(of: keyNode)
             switch key {
-            case "default_model": config.defaultModel = reader.modelRef(value, key)
+            case "default_model":
+                config.defaultModel = reader.modelRef(value, key)
+                defaultModelNode = value
             case "default_personas": config.defaultPersonas = reader.stringList(value, key) ?? []
             case "personas_dirs":
                 config.personasDirs = (reader.stringList(value, key) ?? []).map { resolvePath($0, relativeTo: baseDirectory) }
@@ -131,12 +142,12 @@ public struct Config: Sendable, Equatable {
                     }
                 }
             case "timeouts":
-                for (field, _, item) in reader.entries(value, field: key, known: ["connect", "stream_idle"]) {
+                for (field, _, item) in reader.entries(value, field: key, known: ["connect", "stream_idle", "turn"]) {
                     let path = "timeouts.\(field)"
-                    if field == "connect" {
-                        config.timeouts.connect = reader.double(item, path, range: 0.1...600) ?? config.timeouts.connect
-                    } else {
-                        config.timeouts.streamIdle = reader.double(item, path, range: 0.1...3600) ?? config.timeouts.streamIdle
+                    switch field {
+                    case "connect": config.timeouts.connect = reader.double(item, path, range: 0.1...600) ?? config.timeouts.connect
+                    case "turn": config.timeouts.turn = reader.double(item, path, range: 1...86_400) ?? config.timeouts.turn
+                    default: config.timeouts.streamIdle = reader.double(item, path, range: 0.1...3600) ?? config.timeouts.streamIdle
                     }
                 }
             case "budget":
@@ -155,21 +166,29 @@ public struct Config: Sendable, Equatable {
             case "prices":
                 for (model, keyNode, entry) in reader.entries(value, field: key, known: nil) {
                     if (try? ModelRef(parsing: model)) == nil {
-                        reader.error(keyNode, "prices", "'\(model)' is not provider:model")
+                        reader.error(keyNode, "prices", "\(ConfigIssue.echo(model)) is not provider:model")
                         continue
                     }
                     config.prices[model] = parsePrice(entry, field: "prices.\(model)", reader: &reader)
+                }
+            case "limits":
+                for (field, _, item) in reader.entries(value, field: key, known: ["event_mib"]) {
+                    config.eventMiB = reader.int(item, "limits.\(field)", range: 1...1024) ?? config.eventMiB
                 }
             case "prompt_cache":
                 guard let text = reader.string(value, key) else { continue }
                 if let setting = PromptCacheSetting(rawValue: text.lowercased()) {
                     config.promptCache = setting
                 } else {
-                    reader.error(value, key, "use one of \(PromptCacheSetting.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+                    reader.error(value, key, "use one of \(PromptCacheSetting.allCases.map(\.rawValue).joined(separator: ", ")), got \(ConfigIssue.echo(text))")
                 }
             default:
                 if let path = reader.string(value, key) { config.pricesFile = resolvePath(path, relativeTo: baseDirectory) }
             }
+        }
+        if let model = config.defaultModel, ProviderPreset.named(model.provider) == nil, config.providers[model.provider] == nil {
+            reader.error(defaultModelNode, "default_model", "unknown provider \(ConfigIssue.echo(model.provider)); use one of "
+                + ProviderPreset.all.map(\.name).joined(separator: ", ") + ", or add it under providers:")
         }
         return (config, reader.issues)
     }
@@ -184,14 +203,14 @@ public struct Config: Sendable, Equatable {
                 if let type = ProviderType(rawValue: text.lowercased()) {
                     settings.type = type
                 } else {
-                    reader.error(value, path, "unknown type '\(text)'; use one of \(ProviderType.allCases.map(\.rawValue).joined(separator: ", "))")
+                    reader.error(value, path, "unknown type \(ConfigIssue.echo(text)); use one of \(ProviderType.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
             case "base_url":
                 guard let url = reader.string(value, path) else { continue }
                 if url.hasPrefix("http://") || url.hasPrefix("https://") {
                     settings.baseURL = url
                 } else {
-                    reader.error(value, path, "'\(url)' must start with http:// or https://")
+                    reader.error(value, path, "\(ConfigIssue.echo(url)) must start with http:// or https://")
                 }
             case "api_key_env": settings.apiKeyEnv = reader.string(value, path)
             case "rpm": settings.requestsPerMinute = reader.int(value, path, range: 1...1_000_000)

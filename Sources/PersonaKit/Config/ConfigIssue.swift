@@ -22,6 +22,14 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
+    /// A value from the file as a message quotes it: cut at 200 characters, since a value may be
+    /// megabytes long.
+    public static func echo(_ value: String) -> String {
+        let longest = 200
+        guard value.count > longest else { return "'\(value)'" }
+        return "'\(value.prefix(longest))…' (\(value.count - longest) more characters)"
+    }
+
     /// `file:line: error: field: message`, the form editors and terminals link to.
     public var description: String {
         var text = file
@@ -112,7 +120,7 @@ struct YAMLFieldReader {
 
     mutating func int(_ node: Node, _ field: String, range: ClosedRange<Int>? = nil) -> Int? {
         guard case .scalar(let scalar) = node, let value = Int(scalar.string.trimmingCharacters(in: .whitespaces)) else {
-            error(node, field, "expected a whole number, got '\(node.string ?? "a collection")'")
+            error(node, field, "expected a whole number, got \(node.string.map(ConfigIssue.echo) ?? "a collection")")
             return nil
         }
         if let range, !range.contains(value) {
@@ -124,7 +132,7 @@ struct YAMLFieldReader {
 
     mutating func double(_ node: Node, _ field: String, range: ClosedRange<Double>? = nil) -> Double? {
         guard case .scalar(let scalar) = node, let value = Double(scalar.string.trimmingCharacters(in: .whitespaces)) else {
-            error(node, field, "expected a number, got '\(node.string ?? "a collection")'")
+            error(node, field, "expected a number, got \(node.string.map(ConfigIssue.echo) ?? "a collection")")
             return nil
         }
         if let range, !range.contains(value) {
@@ -134,23 +142,29 @@ struct YAMLFieldReader {
         return value
     }
 
-    /// A money amount, read from the scalar's text so that it stays exact.
+    /// A money amount, read from the scalar's text so that it stays exact. Only plain digits with
+    /// one optional point are taken: `Decimal(string:)` reads `.nan` as 0 and `1.5x` as 1.5.
     mutating func decimal(_ node: Node, _ field: String) -> Decimal? {
         guard case .scalar(let scalar) = node,
-              let value = Decimal(string: scalar.string.trimmingCharacters(in: .whitespaces), locale: Locale(identifier: "en_US_POSIX")),
-              value >= 0
+              case let text = scalar.string.trimmingCharacters(in: .whitespaces), Self.isPlainAmount(text),
+              let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
         else {
-            error(node, field, "expected an amount in USD such as 1.50, got '\(node.string ?? "a collection")'")
+            error(node, field, "expected an amount in USD such as 1.50, got \(node.string.map(ConfigIssue.echo) ?? "a collection")")
             return nil
         }
         return value
+    }
+
+    static func isPlainAmount(_ text: String) -> Bool {
+        let digit: (Character) -> Bool = { ("0"..."9").contains($0) }
+        return text.contains(where: digit) && text.filter { $0 == "." }.count <= 1 && text.allSatisfy { digit($0) || $0 == "." }
     }
 
     /// A price in USD per million tokens, as picodollars per token; exact, so at most six decimals.
     mutating func tokenPrice(_ node: Node, _ field: String) -> Int64? {
         guard let usd = decimal(node, field) else { return nil }
         guard let picos = TokenPrices.picosPerToken(usdPerMillion: usd) else {
-            error(node, field, "a price in USD per million tokens has at most six decimals and is under 1000000, got '\(usd)'")
+            error(node, field, "a price in USD per million tokens has at most six decimals and is under 1000000, got \(ConfigIssue.echo("\(usd)"))")
             return nil
         }
         return picos
@@ -160,7 +174,7 @@ struct YAMLFieldReader {
     mutating func cap(_ node: Node, _ field: String) -> Decimal? {
         guard let usd = decimal(node, field) else { return nil }
         if case .failure(let problem) = Money.cap(dollars: usd) {
-            error(node, field, "'\(usd)' \(problem)")
+            error(node, field, "\(ConfigIssue.echo("\(usd)")) \(problem)")
             return nil
         }
         return usd

@@ -14,7 +14,7 @@ public struct ModelRef: Sendable, Hashable, CustomStringConvertible {
     public struct ParseError: Error, CustomStringConvertible {
         public let text: String
         public var description: String {
-            "'\(text)' is not provider:model (for example anthropic:claude-sonnet-4-5 or ollama:llama3.2)"
+            "\(ConfigIssue.echo(text)) is not provider:model (for example anthropic:claude-sonnet-4-5 or ollama:llama3.2)"
         }
     }
 

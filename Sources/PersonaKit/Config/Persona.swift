@@ -73,7 +73,7 @@ public struct Persona: Sendable, Equatable {
                 if colorNames.contains(color) || (Int(color).map { (0...255).contains($0) } ?? false) {
                     persona.color = color
                 } else {
-                    reader.warning(value, key, "unknown colour '\(color)', using the default; use a name (\(colorNames.sorted().joined(separator: ", "))) or 0–255")
+                    reader.warning(value, key, "unknown colour \(ConfigIssue.echo(color)), using the default; use a name (\(colorNames.sorted().joined(separator: ", "))) or 0–255")
                 }
             case "model": persona.model = reader.modelRef(value, key)
             case "fallback":
@@ -117,8 +117,11 @@ public enum PersonaLoader {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
             for name in names.sorted() where name.hasSuffix(".md") && !name.hasPrefix(".") {
                 let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                    issues.append(ConfigIssue(.error, file: path, line: nil, field: nil, message: "cannot be read as UTF-8 text"))
+                let text: String
+                switch readText(path, name: name) {
+                case .success(let read): text = read
+                case .failure(let problem):
+                    issues.append(ConfigIssue(.error, file: path, line: nil, field: nil, message: problem.description))
                     continue
                 }
                 let (persona, fileIssues) = Persona.parse(text, file: path)
@@ -129,5 +132,45 @@ public enum PersonaLoader {
             }
         }
         return (personas, issues)
+    }
+
+    /// The biggest persona file read: a system prompt is a few kilobytes.
+    static let largestFile = 1 << 20
+
+    struct Unreadable: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// A persona file's text, or the real reason it cannot be had. Only a regular file is opened:
+    /// opening a FIFO would wait for a writer that never comes.
+    static func readText(_ path: String, name: String) -> Result<String, Unreadable> {
+        if name.contains("\u{FFFD}") {
+            return .failure(Unreadable(description: "its file name is not valid UTF-8 (shown with �); rename it"))
+        }
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            switch errno {
+            case ELOOP: return .failure(Unreadable(description: "is a symbolic link that leads round in a loop"))
+            case ENOENT: return .failure(Unreadable(description: "is a symbolic link to a file that does not exist"))
+            case EACCES: return .failure(Unreadable(description: "cannot be read: permission denied"))
+            default: return .failure(Unreadable(description: "cannot be read: \(String(cString: strerror(errno)))"))
+            }
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFIFO: return .failure(Unreadable(description: "is a FIFO, not a file; persona files are plain text"))
+        case S_IFDIR: return .failure(Unreadable(description: "is a folder, not a file"))
+        default: return .failure(Unreadable(description: "is a device or socket, not a file; persona files are plain text"))
+        }
+        guard Int(info.st_size) <= largestFile else {
+            return .failure(Unreadable(description: "is \(Int(info.st_size) >> 20) MiB; a persona file is a few kilobytes of text"))
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .failure(Unreadable(description: "cannot be read: permission denied"))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return .failure(Unreadable(description: "is not UTF-8 text; save it as UTF-8"))
+        }
+        return .success(text)
     }
 }

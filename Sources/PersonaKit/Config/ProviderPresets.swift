@@ -70,7 +70,7 @@ public enum ProviderSetupError: Error, Sendable, Equatable, CustomStringConverti
         switch self {
         case .unknownProvider(let name):
             let known = ProviderPreset.all.map(\.name).joined(separator: ", ")
-            return "unknown provider '\(name)'. Known providers: \(known). To add another OpenAI-compatible server, "
+            return "unknown provider \(ConfigIssue.echo(name)). Known providers: \(known). To add another OpenAI-compatible server, "
                 + "add it to config.yaml under providers: with type: openai and base_url:"
         case .missingKey(let provider, let variable):
             return "no API key for \(provider): set the environment variable \(variable) (export \(variable)=…), "

@@ -100,12 +100,20 @@ public struct Workspace: Sendable {
         var unique: [String] = []
         for directory in directories where !unique.contains(directory) { unique.append(directory) }
         let (personas, personaIssues) = PersonaLoader.load(from: unique)
+        for name in config.defaultPersonas where find(name, in: personas) == nil {
+            configIssues.append(ConfigIssue(.error, file: paths.configFile, line: config.lines["default_personas"], field: "default_personas",
+                                            message: "no persona \(ConfigIssue.echo(name)); known: " + personas.map(\.id).joined(separator: ", ")))
+        }
+        // Known before anything is printed or stored, so that no key is.
+        Secrets.register(Secrets.values(config: config, environment: environment))
         return Workspace(paths: paths, config: config, personas: personas, configIssues: configIssues,
                          personaIssues: personaIssues, environment: environment, personaDirectories: unique)
     }
 
     /// A persona by id or by name, ignoring case.
-    public func persona(named query: String) -> Persona? {
+    public func persona(named query: String) -> Persona? { Self.find(query, in: personas) }
+
+    static func find(_ query: String, in personas: [Persona]) -> Persona? {
         let wanted = query.trimmingCharacters(in: .whitespaces).lowercased()
         return personas.first { $0.id == wanted } ?? personas.first { $0.name.lowercased() == wanted }
     }

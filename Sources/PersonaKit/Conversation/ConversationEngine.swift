@@ -56,9 +56,9 @@ public struct TurnReport: Sendable, Equatable {
     public var duration: Double
     public var httpStatus: Int?
 
-    /// What the provider sent, with its usage as the check left it.
+    /// What the provider sent, with its usage as the check left it, and any known key it echoed hidden.
     public init(outcome: TurnOutcome, usage checked: CheckedUsage) {
-        text = outcome.text
+        text = Secrets.redact(outcome.text)
         finishReason = outcome.finish
         timeToFirstToken = outcome.timeToFirstToken
         duration = outcome.duration
@@ -202,6 +202,10 @@ public actor ConversationEngine {
                 while true {
                     let wait = await health.reserveStart(provider, tokens: tokens)
                     if wait <= 0 { break }
+                    if !(wait <= retryPolicy.maxDelay) {
+                        return .failedOver(Self.tooLongAWait(provider, wait: wait, policy: retryPolicy,
+                                                             cause: "its rate-limit headers allow no request"), .notSent())
+                    }
                     onEvent(.queued(id, wait: wait))
                     do { try await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000)) } catch {
                         return stoppedBeforeSending(id, onEvent: onEvent)
@@ -234,6 +238,9 @@ public actor ConversationEngine {
                 return .failedOver(error, report)
             default:
                 guard error.retryable, retry < retryPolicy.maxRetries else { return .failedOver(error, report) }
+                if let wait = error.retryAfter, !(wait <= retryPolicy.maxDelay) {
+                    return .failedOver(Self.tooLongAWait(provider, wait: wait, policy: retryPolicy, cause: error.message), report)
+                }
                 retry += 1
                 let delay = retryPolicy.delay(beforeRetry: retry, after: error)
                 onEvent(.retry(id, attempt: retry, of: retryPolicy.maxRetries, delay: delay, reason: error, partialText: report.text))
@@ -242,6 +249,15 @@ public actor ConversationEngine {
                 }
             }
         }
+    }
+
+    /// A provider that asks for a longer wait than `retry.max_delay` is not waited for.
+    static func tooLongAWait(_ provider: String, wait: Double, policy: RetryPolicy, cause: String) -> ProviderError {
+        let until = wait.isFinite && wait < 1e9
+            ? " (until " + ISO8601DateFormatter().string(from: Date().addingTimeInterval(wait)) + ")" : ""
+        let length = wait.isFinite && wait < 1e12 ? "\(Int(wait.rounded(.up))) s" : "indefinitely"
+        return ProviderError(kind: .rateLimit, message: "\(provider) asks to wait \(length)\(until) before the next request, longer than "
+            + "retry.max_delay (\(CurlTransport.formatSeconds(policy.maxDelay)) s), so nothing more was sent: \(cause)")
     }
 
     /// Stopped while waiting to send: the turn ends with nothing sent and nothing to retry.
@@ -279,19 +295,27 @@ public actor ConversationEngine {
                 return (.notSent(), ProviderError(kind: .ledger, message: "\(error); the request was not sent"), HTTPHeaders())
             }
         }
+        // A model may echo a key it was shown; it is hidden before any delta reaches a screen.
+        let redactor = StreamingRedactor()
         let outcome = await runner.run(request, endpoint: route.endpoint) { progress in
             switch progress {
-            case .delta(let text): onEvent(.delta(id, text))
+            case .delta(let text):
+                let shown = redactor.feed(text)
+                if !shown.isEmpty { onEvent(.delta(id, shown)) }
             case .usage(let usage): onEvent(.usage(id, usage))
             case .responseHead, .reasoning: break
             }
         }
-        let checked = Self.wasRefused(outcome)
+        let heldBack = redactor.finish()
+        if !heldBack.isEmpty { onEvent(.delta(id, heldBack)) }
+        let refused = Self.wasRefused(outcome)
+        let checked = refused
             ? CheckedUsage(usage: Usage(inputTokens: 0, outputTokens: 0), inputEstimated: false, outputEstimated: false)
             : UsageCheck.check(outcome.reportedUsage, request: request, answer: outcome.text, reasoning: outcome.reasoning,
                                price: price, type: type)
+        // Nothing generated is nothing billed, whether or not the model has a price.
         let report = TurnReport(outcome: outcome, usage: checked)
-            .priced(price.flatMap { CostCalculator.picos(checked.usage, price: $0, type: type) })
+            .priced(refused ? 0 : price.flatMap { CostCalculator.picos(checked.usage, price: $0, type: type) })
         guard let accounting else { return (report, outcome.error, outcome.responseHeaders) }
         let status: LedgerEntry.Status = outcome.error == nil ? .ok : outcome.error?.kind == .cancelled ? .cancelled : .failed
         let usage = report.usage
@@ -315,10 +339,10 @@ public actor ConversationEngine {
     }
 
     /// Whether the provider refused the request outright, so that nothing was generated or billed:
-    /// an error status, or no connection at all, before a single token.
+    /// a status other than 2xx (an error or a redirect), or no connection at all, before a single token.
     static func wasRefused(_ outcome: TurnOutcome) -> Bool {
         guard outcome.reportedUsage.isEmpty, outcome.text.isEmpty, outcome.reasoning.isEmpty else { return false }
-        if let status = outcome.httpStatus { return status >= 400 }
+        if let status = outcome.httpStatus { return !(200..<300).contains(status) }
         return outcome.error?.kind == .network
     }
 
@@ -326,15 +350,22 @@ public actor ConversationEngine {
     /// consuming task cancels every turn, and each reports what it had streamed.
     public nonisolated func runParallel(_ turns: [PlannedTurn]) -> AsyncStream<EngineEvent> {
         AsyncStream { continuation in
-            let work = Task.detached {
-                await withTaskGroup(of: Void.self) { group in
-                    for turn in turns {
-                        group.addTask { await self.run(turn) { continuation.yield($0) } }
-                    }
-                }
-                continuation.finish()
-            }
+            let work = startParallel(turns) { continuation.yield($0) } finished: { continuation.finish() }
             continuation.onTermination = { _ in work.cancel() }
+        }
+    }
+
+    /// Runs every turn at once, calling `emit` from the turns' tasks and `finished` when all have
+    /// ended. Cancelling the returned task stops every turn; each still reports how it ended.
+    public nonisolated func startParallel(_ turns: [PlannedTurn], emit: @escaping @Sendable (EngineEvent) -> Void,
+                                          finished: @escaping @Sendable () -> Void) -> Task<Void, Never> {
+        Task.detached {
+            await withTaskGroup(of: Void.self) { group in
+                for turn in turns {
+                    group.addTask { await self.run(turn, onEvent: emit) }
+                }
+            }
+            finished()
         }
     }
 }

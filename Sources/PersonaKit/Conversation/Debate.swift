@@ -88,7 +88,7 @@ public enum DebateEvent: Sendable, Equatable {
 
 /// Runs a conversation among personas in any mode, saving each message when its turn ends.
 public final class DebateRunner: Sendable {
-    let engine: ConversationEngine
+    public let engine: ConversationEngine
     let store: SessionStore?
     /// Re-asks after a moderator answer that names nobody, before the next in order speaks.
     public static let moderatorRetries = 2

@@ -17,10 +17,11 @@ public struct RetryPolicy: Sendable, Equatable {
     }
 
     /// The wait before retry number `retry` (1-based): the provider's `Retry-After` when it gave
-    /// one, else exponential backoff (base, ×2 each time, capped) with jitter between half and the
-    /// whole, so that parallel turns do not retry in lockstep.
+    /// one (the engine does not retry when that is longer than `maxDelay`), else exponential
+    /// backoff (base, ×2 each time, capped) with jitter between half and the whole, so that
+    /// parallel turns do not retry in lockstep.
     public func delay(beforeRetry retry: Int, after error: ProviderError, random: Double = Double.random(in: 0...1)) -> Double {
-        if let wait = error.retryAfter { return min(max(0, wait), max(maxDelay, wait)) }
+        if let wait = error.retryAfter, wait.isFinite { return min(max(0, wait), maxDelay) }
         let exponential = min(maxDelay, baseDelay * pow(2, Double(retry - 1)))
         return exponential * (0.5 + 0.5 * random)
     }

@@ -31,13 +31,16 @@ public enum TurnProgress: Sendable, Equatable {
 public struct TurnRunner: Sendable {
     public var transport: CurlTransport
     public var timeouts: TransportTimeouts
+    public var limits: StreamLimits
 
     /// Bytes of a non-stream body kept to read an error from it.
     static let errorBodyLimit = 1 << 20
 
-    public init(transport: CurlTransport = .shared, timeouts: TransportTimeouts = TransportTimeouts()) {
+    public init(transport: CurlTransport = .shared, timeouts: TransportTimeouts = TransportTimeouts(),
+                limits: StreamLimits = StreamLimits()) {
         self.transport = transport
         self.timeouts = timeouts
+        self.limits = limits
     }
 
     public func run(_ request: ChatRequest, endpoint: ProviderEndpoint,
@@ -45,7 +48,7 @@ public struct TurnRunner: Sendable {
         let adapter = Adapters.adapter(for: endpoint.type)
         let httpRequest = adapter.makeRequest(request, endpoint: endpoint)
         let started = DispatchTime.now().uptimeNanoseconds
-        var accumulator = StreamAccumulator(adapter: adapter, started: started)
+        var accumulator = StreamAccumulator(adapter: adapter, started: started, limits: limits)
         var head: HTTPResponseHead?
         var errorBody: [UInt8] = []
 
@@ -53,26 +56,33 @@ public struct TurnRunner: Sendable {
         // bytes (see `TransferThreadExecutor`); the caller's task continues on its own executor.
         await withTaskExecutorPreference(transport.readers) {
             do {
-                for try await part in transport.stream(httpRequest, timeouts: timeouts) {
+                reading: for try await part in transport.stream(httpRequest, timeouts: timeouts) {
                     switch part {
                     case .head(let received):
                         head = received
                         onProgress(.responseHead(received))
                     case .body(let bytes):
-                        guard let head, head.status < 400 else {
-                            if errorBody.count < Self.errorBodyLimit { errorBody.append(contentsOf: bytes) }
+                        guard let head, (200..<300).contains(head.status) else {
+                            errorBody.append(contentsOf: bytes.prefix(Self.errorBodyLimit - errorBody.count))
+                            if errorBody.count >= Self.errorBodyLimit { break reading }
                             continue
                         }
                         // After a failure inside the stream, reading goes on only to collect usage
                         // that some providers send after the error.
                         accumulator.feed(bytes, onProgress: onProgress)
+                        // A server that sends a byte now and then, but never a whole event, is silent.
+                        if let silence = accumulator.silence(now: DispatchTime.now().uptimeNanoseconds, timeouts: timeouts) {
+                            accumulator.stop(ProviderError(kind: .timeout, message: silence))
+                        }
+                        // Leaving the loop ends the transfer.
+                        if accumulator.mustStop { break reading }
                     }
                 }
                 if Task.isCancelled {
                     accumulator.fail(ProviderError.stoppedByUser)
-                } else if let head, head.status >= 400 {
+                } else if let head, !(200..<300).contains(head.status) {
                     accumulator.fail(ProviderErrorParser.fromHTTP(status: head.status, headers: head.headers, body: errorBody))
-                } else {
+                } else if !accumulator.mustStop {
                     accumulator.finishStream(onProgress: onProgress)
                 }
             } catch let error as TransportError {
@@ -108,12 +118,26 @@ public struct TurnRunner: Sendable {
     }
 }
 
+/// How much of a response Persona holds: a hostile server could send one endless line.
+public struct StreamLimits: Sendable, Equatable {
+    /// The most bytes one line or event may hold.
+    public var eventBytes: Int
+    /// The most bytes of answer and reasoning text one response may hold.
+    public var answerBytes: Int
+
+    public init(eventMiB: Int = 16) {
+        eventBytes = eventMiB << 20
+        answerBytes = eventBytes * 4
+    }
+}
+
 /// Folds decoded stream events into text, usage and an ending.
 struct StreamAccumulator {
     let adapter: any ProviderAdapter
     let started: UInt64
-    private var sse = SSEDecoder()
-    private var ndjson = NDJSONDecoder()
+    let limits: StreamLimits
+    private var sse: SSEDecoder
+    private var ndjson: NDJSONDecoder
     private var text = ""
     private var reasoning = ""
     private var usage = Usage()
@@ -121,6 +145,12 @@ struct StreamAccumulator {
     private(set) var failure: ProviderError?
     private var firstToken: Double?
     private var sawEvent = false
+    private var eventCount = 0
+    /// When `silence` last saw new events, on the uptime clock, and how many there were then.
+    private var lastEventAt: UInt64
+    private var eventsAtLastCheck = 0
+    /// True once reading must stop: the response broke a limit or went silent.
+    private(set) var mustStop = false
     /// The start of a body that held no events, in case it is a plain JSON error with status 200.
     private var undecodedBody: [UInt8] = []
     /// Answer text decoded from the current read and not yet reported. A read that carried twenty
@@ -129,9 +159,29 @@ struct StreamAccumulator {
     /// What the adapter made of the current event; one array kept for the whole stream.
     private var decoded: [StreamEvent] = []
 
-    init(adapter: any ProviderAdapter, started: UInt64) {
+    init(adapter: any ProviderAdapter, started: UInt64, limits: StreamLimits = StreamLimits()) {
         self.adapter = adapter
         self.started = started
+        self.limits = limits
+        lastEventAt = started
+        sse = SSEDecoder(limit: limits.eventBytes)
+        ndjson = NDJSONDecoder(limit: limits.eventBytes)
+    }
+
+    /// Why the stream counts as silent at `now`, if it does: no complete event for the idle limit
+    /// (before the first, for the first-byte limit). Called once a reading pass, so the clock is
+    /// read once a pass rather than once an event.
+    mutating func silence(now: UInt64, timeouts: TransportTimeouts) -> String? {
+        if eventCount > eventsAtLastCheck {
+            eventsAtLastCheck = eventCount
+            lastEventAt = now
+            return nil
+        }
+        let allowance = sawEvent ? timeouts.idle : timeouts.firstByte
+        guard now > lastEventAt, Double(now - lastEventAt) / 1e9 > allowance else { return nil }
+        let seconds = CurlTransport.formatSeconds(allowance)
+        return sawEvent ? "no complete event from the server for \(seconds) s, only stray bytes (timeouts.stream_idle)"
+            : "no complete event from the server within \(seconds) s (the first-byte limit: 4 × timeouts.stream_idle)"
     }
 
     mutating func feed(_ bytes: [UInt8], onProgress: (TurnProgress) -> Void) {
@@ -139,7 +189,7 @@ struct StreamAccumulator {
         switch adapter.framing {
         case .serverSentEvents:
             // Taken out while it lends its events, since applying them changes the accumulator.
-            var decoder = SSEDecoder()
+            var decoder = SSEDecoder(limit: 0)
             swap(&decoder, &sse)
             bytes.withUnsafeBufferPointer { buffer in decoder.feed(buffer) { apply($0, onProgress: onProgress) } }
             swap(&decoder, &sse)
@@ -147,6 +197,19 @@ struct StreamAccumulator {
             for line in ndjson.feed(bytes) { apply(SSEEvent(data: line), onProgress: onProgress) }
         }
         sendDelta(onProgress)
+        if sse.exceededLimit || ndjson.exceededLimit {
+            stop(ProviderError(kind: .badResponse, message: "the provider sent a line or event of more than "
+                + "\(limits.eventBytes >> 20) MiB (limits.event_mib); the answer was cut there"))
+        } else if text.utf8.count + reasoning.utf8.count > limits.answerBytes {
+            stop(ProviderError(kind: .badResponse, message: "the provider sent more than \(limits.answerBytes >> 20) MiB of text "
+                + "(4 × limits.event_mib); the answer was cut there"))
+        }
+    }
+
+    /// Fails the stream and stops reading it.
+    mutating func stop(_ error: ProviderError) {
+        fail(error)
+        mustStop = true
     }
 
     /// Delivers whatever the decoders still hold, at the end of the body or when it broke off.
@@ -180,6 +243,7 @@ struct StreamAccumulator {
 
     private mutating func apply(_ event: SSEEvent, onProgress: (TurnProgress) -> Void) {
         sawEvent = true
+        eventCount += 1
         undecodedBody = []
         decoded.removeAll(keepingCapacity: true)
         adapter.decode(event, into: &decoded)
@@ -223,5 +287,28 @@ struct StreamAccumulator {
     func outcome(duration: Double) -> TurnOutcome {
         TurnOutcome(text: text, reasoning: reasoning, reportedUsage: usage, finish: finish, error: failure,
                     httpStatus: nil, responseHeaders: HTTPHeaders(), timeToFirstToken: firstToken, duration: duration)
+    }
+}
+
+extension TurnRunner {
+    /// Reads a response body as `run` reads one from the network, arriving in chunks of the given
+    /// sizes (cycled): the same decoders, adapter and limits, with no network. For replaying
+    /// recorded responses and for fuzzing.
+    public static func replay(_ body: [UInt8], chunkSizes: [Int], type: ProviderType, limits: StreamLimits = StreamLimits())
+        -> TurnOutcome
+    {
+        var accumulator = StreamAccumulator(adapter: Adapters.adapter(for: type), started: DispatchTime.now().uptimeNanoseconds,
+                                            limits: limits)
+        var offset = 0
+        var chunk = 0
+        while offset < body.count, !accumulator.mustStop {
+            let size = max(1, chunkSizes.isEmpty ? body.count : chunkSizes[chunk % chunkSizes.count])
+            let end = min(body.count, offset + size)
+            accumulator.feed(Array(body[offset..<end])) { _ in }
+            offset = end
+            chunk += 1
+        }
+        accumulator.finishStream { _ in }
+        return accumulator.outcome(duration: 0)
     }
 }

@@ -165,11 +165,8 @@ public final class CurlTransport: @unchecked Sendable {
 
     private func expireIdleTransfers() {
         let now = DispatchTime.now().uptimeNanoseconds
-        for transfer in active.values where transfer.isIdle(now: now) {
-            let seconds = transfer.timeouts.idle
-            finish(transfer, error: TransportError(
-                kind: .timeout,
-                message: "no data from the server for \(Self.formatSeconds(seconds)) s (timeouts.stream_idle)"))
+        for transfer in active.values {
+            if let message = transfer.expiry(now: now) { finish(transfer, error: TransportError(kind: .timeout, message: message)) }
         }
     }
 
@@ -178,14 +175,14 @@ public final class CurlTransport: @unchecked Sendable {
         let now = DispatchTime.now().uptimeNanoseconds
         var nearest = UInt64(1_000_000_000)
         for transfer in active.values {
-            let deadline = transfer.idleDeadline
+            let deadline = min(transfer.idleDeadline, transfer.totalDeadline)
             nearest = min(nearest, deadline > now ? deadline - now : 0)
         }
         return Int32(max(1, min(1000, (nearest + 999_999) / 1_000_000)))
     }
 
     static func formatSeconds(_ seconds: Double) -> String {
-        seconds.rounded() == seconds ? String(Int(seconds)) : String(seconds)
+        seconds.rounded() == seconds && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
     }
 }
 
@@ -215,6 +212,7 @@ private final class Transfer: @unchecked Sendable {
     private var headers = HTTPHeaders()
     private var headSent = false
     private var lastActivity = DispatchTime.now().uptimeNanoseconds
+    private let started = DispatchTime.now().uptimeNanoseconds
     private var connected = false
     private var receivedBody = false
     /// Body bytes libcurl delivered in the current reading pass. A stream arrives as many small
@@ -243,14 +241,22 @@ private final class Transfer: @unchecked Sendable {
         } else {
             // Reasoning models may think for minutes before their first byte; mid-stream silence is
             // what the idle limit is for. Until connected, libcurl's connect timeout governs too.
-            allowance = timeouts.idle * TransportTimeouts.firstByteFactor + (connected ? 0 : timeouts.connect)
+            allowance = timeouts.firstByte + (connected ? 0 : timeouts.connect)
         }
-        return lastActivity + UInt64(max(0, allowance) * 1_000_000_000)
+        return lastActivity + Self.nanoseconds(allowance)
     }
 
-    func isIdle(now: UInt64) -> Bool {
+    var totalDeadline: UInt64 { started + Self.nanoseconds(timeouts.total) }
+
+    private static func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(min(max(0, seconds), 1e9) * 1_000_000_000) }
+
+    /// Why the transfer must end now, if it must: too long silent, or too long in all.
+    func expiry(now: UInt64) -> String? {
+        if now >= totalDeadline {
+            return "the answer took longer than \(CurlTransport.formatSeconds(timeouts.total)) s in all (timeouts.turn)"
+        }
         // A paused transfer is silent because the reader is behind, not because the server is.
-        if channel.isPaused { return false }
+        if channel.isPaused { return nil }
         if !connected, let easy {
             var connectSeconds = 0.0
             persona_easy_getinfo_double(easy, CURLINFO_CONNECT_TIME, &connectSeconds)
@@ -259,7 +265,11 @@ private final class Transfer: @unchecked Sendable {
                 lastActivity = now
             }
         }
-        return now >= idleDeadline
+        guard now >= idleDeadline else { return nil }
+        return receivedBody
+            ? "no data from the server for \(CurlTransport.formatSeconds(timeouts.idle)) s (timeouts.stream_idle)"
+            : "no answer from the server within \(CurlTransport.formatSeconds(timeouts.firstByte)) s "
+                + "(the first-byte limit: \(CurlTransport.formatSeconds(TransportTimeouts.firstByteFactor)) × timeouts.stream_idle)"
     }
 
     func makeEasyHandle() -> UnsafeMutableRawPointer? {

@@ -66,13 +66,19 @@ public struct TransportTimeouts: Sendable, Equatable {
     /// Longest silence allowed between body bytes. Before the first one, `firstByteFactor` times
     /// as long is allowed.
     public var idle: Double
+    /// The longest a whole transfer may take, however steadily data comes.
+    public var total: Double
 
     public static let firstByteFactor = 4.0
 
-    public init(connect: Double = 10, idle: Double = 30) {
+    public init(connect: Double = 10, idle: Double = 30, total: Double = 600) {
         self.connect = connect
         self.idle = idle
+        self.total = total
     }
+
+    /// The silence allowed before the first byte: reasoning models may think for minutes.
+    public var firstByte: Double { idle * Self.firstByteFactor }
 }
 
 /// A transfer that failed below HTTP: no connection, a reset, a TLS failure, silence, or a cancel.

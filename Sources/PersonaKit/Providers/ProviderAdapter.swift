@@ -120,6 +120,12 @@ public enum Adapters {
 /// (sometimes wrapped in an array), and Ollama `{"error":"…"}`.
 public enum ProviderErrorParser {
     public static func fromHTTP(status: Int, headers: HTTPHeaders, body: [UInt8]) -> ProviderError {
+        if (300..<400).contains(status) {
+            // Not followed: the request carries the key, and it must not leave for another host.
+            let target = headers["location"].map { "to \($0)" } ?? "without a Location"
+            return ProviderError(kind: .badResponse, status: status, message: "the server answered with a redirect (HTTP \(status)) "
+                + "\(target), which Persona does not follow so that keys never leave for another host; check the base URL")
+        }
         let json = try? JSON.parse(body)
         var error: ProviderError
         if let json, let parsed = fromErrorObject(json, status: status) {

@@ -15,12 +15,14 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         case budget
         /// The cost ledger could not record the request; nothing more is sent.
         case ledger
+        /// The response was not one a provider sends: a redirect, an event past the size limit.
+        case badResponse = "bad_response"
         case cancelled
 
         public var isRetryable: Bool {
             switch self {
             case .rateLimit, .overloaded, .server, .network, .timeout: return true
-            case .auth, .badRequest, .contextLength, .notFound, .budget, .ledger, .cancelled: return false
+            case .auth, .badRequest, .contextLength, .notFound, .budget, .ledger, .badResponse, .cancelled: return false
             }
         }
     }
@@ -28,8 +30,11 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
     public var kind: Kind
     /// The HTTP status, when the failure came with one. Errors inside a 200 stream keep 200.
     public var status: Int?
-    /// The provider's own words, or ours for transport failures.
-    public var message: String
+    /// The provider's own words, or ours for transport failures; known secrets are hidden in it,
+    /// and it is cut at `longestMessage` characters.
+    public var message: String {
+        didSet { if message != oldValue { message = Self.clean(message) } }
+    }
     /// How long the provider asked us to wait, from `Retry-After`, `retry-after-ms` or a body hint.
     public var retryAfter: Double?
 
@@ -38,8 +43,17 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
     public init(kind: Kind, status: Int? = nil, message: String, retryAfter: Double? = nil) {
         self.kind = kind
         self.status = status
-        self.message = message
+        self.message = Self.clean(message)
         self.retryAfter = retryAfter
+    }
+
+    /// A provider's error body may be megabytes, and may quote the key it was sent.
+    public static let longestMessage = 2000
+
+    static func clean(_ message: String) -> String {
+        let redacted = Secrets.redact(message)
+        guard redacted.count > longestMessage else { return redacted }
+        return String(redacted.prefix(longestMessage)) + "… (\(redacted.count - longestMessage) more characters)"
     }
 
     public static let stoppedByUser = ProviderError(kind: .cancelled, message: "stopped by the user")

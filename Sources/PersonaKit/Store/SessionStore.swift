@@ -50,6 +50,7 @@ public final class SessionStore: Sendable {
         pool = database.pool
     }
 
+    /// Stores a session; a key pasted into the topic is stored hidden, as in its messages.
     public func create(_ info: SessionInfo) throws {
         let roster = JSON.array(info.roster.map { member in
             .object(["persona": .string(member.persona), "name": .string(member.name), "model": .string(member.model.description)])
@@ -57,17 +58,19 @@ public final class SessionStore: Sendable {
         try pool.write { db in
             try db.execute(sql: """
                 INSERT OR IGNORE INTO sessions (id, created_ms, mode, topic, roster, rounds, judge) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [info.id, Self.milliseconds(info.created), info.mode.rawValue, info.topic, roster, info.rounds, info.judge])
+                """, arguments: [info.id, Self.milliseconds(info.created), info.mode.rawValue, Secrets.redact(info.topic), roster, info.rounds, info.judge])
         }
     }
 
+    /// Stores a message; a key a provider echoed into its text or error is stored hidden.
     public func append(_ message: TranscriptMessage, to session: String, at date: Date = Date()) throws {
         try pool.write { db in
             try db.execute(sql: """
                 INSERT INTO messages (session, round, speaker, name, role, provider, model, text, status, error, input_tokens,
                     output_tokens, cost_picos, estimated, dropped_turns, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [session, message.round, message.speaker, message.name, message.role.rawValue, message.provider,
-                                 message.model, message.text, message.status.rawValue, message.error, message.inputTokens,
+                                 message.model, Secrets.redact(message.text), message.status.rawValue,
+                                 message.error.map(Secrets.redact), message.inputTokens,
                                  message.outputTokens, message.costPicos, message.estimated, message.droppedTurns,
                                  Self.milliseconds(date)])
         }

@@ -32,8 +32,15 @@ public struct SSEDecoder: Sendable {
     private var lastNameBytes: [UInt8] = []
     /// How many comment lines were skipped; OpenRouter sends `: OPENROUTER PROCESSING` keep-alives.
     public private(set) var commentCount = 0
+    /// The most bytes one line or one event's data may hold.
+    public let limit: Int
+    /// Set when a line or an event grew past `limit`; the decoder then reads nothing more, and
+    /// holds no more than the limit in memory.
+    public private(set) var exceededLimit = false
 
-    public init() {}
+    public init(limit: Int = 16 << 20) {
+        self.limit = limit
+    }
 
     public mutating func feed(_ bytes: [UInt8]) -> [SSEEvent] {
         bytes.withUnsafeBufferPointer { feed($0) }
@@ -48,6 +55,7 @@ public struct SSEDecoder: Sendable {
     /// Feeds `bytes` and lends each event they complete to `handle`. The event's data is the
     /// decoder's own buffer, used again for the next event unless `handle` keeps a copy.
     public mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>, _ handle: (SSEEvent) -> Void) {
+        guard !exceededLimit else { return }
         var start = 0
         var index = 0
         if atStreamStart {
@@ -69,6 +77,7 @@ public struct SSEDecoder: Sendable {
                 continue
             }
             let text = UnsafeBufferPointer(rebasing: bytes[start..<index])
+            if line.count + text.count > limit { return exceed() }
             if line.isEmpty {
                 processLine(text, handle)
             } else {
@@ -87,16 +96,25 @@ public struct SSEDecoder: Sendable {
                 index += 1
             }
             start = index
+            if exceededLimit { return }
         }
         if start < bytes.count {
+            guard line.count + bytes.count - start <= limit else { return exceed() }
             line.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]))
         }
+    }
+
+    private mutating func exceed() {
+        exceededLimit = true
+        line = []
+        data = []
     }
 
     /// Ends the stream. An event left without its closing blank line is still delivered, because
     /// several providers close the connection straight after the last `data:` line.
     public mutating func finish() -> [SSEEvent] {
         var events: [SSEEvent] = []
+        guard !exceededLimit else { return events }
         if !line.isEmpty {
             let last = line
             line.removeAll()
@@ -129,6 +147,7 @@ public struct SSEDecoder: Sendable {
         if valueStart < line.count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
         let value = UnsafeBufferPointer(rebasing: line[valueStart...])
         if Self.spells(field, "data") {
+            guard data.count + value.count < limit else { return exceed() }
             if hasData { data.append(0x0A) }
             data.append(contentsOf: value)
             hasData = true
