@@ -3,7 +3,8 @@ import MockProvider
 import PersonaKit
 
 /// Decoding alone: each provider's stream body, as the mock writes it, through the framing decoder
-/// and the adapter, in 4 KB reads, with no network. CPU time per event, best of five rounds.
+/// and the adapter, in 4 KB reads, with no network. CPU time per event, best of five rounds. Then
+/// the redaction of each delta.
 func decodeBenchmark() {
     let deltas = MockServer.generatedDeltas(20_000)
     print("persona-bench decode: \(deltas.count) deltas per provider, framing and adapter, 4 KB reads")
@@ -20,6 +21,23 @@ func decodeBenchmark() {
         }
         print(String(format: "%-10@ %6.0f ns/event  (%d characters decoded)", format.rawValue, best / Double(deltas.count) * 1e9, text))
     }
+    redactionBenchmark(deltas)
+}
+
+/// The engine hides known keys in every delta before it reaches a screen; with keys in the
+/// environment, as in daily use, that is on the path of every token.
+private func redactionBenchmark(_ deltas: [String]) {
+    Secrets.register(["OPENAI", "ANTHROPIC", "GEMINI", "OPENROUTER"].map { "sk-\($0.lowercased())-" + String(repeating: "x7Q", count: 16) })
+    var best = Double.infinity
+    var shown = 0
+    for _ in 0..<5 {
+        let redactor = StreamingRedactor()
+        let started = threadCPUSeconds()
+        shown = deltas.reduce(0) { $0 + redactor.feed($1).utf8.count } + redactor.finish().utf8.count
+        best = min(best, threadCPUSeconds() - started)
+    }
+    print(String(format: "redaction  %6.0f ns/delta with %d keys known  (%d characters shown)",
+                 best / Double(deltas.count) * 1e9, Secrets.all.count, shown))
 }
 
 /// The characters of answer text in `body`, decoded as a stream reader would.
