@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "persona", targets: ["persona"]),
         .executable(name: "persona-mock", targets: ["persona-mock"]),
         .executable(name: "persona-bench", targets: ["persona-bench"]),
+        .executable(name: "persona-fuzz", targets: ["persona-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -25,13 +26,16 @@ let package = Package(
         .target(name: "PersonaApp", dependencies: ["PersonaKit", "TerminalUI"]),
         .target(name: "MockProvider"),
         .target(name: "CBenchPTY"),
+        .target(name: "PersonaFuzz", dependencies: ["PersonaKit", "MockProvider"]),
+        .executableTarget(name: "persona-fuzz", dependencies: ["PersonaFuzz", "PersonaKit"]),
         .executableTarget(name: "persona", dependencies: [
             "PersonaApp", "PersonaKit", "TerminalUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "persona-mock", dependencies: ["MockProvider"]),
         .executableTarget(name: "persona-bench", dependencies: ["PersonaKit", "PersonaApp", "TerminalUI", "MockProvider", "CBenchPTY"]),
-        .testTarget(name: "PersonaKitTests", dependencies: ["PersonaKit", "MockProvider", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "PersonaKitTests", dependencies: ["PersonaKit", "MockProvider", "PersonaFuzz",
+                                                             .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "PersonaAppTests", dependencies: ["PersonaApp", "PersonaKit", "MockProvider", "persona"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI"]),
     ]
