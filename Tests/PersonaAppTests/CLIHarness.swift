@@ -46,6 +46,12 @@ struct CLI {
         }
     }
 
+    /// Starts a command and returns at once, for tests that signal it while it runs.
+    func launch(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+        let (process, out, err) = try start(arguments, environment: environment)
+        return Running(process: process, stdout: out, stderr: err)
+    }
+
     private func start(_ arguments: [String], environment: [String: String]) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = Self.executable
@@ -59,5 +65,56 @@ struct CLI {
         process.standardError = err
         try process.run()
         return (process, out, err)
+    }
+}
+
+/// A `persona` process still running, with its output collected as it comes.
+final class Running: @unchecked Sendable {
+    let process: Process
+    private let lock = NSLock()
+    private var out = Data()
+    private var err = Data()
+    private let done = DispatchGroup()
+
+    init(process: Process, stdout: Pipe, stderr: Pipe) {
+        self.process = process
+        collect(stdout) { data in self.lock.withLock { self.out.append(data) } }
+        collect(stderr) { data in self.lock.withLock { self.err.append(data) } }
+    }
+
+    private func collect(_ pipe: Pipe, into append: @escaping @Sendable (Data) -> Void) {
+        done.enter()
+        Thread {
+            while true {
+                let data = pipe.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                append(data)
+            }
+            self.done.leave()
+        }.start()
+    }
+
+    var stdoutSoFar: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
+
+    /// Waits until stdout holds `text`; false if the process ended or `seconds` passed first.
+    func waitFor(_ text: String, upTo seconds: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if stdoutSoFar.contains(text) { return true }
+            if !process.isRunning { return stdoutSoFar.contains(text) }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    func finish() -> CLI.Result {
+        process.waitUntilExit()
+        done.wait()
+        return lock.withLock {
+            CLI.Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                       stderr: String(decoding: err, as: UTF8.self))
+        }
     }
 }

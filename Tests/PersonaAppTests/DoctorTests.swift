@@ -51,8 +51,24 @@ final class DoctorTests: XCTestCase {
         XCTAssertTrue(refused.stdout.contains("connection was refused"), refused.stdout)
         XCTAssertTrue(refused.stdout.contains("key ANTHROPIC_API_KEY: set"))
 
+        // With a default model named, nothing is chosen automatically, and nothing uses Anthropic.
         try FileManager.default.removeItem(at: personas.appendingPathComponent("b.md"))
+        try "default_model: openai:gpt-4o-mini\n".write(to: cli.home.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
         XCTAssertEqual(try cli.run(["doctor"], environment: environment).status, 0, "no persona uses the broken provider")
+    }
+
+    /// With no persona naming a model, the provider Persona would choose is the one in use: a
+    /// refused key there is not "ready".
+    func testTheAutomaticallyChosenProviderCountsAsInUse() throws {
+        let server = try MockServer { _ in MockBehavior(status: 401, errorMessage: "invalid x-api-key") }
+        defer { server.stop() }
+        let cli = try CLI()
+        defer { cli.remove() }
+        let environment = ["ANTHROPIC_BASE_URL": server.baseURL, "ANTHROPIC_API_KEY": "sk-ant-refused-key", "PERSONA_BUNDLED_PERSONAS": ""]
+        let result = try cli.run(["doctor"], environment: environment)
+        XCTAssertEqual(result.status, 1, result.stdout)
+        XCTAssertTrue(result.stdout.contains("used by: the default model anthropic:"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("A provider your personas use is not usable."), result.stdout)
     }
 
     func testF4ShowsTheProvidersOverlay() {

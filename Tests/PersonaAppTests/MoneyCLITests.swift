@@ -191,6 +191,7 @@ final class MoneyCLITests: XCTestCase {
             ("gemini:gemini-3.8-flash", MockBehavior(tokens: 8, outputTokens: Int.max, reasoningTokens: 7)),
             ("gemini:gemini-3.5-flash-lite", MockBehavior(tokens: 8, inputTokens: 1 << 60)),
             ("ollama:llama3.2", MockBehavior(tokens: 8, inputTokens: Int.min)),
+            ("ollama:llama3.2", MockBehavior(tokens: 8, cachedInputTokens: Int.min)),
             ("openai:gpt-4o-mini", MockBehavior(tokens: 8, inputTokens: 1_000_000_000_000)),
         ]
         for (model, behavior) in hostile {
@@ -220,6 +221,37 @@ final class MoneyCLITests: XCTestCase {
         }
         let total = try JSON.parse(try cli.run(["costs", "--json"]).stdout)["total_cost"]?.decimal ?? -1
         XCTAssertTrue(total >= 0 && total < Decimal(string: "0.05")!, "\(total)")
+    }
+
+    /// A request the provider never accepted costs nothing: no connection, an error status, a
+    /// redirect. Each row shows $0 with its error.
+    func testRequestsTheProviderNeverAcceptedCostNothing() throws {
+        let refusals: [(MockBehavior?, String)] = [
+            (nil, "network"), (MockBehavior(status: 400), "bad_request"), (MockBehavior(status: 401), "auth"),
+            (MockBehavior(status: 302, headers: ["Location": "http://127.0.0.1:1/v1"]), "bad_response"),
+            (MockBehavior(status: 403), "auth"),
+        ]
+        for (index, (behavior, kind)) in refusals.enumerated() {
+            // The last on a model with no price: nothing billed is $0 all the same.
+            let model = index == refusals.count - 1 ? "openai:model-with-no-price" : "openai:gpt-4o-mini"
+            let server = try MockServer { _ in behavior ?? MockBehavior() }
+            defer { server.stop() }
+            var environment = Self.environment(server)
+            if behavior == nil { environment["OPENAI_BASE_URL"] = "http://127.0.0.1:1/v1" }
+            let result = try cli.run(["ask", Self.longPrompt, "--model", model, "--json"], environment: environment)
+            XCTAssertNotEqual(result.status, 0, kind)
+            XCTAssertEqual(result.events.first { $0["event"]?.string == "error" }?["kind"]?.string, kind, result.stdout)
+        }
+        let entries = try JSON.parse(try cli.run(["costs", "entries", "--json"]).stdout)["entries"]?.array ?? []
+        // Newest first; the network failure was retried, each attempt a row of its own.
+        XCTAssertEqual(Set(entries.map { $0["error_kind"]?.string ?? "" }), Set(refusals.map(\.1)))
+        for entry in entries {
+            XCTAssertEqual(entry["cost"]?.decimal, 0, "\(entry)")
+            XCTAssertEqual(entry["estimated"], .bool(false), "\(entry)")
+        }
+        let table = try cli.run(["costs", "entries"]).stdout
+        XCTAssertTrue(table.contains("failed (auth)"), table)
+        XCTAssertTrue(table.contains("$0"), table)
     }
 
     /// The 8-persona race, in process so it can run many times quickly.

@@ -152,6 +152,41 @@ final class PersonaFileTests: XCTestCase {
         XCTAssertEqual(issues[0].line, 2)
     }
 
+    /// Each thing in the personas folder that is not a readable file is named for what it is, and
+    /// none of them stops the others loading; a FIFO is never opened, so nothing waits on it.
+    func testEachUnreadableEntryNamesItsRealCause() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("personas-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        try "---\nname: Fine\n---\nOK.\n".write(toFile: path("fine.md"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(mkfifo(path("pipe.md"), 0o644), 0)
+        try FileManager.default.createSymbolicLink(atPath: path("loop-a.md"), withDestinationPath: path("loop-b.md"))
+        try FileManager.default.createSymbolicLink(atPath: path("loop-b.md"), withDestinationPath: path("loop-a.md"))
+        try FileManager.default.createSymbolicLink(atPath: path("dangling.md"), withDestinationPath: path("gone.md"))
+        try FileManager.default.createDirectory(atPath: path("folder.md"), withIntermediateDirectories: false)
+        try Data([0x2D, 0x2D, 0x2D, 0x0A, 0xFF, 0xFE, 0x0A]).write(to: URL(fileURLWithPath: path("latin1.md")))
+        try Data(count: (1 << 20) + 1).write(to: URL(fileURLWithPath: path("huge.md")))
+        // A file name that is not UTF-8: made with the C library, which takes bytes.
+        let rawName = Array(directory.path.utf8CString.dropLast()) + Array("/bad\u{0}".utf8CString.dropLast(2)) + [CChar(bitPattern: 0xFF)]
+            + Array(".md".utf8CString)
+        let descriptor = rawName.withUnsafeBufferPointer { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) }
+        XCTAssertGreaterThanOrEqual(descriptor, 0)
+        close(descriptor)
+
+        let (personas, issues) = PersonaLoader.load(from: [directory.path])
+        XCTAssertEqual(personas.map(\.id), ["fine"])
+        let causes = Dictionary(uniqueKeysWithValues: issues.map { (URL(fileURLWithPath: $0.file).lastPathComponent, $0.message) })
+        XCTAssertEqual(causes["pipe.md"], "is a FIFO, not a file; persona files are plain text")
+        XCTAssertEqual(causes["loop-a.md"], "is a symbolic link that leads round in a loop")
+        XCTAssertEqual(causes["dangling.md"], "is a symbolic link to a file that does not exist")
+        XCTAssertEqual(causes["folder.md"], "is a folder, not a file")
+        XCTAssertEqual(causes["latin1.md"], "is not UTF-8 text; save it as UTF-8")
+        XCTAssertEqual(causes["huge.md"], "is 1 MiB; a persona file is a few kilobytes of text")
+        XCTAssertTrue(causes.contains { $0.value.contains("file name is not valid UTF-8") }, "\(causes)")
+        XCTAssertEqual(issues.count, 8, "\(causes)")
+    }
+
     func testBundledPersonasAllLoadCleanly() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("personas").path

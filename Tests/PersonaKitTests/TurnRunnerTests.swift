@@ -210,5 +210,7 @@ final class FirstByteAllowanceTests: XCTestCase {
         XCTAssertEqual(patient.text, MockServer.generatedDeltas(5).joined())
         let impatient = await TurnRunner(timeouts: TransportTimeouts(connect: 5, idle: 0.1)).run(request, endpoint: endpoint)
         XCTAssertEqual(impatient.error?.kind, .timeout)
+        let message = impatient.error?.message ?? ""
+        XCTAssertTrue(message.contains("first-byte limit") && message.contains("0.4 s"), "names the limit that ran out: \(message)")
     }
 }

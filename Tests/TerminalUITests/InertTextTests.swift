@@ -15,6 +15,11 @@ final class InertTextTests: XCTestCase {
         XCTAssertEqual(InertText.sanitize("safe\rEVIL"), "safe␍EVIL")
     }
 
+    func testBidiOverridesAndIsolatesAreDropped() {
+        XCTAssertEqual(InertText.sanitize("pay \u{202E}txt.exe\u{202C} now \u{2066}a\u{2069} \u{200F}b"), "pay txt.exe now a b")
+        XCTAssertEqual(InertText.sanitize("عربي and English"), "عربي and English", "right-to-left text itself stays")
+    }
+
     func testNewlinesTabsAndUnicodeTextAreKept() {
         let text = "line one\n\tindented 日本語 👋 é"
         XCTAssertEqual(InertText.sanitize(text), text)

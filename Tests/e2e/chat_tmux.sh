@@ -207,5 +207,57 @@ costs="$("$bin/persona" costs --json --home "$work/home")"
 check "the ledger holds every request of both sessions, and the refusals" bash -c "echo '$costs' | grep -q '\"request_count\":18'"
 check "and prices them" bash -c "echo '$costs' | grep -qE '\"total_cost\":0\.[0-9]*[1-9]'"
 
+# Signals. Each run streams a slow answer in a fresh session of its own home; persona replaces the
+# `sh` that wrote its pid, so the pid is the one to signal. The shell lingers after persona exits,
+# so that the modes are read from a live pane (tmux hides the cursor of a dead one).
+mkdir -p "$work/signals"
+cp "$work/home/config.yaml" "$work/signals/config.yaml"
+chat_for_signals() {
+    rm -f "$work/exit" "$work/pid" "$work/modes-before" "$work/modes-after"
+    tmux kill-session -t "$session" 2>/dev/null
+    tmux new-session -d -s "$session" -x 120 -y 30 \
+        "stty -g > $work/modes-before; sh -c 'echo \$\$ > $work/pid; exec env TERM=xterm-256color LANG=C.UTF-8 \
+         OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona \
+         --home $work/signals --model openai:mock+tokens=400+delay=0.05'; status=\$?; stty -g > $work/modes-after; \
+         echo \$status > $work/exit; sleep 5"
+    tmux set-option -t "$session" remain-on-exit on >/dev/null
+    if wait_for "Welcome to Persona" 3; then tmux send-keys -t "$session" q; fi
+    wait_for "○ ready" 5
+    tmux send-keys -t "$session" "$1" Enter
+    wait_for "● streaming" 5
+    sleep 0.5
+}
+terminal_restored() {
+    local flags
+    flags="$(tmux display -p -t "$session" '#{alternate_on}#{mouse_any_flag}#{mouse_sgr_flag}#{cursor_flag}')"
+    [ "$flags" = "0001" ] || { echo "alternate screen, mouse, SGR mouse, cursor: $flags"; return 1; }
+    [ "$(cat "$work/modes-before")" = "$(cat "$work/modes-after" 2>/dev/null)" ] || { echo "stty modes differ"; return 1; }
+}
+wait_exit() { for _ in $(seq 80); do [ -f "$work/exit" ] && break; sleep 0.1; done; cat "$work/exit" 2>/dev/null; }
+stopped_with_text() {
+    "$bin/persona" costs entries --json --home "$work/signals" |
+        python3 -c "import json,sys; rows=[r for r in json.load(sys.stdin)['entries'] if r['status']=='cancelled']; sys.exit(len(rows) != $1)" &&
+    id="$("$bin/persona" sessions list --home "$work/signals" | awk 'NR > 1 && $1 ~ /^[0-9]/ {print $1; exit}')" &&
+    "$bin/persona" sessions export "$id" --format json --home "$work/signals" |
+        python3 -c "import json,sys; m=[x for x in json.load(sys.stdin)['messages'] if x['role']=='persona']; \
+                    sys.exit(not (len(m) == 1 and all(x['status']=='stopped' and x['text'].startswith('Consider the evidence') for x in m)))"
+}
+
+chat_for_signals "Stopped by SIGTERM"
+kill -TERM "$(cat "$work/pid")"
+check "SIGTERM ends the chat screen with status 143" test "$(wait_exit)" = "143"
+check "the terminal is given back: main screen, mouse off, cursor on, modes as before" terminal_restored
+check "the stopped turn is in the ledger as cancelled, its text in the session" stopped_with_text 1
+
+chat_for_signals "Stopped by a closed pane"
+tmux kill-pane -t "$session"
+for _ in $(seq 80); do kill -0 "$(cat "$work/pid")" 2>/dev/null || break; sleep 0.1; done
+check "closing the pane (SIGHUP) records the stopped turn too" stopped_with_text 2
+
+chat_for_signals "Stopped by a crash"
+kill -SEGV "$(cat "$work/pid")"
+check "a crash ends the chat screen with its signal's status (139)" test "$(wait_exit)" = "139"
+check "and the crash handler gives the terminal back" terminal_restored
+
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
