@@ -118,13 +118,14 @@ final class AskCLITests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("── Beta · openai:mock+tokens=5 ──"))
         XCTAssertEqual(result.stdout.components(separatedBy: MockServer.generatedDeltas(5).joined()).count, 3)
 
-        let hostile = try MockServer { _ in MockBehavior(text: "clear\u{1B}[2J bell\u{07} csi\u{9B}1m done") }
+        let hostile = try MockServer { _ in MockBehavior(text: "clear\u{1B}[2J bell\u{07} csi\u{9B}1m\u{202E}\u{2066} done\u{2069}") }
         defer { hostile.stop() }
         let attack = try cli.run(["ask", "hi", "--model", "openai:x"],
                                  environment: ["OPENAI_BASE_URL": hostile.baseURL, "OPENAI_API_KEY": "k"])
         XCTAssertFalse(attack.stdout.contains("\u{1B}"))
         XCTAssertFalse(attack.stdout.contains("\u{07}"))
         XCTAssertFalse(attack.stdout.contains("\u{9B}"))
+        XCTAssertFalse(attack.stdout.unicodeScalars.contains { [0x202E, 0x2066, 0x2069].contains($0.value) }, "bidi controls are dropped")
         XCTAssertTrue(attack.stdout.contains("clear␛[2J bell␇ csi\u{2426}1m done"), attack.stdout)
         let json = try cli.run(["ask", "hi", "--model", "openai:x", "--json"],
                                environment: ["OPENAI_BASE_URL": hostile.baseURL, "OPENAI_API_KEY": "k"])
