@@ -127,6 +127,16 @@ final class JSONTests: XCTestCase {
         }
     }
 
+    /// Numbers follow JSON's grammar exactly: what JSON refuses, the reader refuses.
+    func testNumbersThatJSONRefusesAreRefused() throws {
+        for bad in ["1-2", "01", "-01", "1.2.3", "+1", "1.", ".5", "1e", "1e+", "-", "1E5e3", "[1-2]", "{\"a\":00}", "2.5-"] {
+            XCTAssertThrowsError(try JSON.parse(bad), bad)
+        }
+        for good in ["0", "-0", "10", "-12.50", "1e9", "1E+2", "2.5e-3", "0.0"] {
+            XCTAssertEqual(try JSON.parse(good), .number(good), good)
+        }
+    }
+
     func testSerializationEscapesControlCharactersIncludingC1() throws {
         let value = JSON.string("bell\u{07} esc\u{1B}[2J csi\u{9B}31m é\n")
         XCTAssertEqual(value.serialized, #""bell\u0007 esc\u001b[2J csi\u009b31m é\n""#)

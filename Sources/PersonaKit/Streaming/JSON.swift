@@ -148,10 +148,6 @@ extension JSON {
     public static func parse(_ bytes: [UInt8]) throws -> JSON {
         try JSONTape.read(bytes) { $0.materialized }
     }
-
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSON {
-        try JSONTape.read(Array(bytes)) { $0.materialized }
-    }
 }
 
 /// A JSON text checked and indexed in one pass, then read in place.
@@ -524,22 +520,39 @@ private struct JSONTapeReader {
         }
     }
 
+    /// Checks a number by JSON's grammar, `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, so
+    /// that `01`, `1-2`, `1.2.3` and `1.` are refused as JSON refuses them.
     mutating func readNumber() throws {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
-        var digits = 0
-        while index < bytes.count {
-            switch bytes[index] {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
-            case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-"): break
-            default:
-                guard digits > 0 else { throw error("invalid number") }
-                return try record(.number, from: start)
-            }
+        guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
+        if bytes[index] == UInt8(ascii: "0") {
             index += 1
+        } else {
+            skipDigits()
         }
-        guard digits > 0 else { throw error("invalid number") }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
+            skipDigits()
+        }
+        if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
+            skipDigits()
+        }
+        if index < bytes.count, isDigit(bytes[index]) || bytes[index] == UInt8(ascii: ".") || bytes[index] == UInt8(ascii: "-")
+            || bytes[index] == UInt8(ascii: "+") || bytes[index] | 0x20 == UInt8(ascii: "e") {
+            throw error("invalid number")
+        }
         try record(.number, from: start)
+    }
+
+    private func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+
+    private mutating func skipDigits() {
+        while index < bytes.count, isDigit(bytes[index]) { index += 1 }
     }
 
     /// Checks a string, escapes included, and records its bytes between the quotes.
