@@ -69,6 +69,8 @@ public struct FrameEncoder {
     private var cursorShown: Bool?
     /// The bytes of the last frame's paint, kept so that the next frame needs no allocation.
     private var storage = ByteStorage(capacity: 16_384)
+    /// How many cells the last frame painted: the diff as it reached the terminal.
+    public private(set) var paintedCells = 0
 
     public init(capabilities: TerminalCapabilities, colorMode: ColorMode) {
         self.capabilities = capabilities
@@ -99,6 +101,7 @@ public struct FrameEncoder {
         var pen: Style?
         var lastStyle: Style?
         var position: (x: Int, y: Int)?
+        var painted = 0
         let scrollsAfterLastCell = capabilities.scrollsAfterLastCell
         frame.cells.withUnsafeBufferPointer { cells in
             (known ? previous!.cells : []).withUnsafeBufferPointer { old in
@@ -111,6 +114,7 @@ public struct FrameEncoder {
                         if scrollsAfterLastCell, y == height - 1,
                            x == width - 1 || (x == width - 2 && cells[row + x + 1].isContinuation) { continue }
                         // Most changed cells are printable ASCII right after the last, in the pen's style.
+                        painted += 1
                         if let at = position, at == (x, y), cell.style == lastStyle, let ascii = cell.printableASCII {
                             output.append(ascii)
                             position = x + 1 < width ? (x + 1, y) : nil
@@ -148,6 +152,7 @@ public struct FrameEncoder {
             cursorShown = false
         }
         storage = output.storage
+        paintedCells = painted
         return body(UnsafeBufferPointer(start: output.storage.start, count: output.count))
     }
 

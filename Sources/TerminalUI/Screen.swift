@@ -40,14 +40,16 @@ public final class HeadlessScreen: Screen {
     public let colorMode: ColorMode
     public private(set) var frame: CellBuffer
     public private(set) var cursor: (x: Int, y: Int)?
-    /// How many cells each `present` changed, for tests of the diff.
+    /// How many cells each `present` painted, by the encoder the terminal screen paints with.
     public private(set) var changedCells: [Int] = []
+    private var encoder: FrameEncoder
 
     public init(width: Int, height: Int, colorMode: ColorMode = .palette256) {
         self.width = width
         self.height = height
         self.colorMode = colorMode
         frame = CellBuffer(width: width, height: height)
+        encoder = FrameEncoder(capabilities: .xterm256, colorMode: colorMode)
     }
 
     public func resize(width: Int, height: Int) {
@@ -56,7 +58,8 @@ public final class HeadlessScreen: Screen {
     }
 
     public func present(_ next: CellBuffer, cursor: (x: Int, y: Int)?) {
-        changedCells.append(next.changes(since: frame).reduce(0) { $0 + $1.cells.count })
+        _ = encoder.encode(next, since: frame, cursor: cursor) { $0.count }
+        changedCells.append(encoder.paintedCells)
         frame = next
         self.cursor = cursor
     }

@@ -51,9 +51,11 @@ final class FrameEncoderTests: XCTestCase {
         let bytes = encoder.encode(second, since: first, cursor: nil)
         terminal.play(bytes)
         assertShows(terminal, second)
+        XCTAssertEqual(encoder.paintedCells, 6, "BOLD, and the x with the half of 語 it broke")
         XCTAssertFalse(String(decoding: bytes, as: UTF8.self).contains("\u{1B}[2J"), "a known screen is not cleared")
         XCTAssertFalse(String(decoding: bytes, as: UTF8.self).contains("Plain"), "unchanged cells are not sent again")
         XCTAssertTrue(encoder.encode(second, since: second, cursor: nil).isEmpty, "nothing changed, nothing sent")
+        XCTAssertEqual(encoder.paintedCells, 0)
     }
 
     func testWideCharactersAreRepaintedWholeWhenEitherHalfChanges() {

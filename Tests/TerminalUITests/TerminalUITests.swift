@@ -152,30 +152,6 @@ final class CellBufferTests: XCTestCase {
         XCTAssertEqual(buffer.put(row, x: 0, y: 5), 0, "rows outside the buffer are ignored")
     }
 
-    func testDiffSendsOnlyChangedRuns() {
-        var old = CellBuffer(width: 10, height: 3)
-        old.put("hello", x: 0, y: 1)
-        var new = old
-        new.put("J", x: 0, y: 1)
-        new.put("!", x: 9, y: 2)
-        let changes = new.changes(since: old)
-        XCTAssertEqual(changes.map(\.y), [1, 2])
-        XCTAssertEqual(changes.map(\.x), [0, 9])
-        XCTAssertEqual(changes.map(\.cells.count), [1, 1])
-        XCTAssertTrue(new.changes(since: new).isEmpty)
-        XCTAssertEqual(new.changes(since: nil).count, 3, "a first frame or a resize redraws every row")
-    }
-
-    func testDiffRedrawsAWideCharacterWhole() {
-        var old = CellBuffer(width: 6, height: 1)
-        old.put("ab", x: 2, y: 0)
-        var new = old
-        new.put("日", x: 2, y: 0)
-        let change = new.changes(since: old)
-        XCTAssertEqual(change.first?.x, 2)
-        XCTAssertEqual(change.first?.cells.count, 2)
-    }
-
     func testHeadlessScreenCountsChangedCells() {
         let screen = HeadlessScreen(width: 10, height: 2)
         var frame = CellBuffer(width: 10, height: 2)
