@@ -21,7 +21,7 @@ public enum TokenEstimator {
 
     /// The input of a request: its system prompt and every message.
     public static func estimate(_ request: ChatRequest) -> Int {
-        estimate(request.system) + request.messages.reduce(0) { $0 + estimate($1.content) + 1 }
+        estimate(request.system) + request.messages.reduce(0) { $0 + estimate($1.promptText) + 1 }
     }
 
     static func isCJK(_ scalar: Unicode.Scalar) -> Bool {

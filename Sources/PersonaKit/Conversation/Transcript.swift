@@ -131,7 +131,7 @@ public enum PromptBuilder {
         let room = promptRoom - TokenEstimator.estimate(system) - 16
         var kept = messages
         var dropped = 0
-        func size(_ list: [ChatMessage]) -> Int { list.reduce(0) { $0 + TokenEstimator.estimate($1.content) + 4 } }
+        func size(_ list: [ChatMessage]) -> Int { list.reduce(0) { $0 + TokenEstimator.estimate($1.promptText) + 4 } }
         while size(kept) > room, kept.count > 2 {
             kept.remove(at: 1)
             dropped += 1

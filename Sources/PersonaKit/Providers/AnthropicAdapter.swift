@@ -13,17 +13,11 @@ public struct AnthropicAdapter: ProviderAdapter {
     public var framing: StreamFraming { .serverSentEvents }
 
     public func makeRequest(_ request: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest {
-        let merged = ChatMessage.mergingSameRoleRuns(request.messages)
+        let (systemText, conversation) = request.systemAndConversation
         let marker = request.promptCache.map(Self.cacheControl)
-        let messages = merged.enumerated().map { index, message in
-            let content: JSON = if let marker, request.promptCache?.throughLastMessage == true, index == merged.count - 1 {
-                Self.blocks(message.content, cacheControl: marker)
-            } else {
-                .string(message.content)
-            }
-            return JSON.object(["role": .string(message.role.rawValue), "content": content])
-        }
-        let system: JSON? = request.system.isEmpty ? nil : marker.map { Self.blocks(request.system, cacheControl: $0) } ?? .string(request.system)
+        let messages = Self.wireMessages(conversation, cacheControl: request.promptCache?.throughLastMessage == true ? marker : nil)
+        let system: JSON? = systemText.isEmpty ? nil
+            : marker.map { .array([Self.block(.text(systemText), cacheControl: $0)]) } ?? .string(systemText)
         let body = JSON.compact([
             ("model", .string(request.model)),
             ("max_tokens", .int(request.maxTokens ?? Self.defaultMaxTokens)),
@@ -48,8 +42,37 @@ public struct AnthropicAdapter: ProviderAdapter {
         plan.oneHour ? .object(["type": .string("ephemeral"), "ttl": .string("1h")]) : .object(["type": .string("ephemeral")])
     }
 
-    static func blocks(_ text: String, cacheControl: JSON) -> JSON {
-        .array([.object(["type": .string("text"), "text": .string(text), "cache_control": cacheControl])])
+    /// The conversation as Messages: tool results go back in the user's turn, and a message of
+    /// text alone is a string, unless it carries the cache breakpoint (`cacheControl`, on the
+    /// last block of the last message).
+    static func wireMessages(_ conversation: [ChatMessage], cacheControl: JSON?) -> [JSON] {
+        let merged = ChatMessage.mergingSameRoleRuns(conversation.map { ChatMessage(role: $0.role == .tool ? .user : $0.role, parts: $0.parts) })
+        return merged.enumerated().map { index, message in
+            let marker = index == merged.count - 1 ? cacheControl : nil
+            let content: JSON
+            if marker == nil, message.parts.allSatisfy({ if case .text = $0 { true } else { false } }) {
+                content = .string(message.text)
+            } else {
+                content = .array(message.parts.enumerated().map { position, part in
+                    block(part, cacheControl: position == message.parts.count - 1 ? marker : nil)
+                })
+            }
+            return JSON.object(["role": .string(message.role.rawValue), "content": content])
+        }
+    }
+
+    static func block(_ part: ContentPart, cacheControl: JSON?) -> JSON {
+        var fields: [(String, JSON?)]
+        switch part {
+        case .text(let text): fields = [("type", .string("text")), ("text", .string(text))]
+        case .structured(let value): fields = [("type", .string("text")), ("text", .string(value.serialized))]
+        case .toolCall(let call):
+            fields = [("type", .string("tool_use")), ("id", .string(call.id)), ("name", .string(call.name)), ("input", call.arguments)]
+        case .toolResult(let result):
+            fields = [("type", .string("tool_result")), ("tool_use_id", .string(result.callID)), ("content", .string(result.content)),
+                      ("is_error", result.isError ? .bool(true) : nil)]
+        }
+        return JSON.compact(fields + [("cache_control", cacheControl)])
     }
 
     public func decode(_ event: SSEEvent, into events: inout [StreamEvent]) {

@@ -1,33 +1,3 @@
-/// One message of a conversation as a provider sees it.
-public struct ChatMessage: Sendable, Equatable {
-    public enum Role: String, Sendable {
-        case user
-        case assistant
-    }
-
-    public var role: Role
-    public var content: String
-
-    public init(role: Role, content: String) {
-        self.role = role
-        self.content = content
-    }
-
-    /// Joins consecutive messages of the same role, so user and assistant turns alternate, which
-    /// Anthropic requires and every other provider accepts.
-    public static func mergingSameRoleRuns(_ messages: [ChatMessage]) -> [ChatMessage] {
-        var merged: [ChatMessage] = []
-        for message in messages {
-            if let last = merged.last, last.role == message.role {
-                merged[merged.count - 1].content = last.content + "\n\n" + message.content
-            } else {
-                merged.append(message)
-            }
-        }
-        return merged
-    }
-}
-
 /// Where a provider with explicit prompt caching (Anthropic) marks the request's prefix for its
 /// cache. OpenAI and Gemini cache prefixes on their own.
 public struct PromptCachePlan: Sendable, Equatable {
@@ -51,45 +21,79 @@ public struct PromptCachePlan: Sendable, Equatable {
 /// Everything an adapter needs to build one streaming request.
 public struct ChatRequest: Sendable, Equatable {
     public var model: String
+    /// The persona's pinned system prompt; `system` messages in `messages` follow it.
     public var system: String
     public var messages: [ChatMessage]
     public var maxTokens: Int?
     public var temperature: Double?
     public var promptCache: PromptCachePlan?
+    /// Tools the model may call.
+    public var tools: [ToolDefinition]
+    /// A schema the answer must follow, when one is asked for.
+    public var responseFormat: ResponseFormat?
 
     public init(model: String, system: String, messages: [ChatMessage], maxTokens: Int? = nil,
-                temperature: Double? = nil, promptCache: PromptCachePlan? = nil) {
+                temperature: Double? = nil, promptCache: PromptCachePlan? = nil, tools: [ToolDefinition] = [],
+                responseFormat: ResponseFormat? = nil) {
         self.model = model
         self.system = system
         self.messages = messages
         self.maxTokens = maxTokens
         self.temperature = temperature
         self.promptCache = promptCache
+        self.tools = tools
+        self.responseFormat = responseFormat
+    }
+}
+
+/// A tool a model may call: its name, what it does, and its arguments as a JSON Schema.
+public struct ToolDefinition: Sendable, Equatable {
+    public var name: String
+    public var description: String
+    public var parameters: JSON
+
+    public init(name: String, description: String, parameters: JSON) {
+        self.name = name
+        self.description = description
+        self.parameters = parameters
+    }
+}
+
+/// An answer in a given shape: a named JSON Schema, strictly followed when `strict`.
+public struct ResponseFormat: Sendable, Equatable {
+    public var name: String
+    public var schema: JSON
+    public var strict: Bool
+
+    public init(name: String, schema: JSON, strict: Bool = true) {
+        self.name = name
+        self.schema = schema
+        self.strict = strict
     }
 }
 
 extension ChatRequest {
-    /// The system prompt as a leading `system` message, then the conversation: the shape OpenAI
-    /// and Ollama share.
-    var messagesWithSystemFirst: [JSON] {
-        let system: [JSON] = self.system.isEmpty ? [] : [.object(["role": .string("system"), "content": .string(self.system)])]
-        return system + messages.map(Self.json)
-    }
-
-    /// For servers without a system role: the system prompt heads the first user message.
-    var messagesWithSystemInFirstUserTurn: [JSON] {
-        var messages = self.messages
-        if !system.isEmpty {
-            if let first = messages.firstIndex(where: { $0.role == .user }) {
-                messages[first].content = system + "\n\n" + messages[first].content
-            } else {
-                messages.insert(ChatMessage(role: .user, content: system), at: 0)
-            }
+    /// The conversation for a server with a `system` role (the system prompt first, system
+    /// messages where they stand), or without one (every system text heads the first user message).
+    func messagesPlacingSystem(systemRole: Bool) -> [ChatMessage] {
+        let pinned = system.isEmpty ? [] : [ChatMessage(role: .system, content: system)]
+        guard !systemRole else { return pinned + messages }
+        let systemText = (pinned + messages).filter { $0.role == .system }.map(\.text).filter { !$0.isEmpty }
+        var conversation = messages.filter { $0.role != .system }
+        guard !systemText.isEmpty else { return conversation }
+        let heading = ContentPart.text(systemText.joined(separator: "\n\n"))
+        if let first = conversation.firstIndex(where: { $0.role == .user }) {
+            conversation[first] = ChatMessage.mergingSameRoleRuns([ChatMessage(role: .user, parts: [heading]), conversation[first]])[0]
+        } else {
+            conversation.insert(ChatMessage(role: .user, parts: [heading]), at: 0)
         }
-        return messages.map(Self.json)
+        return conversation
     }
 
-    private static func json(_ message: ChatMessage) -> JSON {
-        .object(["role": .string(message.role.rawValue), "content": .string(message.content)])
+    /// For servers with a system field apart from the conversation (Anthropic, Gemini): the
+    /// system prompt with any system messages after it, and the conversation without them.
+    var systemAndConversation: (system: String, messages: [ChatMessage]) {
+        let texts = [system] + messages.filter { $0.role == .system }.map(\.text)
+        return (texts.filter { !$0.isEmpty }.joined(separator: "\n\n"), messages.filter { $0.role != .system })
     }
 }

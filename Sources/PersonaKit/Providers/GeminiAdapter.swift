@@ -8,19 +8,14 @@ public struct GeminiAdapter: ProviderAdapter {
     public var framing: StreamFraming { .serverSentEvents }
 
     public func makeRequest(_ request: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest {
-        let contents = ChatMessage.mergingSameRoleRuns(request.messages).map { message in
-            JSON.object([
-                "role": .string(message.role == .assistant ? "model" : "user"),
-                "parts": .array([.object(["text": .string(message.content)])]),
-            ])
-        }
+        let (system, conversation) = request.systemAndConversation
+        let contents = Self.wireContents(conversation)
         let generationConfig = JSON.compact([
             ("maxOutputTokens", request.maxTokens.map { .int($0) }),
             ("temperature", request.temperature.map { .double($0) }),
         ])
         let body = JSON.compact([
-            ("systemInstruction", request.system.isEmpty
-                ? nil : .object(["parts": .array([.object(["text": .string(request.system)])])])),
+            ("systemInstruction", system.isEmpty ? nil : .object(["parts": .array([.object(["text": .string(system)])])])),
             ("contents", .array(contents)),
             ("generationConfig", generationConfig.object?.members.isEmpty == false ? generationConfig : nil),
         ])
@@ -31,6 +26,27 @@ public struct GeminiAdapter: ProviderAdapter {
         for field in endpoint.extraHeaders { headers.add(field.name, field.value) }
         return HTTPRequest(url: endpoint.url("/v1beta/models/\(model):streamGenerateContent?alt=sse"),
                            headers: headers, body: body.serializedBytes)
+    }
+
+    /// The conversation as Gemini's `contents`: the assistant is the `model`, tool results go back
+    /// as the user's `functionResponse` parts (naming the function), calls as `functionCall` parts.
+    static func wireContents(_ conversation: [ChatMessage]) -> [JSON] {
+        let roles = conversation.map { ChatMessage(role: $0.role == .tool ? .user : $0.role, parts: $0.parts) }
+        return ChatMessage.mergingSameRoleRuns(roles).map { message in
+            let parts = message.parts.map { part -> JSON in
+                switch part {
+                case .text(let text): return .object(["text": .string(text)])
+                case .structured(let value): return .object(["text": .string(value.serialized)])
+                case .toolCall(let call):
+                    return .object(["functionCall": .object(["id": .string(call.id), "name": .string(call.name), "args": call.arguments])])
+                case .toolResult(let result):
+                    let name = ChatMessage.toolName(for: result, in: conversation) ?? result.callID
+                    let response: JSON = .object([result.isError ? "error" : "result": .string(result.content)])
+                    return .object(["functionResponse": .object(["id": .string(result.callID), "name": .string(name), "response": response])])
+                }
+            }
+            return JSON.object(["role": .string(message.role == .assistant ? "model" : "user"), "parts": .array(parts)])
+        }
     }
 
     public func decode(_ event: SSEEvent, into events: inout [StreamEvent]) {

@@ -15,7 +15,7 @@ public struct OllamaAdapter: ProviderAdapter {
         ])
         let body = JSON.compact([
             ("model", .string(request.model)),
-            ("messages", .array(request.messagesWithSystemFirst)),
+            ("messages", .array(Self.wireMessages(request))),
             ("stream", .bool(true)),
             ("options", options.object?.members.isEmpty == false ? options : nil),
             ("keep_alive", endpoint.keepAlive.map { .string($0) }),
@@ -25,6 +25,27 @@ public struct OllamaAdapter: ProviderAdapter {
         if let key = endpoint.apiKey, !key.isEmpty { headers.add("Authorization", "Bearer \(key)") }
         for field in endpoint.extraHeaders { headers.add(field.name, field.value) }
         return HTTPRequest(url: endpoint.url("/api/chat"), headers: headers, body: body.serializedBytes)
+    }
+
+    /// The conversation in `/api/chat`'s shape: tool calls with their arguments as objects, and
+    /// one `tool` message per result, naming its tool.
+    static func wireMessages(_ request: ChatRequest) -> [JSON] {
+        request.messagesPlacingSystem(systemRole: true).flatMap { message -> [JSON] in
+            switch message.role {
+            case .tool:
+                return message.toolResults.map { result in
+                    JSON.compact([("role", .string("tool")), ("content", .string(result.content)),
+                                  ("tool_name", ChatMessage.toolName(for: result, in: request.messages).map { .string($0) })])
+                }
+            case .assistant where !message.toolCalls.isEmpty:
+                let calls = message.toolCalls.map { call in
+                    JSON.object(["function": .object(["name": .string(call.name), "arguments": call.arguments])])
+                }
+                return [.object(["role": .string("assistant"), "content": .string(message.text), "tool_calls": .array(calls)])]
+            case .system, .user, .assistant:
+                return [.object(["role": .string(message.role.rawValue), "content": .string(message.text)])]
+            }
+        }
     }
 
     public func decode(_ event: SSEEvent, into events: inout [StreamEvent]) {

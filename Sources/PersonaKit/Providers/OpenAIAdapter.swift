@@ -11,7 +11,7 @@ public struct OpenAIAdapter: ProviderAdapter {
         let reasoningModel = Self.isReasoningModel(request.model) && endpoint.type == .openai && endpoint.name == "openai"
         let body = JSON.compact([
             ("model", .string(request.model)),
-            ("messages", .array(endpoint.quirks.acceptsSystemRole ? request.messagesWithSystemFirst : request.messagesWithSystemInFirstUserTurn)),
+            ("messages", .array(Self.wireMessages(request, systemRole: endpoint.quirks.acceptsSystemRole))),
             ("stream", .bool(true)),
             ("stream_options", endpoint.quirks.sendsStreamOptions ? .object(["include_usage": .bool(true)]) : nil),
             (endpoint.quirks.tokenLimitField, request.maxTokens.map { .int($0) }),
@@ -22,6 +22,28 @@ public struct OpenAIAdapter: ProviderAdapter {
         if let key = endpoint.apiKey, !key.isEmpty { headers.add("Authorization", "Bearer \(key)") }
         for field in endpoint.extraHeaders { headers.add(field.name, field.value) }
         return HTTPRequest(url: endpoint.url("/chat/completions"), headers: headers, body: body.serializedBytes)
+    }
+
+    /// The conversation in Chat Completions' shape: text as a string, tool calls with their
+    /// arguments as JSON text, and one `tool` message per result.
+    static func wireMessages(_ request: ChatRequest, systemRole: Bool) -> [JSON] {
+        request.messagesPlacingSystem(systemRole: systemRole).flatMap { message -> [JSON] in
+            switch message.role {
+            case .tool:
+                return message.toolResults.map { result in
+                    .object(["role": .string("tool"), "tool_call_id": .string(result.callID), "content": .string(result.content)])
+                }
+            case .assistant where !message.toolCalls.isEmpty:
+                let text = message.text
+                let calls = message.toolCalls.map { call in
+                    JSON.object(["id": .string(call.id), "type": .string("function"),
+                                 "function": .object(["name": .string(call.name), "arguments": .string(call.arguments.serialized)])])
+                }
+                return [.object(["role": .string("assistant"), "content": text.isEmpty ? .null : .string(text), "tool_calls": .array(calls)])]
+            case .system, .user, .assistant:
+                return [.object(["role": .string(message.role.rawValue), "content": .string(message.text)])]
+            }
+        }
     }
 
     static func isReasoningModel(_ model: String) -> Bool {
