@@ -90,7 +90,7 @@ public struct PaneState: Equatable, Sendable {
     public var entries: [TranscriptEntry] = []
     public var phase: TurnPhase = .idle
     public var counters = TurnCounters()
-    /// Which turn events belong to; events of an older turn are ignored.
+    /// The serial of the turn events belong to (`TurnID.serial`); events of an older turn are ignored.
     public var turnSerial = 0
     /// Turns left out of the running turn's prompt to fit the context window.
     public var droppedTurns = 0
@@ -255,33 +255,19 @@ public enum AppEffect: Equatable, Sendable {
     case quit
 }
 
-/// A turn's progress, as the engine reports it.
-public enum TurnUpdate: Equatable, Sendable {
-    /// The request went out; its input is estimated from the text until the provider counts it.
-    case sent(estimatedInputTokens: Int)
-    case delta(String)
-    indirect case usage(Usage)
-    case queued(wait: Double)
-    indirect case retry(attempt: Int, of: Int, delay: Double, reason: ProviderError)
-    indirect case failover(to: ModelRef, price: ModelPrice?, providerType: ProviderType)
-    indirect case done(TurnReport)
-    indirect case failed(ProviderError, TurnReport)
-}
-
 /// Everything that changes the state.
 ///
-/// Cases with large payloads are rare and `indirect`, as in `TurnUpdate`: a delta, which comes
-/// thousands of times a second, is then copied as 41 bytes through the inbox, not as 628.
+/// Cases with large payloads are rare and `indirect`, as in `TurnEvent`: a delta, which comes
+/// thousands of times a second, is then copied as a few words through the inbox.
 public enum AppEvent: Equatable, Sendable {
     case key(Key)
     case resize(width: Int, height: Int)
     /// Time passed; counters that depend on it (tokens per second, waiting time) move on.
     case tick
-    case turn(personaID: String, serial: Int, TurnUpdate)
+    /// A turn's event, as the engine told it.
+    case turn(TurnEvent)
     indirect case modelChanged(personaID: String, model: ModelRef, price: ModelPrice?, providerType: ProviderType)
     case reportLoaded([String])
-    /// A persona's turn began: a new answer streams into its pane.
-    case turnStarted(personaID: String, round: Int, droppedTurns: Int)
     case roundStarted(Int, of: Int)
     indirect case conversationEnded(DebateEnd)
     /// The ledger's totals for a session and for today, read after a request was recorded.

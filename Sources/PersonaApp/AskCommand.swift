@@ -73,7 +73,7 @@ public struct AskRunner {
     public func run(_ turns: [PlannedTurn], json: Bool, session: String, interruption: Interruption? = nil) async -> Int32 {
         var outcome = RunOutcome()
         var plain = PlainPrinter(liveStreaming: turns.count == 1)
-        let (events, continuation) = AsyncStream.makeStream(of: EngineEvent.self)
+        let (events, continuation) = AsyncStream.makeStream(of: TurnEvent.self)
         let work = engine.startParallel(turns, emit: { continuation.yield($0) }, finished: { continuation.finish() })
         interruption?.onSignal { work.cancel() }
         for await event in events {
@@ -93,7 +93,7 @@ public struct AskRunner {
         return interruption?.exitCode ?? outcome.exitCode
     }
 
-    func jsonLine(for event: EngineEvent) -> String? {
+    func jsonLine(for event: TurnEvent) -> String? {
         EventJSON.event(event)?.serialized
     }
 }
@@ -106,8 +106,8 @@ public struct RunOutcome: Sendable {
 
     public init() {}
 
-    public mutating func note(_ event: EngineEvent) {
-        guard case .failed(_, let error, _) = event else { return }
+    public mutating func note(_ event: TurnEvent) {
+        guard case .failed(let error, _) = event.kind else { return }
         failed = true
         budget = budget || error.kind == .budget
         ledger = ledger || error.kind == .ledger

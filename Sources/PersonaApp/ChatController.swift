@@ -478,10 +478,7 @@ public final class ChatController {
         control = DebateControl()
         let control = self.control
         let runner = DebateRunner(engine: engine, store: store)
-        let relay = ConversationRelay(inbox: inbox, workspace: workspace, catalog: engine.accounting?.catalog,
-                                      ledger: engine.accounting?.ledger, session: plan.session.id,
-                                      serials: Dictionary(state.panes.map { ($0.personaID, $0.turnSerial) },
-                                                          uniquingKeysWith: { first, _ in first }))
+        let relay = ConversationRelay(inbox: inbox, ledger: engine.accounting?.ledger, session: plan.session.id)
         var history = transcript
         if let regenerating, let last = history.lastIndex(where: { $0.speaker == regenerating && $0.role == .persona }) {
             history.remove(at: last)
@@ -565,36 +562,13 @@ enum LedgerFigures {
 /// Hands a conversation's events to the inbox as app events, from the turns' own tasks.
 private final class ConversationRelay: Sendable {
     private let inbox: Inbox
-    private let workspace: Workspace
-    private let catalog: PriceCatalog?
     private let ledger: Ledger?
     private let session: String
-    private let serials: TurnSerials
 
-    init(inbox: Inbox, workspace: Workspace, catalog: PriceCatalog?, ledger: Ledger?, session: String, serials: [String: Int]) {
+    init(inbox: Inbox, ledger: Ledger?, session: String) {
         self.inbox = inbox
-        self.workspace = workspace
-        self.catalog = catalog
         self.ledger = ledger
         self.session = session
-        self.serials = TurnSerials(serials)
-    }
-
-    /// The ledger's fresh totals, for an event that follows a recorded request (a finished
-    /// attempt) and is shown in the same frame: the running turn's estimate leaves the header as
-    /// its row joins it.
-    private func recorded(_ event: EngineEvent) -> [AppEvent] {
-        switch event {
-        case .done, .failed, .retry, .failover:
-            return ledger.flatMap { LedgerFigures.read($0, session: session) }.map { [$0] } ?? []
-        case .request, .delta, .usage, .queued:
-            return []
-        }
-    }
-
-    private func ledgerFailure(_ event: EngineEvent) -> [AppEvent] {
-        guard case .failed(_, let error, _) = event, error.kind == .ledger else { return [] }
-        return [.ledgerFailed(error.message)]
     }
 
     func relay(_ event: DebateEvent) {
@@ -603,22 +577,15 @@ private final class ConversationRelay: Sendable {
             inbox.post(.saved(saved))
         case .round(let current, let total):
             inbox.post(.roundStarted(current, of: total))
-        case .turn(let engineEvent, .moderator):
-            inbox.post(recorded(engineEvent) + ledgerFailure(engineEvent))
-        case .turn(.request(let id), _):
-            let serial = serials.next(id.personaID)
-            inbox.post(.turnStarted(personaID: id.personaID, round: id.round, droppedTurns: id.droppedTurns))
-            inbox.post(.turn(personaID: id.personaID, serial: serial, .sent(estimatedInputTokens: id.estimatedInputTokens)))
-        case .turn(let engineEvent, _):
-            guard let update = update(for: engineEvent) else { return }
-            let event = AppEvent.turn(personaID: engineEvent.turnID.personaID, serial: serials[engineEvent.turnID.personaID], update)
-            switch engineEvent {
-            case .done, .failed, .retry, .failover:
-                inbox.post(recorded(engineEvent) + ledgerFailure(engineEvent) + [event])
-            case .request, .delta, .usage, .queued:
-                // Deltas come thousands of times a second: one event, no array.
-                inbox.post(event)
-            }
+        case .turn(let turnEvent) where turnEvent.endsAnAttempt:
+            // The ledger's fresh totals come in the same frame as the event that follows a
+            // recorded request: the running turn's estimate leaves the header as its row joins it.
+            var events = ledger.flatMap { LedgerFigures.read($0, session: session) }.map { [$0] } ?? []
+            if case .failed(let error, _) = turnEvent.kind, error.kind == .ledger { events.append(.ledgerFailed(error.message)) }
+            inbox.post(events + [.turn(turnEvent)])
+        case .turn(let turnEvent):
+            // Deltas come thousands of times a second: one event, no array.
+            inbox.post(.turn(turnEvent))
         case .moderatorChose(_, let persona, _, let fallback):
             inbox.post(.notice(fallback ? "The moderator named nobody; \(persona) speaks next."
                 : "The moderator gives the floor to \(persona)."))
@@ -628,40 +595,6 @@ private final class ConversationRelay: Sendable {
             inbox.post(.conversationEnded(end))
         }
     }
-
-    private func update(for event: EngineEvent) -> TurnUpdate? {
-        switch event {
-        case .request: return nil
-        case .delta(_, let text): return .delta(text)
-        case .usage(_, let usage): return .usage(usage)
-        case .done(_, let report): return .done(report)
-        case .failed(_, let error, let report): return .failed(error, report)
-        case .queued(_, let wait): return .queued(wait: wait)
-        case .retry(_, let attempt, let total, let delay, let reason, _):
-            return .retry(attempt: attempt, of: total, delay: delay, reason: reason)
-        case .failover(_, _, let to, _):
-            let type = (try? workspace.providers.endpoint(for: to.provider))?.type ?? .openai
-            return .failover(to: to, price: catalog?.price(for: to), providerType: type)
-        }
-    }
-}
-
-/// Each pane's turn number, counted up as turns start, so that late events of a turn that was
-/// replaced are told apart from the new turn's.
-private final class TurnSerials: @unchecked Sendable {
-    private let lock = NSLock()
-    private var serials: [String: Int]
-
-    init(_ serials: [String: Int]) { self.serials = serials }
-
-    func next(_ personaID: String) -> Int {
-        lock.withLock {
-            serials[personaID, default: 0] += 1
-            return serials[personaID, default: 0]
-        }
-    }
-
-    subscript(personaID: String) -> Int { lock.withLock { serials[personaID, default: 0] } }
 }
 
 /// Resumes a continuation the first time it is asked to, whichever of several tasks asks first.

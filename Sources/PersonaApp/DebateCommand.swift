@@ -91,8 +91,10 @@ public struct DebatePrinter {
             switch event {
             case .round(let current, _):
                 round = current
-            case .turn(let engineEvent, _):
-                outcome.note(engineEvent)
+            case .turn(let turnEvent):
+                outcome.note(turnEvent)
+            case .finished(.transcript):
+                outcome.failed = true
             case .finished(.budget):
                 outcome.budget = true
             default:
@@ -120,13 +122,15 @@ public struct DebatePrinter {
         switch event {
         case .round(let round, let total):
             value = .object(["event": .string("round"), "round": .int(round), "of": .int(total)])
-        case .turn(let engineEvent, let role):
-            value = Self.turnJSON(engineEvent, role: role)
+        case .turn(let turnEvent):
+            value = Self.turnJSON(turnEvent)
         case .moderatorChose(let round, let persona, let attempts, let fallback):
             value = .object(["event": .string("moderator"), "round": .int(round), "speaker": .string(persona),
                              "attempts": .int(attempts), "fallback": .bool(fallback)])
         case .consensus(let round, let answer):
             value = .object(["event": .string("consensus"), "round": .int(round), "answer": .string(answer)])
+        case .finished(.transcript(let problem)):
+            value = .object(["event": .string("end"), "round": .int(round), "reason": .string("transcript"), "message": .string(problem)])
         case .finished(let end):
             value = .object(["event": .string("end"), "round": .int(round), "reason": .string(Self.reason(end))])
         case .saved:
@@ -135,10 +139,10 @@ public struct DebatePrinter {
         return value.map { $0.serialized + "\n" } ?? ""
     }
 
-    static func turnJSON(_ event: EngineEvent, role: TranscriptMessage.Role) -> JSON? {
+    static func turnJSON(_ event: TurnEvent) -> JSON? {
         guard var json = EventJSON.event(event), case .object(var object) = json else { return nil }
-        if case .request(let id) = event, id.droppedTurns > 0 { object["dropped_turns"] = .int(id.droppedTurns) }
-        if role != .persona { object["role"] = .string(role.rawValue) }
+        if case .started = event.kind, event.turn.droppedTurns > 0 { object["dropped_turns"] = .int(event.turn.droppedTurns) }
+        if event.turn.role != .persona { object["role"] = .string(event.turn.role.rawValue) }
         json = .object(object)
         return json
     }
@@ -149,6 +153,7 @@ public struct DebatePrinter {
         case .consensus: return "consensus"
         case .budget: return "budget"
         case .ledger: return "ledger"
+        case .transcript: return "transcript"
         case .cancelled: return "cancelled"
         }
     }
@@ -157,12 +162,8 @@ public struct DebatePrinter {
         switch event {
         case .round(let round, let total):
             return "═══ Round \(round) of \(total) ═══\n\n"
-        case .turn(.done(let id, let report), let role) where role != .moderator:
-            return label(id, role) + "\n" + InertText.sanitize(report.text) + "\n  " + PlainPrinter.figures(report) + "\n\n"
-        case .turn(.failed(let id, let error, let report), _):
-            var text = label(id, .persona) + "\n"
-            if !report.text.isEmpty { text += InertText.sanitize(report.text) + "\n  [partial: the stream failed here]\n" }
-            return text + "  failed: \(InertText.sanitize(error.description))\n\n"
+        case .turn(let event):
+            return text(event)
         case .moderatorChose(_, let persona, let attempts, let fallback):
             return fallback ? "(the moderator named nobody after \(attempts) tries; \(persona) speaks next)\n\n"
                 : "(the moderator gives the floor to \(persona))\n\n"
@@ -172,22 +173,36 @@ public struct DebatePrinter {
             switch end {
             case .budget: return "Stopped: the budget was reached.\n"
             case .ledger: return "Stopped: the cost ledger could not record a request.\n"
+            case .transcript(let problem): return "Stopped: \(problem).\n"
             case .cancelled: return "Stopped.\n"
             case .consensus, .roundsDone: return ""
             }
-        case .turn(let engineEvent, let role) where role != .moderator:
-            switch engineEvent {
-            case .queued, .retry, .failover: return PlainPrinter(liveStreaming: false).note(engineEvent)
-            default: return ""
-            }
-        case .turn, .saved:
+        case .saved:
             return ""
         }
     }
 
-    func label(_ id: PlannedTurnID, _ role: TranscriptMessage.Role) -> String {
-        let title = role == .judge ? "Verdict · \(id.personaName)" : id.personaName
+    /// A turn's answer when it ends, its failure, and notes of waits, retries and failovers; the
+    /// moderator's answers are not printed, only whom it chose.
+    func text(_ event: TurnEvent) -> String {
+        let id = event.turn
+        switch event.kind {
+        case .done(let report) where id.role != .moderator:
+            return label(id, asVerdict: id.role == .judge) + "\n" + InertText.sanitize(report.text) + "\n  " + PlainPrinter.figures(report) + "\n\n"
+        case .failed(let error, let report):
+            var text = label(id, asVerdict: false) + "\n"
+            if !report.text.isEmpty { text += InertText.sanitize(report.text) + "\n  [partial: the stream failed here]\n" }
+            return text + "  failed: \(InertText.sanitize(error.description))\n\n"
+        case .queued, .retry, .failover:
+            return id.role == .moderator ? "" : PlainPrinter(liveStreaming: false).note(event)
+        default:
+            return ""
+        }
+    }
+
+    func label(_ id: TurnID, asVerdict: Bool) -> String {
+        let title = asVerdict ? "Verdict · \(id.personaName)" : id.personaName
         let dropped = id.droppedTurns > 0 ? " · \(id.droppedTurns) earlier turns left out" : ""
-        return "── \(InertText.sanitize(title)) · \(id.provider):\(id.model)\(dropped) ──"
+        return "── \(InertText.sanitize(title)) · \(id.model)\(dropped) ──"
     }
 }

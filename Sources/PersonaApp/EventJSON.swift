@@ -1,21 +1,21 @@
 import Foundation
 import PersonaKit
 
-/// The JSON-lines form of engine events (DESIGN.md §6), one object per line.
+/// The JSON-lines form of turn events (DESIGN.md §6), one object per line.
 public enum EventJSON {
-    public static func request(_ id: PlannedTurnID) -> JSON {
-        .object(["event": .string("request"), "persona": .string(id.personaID), "provider": .string(id.provider),
-                 "model": .string(id.model), "round": .int(id.round)])
+    public static func request(_ id: TurnID) -> JSON {
+        .object(["event": .string("request"), "persona": .string(id.personaID), "provider": .string(id.model.provider),
+                 "model": .string(id.model.model), "round": .int(id.round)])
     }
 
-    public static func delta(_ id: PlannedTurnID, _ text: String) -> JSON {
+    public static func delta(_ id: TurnID, _ text: String) -> JSON {
         .object(["event": .string("delta"), "persona": .string(id.personaID), "round": .int(id.round), "text": .string(text)])
     }
 
-    public static func done(_ id: PlannedTurnID, _ report: TurnReport) -> JSON {
+    public static func done(_ id: TurnID, _ report: TurnReport) -> JSON {
         .object([
             "event": .string("done"), "persona": .string(id.personaID), "round": .int(id.round),
-            "provider": .string(id.provider), "model": .string(id.model), "text": .string(report.text),
+            "provider": .string(id.model.provider), "model": .string(id.model.model), "text": .string(report.text),
             "finish_reason": report.finishReason.map { .string($0.description) } ?? .null,
             "usage": usage(report.usage), "cost_usd": cost(report.costPicos), "estimated": .bool(report.estimated),
             "usage_note": report.usageNote.map { .string($0) } ?? .null,
@@ -24,10 +24,10 @@ public enum EventJSON {
         ])
     }
 
-    public static func error(_ id: PlannedTurnID, _ error: ProviderError, _ report: TurnReport) -> JSON {
+    public static func error(_ id: TurnID, _ error: ProviderError, _ report: TurnReport) -> JSON {
         .object([
             "event": .string("error"), "persona": .string(id.personaID), "round": .int(id.round),
-            "provider": .string(id.provider), "model": .string(id.model), "kind": .string(error.kind.rawValue),
+            "provider": .string(id.model.provider), "model": .string(id.model.model), "kind": .string(error.kind.rawValue),
             "status": error.status.map { .int($0) } ?? .null, "message": .string(error.message),
             "retryable": .bool(error.retryable), "partial_text": .string(report.text),
             "usage": usage(report.usage), "estimated": .bool(report.estimated),
@@ -40,36 +40,35 @@ public enum EventJSON {
                  "retryable": .bool(false)])
     }
 
-    public static func queued(_ id: PlannedTurnID, wait: Double) -> JSON {
+    public static func queued(_ id: TurnID, wait: Double) -> JSON {
         .object(["event": .string("queued"), "persona": .string(id.personaID), "round": .int(id.round),
-                 "provider": .string(id.provider), "wait_ms": .int(milliseconds(wait)), "reason": .string("rate limit")])
+                 "provider": .string(id.model.provider), "wait_ms": .int(milliseconds(wait)), "reason": .string("rate limit")])
     }
 
-    public static func retry(_ id: PlannedTurnID, attempt: Int, of total: Int, delay: Double, reason: ProviderError,
-                             partial: String) -> JSON {
-        .object(["event": .string("retry"), "persona": .string(id.personaID), "round": .int(id.round), "attempt": .int(attempt),
-                 "of": .int(total), "delay_ms": .int(milliseconds(delay)), "reason": .string(reason.kind.rawValue),
-                 "status": reason.status.map { .int($0) } ?? .null, "message": .string(reason.message),
-                 "partial_text": .string(partial)])
+    public static func retry(_ id: TurnID, _ retry: TurnRetry) -> JSON {
+        .object(["event": .string("retry"), "persona": .string(id.personaID), "round": .int(id.round), "attempt": .int(retry.attempt),
+                 "of": .int(retry.of), "delay_ms": .int(milliseconds(retry.delay)), "reason": .string(retry.reason.kind.rawValue),
+                 "status": retry.reason.status.map { .int($0) } ?? .null, "message": .string(retry.reason.message),
+                 "partial_text": .string(retry.partialText)])
     }
 
-    public static func failover(_ id: PlannedTurnID, from: ModelRef, to: ModelRef, reason: ProviderError) -> JSON {
+    public static func failover(_ id: TurnID, from: ModelRef, reason: ProviderError) -> JSON {
         .object(["event": .string("failover"), "persona": .string(id.personaID), "round": .int(id.round),
-                 "from": .string(from.description), "to": .string(to.description), "reason": .string(reason.kind.rawValue),
+                 "from": .string(from.description), "to": .string(id.model.description), "reason": .string(reason.kind.rawValue),
                  "message": .string(reason.message)])
     }
 
-    /// Any engine event as JSON; nil for those the JSON lines leave out (mid-stream usage).
-    public static func event(_ event: EngineEvent) -> JSON? {
-        switch event {
-        case .request(let id): return request(id)
-        case .delta(let id, let text): return delta(id, text)
-        case .done(let id, let report): return done(id, report)
-        case .failed(let id, let failure, let report): return error(id, failure, report)
-        case .queued(let id, let wait): return queued(id, wait: wait)
-        case .retry(let id, let attempt, let total, let delay, let reason, let partial):
-            return retry(id, attempt: attempt, of: total, delay: delay, reason: reason, partial: partial)
-        case .failover(let id, let from, let to, let reason): return failover(id, from: from, to: to, reason: reason)
+    /// Any turn event as JSON; nil for those the JSON lines leave out (mid-stream usage).
+    public static func event(_ event: TurnEvent) -> JSON? {
+        let id = event.turn
+        switch event.kind {
+        case .started: return request(id)
+        case .delta(let text): return delta(id, text)
+        case .done(let report): return done(id, report)
+        case .failed(let failure, let report): return error(id, failure, report)
+        case .queued(let wait): return queued(id, wait: wait)
+        case .retry(let attempt): return retry(id, attempt)
+        case .failover(let from, let reason): return failover(id, from: from, reason: reason)
         case .usage: return nil
         }
     }

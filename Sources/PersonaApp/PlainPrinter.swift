@@ -9,36 +9,38 @@ import TerminalUI
 /// Model text is made inert before it reaches the terminal.
 public struct PlainPrinter {
     let liveStreaming: Bool
-    private var headerPrinted: Set<PlannedTurnID> = []
+    /// The turns whose label has been printed, by serial.
+    private var headerPrinted: Set<Int> = []
 
     public init(liveStreaming: Bool) {
         self.liveStreaming = liveStreaming
     }
 
-    public mutating func render(_ event: EngineEvent) -> String {
-        switch event {
-        case .request(let id):
+    public mutating func render(_ event: TurnEvent) -> String {
+        let id = event.turn
+        switch event.kind {
+        case .started:
             guard liveStreaming else { return "" }
-            headerPrinted.insert(id)
+            headerPrinted.insert(id.serial)
             return Self.label(id) + "\n"
-        case .delta(_, let text):
+        case .delta(let text):
             return liveStreaming ? InertText.sanitize(text) : ""
         case .usage:
             return ""
         case .queued, .retry, .failover:
             return note(event)
-        case .done(let id, let report):
+        case .done(let report):
             return body(id, report) + "  " + Self.figures(report) + "\n\n"
-        case .failed(let id, let error, let report):
+        case .failed(let error, let report):
             var text = body(id, report)
             if !report.text.isEmpty { text += "  [partial: the stream failed here]\n" }
             return text + "  failed: \(InertText.sanitize(error.description))\n  " + Self.figures(report) + "\n\n"
         }
     }
 
-    private mutating func body(_ id: PlannedTurnID, _ report: TurnReport) -> String {
+    private mutating func body(_ id: TurnID, _ report: TurnReport) -> String {
         var text = ""
-        if !headerPrinted.contains(id) {
+        if !headerPrinted.contains(id.serial) {
             text += Self.label(id) + "\n" + InertText.sanitize(report.text)
         }
         if !report.text.isEmpty, !report.text.hasSuffix("\n") { text += "\n" }
@@ -46,15 +48,16 @@ public struct PlainPrinter {
     }
 
     /// A one-line note about a wait, a retry or a failover.
-    func note(_ event: EngineEvent) -> String {
-        switch event {
-        case .queued(let id, let wait):
-            return String(format: "  %@: queued by the rate limit for %.1f s\n", InertText.sanitize(id.personaName), wait)
-        case .retry(let id, let attempt, let total, let delay, let reason, _):
-            return "  \(InertText.sanitize(id.personaName)): retry \(attempt)/\(total) in " + String(format: "%.1f", delay)
-                + " s after \(InertText.sanitize(reason.description))\n"
-        case .failover(let id, let from, let to, let reason):
-            return "  \(InertText.sanitize(id.personaName)): \(from) failed (\(reason.kind.rawValue)); trying \(to)\n"
+    func note(_ event: TurnEvent) -> String {
+        let name = InertText.sanitize(event.turn.personaName)
+        switch event.kind {
+        case .queued(let wait):
+            return String(format: "  %@: queued by the rate limit for %.1f s\n", name, wait)
+        case .retry(let retry):
+            return "  \(name): retry \(retry.attempt)/\(retry.of) in " + String(format: "%.1f", retry.delay)
+                + " s after \(InertText.sanitize(retry.reason.description))\n"
+        case .failover(let from, let reason):
+            return "  \(name): \(from) failed (\(reason.kind.rawValue)); trying \(event.turn.model)\n"
         default:
             return ""
         }
@@ -67,8 +70,8 @@ public struct PlainPrinter {
             + costText(totals.unpriced > 0 ? nil : totals.picos, estimated: totals.estimated > 0)
     }
 
-    static func label(_ id: PlannedTurnID) -> String {
-        "── \(InertText.sanitize(id.personaName)) · \(id.provider):\(id.model) ──"
+    static func label(_ id: TurnID) -> String {
+        "── \(InertText.sanitize(id.personaName)) · \(id.model) ──"
     }
 
     /// `812 in · 245 out · 31.2 tok/s · ttft 0.42 s · 7.9 s · cost unknown`, with `~` on estimates.

@@ -16,10 +16,16 @@ public enum ChatReducer {
             return []
         case .tick:
             return []
-        case .turn(let personaID, let serial, let update):
-            guard let index = state.panes.firstIndex(where: { $0.personaID == personaID }),
-                  state.panes[index].turnSerial == serial else { return [] }
-            apply(update, to: &state.panes[index], at: time)
+        case .turn(let event):
+            // The moderator has no pane of its own: it only picks who speaks.
+            guard event.turn.role != .moderator,
+                  let index = state.panes.firstIndex(where: { $0.personaID == event.turn.personaID }) else { return [] }
+            if case .started = event.kind {
+                beginTurn(index, event.turn, state: &state)
+            } else if state.panes[index].turnSerial != event.turn.serial {
+                return []
+            }
+            apply(event, to: &state.panes[index], at: time)
             return []
         case .modelChanged(let personaID, let model, let price, let providerType):
             if let index = state.panes.firstIndex(where: { $0.personaID == personaID }) {
@@ -44,11 +50,6 @@ public enum ChatReducer {
         case .reportLoaded(let lines):
             state.overlay = .report(lines)
             return []
-        case .turnStarted(let personaID, let round, let dropped):
-            guard let index = state.panes.firstIndex(where: { $0.personaID == personaID }) else { return [] }
-            beginTurn(index, state: &state, droppedTurns: dropped)
-            state.round = max(state.round, round)
-            return []
         case .roundStarted(let current, let total):
             state.progress = (current, total)
             return []
@@ -59,6 +60,7 @@ public enum ChatReducer {
             case .consensus(let answer): state.notice = "Consensus: \(answer). The debate stopped early."
             case .budget: state.notice = "Stopped: the budget is reached."
             case .ledger: state.notice = "Stopped: the cost ledger cannot record requests. " + (state.ledgerFailure ?? "")
+            case .transcript(let problem): state.notice = "Stopped: \(problem)."
             case .cancelled, .roundsDone: break
             }
             return []
@@ -101,23 +103,24 @@ public enum ChatReducer {
 
     // MARK: Turns
 
-    static func apply(_ update: TurnUpdate, to pane: inout PaneState, at time: Double) {
-        switch update {
-        case .sent(let estimate):
-            if pane.counters.inputTokens == nil { pane.counters.inputTokens = estimate }
+    static func apply(_ event: TurnEvent, to pane: inout PaneState, at time: Double) {
+        switch event.kind {
+        case .started:
+            // The input is estimated from the request until the provider counts it.
+            if pane.counters.inputTokens == nil { pane.counters.inputTokens = event.turn.estimatedInputTokens }
             estimateCost(&pane)
         case .queued(let wait):
             pane.phase = .queued(until: time + wait)
-        case .retry(let attempt, let total, let delay, let reason):
+        case .retry(let retry):
             // The attempt starts over: its partial text leaves the pane (the transcript keeps it).
             setLastAssistant(&pane, text: "", status: .streaming)
-            pane.phase = .retrying(attempt: attempt, of: total, until: time + delay)
-            pane.lastError = reason.description
-            restartCounters(&pane, at: time + delay)
-        case .failover(let model, let price, let providerType):
-            pane.usingModel = model
-            pane.price = price
-            pane.providerType = providerType
+            pane.phase = .retrying(attempt: retry.attempt, of: retry.of, until: time + retry.delay)
+            pane.lastError = retry.reason.description
+            restartCounters(&pane, at: time + retry.delay)
+        case .failover:
+            pane.usingModel = event.turn.model
+            pane.price = event.turn.price
+            pane.providerType = event.turn.providerType
             setLastAssistant(&pane, text: "", status: .streaming)
             restartCounters(&pane, at: time)
             pane.phase = .waiting
@@ -191,13 +194,14 @@ public enum ChatReducer {
     }
 
     /// Starts a new turn in a pane: an empty assistant entry to stream into, fresh counters.
-    static func beginTurn(_ index: Int, state: inout AppState, droppedTurns: Int) {
+    static func beginTurn(_ index: Int, _ turn: TurnID, state: inout AppState) {
         state.panes[index].entries.append(TranscriptEntry(id: state.nextEntryID, role: .assistant, text: "", status: .streaming))
         state.nextEntryID += 1
         state.panes[index].phase = .waiting
         state.panes[index].counters = TurnCounters(startedAt: state.now)
-        state.panes[index].turnSerial += 1
-        state.panes[index].droppedTurns = droppedTurns
+        state.panes[index].turnSerial = turn.serial
+        state.panes[index].droppedTurns = turn.droppedTurns
+        state.round = max(state.round, turn.round)
         state.panes[index].usingModel = nil
         state.panes[index].scrollTop = nil
     }

@@ -75,7 +75,7 @@ enum SlashCommand {
                 state.panes[index].phase = .idle
                 state.panes[index].counters = TurnCounters()
                 state.panes[index].scrollTop = nil
-                state.panes[index].turnSerial += 1
+                state.panes[index].turnSerial = 0
             }
             state.round = 0
             state.notice = "Cleared. The personas start afresh in a new session."

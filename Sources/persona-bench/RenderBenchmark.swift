@@ -28,10 +28,10 @@ private func renderFrames(_ frames: Int, pause microseconds: UInt32, label: Stri
     state.caps = BudgetCaps(session: 5 * Money.picosPerDollar)
     _ = ChatReducer.reduce(&state, .key(.paste("Benchmark: stream as fast as the mock allows.")), at: 0)
     _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
-    for id in ids {
-        _ = ChatReducer.reduce(&state, .turnStarted(personaID: id, round: 1, droppedTurns: 0), at: 0)
-        _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: 1, .sent(estimatedInputTokens: 120)), at: 0)
+    let turns = ids.map { id in
+        TurnID(personaID: id, personaName: id.capitalized, estimatedInputTokens: 120, model: model, price: price)
     }
+    for turn in turns { _ = ChatReducer.reduce(&state, .turn(TurnEvent(turn, .started)), at: 0) }
     let words = "Remote work changes how teams share context. The evidence is mixed: output per person often holds steady, "
         + "while **mentoring** and chance conversations suffer unless they are planned. A `pilot` with clear measures, "
         + "run for a quarter, would settle more than any argument could.\n\n"
@@ -50,13 +50,13 @@ private func renderFrames(_ frames: Int, pause microseconds: UInt32, label: Stri
         let now = 1 + Double(frame) / 60
         if microseconds > 0 { usleep(microseconds) }
         let started = DispatchTime.now().uptimeNanoseconds
-        for id in ids {
+        for turn in turns {
             var delta = ""
             for _ in 0..<8 {
                 delta += tokens[next % tokens.count]
                 next += 1
             }
-            _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: 1, .delta(delta)), at: now)
+            _ = ChatReducer.reduce(&state, .turn(TurnEvent(turn, .delta(delta))), at: now)
         }
         _ = ChatReducer.reduce(&state, .tick, at: now)
         let reduced = DispatchTime.now().uptimeNanoseconds

@@ -77,6 +77,22 @@ final class DebateTests: XCTestCase {
         }
     }
 
+    /// A transcript that cannot be written stops the debate before anything more is sent, and
+    /// says why, as a ledger failure does.
+    func testATranscriptThatCannotBeWrittenStopsTheDebate() async throws {
+        let dropper = Process()
+        dropper.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        dropper.arguments = ["python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('DROP TABLE messages'); c.commit()",
+                             directory.appendingPathComponent("persona.db").path]
+        try dropper.run()
+        dropper.waitUntilExit()
+        XCTAssertEqual(dropper.terminationStatus, 0)
+        let events = await debate(.rounds, rounds: 2)
+        guard case .finished(.transcript(let problem))? = events.last else { return XCTFail("\(String(describing: events.last))") }
+        XCTAssertTrue(problem.hasPrefix("the transcript could not be saved"), problem)
+        XCTAssertEqual(server.requests.count, 0, "nothing is sent that the transcript could not keep")
+    }
+
     func testParallelIsolation() async {
         await debate(.parallel, rounds: 2)
         let second = prompts(of: "ann")[1]
@@ -95,8 +111,8 @@ final class DebateTests: XCTestCase {
         XCTAssertFalse(second[2].content.contains("ann-1"), "never its own answer as user text")
         // Every round-1 done comes before any round-2 request.
         let order = events.compactMap { event -> String? in
-            if case .turn(.done(let id, _), _) = event { return "done\(id.round)" }
-            if case .turn(.request(let id), _) = event { return "request\(id.round)" }
+            if case .turn(let turn) = event, case .done = turn.kind { return "done\(turn.turn.round)" }
+            if case .turn(let turn) = event, case .started = turn.kind { return "request\(turn.turn.round)" }
             return nil
         }
         XCTAssertLessThan(order.lastIndex(of: "done1")!, order.firstIndex(of: "request2")!)
@@ -170,7 +186,9 @@ final class DebateTests: XCTestCase {
             XCTAssertTrue(verdict[0][0].content.contains(answer), answer)
         }
         XCTAssertTrue(verdict[0][0].content.contains("[Bob, round 2]: bob-2"))
-        XCTAssertTrue(events.contains { if case .turn(.done(let id, _), .judge) = $0 { return id.personaID == "judge" } else { return false } })
+        XCTAssertTrue(events.contains {
+            if case .turn(let turn) = $0, case .done = turn.kind, turn.turn.role == .judge { return turn.turn.personaID == "judge" } else { return false }
+        })
     }
 
     func testTrimmingKeepsTheSystemPromptAndDropsTheOldestTurnsFirst() async throws {
@@ -193,12 +211,12 @@ final class DebateTests: XCTestCase {
         let lastBody = try JSON.parse(server.requests.last!.body)
         XCTAssertEqual(lastBody["messages"]?[0]?["role"]?.string, "system", "the system prompt stays pinned")
         let dropped = events.compactMap { event -> Int? in
-            if case .turn(.request(let id), _) = event, id.droppedTurns > 0 { return id.droppedTurns }
+            if case .turn(let turn) = event, case .started = turn.kind, turn.turn.droppedTurns > 0 { return turn.turn.droppedTurns }
             return nil
         }
         XCTAssertFalse(dropped.isEmpty, "request events say how many turns were dropped")
-        XCTAssertEqual(DebatePrinter.turnJSON(.request(PlannedTurnID(personaID: "a", personaName: "A", provider: "p", model: "m",
-                                                                      round: 3, droppedTurns: 2)), role: .persona)?["dropped_turns"]?.int, 2)
+        let turn = TurnID(personaID: "a", personaName: "A", round: 3, droppedTurns: 2, model: ModelRef(provider: "p", model: "m"))
+        XCTAssertEqual(DebatePrinter.turnJSON(TurnEvent(turn, .started))?["dropped_turns"]?.int, 2)
     }
 
     func testTheExportOfAThreeRoundDebateReimportsAsTheSameMessages() async throws {

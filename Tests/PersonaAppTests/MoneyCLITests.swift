@@ -274,7 +274,7 @@ final class MoneyCLITests: XCTestCase {
             }
             var refused = 0
             for await event in ConversationEngine(accounting: accounting).runParallel(turns) {
-                if case .failed(_, let error, _) = event, error.kind == .budget { refused += 1 }
+                if case .failed(let error, _) = event.kind, error.kind == .budget { refused += 1 }
             }
             XCTAssertLessThanOrEqual(try ledger.totals().picos, cap, "run \(run)")
             XCTAssertEqual(try ledger.openReservations(), [], "every reservation settled")

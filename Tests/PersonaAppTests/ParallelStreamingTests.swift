@@ -24,15 +24,16 @@ final class ParallelStreamingTests: XCTestCase {
         var deltas: [String: String] = [:]
         var transferThreadsSeen: Set<Int> = []
         for await event in ConversationEngine().runParallel(turns) {
-            switch event {
-            case .delta(let id, let text):
+            let id = event.turn
+            switch event.kind {
+            case .delta(let text):
                 deltas[id.personaID, default: ""] += text
                 if deltas[id.personaID]!.count % 997 == 0 { transferThreadsSeen.insert(Self.transferThreadCount()) }
-            case .done(let id, let report):
+            case .done(let report):
                 texts[id.personaID] = report.text
-            case .failed(let id, let error, _):
+            case .failed(let error, _):
                 XCTFail("\(id.personaID): \(error)")
-            case .request, .usage, .queued, .retry, .failover:
+            case .started, .usage, .queued, .retry, .failover:
                 break
             }
         }

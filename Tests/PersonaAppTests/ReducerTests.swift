@@ -19,19 +19,20 @@ final class ReducerTests: XCTestCase {
         press(text.map { Key.character($0) }, &state)
     }
 
-    /// Sends `text` and starts every pane's turn, as the conversation's first events do.
-    func send(_ text: String, _ state: inout AppState, round: Int = 1) {
+    /// Sends `text` and starts every pane's turn (turn `serial`, its input estimated at `estimate`),
+    /// as the conversation's first events do.
+    func send(_ text: String, _ state: inout AppState, round: Int = 1, serial: Int = 1, estimate: Int = 0) {
         type(text, &state)
         press([.enter], &state)
         for pane in state.panes {
-            _ = ChatReducer.reduce(&state, .turnStarted(personaID: pane.personaID, round: round, droppedTurns: 0), at: 1)
+            _ = ChatReducer.reduce(&state, Turns.started(pane.personaID, serial: serial, round: round, estimate: estimate), at: 1)
         }
     }
 
     func done(_ id: String, in state: inout AppState, serial: Int = 1, text: String = "answer") {
         var report = TurnReport.notSent()
         report.text = text
-        _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: serial, .done(report)), at: 2)
+        _ = ChatReducer.reduce(&state, Turns.event(id, serial: serial, .done(report)), at: 2)
     }
 
     func testEnterStartsAConversationWithEveryPane() {
@@ -42,7 +43,7 @@ final class ReducerTests: XCTestCase {
         XCTAssertTrue(state.conversing)
         XCTAssertTrue(state.panes.allSatisfy { $0.entries.map(\.role) == [.user] })
         for pane in state.panes {
-            _ = ChatReducer.reduce(&state, .turnStarted(personaID: pane.personaID, round: 1, droppedTurns: 0), at: 1)
+            _ = ChatReducer.reduce(&state, Turns.started(pane.personaID), at: 1)
         }
         XCTAssertEqual(state.round, 1)
         XCTAssertTrue(state.panes.allSatisfy { $0.phase == .waiting && $0.entries.map(\.role) == [.user, .assistant] })
@@ -141,7 +142,7 @@ final class ReducerTests: XCTestCase {
         var state = state()
         send("go", &state)
         press([.tab], &state)
-        _ = ChatReducer.reduce(&state, .turn(personaID: "optimist", serial: 1, .delta("partial answer")), at: 1)
+        _ = ChatReducer.reduce(&state, Turns.event("optimist", serial: 1, .delta("partial answer")), at: 1)
         XCTAssertEqual(press([.escape], &state), [.cancelTurn(personaID: "optimist")])
         XCTAssertEqual(state.panes[1].phase, .cancelled)
         XCTAssertEqual(state.panes[1].entries.last?.text, "partial answer", "what streamed is kept")
@@ -176,13 +177,13 @@ final class ReducerTests: XCTestCase {
         var state = state(panes: 1, width: 60, height: 14)
         send("go", &state)
         let paragraph = (1...40).map { "Line \($0) of the answer." }.joined(separator: "\n") + "\n"
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta(paragraph)), at: 1)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .delta(paragraph)), at: 1)
         XCTAssertNil(state.panes[0].scrollTop, "following the stream")
         press([.pageUp], &state)
         let top = state.panes[0].scrollTop
         XCTAssertNotNil(top)
         let before = ChatView.render(state).frame.lines
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("More text arriving.\nAnd more.\n")), at: 1.1)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .delta("More text arriving.\nAnd more.\n")), at: 1.1)
         XCTAssertEqual(ChatView.render(state).frame.lines[2..<10], before[2..<10], "the view does not move")
         press([.end], &state)
         XCTAssertNil(state.panes[0].scrollTop)
@@ -202,21 +203,21 @@ final class ReducerTests: XCTestCase {
         _ = ChatReducer.reduce(&state, .conversationEnded(.roundsDone), at: 2)
         XCTAssertEqual(press([.control("r")], &state), [.regenerate(personaID: "skeptic")])
         XCTAssertEqual(state.panes[0].entries.map(\.role), [.user], "the old answer goes")
-        _ = ChatReducer.reduce(&state, .turnStarted(personaID: "skeptic", round: 1, droppedTurns: 0), at: 3)
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("stale")), at: 3)
+        _ = ChatReducer.reduce(&state, Turns.started("skeptic", serial: 2), at: 3)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .delta("stale")), at: 3)
         XCTAssertEqual(state.panes[0].entries.last?.text, "", "events of the replaced turn are ignored")
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 2, .delta("fresh")), at: 3)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 2, .delta("fresh")), at: 3)
         XCTAssertEqual(state.panes[0].entries.last?.text, "fresh")
     }
 
     func testFailedTurnKeepsPartialTextAndShowsTheError() {
         var state = state(panes: 1, width: 80)
         send("go", &state)
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("half an ans")), at: 1)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .delta("half an ans")), at: 1)
         var report = TurnReport.notSent()
         report.text = "half an ans"
         let error = ProviderError(kind: .rateLimit, status: 429, message: "slow down")
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .failed(error, report)), at: 2)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .failed(error, report)), at: 2)
         XCTAssertEqual(state.panes[0].phase, .failed(kind: "rate_limit"))
         let lines = ChatView.render(state).frame.lines
         XCTAssertTrue(lines.contains { $0.contains("half an ans") })
@@ -226,11 +227,11 @@ final class ReducerTests: XCTestCase {
 
     func testARetryStartsTheAnswerOverButKeepsTheInputEstimate() {
         var state = state(panes: 1, width: 80)
-        send("go", &state)
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .sent(estimatedInputTokens: 42)), at: 1)
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta("half an ans")), at: 1)
+        send("go", &state, estimate: 42)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .delta("half an ans")), at: 1)
         let error = ProviderError(kind: .server, status: 500, message: "oops")
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .retry(attempt: 1, of: 3, delay: 0.5, reason: error)), at: 2)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .retry(TurnRetry(attempt: 1, of: 3, delay: 0.5, reason: error, partialText: ""))),
+                               at: 2)
         XCTAssertEqual(state.panes[0].counters.inputTokens, 42)
         XCTAssertEqual(state.panes[0].counters.outputTokens, 0)
         XCTAssertEqual(state.panes[0].entries.last?.text, "")
@@ -321,10 +322,7 @@ final class ReducerTests: XCTestCase {
         state.sessionSpent = CostTotals(picos: 5_000, requests: 2)
         state.todaySpent = CostTotals(picos: 9_000, requests: 7)
         XCTAssertEqual(state.sessionCostPicos, 5_000)
-        send("go", &state)
-        for pane in state.panes {
-            _ = ChatReducer.reduce(&state, .turn(personaID: pane.personaID, serial: 1, .sent(estimatedInputTokens: 1000)), at: 1)
-        }
+        send("go", &state, estimate: 1000)
         let running = state.panes.map { $0.counters.costPicos ?? 0 }.reduce(0, +)
         XCTAssertGreaterThan(running, 0)
         XCTAssertEqual(state.sessionCostPicos, 5_000 + running)
@@ -336,7 +334,7 @@ final class ReducerTests: XCTestCase {
         let recorded = CostTotals(picos: 5_777, requests: 3)
         _ = ChatReducer.reduce(&state, .ledgerTotals(session: state.session, sessionTotals: recorded,
                                                      today: CostTotals(picos: 9_777, requests: 8)), at: 2)
-        _ = ChatReducer.reduce(&state, .turn(personaID: state.panes[0].personaID, serial: 1, .done(report)), at: 2)
+        _ = ChatReducer.reduce(&state, Turns.event(state.panes[0].personaID, serial: 1, .done(report)), at: 2)
         let stillRunning = state.panes[1].counters.costPicos ?? 0
         XCTAssertEqual(state.sessionCostPicos, 5_777 + stillRunning)
         XCTAssertEqual(state.todayCostPicos, 9_777 + stillRunning)

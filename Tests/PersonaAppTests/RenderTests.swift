@@ -17,11 +17,11 @@ final class RenderTests: XCTestCase {
                              width: width, height: height)
         _ = ChatReducer.reduce(&state, .key(.paste("Is remote work productive?")), at: 0)
         _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
-        for pane in state.panes { _ = ChatReducer.reduce(&state, .turnStarted(personaID: pane.personaID, round: 1, droppedTurns: 0), at: 0) }
+        for (index, pane) in state.panes.enumerated() {
+            _ = ChatReducer.reduce(&state, Turns.started(pane.personaID, estimate: 120 + index), at: 0)
+        }
         for (index, answer) in answers.enumerated() {
-            let id = state.panes[index].personaID
-            _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: 1, .sent(estimatedInputTokens: 120 + index)), at: 0)
-            _ = ChatReducer.reduce(&state, .turn(personaID: id, serial: 1, .delta(answer)), at: 0.5)
+            _ = ChatReducer.reduce(&state, Turns.event(state.panes[index].personaID, .delta(answer)), at: 0.5)
         }
         _ = ChatReducer.reduce(&state, .tick, at: now)
         return state
@@ -64,9 +64,8 @@ final class RenderTests: XCTestCase {
         state.todaySpent = CostTotals(picos: 250_000_000_000, requests: 40)
         _ = ChatReducer.reduce(&state, .key(.paste("go")), at: 0)
         _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
-        _ = ChatReducer.reduce(&state, .turnStarted(personaID: "skeptic", round: 1, droppedTurns: 0), at: 0)
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .sent(estimatedInputTokens: 1000)), at: 0)
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .delta(String(repeating: "word ", count: 80))), at: 1)
+        _ = ChatReducer.reduce(&state, Turns.started("skeptic", estimate: 1000), at: 0)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .delta(String(repeating: "word ", count: 80))), at: 1)
         // ~1000 in · 2.50 + ~100 out · 10 = 3500 micro-dollars, estimated.
         var frame = ChatView.render(state).frame
         XCTAssertTrue(frame.line(9).contains("~$0.003500"), frame.line(9))
@@ -84,7 +83,7 @@ final class RenderTests: XCTestCase {
         // The turn's row reaches the header with its last event.
         _ = ChatReducer.reduce(&state, .ledgerTotals(session: "s", sessionTotals: CostTotals(picos: 9_000_000_000, requests: 1),
                                                      today: CostTotals(picos: 259_000_000_000, requests: 41)), at: 2)
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
         frame = ChatView.render(state).frame
         XCTAssertTrue(frame.line(9).contains("in 1200  out 600") && frame.line(9).hasSuffix(" $0.009000"), frame.line(9))
         XCTAssertTrue(frame.line(0).hasSuffix("session $0.009000 / $0.0100 █████████░ · today $0.2590"), frame.line(0))
@@ -100,7 +99,7 @@ final class RenderTests: XCTestCase {
         report.usage = Usage(inputTokens: 131, outputTokens: 9)
         report.costPicos = 321_000_000
         report.timeToFirstToken = 0.5
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
         XCTAssertEqual(ChatView.render(state).frame.line(11).prefix(40), " ✓ done 131→9 6t/s 0.50s $0.000321      ")
     }
 
@@ -202,7 +201,7 @@ final class StreamingWrapTests: XCTestCase {
                 var index = 0
                 while index < pieces.count {
                     let piece = pieces[index..<min(pieces.count, index + step)].joined()
-                    _ = ChatReducer.reduce(&streamed, .turn(personaID: "skeptic", serial: 1, .delta(piece)), at: 1)
+                    _ = ChatReducer.reduce(&streamed, Turns.event("skeptic", serial: 1, .delta(piece)), at: 1)
                     _ = PaneText.lines(for: streamed.panes[0], width: width)
                     index += step
                 }
@@ -211,8 +210,8 @@ final class StreamingWrapTests: XCTestCase {
                                "width \(width), step \(step) while streaming")
                 var report = TurnReport.notSent()
                 report.text = answer
-                _ = ChatReducer.reduce(&streamed, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
-                _ = ChatReducer.reduce(&whole, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
+                _ = ChatReducer.reduce(&streamed, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
+                _ = ChatReducer.reduce(&whole, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
                 XCTAssertEqual(PaneText.lines(for: streamed.panes[0], width: width).all, PaneText.lines(for: whole.panes[0], width: width).all,
                                "width \(width), step \(step) when done")
             }
@@ -223,7 +222,7 @@ final class StreamingWrapTests: XCTestCase {
         var state = RenderTests.streaming(width: 60, height: 20, answers: ["# Title\n- item\n1. one\n> quote\nplain **b** `c`"])
         var report = TurnReport.notSent()
         report.text = state.panes[0].entries.last!.text
-        _ = ChatReducer.reduce(&state, .turn(personaID: "skeptic", serial: 1, .done(report)), at: 2)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
         let lines = PaneText.lines(for: state.panes[0], width: 40).all.suffix(5).map(\.text)
         XCTAssertEqual(lines, ["Title", "• item", "1. one", "│ quote", "plain b c"])
     }

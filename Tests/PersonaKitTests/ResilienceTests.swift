@@ -22,7 +22,7 @@ final class ResilienceTests: XCTestCase {
 
     final class Events: @unchecked Sendable {
         private let lock = NSLock()
-        private var list: [EngineEvent] = []
+        private var list: [TurnEvent] = []
 
         /// Runs the turn to its end and keeps every event it reported.
         static func recording(_ engine: ConversationEngine, _ turn: PlannedTurn) async -> Events {
@@ -30,13 +30,13 @@ final class ResilienceTests: XCTestCase {
             await engine.run(turn) { events.append($0) }
             return events
         }
-        func append(_ event: EngineEvent) { lock.withLock { list.append(event) } }
-        var all: [EngineEvent] { lock.withLock { list } }
+        func append(_ event: TurnEvent) { lock.withLock { list.append(event) } }
+        var all: [TurnEvent] { lock.withLock { list } }
         var retries: [(attempt: Int, delay: Double, reason: ProviderError, partial: String)] {
-            all.compactMap { if case .retry(_, let attempt, _, let delay, let reason, let partial) = $0 { return (attempt, delay, reason, partial) }; return nil }
+            all.compactMap { if case .retry(let retry) = $0.kind { return (retry.attempt, retry.delay, retry.reason, retry.partialText) }; return nil }
         }
-        var done: TurnReport? { all.lazy.compactMap { if case .done(_, let report) = $0 { return report }; return nil }.first }
-        var failure: ProviderError? { all.lazy.compactMap { if case .failed(_, let error, _) = $0 { return error }; return nil }.first }
+        var done: TurnReport? { all.lazy.compactMap { if case .done(let report) = $0.kind { return report }; return nil }.first }
+        var failure: ProviderError? { all.lazy.compactMap { if case .failed(let error, _) = $0.kind { return error }; return nil }.first }
     }
 
     func endpoint(_ server: MockServer, _ type: ProviderType = .openai, name: String = "openai") -> ProviderEndpoint {
@@ -131,7 +131,8 @@ final class ResilienceTests: XCTestCase {
                               mode: .parallel, rounds: 1)
         var retried = false
         for await event in DebateRunner(engine: engine, store: SessionStore(database: database)).run(plan, message: "go") {
-            if case .turn(.retry(_, _, _, _, let reason, _), _) = event {
+            if case .turn(let turn) = event, case .retry(let retry) = turn.kind {
+                let reason = retry.reason
                 retried = true
                 XCTAssertEqual(reason.kind, .network)
             }
@@ -192,13 +193,14 @@ final class ResilienceTests: XCTestCase {
         let fallback = Route(endpoint: endpoint(server, .anthropic, name: "anthropic"), model: ModelRef(provider: "anthropic", model: "backup-model"))
         let events = await run(engine, turn(server, model: "primary-model", fallbacks: [fallback]))
         XCTAssertTrue(events.retries.isEmpty, "auth is not retried; it fails over at once")
-        let failover = events.all.compactMap { if case .failover(let id, let from, let to, let reason) = $0 { return (id, from, to, reason) }; return nil }.first
+        let failover = events.all.compactMap { if case .failover(let from, let reason) = $0.kind { return ($0.turn, from, $0.turn.model, reason) }; return nil }.first
         XCTAssertEqual(failover?.1.description, "openai:primary-model")
         XCTAssertEqual(failover?.2.description, "anthropic:backup-model")
         XCTAssertEqual(failover?.3.kind, .auth)
+        XCTAssertEqual(failover?.0.providerType, .anthropic, "the event carries the new endpoint's facts")
         XCTAssertEqual(events.done?.text, MockServer.generatedDeltas(7).joined())
-        let doneID = events.all.compactMap { if case .done(let id, _) = $0 { return id }; return nil }.first
-        XCTAssertEqual(doneID?.model, "backup-model")
+        let doneID = events.all.compactMap { if case .done = $0.kind { return $0.turn }; return nil }.first
+        XCTAssertEqual(doneID?.model.model, "backup-model")
         XCTAssertEqual(try ledger.entries(limit: 5).map { "\($0.provider):\($0.model)" }, ["anthropic:backup-model", "openai:primary-model"],
                        "the ledger records the model actually used")
     }
@@ -216,9 +218,9 @@ final class ResilienceTests: XCTestCase {
                 group.addTask { await engine.run(planned) { queued.append($0) } }
             }
         }
-        let dones = queued.all.filter { if case .done = $0 { return true }; return false }
+        let dones = queued.all.filter { if case .done = $0.kind { return true }; return false }
         XCTAssertEqual(dones.count, 8, "every turn completes")
-        XCTAssertTrue(queued.all.contains { if case .queued = $0 { return true }; return false }, "turns waited their turn")
+        XCTAssertTrue(queued.all.contains { if case .queued = $0.kind { return true }; return false }, "turns waited their turn")
         let arrivals = server.requests.map(\.receivedAt).sorted()
         XCTAssertEqual(arrivals.count, 8)
         for (index, start) in arrivals.enumerated() {
@@ -236,7 +238,7 @@ final class ResilienceTests: XCTestCase {
         let engine = ConversationEngine(health: health)
         _ = await run(engine, turn(server))
         let second = await run(engine, turn(server))
-        XCTAssertTrue(second.all.contains { if case .queued = $0 { return true }; return false })
+        XCTAssertTrue(second.all.contains { if case .queued = $0.kind { return true }; return false })
         let requests = server.requests
         XCTAssertGreaterThanOrEqual(requests[1].receivedAt - requests[0].receivedAt, 0.35)
         let status = await health.status()

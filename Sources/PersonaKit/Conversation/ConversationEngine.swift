@@ -19,18 +19,21 @@ public struct PlannedTurn: Sendable {
     public var endpoint: ProviderEndpoint
     public var request: ChatRequest
     public var round: Int
+    /// As a participant, the judge or the moderator.
+    public var role: TranscriptMessage.Role
     /// Older turns left out of the prompt to fit the model's context window.
     public var droppedTurns: Int
     /// Where to go, in order, when this endpoint cannot answer (DESIGN.md §3, failover).
     public var fallbacks: [Route]
 
     public init(session: String, persona: Persona, endpoint: ProviderEndpoint, request: ChatRequest, round: Int = 1,
-                droppedTurns: Int = 0, fallbacks: [Route] = []) {
+                role: TranscriptMessage.Role = .persona, droppedTurns: Int = 0, fallbacks: [Route] = []) {
         self.session = session
         self.persona = persona
         self.endpoint = endpoint
         self.request = request
         self.round = round
+        self.role = role
         self.droppedTurns = droppedTurns
         self.fallbacks = fallbacks
     }
@@ -83,65 +86,16 @@ public struct TurnReport: Sendable, Equatable {
     }
 }
 
-/// What the engine tells its printers and screens. The cases with a report or an error are rare
-/// and `indirect`, so that the deltas, which pass through every layer, stay small to copy.
-public enum EngineEvent: Sendable, Equatable {
-    case request(PlannedTurnID)
-    case delta(PlannedTurnID, String)
-    /// Usage reported mid-stream, merged so far.
-    indirect case usage(PlannedTurnID, Usage)
-    /// The rate limiter holds the request back for `wait` seconds.
-    case queued(PlannedTurnID, wait: Double)
-    /// The attempt failed and will be tried again from the start after `delay` seconds; what it
-    /// had streamed is `partialText`.
-    indirect case retry(PlannedTurnID, attempt: Int, of: Int, delay: Double, reason: ProviderError, partialText: String)
-    /// The turn moves to the next model of its chain; the id names the new one.
-    indirect case failover(PlannedTurnID, from: ModelRef, to: ModelRef, reason: ProviderError)
-    indirect case done(PlannedTurnID, TurnReport)
-    indirect case failed(PlannedTurnID, ProviderError, TurnReport)
-
-    /// The turn the event is about.
-    public var turnID: PlannedTurnID {
-        switch self {
-        case .request(let id), .delta(let id, _), .usage(let id, _), .queued(let id, _), .retry(let id, _, _, _, _, _),
-             .failover(let id, _, _, _), .done(let id, _), .failed(let id, _, _):
-            return id
-        }
-    }
-}
-
-/// Names a turn in events: the persona, the provider and model used, and the round.
-public struct PlannedTurnID: Sendable, Equatable, Hashable {
-    public var personaID: String
-    public var personaName: String
-    public var provider: String
-    public var model: String
-    public var round: Int
-    public var droppedTurns = 0
-    /// The request's size by the local estimator, so input counters show before usage arrives.
-    public var estimatedInputTokens = 0
-
-    public init(personaID: String, personaName: String, provider: String, model: String, round: Int, droppedTurns: Int = 0,
-                estimatedInputTokens: Int = 0) {
-        self.personaID = personaID
-        self.personaName = personaName
-        self.provider = provider
-        self.model = model
-        self.round = round
-        self.droppedTurns = droppedTurns
-        self.estimatedInputTokens = estimatedInputTokens
-    }
-}
-
-/// Runs persona turns, one task each, and reports their progress as `EngineEvent`s.
-public actor ConversationEngine {
-    public nonisolated let runner: TurnRunner
+/// Runs persona turns, one task each, and reports their progress as `TurnEvent`s. It keeps no
+/// state of its own: the ledger, the provider health and the gate hold what turns share.
+public final class ConversationEngine: Sendable {
+    public let runner: TurnRunner
     /// Prices, budget and ledger; without it costs are unknown and nothing is recorded.
-    public nonisolated let accounting: Accounting?
+    public let accounting: Accounting?
     /// Rate limits and circuit breakers per provider; without it requests go out at once.
-    public nonisolated let health: ProviderHealth?
-    public nonisolated let retryPolicy: RetryPolicy
-    nonisolated let gate = ConcurrencyGate()
+    public let health: ProviderHealth?
+    public let retryPolicy: RetryPolicy
+    let gate = ConcurrencyGate()
 
     public init(runner: TurnRunner = TurnRunner(), accounting: Accounting? = nil, health: ProviderHealth? = nil,
                 retryPolicy: RetryPolicy = RetryPolicy(maxRetries: 0)) {
@@ -153,19 +107,17 @@ public actor ConversationEngine {
 
     /// Runs one turn, calling `onEvent` from the turn's own task as things happen: no extra hop
     /// between the stream and whoever listens.
-    public nonisolated func run(_ turn: PlannedTurn, onEvent: @Sendable (EngineEvent) -> Void) async {
+    public func run(_ turn: PlannedTurn, onEvent: @Sendable (TurnEvent) -> Void) async {
         let routes = [Route(endpoint: turn.endpoint, model: turn.model)] + turn.fallbacks
-        var id = PlannedTurnID(personaID: turn.persona.id, personaName: turn.persona.name, provider: turn.endpoint.name,
-                               model: turn.request.model, round: turn.round, droppedTurns: turn.droppedTurns,
-                               estimatedInputTokens: TokenEstimator.estimate(turn.request))
-        onEvent(.request(id))
+        var id = TurnID(personaID: turn.persona.id, personaName: turn.persona.name, role: turn.role, round: turn.round,
+                        droppedTurns: turn.droppedTurns, estimatedInputTokens: TokenEstimator.estimate(turn.request),
+                        model: turn.model, providerType: turn.endpoint.type, price: accounting?.catalog.price(for: turn.model))
+        onEvent(TurnEvent(id, .started))
         var failure: (error: ProviderError, report: TurnReport)?
         for (index, route) in routes.enumerated() {
             if index > 0, let failure {
-                let next = PlannedTurnID(personaID: id.personaID, personaName: id.personaName, provider: route.endpoint.name,
-                                         model: route.model.model, round: id.round, droppedTurns: id.droppedTurns,
-                                         estimatedInputTokens: id.estimatedInputTokens)
-                onEvent(.failover(next, from: ModelRef(provider: id.provider, model: id.model), to: route.model, reason: failure.error))
+                let next = id.failingOver(to: route.model, providerType: route.endpoint.type, price: accounting?.catalog.price(for: route.model))
+                onEvent(TurnEvent(next, .failover(from: id.model, reason: failure.error)))
                 id = next
             }
             var request = turn.request
@@ -177,7 +129,7 @@ public actor ConversationEngine {
                 failure = (error, report)
             }
         }
-        if let failure { onEvent(.failed(id, failure.error, failure.report)) }
+        if let failure { onEvent(TurnEvent(id, .failed(failure.error, failure.report))) }
     }
 
     private enum RouteResult {
@@ -187,8 +139,8 @@ public actor ConversationEngine {
     }
 
     /// One route's attempts: breaker, rate limiter, the request, and retries with backoff.
-    private nonisolated func attempts(_ turn: PlannedTurn, route: Route, request: ChatRequest, id: PlannedTurnID,
-                                      onEvent: @Sendable (EngineEvent) -> Void) async -> RouteResult {
+    private func attempts(_ turn: PlannedTurn, route: Route, request: ChatRequest, id: TurnID,
+                                      onEvent: @Sendable (TurnEvent) -> Void) async -> RouteResult {
         let provider = route.endpoint.name
         var retry = 0
         while true {
@@ -206,7 +158,7 @@ public actor ConversationEngine {
                         return .failedOver(Self.tooLongAWait(provider, wait: wait, policy: retryPolicy,
                                                              cause: "its rate-limit headers allow no request"), .notSent())
                     }
-                    onEvent(.queued(id, wait: wait))
+                    onEvent(TurnEvent(id, .queued(wait: wait)))
                     do { try await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000)) } catch {
                         return stoppedBeforeSending(id, onEvent: onEvent)
                     }
@@ -227,12 +179,12 @@ public actor ConversationEngine {
                 }
             }
             guard let error else {
-                onEvent(.done(id, report))
+                onEvent(TurnEvent(id, .done(report)))
                 return .finished
             }
             switch error.kind {
             case .budget, .ledger, .cancelled:
-                onEvent(.failed(id, error, report))
+                onEvent(TurnEvent(id, .failed(error, report)))
                 return .finished
             case .auth, .notFound:
                 return .failedOver(error, report)
@@ -243,7 +195,8 @@ public actor ConversationEngine {
                 }
                 retry += 1
                 let delay = retryPolicy.delay(beforeRetry: retry, after: error)
-                onEvent(.retry(id, attempt: retry, of: retryPolicy.maxRetries, delay: delay, reason: error, partialText: report.text))
+                onEvent(TurnEvent(id, .retry(TurnRetry(attempt: retry, of: retryPolicy.maxRetries, delay: delay, reason: error,
+                                                       partialText: report.text))))
                 do { try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000)) } catch {
                     return stoppedBeforeSending(id, onEvent: onEvent)
                 }
@@ -261,16 +214,16 @@ public actor ConversationEngine {
     }
 
     /// Stopped while waiting to send: the turn ends with nothing sent and nothing to retry.
-    private nonisolated func stoppedBeforeSending(_ id: PlannedTurnID, onEvent: @Sendable (EngineEvent) -> Void) -> RouteResult {
-        onEvent(.failed(id, .stoppedByUser, .notSent()))
+    private func stoppedBeforeSending(_ id: TurnID, onEvent: @Sendable (TurnEvent) -> Void) -> RouteResult {
+        onEvent(TurnEvent(id, .failed(.stoppedByUser, .notSent())))
         return .finished
     }
 
     /// One request: reserve in the ledger (against the budget), stream, check the usage, price,
     /// and swap the reservation for the request's row. Nothing is sent that the ledger could not
     /// record, and an answer whose row cannot be written ends the turn with a `ledger` error.
-    private nonisolated func attempt(_ turn: PlannedTurn, route: Route, request original: ChatRequest, id: PlannedTurnID,
-                                     onEvent: @Sendable (EngineEvent) -> Void) async -> (TurnReport, ProviderError?, HTTPHeaders) {
+    private func attempt(_ turn: PlannedTurn, route: Route, request original: ChatRequest, id: TurnID,
+                                     onEvent: @Sendable (TurnEvent) -> Void) async -> (TurnReport, ProviderError?, HTTPHeaders) {
         var request = original
         let type = route.endpoint.type
         let price = accounting?.catalog.price(for: route.model)
@@ -297,17 +250,17 @@ public actor ConversationEngine {
         }
         // A model may echo a key it was shown; it is hidden before any delta reaches a screen.
         let redactor = StreamingRedactor()
-        let outcome = await runner.run(request, endpoint: route.endpoint) { progress in
-            switch progress {
+        let outcome = await runner.run(request, endpoint: route.endpoint) { event in
+            switch event {
             case .delta(let text):
                 let shown = redactor.feed(text)
-                if !shown.isEmpty { onEvent(.delta(id, shown)) }
-            case .usage(let usage): onEvent(.usage(id, usage))
-            case .responseHead, .reasoning: break
+                if !shown.isEmpty { onEvent(TurnEvent(id, .delta(shown))) }
+            case .usage(let usage): onEvent(TurnEvent(id, .usage(usage)))
+            case .reasoning, .finish, .failure: break
             }
         }
         let heldBack = redactor.finish()
-        if !heldBack.isEmpty { onEvent(.delta(id, heldBack)) }
+        if !heldBack.isEmpty { onEvent(TurnEvent(id, .delta(heldBack))) }
         let refused = Self.wasRefused(outcome)
         let checked = refused
             ? CheckedUsage(usage: Usage(inputTokens: 0, outputTokens: 0), inputEstimated: false, outputEstimated: false)
@@ -348,7 +301,7 @@ public actor ConversationEngine {
 
     /// Streams every turn at once. The stream ends when all turns have ended; cancelling the
     /// consuming task cancels every turn, and each reports what it had streamed.
-    public nonisolated func runParallel(_ turns: [PlannedTurn]) -> AsyncStream<EngineEvent> {
+    public func runParallel(_ turns: [PlannedTurn]) -> AsyncStream<TurnEvent> {
         AsyncStream { continuation in
             let work = startParallel(turns) { continuation.yield($0) } finished: { continuation.finish() }
             continuation.onTermination = { _ in work.cancel() }
@@ -357,7 +310,7 @@ public actor ConversationEngine {
 
     /// Runs every turn at once, calling `emit` from the turns' tasks and `finished` when all have
     /// ended. Cancelling the returned task stops every turn; each still reports how it ended.
-    public nonisolated func startParallel(_ turns: [PlannedTurn], emit: @escaping @Sendable (EngineEvent) -> Void,
+    public func startParallel(_ turns: [PlannedTurn], emit: @escaping @Sendable (TurnEvent) -> Void,
                                           finished: @escaping @Sendable () -> Void) -> Task<Void, Never> {
         Task.detached {
             await withTaskGroup(of: Void.self) { group in

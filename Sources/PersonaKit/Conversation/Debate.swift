@@ -46,6 +46,8 @@ public enum DebateEnd: Sendable, Equatable {
     case budget
     /// The cost ledger could not record a request, so nothing more is sent.
     case ledger
+    /// The session's transcript could not be written, so nothing more is sent.
+    case transcript(String)
     case cancelled
 }
 
@@ -79,7 +81,7 @@ public enum DebateEvent: Sendable, Equatable {
     /// A message was saved: the user's, or a finished turn's.
     indirect case saved(TranscriptMessage)
     case round(Int, of: Int)
-    case turn(EngineEvent, role: TranscriptMessage.Role)
+    case turn(TurnEvent)
     /// The moderator named the next speaker; `fallback` when it named nobody after its retries.
     case moderatorChose(round: Int, persona: String, attempts: Int, fallback: Bool)
     case consensus(round: Int, answer: String)
@@ -105,13 +107,6 @@ public final class DebateRunner: Sendable {
         Self.stream { self.start(plan, message: message, history: history, control: control, emit: $0) }
     }
 
-    /// Answers the last message again with one participant (its previous answer already left
-    /// out of `history`), and saves the new answer.
-    public func rerun(_ plan: DebatePlan, personaID: String, history: [TranscriptMessage],
-                      control: DebateControl = DebateControl()) -> AsyncStream<DebateEvent> {
-        Self.stream { self.startRerun(plan, personaID: personaID, history: history, control: control, emit: $0) }
-    }
-
     /// `run` for a consumer that only hands events on: `emit` is called from the turns' own tasks,
     /// in order for each turn, and last with `.finished`. Streaming tokens skip a hop through a
     /// stream and a task of the consumer's. Cancelling the returned task stops the conversation.
@@ -124,7 +119,8 @@ public final class DebateRunner: Sendable {
         }
     }
 
-    /// `rerun` with `emit` called as `start` calls it.
+    /// Answers the last message again with one participant (its previous answer already left
+    /// out of `history`), and saves the new answer; `emit` is called as `start` calls it.
     public func startRerun(_ plan: DebatePlan, personaID: String, history: [TranscriptMessage],
                            control: DebateControl = DebateControl(),
                            emit: @escaping @Sendable (DebateEvent) -> Void) -> Task<Void, Never> {
@@ -135,7 +131,7 @@ public final class DebateRunner: Sendable {
             if let speaker = plan.participants.first(where: { $0.persona.id == personaID }) {
                 let stop = await self.turn(speaker, round: round, plan: plan, transcript: history, log: log, control: control,
                                            emit: emit)
-                end = stop ?? (Task.isCancelled ? .cancelled : .roundsDone)
+                end = stop ?? log.failure.map(DebateEnd.transcript) ?? (Task.isCancelled ? .cancelled : .roundsDone)
             }
             emit(.finished(end))
         }
@@ -152,25 +148,40 @@ public final class DebateRunner: Sendable {
         }
     }
 
+    /// The conversation so far, and why it could not be saved, if it could not.
     private final class Log: @unchecked Sendable {
         private let lock = NSLock()
         private var messages: [TranscriptMessage]
+        private var firstFailure: String?
         init(_ messages: [TranscriptMessage]) { self.messages = messages }
         var all: [TranscriptMessage] { lock.withLock { messages } }
+        var failure: String? { lock.withLock { firstFailure } }
         func append(_ message: TranscriptMessage) { lock.withLock { messages.append(message) } }
+        /// Keeps the first failure; true when it is the first.
+        func fail(_ reason: String) -> Bool {
+            lock.withLock {
+                defer { if firstFailure == nil { firstFailure = reason } }
+                return firstFailure == nil
+            }
+        }
     }
 
     private func conduct(_ plan: DebatePlan, message: String, history: [TranscriptMessage], control: DebateControl,
                          emit: @escaping @Sendable (DebateEvent) -> Void) async -> DebateEnd {
-        try? store?.create(plan.session)
-        let firstRound = (history.map(\.round).max() ?? 0) + 1
         let log = Log(history)
+        do {
+            try store?.create(plan.session)
+        } catch {
+            return .transcript("the session could not be saved: \(error)")
+        }
+        let firstRound = (history.map(\.round).max() ?? 0) + 1
         save(TranscriptMessage.user(message, round: firstRound), plan: plan, log: log, emit: emit)
         let addressed = Self.addressed(in: message, among: plan.participants)
         let lastRound = firstRound + max(1, plan.rounds) - 1
 
         for round in firstRound...lastRound {
             guard !Task.isCancelled else { return .cancelled }
+            if let failure = log.failure { return .transcript(failure) }
             for text in control.takeInterjections() {
                 save(TranscriptMessage.user(text, round: round), plan: plan, log: log, emit: emit)
             }
@@ -200,7 +211,7 @@ public final class DebateRunner: Sendable {
                 }
                 for speaker in order where !Task.isCancelled {
                     stop = await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, control: control, emit: emit)
-                    if stop != nil { break }
+                    if stop != nil || log.failure != nil { break }
                 }
             case .moderated:
                 var next = 0
@@ -218,10 +229,11 @@ public final class DebateRunner: Sendable {
                     spoken.insert(speaker.persona.id)
                     next = ((speakers.firstIndex { $0.persona.id == speaker.persona.id } ?? next) + 1) % speakers.count
                     stop = await turn(speaker, round: round, plan: plan, transcript: log.all, log: log, control: control, emit: emit)
-                    if stop != nil { break }
+                    if stop != nil || log.failure != nil { break }
                 }
             }
             if let stop { return stop }
+            if let failure = log.failure { return .transcript(failure) }
             if Task.isCancelled { return .cancelled }
             if let answer = Self.consensus(plan.participants, round: round, transcript: log.all) {
                 emit(.consensus(round: round - firstRound + 1, answer: answer))
@@ -251,33 +263,32 @@ public final class DebateRunner: Sendable {
                                   maxTokens: maxTokens, temperature: persona.temperature,
                                   promptCache: PromptCachePlan(plan.promptCache, throughLastMessage: explicit == nil))
         let planned = PlannedTurn(session: plan.session.id, persona: persona, endpoint: speaker.endpoint, request: request,
-                                  round: round, droppedTurns: dropped, fallbacks: speaker.fallbacks)
+                                  round: round, role: role, droppedTurns: dropped, fallbacks: speaker.fallbacks)
         let outcome = TurnResultBox()
         let engine = self.engine
         // Its own task, so that the user can stop this persona alone.
         let running = Task {
             await engine.run(planned) { event in
-                switch event {
-                case .done(let id, let report):
+                switch event.kind {
+                case .done(let report):
                     outcome.set(report, nil)
                     // Saved before it is announced: whoever saw it finish will find it saved.
-                    self.save(self.message(for: report, error: nil, id: id, persona: persona, round: round, role: role, dropped: dropped),
-                              plan: plan, log: log, emit: emit)
-                case .failed(let id, let error, let report):
+                    self.save(self.message(for: report, error: nil, turn: event.turn, persona: persona), plan: plan, log: log, emit: emit)
+                case .failed(let error, let report):
                     outcome.set(report, error)
                     if error.kind != .budget {
-                        self.save(self.message(for: report, error: error, id: id, persona: persona, round: round, role: role,
-                                               dropped: dropped), plan: plan, log: log, emit: emit)
+                        self.save(self.message(for: report, error: error, turn: event.turn, persona: persona), plan: plan, log: log, emit: emit)
                     }
-                case .retry(let id, let attempt, let total, _, let reason, let partial) where !partial.isEmpty:
+                case .retry(let retry) where !retry.partialText.isEmpty:
                     // A retry starts the answer over; the text that streamed is kept as a failed attempt.
-                    self.save(TranscriptMessage(round: round, speaker: persona.id, name: persona.name, role: role, text: partial,
-                                                status: .failed, error: "attempt \(attempt) of \(total + 1): \(reason.description)",
-                                                provider: id.provider, model: id.model), plan: plan, log: log, emit: emit)
+                    self.save(TranscriptMessage(round: round, speaker: persona.id, name: persona.name, role: role, text: retry.partialText,
+                                                status: .failed, error: "attempt \(retry.attempt) of \(retry.of + 1): \(retry.reason.description)",
+                                                provider: event.turn.model.provider, model: event.turn.model.model),
+                              plan: plan, log: log, emit: emit)
                 default:
                     break
                 }
-                emit(.turn(event, role: role))
+                emit(.turn(event))
             }
         }
         control?.register(persona.id, running)
@@ -290,14 +301,13 @@ public final class DebateRunner: Sendable {
         }
     }
 
-    /// A finished turn as the transcript keeps it; `id` names the model that actually answered.
-    private func message(for report: TurnReport, error: ProviderError?, id: PlannedTurnID, persona: Persona, round: Int,
-                         role: TranscriptMessage.Role, dropped: Int) -> TranscriptMessage {
+    /// A finished turn as the transcript keeps it; `turn` names the model that actually answered.
+    private func message(for report: TurnReport, error: ProviderError?, turn: TurnID, persona: Persona) -> TranscriptMessage {
         let status: TranscriptMessage.Status = error == nil ? .complete : error?.kind == .cancelled ? .stopped : .failed
-        return TranscriptMessage(round: round, speaker: persona.id, name: persona.name, role: role, text: report.text, status: status,
-                                 error: error?.description, provider: id.provider, model: id.model,
+        return TranscriptMessage(round: turn.round, speaker: persona.id, name: persona.name, role: turn.role, text: report.text,
+                                 status: status, error: error?.description, provider: turn.model.provider, model: turn.model.model,
                                  inputTokens: report.usage.inputTokens ?? 0, outputTokens: report.usage.outputTokens ?? 0,
-                                 costPicos: report.costPicos, estimated: report.estimated, droppedTurns: dropped)
+                                 costPicos: report.costPicos, estimated: report.estimated, droppedTurns: turn.droppedTurns)
     }
 
     private final class TurnResultBox: @unchecked Sendable {
@@ -307,9 +317,15 @@ public final class DebateRunner: Sendable {
         var value: (TurnReport, ProviderError?)? { lock.withLock { stored } }
     }
 
+    /// Keeps a message in the conversation and in the session's transcript. A transcript that
+    /// cannot be written stops the conversation after this turn, as the ledger's would.
     private func save(_ message: TranscriptMessage, plan: DebatePlan, log: Log, emit: @Sendable (DebateEvent) -> Void) {
         log.append(message)
-        try? store?.append(message, to: plan.session.id)
+        do {
+            try store?.append(message, to: plan.session.id)
+        } catch {
+            _ = log.fail("the transcript could not be saved: \(error)")
+        }
         emit(.saved(message))
     }
 
@@ -336,10 +352,10 @@ public final class DebateRunner: Sendable {
                                       maxTokens: 60, temperature: moderator.persona.temperature,
                                       promptCache: PromptCachePlan(plan.promptCache, throughLastMessage: false))
             let planned = PlannedTurn(session: plan.session.id, persona: moderator.persona, endpoint: moderator.endpoint, request: request,
-                                      round: round)
+                                      round: round, role: .moderator)
             await engine.run(planned) { event in
-                emit(.turn(event, role: .moderator))
-                if case .done(_, let report) = event { answer.text = report.text }
+                emit(.turn(event))
+                if case .done(let report) = event.kind { answer.text = report.text }
             }
             if let chosen = Self.named(in: answer.text, among: plan.participants) {
                 save(TranscriptMessage(round: round, speaker: moderator.persona.id, name: moderator.persona.name, role: .moderator,

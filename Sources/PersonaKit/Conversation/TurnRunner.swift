@@ -15,16 +15,6 @@ public struct TurnOutcome: Sendable, Equatable {
     /// Seconds from sending the request to the first answer or reasoning token.
     public var timeToFirstToken: Double?
     public var duration: Double
-
-    public var succeeded: Bool { error == nil }
-}
-
-/// Progress of a turn as it streams.
-public enum TurnProgress: Sendable, Equatable {
-    case responseHead(HTTPResponseHead)
-    case delta(String)
-    case reasoning(String)
-    case usage(Usage)
 }
 
 /// Runs one request through transport, decoder and adapter, and accumulates the outcome.
@@ -43,8 +33,10 @@ public struct TurnRunner: Sendable {
         self.limits = limits
     }
 
+    /// Runs the request, telling `onEvent` of answer text, reasoning and usage as they stream
+    /// (deltas of one read come as one); the ending is in the outcome.
     public func run(_ request: ChatRequest, endpoint: ProviderEndpoint,
-                    onProgress: @Sendable (TurnProgress) -> Void = { _ in }) async -> TurnOutcome {
+                    onEvent: @Sendable (StreamEvent) -> Void = { _ in }) async -> TurnOutcome {
         let adapter = Adapters.adapter(for: endpoint.type)
         let httpRequest = adapter.makeRequest(request, endpoint: endpoint)
         let started = DispatchTime.now().uptimeNanoseconds
@@ -60,7 +52,6 @@ public struct TurnRunner: Sendable {
                     switch part {
                     case .head(let received):
                         head = received
-                        onProgress(.responseHead(received))
                     case .body(let bytes):
                         guard let head, (200..<300).contains(head.status) else {
                             errorBody.append(contentsOf: bytes.prefix(Self.errorBodyLimit - errorBody.count))
@@ -69,7 +60,7 @@ public struct TurnRunner: Sendable {
                         }
                         // After a failure inside the stream, reading goes on only to collect usage
                         // that some providers send after the error.
-                        accumulator.feed(bytes, onProgress: onProgress)
+                        accumulator.feed(bytes, onEvent: onEvent)
                         // A server that sends a byte now and then, but never a whole event, is silent.
                         if let silence = accumulator.silence(now: DispatchTime.now().uptimeNanoseconds, timeouts: timeouts) {
                             accumulator.stop(ProviderError(kind: .timeout, message: silence))
@@ -83,10 +74,10 @@ public struct TurnRunner: Sendable {
                 } else if let head, !(200..<300).contains(head.status) {
                     accumulator.fail(ProviderErrorParser.fromHTTP(status: head.status, headers: head.headers, body: errorBody))
                 } else if !accumulator.mustStop {
-                    accumulator.finishStream(onProgress: onProgress)
+                    accumulator.finishStream(onEvent: onEvent)
                 }
             } catch let error as TransportError {
-                accumulator.flushPending(onProgress: onProgress)
+                accumulator.flushPending(onEvent: onEvent)
                 accumulator.fail(Self.providerError(from: error))
             } catch {
                 accumulator.fail(ProviderError(kind: .network, message: String(describing: error)))
@@ -184,19 +175,19 @@ struct StreamAccumulator {
             : "no complete event from the server within \(seconds) s (the first-byte limit: 4 × timeouts.stream_idle)"
     }
 
-    mutating func feed(_ bytes: [UInt8], onProgress: (TurnProgress) -> Void) {
+    mutating func feed(_ bytes: [UInt8], onEvent: (StreamEvent) -> Void) {
         if !sawEvent, undecodedBody.count < TurnRunner.errorBodyLimit { undecodedBody.append(contentsOf: bytes) }
         switch adapter.framing {
         case .serverSentEvents:
             // Taken out while it lends its events, since applying them changes the accumulator.
             var decoder = SSEDecoder(limit: 0)
             swap(&decoder, &sse)
-            bytes.withUnsafeBufferPointer { buffer in decoder.feed(buffer) { apply($0, onProgress: onProgress) } }
+            bytes.withUnsafeBufferPointer { buffer in decoder.feed(buffer) { apply($0, onEvent: onEvent) } }
             swap(&decoder, &sse)
         case .newlineDelimitedJSON:
-            for line in ndjson.feed(bytes) { apply(SSEEvent(data: line), onProgress: onProgress) }
+            for line in ndjson.feed(bytes) { apply(SSEEvent(data: line), onEvent: onEvent) }
         }
-        sendDelta(onProgress)
+        sendDelta(onEvent)
         if sse.exceededLimit || ndjson.exceededLimit {
             stop(ProviderError(kind: .badResponse, message: "the provider sent a line or event of more than "
                 + "\(limits.eventBytes >> 20) MiB (limits.event_mib); the answer was cut there"))
@@ -213,19 +204,19 @@ struct StreamAccumulator {
     }
 
     /// Delivers whatever the decoders still hold, at the end of the body or when it broke off.
-    mutating func flushPending(onProgress: (TurnProgress) -> Void) {
+    mutating func flushPending(onEvent: (StreamEvent) -> Void) {
         guard failure == nil else { return }
         switch adapter.framing {
         case .serverSentEvents:
-            for event in sse.finish() { apply(event, onProgress: onProgress) }
+            for event in sse.finish() { apply(event, onEvent: onEvent) }
         case .newlineDelimitedJSON:
-            for line in ndjson.finish() { apply(SSEEvent(data: line), onProgress: onProgress) }
+            for line in ndjson.finish() { apply(SSEEvent(data: line), onEvent: onEvent) }
         }
-        sendDelta(onProgress)
+        sendDelta(onEvent)
     }
 
-    mutating func finishStream(onProgress: (TurnProgress) -> Void) {
-        flushPending(onProgress: onProgress)
+    mutating func finishStream(onEvent: (StreamEvent) -> Void) {
+        flushPending(onEvent: onEvent)
         guard failure == nil, finish == nil else { return }
         if !sawEvent, let json = try? JSON.parse(undecodedBody),
            let error = ProviderErrorParser.fromErrorObject(json, status: nil) {
@@ -241,7 +232,7 @@ struct StreamAccumulator {
         if failure == nil { failure = error }
     }
 
-    private mutating func apply(_ event: SSEEvent, onProgress: (TurnProgress) -> Void) {
+    private mutating func apply(_ event: SSEEvent, onEvent: (StreamEvent) -> Void) {
         sawEvent = true
         eventCount += 1
         undecodedBody = []
@@ -259,13 +250,13 @@ struct StreamAccumulator {
                 unsentDelta += piece
             case .reasoning(let piece):
                 markFirstToken()
-                sendDelta(onProgress)
+                sendDelta(onEvent)
                 reasoning += piece
-                onProgress(.reasoning(piece))
+                onEvent(.reasoning(piece))
             case .usage(let reported):
                 usage = usage.merged(with: reported)
-                sendDelta(onProgress)
-                onProgress(.usage(usage))
+                sendDelta(onEvent)
+                onEvent(.usage(usage))
             case .finish(let reason):
                 finish = reason
             case .failure(let error):
@@ -274,9 +265,9 @@ struct StreamAccumulator {
         }
     }
 
-    private mutating func sendDelta(_ onProgress: (TurnProgress) -> Void) {
+    private mutating func sendDelta(_ onEvent: (StreamEvent) -> Void) {
         guard !unsentDelta.isEmpty else { return }
-        onProgress(.delta(unsentDelta))
+        onEvent(.delta(unsentDelta))
         unsentDelta = ""
     }
 

@@ -1,0 +1,119 @@
+import Synchronization
+
+/// Names a turn in events, with what its consumers need to know of it: who answers, in which
+/// role and round, with which model at what price. Immutable, and shared by reference, so that a
+/// delta carries one pointer through every layer. A failover names the same turn (same serial)
+/// on its new model.
+public final class TurnID: Sendable, Hashable, CustomStringConvertible {
+    /// Unique among the turns of a process: events of a turn that was replaced are told apart.
+    public let serial: Int
+    public let personaID: String
+    public let personaName: String
+    public let role: TranscriptMessage.Role
+    public let round: Int
+    /// Older turns left out of the prompt to fit the model's context window.
+    public let droppedTurns: Int
+    /// The request's size by the local estimator, so input counters show before usage arrives.
+    public let estimatedInputTokens: Int
+    public let model: ModelRef
+    public let providerType: ProviderType
+    /// Nil when the model's price is unknown.
+    public let price: ModelPrice?
+
+    public init(serial: Int = TurnID.nextSerial(), personaID: String, personaName: String, role: TranscriptMessage.Role = .persona,
+                round: Int = 1, droppedTurns: Int = 0, estimatedInputTokens: Int = 0, model: ModelRef,
+                providerType: ProviderType = .openai, price: ModelPrice? = nil) {
+        self.serial = serial
+        self.personaID = personaID
+        self.personaName = personaName
+        self.role = role
+        self.round = round
+        self.droppedTurns = droppedTurns
+        self.estimatedInputTokens = estimatedInputTokens
+        self.model = model
+        self.providerType = providerType
+        self.price = price
+    }
+
+    /// The same turn, answered now by another model.
+    public func failingOver(to model: ModelRef, providerType: ProviderType, price: ModelPrice?) -> TurnID {
+        TurnID(serial: serial, personaID: personaID, personaName: personaName, role: role, round: round, droppedTurns: droppedTurns,
+               estimatedInputTokens: estimatedInputTokens, model: model, providerType: providerType, price: price)
+    }
+
+    private static let counter = Mutex(0)
+
+    public static func nextSerial() -> Int {
+        counter.withLock { value in
+            value += 1
+            return value
+        }
+    }
+
+    public static func == (lhs: TurnID, rhs: TurnID) -> Bool {
+        lhs.serial == rhs.serial && lhs.personaID == rhs.personaID && lhs.personaName == rhs.personaName && lhs.role == rhs.role
+            && lhs.round == rhs.round && lhs.droppedTurns == rhs.droppedTurns && lhs.estimatedInputTokens == rhs.estimatedInputTokens
+            && lhs.model == rhs.model && lhs.providerType == rhs.providerType && lhs.price == rhs.price
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(serial) }
+
+    public var description: String { "\(personaID) #\(serial) (\(model), round \(round))" }
+}
+
+/// What the engine tells every consumer of a turn: the chat screen, the headless printers and the
+/// transcript. A new kind of event is added here and in `StreamEvent`, nowhere else.
+public struct TurnEvent: Sendable, Equatable {
+    public var turn: TurnID
+    public var kind: Kind
+
+    public init(_ turn: TurnID, _ kind: Kind) {
+        self.turn = turn
+        self.kind = kind
+    }
+
+    /// The cases with a report or an error are rare and `indirect`, so that the deltas, which
+    /// pass through every layer, stay small to copy.
+    public enum Kind: Sendable, Equatable {
+        /// The turn began: its request is about to be sent.
+        case started
+        case delta(String)
+        /// Usage reported mid-stream, merged so far.
+        indirect case usage(Usage)
+        /// The rate limiter holds the request back for `wait` seconds.
+        case queued(wait: Double)
+        /// The attempt failed and starts over after a delay; what it had streamed is kept.
+        indirect case retry(TurnRetry)
+        /// The turn moves to the next model of its chain: the event's turn names the new one.
+        indirect case failover(from: ModelRef, reason: ProviderError)
+        indirect case done(TurnReport)
+        indirect case failed(ProviderError, TurnReport)
+    }
+
+    /// Whether a request of the turn ended with this event, so that the ledger holds a new row.
+    public var endsAnAttempt: Bool {
+        switch kind {
+        case .done, .failed, .retry, .failover: return true
+        case .started, .delta, .usage, .queued: return false
+        }
+    }
+}
+
+/// An attempt that failed and will be made again from the start.
+public struct TurnRetry: Sendable, Equatable {
+    public var attempt: Int
+    public var of: Int
+    /// Seconds before the next attempt.
+    public var delay: Double
+    public var reason: ProviderError
+    /// What the failed attempt had streamed.
+    public var partialText: String
+
+    public init(attempt: Int, of: Int, delay: Double, reason: ProviderError, partialText: String) {
+        self.attempt = attempt
+        self.of = of
+        self.delay = delay
+        self.reason = reason
+        self.partialText = partialText
+    }
+}
