@@ -10,12 +10,6 @@ public enum ExitCode {
     public static let budget: Int32 = 3
 }
 
-/// A problem that stops a command before anything is sent; it exits with code 2.
-public struct UsageError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// What `persona ask` was asked.
 public struct AskOptions: Sendable {
     public var prompt: String
@@ -38,21 +32,11 @@ public struct AskOptions: Sendable {
 
 /// Turns `ask` options and a workspace into planned turns, or explains why it cannot.
 public enum AskPlanner {
-    /// One turn per persona. A one-off question is not asked again, so only the persona's pinned
-    /// system prompt is marked for the provider's cache.
-    public static func plan(_ options: AskOptions, workspace: Workspace, session: String) throws -> [PlannedTurn] {
-        guard !options.prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw UsageError("the prompt is empty")
-        }
-        return try Roster.select(personas: options.personas, model: options.model, workspace: workspace).map { member in
-            let request = ChatRequest(model: member.model.model, system: member.persona.systemPrompt,
-                                      messages: [ChatMessage(role: .user, content: options.prompt)],
-                                      maxTokens: options.maxTokens ?? member.persona.maxTokens,
-                                      temperature: options.temperature ?? member.persona.temperature,
-                                      promptCache: PromptCachePlan(workspace.config.promptCache, throughLastMessage: false))
-            return PlannedTurn(session: session, persona: member.persona, endpoint: member.endpoint, request: request,
-                               fallbacks: member.fallbacks)
-        }
+    /// One turn per persona, through the planner every command shares.
+    public static func plan(_ options: AskOptions, workspace: Workspace, session: String, catalog: PriceCatalog?) throws -> [PlannedTurn] {
+        let planner = try TurnPlanner(workspace: workspace, model: options.model)
+        return try planner.questions(options.prompt, to: planner.participants(named: options.personas), session: session,
+                                     maxTokens: options.maxTokens, temperature: options.temperature, catalog: catalog)
     }
 }
 

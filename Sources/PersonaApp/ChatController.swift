@@ -111,7 +111,8 @@ public final class ChatController {
     private var state: AppState
     private let screen: Screen
     private let engine: ConversationEngine
-    private var workspace: Workspace
+    private var planner: TurnPlanner
+    private var workspace: Workspace { planner.workspace }
     private var personas: [String: Persona]
     private let inbox: Inbox
     private var decoder = KeyDecoder()
@@ -141,7 +142,7 @@ public final class ChatController {
     /// Called after each frame is flushed.
     public var onFrame: ((FrameReport) -> Void)?
 
-    public init(state: AppState, personas: [Persona], workspace: Workspace, screen: Screen,
+    public init(state: AppState, personas: [Persona], planner: TurnPlanner, screen: Screen,
                 engine: ConversationEngine, store: SessionStore? = nil, transcript: [TranscriptMessage] = [],
                 budgetOverride: Decimal? = nil, input: Int32 = STDIN_FILENO) {
         self.store = store
@@ -154,7 +155,7 @@ public final class ChatController {
         self.state = state
         self.screen = screen
         self.engine = engine
-        self.workspace = workspace
+        self.planner = planner
         self.personas = Dictionary(personas.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.input = input
         inbox = Inbox()
@@ -434,10 +435,10 @@ public final class ChatController {
                 dispatch(.notice("/model: \(error)"))
             }
         case .addPersona(let name):
-            do { dispatch(.paneAdded(try joiningPane(name))) } catch { dispatch(.notice("/add: \(error)")) }
+            do { dispatch(.paneAdded(try joiningPane(name, asJudge: false))) } catch { dispatch(.notice("/add: \(error)")) }
         case .setJudge(let name):
             guard let name else { return dispatch(.judgeSet(nil)) }
-            do { dispatch(.judgeSet(try joiningPane(name))) } catch { dispatch(.notice("/judge: \(error)")) }
+            do { dispatch(.judgeSet(try joiningPane(name, asJudge: true))) } catch { dispatch(.notice("/judge: \(error)")) }
         case .newSession:
             conversation?.cancel()
             transcript = []
@@ -489,35 +490,24 @@ public final class ChatController {
         conversations.append(started)
     }
 
-    /// The conversation as the screen stands: its panes' personas, mode, rounds and judge.
+    /// The conversation as the screen stands: its panes' personas on their models, mode, rounds
+    /// and judge, through the planner every command shares.
     private func currentPlan(only personaID: String?) throws -> DebatePlan {
         let panes = state.panes.filter { $0.personaID != state.judgeID && (personaID == nil || $0.personaID == personaID) }
-        let participants = try panes.map { pane -> Participant in
-            guard let persona = personas[pane.personaID] else { throw UsageError("persona \(pane.personaID) is not loaded") }
-            return Participant(persona: persona, endpoint: try workspace.providers.endpoint(for: pane.model.provider), model: pane.model,
-                               fallbacks: Roster.fallbacks(for: persona, model: pane.model, workspace: workspace))
+        let models = Dictionary(state.panes.map { ($0.personaID, $0.model) }, uniquingKeysWith: { first, _ in first })
+        func persona(_ id: String) throws -> Persona {
+            guard let persona = personas[id] else { throw UsageError("persona \(id) is not loaded") }
+            return persona
         }
+        let participants = try planner.participants(try panes.map { try persona($0.personaID) }, models: models)
         var judge: Participant?
-        if let judgeID = state.judgeID, state.mode != .parallel, let pane = state.panes.first(where: { $0.personaID == judgeID }),
-           let persona = personas[judgeID] {
-            judge = Participant(persona: persona, endpoint: try workspace.providers.endpoint(for: pane.model.provider), model: pane.model)
-        }
-        var moderator: Participant?
-        if state.mode == .moderated {
-            guard let persona = workspace.persona(named: "moderator"),
-                  let member = try? Roster.roster([persona], override: persona.model == nil ? participants.first?.model : nil,
-                                                  workspace: workspace).first else {
-                throw UsageError("moderated mode needs a persona named moderator (a moderator.md persona file)")
-            }
-            moderator = Participant(persona: member.persona, endpoint: member.endpoint, model: member.model)
+        if let judgeID = state.judgeID, state.mode != .parallel {
+            judge = try planner.participants([try persona(judgeID)], models: models).first
         }
         let topic = transcript.first(where: { $0.role == .user })?.text ?? state.input.history.last ?? ""
-        let info = SessionInfo(id: state.session, mode: state.mode, topic: topic,
-                               roster: participants.map { .init(persona: $0.persona.id, name: $0.persona.name, model: $0.model) },
-                               rounds: state.mode == .parallel ? nil : state.debateRounds, judge: judge?.persona.id)
-        return DebatePlan(session: info, participants: participants, mode: state.mode,
-                          rounds: state.mode == .parallel ? 1 : state.debateRounds, judge: judge, moderator: moderator,
-                          promptCache: workspace.config.promptCache)
+        return try planner.conversation(id: state.session, topic: topic, mode: state.mode,
+                                        rounds: state.mode == .parallel ? nil : state.debateRounds, participants: participants,
+                                        judge: judge)
     }
 
     /// Re-reads the config and persona files, and applies a changed budget at once. An invalid
@@ -533,7 +523,7 @@ public final class ChatController {
         }
         if fresh.config.defaultModel == nil { fresh.config.defaultModel = workspace.config.defaultModel }
         fresh.defaultChoice = workspace.defaultChoice
-        workspace = fresh
+        planner = TurnPlanner(workspace: fresh, model: planner.model)
         for pane in state.panes {
             if let persona = fresh.persona(named: pane.personaID) { personas[pane.personaID] = persona }
         }
@@ -543,9 +533,12 @@ public final class ChatController {
             + (caps.isEmpty ? "" : " Budget: " + ChatSetup.describe(caps) + ".")))
     }
 
-    /// A persona joining mid-session, as a participant or the judge: known to the engine from now on.
-    private func joiningPane(_ name: String) throws -> PaneState {
-        let member = try Roster.roster([try Roster.find(name, in: workspace)], override: nil, workspace: workspace)[0]
+    /// A persona joining mid-session, as a participant (`/add`) or the judge (`/judge`), on the
+    /// model the planner gives it: known to the engine from now on.
+    private func joiningPane(_ name: String, asJudge: Bool) throws -> PaneState {
+        let persona = try planner.find(name)
+        let firstModel = state.panes.first { $0.personaID != state.judgeID }?.model
+        let member = asJudge ? try planner.supporting(persona.id, firstModel: firstModel) : try planner.participants([persona])[0]
         personas[member.persona.id] = member.persona
         return ChatSetup.pane(for: member, index: state.panes.count, catalog: engine.accounting?.catalog)
     }
@@ -621,7 +614,7 @@ private final class UncheckedBox<Value>: @unchecked Sendable {
 
 /// Builds the chat screen's starting state.
 public enum ChatSetup {
-    public static func pane(for member: Roster.RosterMember, index: Int, catalog: PriceCatalog?) -> PaneState {
+    public static func pane(for member: Participant, index: Int, catalog: PriceCatalog?) -> PaneState {
         PaneState(personaID: member.persona.id, name: member.persona.name,
                   color: Theme.personaColor(member.persona.color, index: index), model: member.model,
                   price: catalog?.price(for: member.model), providerType: member.endpoint.type)
@@ -629,9 +622,9 @@ public enum ChatSetup {
 
     /// The screen's first state: the roster's panes, the caps, and what the ledger holds for the
     /// session (a resumed one has spent already) and for today.
-    public static func state(for roster: [Roster.RosterMember], session: String, accounting: Accounting, workspace: Workspace,
+    public static func state(for roster: [Participant], session: String, accounting: Accounting, workspace: Workspace,
                              width: Int, height: Int, mode: ConversationMode = .parallel, rounds: Int = 3,
-                             judge: Roster.RosterMember? = nil, resumed: [TranscriptMessage] = []) -> AppState {
+                             judge: Participant? = nil, resumed: [TranscriptMessage] = []) -> AppState {
         var panes = roster.enumerated().map { pane(for: $1, index: $0, catalog: accounting.catalog) }
         if let judge { panes.append(pane(for: judge, index: panes.count, catalog: accounting.catalog)) }
         var state = AppState(session: session, panes: panes, width: width, height: height)

@@ -31,8 +31,9 @@ public struct ChatLaunch {
 
     public let options: Options
     public let workspace: Workspace
-    public let roster: [Roster.RosterMember]
-    public let judge: Roster.RosterMember?
+    public let planner: TurnPlanner
+    public let roster: [Participant]
+    public let judge: Participant?
     public let accounting: Accounting
     public let database: PersonaDatabase
     public let resumed: (info: SessionInfo, messages: [TranscriptMessage])?
@@ -42,25 +43,21 @@ public struct ChatLaunch {
         self.options = options
         self.workspace = workspace
         database = try PersonaDatabase(path: workspace.paths.database)
-        let model: ModelRef?
-        do { model = try options.model.map(ModelRef.init(parsing:)) } catch { throw UsageError("--model: \(error)") }
+        let planner = try TurnPlanner(workspace: workspace, model: options.model)
+        self.planner = planner
         var resumed: (info: SessionInfo, messages: [TranscriptMessage])?
         if let id = options.resume {
             guard let saved = try SessionStore(database: database).load(id) else {
                 throw UsageError("no session '\(id)'; `persona sessions list` shows them")
             }
             resumed = saved
-            roster = try saved.info.roster.map { member in
-                try Roster.roster([try Roster.find(member.persona, in: workspace)], override: model ?? member.model, workspace: workspace)[0]
-            }
+            roster = try planner.participants(resuming: saved.info)
         } else {
-            roster = try Roster.select(personas: options.personas, model: options.model, workspace: workspace)
+            roster = try planner.participants(named: options.personas)
         }
         self.resumed = resumed
-        judge = try (options.judge ?? resumed?.info.judge).map { name in
-            let persona = try Roster.find(name, in: workspace)
-            return try Roster.roster([persona], override: persona.model == nil ? model : nil, workspace: workspace)[0]
-        }
+        let firstModel = roster.first?.model
+        judge = try (options.judge ?? resumed?.info.judge).map { try planner.supporting($0, firstModel: firstModel) }
         // The screen shows a ledger failure itself (`AppEvent.ledgerFailed`); a line on stderr would tear it.
         accounting = try AccountingSetup.make(workspace: workspace, budget: options.budget, pricesFile: options.pricesFile, warn: warn,
                                               onLedgerFailure: { _ in })
@@ -74,7 +71,7 @@ public struct ChatLaunch {
                                     rounds: resumed?.info.rounds ?? options.rounds, judge: judge, resumed: resumed?.messages ?? [])
         let retired = RetiredModels.warnings(members.map { ($0.persona.id, $0.model) }, catalog: accounting.catalog)
         if !retired.isEmpty { state.notice = retired.joined(separator: " ") }
-        return ChatController(state: state, personas: members.map(\.persona), workspace: workspace, screen: screen,
+        return ChatController(state: state, personas: members.map(\.persona), planner: planner, screen: screen,
                               engine: EngineSetup.make(workspace: workspace, accounting: accounting),
                               store: SessionStore(database: database), transcript: resumed?.messages ?? [],
                               budgetOverride: options.budget, input: input)

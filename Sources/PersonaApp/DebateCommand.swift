@@ -29,33 +29,15 @@ public struct DebateOptions: Sendable {
 public enum DebatePlanner {
     /// Resolves the participants, the judge and (in moderated mode) the moderator.
     public static func plan(_ options: DebateOptions, workspace: Workspace, session: String) throws -> DebatePlan {
-        guard !options.topic.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw UsageError("the topic is empty") }
-        guard options.rounds >= 1 else { throw UsageError("--rounds must be at least 1") }
         guard !options.personas.isEmpty else {
             throw UsageError("a debate needs --personas a,b,… (see `persona personas list`)")
         }
-        let participants = try Roster.select(personas: options.personas, model: options.model, workspace: workspace).map(participant)
-        let fallbackModel: ModelRef?
-        do { fallbackModel = try options.model.map(ModelRef.init(parsing:)) } catch { throw UsageError("--model: \(error)") }
-        // The judge and the moderator keep a model of their own; otherwise they follow --model.
-        func single(_ name: String) throws -> Participant {
-            let persona = try Roster.find(name, in: workspace)
-            return try participant(Roster.roster([persona], override: persona.model == nil ? fallbackModel : nil, workspace: workspace)[0])
-        }
-        var moderator: Participant?
-        if options.mode == .moderated {
-            moderator = try single(options.moderator ?? "moderator")
-        }
-        let judge = try options.judge.map(single)
-        let info = SessionInfo(id: session, mode: options.mode, topic: options.topic,
-                               roster: participants.map { SessionInfo.Member(persona: $0.persona.id, name: $0.persona.name, model: $0.model) },
-                               rounds: options.rounds, judge: judge?.persona.id)
-        return DebatePlan(session: info, participants: participants, mode: options.mode, rounds: options.rounds, judge: judge,
-                          moderator: moderator, maxTokens: options.maxTokens, promptCache: workspace.config.promptCache)
-    }
-
-    static func participant(_ member: Roster.RosterMember) -> Participant {
-        Participant(persona: member.persona, endpoint: member.endpoint, model: member.model, fallbacks: member.fallbacks)
+        let planner = try TurnPlanner(workspace: workspace, model: options.model)
+        let participants = try planner.participants(named: options.personas)
+        return try planner.conversation(id: session, topic: options.topic, mode: options.mode, rounds: options.rounds,
+                                        participants: participants,
+                                        judge: try options.judge.map { try planner.supporting($0, firstModel: participants.first?.model) },
+                                        moderator: options.moderator, maxTokens: options.maxTokens)
     }
 }
 

@@ -115,15 +115,16 @@ func uiBenchmark() async throws {
     let ids = ["skeptic", "optimist", "pragmatist", "historian", "engineer", "ethicist", "moderator", "judge"]
     // Each pane's model names it to the mock (unknown `+` options are ignored), so the send log says
     // which pane each delta was for.
+    let planner = TurnPlanner(workspace: workspace)
     let roster = try ids.enumerated().flatMap { index, id in
-        try Roster.select(personas: [id], model: "openai:mock+pane=\(index)", workspace: workspace)
+        try planner.participants([try planner.find(id)], models: [id: ModelRef(provider: "openai", model: "mock+pane=\(index)")])
     }
     let pty = try PseudoTerminal(rows: 40, columns: 160)
     let screen = try NCursesScreen(colors: true, input: pty.terminal, output: pty.terminal)
     let accounting = try AccountingSetup.make(workspace: workspace, budget: nil, pricesFile: nil, warn: { print("warning: \($0)") })
     let state = ChatSetup.state(for: roster, session: SessionID.make(), accounting: accounting, workspace: workspace,
                                 width: screen.width, height: screen.height)
-    let controller = ChatController(state: state, personas: roster.map(\.persona), workspace: workspace, screen: screen,
+    let controller = ChatController(state: state, personas: roster.map(\.persona), planner: planner, screen: screen,
                                     engine: ConversationEngine(accounting: accounting), input: pty.terminal)
     let seconds = 10.0
     var flushed: [FlushedFrame] = []

@@ -191,8 +191,8 @@ struct Ask: AsyncParsableCommand {
         let turns: [PlannedTurn]
         let accounting: Accounting
         do {
-            turns = try AskPlanner.plan(options, workspace: workspace, session: session)
             accounting = try money.accounting(workspace: workspace, json: json)
+            turns = try AskPlanner.plan(options, workspace: workspace, session: session, catalog: accounting.catalog)
         } catch let exit as ArgumentParser.ExitCode {
             throw exit
         } catch {

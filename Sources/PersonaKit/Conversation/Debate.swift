@@ -1,20 +1,5 @@
 import Foundation
 
-/// A persona with the endpoint and model it answers with.
-public struct Participant: Sendable {
-    public var persona: Persona
-    public var endpoint: ProviderEndpoint
-    public var model: ModelRef
-    public var fallbacks: [Route]
-
-    public init(persona: Persona, endpoint: ProviderEndpoint, model: ModelRef, fallbacks: [Route] = []) {
-        self.persona = persona
-        self.endpoint = endpoint
-        self.model = model
-        self.fallbacks = fallbacks
-    }
-}
-
 /// How a conversation is to run.
 public struct DebatePlan: Sendable {
     public var session: SessionInfo
@@ -253,17 +238,11 @@ public final class DebateRunner: Sendable {
                       emit: @escaping @Sendable (DebateEvent) -> Void) async -> DebateEnd? {
         let persona = speaker.persona
         let messages = explicit ?? PromptBuilder.messages(for: persona.id, mode: plan.mode, transcript: transcript, round: round)
-        let price = engine.accounting?.catalog.price(for: speaker.model)
-        let maxTokens = plan.maxTokens ?? persona.maxTokens
-        let (trimmed, dropped) = PromptBuilder.trim(messages, system: persona.systemPrompt,
-                                                   room: price?.promptRoom(maxOutput: maxTokens ?? price?.maxOutput.map { min($0, 4096) }))
         // A persona's own conversation grows by a turn each time: cached through its last message,
         // its next turn reads all of it back. The judge's single message is not read again.
-        let request = ChatRequest(model: speaker.model.model, system: persona.systemPrompt, messages: trimmed,
-                                  maxTokens: maxTokens, temperature: persona.temperature,
-                                  promptCache: PromptCachePlan(plan.promptCache, throughLastMessage: explicit == nil))
-        let planned = PlannedTurn(session: plan.session.id, persona: persona, endpoint: speaker.endpoint, request: request,
-                                  round: round, role: role, droppedTurns: dropped, fallbacks: speaker.fallbacks)
+        let planned = TurnPlanner.turn(speaker, messages: messages, session: plan.session.id, round: round, role: role,
+                                       maxTokens: plan.maxTokens, promptCache: plan.promptCache, cacheThroughLastMessage: explicit == nil,
+                                       catalog: engine.accounting?.catalog)
         let outcome = TurnResultBox()
         let engine = self.engine
         // Its own task, so that the user can stop this persona alone.
@@ -348,11 +327,9 @@ public final class DebateRunner: Sendable {
             """)]
         for attempt in 1...(Self.moderatorRetries + 1) {
             let answer = TurnTextBox()
-            let request = ChatRequest(model: moderator.model.model, system: moderator.persona.systemPrompt, messages: messages,
-                                      maxTokens: 60, temperature: moderator.persona.temperature,
-                                      promptCache: PromptCachePlan(plan.promptCache, throughLastMessage: false))
-            let planned = PlannedTurn(session: plan.session.id, persona: moderator.persona, endpoint: moderator.endpoint, request: request,
-                                      round: round, role: .moderator)
+            let planned = TurnPlanner.turn(moderator, messages: messages, session: plan.session.id, round: round, role: .moderator,
+                                           maxTokens: 60, promptCache: plan.promptCache, cacheThroughLastMessage: false,
+                                           catalog: engine.accounting?.catalog)
             await engine.run(planned) { event in
                 emit(.turn(event))
                 if case .done(let report) = event.kind { answer.text = report.text }
