@@ -63,17 +63,16 @@ public struct ChatLaunch {
                                               onLedgerFailure: { _ in })
     }
 
-    /// The screen's controller: a resumed session's panes refilled, or a new session.
-    public func controller(screen: Screen, input: Int32 = STDIN_FILENO) -> ChatController {
+    /// The screen's run loop: a resumed session's panes refilled, or a new session.
+    public func runLoop(screen: Screen, input: Int32 = STDIN_FILENO) -> ChatRunLoop {
         let members = roster + [judge].compactMap { $0 }
         var state = ChatSetup.state(for: roster, session: resumed?.info.id ?? SessionID.make(), accounting: accounting, workspace: workspace,
                                     width: screen.width, height: screen.height, mode: resumed?.info.mode ?? options.mode,
                                     rounds: resumed?.info.rounds ?? options.rounds, judge: judge, resumed: resumed?.messages ?? [])
         let retired = RetiredModels.warnings(members.map { ($0.persona.id, $0.model) }, catalog: accounting.catalog)
         if !retired.isEmpty { state.notice = retired.joined(separator: " ") }
-        return ChatController(state: state, personas: members.map(\.persona), planner: planner, screen: screen,
-                              engine: EngineSetup.make(workspace: workspace, accounting: accounting),
-                              store: SessionStore(database: database), transcript: resumed?.messages ?? [],
-                              budgetOverride: options.budget, input: input)
+        return ChatRunLoop(state: state, screen: screen, engine: EngineSetup.make(workspace: workspace, accounting: accounting),
+                           planner: planner, personas: members.map(\.persona), store: SessionStore(database: database),
+                           transcript: resumed?.messages ?? [], budgetOverride: options.budget, input: input)
     }
 }

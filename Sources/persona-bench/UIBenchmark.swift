@@ -124,8 +124,8 @@ func uiBenchmark() async throws {
     let accounting = try AccountingSetup.make(workspace: workspace, budget: nil, pricesFile: nil, warn: { print("warning: \($0)") })
     let state = ChatSetup.state(for: roster, session: SessionID.make(), accounting: accounting, workspace: workspace,
                                 width: screen.width, height: screen.height)
-    let controller = ChatController(state: state, personas: roster.map(\.persona), planner: planner, screen: screen,
-                                    engine: ConversationEngine(accounting: accounting), input: pty.terminal)
+    let controller = ChatRunLoop(state: state, screen: screen, engine: ConversationEngine(accounting: accounting), planner: planner,
+                                 personas: roster.map(\.persona), input: pty.terminal)
     let seconds = 10.0
     var flushed: [FlushedFrame] = []
     var renderTotal = 0.0

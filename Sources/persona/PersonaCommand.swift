@@ -144,16 +144,16 @@ struct Chat: AsyncParsableCommand {
             Output.error("\(error)")
             throw ExitCode(PersonaApp.ExitCode.usageOrConfig)
         }
-        let controller = launch.controller(screen: screen)
-        await controller.runOnOwnThread(firstMessage: topic, welcome: FirstRun.shouldWelcome(paths))
+        let loop = launch.runLoop(screen: screen)
+        await loop.runOnOwnThread(firstMessage: topic, welcome: FirstRun.shouldWelcome(paths))
         // The terminal first, so that a second signal while the stopped turns settle leaves it whole.
         screen.stop()
-        await controller.settle()
+        await loop.settle()
         if let failure = launch.accounting.ledgerFailure {
             Output.error("the cost ledger \(workspace.paths.database) stopped taking rows: \(failure); nothing more was sent")
             throw ExitCode(PersonaApp.ExitCode.turnFailed)
         }
-        if let signal = controller.endedBySignal { throw ExitCode(128 + signal) }
+        if let signal = loop.endedBySignal { throw ExitCode(128 + signal) }
     }
 }
 

@@ -124,14 +124,14 @@ final class AgreementTests: XCTestCase {
 
 /// The chat screen on a headless screen, fed keys through a pipe; each frame's state is kept.
 private final class ScreenUnderTest: @unchecked Sendable {
-    private let controller: ChatController
+    private let controller: ChatRunLoop
     private let keys = Pipe()
     private let lock = NSLock()
     private var latest: AppState?
     private var finished: Task<Void, Never>?
 
     init(_ launch: ChatLaunch) throws {
-        controller = launch.controller(screen: HeadlessScreen(width: 120, height: 30), input: keys.fileHandleForReading.fileDescriptor)
+        controller = launch.runLoop(screen: HeadlessScreen(width: 120, height: 30), input: keys.fileHandleForReading.fileDescriptor)
         controller.onFrame = { [weak self] report in self?.lock.withLock { self?.latest = report.state } }
         let running = UncheckedController(controller)
         finished = Task.detached {
@@ -169,8 +169,8 @@ private final class ScreenUnderTest: @unchecked Sendable {
 }
 
 private struct UncheckedController: @unchecked Sendable {
-    let value: ChatController
-    init(_ value: ChatController) { self.value = value }
+    let value: ChatRunLoop
+    init(_ value: ChatRunLoop) { self.value = value }
 }
 
 /// Counts requests across the mock's threads.

@@ -39,7 +39,7 @@ public struct TurnRunner: Sendable {
                     onEvent: @Sendable (StreamEvent) -> Void = { _ in }) async -> TurnOutcome {
         let adapter = Adapters.adapter(for: endpoint.type)
         let httpRequest = adapter.makeRequest(request, endpoint: endpoint)
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = MonotonicClock.now
         var accumulator = StreamAccumulator(adapter: adapter, started: started, limits: limits)
         var head: HTTPResponseHead?
         var errorBody: [UInt8] = []
@@ -62,7 +62,7 @@ public struct TurnRunner: Sendable {
                         // that some providers send after the error.
                         accumulator.feed(bytes, onEvent: onEvent)
                         // A server that sends a byte now and then, but never a whole event, is silent.
-                        if let silence = accumulator.silence(now: DispatchTime.now().uptimeNanoseconds, timeouts: timeouts) {
+                        if let silence = accumulator.silence(now: MonotonicClock.now, timeouts: timeouts) {
                             accumulator.stop(ProviderError(kind: .timeout, message: silence))
                         }
                         // Leaving the loop ends the transfer.
@@ -84,7 +84,7 @@ public struct TurnRunner: Sendable {
             }
         }
 
-        var outcome = accumulator.outcome(duration: Self.seconds(since: started))
+        var outcome = accumulator.outcome(duration: MonotonicClock.seconds(from: started))
         outcome.httpStatus = head?.status
         outcome.responseHeaders = head?.headers ?? HTTPHeaders()
         if var failure = outcome.error, failure.status == nil, let status = head?.status {
@@ -102,10 +102,6 @@ public struct TurnRunner: Sendable {
         case .network:
             return ProviderError(kind: .network, message: NetworkDiagnosis.explain(curlCode: error.curlCode, detail: error.message))
         }
-    }
-
-    static func seconds(since start: UInt64) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000_000
     }
 }
 
@@ -272,7 +268,7 @@ struct StreamAccumulator {
     }
 
     private mutating func markFirstToken() {
-        if firstToken == nil { firstToken = TurnRunner.seconds(since: started) }
+        if firstToken == nil { firstToken = MonotonicClock.seconds(from: started) }
     }
 
     func outcome(duration: Double) -> TurnOutcome {
@@ -288,7 +284,7 @@ extension TurnRunner {
     public static func replay(_ body: [UInt8], chunkSizes: [Int], type: ProviderType, limits: StreamLimits = StreamLimits())
         -> TurnOutcome
     {
-        var accumulator = StreamAccumulator(adapter: Adapters.adapter(for: type), started: DispatchTime.now().uptimeNanoseconds,
+        var accumulator = StreamAccumulator(adapter: Adapters.adapter(for: type), started: MonotonicClock.now,
                                             limits: limits)
         var offset = 0
         var chunk = 0

@@ -6,7 +6,7 @@ import Foundation
 /// Every request of the process shares that thread: eight panes or five hundred headless turns cost
 /// one thread, not one each. libcurl is touched from that thread only; callers talk to it through a
 /// locked queue and `curl_multi_wakeup`.
-public final class CurlTransport: @unchecked Sendable {
+public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     public static let shared = CurlTransport()
 
     /// The transfer thread's name, as `/proc/self/task/*/comm` shows it.
@@ -37,6 +37,10 @@ public final class CurlTransport: @unchecked Sendable {
         get { lock.withLock { passCadence } }
         set { lock.withLock { passCadence = newValue } }
     }
+
+    public var isCaughtUp: Bool { backlog.isEmpty }
+
+    public func onCaughtUp(_ hook: (@Sendable () -> Void)?) { backlog.onCaughtUp(hook) }
 
     private init() {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
@@ -80,7 +84,7 @@ public final class CurlTransport: @unchecked Sendable {
         try? Self.threadName.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         readerJobs.adopt(currentThreadWakingWith: { [unowned self] in curl_multi_wakeup(multi) })
         while true {
-            let passStarted = DispatchTime.now().uptimeNanoseconds
+            let passStarted = MonotonicClock.now
             backlog.beginPass()
             // Tasks that moved here since the last pass, such as turns about to send their request.
             readerJobs.runJobs()
@@ -107,7 +111,7 @@ public final class CurlTransport: @unchecked Sendable {
 
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
-            let performed = DispatchTime.now().uptimeNanoseconds
+            let performed = MonotonicClock.now
             for transfer in active.values { transfer.handOverReceived(at: performed) }
             var easy: UnsafeMutableRawPointer?
             var result = CURLE_OK
@@ -135,7 +139,7 @@ public final class CurlTransport: @unchecked Sendable {
                 var numfds: Int32 = 0
                 curl_multi_poll(multi, nil, 0, jobsWait ? 0 : pollTimeoutMillis(), &numfds)
             }
-            let now = DispatchTime.now().uptimeNanoseconds
+            let now = MonotonicClock.now
             if !active.isEmpty, now < nextPass {
                 usleep(useconds_t((nextPass - now) / 1000))
             }
@@ -164,7 +168,7 @@ public final class CurlTransport: @unchecked Sendable {
     }
 
     private func expireIdleTransfers() {
-        let now = DispatchTime.now().uptimeNanoseconds
+        let now = MonotonicClock.now
         for transfer in active.values {
             if let message = transfer.expiry(now: now) { finish(transfer, error: TransportError(kind: .timeout, message: message)) }
         }
@@ -172,7 +176,7 @@ public final class CurlTransport: @unchecked Sendable {
 
     private func pollTimeoutMillis() -> Int32 {
         guard !active.isEmpty else { return 60_000 }
-        let now = DispatchTime.now().uptimeNanoseconds
+        let now = MonotonicClock.now
         var nearest = UInt64(1_000_000_000)
         for transfer in active.values {
             let deadline = min(transfer.idleDeadline, transfer.totalDeadline)
@@ -184,18 +188,6 @@ public final class CurlTransport: @unchecked Sendable {
     static func formatSeconds(_ seconds: Double) -> String {
         seconds.rounded() == seconds && abs(seconds) < 1e15 ? String(Int(seconds)) : String(seconds)
     }
-}
-
-/// Ticks every `nanoseconds` on the uptime clock (`DispatchTime`). Threads that pace themselves by
-/// one cadence keep one phase: the transfer thread's reading passes and the chat screen's frames
-/// never drift apart, as two timers of the same period do.
-public struct Cadence: Sendable, Equatable {
-    public let nanoseconds: UInt64
-
-    public init(seconds: Double) { nanoseconds = max(1, UInt64(seconds * 1e9)) }
-
-    /// The first tick after `time`.
-    public func tick(after time: UInt64) -> UInt64 { (time / nanoseconds + 1) * nanoseconds }
 }
 
 /// One request's state. It lives on the transfer thread from `start` to `finish`.
@@ -211,8 +203,8 @@ private final class Transfer: @unchecked Sendable {
     private var status = 0
     private var headers = HTTPHeaders()
     private var headSent = false
-    private var lastActivity = DispatchTime.now().uptimeNanoseconds
-    private let started = DispatchTime.now().uptimeNanoseconds
+    private var lastActivity = MonotonicClock.now
+    private let started = MonotonicClock.now
     private var connected = false
     private var receivedBody = false
     /// Body bytes libcurl delivered in the current reading pass. A stream arrives as many small
@@ -243,12 +235,11 @@ private final class Transfer: @unchecked Sendable {
             // what the idle limit is for. Until connected, libcurl's connect timeout governs too.
             allowance = timeouts.firstByte + (connected ? 0 : timeouts.connect)
         }
-        return lastActivity + Self.nanoseconds(allowance)
+        return lastActivity + MonotonicClock.nanoseconds(allowance)
     }
 
-    var totalDeadline: UInt64 { started + Self.nanoseconds(timeouts.total) }
+    var totalDeadline: UInt64 { started + MonotonicClock.nanoseconds(timeouts.total) }
 
-    private static func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(min(max(0, seconds), 1e9) * 1_000_000_000) }
 
     /// Why the transfer must end now, if it must: too long silent, or too long in all.
     func expiry(now: UInt64) -> String? {
@@ -318,7 +309,7 @@ private final class Transfer: @unchecked Sendable {
     /// Ends the caller's stream and frees the handle and this object's retain on the transfer thread.
     func completeAndRelease(error: TransportError?) {
         if error == nil { sendHeadIfNeeded() }
-        handOverReceived(at: DispatchTime.now().uptimeNanoseconds)
+        handOverReceived(at: MonotonicClock.now)
         channel.finish(error: error)
         if let easy { curl_easy_cleanup(easy) }
         easy = nil
@@ -360,12 +351,12 @@ private final class Transfer: @unchecked Sendable {
     /// Unpauses after the reader caught up; libcurl may redeliver held bytes right here.
     func resumeReading() {
         guard let easy else { return }
-        lastActivity = DispatchTime.now().uptimeNanoseconds
+        lastActivity = MonotonicClock.now
         curl_easy_pause(easy, 0)
     }
 
     fileprivate func received(headerLine pointer: UnsafeRawPointer, count: Int) {
-        lastActivity = DispatchTime.now().uptimeNanoseconds
+        lastActivity = MonotonicClock.now
         connected = true
         var bytes = UnsafeRawBufferPointer(start: pointer, count: count)[...]
         while let last = bytes.last, last == 0x0A || last == 0x0D { bytes = bytes.dropLast() }

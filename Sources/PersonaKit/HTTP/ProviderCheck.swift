@@ -46,7 +46,7 @@ public struct ProviderCheck: Sendable, Equatable {
         }
         var check = ProviderCheck(provider: name, type: endpoint.type, baseURL: endpoint.baseURL, keyVariable: endpoint.apiKeyEnv,
                                   keyPresent: endpoint.apiKey != nil, keyRequired: endpoint.keyRequired, outcome: .ok, usedBy: usedBy)
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = MonotonicClock.now
         var status: Int?
         var body: [UInt8] = []
         do {
@@ -65,7 +65,7 @@ public struct ProviderCheck: Sendable, Equatable {
             check.problem = "\(error)"
             return check
         }
-        check.latency = Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000_000
+        check.latency = MonotonicClock.seconds(from: started)
         check.httpStatus = status
         guard let status, status < 400 else {
             let error = ProviderErrorParser.fromHTTP(status: status ?? 0, headers: HTTPHeaders(), body: body)

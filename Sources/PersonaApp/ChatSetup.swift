@@ -1,0 +1,63 @@
+import Foundation
+import PersonaKit
+import TerminalUI
+
+/// Builds the chat screen's starting state.
+public enum ChatSetup {
+    public static func pane(for member: Participant, index: Int, catalog: PriceCatalog?) -> PaneState {
+        PaneState(personaID: member.persona.id, name: member.persona.name,
+                  color: Theme.personaColor(member.persona.color, index: index), model: member.model,
+                  price: catalog?.price(for: member.model), providerType: member.endpoint.type)
+    }
+
+    /// The screen's first state: the roster's panes, the caps, and what the ledger holds for the
+    /// session (a resumed one has spent already) and for today.
+    public static func state(for roster: [Participant], session: String, accounting: Accounting, workspace: Workspace,
+                             width: Int, height: Int, mode: ConversationMode = .parallel, rounds: Int = 3,
+                             judge: Participant? = nil, resumed: [TranscriptMessage] = []) -> AppState {
+        var panes = roster.enumerated().map { pane(for: $1, index: $0, catalog: accounting.catalog) }
+        if let judge { panes.append(pane(for: judge, index: panes.count, catalog: accounting.catalog)) }
+        var state = AppState(session: session, panes: panes, width: width, height: height)
+        state.mode = mode
+        state.debateRounds = rounds
+        state.judgeID = judge?.persona.id
+        refill(&state, from: resumed)
+        state.caps = accounting.budget.caps
+        state.warnAtPermille = permille(workspace.config.budget.warnAt)
+        if let ledger = accounting.ledger, case .ledgerTotals(_, let sessionTotals, let today)? = LedgerFigures.read(ledger, session: session) {
+            state.sessionSpent = sessionTotals
+            state.todaySpent = today
+        }
+        return state
+    }
+
+    static func permille(_ fraction: Decimal) -> Int {
+        NSDecimalNumber(decimal: fraction * 1000).intValue
+    }
+
+    /// `session $1.00, daily $10.00`.
+    static func describe(_ caps: BudgetCaps) -> String {
+        [caps.session.map { "session " + Money.format(picos: $0) }, caps.daily.map { "daily " + Money.format(picos: $0) }]
+            .compactMap { $0 }.joined(separator: ", ")
+    }
+
+    /// Refills the panes from a saved session: the user's messages in every pane, and each answer
+    /// in its persona's. What the session spent comes from the ledger.
+    static func refill(_ state: inout AppState, from messages: [TranscriptMessage]) {
+        for message in messages {
+            switch message.role {
+            case .user:
+                ChatReducer.appendUserEntry(message.text, state: &state)
+            case .persona, .judge:
+                guard let index = state.panes.firstIndex(where: { $0.personaID == message.speaker }) else { continue }
+                let status: TranscriptEntry.Status = message.status == .complete ? .complete
+                    : message.status == .stopped ? .stopped : .failed(message.error ?? "failed")
+                state.panes[index].entries.append(TranscriptEntry(id: state.nextEntryID, role: .assistant, text: message.text, status: status))
+                state.nextEntryID += 1
+            case .moderator:
+                break
+            }
+            state.round = max(state.round, message.round)
+        }
+    }
+}

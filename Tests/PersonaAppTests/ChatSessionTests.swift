@@ -1,0 +1,216 @@
+import Foundation
+import MockProvider
+import PersonaKit
+import TerminalUI
+import XCTest
+
+@testable import PersonaApp
+
+/// The chat session without a terminal: keys go through the reducer, effects through the session,
+/// and the engine's requests reach a loopback mock that records them. Frames are drawn headless.
+final class ChatSessionTests: XCTestCase {
+    /// Keeps what the session posts from the engine's tasks, for the test to deliver in order.
+    final class RecordingSink: AppEventSink, @unchecked Sendable {
+        private let lock = NSLock()
+        private var events: [AppEvent] = []
+        func post(_ event: AppEvent) { lock.withLock { events.append(event) } }
+        func post(_ events: [AppEvent]) { lock.withLock { self.events += events } }
+        func take() -> [AppEvent] {
+            lock.withLock {
+                defer { events.removeAll() }
+                return events
+            }
+        }
+    }
+
+    /// The reducer, the session and a headless screen, wired as the run loop wires them.
+    final class Driver {
+        var state: AppState
+        let session: ChatSession
+        let sink: RecordingSink
+        let screen = HeadlessScreen(width: 140, height: 30)
+        private var time = 0.0
+
+        init(state: AppState, session: ChatSession, sink: RecordingSink) {
+            self.state = state
+            self.session = session
+            self.sink = sink
+        }
+
+        func dispatch(_ event: AppEvent) {
+            session.note(event)
+            time += 0.01
+            for effect in ChatReducer.reduce(&state, event, at: time) {
+                for next in session.perform(effect, state: state) { dispatch(next) }
+            }
+        }
+
+        func type(_ line: String) {
+            dispatch(.key(.paste(line)))
+            dispatch(.key(.enter))
+        }
+
+        /// Delivers what the engine posted until the conversation ends (at most 10 s).
+        func waitForTheConversation() async {
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                for event in sink.take() { dispatch(event) }
+                if !state.conversing { return }
+                try? await Task.sleep(nanoseconds: 5_000_000)
+            }
+            XCTFail("the conversation did not end")
+        }
+
+        /// What the screen shows now.
+        func frame() -> [String] {
+            var buffer = CellBuffer(width: 0, height: 0)
+            let cursor = ChatView.render(state, into: &buffer)
+            screen.present(buffer, cursor: cursor)
+            return screen.frame.lines
+        }
+    }
+
+    var server: MockServer!
+    var home: URL!
+
+    override func setUpWithError() throws {
+        // Each persona answers with its id and how many requests it has had.
+        let counts = Counts()
+        server = try MockServer { request in
+            let body = (try? JSON.parse(request.body)) ?? .null
+            let system = body["system"]?.string ?? body["system"]?[0]?["text"]?.string ?? body["messages"]?[0]?["content"]?.string ?? ""
+            let id = system.replacingOccurrences(of: "You are ", with: "").replacingOccurrences(of: ".", with: "")
+            if request.model.hasPrefix("refused") { return MockBehavior(status: 401, errorMessage: "bad key") }
+            return MockBehavior(text: "\(id)-\(counts.next(id))", chunkSize: 50)
+        }
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("session-\(UUID().uuidString)")
+        let personas = home.appendingPathComponent("personas")
+        try FileManager.default.createDirectory(at: personas, withIntermediateDirectories: true)
+        for id in ["skeptic", "optimist", "judge"] {
+            try "---\nname: \(id.capitalized)\n---\nYou are \(id).\n".write(to: personas.appendingPathComponent("\(id).md"), atomically: true,
+                                                                            encoding: .utf8)
+        }
+        try "---\nname: Fragile\nmodel: openai:refused-model\nfallback: [anthropic:claude-haiku-4-5]\n---\nYou are fragile.\n"
+            .write(to: personas.appendingPathComponent("fragile.md"), atomically: true, encoding: .utf8)
+        try "default_model: openai:gpt-4o-mini\n".write(to: home.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    override func tearDown() {
+        server.stop()
+        try? FileManager.default.removeItem(at: home)
+    }
+
+    final class Counts: @unchecked Sendable {
+        private let lock = NSLock()
+        private var counts: [String: Int] = [:]
+        func next(_ id: String) -> Int {
+            lock.withLock {
+                counts[id, default: 0] += 1
+                return counts[id]!
+            }
+        }
+    }
+
+    func driver(_ ids: [String], transcript: [TranscriptMessage] = [], session: String = "s1") throws -> Driver {
+        let environment = ["OPENAI_API_KEY": "k", "OPENAI_BASE_URL": server.baseURL + "/v1", "ANTHROPIC_API_KEY": "k",
+                           "ANTHROPIC_BASE_URL": server.baseURL]
+        let workspace = Workspace.load(paths: PersonaPaths.resolve(home: home.path, config: nil, environment: environment),
+                                       environment: environment, bundledPersonas: nil)
+        let planner = TurnPlanner(workspace: workspace)
+        let participants = try planner.participants(named: ids)
+        let accounting = Accounting(catalog: try PriceCatalog.bundled())
+        let sink = RecordingSink()
+        let chat = ChatSession(engine: ConversationEngine(accounting: accounting), planner: planner,
+                               personas: participants.map(\.persona), store: nil, transcript: transcript, sink: sink)
+        var state = ChatSetup.state(for: participants, session: session, accounting: accounting, workspace: workspace, width: 140,
+                                    height: 30, resumed: transcript)
+        state.notice = nil
+        return Driver(state: state, session: chat, sink: sink)
+    }
+
+    /// The persona each request was for, from its system prompt, in the order they came.
+    func askedPersonas() -> [String] {
+        server.requests.map { request in
+            let body = (try? JSON.parse(request.body)) ?? .null
+            let system = body["system"]?.string ?? body["system"]?[0]?["text"]?.string ?? body["messages"]?[0]?["content"]?.string ?? ""
+            return system.replacingOccurrences(of: "You are ", with: "").replacingOccurrences(of: ".", with: "")
+        }
+    }
+
+    func testAddBringsAPersonaIntoTheNextMessage() async throws {
+        let chat = try driver(["skeptic"])
+        chat.type("/add optimist")
+        XCTAssertEqual(chat.state.panes.map(\.personaID), ["skeptic", "optimist"])
+        XCTAssertEqual(chat.state.panes[1].model.description, "openai:gpt-4o-mini", "the planner's model for it")
+        chat.type("Hello?")
+        await chat.waitForTheConversation()
+        XCTAssertEqual(Set(askedPersonas()), ["skeptic", "optimist"])
+        XCTAssertTrue(chat.frame().contains { $0.contains("optimist-1") })
+        chat.type("/add nobody")
+        XCTAssertTrue(chat.state.notice?.hasPrefix("/add: no persona named 'nobody'") ?? false, "\(String(describing: chat.state.notice))")
+    }
+
+    func testDropLeavesAPersonaOutOfTheNextMessage() async throws {
+        let chat = try driver(["skeptic", "optimist"])
+        chat.type("/drop optimist")
+        XCTAssertEqual(chat.state.panes.map(\.personaID), ["skeptic"])
+        chat.type("Hello?")
+        await chat.waitForTheConversation()
+        XCTAssertEqual(askedPersonas(), ["skeptic"])
+    }
+
+    func testModelMovesAPersonaToAnotherProvider() async throws {
+        let chat = try driver(["skeptic"])
+        chat.type("/model skeptic anthropic:claude-haiku-4-5")
+        XCTAssertEqual(chat.state.panes[0].model.description, "anthropic:claude-haiku-4-5")
+        XCTAssertEqual(chat.state.panes[0].providerType, .anthropic)
+        XCTAssertNotNil(chat.state.panes[0].price)
+        chat.type("Hello?")
+        await chat.waitForTheConversation()
+        XCTAssertEqual(server.requests.map(\.path), ["/v1/messages"], "Anthropic's route")
+        XCTAssertTrue(chat.frame().contains { $0.contains("claude-haiku-4-5") })
+        chat.type("/model skeptic nosuch:model")
+        XCTAssertTrue(chat.state.notice?.hasPrefix("/model:") ?? false)
+    }
+
+    func testModeAndRoundsMakeTheNextMessageADebate() async throws {
+        let chat = try driver(["skeptic", "optimist"])
+        chat.type("/mode rounds")
+        chat.type("/rounds 2")
+        chat.type("/judge judge")
+        chat.type("Debate it.")
+        await chat.waitForTheConversation()
+        XCTAssertEqual(askedPersonas().filter { $0 == "skeptic" }.count, 2, "two rounds")
+        XCTAssertEqual(askedPersonas().filter { $0 == "optimist" }.count, 2)
+        XCTAssertEqual(askedPersonas().last, "judge", "the judge reads the debate at the end")
+        XCTAssertEqual(chat.state.panes.first { $0.personaID == "judge" }?.entries.last?.text, "judge-1")
+        XCTAssertEqual(chat.session.transcript.filter { $0.role == .persona }.count, 4)
+    }
+
+    func testAResumedSessionSendsItsHistoryWithTheNextMessage() async throws {
+        let earlier = [
+            TranscriptMessage.user("First question?", round: 1),
+            TranscriptMessage(round: 1, speaker: "skeptic", name: "Skeptic", role: .persona, text: "An earlier answer."),
+        ]
+        let chat = try driver(["skeptic"], transcript: earlier)
+        XCTAssertTrue(chat.frame().contains { $0.contains("An earlier answer.") }, "the pane is refilled")
+        chat.type("And now?")
+        await chat.waitForTheConversation()
+        let body = try JSON.parse(try XCTUnwrap(server.requests.first).body)
+        let contents = (body["messages"]?.array ?? []).dropFirst().map { $0["content"]?.string ?? "" }
+        XCTAssertEqual(contents, ["First question?", "An earlier answer.", "And now?"])
+        XCTAssertEqual(chat.state.round, 2, "the next message opens round 2")
+    }
+
+    func testAFailoverIsRelayedWithTheNewModelsFacts() async throws {
+        let chat = try driver(["fragile"])
+        chat.type("Hello?")
+        await chat.waitForTheConversation()
+        let pane = chat.state.panes[0]
+        XCTAssertEqual(pane.usingModel?.description, "anthropic:claude-haiku-4-5")
+        XCTAssertEqual(pane.providerType, .anthropic, "the failover event's provider type")
+        XCTAssertNotNil(pane.price, "and its price, so the pane can count the cost")
+        XCTAssertEqual(pane.entries.last?.text, "fragile-1")
+        XCTAssertTrue(chat.frame().contains { $0.contains("claude-haiku-4-5") })
+    }
+}
