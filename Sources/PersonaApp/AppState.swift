@@ -2,20 +2,6 @@ import Foundation
 import PersonaKit
 import TerminalUI
 
-/// Hands each `AppState` its own range of entry ids, so that wrapped lines cached per entry id
-/// never mix two states in one process.
-enum EntryIDs {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var ranges = 0
-
-    static func reserveRange() -> Int {
-        lock.withLock {
-            ranges += 1
-            return ranges << 32
-        }
-    }
-}
-
 /// One message in a pane's transcript.
 public struct TranscriptEntry: Equatable, Sendable {
     public enum Role: Equatable, Sendable {
@@ -32,11 +18,21 @@ public struct TranscriptEntry: Equatable, Sendable {
         case failed(String)
     }
 
-    /// Unique within a session, so that wrapped lines can be cached per entry.
+    /// Unique within the state, so that wrapped lines can be cached per entry.
     public var id: Int
     public var role: Role
     public var text: String
     public var status: Status
+    /// Counts the times `text` was replaced rather than added to (a retry, a failover, a final
+    /// text unlike the streamed one): what was wrapped of an older text is then never shown.
+    public var generation = 0
+
+    public init(id: Int, role: Role, text: String, status: Status) {
+        self.id = id
+        self.role = role
+        self.text = text
+        self.status = status
+    }
 }
 
 /// Where a pane's turn stands, shown on its status line.
@@ -190,14 +186,13 @@ public struct AppState: Equatable, Sendable {
     public var quitArmed = false
     public var lastKeyWasEscape = false
     public var shouldQuit = false
-    var nextEntryID: Int
+    var nextEntryID = 1
 
     public init(session: String, panes: [PaneState], width: Int, height: Int) {
         self.session = session
         self.panes = panes
         self.width = width
         self.height = height
-        nextEntryID = EntryIDs.reserveRange()
     }
 
     public var isStreaming: Bool { panes.contains(where: \.isActive) }

@@ -36,6 +36,7 @@ public final class ChatRunLoop {
     private let session: ChatSession
     private let inbox: Inbox
     private let delivery: any StreamDelivery
+    private let renderer = ChatRenderer()
     private var decoder = KeyDecoder()
     private let input: Int32
     /// The uptime at which the loop's clock reads zero.
@@ -137,7 +138,7 @@ public final class ChatRunLoop {
         // The frame shown two draws ago is no longer the screen's to compare with: draw into it.
         var frame = spareFrame ?? CellBuffer(width: 0, height: 0)
         spareFrame = nil
-        let cursor = ChatView.render(state, into: &frame)
+        let cursor = renderer.render(state, into: &frame)
         let rendered = clock()
         screen.present(frame, cursor: cursor)
         spareFrame = shownFrame

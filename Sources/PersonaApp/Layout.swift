@@ -25,14 +25,16 @@ struct ScreenLayout: Equatable {
     var input = Rect(x: 0, y: 0, width: 0, height: 0)
     var hint = Rect(x: 0, y: 0, width: 0, height: 0)
 
-    init(_ state: AppState) {
+    /// The layout of `state`, whose input wraps to `inputLineCount` lines (counted here when nil).
+    init(_ state: AppState, inputLineCount: Int? = nil) {
         let width = state.width, height = state.height
         guard width >= Self.minimumWidth, height >= Self.minimumHeight else {
             tooSmall = true
             return
         }
         header = Rect(x: 0, y: 0, width: width, height: 1)
-        let inputLines = min(max(1, InputView.lines(state.input.text, width: width).count), max(1, (height - 4) / 3))
+        let wrapped = inputLineCount ?? InputView.lines(state.input.text, width: width).count
+        let inputLines = min(max(1, wrapped), max(1, (height - 4) / 3))
         hint = Rect(x: 0, y: height - 1, width: width, height: 1)
         input = Rect(x: 0, y: height - 1 - inputLines, width: width, height: inputLines)
         let area = Rect(x: 0, y: 1, width: width, height: input.y - 1)

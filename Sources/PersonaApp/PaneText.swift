@@ -28,25 +28,8 @@ struct PaneLines: Equatable {
     var all: [CellRow] { (0..<count).map { self[$0] } }
 }
 
-/// A pane's transcript as wrapped, styled lines at a given width.
+/// Model text made printable.
 enum PaneText {
-    static func lines(for pane: PaneState, width: Int) -> PaneLines {
-        var lines = PaneLines()
-        guard width > 0 else { return lines }
-        for (position, entry) in pane.entries.enumerated() {
-            if position > 0 { lines.append(.empty) }
-            WrapCache.shared.append(entry, width: width, to: &lines)
-            switch entry.status {
-            case .stopped: lines.append(CellRow([StyledRun("■ stopped", Theme.marker)], width: width))
-            case .failed(let message):
-                let wrapped = TextWrap.wrap([StyledRun("✗ " + InertText.sanitize(message), Theme.failure)], width: width)
-                lines.append(contentsOf: wrapped.map { CellRow($0, width: width) })
-            case .complete, .streaming: break
-            }
-        }
-        return lines
-    }
-
     /// Model text made safe and printable: control characters inert, tabs as spaces.
     static func clean(_ character: Character) -> String {
         character == "\t" ? "    " : InertText.sanitize(String(character))
@@ -57,18 +40,18 @@ enum PaneText {
     }
 }
 
-/// Wrapped lines of transcript entries, kept between frames.
+/// Wrapped lines of transcript entries, kept between frames by the renderer that owns them.
 ///
 /// Streamed text only grows, so each frame feeds just the characters that arrived since the last
 /// one into a Markdown styler and a line wrapper that remember where they were: a long answer is
 /// styled, wrapped and laid out in cells once, not once per frame. The last character of a
-/// streaming entry waits for the next delta, since a combining mark may still join it. A new width
-/// starts afresh.
-final class WrapCache: @unchecked Sendable {
-    static let shared = WrapCache()
-
+/// streaming entry waits for the next delta, since a combining mark may still join it. Progress
+/// is kept per entry, generation and width: text that was replaced (a retry, a failover) has a
+/// new generation, so a stale prefix never shows, and a new width starts afresh.
+final class WrapCache {
     private struct Key: Hashable {
         var entry: Int
+        var generation: Int
         var width: Int
     }
 
@@ -83,22 +66,38 @@ final class WrapCache: @unchecked Sendable {
         init(width: Int) { wrapper = LineWrapper(width: width) }
     }
 
-    private let lock = NSLock()
     private var progress: [Key: Progress] = [:]
     private var userLines: [Key: [CellRow]] = [:]
 
-    func append(_ entry: TranscriptEntry, width: Int, to lines: inout PaneLines) {
-        let key = Key(entry: entry.id, width: width)
+    /// A pane's transcript as wrapped, styled lines at `width`.
+    func lines(for pane: PaneState, width: Int) -> PaneLines {
+        var lines = PaneLines()
+        guard width > 0 else { return lines }
+        for (position, entry) in pane.entries.enumerated() {
+            if position > 0 { lines.append(.empty) }
+            append(entry, width: width, to: &lines)
+            switch entry.status {
+            case .stopped: lines.append(CellRow([StyledRun("■ stopped", Theme.marker)], width: width))
+            case .failed(let message):
+                let wrapped = TextWrap.wrap([StyledRun("✗ " + InertText.sanitize(message), Theme.failure)], width: width)
+                lines.append(contentsOf: wrapped.map { CellRow($0, width: width) })
+            case .complete, .streaming: break
+            }
+        }
+        return lines
+    }
+
+    private func append(_ entry: TranscriptEntry, width: Int, to lines: inout PaneLines) {
+        let key = Key(entry: entry.id, generation: entry.generation, width: width)
         if entry.role == .user {
-            if let cached = lock.withLock({ userLines[key] }) { return lines.append(contentsOf: cached) }
+            if let cached = userLines[key] { return lines.append(contentsOf: cached) }
             let wrapped = Self.wrapUser(entry.text, width: width)
-            lock.withLock { userLines[key] = wrapped }
+            userLines[key] = wrapped
             return lines.append(contentsOf: wrapped)
         }
         // Taken out while it is updated, so that appending lines does not copy them.
-        var state = lock.withLock { progress.removeValue(forKey: key) } ?? Progress(width: width)
+        var state = progress.removeValue(forKey: key) ?? Progress(width: width)
         let text = entry.text
-        if text.utf8.count < state.consumedBytes { state = Progress(width: width) }
 
         var heldBack: Character?
         var contiguous = text
@@ -138,14 +137,11 @@ final class WrapCache: @unchecked Sendable {
             if let pending = wrapper.pendingRow(padding: paragraph.isCode ? Theme.code : nil) { rest.append(pending) }
             lines.append(contentsOf: rest)
         }
-        // Locked by hand: a closure would capture a copy of the state, with a retain of each array.
-        lock.lock()
         if progress.count > 4096 {
             progress.removeAll()
             userLines.removeAll()
         }
         progress[key] = consume state
-        lock.unlock()
     }
 
     private func consume(_ character: Character, into state: inout Progress, width: Int) {

@@ -187,9 +187,14 @@ public enum ChatReducer {
         }
     }
 
+    /// Sets the last answer's text and status; text that replaces, rather than extends, what was
+    /// there starts a new generation, so that nothing wrapped of the old text shows.
     static func setLastAssistant(_ pane: inout PaneState, text: String, status: TranscriptEntry.Status) {
         guard let last = pane.entries.indices.last, pane.entries[last].role == .assistant else { return }
-        pane.entries[last].text = text
+        if pane.entries[last].text != text {
+            pane.entries[last].text = text
+            pane.entries[last].generation += 1
+        }
         pane.entries[last].status = status
     }
 
@@ -363,7 +368,8 @@ public enum ChatReducer {
     static func scroll(lines delta: Int, state: inout AppState) {
         guard let placement = ScreenLayout(state).panes.first(where: { $0.index == state.focus }) else { return }
         let pane = state.panes[state.focus]
-        let count = PaneText.lines(for: pane, width: placement.body.width).count
+        // Scrolling is rare: the pane is wrapped afresh rather than through a renderer's memory.
+        let count = WrapCache().lines(for: pane, width: placement.body.width).count
         let bottom = max(0, count - placement.body.height)
         let top = PaneView.visibleTop(pane, lineCount: count, height: placement.body.height)
         let next = min(max(0, top + delta), bottom)

@@ -38,6 +38,7 @@ private func renderFrames(_ frames: Int, pause microseconds: UInt32, label: Stri
     let tokens = stride(from: 0, to: words.count, by: 4).map { start in
         String(words.dropFirst(start).prefix(4))
     }
+    let renderer = ChatRenderer()
     var previous: CellBuffer?
     var spare: CellBuffer?
     var encoder = FrameEncoder(capabilities: .xterm256, colorMode: .palette256)
@@ -63,7 +64,7 @@ private func renderFrames(_ frames: Int, pause microseconds: UInt32, label: Stri
         // As the chat screen does: the frame before the last is drawn over.
         var rendered = spare ?? CellBuffer(width: 0, height: 0)
         spare = nil
-        let cursor = ChatView.render(state, into: &rendered)
+        let cursor = renderer.render(state, into: &rendered)
         let drawn = DispatchTime.now().uptimeNanoseconds
         paintedBytes += encoder.encode(rendered, since: previous, cursor: cursor) { $0.count }
         spare = previous

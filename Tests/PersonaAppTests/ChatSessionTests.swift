@@ -29,6 +29,7 @@ final class ChatSessionTests: XCTestCase {
         let session: ChatSession
         let sink: RecordingSink
         let screen = HeadlessScreen(width: 140, height: 30)
+        let renderer = ChatRenderer()
         private var time = 0.0
 
         init(state: AppState, session: ChatSession, sink: RecordingSink) {
@@ -64,7 +65,7 @@ final class ChatSessionTests: XCTestCase {
         /// What the screen shows now.
         func frame() -> [String] {
             var buffer = CellBuffer(width: 0, height: 0)
-            let cursor = ChatView.render(state, into: &buffer)
+            let cursor = renderer.render(state, into: &buffer)
             screen.present(buffer, cursor: cursor)
             return screen.frame.lines
         }

@@ -198,24 +198,42 @@ final class StreamingWrapTests: XCTestCase {
         for (width, pieces) in [12, 23, 40].flatMap({ [($0, Array(answer).map { String($0) }), ($0, answer.unicodeScalars.map { String($0) })] }) {
             for step in [1, 2, 3, 7, 13] {
                 var streamed = RenderTests.streaming(width: 80, height: 20, answers: [""])
+                // One renderer's memory follows the stream; the whole text is wrapped afresh.
+                let (streamedCache, wholeCache) = (WrapCache(), WrapCache())
                 var index = 0
                 while index < pieces.count {
                     let piece = pieces[index..<min(pieces.count, index + step)].joined()
                     _ = ChatReducer.reduce(&streamed, Turns.event("skeptic", serial: 1, .delta(piece)), at: 1)
-                    _ = PaneText.lines(for: streamed.panes[0], width: width)
+                    _ = streamedCache.lines(for: streamed.panes[0], width: width)
                     index += step
                 }
                 var whole = RenderTests.streaming(width: 80, height: 20, answers: [answer])
-                XCTAssertEqual(PaneText.lines(for: streamed.panes[0], width: width).all, PaneText.lines(for: whole.panes[0], width: width).all,
+                XCTAssertEqual(streamedCache.lines(for: streamed.panes[0], width: width).all, wholeCache.lines(for: whole.panes[0], width: width).all,
                                "width \(width), step \(step) while streaming")
                 var report = TurnReport.notSent()
                 report.text = answer
                 _ = ChatReducer.reduce(&streamed, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
                 _ = ChatReducer.reduce(&whole, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
-                XCTAssertEqual(PaneText.lines(for: streamed.panes[0], width: width).all, PaneText.lines(for: whole.panes[0], width: width).all,
+                XCTAssertEqual(streamedCache.lines(for: streamed.panes[0], width: width).all, wholeCache.lines(for: whole.panes[0], width: width).all,
                                "width \(width), step \(step) when done")
             }
         }
+    }
+
+    /// A retry replaces the answer; text of the same length streamed before the next frame must
+    /// not show the old answer's wrapped lines.
+    func testReplacedTextNeverShowsTheOldPrefix() {
+        var state = RenderTests.streaming(width: 80, height: 20, answers: ["abcdef"])
+        let renderer = ChatRenderer()
+        var frame = CellBuffer(width: 0, height: 0)
+        _ = renderer.render(state, into: &frame)
+        XCTAssertTrue(frame.lines.contains { $0.contains("abcdef") })
+        let retry = TurnRetry(attempt: 1, of: 3, delay: 0, reason: ProviderError(kind: .server, message: "oops"), partialText: "abcdef")
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .retry(retry)), at: 1)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .delta("xyzuvw")), at: 1)
+        _ = renderer.render(state, into: &frame)
+        XCTAssertTrue(frame.lines.contains { $0.contains("xyzuvw") }, frame.lines.joined(separator: "\n"))
+        XCTAssertFalse(frame.lines.contains { $0.contains("abcdef") })
     }
 
     func testMarkdownStylesOfAFinishedAnswer() {
@@ -223,7 +241,7 @@ final class StreamingWrapTests: XCTestCase {
         var report = TurnReport.notSent()
         report.text = state.panes[0].entries.last!.text
         _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
-        let lines = PaneText.lines(for: state.panes[0], width: 40).all.suffix(5).map(\.text)
+        let lines = WrapCache().lines(for: state.panes[0], width: 40).all.suffix(5).map(\.text)
         XCTAssertEqual(lines, ["Title", "• item", "1. one", "│ quote", "plain b c"])
     }
 }

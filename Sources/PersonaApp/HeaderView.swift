@@ -1,0 +1,91 @@
+import PersonaKit
+import TerminalUI
+
+/// The top line: the session, its mode and round, and what the session and the day have cost.
+enum HeaderView {
+    static func draw(_ state: AppState, in rect: Rect, into frame: inout CellBuffer, rows: RowCache<Key>) {
+        // The session's part changes seldom and is laid out once per text; the figures change with
+        // every token while answers stream, and are written over it as bytes.
+        let progress = state.mode == .parallel ? nil : state.progress
+        let key = Key(session: state.session, mode: state.mode, round: state.round, progressRound: progress?.current,
+                      progressTotal: progress?.total ?? 0, width: rect.width)
+        frame.put(rows.row(key) {
+            CellRow(width: rect.width) { line in
+                line.fill(line.bounds, style: Theme.header)
+                line.put(leftRuns(key), x: 0, y: 0)
+            }
+        }, x: rect.x, y: rect.y)
+        let figures = costFigures(state)
+        // Right-aligned; on a header too narrow for them, their start is cut rather than their end.
+        var x = rect.maxX - figures.reduce(0) { $0 + $1.text.width }
+        // A column of the header's own colour keeps the session's text off the figures.
+        if x > rect.x { frame.put(" ", x: x - 1, y: rect.y, style: Theme.header) }
+        for piece in figures { x = piece.text.put(into: &frame, x: x, y: rect.y, style: piece.style) }
+    }
+
+    struct Key: Hashable {
+        var session: String
+        var mode: ConversationMode
+        var round: Int
+        /// The round of a conversation that counts its rounds, and how many it will run.
+        var progressRound: Int?
+        var progressTotal: Int
+        var width: Int
+    }
+
+    private static func leftRuns(_ key: Key) -> [StyledRun] {
+        var left = [StyledRun(" Persona ", Theme.header), StyledRun("│ \(key.session) │ \(key.mode.rawValue)", Theme.headerDim)]
+        if let current = key.progressRound {
+            left.append(StyledRun(" │ round \(current)/\(key.progressTotal)", Theme.header))
+        } else if key.round > 0 {
+            left.append(StyledRun(" │ round \(key.round)", Theme.headerDim))
+        }
+        return left
+    }
+
+    /// `session $0.0123 / $1.00 ████░░░░░░ · today $0.5123`: the session against its budget (a
+    /// bar that turns yellow at the warning point and red at the cap), then the day's total, with
+    /// the bar there when only a daily cap is set. Both are the ledger's figures plus the running
+    /// turns; while any of it is an estimate, a sum reads `~$0.0123`. A ledger that stopped
+    /// taking rows shows a red mark.
+    static func costFigures(_ state: AppState) -> [(text: FigureText, style: Style)] {
+        var pieces: [(text: FigureText, style: Style)] = []
+        var text = FigureText()
+        func add(_ picos: Int64?, estimated: Bool) {
+            guard let picos else { return text.add("$?") }
+            if estimated { text.add("~") }
+            text.add(picos: picos)
+        }
+        func bar(spent: Int64?, cap: Int64) {
+            let barWidth = 10
+            // Display only: a fraction of the cap, which integers could overflow for large caps.
+            let fraction = cap > 0 ? Double(max(0, spent ?? 0)) / Double(cap) : 1
+            let filled = min(barWidth, Int((fraction * Double(barWidth)).rounded(.up)))
+            let style = fraction >= 1 ? Theme.barOver : fraction * 1000 >= Double(state.warnAtPermille) ? Theme.barWarn : Theme.barFill
+            text.add(" / ")
+            text.add(picos: cap)
+            text.add(" ")
+            var blocks = FigureText()
+            blocks.add(filled, of: "█")
+            pieces += [(text, Theme.headerDim), (blocks, style)]
+            text = FigureText()
+            text.add(barWidth - filled, of: "░")
+        }
+        text.add("session ")
+        add(state.sessionCostPicos, estimated: state.sessionCostIsEstimate)
+        if let cap = state.caps.session { bar(spent: state.sessionCostPicos, cap: cap) }
+        if state.todaySpent != nil {
+            text.add(" · today ")
+            add(state.todayCostPicos, estimated: state.todayCostIsEstimate)
+            if state.caps.session == nil, let cap = state.caps.daily { bar(spent: state.todayCostPicos, cap: cap) }
+        }
+        text.add(" ")
+        pieces.append((text, Theme.headerDim))
+        if state.ledgerFailure != nil {
+            var mark = FigureText()
+            mark.add("✗ ledger ")
+            pieces.append((mark, Theme.barOver))
+        }
+        return pieces
+    }
+}
