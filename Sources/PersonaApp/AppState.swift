@@ -164,6 +164,8 @@ public struct AppState: Equatable, Sendable {
     public var focus = 0
     public var zoomed = false
     public var overlay: Overlay?
+    /// The first line of the overlay shown, when it is longer than the screen.
+    public var overlayTop = 0
     public var input = InputLine()
     /// A one-line message in place of the key hints, until the next key.
     public var notice: String?

@@ -47,10 +47,10 @@ public final class ChatRenderer {
         ChatView.drawHint(state, in: layout.hint, into: &frame, rows: hintRows)
         switch state.overlay {
         case .help:
-            OverlayView.draw(HelpView.lines, in: frame.bounds, into: &frame)
+            OverlayView.draw(Bindings.helpLines, top: state.overlayTop, in: frame.bounds, into: &frame)
             return nil
         case .report(let lines):
-            OverlayView.draw(lines + ["", "Any key closes this."], in: frame.bounds, into: &frame)
+            OverlayView.draw(lines, top: state.overlayTop, in: frame.bounds, into: &frame)
             return nil
         case nil:
             return cursor
@@ -91,13 +91,11 @@ public enum ChatView {
         }
     }
 
-    static let hints = "Enter send · Alt-Enter newline · Tab focus · PgUp/PgDn scroll · Esc stop · Ctrl-R regenerate · F2 zoom · F3 costs · F4 providers · F1 help · Ctrl-C ×2 quit"
-
     static func drawHint(_ state: AppState, in rect: Rect, into frame: inout CellBuffer, rows: RowCache<Int>) {
         if let notice = state.notice {
             frame.put(DisplayWidth.truncate(notice, to: rect.width), x: rect.x, y: rect.y, style: Theme.notice)
         } else {
-            frame.put(rows.row(rect.width, width: rect.width) { [StyledRun(DisplayWidth.truncate(hints, to: rect.width), Theme.hint)] },
+            frame.put(rows.row(rect.width, width: rect.width) { [StyledRun(DisplayWidth.truncate(Bindings.hintLine, to: rect.width), Theme.hint)] },
                       x: rect.x, y: rect.y)
         }
     }

@@ -48,41 +48,25 @@ enum InputView {
     }
 }
 
-enum HelpView {
-    static let lines = [
-        "Persona: keys",
-        "",
-        "Enter            send to every persona",
-        "Alt-Enter, ^J    new line in the message",
-        "↑ ↓              walk the message history",
-        "^A ^E ^W ^U      start, end, delete word, delete line",
-        "Tab, Shift-Tab   move focus between panes",
-        "PgUp PgDn        scroll the focused pane (or wheel)",
-        "Home End         top; back to following the stream",
-        "Esc              stop the focused pane; Esc Esc all",
-        "Ctrl-R           regenerate the focused pane's answer",
-        "F2               zoom the focused pane",
-        "F3               what it has cost (from the ledger)",
-        "F4               providers: breakers, limits, latency",
-        "Ctrl-C           stop streams; twice to quit",
-        "",
-        "/model NAME provider:model   /add NAME   /drop NAME",
-        "/clear   /help   /quit",
-        "",
-        "Any key closes this.",
-    ]
-
-}
-
-/// A centred box of text over the screen, for help and the cost summary.
+/// A centred box of text over the screen, for help and the reports: from line `top` on when it
+/// is longer than the screen, with a line saying what more there is.
 enum OverlayView {
-    static func draw(_ lines: [String], in bounds: Rect, into frame: inout CellBuffer) {
-        let width = min(bounds.width - 2, (lines.map { DisplayWidth.of($0) }.max() ?? 0) + 4)
-        let height = min(bounds.height - 2, lines.count + 2)
+    static func draw(_ lines: [String], top: Int, in bounds: Rect, into frame: inout CellBuffer) {
+        let closing = "Any key closes this."
+        let all = lines + ["", closing]
+        let width = min(bounds.width - 2, (all.map { DisplayWidth.of($0) }.max() ?? 0) + 4)
+        let height = min(bounds.height - 2, all.count + 2)
         let box = Rect(x: (bounds.width - width) / 2, y: (bounds.height - height) / 2, width: width, height: height)
         frame.fill(box, style: Theme.overlay)
-        for (row, line) in lines.prefix(height - 2).enumerated() {
-            frame.put(line, x: box.x + 2, y: box.y + 1 + row, style: row == 0 ? Theme.overlayTitle : Theme.overlay, limit: width - 4)
+        let rows = max(0, height - 2)
+        let first = min(max(0, top), max(0, all.count - rows))
+        var shown = Array(all[first..<min(all.count, first + rows)])
+        if first + rows < all.count, !shown.isEmpty {
+            shown[shown.count - 1] = "↓ \(all.count - first - rows + 1) more lines (PgDn); any other key closes this."
+        }
+        for (row, line) in shown.enumerated() {
+            let style = row == 0 && first == 0 ? Theme.overlayTitle : Theme.overlay
+            frame.put(line, x: box.x + 2, y: box.y + 1 + row, style: style, limit: width - 4)
         }
     }
 }

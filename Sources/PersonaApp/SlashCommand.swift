@@ -2,7 +2,6 @@ import PersonaKit
 
 /// The chat screen's slash commands. Unknown ones get a hint; none is ever sent to a model.
 enum SlashCommand {
-    static let names = ["/help", "/quit", "/mode", "/rounds", "/judge", "/model", "/add", "/drop", "/clear", "/reload", "/welcome"]
 
     static func run(_ line: String, state: inout AppState) -> [AppEffect] {
         let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
@@ -10,6 +9,7 @@ enum SlashCommand {
         switch words[0].lowercased() {
         case "/help":
             state.overlay = .help
+            state.overlayTop = 0
         case "/welcome":
             return [.showWelcome]
         case "/reload":
@@ -81,7 +81,7 @@ enum SlashCommand {
             state.notice = "Cleared. The personas start afresh in a new session."
             return effects + [.newSession]
         default:
-            state.notice = "Unknown command \(words[0]); try \(names.joined(separator: " ")). Nothing was sent."
+            state.notice = "Unknown command \(words[0]); try \(Bindings.commandNames.joined(separator: " ")). Nothing was sent."
         }
         return []
     }

@@ -1,0 +1,105 @@
+import PersonaKit
+import TerminalUI
+
+/// What a key does on the chat screen.
+enum KeyAction: Equatable, CaseIterable {
+    case send, newline
+    case focusNext, focusPrevious
+    case pageUp, pageDown, top, follow, wheelUp, wheelDown
+    case stopFocused, regenerate, zoom, costs, providers, help, interrupt
+    case historyUp, historyDown, left, right, lineStart, lineEnd, deleteBack, deleteForward, deleteWord, deleteToLineStart, deleteToLineEnd
+}
+
+/// A line of key bindings, declared once: the keys and what each does, how help names them and
+/// what it says of them, and their words in the hint line when they have some.
+struct KeyBinding {
+    let keys: [(key: Key, action: KeyAction)]
+    let label: String
+    let help: String
+    let hint: String?
+
+    init(_ label: String, _ help: String, hint: String? = nil, _ keys: [(Key, KeyAction)]) {
+        self.label = label
+        self.help = help
+        self.hint = hint
+        self.keys = keys.map { (key: $0.0, action: $0.1) }
+    }
+}
+
+/// A slash command as help lists it.
+struct SlashCommandHelp {
+    let usage: String
+    let help: String
+}
+
+/// Every key binding and slash command of the chat screen with its help text. Key handling, the
+/// F1 help, `/help` and the hint line all come from these tables.
+enum Bindings {
+    /// In the hint line's order; help lists them in this order too.
+    static let keys: [KeyBinding] = [
+        KeyBinding("Enter", "send to every persona", hint: "Enter send", [(.enter, .send)]),
+        KeyBinding("Alt-Enter, ^J", "new line in the message", hint: "Alt-Enter newline", [(.newline, .newline)]),
+        KeyBinding("Tab, Shift-Tab", "move focus between panes", hint: "Tab focus", [(.tab, .focusNext), (.shiftTab, .focusPrevious)]),
+        KeyBinding("PgUp PgDn", "scroll the focused pane, or this help (or wheel)", hint: "PgUp/PgDn scroll",
+                   [(.pageUp, .pageUp), (.pageDown, .pageDown), (.wheelUp(x: 0, y: 0), .wheelUp), (.wheelDown(x: 0, y: 0), .wheelDown)]),
+        KeyBinding("Home End", "top; back to following the stream", [(.home, .top), (.end, .follow)]),
+        KeyBinding("Esc", "stop the focused pane; Esc Esc all", hint: "Esc stop", [(.escape, .stopFocused)]),
+        KeyBinding("Ctrl-R", "regenerate the focused pane's answer", hint: "Ctrl-R regenerate", [(.control("r"), .regenerate)]),
+        KeyBinding("F2", "zoom the focused pane", hint: "F2 zoom", [(.function(2), .zoom)]),
+        KeyBinding("F3", "what it has cost (from the ledger)", hint: "F3 costs", [(.function(3), .costs)]),
+        KeyBinding("F4", "providers: breakers, limits, latency", hint: "F4 providers", [(.function(4), .providers)]),
+        KeyBinding("F1", "this help", hint: "F1 help", [(.function(1), .help)]),
+        KeyBinding("Ctrl-C", "stop streams; twice to quit", hint: "Ctrl-C ×2 quit", [(.control("c"), .interrupt)]),
+        KeyBinding("↑ ↓", "walk the message history", [(.up, .historyUp), (.down, .historyDown)]),
+        KeyBinding("← → ^A ^E", "left, right, start, end of the line",
+                   [(.left, .left), (.right, .right), (.control("a"), .lineStart), (.control("e"), .lineEnd)]),
+        KeyBinding("Backspace Del ^D", "delete before, under the cursor",
+                   [(.backspace, .deleteBack), (.delete, .deleteForward), (.control("d"), .deleteForward)]),
+        KeyBinding("^W ^U ^K", "delete word, to line start, to line end",
+                   [(.control("w"), .deleteWord), (.control("u"), .deleteToLineStart), (.control("k"), .deleteToLineEnd)]),
+    ]
+
+    static let commands: [SlashCommandHelp] = [
+        SlashCommandHelp(usage: "/mode parallel|rounds|round-robin|moderated", help: "how the personas take turns"),
+        SlashCommandHelp(usage: "/rounds N", help: "how many rounds a debate runs (1 to 50)"),
+        SlashCommandHelp(usage: "/judge NAME, /judge off", help: "a persona who gives a verdict after each debate"),
+        SlashCommandHelp(usage: "/model NAME provider:model", help: "answer with another model from now on"),
+        SlashCommandHelp(usage: "/add NAME", help: "bring a persona into the conversation"),
+        SlashCommandHelp(usage: "/drop NAME", help: "leave a persona out from now on"),
+        SlashCommandHelp(usage: "/clear", help: "start afresh, in a new session"),
+        SlashCommandHelp(usage: "/reload", help: "read the config and persona files again"),
+        SlashCommandHelp(usage: "/welcome", help: "the first-run page again"),
+        SlashCommandHelp(usage: "/help", help: "this help"),
+        SlashCommandHelp(usage: "/quit", help: "leave, as Ctrl-C twice does"),
+    ]
+
+    /// The command names, as `/help` and an unknown command's hint list them.
+    static let commandNames = commands.map { String($0.usage.prefix { $0 != " " && $0 != "," }) }
+
+    private static let actions: [Key: KeyAction] = {
+        var actions: [Key: KeyAction] = [:]
+        for binding in keys { for (key, action) in binding.keys { actions[key] = action } }
+        return actions
+    }()
+
+    /// What `key` does; nil for text, pastes and clicks, which are not bindings.
+    static func action(for key: Key) -> KeyAction? {
+        switch key {
+        case .wheelUp: return actions[.wheelUp(x: 0, y: 0)]
+        case .wheelDown: return actions[.wheelDown(x: 0, y: 0)]
+        default: return actions[key]
+        }
+    }
+
+    /// `Enter send · Alt-Enter newline · … · Ctrl-C ×2 quit`.
+    static let hintLine = keys.compactMap(\.hint).joined(separator: " · ")
+
+    /// The help overlay: every key binding, then every slash command.
+    static let helpLines: [String] = {
+        let keyWidth = keys.map { DisplayWidth.of($0.label) }.max() ?? 0
+        let commandWidth = commands.map { DisplayWidth.of($0.usage) }.max() ?? 0
+        func padded(_ text: String, to width: Int) -> String { text + String(repeating: " ", count: width - DisplayWidth.of(text) + 2) }
+        return ["Persona: keys", ""] + keys.map { padded($0.label, to: keyWidth) + $0.help }
+            + ["", "Commands", ""] + commands.map { padded($0.usage, to: commandWidth) + $0.help }
+    }()
+}

@@ -1,0 +1,276 @@
+import Foundation
+import PersonaKit
+import TerminalUI
+
+/// Keys, as the bindings table maps them to actions: sending, stopping, focus, scrolling and
+/// editing the message.
+extension ChatReducer {
+    static func handleKey(_ key: Key, state: inout AppState) -> [AppEffect] {
+        let wasEscape = state.lastKeyWasEscape
+        state.lastKeyWasEscape = key == .escape
+        let action = Bindings.action(for: key)
+        if action != .interrupt { state.quitArmed = false }
+        if state.overlay != nil {
+            // An overlay scrolls with the scrolling keys; any other key closes it.
+            switch action {
+            case .pageUp?, .historyUp?, .wheelUp?: state.overlayTop = max(0, state.overlayTop - (action == .pageUp ? 10 : 1))
+            case .pageDown?, .historyDown?, .wheelDown?: state.overlayTop += action == .pageDown ? 10 : 1
+            default:
+                state.overlay = nil
+                state.overlayTop = 0
+            }
+            return []
+        }
+        state.notice = nil
+        guard let action else {
+            switch key {
+            case .paste(let text): insert(text, into: &state.input)
+            case .character(let character): insert(String(character), into: &state.input)
+            case .click(let x, let y): if let index = ScreenLayout(state).pane(at: x, y) { state.focus = index }
+            default: break
+            }
+            return []
+        }
+        switch action {
+        case .interrupt:
+            if state.quitArmed {
+                state.shouldQuit = true
+                return [.quit]
+            }
+            state.quitArmed = true
+            let effects = stopAll(&state)
+            state.notice = effects.isEmpty ? "Press Ctrl-C again to quit." : "Stopped. Press Ctrl-C again to quit."
+            return effects
+        case .stopFocused:
+            if wasEscape { return stopAll(&state) }
+            guard state.panes.indices.contains(state.focus) else { return [] }
+            return stopPanes([state.focus], state: &state)
+        case .send:
+            return submit(&state)
+        case .newline:
+            insert("\n", into: &state.input)
+        case .focusNext, .focusPrevious:
+            guard !state.panes.isEmpty else { return [] }
+            let step = action == .focusNext ? 1 : state.panes.count - 1
+            state.focus = (state.focus + step) % state.panes.count
+        case .pageUp, .pageDown, .top, .follow:
+            scroll(action, state: &state)
+        case .wheelUp:
+            scroll(lines: -3, state: &state)
+        case .wheelDown:
+            scroll(lines: 3, state: &state)
+        case .help:
+            state.overlay = .help
+            state.overlayTop = 0
+        case .zoom:
+            state.zoomed.toggle()
+        case .costs:
+            return [.showCosts]
+        case .providers:
+            return [.showProviders]
+        case .regenerate:
+            return regenerate(&state)
+        case .historyUp, .historyDown, .left, .right, .lineStart, .lineEnd, .deleteBack, .deleteForward, .deleteWord,
+             .deleteToLineStart, .deleteToLineEnd:
+            editInput(action, input: &state.input)
+        }
+        return []
+    }
+
+    /// Stops every pane and the conversation itself, so that no further round begins.
+    static func stopAll(_ state: inout AppState) -> [AppEffect] {
+        let effects = stopPanes(state.panes.indices, state: &state)
+        guard state.conversing else { return effects }
+        state.conversing = false
+        state.progress = nil
+        return effects + [.stopConversation]
+    }
+
+    /// Stops the streaming panes among `indices`, keeping what they streamed, marked as stopped.
+    static func stopPanes<S: Sequence>(_ indices: S, state: inout AppState) -> [AppEffect] where S.Element == Int {
+        var effects: [AppEffect] = []
+        for index in indices where state.panes[index].isActive {
+            state.panes[index].phase = .cancelled
+            state.panes[index].counters.finishedAt = state.now
+            if let last = state.panes[index].entries.indices.last, state.panes[index].entries[last].role == .assistant {
+                state.panes[index].entries[last].status = .stopped
+            }
+            effects.append(.cancelTurn(personaID: state.panes[index].personaID))
+        }
+        return effects
+    }
+
+    static func submit(_ state: inout AppState) -> [AppEffect] {
+        let text = state.input.text
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { return [] }
+        if trimmed.hasPrefix("/") {
+            remember(text, input: &state.input)
+            return SlashCommand.run(trimmed, state: &state)
+        }
+        guard !state.panes.isEmpty else {
+            state.notice = "No personas on screen. Add one with /add NAME."
+            return []
+        }
+        if state.conversing || state.isStreaming {
+            // A debate takes the user's word between rounds; a parallel answer must finish first.
+            guard state.conversing, state.mode != .parallel else {
+                state.notice = "Still answering: wait, or press Esc (Esc Esc for all) to stop first."
+                return []
+            }
+            remember(text, input: &state.input)
+            appendUserEntry(text, state: &state)
+            state.notice = "Added; the personas hear it before the next round."
+            return [.interject(text)]
+        }
+        remember(text, input: &state.input)
+        appendUserEntry(text, state: &state)
+        state.conversing = true
+        return [.converse(text)]
+    }
+
+    static func appendUserEntry(_ text: String, state: inout AppState) {
+        for index in state.panes.indices {
+            state.panes[index].entries.append(TranscriptEntry(id: state.nextEntryID, role: .user, text: text, status: .complete))
+            state.nextEntryID += 1
+        }
+    }
+
+    static func regenerate(_ state: inout AppState) -> [AppEffect] {
+        guard state.panes.indices.contains(state.focus) else { return [] }
+        let index = state.focus
+        guard !state.panes[index].isActive, !state.conversing else {
+            state.notice = "Still answering: press Esc to stop it first."
+            return []
+        }
+        guard state.mode == .parallel, state.panes[index].personaID != state.judgeID else {
+            state.notice = "Ctrl-R regenerates answers in parallel mode; in a debate, send a new message instead."
+            return []
+        }
+        guard let last = state.panes[index].entries.indices.last, state.panes[index].entries[last].role == .assistant else {
+            state.notice = "Nothing to regenerate yet."
+            return []
+        }
+        state.panes[index].entries.removeLast()
+        state.conversing = true
+        return [.regenerate(personaID: state.panes[index].personaID)]
+    }
+
+    // MARK: Scrolling
+
+    static func scroll(_ action: KeyAction, state: inout AppState) {
+        guard let placement = ScreenLayout(state).panes.first(where: { $0.index == state.focus }) else { return }
+        let page = max(1, placement.body.height - 1)
+        switch action {
+        case .pageUp: scroll(lines: -page, state: &state)
+        case .pageDown: scroll(lines: page, state: &state)
+        case .top: state.panes[state.focus].scrollTop = 0
+        default: state.panes[state.focus].scrollTop = nil
+        }
+    }
+
+    /// Moves the focused pane's view; reaching the bottom follows the stream again.
+    static func scroll(lines delta: Int, state: inout AppState) {
+        guard let placement = ScreenLayout(state).panes.first(where: { $0.index == state.focus }) else { return }
+        let pane = state.panes[state.focus]
+        // Scrolling is rare: the pane is wrapped afresh rather than through a renderer's memory.
+        let count = WrapCache().lines(for: pane, width: placement.body.width).count
+        let bottom = max(0, count - placement.body.height)
+        let top = PaneView.visibleTop(pane, lineCount: count, height: placement.body.height)
+        let next = min(max(0, top + delta), bottom)
+        state.panes[state.focus].scrollTop = next >= bottom ? nil : next
+    }
+
+    // MARK: Input editing
+
+    static func insert(_ text: String, into input: inout InputLine) {
+        var characters = Array(input.text)
+        let cursor = min(input.cursor, characters.count)
+        characters.insert(contentsOf: text, at: cursor)
+        input.text = String(characters)
+        input.cursor = cursor + text.count
+        input.historyIndex = nil
+    }
+
+    static func remember(_ text: String, input: inout InputLine) {
+        if input.history.last != text { input.history.append(text) }
+        input.text = ""
+        input.cursor = 0
+        input.historyIndex = nil
+        input.draft = ""
+    }
+
+    static func editInput(_ action: KeyAction, input: inout InputLine) {
+        var characters = Array(input.text)
+        var cursor = min(input.cursor, characters.count)
+        switch action {
+        case .left: cursor = max(0, cursor - 1)
+        case .right: cursor = min(characters.count, cursor + 1)
+        case .lineStart: cursor = lineStart(characters, cursor)
+        case .lineEnd: cursor = lineEnd(characters, cursor)
+        case .deleteBack:
+            guard cursor > 0 else { return }
+            characters.remove(at: cursor - 1)
+            cursor -= 1
+        case .deleteForward:
+            guard cursor < characters.count else { return }
+            characters.remove(at: cursor)
+        case .deleteWord:
+            var start = cursor
+            while start > 0, characters[start - 1] == " " { start -= 1 }
+            while start > 0, characters[start - 1] != " ", characters[start - 1] != "\n" { start -= 1 }
+            characters.removeSubrange(start..<cursor)
+            cursor = start
+        case .deleteToLineStart:
+            let start = lineStart(characters, cursor)
+            characters.removeSubrange(start..<cursor)
+            cursor = start
+        case .deleteToLineEnd:
+            characters.removeSubrange(cursor..<lineEnd(characters, cursor))
+        case .historyUp, .historyDown:
+            walkHistory(up: action == .historyUp, input: &input)
+            return
+        default:
+            return
+        }
+        input.text = String(characters)
+        input.cursor = cursor
+    }
+
+    static func lineStart(_ characters: [Character], _ cursor: Int) -> Int {
+        var index = cursor
+        while index > 0, characters[index - 1] != "\n" { index -= 1 }
+        return index
+    }
+
+    static func lineEnd(_ characters: [Character], _ cursor: Int) -> Int {
+        var index = cursor
+        while index < characters.count, characters[index] != "\n" { index += 1 }
+        return index
+    }
+
+    static func walkHistory(up: Bool, input: inout InputLine) {
+        guard !input.history.isEmpty else { return }
+        if up {
+            let next: Int
+            if let current = input.historyIndex {
+                next = max(0, current - 1)
+            } else {
+                input.draft = input.text
+                next = input.history.count - 1
+            }
+            input.historyIndex = next
+            input.text = input.history[next]
+        } else {
+            guard let current = input.historyIndex else { return }
+            if current + 1 < input.history.count {
+                input.historyIndex = current + 1
+                input.text = input.history[current + 1]
+            } else {
+                input.historyIndex = nil
+                input.text = input.draft
+            }
+        }
+        input.cursor = input.text.count
+    }
+}
