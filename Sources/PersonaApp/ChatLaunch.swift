@@ -11,18 +11,22 @@ public struct ChatLaunch {
         public var mode: ConversationMode
         public var rounds: Int
         public var judge: String?
+        /// `--max-tokens`: every answer's limit, over each persona's own.
+        public var maxTokens: Int?
         public var resume: String?
         /// `--budget`, which `/reload` keeps over the config's session cap.
         public var budget: Decimal?
         public var pricesFile: String?
 
         public init(personas: [String] = [], model: String? = nil, mode: ConversationMode = .parallel, rounds: Int = 3,
-                    judge: String? = nil, resume: String? = nil, budget: Decimal? = nil, pricesFile: String? = nil) {
+                    judge: String? = nil, maxTokens: Int? = nil, resume: String? = nil, budget: Decimal? = nil,
+                    pricesFile: String? = nil) {
             self.personas = personas
             self.model = model
             self.mode = mode
             self.rounds = rounds
             self.judge = judge
+            self.maxTokens = maxTokens
             self.resume = resume
             self.budget = budget
             self.pricesFile = pricesFile
@@ -73,6 +77,7 @@ public struct ChatLaunch {
         if !retired.isEmpty { state.notice = retired.joined(separator: " ") }
         return ChatRunLoop(state: state, screen: screen, engine: EngineSetup.make(workspace: workspace, accounting: accounting),
                            planner: planner, personas: members.map(\.persona), store: SessionStore(database: database),
-                           transcript: resumed?.messages ?? [], budgetOverride: options.budget, input: input)
+                           transcript: resumed?.messages ?? [], budgetOverride: options.budget, maxTokens: options.maxTokens,
+                           input: input)
     }
 }

@@ -60,10 +60,10 @@ public final class ChatRunLoop {
     /// A loop for `state` on `screen`, whose conversation runs on `engine` as `planner` plans it.
     public init(state: AppState, screen: Screen, engine: ConversationEngine, planner: TurnPlanner, personas: [Persona],
                 store: SessionStore? = nil, transcript: [TranscriptMessage] = [], budgetOverride: Decimal? = nil,
-                input: Int32 = STDIN_FILENO) {
+                maxTokens: Int? = nil, input: Int32 = STDIN_FILENO) {
         inbox = Inbox()
         session = ChatSession(engine: engine, planner: planner, personas: personas, store: store, transcript: transcript,
-                              budgetOverride: budgetOverride, sink: inbox)
+                              budgetOverride: budgetOverride, maxTokens: maxTokens, sink: inbox)
         self.state = state
         self.screen = screen
         self.input = input

@@ -13,6 +13,8 @@ public final class ChatSession {
     private let sink: any AppEventSink
     /// `--budget`, which `/reload` keeps over the config's session cap.
     private let budgetOverride: Decimal?
+    /// `--max-tokens`, over each persona's own.
+    private let maxTokens: Int?
     /// The saved conversation so far, as the personas' prompts are built from it.
     public private(set) var transcript: [TranscriptMessage]
     private var conversation: Task<Void, Never>?
@@ -21,13 +23,14 @@ public final class ChatSession {
     private var control = DebateControl()
 
     public init(engine: ConversationEngine, planner: TurnPlanner, personas: [Persona], store: SessionStore?,
-                transcript: [TranscriptMessage] = [], budgetOverride: Decimal? = nil, sink: any AppEventSink) {
+                transcript: [TranscriptMessage] = [], budgetOverride: Decimal? = nil, maxTokens: Int? = nil, sink: any AppEventSink) {
         self.engine = engine
         self.planner = planner
         self.personas = Dictionary(personas.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.store = store
         self.transcript = transcript
         self.budgetOverride = budgetOverride
+        self.maxTokens = maxTokens
         self.sink = sink
     }
 
@@ -178,7 +181,7 @@ public final class ChatSession {
         let topic = transcript.first(where: { $0.role == .user })?.text ?? state.input.history.last ?? ""
         return try planner.conversation(id: state.session, topic: topic, mode: state.mode,
                                         rounds: state.mode == .parallel ? nil : state.debateRounds, participants: participants,
-                                        judge: judge)
+                                        judge: judge, maxTokens: maxTokens)
     }
 
     /// A persona joining mid-session, as a participant (`/add`) or the judge (`/judge`), on the

@@ -213,3 +213,15 @@ extension String {
         return text
     }
 }
+
+extension CostsReport {
+    /// `--since` and `--until`: a full ISO 8601 time, or a date meaning its local midnight.
+    public static func date(_ text: String, option: String) throws -> Date {
+        if let full = ISO8601DateFormatter().date(from: text) { return full }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd"
+        if let day = formatter.date(from: text) { return day }
+        throw UsageError("\(option): '\(text)' is not a date such as 2026-11-01 or 2026-11-01T09:00:00Z")
+    }
+}

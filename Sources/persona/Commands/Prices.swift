@@ -22,8 +22,7 @@ struct Prices: AsyncParsableCommand {
                 Output.write("prices updated: \(stored.models) chat models from \(stored.source)\n"
                     + "  kept as \(stored.file) (sha256 \(stored.sha256), \(stored.day))\n")
             } catch {
-                Output.error("prices update: \(error)")
-                throw ExitCode(PersonaApp.ExitCode.turnFailed)
+                throw failure("prices update: \(error)", .turnFailed)
             }
         }
     }

@@ -1,0 +1,47 @@
+import ArgumentParser
+import PersonaApp
+import PersonaKit
+
+struct Debate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Let personas debate a topic, headless: in rounds, round-robin or moderated, with an optional judge.")
+
+    @Argument(help: "The topic or question. `@name` picks who answers it first.")
+    var topic: String
+
+    @OptionGroup var roster: RosterOptions
+    @OptionGroup var conversation: ConversationOptions
+
+    @Option(help: "The persona who picks the next speaker in moderated mode.")
+    var moderator: String?
+
+    @Flag(help: "Print JSON-lines events instead of text.")
+    var json = false
+
+    @OptionGroup var money: MoneyOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        var workspace = global.workspace()
+        let supporting = [conversation.judge, moderator].compactMap { $0 }
+        try await global.resolveDefaults(&workspace, personas: roster.names + supporting, model: roster.model)
+        let session = SessionID.make()
+        let (plan, accounting, database) = try await exitingOnFailure {
+            let options = DebateOptions(topic: topic, personas: roster.names, mode: conversation.mode ?? .rounds,
+                                        rounds: conversation.rounds, judge: conversation.judge, moderator: moderator,
+                                        model: roster.model, maxTokens: roster.maxTokens)
+            let plan = try DebatePlanner.plan(options, workspace: workspace, session: session)
+            return (plan, try money.accounting(workspace: workspace, json: json), try PersonaDatabase(path: workspace.paths.database))
+        }
+        let speakers = plan.participants + [plan.judge, plan.moderator].compactMap { $0 }
+        for warning in RetiredModels.warnings(speakers.map { ($0.persona.id, $0.model) }, catalog: accounting.catalog) {
+            Output.error(warning)
+        }
+        let runner = DebateRunner(engine: EngineSetup.make(workspace: workspace, accounting: accounting),
+                                  store: SessionStore(database: database))
+        let interruption = Interruption()
+        interruption.install()
+        let code = await DebatePrinter(json: json, output: Output.write).run(runner, plan, message: topic, interruption: interruption)
+        if code != 0 { throw ExitCode(code) }
+    }
+}

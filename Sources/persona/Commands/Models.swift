@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import PersonaApp
+import PersonaKit
+
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The price catalog: context window and USD per million tokens.")
+
+    @Option(help: "Only this provider's models.")
+    var provider: String?
+
+    @Option(help: "Also import prices from a LiteLLM model_prices_and_context_window.json file.")
+    var prices: String?
+
+    @Flag(help: "List the models in the ledger that have no price, with the entry to add under prices:.")
+    var unpriced = false
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let workspace = global.workspace()
+        let (catalog, issues) = PriceCatalog.load(config: workspace.config, pricesFile: prices, home: workspace.paths.home)
+        for issue in issues { Output.error("prices: \(issue)") }
+        guard unpriced else { return Output.write(ModelsReport.render(catalog, provider: provider, json: json)) }
+        do {
+            Output.write(try ModelsReport.unpriced(try Ledger(path: workspace.paths.database), catalog: catalog, json: json))
+        } catch {
+            throw failure("\(error)", .turnFailed)
+        }
+    }
+}
