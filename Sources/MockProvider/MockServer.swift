@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 ///
 /// The route picks the wire format; a script picks the behaviour per request (by default read from
 /// the model name, see `MockBehavior.fromModelName`). Every request is logged for tests to inspect.
-public final class MockServer: @unchecked Sendable {
+public final class MockServer: Sendable {
     public typealias Script = @Sendable (MockRequest) -> MockBehavior
 
     public let port: Int
@@ -16,12 +17,15 @@ public final class MockServer: @unchecked Sendable {
 
     private let listener: Int32
     private let script: Script
-    private let lock = NSLock()
-    private var log: [MockRequest] = []
-    private var openConnections: Set<Int32> = []
-    private var streaming = 0
-    private var peakStreaming = 0
-    private var stopped = false
+    private struct State {
+        var log: [MockRequest] = []
+        var openConnections: Set<Int32> = []
+        var streaming = 0
+        var peakStreaming = 0
+        var stopped = false
+    }
+
+    private let state = Mutex(State())
     private let startedAt = DispatchTime.now().uptimeNanoseconds
 
     /// Where each streamed delta's send time goes, when a benchmark measures latency end to end.
@@ -62,27 +66,28 @@ public final class MockServer: @unchecked Sendable {
     deinit { stop() }
 
     /// Every request received so far, in arrival order.
-    public var requests: [MockRequest] { lock.withLock { log } }
+    public var requests: [MockRequest] { state.withLock { $0.log } }
 
-    public func clearLog() { lock.withLock { log.removeAll() } }
+    public func clearLog() { state.withLock { $0.log.removeAll() } }
 
     /// The most responses that were ever streaming at the same moment.
-    public var peakConcurrentStreams: Int { lock.withLock { peakStreaming } }
+    public var peakConcurrentStreams: Int { state.withLock { $0.peakStreaming } }
 
     /// Stops accepting and ends every open connection.
     ///
     /// Descriptors are shut down under the lock and closed only by their owning thread, so a
     /// number the system has since reused for another socket is never touched.
     public func stop() {
-        lock.withLock {
-            guard !stopped else { return }
-            stopped = true
+        let listener = self.listener
+        state.withLock { state in
+            guard !state.stopped else { return }
+            state.stopped = true
             shutdown(listener, Int32(SHUT_RDWR))
-            for connection in openConnections { shutdown(connection, Int32(SHUT_RDWR)) }
+            for connection in state.openConnections { shutdown(connection, Int32(SHUT_RDWR)) }
         }
     }
 
-    private var isStopped: Bool { lock.withLock { stopped } }
+    private var isStopped: Bool { state.withLock { $0.stopped } }
 
     private func acceptLoop() {
         while true {
@@ -95,9 +100,9 @@ public final class MockServer: @unchecked Sendable {
             }
             var noDelay: Int32 = 1
             setsockopt(connection, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
-            let accepted = lock.withLock { () -> Bool in
-                guard !stopped else { return false }
-                openConnections.insert(connection)
+            let accepted = state.withLock { state -> Bool in
+                guard !state.stopped else { return false }
+                state.openConnections.insert(connection)
                 return true
             }
             guard accepted else {
@@ -106,8 +111,8 @@ public final class MockServer: @unchecked Sendable {
             }
             let thread = Thread { [self] in
                 serve(connection)
-                lock.withLock {
-                    openConnections.remove(connection)
+                state.withLock { state in
+                    state.openConnections.remove(connection)
                     close(connection)
                 }
             }
@@ -118,7 +123,7 @@ public final class MockServer: @unchecked Sendable {
 
     private func serve(_ connection: Int32) {
         guard let request = readRequest(connection) else { return }
-        lock.withLock { log.append(request) }
+        state.withLock { $0.log.append(request) }
         let behavior = script(request)
         let writer = SocketWriter(fd: connection)
         if let recorded = behavior.replayBody {
@@ -140,12 +145,12 @@ public final class MockServer: @unchecked Sendable {
                            headers: behavior.headers)
             return
         }
-        lock.withLock {
-            streaming += 1
-            peakStreaming = max(peakStreaming, streaming)
+        state.withLock { state in
+            state.streaming += 1
+            state.peakStreaming = max(state.peakStreaming, state.streaming)
         }
         stream(wire, behavior: behavior, request: request, writer: writer)
-        lock.withLock { streaming -= 1 }
+        state.withLock { $0.streaming -= 1 }
     }
 
     /// The body the mock streams for `deltas` in `format`, whole: for decoding without a network.
@@ -412,9 +417,10 @@ extension MockServer {
 /// A file of `model bytes nanoseconds` lines: after each delta of a stream was written, the
 /// stream's content bytes so far and the CLOCK_MONOTONIC time. A stream's lines are appended when it
 /// ends, so logging never delays a token.
-public final class MockSendLog: @unchecked Sendable {
+public final class MockSendLog: Sendable {
     private let path: String
-    private let lock = NSLock()
+    /// Held while a stream's lines are appended, so that the lines of two streams never mix.
+    private let appending = Mutex(())
 
     public struct CannotCreate: Error, CustomStringConvertible {
         public let path: String
@@ -428,7 +434,7 @@ public final class MockSendLog: @unchecked Sendable {
 
     func record(model: String, sends: [(bytes: Int, at: UInt64)]) {
         let lines = sends.map { "\(model) \($0.bytes) \($0.at)\n" }.joined()
-        lock.withLock {
+        appending.withLock { _ in
             guard let handle = FileHandle(forWritingAtPath: path) else { return }
             handle.seekToEndOfFile()
             handle.write(Data(lines.utf8))

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PersonaKit
 
 /// The chat screen's conversation, without the screen: it turns the effects of `ChatReducer`
@@ -265,17 +266,15 @@ private final class ConversationRelay: Sendable {
 }
 
 /// Resumes a continuation the first time it is asked to, whichever of several tasks asks first.
-private final class ResumeOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<Void, Never>?
+private final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
 
-    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
+    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = Mutex(continuation) }
 
     func resume() {
-        let pending = lock.withLock {
-            defer { continuation = nil }
-            return continuation
-        }
-        pending?.resume()
+        continuation.withLock { pending in
+            defer { pending = nil }
+            return pending
+        }?.resume()
     }
 }

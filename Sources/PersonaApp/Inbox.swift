@@ -1,5 +1,6 @@
 import Foundation
 import PersonaKit
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -19,12 +20,15 @@ public protocol AppEventSink: Sendable {
 /// The byte is written only while the UI thread sleeps with the pipe watched. Between frames it
 /// sleeps until its next frame whatever arrives, and a byte per reading pass would be two system
 /// calls, a write here and a read there, for nothing.
-final class Inbox: AppEventSink, @unchecked Sendable {
+final class Inbox: AppEventSink, Sendable {
     let readFD: Int32
     let writeFD: Int32
-    private let lock = NSLock()
-    private var queue: [AppEvent] = []
-    private var watched = false
+    private struct State {
+        var queue: [AppEvent] = []
+        var watched = false
+    }
+
+    private let state = Mutex(State())
 
     init() {
         var fds: [Int32] = [0, 0]
@@ -40,9 +44,9 @@ final class Inbox: AppEventSink, @unchecked Sendable {
     }
 
     func post(_ event: AppEvent) {
-        let wake = lock.withLock {
-            queue.append(event)
-            return queue.count == 1 && watched
+        let wake = state.withLock { state in
+            state.queue.append(event)
+            return state.queue.count == 1 && state.watched
         }
         // One wake-up per batch: a UI thread that is already awake will drain the rest.
         if wake { Inbox.wake(writeFD, Inbox.eventByte) }
@@ -50,36 +54,36 @@ final class Inbox: AppEventSink, @unchecked Sendable {
 
     /// Posts events that must reach the screen in the same frame.
     func post(_ events: [AppEvent]) {
-        let wake = lock.withLock {
-            let wasEmpty = queue.isEmpty
-            queue.append(contentsOf: events)
-            return wasEmpty && !events.isEmpty && watched
+        let wake = state.withLock { state in
+            let wasEmpty = state.queue.isEmpty
+            state.queue.append(contentsOf: events)
+            return wasEmpty && !events.isEmpty && state.watched
         }
         if wake { Inbox.wake(writeFD, Inbox.eventByte) }
     }
 
     /// Wakes the UI thread if it sleeps with the pipe watched.
     func wakeIfWatched() {
-        if lock.withLock({ watched }) { Inbox.wake(writeFD, Inbox.eventByte) }
+        if state.withLock({ $0.watched }) { Inbox.wake(writeFD, Inbox.eventByte) }
     }
 
     /// The UI thread is about to sleep with the pipe watched, or has woken (`false`). Returns
     /// whether events wait: they were posted while it was not watched, and wrote no byte.
     func watch(_ watching: Bool) -> Bool {
-        lock.withLock {
-            watched = watching
-            return !queue.isEmpty
+        state.withLock { state in
+            state.watched = watching
+            return !state.queue.isEmpty
         }
     }
 
     func drain() -> [AppEvent] {
-        lock.withLock {
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
+        state.withLock { state in
+            defer { state.queue.removeAll(keepingCapacity: true) }
+            return state.queue
         }
     }
 
-    var isEmpty: Bool { lock.withLock { queue.isEmpty } }
+    var isEmpty: Bool { state.withLock { $0.queue.isEmpty } }
 
     static let eventByte: UInt8 = 0x65
     static let resizeByte: UInt8 = 0x72

@@ -1,5 +1,6 @@
 import CBenchPTY
 import Foundation
+import Synchronization
 import MockProvider
 import PersonaApp
 import PersonaKit
@@ -11,12 +12,10 @@ import Glibc
 
 /// A pseudo-terminal: the app draws on `terminal`; a reader thread drains `controller` the way a
 /// terminal emulator would, and its own CPU time is kept apart from the app's.
-final class PseudoTerminal: @unchecked Sendable {
+final class PseudoTerminal: Sendable {
     let controller: Int32
     let terminal: Int32
-    private let lock = NSLock()
-    private var received = Data()
-    private var readerCPU = 0.0
+    private let state = Mutex((received: Data(), readerCPU: 0.0))
 
     init(rows: Int32, columns: Int32) throws {
         var controller: Int32 = -1
@@ -37,19 +36,19 @@ final class PseudoTerminal: @unchecked Sendable {
             let count = read(controller, &buffer, buffer.count)
             if count <= 0 { break }
             let cpu = threadCPUSeconds()
-            lock.withLock {
-                received.append(contentsOf: buffer[0..<count])
-                readerCPU = cpu
+            state.withLock { state in
+                state.received.append(contentsOf: buffer[0..<count])
+                state.readerCPU = cpu
             }
         }
     }
 
     /// CPU seconds the reader thread has used: the terminal's share, not the app's.
-    var terminalCPU: Double { lock.withLock { readerCPU } }
+    var terminalCPU: Double { state.withLock { $0.readerCPU } }
 
-    func text() -> String { lock.withLock { String(decoding: received, as: UTF8.self) } }
+    func text() -> String { state.withLock { String(decoding: $0.received, as: UTF8.self) } }
 
-    func clear() { lock.withLock { received.removeAll() } }
+    func clear() { state.withLock { $0.received.removeAll() } }
 
     func type(_ text: String) {
         var bytes = Array(text.utf8)
@@ -132,7 +131,7 @@ func uiBenchmark() async throws {
     var presentTotal = 0.0
     var measuredFrames = 0
     var start: CPUSnapshot?
-    let end = Locked<CPUSnapshot?>(nil)
+    let end = Shared<CPUSnapshot?>(nil)
     controller.onFrame = { report in
         let now = MockServer.monotonicNanoseconds()
         let paneBytes = controller.currentState.panes.map { pane in
@@ -183,19 +182,6 @@ struct CPUSnapshot {
     let threads = cpuByThread()
 
     init(_ pty: PseudoTerminal) { terminal = pty.terminalCPU }
-}
-
-/// A value shared between the UI thread and a timer.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-
-    init(_ value: Value) { stored = value }
-
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
 }
 
 /// Seconds from each logged send to the flush that first showed it, sorted; sends outside the

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The API keys and header secrets this process knows, so that none of them is ever printed,
 /// logged, stored or exported, even when a provider echoes one back in an error.
@@ -7,8 +8,7 @@ import Foundation
 /// transcript, provider errors) redacts through it, and a key learnt from the environment or the
 /// config must be hidden in all of them alike.
 public enum Secrets {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var known: [String] = []
+    private static let known = Mutex<[String]>([])
 
     /// Values shorter than this are not secrets worth hiding, and hiding them would mangle text.
     static let shortest = 8
@@ -17,7 +17,7 @@ public enum Secrets {
     public static func register<S: Sequence>(_ values: S) where S.Element == String {
         let fresh = values.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { $0.count >= shortest }
         guard !fresh.isEmpty else { return }
-        lock.withLock {
+        known.withLock { known in
             for value in fresh where !known.contains(value) { known.append(value) }
             // Longest first, so that a key containing another is hidden whole.
             known.sort { $0.count > $1.count }
@@ -37,7 +37,7 @@ public enum Secrets {
     }
 
     /// Every secret known now.
-    public static var all: [String] { lock.withLock { known } }
+    public static var all: [String] { known.withLock { $0 } }
 
     public static func masked(_ secret: String) -> String {
         String(secret.prefix(3)) + "…" + String(secret.suffix(4))

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// How a conversation is to run.
 public struct DebatePlan: Sendable {
@@ -38,27 +39,30 @@ public enum DebateEnd: Sendable, Equatable {
 
 /// Steers a running conversation from outside: messages the user adds between rounds, and
 /// stopping one persona's turn.
-public final class DebateControl: @unchecked Sendable {
-    private let lock = NSLock()
-    private var interjections: [String] = []
-    private var turns: [String: Task<Void, Never>] = [:]
+public final class DebateControl: Sendable {
+    private struct State {
+        var interjections: [String] = []
+        var turns: [String: Task<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     /// Adds a user message before the next round.
-    public func interject(_ text: String) { lock.withLock { interjections.append(text) } }
+    public func interject(_ text: String) { state.withLock { $0.interjections.append(text) } }
 
     /// Stops one persona's turn; what it streamed is kept, marked stopped.
-    public func stop(_ personaID: String) { lock.withLock { turns[personaID] }?.cancel() }
+    public func stop(_ personaID: String) { state.withLock { $0.turns[personaID] }?.cancel() }
 
     func takeInterjections() -> [String] {
-        lock.withLock {
-            defer { interjections.removeAll() }
-            return interjections
+        state.withLock { state in
+            defer { state.interjections.removeAll() }
+            return state.interjections
         }
     }
 
-    func register(_ personaID: String, _ task: Task<Void, Never>?) { lock.withLock { turns[personaID] = task } }
+    func register(_ personaID: String, _ task: Task<Void, Never>?) { state.withLock { $0.turns[personaID] = task } }
 }
 
 /// What a conversation reports as it runs.
@@ -134,21 +138,14 @@ public final class DebateRunner: Sendable {
     }
 
     /// The conversation so far, and why it could not be saved, if it could not.
-    private final class Log: @unchecked Sendable {
-        private let lock = NSLock()
-        private var messages: [TranscriptMessage]
-        private var firstFailure: String?
-        init(_ messages: [TranscriptMessage]) { self.messages = messages }
-        var all: [TranscriptMessage] { lock.withLock { messages } }
-        var failure: String? { lock.withLock { firstFailure } }
-        func append(_ message: TranscriptMessage) { lock.withLock { messages.append(message) } }
-        /// Keeps the first failure; true when it is the first.
-        func fail(_ reason: String) -> Bool {
-            lock.withLock {
-                defer { if firstFailure == nil { firstFailure = reason } }
-                return firstFailure == nil
-            }
-        }
+    private final class Log: Sendable {
+        private let state: Mutex<(messages: [TranscriptMessage], failure: String?)>
+        init(_ messages: [TranscriptMessage]) { state = Mutex((messages, nil)) }
+        var all: [TranscriptMessage] { state.withLock { $0.messages } }
+        var failure: String? { state.withLock { $0.failure } }
+        func append(_ message: TranscriptMessage) { state.withLock { $0.messages.append(message) } }
+        /// Keeps the first failure.
+        func fail(_ reason: String) { state.withLock { if $0.failure == nil { $0.failure = reason } } }
     }
 
     private func conduct(_ plan: DebatePlan, message: String, history: [TranscriptMessage], control: DebateControl,
@@ -243,18 +240,18 @@ public final class DebateRunner: Sendable {
         let planned = TurnPlanner.turn(speaker, messages: messages, session: plan.session.id, round: round, role: role,
                                        maxTokens: plan.maxTokens, promptCache: plan.promptCache, cacheThroughLastMessage: explicit == nil,
                                        catalog: engine.accounting?.catalog)
-        let outcome = TurnResultBox()
+        let outcome = Shared<(TurnReport, ProviderError?)?>(nil)
         let engine = self.engine
         // Its own task, so that the user can stop this persona alone.
         let running = Task {
             await engine.run(planned) { event in
                 switch event.kind {
                 case .done(let report):
-                    outcome.set(report, nil)
+                    outcome.value = (report, nil)
                     // Saved before it is announced: whoever saw it finish will find it saved.
                     self.save(self.message(for: report, error: nil, turn: event.turn, persona: persona), plan: plan, log: log, emit: emit)
                 case .failed(let error, let report):
-                    outcome.set(report, error)
+                    outcome.value = (report, error)
                     if error.kind != .budget {
                         self.save(self.message(for: report, error: error, turn: event.turn, persona: persona), plan: plan, log: log, emit: emit)
                     }
@@ -289,13 +286,6 @@ public final class DebateRunner: Sendable {
                                  costPicos: report.costPicos, estimated: report.estimated, droppedTurns: turn.droppedTurns)
     }
 
-    private final class TurnResultBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var stored: (TurnReport, ProviderError?)?
-        func set(_ report: TurnReport, _ error: ProviderError?) { lock.withLock { stored = (report, error) } }
-        var value: (TurnReport, ProviderError?)? { lock.withLock { stored } }
-    }
-
     /// Keeps a message in the conversation and in the session's transcript. A transcript that
     /// cannot be written stops the conversation after this turn, as the ledger's would.
     private func save(_ message: TranscriptMessage, plan: DebatePlan, log: Log, emit: @Sendable (DebateEvent) -> Void) {
@@ -303,7 +293,7 @@ public final class DebateRunner: Sendable {
         do {
             try store?.append(message, to: plan.session.id)
         } catch {
-            _ = log.fail("the transcript could not be saved: \(error)")
+            log.fail("the transcript could not be saved: \(error)")
         }
         emit(.saved(message))
     }
@@ -326,36 +316,27 @@ public final class DebateRunner: Sendable {
             Who should speak next? Answer with one participant's name on the first line.
             """)]
         for attempt in 1...(Self.moderatorRetries + 1) {
-            let answer = TurnTextBox()
+            let answer = Shared("")
             let planned = TurnPlanner.turn(moderator, messages: messages, session: plan.session.id, round: round, role: .moderator,
                                            maxTokens: 60, promptCache: plan.promptCache, cacheThroughLastMessage: false,
                                            catalog: engine.accounting?.catalog)
             await engine.run(planned) { event in
                 emit(.turn(event))
-                if case .done(let report) = event.kind { answer.text = report.text }
+                if case .done(let report) = event.kind { answer.value = report.text }
             }
-            if let chosen = Self.named(in: answer.text, among: plan.participants) {
+            if let chosen = Self.named(in: answer.value, among: plan.participants) {
                 save(TranscriptMessage(round: round, speaker: moderator.persona.id, name: moderator.persona.name, role: .moderator,
-                                       text: answer.text, provider: moderator.endpoint.name, model: moderator.model.model),
+                                       text: answer.value, provider: moderator.endpoint.name, model: moderator.model.model),
                      plan: plan, log: log, emit: emit)
                 emit(.moderatorChose(round: round, persona: chosen.persona.id, attempts: attempt, fallback: false))
                 return chosen
             }
-            messages.append(ChatMessage(role: .assistant, content: answer.text.isEmpty ? "(no answer)" : answer.text))
+            messages.append(ChatMessage(role: .assistant, content: answer.value.isEmpty ? "(no answer)" : answer.value))
             messages.append(ChatMessage(role: .user, content: "That names none of the participants. Answer with exactly one of: "
                 + plan.participants.map(\.persona.name).joined(separator: ", ") + "."))
         }
         emit(.moderatorChose(round: round, persona: fallback.persona.id, attempts: Self.moderatorRetries + 1, fallback: true))
         return fallback
-    }
-
-    private final class TurnTextBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var stored = ""
-        var text: String {
-            get { lock.withLock { stored } }
-            set { lock.withLock { stored = newValue } }
-        }
     }
 
     /// The participant an answer names: its name or id, the earliest mention winning.

@@ -1,18 +1,18 @@
 import Foundation
+import Synchronization
 
 /// The session and daily caps in force. `/reload` may change them while requests run; the
 /// ledger checks each reservation against them (`Ledger.reserve`).
-public final class BudgetGuard: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: BudgetCaps
+public final class BudgetGuard: Sendable {
+    private let current: Mutex<BudgetCaps>
 
     public init(caps: BudgetCaps = BudgetCaps()) {
-        current = caps
+        current = Mutex(caps)
     }
 
     public var caps: BudgetCaps {
-        get { lock.withLock { current } }
-        set { lock.withLock { current = newValue } }
+        get { current.withLock { $0 } }
+        set { current.withLock { $0 = newValue } }
     }
 
     /// The output cap sent when a budget applies and neither persona nor command set one.
@@ -96,15 +96,14 @@ public final class Accounting: Sendable {
 }
 
 /// A message set at most once, read from any thread.
-private final class LockedMessage: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: String?
+private final class LockedMessage: Sendable {
+    private let stored = Mutex<String?>(nil)
 
-    var value: String? { lock.withLock { stored } }
+    var value: String? { stored.withLock { $0 } }
 
     /// Sets the message unless one is set; true when this call set it.
     func setIfEmpty(_ message: String) -> Bool {
-        lock.withLock {
+        stored.withLock { stored in
             guard stored == nil else { return false }
             stored = message
             return true

@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import Synchronization
 
 /// Streams HTTP requests through one libcurl multi handle driven by one dedicated thread.
 ///
@@ -13,12 +14,16 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     public static let threadName = "persona-curl"
 
     private let multi: UnsafeMutableRawPointer
-    private let lock = NSLock()
-    private var pendingStarts: [Transfer] = []
-    private var pendingCancels: [UInt64] = []
-    private var pendingResumes: [UInt64] = []
-    private var lastTransferID: UInt64 = 0
-    private var passCadence = Cadence(seconds: 0.002)
+    /// What other threads ask of the transfer thread, taken at the start of each pass.
+    private struct Requests {
+        var starts: [Transfer] = []
+        var cancels: [UInt64] = []
+        var resumes: [UInt64] = []
+        var lastTransferID: UInt64 = 0
+        var cadence = Cadence(seconds: 0.002)
+    }
+
+    private let requests = Mutex(Requests())
     /// What the readers have yet to deal with of the reading passes; see `ReadingBacklog`.
     public let backlog = ReadingBacklog()
     /// Where the readers of responses run: on this thread, after the pass that brought their bytes.
@@ -34,8 +39,8 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     /// each packet as it lands costs a wake-up per token. The default, every 2 ms, suits printers;
     /// the chat screen sets its frame cadence, since it cannot show a token before its next frame.
     public var cadence: Cadence {
-        get { lock.withLock { passCadence } }
-        set { lock.withLock { passCadence = newValue } }
+        get { requests.withLock { $0.cadence } }
+        set { requests.withLock { $0.cadence = newValue } }
     }
 
     public var isCaughtUp: Bool { backlog.isEmpty }
@@ -58,24 +63,25 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     /// and cancels the transfer (closing its connection) when the consumer's task is cancelled or the
     /// stream is dropped.
     public func stream(_ request: HTTPRequest, timeouts: TransportTimeouts = TransportTimeouts()) -> HTTPResponseStream {
-        let id = lock.withLock {
-            lastTransferID += 1
-            return lastTransferID
+        let id = requests.withLock { requests in
+            requests.lastTransferID += 1
+            return requests.lastTransferID
         }
         let channel = ResponseChannel(backlog: backlog, cancel: { [weak self] in self?.cancel(id) },
                                       resume: { [weak self] in self?.resume(id) })
-        lock.withLock { pendingStarts.append(Transfer(id: id, request: request, timeouts: timeouts, channel: channel)) }
+        let transfer = Transfer(id: id, request: request, timeouts: timeouts, channel: channel)
+        requests.withLock { $0.starts.append(transfer) }
         curl_multi_wakeup(multi)
         return HTTPResponseStream(channel: channel)
     }
 
     private func cancel(_ id: UInt64) {
-        lock.withLock { pendingCancels.append(id) }
+        requests.withLock { $0.cancels.append(id) }
         curl_multi_wakeup(multi)
     }
 
     private func resume(_ id: UInt64) {
-        lock.withLock { pendingResumes.append(id) }
+        requests.withLock { $0.resumes.append(id) }
         curl_multi_wakeup(multi)
     }
 
@@ -88,13 +94,13 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
             backlog.beginPass()
             // Tasks that moved here since the last pass, such as turns about to send their request.
             readerJobs.runJobs()
-            let (starts, cancels, resumes, cadence) = lock.withLock {
+            let (starts, cancels, resumes, cadence) = requests.withLock { requests in
                 defer {
-                    pendingStarts.removeAll()
-                    pendingCancels.removeAll()
-                    pendingResumes.removeAll()
+                    requests.starts.removeAll()
+                    requests.cancels.removeAll()
+                    requests.resumes.removeAll()
                 }
-                return (pendingStarts, pendingCancels, pendingResumes, passCadence)
+                return (requests.starts, requests.cancels, requests.resumes, requests.cadence)
             }
             for transfer in starts { start(transfer) }
             for id in resumes {
@@ -105,7 +111,7 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
                     finish(transfer, error: TransportError(kind: .cancelled, message: "cancelled"))
                 } else {
                     // Cancelled before the thread picked it up: never start it.
-                    lock.withLock { pendingStarts.removeAll { $0.id == id } }
+                    requests.withLock { $0.starts.removeAll { $0.id == id } }
                 }
             }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One response on its way from the transfer thread to its reader.
 ///
@@ -10,20 +11,48 @@ import Foundation
 /// until the reader has taken what waits. Without this, a reader slower than the network would
 /// buffer a whole response in memory. The reader takes everything at once, so a low mark costs
 /// no throughput, and it keeps what is in flight of each stream to about two such buffers.
-final class ResponseChannel: @unchecked Sendable {
+final class ResponseChannel: Sendable {
     static let highWater = 32 * 1024
 
-    private let lock = NSLock()
-    private var head: HTTPResponseHead?
-    private var body: [UInt8] = []
-    private var finished = false
-    private var failure: TransportError?
-    /// Set once the reader has seen the end, or stopped reading.
-    private var closed = false
-    private var paused = false
-    private var waiter: UnsafeContinuation<HTTPStreamPart?, Error>?
-    /// True from a pass that brought the reader something until it has dealt with all of it.
-    private var owesReader = false
+    private struct State {
+        var head: HTTPResponseHead?
+        var body: [UInt8] = []
+        var finished = false
+        var failure: TransportError?
+        /// Set once the reader has seen the end, or stopped reading.
+        var closed = false
+        var paused = false
+        var waiter: UnsafeContinuation<HTTPStreamPart?, Error>?
+        /// True from a pass that brought the reader something until it has dealt with all of it.
+        var owesReader = false
+
+        /// What the reader gets next, if anything: the head, then the waiting bytes, then the end.
+        mutating func take() -> Next? {
+            if closed { return .end(nil) }
+            if let pending = head {
+                head = nil
+                return .part(.head(pending), unpaused: false)
+            }
+            if !body.isEmpty {
+                var bytes: [UInt8] = []
+                swap(&bytes, &body)
+                // The next pass likely brings as much: one allocation instead of a series of doublings.
+                body.reserveCapacity(min(bytes.count, ResponseChannel.highWater))
+                defer { paused = false }
+                return .part(.body(bytes), unpaused: paused)
+            }
+            guard finished else { return nil }
+            closed = true
+            return .end(failure)
+        }
+    }
+
+    private enum Next {
+        case part(HTTPStreamPart, unpaused: Bool)
+        case end(TransportError?)
+    }
+
+    private let state = Mutex(State())
     private let backlog: ReadingBacklog?
     private let cancelTransfer: @Sendable () -> Void
     private let resumeTransfer: @Sendable () -> Void
@@ -34,36 +63,36 @@ final class ResponseChannel: @unchecked Sendable {
         resumeTransfer = resume
     }
 
-    var isPaused: Bool { lock.withLock { paused } }
+    var isPaused: Bool { state.withLock { $0.paused } }
 
     // MARK: The transfer thread's side
 
     func receive(head received: HTTPResponseHead) {
-        lock.withLock { head = received }
+        state.withLock { $0.head = received }
     }
 
     /// How many more body bytes the reader's buffer takes before the transfer should pause.
-    var room: Int { lock.withLock { Self.highWater - body.count } }
+    var room: Int { state.withLock { Self.highWater - $0.body.count } }
 
     /// The transfer paused because the reader is behind; taking the waiting bytes resumes it.
     func pauseForReader() {
-        lock.withLock { paused = true }
+        state.withLock { $0.paused = true }
     }
 
     /// Keeps a reading pass's body bytes for the reader, taking them from `bytes`, which is left
     /// empty with room for the next pass.
     func receive(body bytes: inout [UInt8]) {
-        lock.withLock {
-            if body.isEmpty { swap(&body, &bytes) } else { body.append(contentsOf: bytes) }
+        state.withLock { state in
+            if state.body.isEmpty { swap(&state.body, &bytes) } else { state.body.append(contentsOf: bytes) }
         }
         bytes.removeAll(keepingCapacity: true)
     }
 
     /// Ends the response, after whatever still waits for the reader.
     func finish(error: TransportError?) {
-        lock.withLock {
-            finished = true
-            failure = error
+        state.withLock { state in
+            state.finished = true
+            state.failure = error
         }
         publish()
     }
@@ -71,19 +100,19 @@ final class ResponseChannel: @unchecked Sendable {
     /// Wakes a waiting reader if there is something for it; true if there was.
     @discardableResult
     func publish() -> Bool {
-        lock.lock()
-        let brought = !closed && (head != nil || !body.isEmpty || finished)
-        if !owesReader, brought {
-            owesReader = true
-            backlog?.add()
+        let backlog = self.backlog
+        let (brought, delivery) = state.withLock { state -> (Bool, (Next, UnsafeContinuation<HTTPStreamPart?, Error>)?) in
+            let brought = !state.closed && (state.head != nil || !state.body.isEmpty || state.finished)
+            if !state.owesReader, brought {
+                // Counted before the reader can see it, so that its catching up never comes first.
+                state.owesReader = true
+                backlog?.add()
+            }
+            guard let reader = state.waiter, let next = state.take() else { return (brought, nil) }
+            state.waiter = nil
+            return (brought, (next, reader))
         }
-        guard let reader = waiter, let next = takeLocked() else {
-            lock.unlock()
-            return brought
-        }
-        waiter = nil
-        lock.unlock()
-        deliver(next, to: reader)
+        if let (next, reader) = delivery { deliver(next, to: reader) }
         return brought
     }
 
@@ -92,13 +121,14 @@ final class ResponseChannel: @unchecked Sendable {
     func next() async throws -> HTTPStreamPart? {
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<HTTPStreamPart?, Error>) in
-                lock.lock()
-                let next = takeLocked()
-                if next == nil { waiter = continuation }
-                // Back for more with nothing left, or at the end: the reader has dealt with all it was brought.
-                let caughtUp = owesReader && (next == nil || closed)
-                if caughtUp { owesReader = false }
-                lock.unlock()
+                let (next, caughtUp) = state.withLock { state in
+                    let next = state.take()
+                    if next == nil { state.waiter = continuation }
+                    // Back for more with nothing left, or at the end: the reader has dealt with all it was brought.
+                    let caughtUp = state.owesReader && (next == nil || state.closed)
+                    if caughtUp { state.owesReader = false }
+                    return (next, caughtUp)
+                }
                 if let next { deliver(next, to: continuation) }
                 if caughtUp { backlog?.remove() }
             }
@@ -109,42 +139,17 @@ final class ResponseChannel: @unchecked Sendable {
 
     /// The reader is gone or its task was cancelled: the transfer stops and its connection closes.
     func stopReading() {
-        let (reader, wasOpen, owed) = lock.withLock {
+        let (reader, wasOpen, owed) = state.withLock { state in
             defer {
-                waiter = nil
-                closed = true
-                owesReader = false
+                state.waiter = nil
+                state.closed = true
+                state.owesReader = false
             }
-            return (waiter, !closed && !finished, owesReader)
+            return (state.waiter, !state.closed && !state.finished, state.owesReader)
         }
         reader?.resume(returning: nil)
         if owed { backlog?.remove() }
         if wasOpen { cancelTransfer() }
-    }
-
-    private enum Next {
-        case part(HTTPStreamPart, unpaused: Bool)
-        case end(TransportError?)
-    }
-
-    /// What the reader gets next, if anything: the head, then the waiting bytes, then the end.
-    private func takeLocked() -> Next? {
-        if closed { return .end(nil) }
-        if let pending = head {
-            head = nil
-            return .part(.head(pending), unpaused: false)
-        }
-        if !body.isEmpty {
-            var bytes: [UInt8] = []
-            swap(&bytes, &body)
-            // The next pass likely brings as much: one allocation instead of a series of doublings.
-            body.reserveCapacity(min(bytes.count, Self.highWater))
-            defer { paused = false }
-            return .part(.body(bytes), unpaused: paused)
-        }
-        guard finished else { return nil }
-        closed = true
-        return .end(failure)
     }
 
     private func deliver(_ next: Next, to reader: UnsafeContinuation<HTTPStreamPart?, Error>) {
@@ -166,38 +171,39 @@ final class ResponseChannel: @unchecked Sendable {
 /// It reaches zero when everything a pass brought has been decoded and handed on, which is when
 /// the chat screen draws: a frame then shows the tokens of every stream read in the pass, however
 /// the readers' tasks were scheduled.
-public final class ReadingBacklog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    private var broughtSomething = false
-    private var caughtUp: (@Sendable () -> Void)?
+public final class ReadingBacklog: Sendable {
+    private struct State {
+        var count = 0
+        var broughtSomething = false
+        var caughtUp: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
-    public var isEmpty: Bool { lock.withLock { count == 0 } }
+    public var isEmpty: Bool { state.withLock { $0.count == 0 } }
 
     /// Called, from a reader's task, each time the backlog empties after a pass brought something.
-    public func onCaughtUp(_ hook: (@Sendable () -> Void)?) { lock.withLock { caughtUp = hook } }
+    public func onCaughtUp(_ hook: (@Sendable () -> Void)?) { state.withLock { $0.caughtUp = hook } }
 
-    func beginPass() { lock.withLock { count += 1 } }
+    func beginPass() { state.withLock { $0.count += 1 } }
 
-    func endPass() { remove(passed: true) }
+    func endPass() { remove() }
 
     func add() {
-        lock.withLock {
-            count += 1
-            broughtSomething = true
+        state.withLock { state in
+            state.count += 1
+            state.broughtSomething = true
         }
     }
 
-    func remove() { remove(passed: false) }
-
-    private func remove(passed: Bool) {
-        let hook: (@Sendable () -> Void)? = lock.withLock {
-            count -= 1
-            guard count == 0, broughtSomething else { return nil }
-            broughtSomething = false
-            return caughtUp
+    func remove() {
+        let hook: (@Sendable () -> Void)? = state.withLock { state in
+            state.count -= 1
+            guard state.count == 0, state.broughtSomething else { return nil }
+            state.broughtSomething = false
+            return state.caughtUp
         }
         hook?()
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -11,29 +12,32 @@ import Glibc
 /// brought. Here the pass that brought the bytes also runs their readers: decoding the events and
 /// handing them on costs no wake-up at all. Readers must not block; anything slow (the ledger, the
 /// transcript) runs after the reading loop, back on the global executor.
-final class TransferThreadExecutor: TaskExecutor, @unchecked Sendable {
-    private let lock = NSLock()
-    private var jobs: [UnownedJob] = []
-    private var thread: pthread_t?
-    /// Wakes the transfer thread when a job arrives from elsewhere.
-    private var wake: @Sendable () -> Void = {}
+final class TransferThreadExecutor: TaskExecutor, Sendable {
+    private struct State {
+        var jobs: [UnownedJob] = []
+        var thread: pthread_t?
+        /// Wakes the transfer thread when a job arrives from elsewhere.
+        var wake: @Sendable () -> Void = {}
+    }
+
+    private let state = Mutex(State())
 
     /// Marks the calling thread as the one that runs the jobs, and `wake` as how other threads rouse it.
     func adopt(currentThreadWakingWith wake: @escaping @Sendable () -> Void) {
-        lock.withLock {
-            thread = pthread_self()
-            self.wake = wake
+        state.withLock { state in
+            state.thread = pthread_self()
+            state.wake = wake
         }
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
-        let wakeUp: (@Sendable () -> Void)? = lock.withLock {
-            jobs.append(unowned)
-            let onTransferThread = thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+        let wakeUp: (@Sendable () -> Void)? = state.withLock { state in
+            state.jobs.append(unowned)
+            let onTransferThread = state.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
             // A job enqueued by the transfer thread runs before it next sleeps; one from another
             // thread needs it awake.
-            return !onTransferThread && jobs.count == 1 ? wake : nil
+            return !onTransferThread && state.jobs.count == 1 ? state.wake : nil
         }
         wakeUp?()
     }
@@ -43,11 +47,11 @@ final class TransferThreadExecutor: TaskExecutor, @unchecked Sendable {
     func runJobs() {
         for _ in 0..<8 {
             var batch: [UnownedJob] = []
-            lock.withLock { swap(&batch, &jobs) }
+            state.withLock { swap(&batch, &$0.jobs) }
             if batch.isEmpty { return }
             for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
         }
     }
 
-    var hasJobs: Bool { lock.withLock { !jobs.isEmpty } }
+    var hasJobs: Bool { state.withLock { !$0.jobs.isEmpty } }
 }

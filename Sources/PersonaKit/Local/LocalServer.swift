@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -110,16 +111,15 @@ public struct LocalServer: Sendable {
         }
     }
 
-    private final class OutputTail: @unchecked Sendable {
-        private let lock = NSLock()
-        private var lines: [String] = []
+    private final class OutputTail: Sendable {
+        private let lines = Mutex<[String]>([])
         func add(_ line: String) {
-            lock.withLock {
+            lines.withLock { lines in
                 lines.append(line)
                 if lines.count > 15 { lines.removeFirst() }
             }
         }
-        var text: String { lock.withLock { lines.joined(separator: "\n") } }
+        var text: String { lines.withLock { $0.joined(separator: "\n") } }
     }
 
     static func which(_ name: String) -> String? {
