@@ -60,8 +60,10 @@ public struct TurnCounters: Equatable, Sendable {
     public var startedAt: Double?
     public var firstTokenAt: Double?
     public var finishedAt: Double?
-    /// The turn's cost in picodollars: estimated while any count is, then the provider's.
-    public var costPicos: Int64?
+    /// The finished turn's cost in picodollars, as its report gave it (nil: price unknown).
+    var reportedCostPicos: Int64?
+    /// Whether the turn's report came, so that `reportedCostPicos` is its cost.
+    var reported = false
 
     /// Output tokens per second since the first token.
     public func tokensPerSecond(now: Double) -> Double? {
@@ -119,6 +121,14 @@ public struct PaneState: Equatable, Sendable {
 
     /// The model answering the current turn, which a failover may have changed.
     public var displayedModel: ModelRef { usingModel ?? model }
+
+    /// The turn's cost in picodollars: the report's once it came, else the estimate from the
+    /// counts so far, priced when a frame asks rather than on every delta; nil when unknown.
+    public var costPicos: Int64? {
+        if counters.reported { return counters.reportedCostPicos }
+        guard let price, let input = counters.inputTokens else { return nil }
+        return CostCalculator.picos(Usage(inputTokens: input, outputTokens: counters.outputTokens), price: price, type: providerType)
+    }
 }
 
 /// The editable input line, with its history.
@@ -210,7 +220,7 @@ public struct AppState: Equatable, Sendable {
         guard let spent, spent.unpriced == 0 else { return nil }
         var total = spent.picos
         for pane in panes where pane.isActive {
-            guard let running = pane.counters.costPicos, let sum = Money.sum(total, running) else { return nil }
+            guard let running = pane.costPicos, let sum = Money.sum(total, running) else { return nil }
             total = sum
         }
         return total

@@ -1,3 +1,4 @@
+import Digits
 import PersonaKit
 import TerminalUI
 

@@ -79,7 +79,7 @@ enum PaneView {
             text.add(count)
         }
         func cost(into text: inout FigureText) {
-            guard let picos = counters.costPicos else { return text.add("$?") }
+            guard let picos = pane.costPicos else { return text.add("$?") }
             if counters.inputEstimated || counters.outputEstimated { text.add("~") }
             text.add(picos: picos)
         }

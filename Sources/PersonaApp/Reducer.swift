@@ -109,7 +109,6 @@ public enum ChatReducer {
         case .started:
             // The input is estimated from the request until the provider counts it.
             if pane.counters.inputTokens == nil { pane.counters.inputTokens = event.turn.estimatedInputTokens }
-            estimateCost(&pane)
         case .queued(let wait):
             pane.phase = .queued(until: time + wait)
         case .retry(let retry):
@@ -132,14 +131,12 @@ public enum ChatReducer {
             pane.entries[last].text += text
             pane.counters.outputQuarters += TokenEstimator.quarters(text)
             pane.counters.outputTokens = TokenEstimator.tokens(fromQuarters: pane.counters.outputQuarters)
-            estimateCost(&pane)
         case .usage(let usage):
             // Input counts arrive early (Anthropic's message_start); output counts mid-stream are
             // partial, so the estimate stands until the turn's final usage.
             if let input = usage.inputTokens, (0...UsageCheck.countLimit).contains(input) {
                 pane.counters.inputTokens = input
                 pane.counters.inputEstimated = false
-                estimateCost(&pane)
             }
         case .done(let report):
             finish(&pane, report: report, at: time)
@@ -163,17 +160,6 @@ public enum ChatReducer {
         let input = pane.counters.inputTokens
         pane.counters = TurnCounters(startedAt: time)
         pane.counters.inputTokens = input
-        estimateCost(&pane)
-    }
-
-    /// The running turn's cost from its counts so far; marked estimated while any count is.
-    static func estimateCost(_ pane: inout PaneState) {
-        guard let price = pane.price, let input = pane.counters.inputTokens else {
-            pane.counters.costPicos = nil
-            return
-        }
-        let usage = Usage(inputTokens: input, outputTokens: pane.counters.outputTokens)
-        pane.counters.costPicos = CostCalculator.picos(usage, price: price, type: pane.providerType)
     }
 
     static func finish(_ pane: inout PaneState, report: TurnReport, at time: Double) {
@@ -182,7 +168,8 @@ public enum ChatReducer {
         pane.counters.outputTokens = report.usage.outputTokens ?? pane.counters.outputTokens
         pane.counters.inputEstimated = report.inputEstimated
         pane.counters.outputEstimated = report.outputEstimated
-        pane.counters.costPicos = report.costPicos
+        pane.counters.reportedCostPicos = report.costPicos
+        pane.counters.reported = true
         if let first = report.timeToFirstToken, let start = pane.counters.startedAt, pane.counters.firstTokenAt == nil {
             pane.counters.firstTokenAt = start + first
         }

@@ -1,3 +1,5 @@
+import Digits
+
 /// The escape sequences a terminal understands, as its terminfo entry gives them.
 public struct TerminalCapabilities {
     /// `cup`: the sequence that moves the cursor to a row and column, counted from zero.
@@ -272,12 +274,7 @@ private struct ByteWriter {
 
     /// A non-negative number's digits.
     mutating func append(decimal value: Int) {
-        var divisor = 1
-        while divisor * 10 <= value { divisor *= 10 }
-        while divisor > 0 {
-            append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-            divisor /= 10
-        }
+        Digits.write(UInt64(max(0, value))) { append($0) }
     }
 
     private mutating func grow(toHold extra: Int) {

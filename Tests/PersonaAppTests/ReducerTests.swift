@@ -323,7 +323,7 @@ final class ReducerTests: XCTestCase {
         state.todaySpent = CostTotals(picos: 9_000, requests: 7)
         XCTAssertEqual(state.sessionCostPicos, 5_000)
         send("go", &state, estimate: 1000)
-        let running = state.panes.map { $0.counters.costPicos ?? 0 }.reduce(0, +)
+        let running = state.panes.map { $0.costPicos ?? 0 }.reduce(0, +)
         XCTAssertGreaterThan(running, 0)
         XCTAssertEqual(state.sessionCostPicos, 5_000 + running)
         XCTAssertEqual(state.todayCostPicos, 9_000 + running)
@@ -335,7 +335,7 @@ final class ReducerTests: XCTestCase {
         _ = ChatReducer.reduce(&state, .ledgerTotals(session: state.session, sessionTotals: recorded,
                                                      today: CostTotals(picos: 9_777, requests: 8)), at: 2)
         _ = ChatReducer.reduce(&state, Turns.event(state.panes[0].personaID, serial: 1, .done(report)), at: 2)
-        let stillRunning = state.panes[1].counters.costPicos ?? 0
+        let stillRunning = state.panes[1].costPicos ?? 0
         XCTAssertEqual(state.sessionCostPicos, 5_777 + stillRunning)
         XCTAssertEqual(state.todayCostPicos, 9_777 + stillRunning)
     }

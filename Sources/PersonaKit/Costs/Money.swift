@@ -1,3 +1,4 @@
+import Digits
 import Foundation
 
 /// Money is kept as whole picodollars (10⁻¹² USD) in an `Int64`: every catalog price of up to
@@ -111,26 +112,5 @@ public enum Money {
     public static func sum(_ a: Int64, _ b: Int64) -> Int64? {
         let (result, overflow) = a.addingReportingOverflow(b)
         return overflow ? nil : result
-    }
-}
-
-/// Decimal digits written as ASCII bytes, for figures formatted on every frame.
-public enum Digits {
-    /// Appends `value`'s digits, zero-padded on the left to at least `minimumCount` of them; returns
-    /// how many it appended.
-    @discardableResult
-    public static func append(_ value: UInt64, minimumCount: Int = 1, to bytes: inout [UInt8]) -> Int {
-        var scale: UInt64 = 1
-        var count = 1
-        while scale <= value / 10 {
-            scale *= 10
-            count += 1
-        }
-        for _ in count..<max(count, minimumCount) { bytes.append(UInt8(ascii: "0")) }
-        while scale > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value / scale % 10))
-            scale /= 10
-        }
-        return max(count, minimumCount)
     }
 }
