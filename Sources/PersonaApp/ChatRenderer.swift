@@ -9,6 +9,8 @@ public final class ChatRenderer {
     let titleRows = RowCache<PaneView.TitleKey>()
     let headerRows = RowCache<HeaderView.Key>()
     let hintRows = RowCache<Int>()
+    /// The draft wrapped for the last frame: while answers stream, a two-line draft kept this way
+    /// saves 20–50 µs a frame (235–257 µs against 277–291 µs, frames 16 ms apart).
     private var inputWrap: (text: String, width: Int, lines: [String])?
 
     public init() {}

@@ -74,6 +74,9 @@ struct FigureText {
 
 /// Rows that depend on a few values (a pane's title, the key hints), laid out once for each set of
 /// values instead of on every frame. Owned by one renderer, on one thread.
+///
+/// What it buys: a quarter of a frame's rendering, 50–58 µs against 69–79 µs laid out each frame
+/// in the render benchmark, back to back.
 final class RowCache<Key: Hashable> {
     private var rows: [Key: CellRow] = [:]
 

@@ -109,7 +109,8 @@ public struct Style: Hashable, Sendable {
 ///
 /// A cell is one 64-bit word, so that a frame, which is copied, compared and painted cell by cell
 /// sixty times a second, is as little memory as it can be: a frame is drawn after the thread has
-/// slept, and every cache line it spans is fetched again.
+/// slept, and every cache line it spans is fetched again. A 160×40 frame is 51 KB, where cells of
+/// 32 bytes made it 205 KB.
 public struct Cell: Hashable, Sendable {
     /// Bits 0–22: the style; 23: `isContinuation`; 24–44: the character's first scalar (21 bits,
     /// all a scalar needs); 45–63: its combining marks' number in `CombiningMarks`, or zero.

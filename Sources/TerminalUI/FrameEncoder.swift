@@ -62,7 +62,8 @@ public struct FrameEncoder {
     public let colorMode: ColorMode
     /// Whether `moveCursor` writes xterm's `ESC [ row ; column H`, counted from one, as nearly
     /// every terminal's does. Moves are then written as digits: a table of them per position, read
-    /// after the thread slept, cost a cache miss per move.
+    /// after the thread slept, cost a cache miss per move, and a cold frame encoded in 60–65 µs
+    /// against 36–40 µs with digits.
     private let movesAreCSI: Bool
     private var moves: [[UInt8]] = []
     private var movesWidth = 0

@@ -4,8 +4,8 @@ import PersonaKit
 import TerminalUI
 
 /// The chat screen's frame work alone, without a terminal or a network: eight priced panes at
-/// 160×40, under a budget, get the tokens of one 60 Hz frame at 4,000 tokens a second, then the
-/// frame is rendered and encoded as the bytes that paint its changes on an xterm. Steadier than the
+/// 160×40, under a budget and with a draft in the input line, get the tokens of one 60 Hz frame at
+/// 4,000 tokens a second, then the frame is rendered and encoded as the bytes that paint its changes on an xterm. Steadier than the
 /// `ui` benchmark's per-frame figures, which share two cores with the mock, libcurl and the terminal.
 ///
 /// It runs twice: frames back to back, with caches warm, and frames 16 ms apart, as the app draws
@@ -28,6 +28,9 @@ private func renderFrames(_ frames: Int, pause microseconds: UInt32, label: Stri
     state.caps = BudgetCaps(session: 5 * Money.picosPerDollar)
     _ = ChatReducer.reduce(&state, .key(.paste("Benchmark: stream as fast as the mock allows.")), at: 0)
     _ = ChatReducer.reduce(&state, .key(.enter), at: 0)
+    // The next question, drafted while the answers stream.
+    _ = ChatReducer.reduce(&state, .key(.paste("Which of these measures would you trust after a quarter, and which would "
+        + "you drop? Name one that a skeptic would accept, one that an optimist would, and say why the two differ.")), at: 0)
     let turns = ids.map { id in
         TurnID(personaID: id, personaName: id.capitalized, estimatedInputTokens: 120, model: model, price: price)
     }
