@@ -58,6 +58,8 @@ public struct TurnCounters: Equatable, Sendable {
     /// The streamed text's size in quarter-tokens, so the estimate grows without rescanning.
     var outputQuarters = 0
     public var startedAt: Double?
+    /// When the request went out, after any wait for the budget, the rate limiter or the server.
+    public var sentAt: Double?
     public var firstTokenAt: Double?
     public var finishedAt: Double?
     /// The finished turn's cost in picodollars, as its report gave it (nil: price unknown).
@@ -73,8 +75,9 @@ public struct TurnCounters: Equatable, Sendable {
         return Double(outputTokens) / elapsed
     }
 
+    /// From the request's sending, not from the turn's start: a wait in a queue is not the model's.
     public var timeToFirstToken: Double? {
-        guard let start = startedAt, let first = firstTokenAt else { return nil }
+        guard let start = sentAt ?? startedAt, let first = firstTokenAt else { return nil }
         return first - start
     }
 }

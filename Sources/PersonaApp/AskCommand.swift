@@ -44,10 +44,14 @@ public enum AskPlanner {
 public struct AskRunner {
     public var engine: ConversationEngine
     public var output: @Sendable (String) -> Void
+    /// Where waits, retries and failovers are told: stderr.
+    public var notices: @Sendable (String) -> Void
 
-    public init(engine: ConversationEngine = ConversationEngine(), output: @escaping @Sendable (String) -> Void) {
+    public init(engine: ConversationEngine = ConversationEngine(), output: @escaping @Sendable (String) -> Void,
+                notices: @escaping @Sendable (String) -> Void) {
         self.engine = engine
         self.output = output
+        self.notices = notices
     }
 
     /// Streams the turns and returns the exit code (`RunOutcome.exitCode`). The summary's figures
@@ -65,7 +69,9 @@ public struct AskRunner {
             if json {
                 if let line = jsonLine(for: event) { output(line + "\n") }
             } else {
-                output(plain.render(event))
+                let printed = plain.render(event)
+                if !printed.text.isEmpty { output(printed.text) }
+                if !printed.notice.isEmpty { notices(printed.notice) }
             }
         }
         let totals = try? engine.accounting?.ledger?.totals(session: session)

@@ -44,11 +44,14 @@ public enum DebatePlanner {
 /// Prints a conversation as JSON lines or labelled text, and returns its exit code.
 public struct DebatePrinter {
     public var output: @Sendable (String) -> Void
+    /// Where waits, retries and failovers are told: stderr.
+    public var notices: @Sendable (String) -> Void
     public var json: Bool
 
-    public init(json: Bool, output: @escaping @Sendable (String) -> Void) {
+    public init(json: Bool, output: @escaping @Sendable (String) -> Void, notices: @escaping @Sendable (String) -> Void) {
         self.json = json
         self.output = output
+        self.notices = notices
     }
 
     /// Runs `plan` and prints it; a signal stops the debate (`interruption`), and its stopped
@@ -82,7 +85,13 @@ public struct DebatePrinter {
             default:
                 break
             }
-            output(json ? jsonLine(event, round: round) : text(event))
+            if json {
+                output(jsonLine(event, round: round))
+            } else if case .turn(let turnEvent) = event, let notice = notice(turnEvent) {
+                notices(notice)
+            } else {
+                output(text(event))
+            }
         }
         let totals = try? ledger?.totals(session: session)
         if json {
@@ -175,10 +184,16 @@ public struct DebatePrinter {
             var text = label(id, asVerdict: false) + "\n"
             if !report.text.isEmpty { text += InertText.sanitize(report.text) + "\n  [partial: the stream failed here]\n" }
             return text + "  failed: \(InertText.sanitize(error.description))\n\n"
-        case .queued, .retry, .failover:
-            return id.role == .moderator ? "" : PlainPrinter(liveStreaming: false).note(event)
         default:
             return ""
+        }
+    }
+
+    /// A wait, a retry or a failover of a speaker or the judge, told on stderr.
+    func notice(_ event: TurnEvent) -> String? {
+        switch event.kind {
+        case .queued, .retry, .failover: return event.turn.role == .moderator ? "" : PlainPrinter.note(event)
+        default: return nil
         }
     }
 

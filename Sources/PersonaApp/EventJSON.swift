@@ -58,7 +58,8 @@ public enum EventJSON {
                  "message": .string(reason.message)])
     }
 
-    /// Any turn event as JSON; nil for those the JSON lines leave out (mid-stream usage).
+    /// Any turn event as JSON; nil for those the JSON lines leave out (mid-stream usage, and the
+    /// moment of sending, which `ttft_ms` already counts from).
     public static func event(_ event: TurnEvent) -> JSON? {
         let id = event.turn
         switch event.kind {
@@ -69,7 +70,7 @@ public enum EventJSON {
         case .queued(let wait): return queued(id, wait: wait)
         case .retry(let attempt): return retry(id, attempt)
         case .failover(let from, let reason): return failover(id, from: from, reason: reason)
-        case .usage: return nil
+        case .usage, .sent: return nil
         }
     }
 

@@ -6,35 +6,54 @@ import TerminalUI
 ///
 /// With one persona the answer streams as it arrives. With several, each answer is printed whole
 /// under its persona's label as soon as it ends, so that parallel streams never interleave.
-/// Model text is made inert before it reaches the terminal.
+/// Model text is made inert before it reaches the terminal. Waits, retries and failovers are
+/// notices, for stderr, so that stdout holds only the answers; an attempt that failed after
+/// streaming some text leaves that text once, marked, before the next attempt's.
 public struct PlainPrinter {
+    /// What one event prints: answer text for stdout, a notice for stderr.
+    public struct Printed: Equatable {
+        public var text = ""
+        public var notice = ""
+    }
+
     let liveStreaming: Bool
     /// The turns whose label has been printed, by serial.
     private var headerPrinted: Set<Int> = []
+    /// Whether the live attempt has printed text since its label or its last mark.
+    private var attemptPrinted = false
 
     public init(liveStreaming: Bool) {
         self.liveStreaming = liveStreaming
     }
 
-    public mutating func render(_ event: TurnEvent) -> String {
+    public mutating func render(_ event: TurnEvent) -> Printed {
         let id = event.turn
         switch event.kind {
         case .started:
-            guard liveStreaming else { return "" }
+            guard liveStreaming else { return Printed() }
             headerPrinted.insert(id.serial)
-            return Self.label(id) + "\n"
+            return Printed(text: Self.label(id) + "\n")
         case .delta(let text):
-            return liveStreaming ? InertText.sanitize(text) : ""
-        case .usage:
-            return ""
-        case .queued, .retry, .failover:
-            return note(event)
+            guard liveStreaming else { return Printed() }
+            attemptPrinted = attemptPrinted || !text.isEmpty
+            return Printed(text: InertText.sanitize(text))
+        case .usage, .sent:
+            return Printed()
+        case .queued:
+            return Printed(notice: Self.note(event))
+        case .retry, .failover:
+            var printed = Printed(notice: Self.note(event))
+            if attemptPrinted {
+                printed.text = "\n  [partial: this attempt failed here; the answer starts again below]\n"
+                attemptPrinted = false
+            }
+            return printed
         case .done(let report):
-            return body(id, report) + "  " + Self.figures(report) + "\n\n"
+            return Printed(text: body(id, report) + "  " + Self.figures(report) + "\n\n")
         case .failed(let error, let report):
             var text = body(id, report)
             if !report.text.isEmpty { text += "  [partial: the stream failed here]\n" }
-            return text + "  failed: \(InertText.sanitize(error.description))\n  " + Self.figures(report) + "\n\n"
+            return Printed(text: text + "  failed: \(InertText.sanitize(error.description))\n  " + Self.figures(report) + "\n\n")
         }
     }
 
@@ -48,7 +67,7 @@ public struct PlainPrinter {
     }
 
     /// A one-line note about a wait, a retry or a failover.
-    func note(_ event: TurnEvent) -> String {
+    static func note(_ event: TurnEvent) -> String {
         let name = InertText.sanitize(event.turn.personaName)
         switch event.kind {
         case .queued(let wait):

@@ -109,6 +109,9 @@ public enum ChatReducer {
         case .started:
             // The input is estimated from the request until the provider counts it.
             if pane.counters.inputTokens == nil { pane.counters.inputTokens = event.turn.estimatedInputTokens }
+        case .sent:
+            pane.counters.sentAt = time
+            if case .queued = pane.phase { pane.phase = .waiting }
         case .queued(let wait):
             pane.phase = .queued(until: time + wait)
         case .retry(let retry):
@@ -170,7 +173,8 @@ public enum ChatReducer {
         pane.counters.outputEstimated = report.outputEstimated
         pane.counters.reportedCostPicos = report.costPicos
         pane.counters.reported = true
-        if let first = report.timeToFirstToken, let start = pane.counters.startedAt, pane.counters.firstTokenAt == nil {
+        if let first = report.timeToFirstToken, let start = pane.counters.sentAt ?? pane.counters.startedAt,
+           pane.counters.firstTokenAt == nil {
             pane.counters.firstTokenAt = start + first
         }
     }

@@ -73,6 +73,10 @@ struct MoneyOptions: ParsableArguments {
     @Option(help: "Import prices from a LiteLLM model_prices_and_context_window.json file.")
     var prices: String?
 
+    func validate() throws {
+        if let prices { try requireReadableFile(prices, "--prices") }
+    }
+
     /// `--budget` as dollars; nil when it is not given.
     func budgetCap() throws -> Decimal? {
         guard let budget else { return nil }

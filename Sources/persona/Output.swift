@@ -10,6 +10,11 @@ enum Output {
         try? FileHandle.standardOutput.write(contentsOf: Data(Secrets.redact(text).utf8))
     }
 
+    /// A line about a run's progress (a wait, a retry, a failover), on stderr as it is.
+    static func notice(_ text: String) {
+        try? FileHandle.standardError.write(contentsOf: Data(Secrets.redact(text).utf8))
+    }
+
     static func error(_ text: String) {
         try? FileHandle.standardError.write(contentsOf: Data(("persona: " + Secrets.redact(text) + "\n").utf8))
     }
@@ -29,6 +34,23 @@ extension ExitCode {
 func failure(_ message: String, _ code: ExitCode) -> ExitCode {
     Output.error(message)
     return code
+}
+
+/// A file named on the command line, checked before anything runs: a missing or unreadable one
+/// ends the command with exit code 2 and a line that names it and the option.
+func requireReadableFile(_ path: String, _ option: String) throws {
+    var isFolder: ObjCBool = false
+    let reason: String
+    if !FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
+        reason = "no such file"
+    } else if isFolder.boolValue {
+        reason = "is a folder, not a file"
+    } else if !FileManager.default.isReadableFile(atPath: path) {
+        reason = "cannot be read (permission denied)"
+    } else {
+        return
+    }
+    throw failure("\(path): \(reason) (\(option))", .usageOrConfig)
 }
 
 /// Runs `body`, printing an error it throws and exiting with its code: a usage or config problem

@@ -197,20 +197,30 @@ final class AskCLITests: XCTestCase {
     }
 }
 
-/// Retries as `persona ask --json` shows them.
+/// Retries as `persona ask` shows them.
 final class RetryCLITests: XCTestCase {
-    func testARetryEventThenDoneAfterA429() throws {
-        final class Once: @unchecked Sendable {
-            private let lock = NSLock()
-            private var first = true
-            func next() -> MockBehavior {
-                lock.withLock {
-                    defer { first = false }
-                    return first ? MockBehavior(status: 429, headers: ["Retry-After": "1"]) : MockBehavior(tokens: 5)
-                }
+    /// Answers the first request with `first`, the others with `then`.
+    final class Once: @unchecked Sendable {
+        private let lock = NSLock()
+        private var isFirst = true
+        private let first: MockBehavior
+        private let then: MockBehavior
+
+        init(_ first: MockBehavior, then: MockBehavior) {
+            self.first = first
+            self.then = then
+        }
+
+        func next() -> MockBehavior {
+            lock.withLock {
+                defer { isFirst = false }
+                return isFirst ? first : then
             }
         }
-        let once = Once()
+    }
+
+    func testARetryEventThenDoneAfterA429() throws {
+        let once = Once(MockBehavior(status: 429, headers: ["Retry-After": "1"]), then: MockBehavior(tokens: 5))
         let server = try MockServer { _ in once.next() }
         defer { server.stop() }
         let cli = try CLI()
@@ -226,5 +236,28 @@ final class RetryCLITests: XCTestCase {
         XCTAssertEqual(retry["reason"]?.string, "rate_limit")
         let entries = try JSON.parse(try cli.run(["costs", "entries", "--json"]).stdout)["entries"]?.array ?? []
         XCTAssertEqual(entries.compactMap { $0["status"]?.string }, ["ok", "failed"], "each attempt is a ledger row")
+    }
+
+    func testPlainOutputKeepsAFailedAttemptsTextOnceMarkedAndTellsTheRetryOnStderr() throws {
+        let once = Once(MockBehavior(tokens: 20, dropAfter: 4), then: MockBehavior(tokens: 5))
+        let server = try MockServer { _ in once.next() }
+        defer { server.stop() }
+        let cli = try CLI()
+        defer { cli.remove() }
+        try "retry: { max_retries: 1, base_delay: 0.1 }\n".write(to: cli.home.appendingPathComponent("config.yaml"),
+                                                                 atomically: true, encoding: .utf8)
+        let result = try cli.run(["ask", "hi", "--model", "openai:gpt-4o-mini"],
+                                 environment: ["OPENAI_BASE_URL": server.baseURL + "/v1", "OPENAI_API_KEY": "k"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let partial = MockServer.generatedDeltas(4).joined()
+        let answer = MockServer.generatedDeltas(5).joined()
+        XCTAssertTrue(result.stdout.contains(partial + "\n  [partial: this attempt failed here; the answer starts again below]\n"
+                                             + answer), result.stdout)
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(Array(lines.prefix(4)), ["── Assistant · openai:gpt-4o-mini ──", Substring(partial),
+                                                 "  [partial: this attempt failed here; the answer starts again below]",
+                                                 Substring(answer)], "the failed attempt's text appears once")
+        XCTAssertFalse(result.stdout.contains("retry 1/1"), result.stdout)
+        XCTAssertTrue(result.stderr.contains("retry 1/1"), result.stderr)
     }
 }

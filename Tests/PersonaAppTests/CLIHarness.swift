@@ -34,16 +34,24 @@ struct CLI {
         try runTogether([arguments], environment: environment)[0]
     }
 
+    /// Runs a command that takes no `--home`, such as `completions`.
+    func runWithoutHome(_ arguments: [String]) throws -> Result {
+        try collect(start(arguments, environment: [:], home: false))
+    }
+
     /// Starts every command at once, as separate processes sharing the home, and waits for all.
     func runTogether(_ commands: [[String]], environment: [String: String] = [:]) throws -> [Result] {
         let started = try commands.map { try start($0, environment: environment) }
-        return started.map { process, out, err in
-            let stdout = out.fileHandleForReading.readDataToEndOfFile()
-            let stderr = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                          stderr: String(decoding: stderr, as: UTF8.self))
-        }
+        return started.map(collect)
+    }
+
+    private func collect(_ started: (Process, Pipe, Pipe)) -> Result {
+        let (process, out, err) = started
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     /// Starts a command and returns at once, for tests that signal it while it runs.
@@ -52,10 +60,10 @@ struct CLI {
         return Running(process: process, stdout: out, stderr: err)
     }
 
-    private func start(_ arguments: [String], environment: [String: String]) throws -> (Process, Pipe, Pipe) {
+    private func start(_ arguments: [String], environment: [String: String], home withHome: Bool = true) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = arguments + ["--home", home.path]
+        process.arguments = arguments + (withHome ? ["--home", home.path] : [])
         var base = ["PATH": "/usr/bin:/bin", "HOME": home.path, "NO_COLOR": "1"]
         base.merge(environment) { _, new in new }
         process.environment = base

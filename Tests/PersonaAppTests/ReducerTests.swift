@@ -225,6 +225,18 @@ final class ReducerTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.contains("✗ failed: rate_limit") })
     }
 
+    func testTimeToFirstTokenCountsFromSendingNotFromTheQueue() {
+        var state = state(panes: 1, width: 120)
+        send("go", &state)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .queued(wait: 3)), at: 1)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .sent), at: 4)
+        XCTAssertEqual(state.panes[0].phase, .waiting)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .delta("Hi")), at: 4.25)
+        XCTAssertEqual(state.panes[0].counters.timeToFirstToken, 0.25)
+        XCTAssertTrue(ChatView.render(state).frame.lines.contains { $0.contains("ttft 0.25s") },
+                      ChatView.render(state).frame.lines.joined(separator: "\n"))
+    }
+
     func testARetryStartsTheAnswerOverButKeepsTheInputEstimate() {
         var state = state(panes: 1, width: 80)
         send("go", &state, estimate: 42)

@@ -250,6 +250,7 @@ public final class ConversationEngine: Sendable {
         }
         // A model may echo a key it was shown; it is hidden before any delta reaches a screen.
         let redactor = StreamingRedactor()
+        onEvent(TurnEvent(id, .sent))
         let outcome = await runner.run(request, endpoint: route.endpoint) { event in
             switch event {
             case .delta(let text):

@@ -77,6 +77,9 @@ public struct TurnEvent: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// The turn began: its request is about to be sent.
         case started
+        /// An attempt's request went out, past the budget, the rate limiter and any queue for the
+        /// server: time to first token counts from here.
+        case sent
         case delta(String)
         /// Usage reported mid-stream, merged so far.
         indirect case usage(Usage)
@@ -94,7 +97,7 @@ public struct TurnEvent: Sendable, Equatable {
     public var endsAnAttempt: Bool {
         switch kind {
         case .done, .failed, .retry, .failover: return true
-        case .started, .delta, .usage, .queued: return false
+        case .started, .sent, .delta, .usage, .queued: return false
         }
     }
 }

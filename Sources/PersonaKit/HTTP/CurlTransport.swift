@@ -280,7 +280,7 @@ private final class Transfer: @unchecked Sendable {
         persona_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(max(1, timeouts.connect * 1000)))
         persona_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
         persona_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
-        persona_easy_setopt_string(easy, CURLOPT_USERAGENT, "persona/0.1")
+        persona_easy_setopt_string(easy, CURLOPT_USERAGENT, "persona/" + PersonaVersion.number)
         persona_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
         persona_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
         persona_easy_setopt_pointer(easy, CURLOPT_PRIVATE, context)

@@ -35,7 +35,8 @@ struct Ask: AsyncParsableCommand {
         }
         let interruption = Interruption()
         interruption.install()
-        let code = await AskRunner(engine: EngineSetup.make(workspace: workspace, accounting: accounting), output: Output.write)
+        let code = await AskRunner(engine: EngineSetup.make(workspace: workspace, accounting: accounting), output: Output.write,
+                                notices: Output.notice)
             .run(turns, json: json, session: session, interruption: interruption)
         if code != 0 { throw ExitCode(code) }
     }

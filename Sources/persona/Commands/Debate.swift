@@ -41,7 +41,7 @@ struct Debate: AsyncParsableCommand {
                                   store: SessionStore(database: database))
         let interruption = Interruption()
         interruption.install()
-        let code = await DebatePrinter(json: json, output: Output.write).run(runner, plan, message: topic, interruption: interruption)
+        let code = await DebatePrinter(json: json, output: Output.write, notices: Output.notice).run(runner, plan, message: topic, interruption: interruption)
         if code != 0 { throw ExitCode(code) }
     }
 }

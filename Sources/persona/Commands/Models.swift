@@ -20,10 +20,20 @@ struct Models: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        if let prices { try requireReadableFile(prices, "--prices") }
+    }
+
     func run() throws {
         let workspace = global.workspace()
         let (catalog, issues) = PriceCatalog.load(config: workspace.config, pricesFile: prices, home: workspace.paths.home)
         for issue in issues { Output.error("prices: \(issue)") }
+        if let provider {
+            let known = Set(catalog.all.map(\.key.provider) + workspace.providers.names).sorted()
+            guard known.contains(provider.lowercased()) else {
+                throw failure("--provider: no provider '\(provider)'; known: \(known.joined(separator: ", "))", .usageOrConfig)
+            }
+        }
         guard unpriced else { return Output.write(ModelsReport.render(catalog, provider: provider, json: json)) }
         do {
             Output.write(try ModelsReport.unpriced(try Ledger(path: workspace.paths.database), catalog: catalog, json: json))

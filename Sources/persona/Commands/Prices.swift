@@ -16,6 +16,11 @@ struct Prices: AsyncParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws {
+            guard !from.hasPrefix("http://"), !from.hasPrefix("https://") else { return }
+            try requireReadableFile(from, "--from")
+        }
+
         func run() async throws {
             do {
                 let stored = try await PriceUpdate.run(from: from, home: global.paths().home)

@@ -70,9 +70,14 @@ struct Sessions: ParsableCommand {
         @Argument(help: "The JSON export file.") var file: String
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws { try requireReadableFile(file, "the export to import") }
+
         func run() throws {
+            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                throw failure("\(file): cannot be read as UTF-8 text (the export to import)", .usageOrConfig)
+            }
             do {
-                let (info, messages) = try SessionsReport.importJSON(try String(contentsOfFile: file, encoding: .utf8))
+                let (info, messages) = try SessionsReport.importJSON(text)
                 let store = try Sessions.store(global)
                 guard try store.load(info.id) == nil else {
                     throw failure("session \(info.id) is already saved", .usageOrConfig)
