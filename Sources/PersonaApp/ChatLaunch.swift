@@ -50,10 +50,10 @@ public struct ChatLaunch {
         let planner = try TurnPlanner(workspace: workspace, model: options.model)
         self.planner = planner
         var resumed: (info: SessionInfo, messages: [TranscriptMessage])?
-        if let id = options.resume {
-            guard let saved = try SessionStore(database: database).load(id) else {
-                throw UsageError("no session '\(id)'; `persona sessions list` shows them")
-            }
+        if let reference = options.resume {
+            let store = SessionStore(database: database)
+            let id = try store.find(reference)
+            guard let saved = try store.load(id) else { throw UsageError("session \(id) was removed while Persona started") }
             resumed = saved
             roster = try planner.participants(resuming: saved.info)
         } else {

@@ -6,14 +6,6 @@ import TerminalUI
 import Glibc
 #endif
 
-/// Figures about one presented frame, for the benchmark, and the state it showed, for tests.
-public struct FrameReport: Sendable {
-    /// Seconds spent drawing the state into a frame, and handing the changes to the screen.
-    public var renderSeconds: Double
-    public var presentSeconds: Double
-    public var state: AppState
-}
-
 /// The chat screen's run loop: it sleeps in `select` on the terminal and the inbox's wake pipe,
 /// takes keys, signals and engine events, reduces them, hands the effects to the session, and
 /// draws at most 60 frames a second, only when something changed.
@@ -93,8 +85,13 @@ public final class ChatRunLoop {
         }
     }
 
-    /// Waits for the turns quitting stopped to record what they cost and streamed.
-    public func settle() async { await session.settle() }
+    /// Waits for the turns quitting stopped to record what they cost and streamed, then records
+    /// the session's setup; returns how to name it to resume it (`ChatSession.recordSetup`).
+    @discardableResult
+    public func settle() async -> String? {
+        await session.settle()
+        return session.recordSetup(state)
+    }
 
     /// Runs the screen on the calling thread until quit. The first message goes out before the
     /// welcome opens, so the overlay's any-key-closes cannot swallow it and the answers stream behind it.

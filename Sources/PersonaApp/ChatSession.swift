@@ -109,6 +109,24 @@ public final class ChatSession {
         }
     }
 
+    /// Records the session's setup as the screen leaves it (roster, models, mode, rounds, judge),
+    /// so that a resume brings it back; returns the shortest way to name the session, or nil
+    /// when nothing of it was saved.
+    public func recordSetup(_ state: AppState) -> String? {
+        guard let store, !transcript.isEmpty else { return nil }
+        let members = state.panes.filter { $0.personaID != state.judgeID }.map {
+            SessionInfo.Member(persona: $0.personaID, name: $0.name, model: $0.model)
+        }
+        let info = SessionInfo(id: state.session, mode: state.mode, topic: "", roster: members, rounds: state.debateRounds,
+                               judge: state.judgeID)
+        do {
+            try store.updateSetup(info)
+            return try store.shortReference(state.session)
+        } catch {
+            return state.session
+        }
+    }
+
     /// Stops every conversation; each stopped turn still records what it cost and streamed.
     public func stopAll() {
         for started in conversations { started.cancel() }

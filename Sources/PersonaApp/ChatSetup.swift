@@ -41,13 +41,16 @@ public enum ChatSetup {
             .compactMap { $0 }.joined(separator: ", ")
     }
 
-    /// Refills the panes from a saved session: the user's messages in every pane, and each answer
-    /// in its persona's. What the session spent comes from the ledger.
+    /// Refills the panes from a saved session: each of the user's messages in the panes of the
+    /// personas that were there for it (in every pane if none answered it yet), and each answer in
+    /// its persona's. What the session spent comes from the ledger.
     static func refill(_ state: inout AppState, from messages: [TranscriptMessage]) {
+        let seen = state.panes.map { TranscriptMessage.userRoundsSeen(by: $0.personaID, in: messages) }
         for message in messages {
             switch message.role {
             case .user:
-                ChatReducer.appendUserEntry(message.text, state: &state)
+                let present = state.panes.indices.filter { seen[$0].contains(message.round) }
+                ChatReducer.appendUserEntry(message.text, to: present.isEmpty ? Array(state.panes.indices) : present, state: &state)
             case .persona, .judge:
                 guard let index = state.panes.firstIndex(where: { $0.personaID == message.speaker }) else { continue }
                 let status: TranscriptEntry.Status = message.status == .complete ? .complete

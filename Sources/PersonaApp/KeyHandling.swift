@@ -129,8 +129,8 @@ extension ChatReducer {
         return [.converse(text)]
     }
 
-    static func appendUserEntry(_ text: String, state: inout AppState) {
-        for index in state.panes.indices {
+    static func appendUserEntry(_ text: String, to panes: [Int]? = nil, state: inout AppState) {
+        for index in panes ?? Array(state.panes.indices) {
             state.panes[index].entries.append(TranscriptEntry(id: state.nextEntryID, role: .user, text: text, status: .complete))
             state.nextEntryID += 1
         }

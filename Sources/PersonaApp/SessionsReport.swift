@@ -18,12 +18,51 @@ public enum SessionsReport {
     public static func list(_ sessions: [SessionSummary], costs: [String: CostTotals]) -> String {
         guard !sessions.isEmpty else { return "No saved sessions yet.\n" }
         return TextTable.render(
-            header: ["ID", "CREATED", "MODE", "PERSONAS", "TURNS", "COST", "TOPIC"],
+            header: ["ID", "NAME", "CREATED", "MODE", "PERSONAS", "TURNS", "COST", "TOPIC"],
             rows: sessions.map { summary in
-                [summary.info.id, date(summary.info.created), summary.info.mode.rawValue,
+                [summary.info.id, InertText.sanitize(summary.info.name ?? ""), date(summary.info.created), summary.info.mode.rawValue,
                  summary.info.roster.map(\.persona).joined(separator: ","), "\(summary.turns)",
-                 costs[summary.info.id].map(CostsReport.money) ?? "-", summary.info.topic]
-            }, maxWidths: [26, 16, 11, 30, 5, 22, 50])
+                 costs[summary.info.id].map(CostsReport.money) ?? "-", InertText.sanitize(summary.info.topic)]
+            }, maxWidths: [26, 20, 16, 11, 30, 5, 22, 50])
+    }
+
+    /// The list as JSON: each session with its name, setup, turns and the ledger's cost.
+    public static func listJSON(_ sessions: [SessionSummary], costs: [String: CostTotals]) -> String {
+        JSON.object(["sessions": .array(sessions.map { summary in
+            let totals = costs[summary.info.id]
+            return .object([
+                "id": .string(summary.info.id), "name": summary.info.name.map { .string($0) } ?? .null,
+                "created": .string(iso(summary.info.created)), "mode": .string(summary.info.mode.rawValue),
+                "personas": .array(summary.info.roster.map { .string($0.persona) }), "turns": .int(summary.turns),
+                "cost_usd": totals.flatMap { $0.unpriced > 0 ? nil : $0.picos }.map(EventJSON.amount) ?? .null,
+                "estimated": .bool((totals?.estimated ?? 0) > 0), "topic": .string(summary.info.topic),
+            ])
+        })]).serialized + "\n"
+    }
+
+    /// Search results: the session, who spoke in which round, and the matching words in `[…]`.
+    public static func search(_ hits: [SessionSearchHit], query: String) -> String {
+        guard !hits.isEmpty else { return "No message holds every word of '\(InertText.sanitize(query))'.\n" }
+        return TextTable.render(
+            header: ["SESSION", "ROUND", "WHO", "MATCH"],
+            rows: hits.map { hit in
+                [hit.sessionName.map(InertText.sanitize) ?? hit.session, "\(hit.round)", InertText.sanitize(hit.speakerName),
+                 InertText.sanitize(hit.snippet.split(whereSeparator: \.isNewline).joined(separator: " "))]
+            }, maxWidths: [26, 5, 20, 90])
+    }
+
+    public static func searchJSON(_ hits: [SessionSearchHit]) -> String {
+        JSON.object(["matches": .array(hits.map { hit in
+            .object(["session": .string(hit.session), "name": hit.sessionName.map { .string($0) } ?? .null,
+                     "topic": .string(hit.topic), "round": .int(hit.round), "speaker": .string(hit.speaker),
+                     "speaker_name": .string(hit.speakerName), "snippet": .string(hit.snippet)])
+        })]).serialized + "\n"
+    }
+
+    /// A topic's first line, cut to 40 characters, for a one-line mention.
+    public static func excerpt(_ text: String) -> String {
+        let line = InertText.sanitize(text.split(whereSeparator: \.isNewline).first.map(String.init) ?? "")
+        return line.count > 40 ? String(line.prefix(39)) + "…" : line
     }
 
     /// `cost $0.0123 in 14 requests (retries, the moderator's and the judge's included)`.

@@ -112,17 +112,23 @@ final class ChatSessionTests: XCTestCase {
         }
     }
 
-    func driver(_ ids: [String], transcript: [TranscriptMessage] = [], session: String = "s1") throws -> Driver {
-        let environment = ["OPENAI_API_KEY": "k", "OPENAI_BASE_URL": server.baseURL + "/v1", "ANTHROPIC_API_KEY": "k",
-                           "ANTHROPIC_BASE_URL": server.baseURL]
-        let workspace = Workspace.load(paths: PersonaPaths.resolve(home: home.path, config: nil, environment: environment),
-                                       environment: environment, bundledPersonas: nil)
+    var environment: [String: String] {
+        ["OPENAI_API_KEY": "k", "OPENAI_BASE_URL": server.baseURL + "/v1", "ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": server.baseURL]
+    }
+
+    func workspace() -> Workspace {
+        Workspace.load(paths: PersonaPaths.resolve(home: home.path, config: nil, environment: environment), environment: environment,
+                       bundledPersonas: nil)
+    }
+
+    func driver(_ ids: [String], transcript: [TranscriptMessage] = [], session: String = "s1", store: SessionStore? = nil) throws -> Driver {
+        let workspace = workspace()
         let planner = TurnPlanner(workspace: workspace)
         let participants = try planner.participants(named: ids)
         let accounting = Accounting(catalog: try PriceCatalog.bundled())
         let sink = RecordingSink()
         let chat = ChatSession(engine: ConversationEngine(accounting: accounting), planner: planner,
-                               personas: participants.map(\.persona), store: nil, transcript: transcript, sink: sink)
+                               personas: participants.map(\.persona), store: store, transcript: transcript, sink: sink)
         var state = ChatSetup.state(for: participants, session: session, accounting: accounting, workspace: workspace, width: 140,
                                     height: 30, resumed: transcript)
         state.notice = nil
@@ -201,6 +207,52 @@ final class ChatSessionTests: XCTestCase {
         let contents = (body["messages"]?.array ?? []).dropFirst().map { $0["content"]?.string ?? "" }
         XCTAssertEqual(contents, ["First question?", "An earlier answer.", "And now?"])
         XCTAssertEqual(chat.state.round, 2, "the next message opens round 2")
+    }
+
+    func testResumeBringsBackTheLastRosterModelsModeRoundsAndJudge() async throws {
+        let store = SessionStore(database: try PersonaDatabase(path: workspace().paths.database))
+        let chat = try driver(["skeptic", "optimist"], session: "20261204-101500-abcd", store: store)
+        chat.type("Hello?")
+        await chat.waitForTheConversation()
+        chat.type("/drop optimist")
+        chat.type("/model skeptic anthropic:claude-haiku-4-5")
+        chat.type("/mode rounds")
+        chat.type("/rounds 2")
+        chat.type("/judge judge")
+        XCTAssertEqual(chat.session.recordSetup(chat.state), "20261204-101500", "what quitting prints to resume with")
+
+        let launch = try ChatLaunch(ChatLaunch.Options(resume: "last"), workspace: workspace(), warn: { _ in })
+        XCTAssertEqual(launch.roster.map(\.persona.id), ["skeptic"])
+        XCTAssertEqual(launch.roster.first?.model.description, "anthropic:claude-haiku-4-5")
+        XCTAssertEqual(launch.judge?.persona.id, "judge")
+        let state = launch.runLoop(screen: HeadlessScreen(width: 120, height: 30)).currentState
+        XCTAssertEqual(state.mode, .rounds)
+        XCTAssertEqual(state.debateRounds, 2)
+        XCTAssertEqual(state.panes.map(\.personaID), ["skeptic", "judge"])
+    }
+
+    func testADroppedPersonaNeverSeesWhatWasSentWhileItWasAway() async throws {
+        let chat = try driver(["skeptic", "optimist"])
+        chat.type("First, to both.")
+        await chat.waitForTheConversation()
+        chat.type("/drop optimist")
+        chat.type("Only the skeptic hears this.")
+        await chat.waitForTheConversation()
+        chat.type("/add optimist")
+        XCTAssertEqual(chat.state.panes.first { $0.personaID == "optimist" }?.entries.count, 0, "it comes back to an empty pane")
+        chat.type("Both again.")
+        await chat.waitForTheConversation()
+        let optimist = try XCTUnwrap(server.requests.last { request in
+            (try? JSON.parse(request.body))?["messages"]?[0]?["content"]?.string == "You are optimist."
+        })
+        let contents = ((try JSON.parse(optimist.body))["messages"]?.array ?? []).dropFirst().map { $0["content"]?.string ?? "" }
+        XCTAssertEqual(contents, ["First, to both.", "optimist-1", "Both again."])
+
+        // A resumed session shows it the same way.
+        let resumed = try driver(["skeptic", "optimist"], transcript: chat.session.transcript)
+        let optimistPane = try XCTUnwrap(resumed.state.panes.first { $0.personaID == "optimist" })
+        XCTAssertEqual(optimistPane.entries.map(\.text), ["First, to both.", "optimist-1", "Both again.", "optimist-2"])
+        XCTAssertEqual(resumed.state.panes[0].entries.filter { $0.role == .user }.count, 3)
     }
 
     func testAFailoverIsRelayedWithTheNewModelsFacts() async throws {

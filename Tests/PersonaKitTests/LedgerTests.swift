@@ -110,6 +110,7 @@ final class LedgerTests: XCTestCase {
                                                        estimated: 2))
         let store = SessionStore(database: try PersonaDatabase(path: path))
         XCTAssertEqual(try store.load("s")?.messages.first?.costPicos, 602_000_000)
+        XCTAssertEqual(try store.search("hi").map(\.session), ["s"], "messages saved before the search index are indexed")
     }
 
     // MARK: Reservations

@@ -122,7 +122,7 @@ rm -f "$work/exit"
 tmux new-session -d -s "$session" -x 120 -y 30 \
     "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 \
      PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/home --mode rounds --rounds 3 \
-     --personas skeptic,optimist,pragmatist --model openai:mock+tokens=12+delay=0.02; echo \$? > $work/exit"
+     --personas skeptic,optimist,pragmatist --model openai:mock+tokens=12+delay=0.02; echo \$? > $work/exit; sleep 3"
 tmux set-option -t "$session" remain-on-exit on >/dev/null
 check "the debate screen opens in rounds mode" wait_for "│ rounds" 10
 tmux send-keys -t "$session" "Debate: four-day weeks?" Enter
@@ -135,6 +135,8 @@ tmux send-keys -t "$session" C-c
 tmux send-keys -t "$session" C-c
 for _ in $(seq 50); do [ -f "$work/exit" ] && break; sleep 0.1; done
 check "the debate screen quits with status 0" test "$(cat "$work/exit" 2>/dev/null)" = "0"
+# The shell outlives the app a little, so that tmux reads the app's last line before the pane dies.
+check "and says how to resume it" wait_for "resume with: persona --resume 20" 3
 
 sessions="$("$bin/persona" sessions list --home "$work/home")"
 debate_id="$(echo "$sessions" | awk '$4 == "rounds" {print $1; exit}')"

@@ -74,13 +74,26 @@ public struct TranscriptMessage: Sendable, Equatable {
     var isVisibleToPersonas: Bool {
         (role == .user || role == .persona) && status != .failed && !text.isEmpty
     }
+
+    /// The rounds of the user's messages that persona `id` took part in: it spoke (or tried to)
+    /// between that message and the next. A persona dropped, left out by `/solo` or added later
+    /// did not see the messages sent while it was away.
+    public static func userRoundsSeen(by id: String, in transcript: [TranscriptMessage]) -> Set<Int> {
+        let userRounds = transcript.filter { $0.role == .user }.map(\.round).sorted()
+        var seen: Set<Int> = []
+        for message in transcript where message.speaker == id && message.role != .user {
+            if let round = userRounds.last(where: { $0 <= message.round }) { seen.insert(round) }
+        }
+        return seen
+    }
 }
 
 /// Builds what one persona sees in each mode, and trims it to the model's context window.
 public enum PromptBuilder {
     /// The messages persona `id` is sent for its turn in `round`.
     ///
-    /// - parallel: the user's messages and its own replies, nothing else.
+    /// - parallel: the user's messages it was there for (`userRoundsSeen`, and this round's) and
+    ///   its own replies, nothing else.
     /// - rounds: round 1 alone; in round k it also gets the others' round k−1 answers in one user
     ///   message naming each speaker (`[The Skeptic]: …`). Its own answers are `assistant`.
     /// - round-robin and moderated: everything said before its turn, its own words as `assistant`
@@ -91,7 +104,8 @@ public enum PromptBuilder {
         var messages: [ChatMessage] = []
         switch mode {
         case .parallel:
-            for message in visible where message.role == .user || message.speaker == id {
+            let seen = TranscriptMessage.userRoundsSeen(by: id, in: transcript).union([round])
+            for message in visible where (message.role == .user && seen.contains(message.round)) || message.speaker == id {
                 messages.append(ChatMessage(role: message.speaker == id ? .assistant : .user, content: message.text))
             }
         case .rounds:

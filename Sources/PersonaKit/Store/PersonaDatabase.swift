@@ -114,6 +114,21 @@ public final class PersonaDatabase: Sendable {
         migrator.registerMigration("money-v4-picodollars-reservations") { db in
             try migrateToPicodollars(db)
         }
+        migrator.registerMigration("sessions-v5-names-search") { db in
+            // A session can be named; every message's text is indexed for `persona sessions search`.
+            try db.execute(sql: """
+                ALTER TABLE sessions ADD COLUMN name TEXT;
+                CREATE UNIQUE INDEX sessions_name ON sessions(name COLLATE NOCASE) WHERE name IS NOT NULL;
+                CREATE VIRTUAL TABLE messages_search USING fts5(text, content='messages', content_rowid='id');
+                INSERT INTO messages_search(messages_search) VALUES ('rebuild');
+                CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+                    INSERT INTO messages_search(rowid, text) VALUES (new.id, new.text);
+                END;
+                CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+                    INSERT INTO messages_search(messages_search, rowid, text) VALUES ('delete', old.id, old.text);
+                END;
+                """)
+        }
         return migrator
     }
 

@@ -22,9 +22,11 @@ public struct SessionInfo: Sendable, Equatable {
     public var roster: [Member]
     public var rounds: Int?
     public var judge: String?
+    /// A name given with `persona sessions rename`, which commands accept instead of the id.
+    public var name: String?
 
     public init(id: String, created: Date = Date(), mode: ConversationMode, topic: String, roster: [Member], rounds: Int? = nil,
-                judge: String? = nil) {
+                judge: String? = nil, name: String? = nil) {
         self.id = id
         self.created = created
         self.mode = mode
@@ -32,6 +34,7 @@ public struct SessionInfo: Sendable, Equatable {
         self.roster = roster
         self.rounds = rounds
         self.judge = judge
+        self.name = name
     }
 }
 
@@ -42,24 +45,41 @@ public struct SessionSummary: Sendable, Equatable {
 }
 
 /// Saved sessions in `persona.db`. A message is written, in its own transaction, when its turn
-/// ends, so a crash loses at most the turns still streaming.
+/// ends, so a crash loses at most the turns still streaming. The session's setup (roster, models,
+/// mode, rounds, judge) is written again with each conversation and when the screen closes, so
+/// that a resume brings back the last one.
 public final class SessionStore: Sendable {
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     public init(database: PersonaDatabase) {
         pool = database.pool
     }
 
-    /// Stores a session; a key pasted into the topic is stored hidden, as in its messages.
+    /// Stores a session, or its new setup when it is stored already (its topic, time and name
+    /// stay); a key pasted into the topic is stored hidden, as in its messages.
     public func create(_ info: SessionInfo) throws {
-        let roster = JSON.array(info.roster.map { member in
-            .object(["persona": .string(member.persona), "name": .string(member.name), "model": .string(member.model.description)])
-        }).serialized
         try pool.write { db in
             try db.execute(sql: """
-                INSERT OR IGNORE INTO sessions (id, created_ms, mode, topic, roster, rounds, judge) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [info.id, Self.milliseconds(info.created), info.mode.rawValue, Secrets.redact(info.topic), roster, info.rounds, info.judge])
+                INSERT INTO sessions (id, created_ms, mode, topic, roster, rounds, judge, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET mode = excluded.mode, roster = excluded.roster, rounds = excluded.rounds,
+                    judge = excluded.judge
+                """, arguments: [info.id, Self.milliseconds(info.created), info.mode.rawValue, Secrets.redact(info.topic),
+                                 Self.rosterJSON(info.roster), info.rounds, info.judge, info.name])
         }
+    }
+
+    /// Records a stored session's setup as it stands now; a session never stored stays so.
+    public func updateSetup(_ info: SessionInfo) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE sessions SET mode = ?, roster = ?, rounds = ?, judge = ? WHERE id = ?",
+                           arguments: [info.mode.rawValue, Self.rosterJSON(info.roster), info.rounds, info.judge, info.id])
+        }
+    }
+
+    static func rosterJSON(_ roster: [SessionInfo.Member]) -> String {
+        JSON.array(roster.map { member in
+            .object(["persona": .string(member.persona), "name": .string(member.name), "model": .string(member.model.description)])
+        }).serialized
     }
 
     /// Stores a message; a key a provider echoed into its text or error is stored hidden.
@@ -86,13 +106,11 @@ public final class SessionStore: Sendable {
         }
     }
 
-    /// A session and its messages in order; nil when there is no such session. `id` may be a
-    /// unique prefix.
+    /// A session, named by its id, and its messages in order; nil when there is no such session.
+    /// `SessionStore.find` turns a prefix, `last` or a name into the id.
     public func load(_ id: String) throws -> (info: SessionInfo, messages: [TranscriptMessage])? {
         try pool.read { db in
-            let matches = try Row.fetchAll(db, sql: "SELECT * FROM sessions WHERE id = ? OR id LIKE ? ORDER BY id = ? DESC LIMIT 2",
-                                           arguments: [id, id + "%", id])
-            guard let row = matches.first, matches.count == 1 || (row["id"] as String) == id else { return nil }
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ?", arguments: [id]) else { return nil }
             let info = Self.info(row)
             let messages = try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE session = ? ORDER BY id", arguments: [info.id])
                 .map(Self.message)
@@ -116,7 +134,7 @@ public final class SessionStore: Sendable {
         }
         return SessionInfo(id: row["id"], created: Date(timeIntervalSince1970: Double(row["created_ms"] as Int64) / 1000),
                            mode: ConversationMode(rawValue: row["mode"]) ?? .parallel, topic: row["topic"], roster: roster,
-                           rounds: row["rounds"], judge: row["judge"])
+                           rounds: row["rounds"], judge: row["judge"], name: row["name"])
     }
 
     static func message(_ row: Row) -> TranscriptMessage {

@@ -14,7 +14,7 @@ struct Chat: AsyncParsableCommand {
     @OptionGroup var roster: RosterOptions
     @OptionGroup var conversation: ConversationOptions
 
-    @Option(help: "Reopen a saved session (see `persona sessions list`).")
+    @Option(help: "Reopen a saved session with its last roster: its id, a unique start of it, its name, or `last`.")
     var resume: String?
 
     @OptionGroup var money: MoneyOptions
@@ -39,11 +39,12 @@ struct Chat: AsyncParsableCommand {
         await loop.runOnOwnThread(firstMessage: topic, welcome: FirstRun.shouldWelcome(paths))
         // The terminal first, so that a second signal while the stopped turns settle leaves it whole.
         screen.stop()
-        await loop.settle()
+        let resumable = await loop.settle()
         if let ledgerFailure = launch.accounting.ledgerFailure {
             throw failure("the cost ledger \(workspace.paths.database) stopped taking rows: \(ledgerFailure); nothing more was sent",
                           .turnFailed)
         }
+        if let resumable { Output.write("resume with: persona --resume \(resumable)\n") }
         if let signal = loop.endedBySignal { throw ExitCode(128 + signal) }
     }
 }

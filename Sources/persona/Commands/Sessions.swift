@@ -5,8 +5,11 @@ import PersonaKit
 
 struct Sessions: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Saved conversations: list them, show one, export one, or import an export.",
-        subcommands: [List.self, Show.self, Export.self, Import.self], defaultSubcommand: List.self)
+        abstract: "Saved conversations: list, search, show, export, import, rename or remove them.",
+        discussion: "A session is named by its id, a unique start of it, its name, or `last` for the newest.",
+        subcommands: [List.self, Search.self, Show.self, Export.self, Import.self, Rename.self, Remove.self], defaultSubcommand: List.self)
+
+    static let referenceHelp: ArgumentHelp = "The session: its id, a unique start of it, its name, or `last`."
 
     static func database(_ global: GlobalOptions) throws -> PersonaDatabase {
         try PersonaDatabase(path: global.workspace().paths.database)
@@ -16,11 +19,17 @@ struct Sessions: ParsableCommand {
         SessionStore(database: try database(global))
     }
 
+    /// The id of the session `reference` names; one that names none, or several, exits 2.
+    static func find(_ reference: String, in store: SessionStore) throws -> String {
+        do { return try store.find(reference) } catch let error as UsageError { throw failure(error.description, .usageOrConfig) }
+    }
+
     /// A session, its messages, and what it cost as the ledger has it.
-    static func load(_ id: String, _ global: GlobalOptions) throws -> (SessionInfo, [TranscriptMessage], CostTotals) {
+    static func load(_ reference: String, _ global: GlobalOptions) throws -> (SessionInfo, [TranscriptMessage], CostTotals) {
         let database = try database(global)
-        guard let session = try SessionStore(database: database).load(id) else {
-            throw failure("no session '\(id)'; `persona sessions list` shows them", .usageOrConfig)
+        let store = SessionStore(database: database)
+        guard let session = try store.load(try find(reference, in: store)) else {
+            throw failure("no session '\(reference)'; `persona sessions list` shows them", .usageOrConfig)
         }
         return (session.info, session.messages, try Ledger(database: database).totals(session: session.info.id))
     }
@@ -28,18 +37,75 @@ struct Sessions: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Sessions, newest first, with their turns and cost.")
         @Option(help: "How many to list.") var limit = 30
+        @Flag(help: "Print JSON instead of a table.") var json = false
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
             let database = try Sessions.database(global)
             let sessions = try SessionStore(database: database).list(limit: limit)
-            Output.write(SessionsReport.list(sessions, costs: try Ledger(database: database).totals(sessions: sessions.map(\.info.id))))
+            let costs = try Ledger(database: database).totals(sessions: sessions.map(\.info.id))
+            Output.write(json ? SessionsReport.listJSON(sessions, costs: costs) : SessionsReport.list(sessions, costs: costs))
+        }
+    }
+
+    struct Search: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Messages that hold every word of the query, best first.")
+        @Argument(help: "The words to find.") var query: String
+        @Option(help: "How many messages to show.") var limit = 20
+        @Flag(help: "Print JSON instead of a table.") var json = false
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let hits = try Sessions.store(global).search(query, limit: limit)
+            Output.write(json ? SessionsReport.searchJSON(hits) : SessionsReport.search(hits, query: query))
+        }
+    }
+
+    struct Rename: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Name a session, so that commands take the name for its id.")
+        @Argument(help: Sessions.referenceHelp) var session: String
+        @Argument(help: "The new name; \"\" takes the name away.") var name: String
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let store = try Sessions.store(global)
+            let id = try Sessions.find(session, in: store)
+            do { try store.rename(id, to: name.isEmpty ? nil : name) } catch let error as UsageError {
+                throw failure(error.description, .usageOrConfig)
+            }
+            Output.write(name.isEmpty ? "session \(id) has no name now\n" : "session \(id) is named \(name)\n")
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rm",
+            abstract: "Remove a session and its messages; what it spent stays in the cost ledger.")
+        @Argument(help: Sessions.referenceHelp) var session: String
+        @Flag(help: "Remove without asking.") var yes = false
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let store = try Sessions.store(global)
+            let id = try Sessions.find(session, in: store)
+            guard let (info, messages) = try store.load(id) else { throw failure("no session '\(session)'", .usageOrConfig) }
+            if !yes {
+                guard isatty(STDIN_FILENO) == 1 else {
+                    throw failure("rm: asks before removing, and there is no terminal to ask on; add --yes", .usageOrConfig)
+                }
+                Output.notice("Remove session \(id) (\(SessionsReport.excerpt(info.topic)), \(messages.count) messages)? [y/N] ")
+                guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
+                    return Output.write("kept session \(id)\n")
+                }
+            }
+            let removed = try store.remove(id)
+            Output.write("removed session \(id) and its \(removed) messages; its requests stay in the cost ledger\n")
         }
     }
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One session's transcript.")
-        @Argument(help: "The session id (a unique prefix will do).") var id: String
+        @Argument(help: Sessions.referenceHelp) var id: String
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
@@ -50,7 +116,7 @@ struct Sessions: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One session as Markdown (with a YAML header) or JSON.")
-        @Argument(help: "The session id (a unique prefix will do).") var id: String
+        @Argument(help: Sessions.referenceHelp) var id: String
         @Option(help: "markdown or json.") var format = "markdown"
         @OptionGroup var global: GlobalOptions
 
