@@ -69,7 +69,7 @@ public enum FirstRun {
         lines += ["", "On screen: " + roster.joined(separator: ", ")]
         if let choice = workspace.defaultChoice { lines.append("Model: \(choice.model), because \(choice.reason).") }
         lines += ["", "Enter sends · F1 keys · /mode rounds starts debates · F3 costs · F4 providers",
-                  "Settings: \(workspace.paths.configFile)", "/welcome shows this again. Any key closes it."]
+                  "Settings: \(workspace.paths.configFile)", "/welcome shows this again."]
         return lines
     }
 }

@@ -1,14 +1,15 @@
 import PersonaKit
 import TerminalUI
 
-/// The top line: the session, its mode and round, and what the session and the day have cost.
+/// The top line: the session, its mode, a running debate's round, and what the session and the
+/// day have cost.
 enum HeaderView {
     static func draw(_ state: AppState, in rect: Rect, into frame: inout CellBuffer, rows: RowCache<Key>) {
         // The session's part changes seldom and is laid out once per text; the figures change with
         // every token while answers stream, and are written over it as bytes.
         let progress = state.mode == .parallel ? nil : state.progress
-        let key = Key(session: state.session, mode: state.mode, round: state.round, progressRound: progress?.current,
-                      progressTotal: progress?.total ?? 0, width: rect.width)
+        let key = Key(session: state.session, mode: state.mode, progressRound: progress?.current, progressTotal: progress?.total ?? 0,
+                      width: rect.width)
         frame.put(rows.row(key) {
             CellRow(width: rect.width) { line in
                 line.fill(line.bounds, style: Theme.header)
@@ -26,7 +27,6 @@ enum HeaderView {
     struct Key: Hashable {
         var session: String
         var mode: ConversationMode
-        var round: Int
         /// The round of a conversation that counts its rounds, and how many it will run.
         var progressRound: Int?
         var progressTotal: Int
@@ -35,10 +35,10 @@ enum HeaderView {
 
     private static func leftRuns(_ key: Key) -> [StyledRun] {
         var left = [StyledRun(" Persona ", Theme.header), StyledRun("│ \(key.session) │ \(key.mode.rawValue)", Theme.headerDim)]
+        // The count belongs to a debate: each message of a parallel conversation is a round too,
+        // but a count of them would mean nothing.
         if let current = key.progressRound {
             left.append(StyledRun(" │ round \(current)/\(key.progressTotal)", Theme.header))
-        } else if key.round > 0 {
-            left.append(StyledRun(" │ round \(key.round)", Theme.headerDim))
         }
         return left
     }

@@ -48,25 +48,38 @@ enum InputView {
     }
 }
 
-/// A centred box of text over the screen, for help and the reports: from line `top` on when it
-/// is longer than the screen, with a line saying what more there is.
+/// A centred, bordered box of text over the screen, for help and the reports: from line `top` on
+/// when it is longer than the screen. Its bottom border says how to close it and what more there
+/// is, so neither is ever scrolled or cut away; a blank margin keeps the text under it off its edges.
 enum OverlayView {
+    static let closing = " Any key closes this. "
+
     static func draw(_ lines: [String], top: Int, in bounds: Rect, into frame: inout CellBuffer) {
-        let closing = "Any key closes this."
-        let all = lines + ["", closing]
-        let width = min(bounds.width - 2, (all.map { DisplayWidth.of($0) }.max() ?? 0) + 4)
-        let height = min(bounds.height - 2, all.count + 2)
+        let textWidth = max(lines.map { DisplayWidth.of($0) }.max() ?? 0, DisplayWidth.of(closing) + 24)
+        let width = min(bounds.width - 2, textWidth + 4)
+        let height = min(bounds.height - 2, lines.count + 2)
+        guard width > 4, height > 2 else { return }
         let box = Rect(x: (bounds.width - width) / 2, y: (bounds.height - height) / 2, width: width, height: height)
+        frame.fill(Rect(x: box.x - 1, y: box.y - 1, width: width + 2, height: height + 2))
         frame.fill(box, style: Theme.overlay)
-        let rows = max(0, height - 2)
-        let first = min(max(0, top), max(0, all.count - rows))
-        var shown = Array(all[first..<min(all.count, first + rows)])
-        if first + rows < all.count, !shown.isEmpty {
-            shown[shown.count - 1] = "↓ \(all.count - first - rows + 1) more lines (PgDn); any other key closes this."
-        }
-        for (row, line) in shown.enumerated() {
+        let rows = height - 2
+        let first = min(max(0, top), max(0, lines.count - rows))
+        for (row, line) in lines[first..<min(lines.count, first + rows)].enumerated() {
             let style = row == 0 && first == 0 ? Theme.overlayTitle : Theme.overlay
             frame.put(line, x: box.x + 2, y: box.y + 1 + row, style: style, limit: width - 4)
         }
+        let inner = String(repeating: "─", count: width - 2)
+        frame.put("┌" + inner + "┐", x: box.x, y: box.y, style: Theme.overlay)
+        for row in 1..<(height - 1) {
+            frame.put("│", x: box.x, y: box.y + row, style: Theme.overlay)
+            frame.put("│", x: box.maxX - 1, y: box.y + row, style: Theme.overlay)
+        }
+        frame.put("└" + inner + "┘", x: box.x, y: box.maxY - 1, style: Theme.overlay)
+        let hidden = lines.count - first - rows
+        if hidden > 0 {
+            frame.put(" ↓ \(hidden) more lines (PgDn) ", x: box.x + 2, y: box.maxY - 1, style: Theme.overlayTitle, limit: width - 4)
+        }
+        let closingX = max(box.x + 2, box.maxX - 2 - DisplayWidth.of(closing))
+        frame.put(closing, x: closingX, y: box.maxY - 1, style: Theme.overlay, limit: box.maxX - 2 - closingX)
     }
 }

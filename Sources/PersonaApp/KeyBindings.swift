@@ -50,7 +50,7 @@ enum Bindings {
         KeyBinding("F4", "providers: breakers, limits, latency", hint: "F4 providers", [(.function(4), .providers)]),
         KeyBinding("F1", "this help", hint: "F1 help", [(.function(1), .help)]),
         KeyBinding("Ctrl-C", "stop streams; twice to quit", hint: "Ctrl-C ×2 quit", [(.control("c"), .interrupt)]),
-        KeyBinding("↑ ↓", "walk the message history", [(.up, .historyUp), (.down, .historyDown)]),
+        KeyBinding("↑ ↓", "lines of the message; past its first or last, the history", [(.up, .historyUp), (.down, .historyDown)]),
         KeyBinding("← → ^A ^E", "left, right, start, end of the line",
                    [(.left, .left), (.right, .right), (.control("a"), .lineStart), (.control("e"), .lineEnd)]),
         KeyBinding("Backspace Del ^D", "delete before, under the cursor",

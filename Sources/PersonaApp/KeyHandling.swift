@@ -112,6 +112,15 @@ extension ChatReducer {
             state.notice = "No personas on screen. Add one with /add NAME."
             return []
         }
+        let unknown = PersonaHandle.mentions(in: text).filter { handle in
+            !state.panes.contains { PersonaHandle.matches(handle, id: $0.personaID, name: $0.name) }
+        }
+        if let handle = unknown.first {
+            // A message meant for one persona must not go to all of them, and be paid for by all.
+            state.notice = "No one here answers to @\(handle); on screen: "
+                + state.panes.map { "@" + $0.personaID }.joined(separator: " ") + ". Nothing was sent."
+            return []
+        }
         if state.conversing || state.isStreaming {
             // A debate takes the user's word between rounds; a parallel answer must finish first.
             guard state.conversing, state.mode != .parallel else {
@@ -228,8 +237,20 @@ extension ChatReducer {
         case .deleteToLineEnd:
             characters.removeSubrange(cursor..<lineEnd(characters, cursor))
         case .historyUp, .historyDown:
-            walkHistory(up: action == .historyUp, input: &input)
-            return
+            // In a draft of several lines the arrows move between its lines; the history is
+            // walked only from the first line up or the last line down.
+            let start = lineStart(characters, cursor)
+            let column = cursor - start
+            if action == .historyUp, start > 0 {
+                let above = lineStart(characters, start - 1)
+                cursor = min(above + column, start - 1)
+            } else if action == .historyDown, lineEnd(characters, cursor) < characters.count {
+                let below = lineEnd(characters, cursor) + 1
+                cursor = min(below + column, lineEnd(characters, below))
+            } else {
+                walkHistory(up: action == .historyUp, input: &input)
+                return
+            }
         default:
             return
         }

@@ -14,6 +14,8 @@ enum PaneView {
         }
         if top + body.height < lines.count, body.height > 0 {
             let more = "↓ \(lines.count - top - body.height) more (End)"
+            // The marker takes the whole row, so that no text of the line under it shows beside it.
+            frame.fill(Rect(x: body.x, y: body.maxY - 1, width: body.width, height: 1))
             frame.put(DisplayWidth.truncate(more, to: body.width), x: body.x, y: body.maxY - 1, style: Theme.marker)
         }
         drawStatus(pane, now: now, in: placement.status, into: &frame)

@@ -26,6 +26,15 @@ enum SlashCommand {
             state.mode = mode
             state.notice = mode == .parallel ? "Parallel: everyone answers you, side by side."
                 : "\(mode.rawValue): your next message starts a \(state.debateRounds)-round debate."
+            // A judge gives verdicts on debates; without one, its pane goes with it.
+            if mode == .parallel, let judge = state.judgeID, let index = state.panes.firstIndex(where: { $0.personaID == judge }) {
+                let effects = ChatReducer.stopPanes([index], state: &state)
+                state.notice! += " \(state.panes[index].name) stops judging; /judge brings a judge back."
+                state.panes.remove(at: index)
+                state.judgeID = nil
+                state.focus = min(state.focus, max(0, state.panes.count - 1))
+                return effects
+            }
         case "/rounds":
             guard arguments.count == 1, let rounds = Int(arguments[0]), (1...50).contains(rounds) else {
                 state.notice = "Usage: /rounds N, from 1 to 50 (now \(state.debateRounds))"
@@ -34,30 +43,32 @@ enum SlashCommand {
             state.debateRounds = rounds
             state.notice = "Debates run \(rounds) round\(rounds == 1 ? "" : "s")."
         case "/judge":
-            guard arguments.count == 1 else {
+            guard !arguments.isEmpty else {
                 state.notice = "Usage: /judge PERSONA, or /judge off"
                 return []
             }
-            return [.setJudge(arguments[0].lowercased() == "off" ? nil : arguments[0])]
+            let name = arguments.joined(separator: " ")
+            return [.setJudge(name.lowercased() == "off" ? nil : name)]
         case "/model":
-            guard arguments.count == 2, let index = paneIndex(arguments[0], state) else {
+            // The persona's name may have spaces; the model is the last word.
+            guard arguments.count >= 2, let index = paneIndex(arguments.dropLast().joined(separator: " "), state) else {
                 state.notice = "Usage: /model PERSONA provider:model, e.g. /model skeptic openai:gpt-4o-mini"
                 return []
             }
             do {
-                let model = try ModelRef(parsing: arguments[1])
+                let model = try ModelRef(parsing: arguments[arguments.count - 1])
                 return [.changeModel(personaID: state.panes[index].personaID, model: model)]
             } catch {
                 state.notice = "/model: \(error)"
             }
         case "/add":
-            guard arguments.count == 1 else {
+            guard !arguments.isEmpty else {
                 state.notice = "Usage: /add PERSONA (see `persona personas list`)"
                 return []
             }
-            return [.addPersona(arguments[0])]
+            return [.addPersona(arguments.joined(separator: " "))]
         case "/drop":
-            guard arguments.count == 1, let index = paneIndex(arguments[0], state) else {
+            guard !arguments.isEmpty, let index = paneIndex(arguments.joined(separator: " "), state) else {
                 state.notice = "Usage: /drop PERSONA, one of: \(state.panes.map(\.personaID).joined(separator: ", "))"
                 return []
             }
@@ -86,9 +97,8 @@ enum SlashCommand {
         return []
     }
 
-    /// A pane by persona id or name, ignoring case.
-    static func paneIndex(_ name: String, _ state: AppState) -> Int? {
-        let wanted = name.lowercased()
-        return state.panes.firstIndex { $0.personaID == wanted || $0.name.lowercased() == wanted }
+    /// A pane by its persona's handle (`PersonaHandle`): id or name, in any case.
+    static func paneIndex(_ handle: String, _ state: AppState) -> Int? {
+        state.panes.firstIndex { PersonaHandle.matches(handle, id: $0.personaID, name: $0.name) }
     }
 }

@@ -34,6 +34,10 @@ final class KeyBindingsTests: XCTestCase {
         var screen = ChatView.render(state).frame.lines.joined(separator: "\n")
         XCTAssertTrue(screen.contains("Persona: keys"))
         XCTAssertTrue(screen.contains("more lines (PgDn)"), screen)
+        let bottom = ChatView.render(state).frame.lines.first { $0.contains("└") } ?? ""
+        XCTAssertTrue(bottom.contains("more lines (PgDn)") && bottom.contains("Any key closes this."),
+                      "the bottom border says both, whatever scrolls: \(bottom)")
+        XCTAssertTrue(screen.contains("┌"), "the box has a border")
         XCTAssertFalse(screen.contains("/quit"))
         _ = ChatReducer.reduce(&state, .key(.pageDown), at: 0)
         _ = ChatReducer.reduce(&state, .key(.pageDown), at: 0)

@@ -103,6 +103,59 @@ final class ReducerTests: XCTestCase {
         XCTAssertFalse(state.panes.contains { $0.personaID == "judge" })
     }
 
+    func testAParallelModeLetsTheJudgeAndItsPaneGo() {
+        var state = state()
+        type("/mode rounds", &state)
+        press([.enter], &state)
+        _ = ChatReducer.reduce(&state, .judgeSet(RenderTests.pane("judge", "The Judge")), at: 1)
+        type("/mode parallel", &state)
+        press([.enter], &state)
+        XCTAssertNil(state.judgeID)
+        XCTAssertEqual(state.panes.map(\.personaID), ["skeptic", "optimist", "pragmatist"])
+        XCTAssertEqual(state.notice, "Parallel: everyone answers you, side by side. The Judge stops judging; /judge brings a judge back.")
+    }
+
+    func testAnUnknownAtNameSendsNothing() {
+        var state = state()
+        type("@nobody what do you think?", &state)
+        XCTAssertEqual(press([.enter], &state), [])
+        XCTAssertEqual(state.notice, "No one here answers to @nobody; on screen: @skeptic @optimist @pragmatist. Nothing was sent.")
+        XCTAssertEqual(state.input.text, "@nobody what do you think?", "the draft stays to be corrected")
+        XCTAssertFalse(state.conversing)
+        press([.control("u")], &state)
+        type("@TheSkeptic and @optimist, agree? (mail me at a@b.c)", &state)
+        XCTAssertEqual(press([.enter], &state), [.converse("@TheSkeptic and @optimist, agree? (mail me at a@b.c)")])
+    }
+
+    func testModelAndDropTakeNamesWithSpaces() {
+        var state = state()
+        type("/model The Optimist anthropic:claude-haiku-4-5", &state)
+        XCTAssertEqual(press([.enter], &state),
+                       [.changeModel(personaID: "optimist", model: ModelRef(provider: "anthropic", model: "claude-haiku-4-5"))])
+        type("/drop the pragmatist", &state)
+        press([.enter], &state)
+        XCTAssertEqual(state.panes.map(\.personaID), ["skeptic", "optimist"])
+    }
+
+    func testArrowsMoveBetweenTheLinesOfADraftBeforeTheHistory() {
+        var state = state()
+        type("earlier", &state)
+        press([.enter], &state)
+        state.conversing = false
+        type("first line", &state)
+        press([.newline], &state)
+        type("second", &state)
+        press([.up], &state)
+        XCTAssertEqual(state.input.text, "first line\nsecond", "↑ on the last line moves up, not into the history")
+        XCTAssertEqual(state.input.cursor, 6, "to the same column")
+        press([.down], &state)
+        XCTAssertEqual(state.input.cursor, 17, "↓ goes back down, to the same column")
+        press([.up, .up], &state)
+        XCTAssertEqual(state.input.text, "earlier", "↑ on the first line walks the history")
+        press([.down], &state)
+        XCTAssertEqual(state.input.text, "first line\nsecond", "and ↓ brings the draft back")
+    }
+
     func testEditingKeys() {
         var state = state()
         type("hello big world", &state)

@@ -33,7 +33,7 @@ final class RenderTests: XCTestCase {
         ])
         let frame = ChatView.render(state).frame
         XCTAssertEqual(frame.lines, [
-            " Persona │ 20261122-101500-abc │ parallel │ round 1                                                          session $?",
+            " Persona │ 20261122-101500-abc │ parallel                                                                    session $?",
             " The Skeptic  openai:gpt-4o-mini        │ The Optimist  openai:gpt-4o-mini      │ The Pragmatist  openai:gpt-4o-mini",
             " › Is remote work productive?           │ › Is remote work productive?          │ › Is remote work productive?",
             "                                        │                                       │",

@@ -352,14 +352,12 @@ public final class DebateRunner: Sendable {
         return best?.0
     }
 
-    /// Persona ids addressed with `@name` (an id, or a name's last word: `@skeptic` for The Skeptic).
+    /// Persona ids addressed with `@name` (`PersonaHandle`: `@skeptic` or `@TheSkeptic` for The Skeptic).
     public static func addressed(in message: String, among participants: [Participant]) -> Set<String> {
         var result: Set<String> = []
-        for word in message.split(whereSeparator: { $0.isWhitespace }) where word.hasPrefix("@") {
-            let name = word.dropFirst().trimmingCharacters(in: .punctuationCharacters).lowercased()
-            for participant in participants {
-                let last = participant.persona.name.split(separator: " ").last.map { $0.lowercased() }
-                if participant.persona.id == name || last == name { result.insert(participant.persona.id) }
+        for handle in PersonaHandle.mentions(in: message) {
+            for participant in participants where PersonaHandle.matches(handle, id: participant.persona.id, name: participant.persona.name) {
+                result.insert(participant.persona.id)
             }
         }
         return result
