@@ -147,8 +147,19 @@ public struct InputLine: Equatable, Sendable {
 
 public enum Overlay: Equatable, Sendable {
     case help
-    /// A report as lines of text: the cost summary (F3) or the providers (F4).
+    /// A report as lines of text: the cost summary (F3), the providers (F4) or the notices.
     case report([String])
+    /// The whole conversation in time order (F7), searchable with `/`.
+    case transcript([String])
+}
+
+/// A search in the transcript overlay: the words typed after `/`, and whether they are still
+/// being typed (Enter finds them, `n` the next match).
+public struct OverlaySearch: Equatable, Sendable {
+    public var text = ""
+    public var typing = true
+    /// Whether the last search found the words.
+    public var matched = true
 }
 
 /// Everything the chat screen shows. Changed only by `reduce`; drawn only by `render`.
@@ -179,6 +190,13 @@ public struct AppState: Equatable, Sendable {
     public var overlay: Overlay?
     /// The first line of the overlay shown, when it is longer than the screen.
     public var overlayTop = 0
+    public var overlaySearch: OverlaySearch?
+    /// The one persona a `/solo` conversation goes on with; the others sit out until `/all`.
+    public var soloID: String?
+    /// Whether the terminal reports the mouse; `/mouse off` leaves it to select text.
+    public var mouseReports = true
+    /// The latest notices, newest last, for `/notices`.
+    public var noticeLog: [String] = []
     public var input = InputLine()
     /// A one-line message in place of the key hints, until the next key.
     public var notice: String?
@@ -263,6 +281,14 @@ public enum AppEffect: Equatable, Sendable {
     /// Re-read the config and persona files, keeping the session.
     case reload
     case quit
+    /// Hand text to the terminal's clipboard.
+    case copy(String)
+    case setMouseReports(Bool)
+    /// Open a persona's file in `$EDITOR`, then reload it.
+    case editPersona(String)
+    /// Write the session to a file: `md` or `json`, at `path` or `./<name or id>.<format>`.
+    case export(format: String, path: String?)
+    case showTranscript
 }
 
 /// Everything that changes the state.
@@ -278,6 +304,8 @@ public enum AppEvent: Equatable, Sendable {
     case turn(TurnEvent)
     indirect case modelChanged(personaID: String, model: ModelRef, price: ModelPrice?, providerType: ProviderType)
     case reportLoaded([String])
+    /// The conversation so far, as F7 shows it, its lines fitted to the screen.
+    case transcriptLoaded([String])
     case roundStarted(Int, of: Int)
     indirect case conversationEnded(DebateEnd)
     /// The ledger's totals for a session and for today, read after a request was recorded.

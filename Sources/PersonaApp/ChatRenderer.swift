@@ -54,6 +54,9 @@ public final class ChatRenderer {
         case .report(let lines):
             OverlayView.draw(lines, top: state.overlayTop, in: frame.bounds, into: &frame)
             return nil
+        case .transcript(let lines):
+            OverlayView.draw(lines, top: state.overlayTop, search: state.overlaySearch, in: frame.bounds, into: &frame)
+            return nil
         case nil:
             return cursor
         }
@@ -95,7 +98,13 @@ public enum ChatView {
 
     static func drawHint(_ state: AppState, in rect: Rect, into frame: inout CellBuffer, rows: RowCache<Int>) {
         if let notice = state.notice {
-            frame.put(DisplayWidth.truncate(notice, to: rect.width), x: rect.x, y: rect.y, style: Theme.notice)
+            let lines = OverlayView.wrap(notice, width: rect.width)
+            for row in 0..<min(rect.height, lines.count) {
+                // What a second line cannot hold, `/notices` shows in full.
+                let last = row == rect.height - 1 && lines.count > rect.height
+                let text = last ? DisplayWidth.prefix(lines[row], fitting: rect.width - 11) + " … /notices" : lines[row]
+                frame.put(text, x: rect.x, y: rect.y + row, style: Theme.notice)
+            }
         } else {
             frame.put(rows.row(rect.width, width: rect.width) { [StyledRun(DisplayWidth.truncate(Bindings.hintLine, to: rect.width), Theme.hint)] },
                       x: rect.x, y: rect.y)

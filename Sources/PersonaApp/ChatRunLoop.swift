@@ -24,8 +24,8 @@ public final class ChatRunLoop {
     static let ledgerRefreshSeconds = 5.0
 
     private var state: AppState
-    private let screen: Screen
-    private let session: ChatSession
+    let screen: Screen
+    let session: ChatSession
     private let inbox: Inbox
     private let delivery: any StreamDelivery
     private let renderer = ChatRenderer()
@@ -225,7 +225,7 @@ public final class ChatRunLoop {
         }
     }
 
-    private func dispatch(_ event: AppEvent) {
+    func dispatch(_ event: AppEvent) {
         session.note(event)
         let effects = ChatReducer.reduce(&state, event, at: clock())
         dirty = true
@@ -233,6 +233,10 @@ public final class ChatRunLoop {
     }
 
     private func perform(_ effect: AppEffect) {
+        if let events = performOnTerminal(effect) {
+            for event in events { dispatch(event) }
+            return
+        }
         for event in session.perform(effect, state: state) { dispatch(event) }
     }
 }

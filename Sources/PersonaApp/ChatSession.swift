@@ -7,10 +7,10 @@ import PersonaKit
 /// It handles planning, `/add`, `/judge`, `/model`, `/clear` and `/reload`; it never touches the
 /// terminal, so tests drive it headless.
 public final class ChatSession {
-    private let engine: ConversationEngine
+    let engine: ConversationEngine
     private var planner: TurnPlanner
-    private var personas: [String: Persona]
-    private let store: SessionStore?
+    private(set) var personas: [String: Persona]
+    let store: SessionStore?
     private let sink: any AppEventSink
     /// `--budget`, which `/reload` keeps over the config's session cap.
     private let budgetOverride: Decimal?
@@ -81,7 +81,8 @@ public final class ChatSession {
         case .showCosts:
             guard let ledger = engine.accounting?.ledger else { return [.notice("No cost ledger is open.")] }
             do {
-                return [.reportLoaded(try CostsReport.overlayLines(ledger, session: state.session))]
+                let names = Dictionary(personas.values.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+                return [.reportLoaded(try CostsReport.overlayLines(ledger, session: state.session, names: names))]
             } catch {
                 return [.notice("The cost ledger could not be read: \(error)")]
             }
@@ -94,7 +95,12 @@ public final class ChatSession {
             return [.reportLoaded(FirstRun.welcome(workspace, roster: state.panes.map(\.name)))]
         case .reload:
             return reload()
-        case .quit:
+        case .export(let format, let path):
+            return [export(format: format, to: path, session: state.session)]
+        case .showTranscript:
+            return [.transcriptLoaded(transcriptLines(width: OverlayView.textWidth(screenWidth: state.width)))]
+        case .quit, .copy, .setMouseReports, .editPersona:
+            // The run loop carries these out on the terminal.
             break
         }
         return []
@@ -186,7 +192,9 @@ public final class ChatSession {
     /// The conversation as the screen stands: its panes' personas on their models, mode, rounds
     /// and judge, through the planner every command shares.
     private func currentPlan(only personaID: String?, state: AppState) throws -> DebatePlan {
-        let panes = state.panes.filter { $0.personaID != state.judgeID && (personaID == nil || $0.personaID == personaID) }
+        let panes = state.panes.filter { pane in
+            pane.personaID != state.judgeID && (personaID ?? state.soloID).map { $0 == pane.personaID } ?? true
+        }
         let models = Dictionary(state.panes.map { ($0.personaID, $0.model) }, uniquingKeysWith: { first, _ in first })
         func persona(_ id: String) throws -> Persona {
             guard let persona = personas[id] else { throw UsageError("persona \(id) is not loaded") }

@@ -103,11 +103,18 @@ public enum CostsReport {
         "\(money(totals))  \(totals.requests) requests, \(totals.inputTokens) in, \(totals.outputTokens) out"
     }
 
-    /// F3: this session and today, then everything the ledger holds; the same queries as
-    /// `persona costs` and the header.
-    public static func overlayLines(_ ledger: Ledger, session: String) throws -> [String] {
+    /// F3: this session, split by persona, and today, then everything the ledger holds; the
+    /// same queries as `persona costs` and the header.
+    public static func overlayLines(_ ledger: Ledger, session: String, names: [String: String] = [:]) throws -> [String] {
         let (totals, providers, models) = try ledger.summary(in: Ledger.Period())
-        return ["This session  " + line(try ledger.totals(session: session)), "Today         " + line(try ledger.totals(in: .day())), ""]
+        let personas = try ledger.totalsByPersona(session: session)
+        let width = personas.map { (names[$0.persona] ?? $0.persona).count }.max() ?? 0
+        let split = personas.map { entry in
+            let name = names[entry.persona] ?? entry.persona
+            return "  " + name + String(repeating: " ", count: width - name.count + 2) + line(entry.totals)
+        }
+        return ["This session  " + line(try ledger.totals(session: session))] + split
+            + ["Today         " + line(try ledger.totals(in: .day())), ""]
             + summaryLines(totals: totals, providers: providers, models: models, period: Ledger.Period())
     }
 

@@ -54,9 +54,13 @@ enum InputView {
 enum OverlayView {
     static let closing = " Any key closes this. "
 
-    static func draw(_ lines: [String], top: Int, in bounds: Rect, into frame: inout CellBuffer) {
-        let textWidth = max(lines.map { DisplayWidth.of($0) }.max() ?? 0, DisplayWidth.of(closing) + 24)
-        let width = min(bounds.width - 2, textWidth + 4)
+    /// The widest text a box on a screen `width` columns wide holds on a line.
+    static func textWidth(screenWidth width: Int) -> Int { width - 6 }
+
+    static func draw(_ given: [String], top: Int, search: OverlaySearch? = nil, in bounds: Rect, into frame: inout CellBuffer) {
+        let lines = given.flatMap { wrap($0, width: textWidth(screenWidth: bounds.width)) }
+        let widest = max(lines.map { DisplayWidth.of($0) }.max() ?? 0, DisplayWidth.of(closing) + 24)
+        let width = min(bounds.width - 2, widest + 4)
         let height = min(bounds.height - 2, lines.count + 2)
         guard width > 4, height > 2 else { return }
         let box = Rect(x: (bounds.width - width) / 2, y: (bounds.height - height) / 2, width: width, height: height)
@@ -76,10 +80,38 @@ enum OverlayView {
         }
         frame.put("└" + inner + "┘", x: box.x, y: box.maxY - 1, style: Theme.overlay)
         let hidden = lines.count - first - rows
-        if hidden > 0 {
+        if let search {
+            let state = search.typing ? "█" : search.matched ? " (n: next)" : ": not found"
+            frame.put(" /\(search.text)\(state) ", x: box.x + 2, y: box.maxY - 1, style: Theme.overlayTitle, limit: width - 4)
+        } else if hidden > 0 {
             frame.put(" ↓ \(hidden) more lines (PgDn) ", x: box.x + 2, y: box.maxY - 1, style: Theme.overlayTitle, limit: width - 4)
         }
         let closingX = max(box.x + 2, box.maxX - 2 - DisplayWidth.of(closing))
         frame.put(closing, x: closingX, y: box.maxY - 1, style: Theme.overlay, limit: box.maxX - 2 - closingX)
+    }
+
+    /// `line` broken at spaces into lines of at most `width` columns; a longer word is cut.
+    static func wrap(_ line: String, width: Int) -> [String] {
+        guard width > 0, DisplayWidth.of(line) > width else { return [line] }
+        var lines: [String] = []
+        var current = ""
+        for word in line.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
+            let joined = current.isEmpty ? word : current + " " + word
+            if DisplayWidth.of(joined) <= width {
+                current = joined
+                continue
+            }
+            if !current.isEmpty { lines.append(current) }
+            current = word
+            while DisplayWidth.of(current) > width {
+                // A character wider than the line still goes, alone, rather than never.
+                let fitting = DisplayWidth.prefix(current, fitting: width)
+                let head = fitting.isEmpty ? String(current.prefix(1)) : fitting
+                lines.append(head)
+                current = String(current.dropFirst(head.count))
+            }
+        }
+        lines.append(current)
+        return lines
     }
 }

@@ -6,7 +6,7 @@ enum KeyAction: Equatable, CaseIterable {
     case send, newline
     case focusNext, focusPrevious
     case pageUp, pageDown, top, follow, wheelUp, wheelDown
-    case stopFocused, regenerate, zoom, costs, providers, help, interrupt
+    case stopFocused, regenerate, copy, zoom, costs, providers, transcript, help, interrupt
     case historyUp, historyDown, left, right, lineStart, lineEnd, deleteBack, deleteForward, deleteWord, deleteToLineStart, deleteToLineEnd
 }
 
@@ -40,15 +40,17 @@ enum Bindings {
         KeyBinding("Enter", "send to every persona", hint: "Enter send", [(.enter, .send)]),
         KeyBinding("Alt-Enter, ^J", "new line in the message", hint: "Alt-Enter newline", [(.newline, .newline)]),
         KeyBinding("Tab, Shift-Tab", "move focus between panes", hint: "Tab focus", [(.tab, .focusNext), (.shiftTab, .focusPrevious)]),
+        KeyBinding("Esc", "stop the focused pane; Esc Esc all", hint: "Esc stop", [(.escape, .stopFocused)]),
+        KeyBinding("F1", "this help", hint: "F1 help", [(.function(1), .help)]),
+        KeyBinding("Ctrl-Y", "copy the focused pane's last answer to the clipboard", hint: "Ctrl-Y copy (/mouse off to select)", [(.control("y"), .copy)]),
         KeyBinding("PgUp PgDn", "scroll the focused pane, or this help (or wheel)", hint: "PgUp/PgDn scroll",
                    [(.pageUp, .pageUp), (.pageDown, .pageDown), (.wheelUp(x: 0, y: 0), .wheelUp), (.wheelDown(x: 0, y: 0), .wheelDown)]),
         KeyBinding("Home End", "top; back to following the stream", [(.home, .top), (.end, .follow)]),
-        KeyBinding("Esc", "stop the focused pane; Esc Esc all", hint: "Esc stop", [(.escape, .stopFocused)]),
         KeyBinding("Ctrl-R", "regenerate the focused pane's answer", hint: "Ctrl-R regenerate", [(.control("r"), .regenerate)]),
         KeyBinding("F2", "zoom the focused pane", hint: "F2 zoom", [(.function(2), .zoom)]),
         KeyBinding("F3", "what it has cost (from the ledger)", hint: "F3 costs", [(.function(3), .costs)]),
         KeyBinding("F4", "providers: breakers, limits, latency", hint: "F4 providers", [(.function(4), .providers)]),
-        KeyBinding("F1", "this help", hint: "F1 help", [(.function(1), .help)]),
+        KeyBinding("F7", "the whole conversation in time order; / searches it", hint: "F7 transcript", [(.function(7), .transcript)]),
         KeyBinding("Ctrl-C", "stop streams; twice to quit", hint: "Ctrl-C ×2 quit", [(.control("c"), .interrupt)]),
         KeyBinding("↑ ↓", "lines of the message; past its first or last, the history", [(.up, .historyUp), (.down, .historyDown)]),
         KeyBinding("← → ^A ^E", "left, right, start, end of the line",
@@ -66,6 +68,13 @@ enum Bindings {
         SlashCommandHelp(usage: "/model NAME provider:model", help: "answer with another model from now on"),
         SlashCommandHelp(usage: "/add NAME", help: "bring a persona into the conversation"),
         SlashCommandHelp(usage: "/drop NAME", help: "leave a persona out from now on"),
+        SlashCommandHelp(usage: "/solo NAME, /all", help: "go on with one persona alone; bring the others back"),
+        SlashCommandHelp(usage: "/edit NAME", help: "open a persona's file in $EDITOR, then reload it"),
+        SlashCommandHelp(usage: "/export [md|json] [FILE]", help: "write this session to a file (./<name or id>.md)"),
+        SlashCommandHelp(usage: "/transcript", help: "the whole conversation in time order, as F7"),
+        SlashCommandHelp(usage: "/copy", help: "copy the focused pane's last answer, as Ctrl-Y"),
+        SlashCommandHelp(usage: "/mouse off, /mouse on", help: "leave the mouse to the terminal, to select text"),
+        SlashCommandHelp(usage: "/notices", help: "the latest notices, in full"),
         SlashCommandHelp(usage: "/clear", help: "start afresh, in a new session"),
         SlashCommandHelp(usage: "/reload", help: "read the config and persona files again"),
         SlashCommandHelp(usage: "/welcome", help: "the first-run page again"),

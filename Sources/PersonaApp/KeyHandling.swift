@@ -11,6 +11,7 @@ extension ChatReducer {
         let action = Bindings.action(for: key)
         if action != .interrupt { state.quitArmed = false }
         if state.overlay != nil {
+            if case .transcript(let lines) = state.overlay, searchTranscript(key, lines: lines, state: &state) { return [] }
             // An overlay scrolls with the scrolling keys; any other key closes it.
             switch action {
             case .pageUp?, .historyUp?, .wheelUp?: state.overlayTop = max(0, state.overlayTop - (action == .pageUp ? 10 : 1))
@@ -18,6 +19,7 @@ extension ChatReducer {
             default:
                 state.overlay = nil
                 state.overlayTop = 0
+                state.overlaySearch = nil
             }
             return []
         }
@@ -50,6 +52,10 @@ extension ChatReducer {
         case .newline:
             insert("\n", into: &state.input)
         case .focusNext, .focusPrevious:
+            guard state.soloID == nil else {
+                state.notice = "Alone with one persona: /all brings the others back."
+                return []
+            }
             guard !state.panes.isEmpty else { return [] }
             let step = action == .focusNext ? 1 : state.panes.count - 1
             state.focus = (state.focus + step) % state.panes.count
@@ -63,9 +69,14 @@ extension ChatReducer {
             state.overlay = .help
             state.overlayTop = 0
         case .zoom:
-            state.zoomed.toggle()
+            // A solo conversation shows its one pane whole already.
+            if state.soloID == nil { state.zoomed.toggle() }
         case .costs:
             return [.showCosts]
+        case .copy:
+            return copyLastAnswer(&state)
+        case .transcript:
+            return [.showTranscript]
         case .providers:
             return [.showProviders]
         case .regenerate:
@@ -128,14 +139,72 @@ extension ChatReducer {
                 return []
             }
             remember(text, input: &state.input)
-            appendUserEntry(text, state: &state)
+            appendUserEntry(text, to: soloPanes(state), state: &state)
             state.notice = "Added; the personas hear it before the next round."
             return [.interject(text)]
         }
         remember(text, input: &state.input)
-        appendUserEntry(text, state: &state)
+        appendUserEntry(text, to: soloPanes(state), state: &state)
         state.conversing = true
         return [.converse(text)]
+    }
+
+    /// The pane of a `/solo` conversation, the only one a message goes to; nil for all of them.
+    static func soloPanes(_ state: AppState) -> [Int]? {
+        state.soloID.flatMap { solo in state.panes.firstIndex { $0.personaID == solo } }.map { [$0] }
+    }
+
+    static func copyLastAnswer(_ state: inout AppState) -> [AppEffect] {
+        guard state.panes.indices.contains(state.focus),
+              let answer = state.panes[state.focus].entries.last(where: { $0.role == .assistant && !$0.text.isEmpty }) else {
+            state.notice = "Nothing to copy yet: the focused pane has no answer."
+            return []
+        }
+        state.notice = "Copied \(state.panes[state.focus].name)'s last answer (\(answer.text.count) characters) to the clipboard."
+        return [.copy(answer.text)]
+    }
+
+    /// `/` starts a search in the transcript, Enter finds the words, `n` the next match, Esc
+    /// ends the search. Returns false for keys that are not the search's.
+    static func searchTranscript(_ key: Key, lines: [String], state: inout AppState) -> Bool {
+        if var search = state.overlaySearch, search.typing {
+            switch key {
+            case .character(let character): search.text.append(character)
+            case .paste(let text): search.text += text
+            case .backspace: if !search.text.isEmpty { search.text.removeLast() }
+            case .escape: state.overlaySearch = nil; return true
+            case .enter:
+                search.typing = false
+                state.overlaySearch = search
+                findInTranscript(lines, from: state.overlayTop, state: &state)
+                return true
+            default: return false
+            }
+            state.overlaySearch = search
+            return true
+        }
+        switch key {
+        case .character("/"):
+            state.overlaySearch = OverlaySearch()
+        case .character("n") where state.overlaySearch != nil:
+            findInTranscript(lines, from: state.overlayTop + 1, state: &state)
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// Scrolls the transcript to the first line from `start` on (then from the top) that holds
+    /// the search's words, in any case.
+    static func findInTranscript(_ lines: [String], from start: Int, state: inout AppState) {
+        guard let words = state.overlaySearch?.text.lowercased(), !words.isEmpty else { return }
+        let order = Array(min(start, lines.count)..<lines.count) + Array(0..<min(start, lines.count))
+        if let found = order.first(where: { lines[$0].lowercased().contains(words) }) {
+            state.overlayTop = found
+            state.overlaySearch?.matched = true
+        } else {
+            state.overlaySearch?.matched = false
+        }
     }
 
     static func appendUserEntry(_ text: String, to panes: [Int]? = nil, state: inout AppState) {

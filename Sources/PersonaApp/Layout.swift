@@ -35,10 +35,16 @@ struct ScreenLayout: Equatable {
         header = Rect(x: 0, y: 0, width: width, height: 1)
         let wrapped = inputLineCount ?? InputView.lines(state.input.text, width: width).count
         let inputLines = min(max(1, wrapped), max(1, (height - 4) / 3))
-        hint = Rect(x: 0, y: height - 1, width: width, height: 1)
-        input = Rect(x: 0, y: height - 1 - inputLines, width: width, height: inputLines)
+        // A notice longer than the line takes a second one.
+        let hintLines = state.notice.map { DisplayWidth.of($0) > width ? 2 : 1 } ?? 1
+        hint = Rect(x: 0, y: height - hintLines, width: width, height: hintLines)
+        input = Rect(x: 0, y: hint.y - inputLines, width: width, height: inputLines)
         let area = Rect(x: 0, y: 1, width: width, height: input.y - 1)
 
+        if let solo = state.soloID, let index = state.panes.firstIndex(where: { $0.personaID == solo }) {
+            panes = [PanePlacement(index: index, frame: area)]
+            return
+        }
         if state.zoomed, state.panes.indices.contains(state.focus) {
             panes = [PanePlacement(index: state.focus, frame: area)]
             return

@@ -7,6 +7,19 @@ import TerminalUI
 public enum ChatReducer {
     public static func reduce(_ state: inout AppState, _ event: AppEvent, at time: Double) -> [AppEffect] {
         state.now = time
+        let notice = state.notice
+        let effects = handle(event, state: &state, at: time)
+        if let new = state.notice, new != notice {
+            state.noticeLog.append(new)
+            if state.noticeLog.count > noticesKept { state.noticeLog.removeFirst() }
+        }
+        return effects
+    }
+
+    /// How many notices `/notices` lists.
+    static let noticesKept = 50
+
+    private static func handle(_ event: AppEvent, state: inout AppState, at time: Double) -> [AppEffect] {
         switch event {
         case .key(let key):
             return handleKey(key, state: &state)
@@ -50,6 +63,12 @@ public enum ChatReducer {
         case .reportLoaded(let lines):
             state.overlay = .report(lines)
             state.overlayTop = 0
+            return []
+        case .transcriptLoaded(let lines):
+            // It opens at the end, on what was said last.
+            state.overlay = .transcript(lines)
+            state.overlayTop = max(0, lines.count - (state.height - 4))
+            state.overlaySearch = nil
             return []
         case .roundStarted(let current, let total):
             state.progress = (current, total)

@@ -74,11 +74,63 @@ enum SlashCommand {
             }
             let effects = ChatReducer.stopPanes([index], state: &state)
             let name = state.panes[index].name
+            if state.soloID == state.panes[index].personaID { state.soloID = nil }
             state.panes.remove(at: index)
             state.focus = min(state.focus, max(0, state.panes.count - 1))
             state.zoomed = state.zoomed && !state.panes.isEmpty
             state.notice = "\(name) left the conversation."
             return effects
+        case "/solo":
+            guard !arguments.isEmpty, let index = paneIndex(arguments.joined(separator: " "), state),
+                  state.panes[index].personaID != state.judgeID else {
+                state.notice = "Usage: /solo PERSONA, one of: \(state.panes.filter { $0.personaID != state.judgeID }.map(\.personaID).joined(separator: ", "))"
+                return []
+            }
+            guard !state.conversing else {
+                state.notice = "Still answering: wait, or press Esc Esc to stop first."
+                return []
+            }
+            state.soloID = state.panes[index].personaID
+            state.focus = index
+            state.zoomed = false
+            state.notice = "Just you and \(state.panes[index].name) now; /all brings the others back (they will not hear this part)."
+        case "/all":
+            guard state.soloID != nil else {
+                state.notice = "Everyone is here already."
+                return []
+            }
+            state.soloID = nil
+            state.notice = "Everyone is back. They did not hear what was said while they were away."
+        case "/copy":
+            return ChatReducer.copyLastAnswer(&state)
+        case "/mouse":
+            guard arguments.count == 1, ["on", "off"].contains(arguments[0].lowercased()) else {
+                state.notice = "Usage: /mouse off (the terminal selects text) or /mouse on (wheel and clicks)"
+                return []
+            }
+            state.mouseReports = arguments[0].lowercased() == "on"
+            state.notice = state.mouseReports ? "The mouse scrolls and focuses panes again."
+                : "The mouse is the terminal's: drag to select text. /mouse on gives it back to Persona."
+            return [.setMouseReports(state.mouseReports)]
+        case "/edit":
+            guard !arguments.isEmpty else {
+                state.notice = "Usage: /edit PERSONA, to open its file in $EDITOR"
+                return []
+            }
+            return [.editPersona(arguments.joined(separator: " "))]
+        case "/export":
+            var rest = arguments
+            var format = "md"
+            if let first = rest.first, ["md", "markdown", "json"].contains(first.lowercased()) {
+                format = first.lowercased()
+                rest.removeFirst()
+            }
+            return [.export(format: format, path: rest.isEmpty ? nil : rest.joined(separator: " "))]
+        case "/transcript":
+            return [.showTranscript]
+        case "/notices":
+            state.overlay = .report(["Notices, newest first", ""] + (state.noticeLog.isEmpty ? ["None yet."] : state.noticeLog.reversed()))
+            state.overlayTop = 0
         case "/clear":
             let effects = ChatReducer.stopAll(&state)
             for index in state.panes.indices {

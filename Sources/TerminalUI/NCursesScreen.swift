@@ -20,6 +20,7 @@ public final class NCursesScreen: Screen {
     private var previous: CellBuffer?
     private var encoder: FrameEncoder
     private var stopped = false
+    private var mouseReports = true
     private let outputFD: Int32
 
     public struct StartError: Error, CustomStringConvertible {
@@ -143,6 +144,27 @@ public final class NCursesScreen: Screen {
         height = Int(persona_getmaxy(persona_stdscr()))
         previous = nil
         return (width, height)
+    }
+
+    public func copyToClipboard(_ text: String) { writeControl(Clipboard.sequence(text)) }
+
+    public func setMouseReports(_ on: Bool) {
+        mouseReports = on
+        writeControl(Array((on ? "\u{1B}[?1000h\u{1B}[?1006h" : "\u{1B}[?1000l\u{1B}[?1006l").utf8))
+    }
+
+    public func suspend() {
+        writeControl(Self.modesOff(encoder.capabilities))
+        def_prog_mode()
+        endwin()
+    }
+
+    public func resume() {
+        reset_prog_mode()
+        refresh()
+        writeControl(Array("\u{1B}[?2004h".utf8))
+        setMouseReports(mouseReports)
+        previous = nil
     }
 
     public func present(_ frame: CellBuffer, cursor: (x: Int, y: Int)?) {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How many colours a screen shows.
 public enum ColorMode: Sendable, Equatable {
     /// `NO_COLOR` or `--no-color`: attributes (bold, reverse…) only.
@@ -31,6 +33,21 @@ public protocol Screen: AnyObject {
     func present(_ frame: CellBuffer, cursor: (x: Int, y: Int)?)
     /// Re-reads the terminal's size after a resize and returns it.
     func refreshSize() -> (width: Int, height: Int)
+    /// Hands `text` to the terminal's clipboard (OSC 52; tmux passes it on with `set-clipboard on`).
+    func copyToClipboard(_ text: String)
+    /// Whether the terminal reports the mouse (wheel, clicks), or leaves it to select text.
+    func setMouseReports(_ on: Bool)
+    /// Gives the terminal to another program, such as an editor, until `resume`.
+    func suspend()
+    /// Takes the terminal back after `suspend`; the next frame is painted whole.
+    func resume()
+}
+
+/// OSC 52: "set the clipboard (c) to these base64 bytes".
+public enum Clipboard {
+    public static func sequence(_ text: String) -> [UInt8] {
+        Array("\u{1B}]52;c;\(Data(text.utf8).base64EncodedString())\u{07}".utf8)
+    }
 }
 
 /// A screen without a terminal: it records what would have been drawn.
@@ -65,4 +82,15 @@ public final class HeadlessScreen: Screen {
     }
 
     public func refreshSize() -> (width: Int, height: Int) { (width, height) }
+
+    /// What was handed to the clipboard, last first; whether mouse reports are on; how many times
+    /// the terminal was handed to another program.
+    public private(set) var copied: [String] = []
+    public private(set) var mouseReports = true
+    public private(set) var suspensions = 0
+
+    public func copyToClipboard(_ text: String) { copied.insert(text, at: 0) }
+    public func setMouseReports(_ on: Bool) { mouseReports = on }
+    public func suspend() { suspensions += 1 }
+    public func resume() {}
 }

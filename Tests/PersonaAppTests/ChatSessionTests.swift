@@ -255,6 +255,85 @@ final class ChatSessionTests: XCTestCase {
         XCTAssertEqual(resumed.state.panes[0].entries.filter { $0.role == .user }.count, 3)
     }
 
+    func testSoloGoesOnWithOnePersonaAndAllBringsTheOthersBackUnaware() async throws {
+        let chat = try driver(["skeptic", "optimist"])
+        chat.type("/solo optimist")
+        XCTAssertEqual(chat.state.soloID, "optimist")
+        XCTAssertTrue(chat.frame().contains { $0.contains("Optimist  openai:") })
+        XCTAssertFalse(chat.frame().contains { $0.contains("Skeptic  openai:") }, "only its pane shows")
+        chat.type("Just between us?")
+        await chat.waitForTheConversation()
+        XCTAssertEqual(askedPersonas(), ["optimist"])
+        chat.type("/all")
+        XCTAssertNil(chat.state.soloID)
+        chat.type("Everyone?")
+        await chat.waitForTheConversation()
+        let skeptic = try XCTUnwrap(server.requests.last { (try? JSON.parse($0.body))?["messages"]?[0]?["content"]?.string == "You are skeptic." })
+        let contents = ((try JSON.parse(skeptic.body))["messages"]?.array ?? []).dropFirst().map { $0["content"]?.string ?? "" }
+        XCTAssertEqual(contents, ["Everyone?"], "the skeptic never heard the solo part")
+        XCTAssertEqual(chat.state.panes[0].entries.map(\.text), ["Everyone?", "skeptic-1"])
+    }
+
+    func testExportWritesTheSessionAndTheTranscriptShowsItInTimeOrder() async throws {
+        let store = SessionStore(database: try PersonaDatabase(path: workspace().paths.database))
+        let chat = try driver(["skeptic", "optimist"], session: "20261204-101500-abcd", store: store)
+        chat.type("/export")
+        XCTAssertEqual(chat.state.notice, "/export: nothing is saved of this session yet; send a message first.")
+        chat.type("Hello?")
+        await chat.waitForTheConversation()
+        let file = home.appendingPathComponent("out/chat.md").path
+        try FileManager.default.createDirectory(atPath: home.appendingPathComponent("out").path, withIntermediateDirectories: true)
+        chat.type("/export md \(file)")
+        XCTAssertEqual(chat.state.notice, "Exported 3 messages to \(file).")
+        let markdown = try String(contentsOfFile: file, encoding: .utf8)
+        XCTAssertTrue(markdown.hasPrefix("---\nsession: \"20261204-101500-abcd\""), markdown)
+        XCTAssertTrue(markdown.contains("skeptic-1") && markdown.contains("optimist-1"))
+        chat.type("/export json \(home.path)/out/chat.json")
+        XCTAssertNotNil(try JSON.parse(try String(contentsOfFile: home.path + "/out/chat.json", encoding: .utf8))["messages"])
+
+        chat.dispatch(.key(.function(7)))
+        guard case .transcript(let lines)? = chat.state.overlay else { return XCTFail("F7 shows the transcript") }
+        let headings = lines.filter { $0.hasPrefix("── ") }
+        XCTAssertEqual(headings.first, "── You · round 1 ──")
+        XCTAssertEqual(headings.count, 3)
+        XCTAssertTrue(headings.dropFirst().allSatisfy { $0.contains("· round 1 · $") }, "\(headings)")
+        chat.dispatch(.key(.character("/")))
+        for character in "optimist-1" { chat.dispatch(.key(.character(character))) }
+        chat.dispatch(.key(.enter))
+        XCTAssertEqual(chat.state.overlaySearch?.matched, true)
+        XCTAssertTrue(lines[chat.state.overlayTop].contains("optimist-1"))
+        XCTAssertTrue(chat.frame().contains { $0.contains("/optimist-1 (n: next)") })
+        chat.dispatch(.key(.character("q")))
+        XCTAssertNil(chat.state.overlay)
+    }
+
+    func testCopyHandsTheFocusedPanesLastAnswerToTheClipboard() async throws {
+        let chat = try driver(["skeptic", "optimist"])
+        chat.dispatch(.key(.control("y")))
+        XCTAssertEqual(chat.state.notice, "Nothing to copy yet: the focused pane has no answer.")
+        chat.type("Hello?")
+        await chat.waitForTheConversation()
+        chat.dispatch(.key(.tab))
+        XCTAssertEqual(ChatReducer.reduce(&chat.state, .key(.control("y")), at: 9), [.copy("optimist-1")])
+        XCTAssertEqual(chat.state.notice, "Copied Optimist's last answer (10 characters) to the clipboard.")
+        XCTAssertEqual(ChatReducer.reduce(&chat.state, .key(.paste("/mouse off")), at: 9), [])
+        XCTAssertEqual(ChatReducer.reduce(&chat.state, .key(.enter), at: 9), [.setMouseReports(false)])
+        XCTAssertFalse(chat.state.mouseReports)
+    }
+
+    func testALongNoticeWrapsAndNoticesListsThemInFull() throws {
+        let chat = try driver(["skeptic"])
+        let long = "The provider said something very long about why it refused, " + String(repeating: "and then some more, ", count: 20)
+        chat.dispatch(.notice(long))
+        let frame = chat.frame()
+        XCTAssertTrue(frame[frame.count - 2].hasPrefix("The provider said something very long"), "\(frame.suffix(3))")
+        XCTAssertTrue(frame[frame.count - 1].hasSuffix("… /notices"), "\(frame.suffix(3))")
+        chat.type("/notices")
+        guard case .report(let lines)? = chat.state.overlay else { return XCTFail("/notices shows an overlay") }
+        XCTAssertEqual(lines.first, "Notices, newest first")
+        XCTAssertTrue(lines.contains(long))
+    }
+
     func testAFailoverIsRelayedWithTheNewModelsFacts() async throws {
         let chat = try driver(["fragile"])
         chat.type("Hello?")

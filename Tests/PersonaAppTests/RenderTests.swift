@@ -46,7 +46,7 @@ final class RenderTests: XCTestCase {
             "                                        │                                       │",
             " ● streaming ~120→~10 7t/s 0.50s $?     │ ● streaming ~121→~10 7t/s 0.50s $?    │ ● streaming ~122→~7 5t/s 0.50s $?",
             "›",
-            "Enter send · Alt-Enter newline · Tab focus · PgUp/PgDn scroll · Esc stop · Ctrl-R regenerate · F2 zoom · F3 costs · F4 …",
+            "Enter send · Alt-Enter newline · Tab focus · Esc stop · F1 help · Ctrl-Y copy (/mouse off to select) · PgUp/PgDn scroll…",
         ])
         XCTAssertTrue(frame[1, 1].style.reverse, "the focused pane's title is highlighted")
         XCTAssertFalse(frame[42, 1].style.reverse)

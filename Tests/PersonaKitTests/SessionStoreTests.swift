@@ -84,7 +84,7 @@ final class SessionStoreTests: XCTestCase {
 
     func testRemovingASessionKeepsItsLedgerRows() throws {
         try save("s1", at: 100, messages: [.user("Is remote work better?", round: 1), answer("It depends.")])
-        let ledger = try Ledger(database: database)
+        let ledger = Ledger(database: database)
         try ledger.record(LedgerEntry(timestamp: Date(), session: "s1", persona: "skeptic", provider: "openai", model: "gpt-4o-mini",
                                       inputTokens: 10, outputTokens: 5, costPicos: 4_500_000, estimated: false, durationMs: 900,
                                       status: .ok))

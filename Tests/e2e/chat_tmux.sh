@@ -261,5 +261,61 @@ kill -SEGV "$(cat "$work/pid")"
 check "a crash ends the chat screen with its signal's status (139)" test "$(wait_exit)" = "139"
 check "and the crash handler gives the terminal back" terminal_restored
 
+# Daily use: copying, the mouse, export, the transcript, an unknown @name, a draft's lines,
+# a solo conversation and editing a persona, on a home that has been welcomed.
+rm -f "$work/exit"
+tmux kill-session -t "$session" 2>/dev/null
+mkdir -p "$work/daily"
+cp "$work/home/config.yaml" "$work/daily/config.yaml"
+touch "$work/daily/.welcomed"
+cat > "$work/editor.sh" <<'SH'
+#!/bin/sh
+# Stands in for a user's editor: renames the persona in the file it is given, and saves.
+sed -i 's/^name: .*/name: The Edited Skeptic/' "$1"
+SH
+chmod +x "$work/editor.sh"
+tmux new-session -d -s "$session" -x 140 -y 32 -c "$work" \
+    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 EDITOR=$work/editor.sh \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/daily; echo \$? > $work/exit; sleep 3"
+tmux set-option -s set-clipboard on
+check "the hint line says how to give the mouse back for selecting" wait_for "Ctrl-Y copy (/mouse off to select)" 10
+tmux send-keys -t "$session" "Hello there" Enter
+check "a question is answered by all three" bash -c \
+    "for _ in \$(seq 100); do [ \$(tmux capture-pane -t $session -p | grep -o '✓ done' | wc -l) -eq 3 ] && exit 0; sleep 0.1; done; exit 1"
+tmux delete-buffer 2>/dev/null
+tmux send-keys -t "$session" C-y
+check "Ctrl-Y copies the focused pane's last answer" wait_for "Copied The Skeptic's last answer" 3
+check "into the terminal's clipboard (tmux's buffer)" bash -c "tmux show-buffer 2>/dev/null | grep -q '^Consider the evidence'"
+tmux send-keys -t "$session" "/mouse off" Enter
+check "/mouse off leaves the mouse to the terminal" wait_for "The mouse is the terminal's" 3
+tmux send-keys -t "$session" "/export md $work/daily-export.md" Enter
+check "/export writes the session and says where" wait_for "Exported 4 messages to $work/daily-export.md" 3
+check "as Markdown with the ledger's figures" grep -q '^total_cost_usd: ' "$work/daily-export.md"
+tmux send-keys -t "$session" F7
+check "F7 shows the conversation in time order" wait_for "── You · round 1 ──" 3
+tmux send-keys -t "$session" "/" "Hello there" Enter
+check "/ searches it" wait_for "/Hello there (n: next)" 3
+tmux send-keys -t "$session" q
+check "and a key closes it" wait_gone "Transcript of" 3
+tmux send-keys -t "$session" "@nobody are you there?" Enter
+check "an unknown @name gets a hint" wait_for "No one here answers to @nobody" 3
+check "and nothing is sent" bash -c "[ \$('$bin/persona' costs entries --json --home '$work/daily' | grep -o '\"status\"' | wc -l) -eq 3 ]"
+tmux send-keys -t "$session" C-u "first line" M-Enter "two" Up "X"
+check "↑ in a draft of two lines moves to the first line" wait_for "firXst line" 3
+tmux send-keys -t "$session" C-a C-k Down C-a C-k BSpace BSpace "/solo skeptic" Enter
+check "/solo goes on with one persona" wait_for "Just you and The Skeptic" 3
+tmux send-keys -t "$session" "Only you" Enter
+check "whose pane alone shows, and answers" bash -c \
+    "sleep 1; s=\$(tmux capture-pane -t $session -p); echo \"\$s\" | grep -q '› Only you' && ! echo \"\$s\" | grep -q 'The Optimist'"
+tmux send-keys -t "$session" "/all" Enter
+check "/all brings the others back" wait_for "The Optimist" 3
+tmux send-keys -t "$session" "/edit skeptic" Enter
+check "/edit opens the persona in \$EDITOR and reloads it" wait_for "Reloaded" 5
+check "on a copy in the home's personas, the bundled file untouched" bash -c \
+    "grep -q '^name: The Edited Skeptic' '$work/daily/personas/skeptic.md' && ! grep -q Edited '$root/personas/skeptic.md'"
+tmux send-keys -t "$session" C-c
+tmux send-keys -t "$session" C-c
+check "the screen quits with status 0" test "$(wait_exit)" = "0"
+
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

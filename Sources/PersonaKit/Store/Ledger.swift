@@ -242,6 +242,17 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// A session's totals per persona (the moderator's and the judge's included), largest cost
+    /// first: the session's total, split by who spent it.
+    public func totalsByPersona(session: String) throws -> [(persona: String, totals: CostTotals)] {
+        let sql = "SELECT persona, \(Self.totalsColumns) FROM requests WHERE session = ? GROUP BY persona ORDER BY 2 DESC, 1"
+        return try guarded {
+            try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: [session]) }.map { row in
+                (persona: row[0] as String, totals: Self.totals(row, offset: 1))
+            }
+        }
+    }
+
     /// Totals grouped by `provider` or by `provider:model`, largest cost first.
     public func breakdown(byModel: Bool, in period: Period = Period()) throws -> [(key: String, totals: CostTotals)] {
         let summary = try summary(in: period)
