@@ -20,7 +20,7 @@ final class DebateTests: XCTestCase {
 
         func reply(to request: MockRequest) -> MockBehavior {
             let body = (try? JSON.parse(request.body)) ?? .null
-            let system = body["messages"]?[0]?["content"]?.string ?? ""
+            let system = (body["messages"]?[0]?["content"]?.string ?? "").split(separator: "\n").first.map(String.init) ?? ""
             let id = system.replacingOccurrences(of: "You are ", with: "").replacingOccurrences(of: ".", with: "")
             return lock.withLock {
                 counts[id, default: 0] += 1
@@ -46,18 +46,19 @@ final class DebateTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    func participant(_ id: String, pattern: String? = nil) -> Participant {
+    func participant(_ id: String, pattern: String? = nil, instructions: String = "") -> Participant {
         let endpoint = ProviderEndpoint(name: "openai", type: .openai, baseURL: server.baseURL + "/v1", apiKey: "k",
                                         apiKeyEnv: "OPENAI_API_KEY", keyRequired: true)
-        let persona = Persona(id: id, name: id.capitalized, card: "The \(id).", answerPattern: pattern, systemPrompt: "You are \(id).")
+        let persona = Persona(id: id, name: id.capitalized, card: "The \(id).", answerPattern: pattern,
+                              systemPrompt: "You are \(id)." + instructions)
         return Participant(persona: persona, endpoint: endpoint, model: ModelRef(provider: "openai", model: "gpt-4o-mini"))
     }
 
     @discardableResult
     func debate(_ mode: ConversationMode, rounds: Int, topic: String = "Topic?", participants ids: [String] = ["ann", "bob", "cy"],
-                judge: String? = nil, moderator: String? = nil, patterns: [String: String] = [:],
+                judge: String? = nil, moderator: String? = nil, patterns: [String: String] = [:], instructions: String = "",
                 catalog: PriceCatalog? = nil) async -> [DebateEvent] {
-        let participants = ids.map { participant($0, pattern: patterns[$0]) }
+        let participants = ids.map { participant($0, pattern: patterns[$0], instructions: instructions) }
         let info = SessionInfo(id: "s-\(UUID().uuidString)", mode: mode, topic: topic,
                                roster: participants.map { .init(persona: $0.persona.id, name: $0.persona.name, model: $0.model) })
         let plan = DebatePlan(session: info, participants: participants, mode: mode, rounds: rounds,
@@ -175,6 +176,26 @@ final class DebateTests: XCTestCase {
         let disagreeing = await debate(.rounds, rounds: 2, patterns: ["ann": boxed, "bob": boxed, "cy": boxed])
         XCTAssertEqual(disagreeing.last, .finished(.roundsDone))
         XCTAssertEqual(server.requests.count, 6)
+    }
+
+    func testEchoedPlaceholdersEmptyAnswersAndTheLastRoundMakeNoConsensus() async {
+        let boxed = #"\\boxed\{(.*?)\}"#
+        let form = "\nEnd with your answer as \\boxed{answer}."
+        replies.scripted = ["ann": ["So: \\boxed{answer}"], "bob": ["So: \\boxed{Answer}"], "cy": ["So: \\boxed{ answer }"]]
+        let echoed = await debate(.rounds, rounds: 2, patterns: ["ann": boxed, "bob": boxed, "cy": boxed], instructions: form)
+        XCTAssertEqual(echoed.last, .finished(.roundsDone), "the prompt's own placeholder is no answer")
+        XCTAssertEqual(server.requests.count, 6)
+
+        server.clearLog()
+        replies.scripted = ["ann": ["\\boxed{}"], "bob": ["\\boxed{}"], "cy": ["\\boxed{}"]]
+        let empty = await debate(.rounds, rounds: 2, patterns: ["ann": boxed, "bob": boxed, "cy": boxed])
+        XCTAssertEqual(empty.last, .finished(.roundsDone), "nor is an empty one")
+
+        server.clearLog()
+        replies.scripted = ["ann": ["\\boxed{7}"], "bob": ["\\boxed{7}"], "cy": ["\\boxed{7}"]]
+        let last = await debate(.rounds, rounds: 1, patterns: ["ann": boxed, "bob": boxed, "cy": boxed])
+        XCTAssertEqual(last.last, .finished(.roundsDone), "agreement in the last round stops nothing early")
+        XCTAssertFalse(last.contains(.consensus(round: 1, answer: "7")))
     }
 
     func testTheJudgeSeesTheWholeTranscript() async {

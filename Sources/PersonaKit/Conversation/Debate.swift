@@ -217,7 +217,8 @@ public final class DebateRunner: Sendable {
             if let stop { return stop }
             if let failure = log.failure { return .transcript(failure) }
             if Task.isCancelled { return .cancelled }
-            if let answer = Self.consensus(plan.participants, round: round, transcript: log.all) {
+            // Consensus ends a debate early: in its last round there is nothing left to stop.
+            if round < lastRound, let answer = Self.consensus(plan.participants, round: round, transcript: log.all) {
                 emit(.consensus(round: round - firstRound + 1, answer: answer))
                 await judge(plan, round: round, log: log, emit: emit)
                 return .consensus(answer)
@@ -375,14 +376,23 @@ public final class DebateRunner: Sendable {
                   let expression = try? NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators]),
                   let message = transcript.last(where: { $0.round == round && $0.speaker == participant.persona.id && $0.status == .complete })
             else { return nil }
-            let text = message.text
-            guard let match = expression.matches(in: text, range: NSRange(text.startIndex..., in: text)).last else { return nil }
-            let group = match.numberOfRanges > 1 ? match.range(at: 1) : match.range
-            guard let range = Range(group, in: text) else { return nil }
-            answers.append(text[range].trimmingCharacters(in: .whitespacesAndNewlines))
+            // The persona's prompt shows the form (`\boxed{answer}`): echoing its placeholder,
+            // or an empty answer, is no answer. (So is any example the prompt itself gives.)
+            let placeholders = Set(captures(expression, in: participant.persona.systemPrompt).map { $0.lowercased() })
+            guard let answer = captures(expression, in: message.text).last, !answer.isEmpty,
+                  !placeholders.contains(answer.lowercased()) else { return nil }
+            answers.append(answer)
         }
         let normalized = Set(answers.map { $0.lowercased().replacingOccurrences(of: " ", with: "") })
         return normalized.count == 1 ? answers[0] : nil
+    }
+
+    /// What `expression` captures in `text` (its first group, else the whole match), trimmed.
+    static func captures(_ expression: NSRegularExpression, in text: String) -> [String] {
+        expression.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { match in
+            let group = match.numberOfRanges > 1 ? match.range(at: 1) : match.range
+            return Range(group, in: text).map { text[$0].trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
     }
 
     /// The judge reads the whole transcript and gives a verdict.
