@@ -151,6 +151,8 @@ public enum Overlay: Equatable, Sendable {
     case report([String])
     /// The whole conversation in time order (F7), searchable with `/`.
     case transcript([String])
+    /// The first-run page: the key that closes it is kept, as typing.
+    case welcome([String])
 }
 
 /// A search in the transcript overlay: the words typed after `/`, and whether they are still
@@ -197,6 +199,8 @@ public struct AppState: Equatable, Sendable {
     public var mouseReports = true
     /// The latest notices, newest last, for `/notices`.
     public var noticeLog: [String] = []
+    /// The first message, held until the welcome closes.
+    public var pendingTopic: String?
     public var input = InputLine()
     /// A one-line message in place of the key hints, until the next key.
     public var notice: String?
@@ -306,6 +310,7 @@ public enum AppEvent: Equatable, Sendable {
     case reportLoaded([String])
     /// The conversation so far, as F7 shows it, its lines fitted to the screen.
     case transcriptLoaded([String])
+    case welcomeLoaded([String])
     case roundStarted(Int, of: Int)
     indirect case conversationEnded(DebateEnd)
     /// The ledger's totals for a session and for today, read after a request was recorded.

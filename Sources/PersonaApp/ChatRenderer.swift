@@ -51,7 +51,7 @@ public final class ChatRenderer {
         case .help:
             OverlayView.draw(Bindings.helpLines, top: state.overlayTop, in: frame.bounds, into: &frame)
             return nil
-        case .report(let lines):
+        case .report(let lines), .welcome(let lines):
             OverlayView.draw(lines, top: state.overlayTop, in: frame.bounds, into: &frame)
             return nil
         case .transcript(let lines):

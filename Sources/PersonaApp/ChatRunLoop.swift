@@ -93,8 +93,8 @@ public final class ChatRunLoop {
         return session.recordSetup(state)
     }
 
-    /// Runs the screen on the calling thread until quit. The first message goes out before the
-    /// welcome opens, so the overlay's any-key-closes cannot swallow it and the answers stream behind it.
+    /// Runs the screen on the calling thread until quit. With the welcome, the first message
+    /// waits until it closes, so that nothing streams behind it.
     private func run(firstMessage: String?, welcome: Bool) {
         try? "persona-ui".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         inbox.catchSignals([SIGWINCH] + Inbox.quitSignals)
@@ -115,11 +115,14 @@ public final class ChatRunLoop {
         }
         let size = screen.refreshSize()
         dispatch(.resize(width: size.width, height: size.height))
-        if let firstMessage, !firstMessage.isEmpty {
-            dispatch(.key(.paste(firstMessage)))
+        let topic = firstMessage.flatMap { $0.isEmpty ? nil : $0 }
+        if welcome {
+            state.pendingTopic = topic
+            perform(.showWelcome)
+        } else if let topic {
+            dispatch(.key(.paste(topic)))
             dispatch(.key(.enter))
         }
-        if welcome { perform(.showWelcome) }
         while !state.shouldQuit {
             if clock() >= frameDue, readingCaughtUp(clock()) {
                 for event in inbox.drain() { dispatch(event) }

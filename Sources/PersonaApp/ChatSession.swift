@@ -92,7 +92,7 @@ public final class ChatSession {
             let sink = self.sink
             Task.detached { sink.post(.reportLoaded(choice + DoctorReport.overlay(await health.status()))) }
         case .showWelcome:
-            return [.reportLoaded(FirstRun.welcome(workspace, roster: state.panes.map(\.name)))]
+            return [.welcomeLoaded(FirstRun.welcome(workspace, roster: state.panes.map(\.name)))]
         case .reload:
             return reload()
         case .export(let format, let path):

@@ -17,9 +17,11 @@ extension ChatReducer {
             case .pageUp?, .historyUp?, .wheelUp?: state.overlayTop = max(0, state.overlayTop - (action == .pageUp ? 10 : 1))
             case .pageDown?, .historyDown?, .wheelDown?: state.overlayTop += action == .pageDown ? 10 : 1
             default:
+                let wasWelcome = { if case .welcome = state.overlay { return true } else { return false } }()
                 state.overlay = nil
                 state.overlayTop = 0
                 state.overlaySearch = nil
+                if wasWelcome { return closeWelcome(with: key, state: &state) }
             }
             return []
         }
@@ -147,6 +149,22 @@ extension ChatReducer {
         appendUserEntry(text, to: soloPanes(state), state: &state)
         state.conversing = true
         return [.converse(text)]
+    }
+
+    /// The welcome closes on any key: one typed is kept as the draft's start, and the first
+    /// message waiting behind the welcome goes out now.
+    static func closeWelcome(with key: Key, state: inout AppState) -> [AppEffect] {
+        switch key {
+        case .character(let character): insert(String(character), into: &state.input)
+        case .paste(let text): insert(text, into: &state.input)
+        default: break
+        }
+        guard let topic = state.pendingTopic else { return [] }
+        state.pendingTopic = nil
+        state.input.history.append(topic)
+        appendUserEntry(topic, state: &state)
+        state.conversing = true
+        return [.converse(topic)]
     }
 
     /// The pane of a `/solo` conversation, the only one a message goes to; nil for all of them.

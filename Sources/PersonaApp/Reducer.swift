@@ -64,6 +64,10 @@ public enum ChatReducer {
             state.overlay = .report(lines)
             state.overlayTop = 0
             return []
+        case .welcomeLoaded(let lines):
+            state.overlay = .welcome(lines)
+            state.overlayTop = 0
+            return []
         case .transcriptLoaded(let lines):
             // It opens at the end, on what was said last.
             state.overlay = .transcript(lines)

@@ -156,6 +156,19 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.input.text, "first line\nsecond", "and ↓ brings the draft back")
     }
 
+    func testTheWelcomeHoldsTheTopicAndKeepsTheKeyThatClosesIt() {
+        var state = state()
+        state.pendingTopic = "A first question"
+        _ = ChatReducer.reduce(&state, .welcomeLoaded(["Welcome to Persona"]), at: 0)
+        XCTAssertFalse(state.conversing, "nothing is sent while the welcome is open")
+        XCTAssertEqual(press([.character("W")], &state), [.converse("A first question")])
+        XCTAssertNil(state.overlay)
+        XCTAssertEqual(state.input.text, "W", "the key that closed it is typed")
+        XCTAssertEqual(state.panes[0].entries.first?.text, "A first question")
+        _ = ChatReducer.reduce(&state, .welcomeLoaded(["Welcome to Persona"]), at: 0)
+        XCTAssertEqual(press([.escape], &state), [], "/welcome again sends nothing when it closes")
+    }
+
     func testEditingKeys() {
         var state = state()
         type("hello big world", &state)

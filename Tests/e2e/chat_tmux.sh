@@ -73,7 +73,7 @@ tmux new-session -d -s "$session" -x 120 -y 30 \
 tmux set-option -t "$session" remain-on-exit on >/dev/null
 
 check "the first run opens with the welcome" wait_for "Welcome to Persona"
-tmux send-keys -t "$session" q
+tmux send-keys -t "$session" Escape
 check "any key closes it, onto three panes" wait_for "The Pragmatist"
 check "all three start ready" bash -c "[ \$(tmux capture-pane -t $session -p | grep -o '○ ready' | wc -l) -eq 3 ]"
 
@@ -180,9 +180,13 @@ tmux new-session -d -s "$session" -x 120 -y 30 \
      PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/fresh 'A first question'; echo \$? > $work/exit"
 check "a first run with a topic shows the welcome" wait_for "Welcome to Persona" 5
 sleep 1
-tmux send-keys -t "$session" q
-check "and the topic was sent behind it" bash -c \
+check "and holds the topic while it is open: nothing is sent" bash -c \
+    "[ \$('$bin/persona' costs entries --json --home '$work/fresh' | grep -o '\"status\"' | wc -l) -eq 0 ]"
+tmux send-keys -t "$session" W
+check "the topic is sent when it closes" bash -c \
     "sleep 0.5; [ \$(tmux capture-pane -t $session -p | grep -o '› A first question' | wc -l) -eq 3 ]"
+check "and the key that closed it is kept as typing" wait_for "› W" 3
+tmux send-keys -t "$session" C-u
 check "it is answered" wait_for "✓ done" 10
 
 # A budget added to the config applies at /reload, at once.
@@ -223,7 +227,7 @@ chat_for_signals() {
          --home $work/signals --model openai:mock+tokens=400+delay=0.05'; status=\$?; stty -g > $work/modes-after; \
          echo \$status > $work/exit; sleep 5"
     tmux set-option -t "$session" remain-on-exit on >/dev/null
-    if wait_for "Welcome to Persona" 3; then tmux send-keys -t "$session" q; fi
+    if wait_for "Welcome to Persona" 3; then tmux send-keys -t "$session" Escape; fi
     wait_for "○ ready" 5
     tmux send-keys -t "$session" "$1" Enter
     wait_for "● streaming" 5
