@@ -39,7 +39,54 @@ persona_need_swift() {
 
 # A release build with the Swift runtime linked in statically: it starts faster and holds less
 # memory. lld links it without the warnings gold prints for the toolchain's own archives.
+# Skipped when no source, manifest or flag changed since the last one, so that a second run starts
+# at once whatever its arguments; otherwise it tells each phase with the time so far.
 persona_build_release() {
-    (cd "$PERSONA_ROOT" && swift build -c release --static-swift-stdlib -Xswiftc -use-ld=lld "$@") >&2 \
-        || persona_fail "the build failed (see above)"
+    local flags=(-c release --static-swift-stdlib -Xswiftc -use-ld=lld "$@")
+    local stamp="$PERSONA_ROOT/.build/release/.persona-built-$(echo "${flags[*]}" | md5sum | cut -c1-12)"
+    local sources
+    sources="$(cd "$PERSONA_ROOT" && find Sources Package.swift Package.resolved -type f -printf '%p %s %T@\n' 2>/dev/null | sort | md5sum)"
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sources" ] && return 0
+    local log
+    log="$(mktemp)"
+    echo "persona: building (the first build takes 3 to 5 minutes on 2 cores; later ones only what changed)" >&2
+    if (cd "$PERSONA_ROOT" && swift build "${flags[@]}" 2>&1) | tee "$log" | persona_build_phases; then
+        mkdir -p "$(dirname "$stamp")"
+        echo "$sources" > "$stamp"
+        rm -f "$log"
+    else
+        grep -E 'error:|warning: .*failed' "$log" >&2 || tail -20 "$log" >&2
+        rm -f "$log"
+        persona_fail "the build failed (see above)"
+    fi
+}
+
+# Reads `swift build`'s output and prints a line as each phase ends (it reports a module once it
+# is compiled): dependencies fetched, each module compiled, linked, done; each with the minutes
+# and seconds so far, and a line every 20 s while a long module compiles.
+persona_build_phases() {
+    local start=$SECONDS line phase module status
+    declare -A seen=()
+    while true; do
+        IFS= read -r -t 20 line
+        status=$?
+        if [ $status -gt 128 ]; then
+            printf 'persona: build %d:%02d  still compiling\n' $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60)) >&2
+            continue
+        fi
+        [ $status -eq 0 ] || break
+        phase=""
+        case "$line" in
+            Fetching*|Cloning*|Computing*|"Updating "*) phase="fetching dependencies" ;;
+            *"] Compiling "*)
+                module="$(echo "$line" | awk '{print $3}')"
+                phase="compiled $module"
+                ;;
+            *"] Linking "*) phase="linked $(echo "$line" | awk '{print $3}')" ;;
+            *"Build complete"*|*"Build of product"*) phase="done" ;;
+        esac
+        [ -n "$phase" ] && [ -z "${seen[$phase]:-}" ] || continue
+        seen[$phase]=1
+        printf 'persona: build %d:%02d  %s\n' $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60)) "$phase" >&2
+    done
 }
