@@ -201,6 +201,8 @@ public struct AppState: Equatable, Sendable {
     public var noticeLog: [String] = []
     /// The first message, held until the welcome closes.
     public var pendingTopic: String?
+    /// Whether a pane answers with the bundled demo model (the local server), which the header says.
+    public var demoModel = false
     public var input = InputLine()
     /// A one-line message in place of the key hints, until the next key.
     public var notice: String?

@@ -67,6 +67,9 @@ public struct ChatLaunch {
                                               onLedgerFailure: { _ in })
     }
 
+    static let demoNotice = "Demo model: Gemma 3 270M runs offline here. It is tiny, fluent and often off the point; "
+        + "set an API key or start Ollama for answers worth reading."
+
     /// The screen's run loop: a resumed session's panes refilled, or a new session.
     public func runLoop(screen: Screen, input: Int32 = STDIN_FILENO) -> ChatRunLoop {
         let members = roster + [judge].compactMap { $0 }
@@ -75,6 +78,10 @@ public struct ChatLaunch {
                                     rounds: resumed?.info.rounds ?? options.rounds, judge: judge, resumed: resumed?.messages ?? [])
         let retired = RetiredModels.warnings(members.map { ($0.persona.id, $0.model) }, catalog: accounting.catalog)
         if !retired.isEmpty { state.notice = retired.joined(separator: " ") }
+        if members.contains(where: { $0.model.provider == "local" }) {
+            state.demoModel = true
+            state.notice = Self.demoNotice
+        }
         return ChatRunLoop(state: state, screen: screen, engine: EngineSetup.make(workspace: workspace, accounting: accounting),
                            planner: planner, personas: members.map(\.persona), store: SessionStore(database: database),
                            transcript: resumed?.messages ?? [], budgetOverride: options.budget, maxTokens: options.maxTokens,

@@ -9,7 +9,7 @@ enum HeaderView {
         // every token while answers stream, and are written over it as bytes.
         let progress = state.mode == .parallel ? nil : state.progress
         let key = Key(session: state.session, mode: state.mode, progressRound: progress?.current, progressTotal: progress?.total ?? 0,
-                      width: rect.width)
+                      demoModel: state.demoModel, width: rect.width)
         frame.put(rows.row(key) {
             CellRow(width: rect.width) { line in
                 line.fill(line.bounds, style: Theme.header)
@@ -30,6 +30,7 @@ enum HeaderView {
         /// The round of a conversation that counts its rounds, and how many it will run.
         var progressRound: Int?
         var progressTotal: Int
+        var demoModel: Bool
         var width: Int
     }
 
@@ -40,6 +41,7 @@ enum HeaderView {
         if let current = key.progressRound {
             left.append(StyledRun(" │ round \(current)/\(key.progressTotal)", Theme.header))
         }
+        if key.demoModel { left.append(StyledRun(" │ demo model", Theme.header)) }
         return left
     }
 

