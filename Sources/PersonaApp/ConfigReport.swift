@@ -3,11 +3,13 @@ import PersonaKit
 
 /// `persona config show` and `persona config validate`.
 public enum ConfigReport {
-    public static func show(_ workspace: Workspace) -> String {
+    public static func show(_ workspace: Workspace, defaultModel: ModelInForce) -> String {
         let config = workspace.config
         var lines = ["# \(workspace.paths.configFile)" + (FileManager.default.fileExists(atPath: workspace.paths.configFile) ? "" : " (not written yet)"),
+                     "# " + PersonaListing.rosterLine(workspace),
+                     "# " + defaultModel.sentence,
                      "home: \(workspace.paths.home)",
-                     "default_model: " + (config.defaultModel?.description ?? "(chosen at start: a key's provider, Ollama, or the local model)"),
+                     "default_model: " + (config.defaultModel?.description ?? "(not set)"),
                      "default_personas: [\(config.defaultPersonas.joined(separator: ", "))]",
                      "personas_dirs: [\(workspace.personaDirectories.joined(separator: ", "))]",
                      "providers:"]

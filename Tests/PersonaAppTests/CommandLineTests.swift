@@ -60,4 +60,27 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.stdout, "")
         XCTAssertEqual(try cli.run(["models", "--provider", "OpenAI"]).status, 0)
     }
+
+    func testPersonasListAndConfigShowTheModelAndRosterAStartWouldUse() throws {
+        let environment = ["OPENAI_API_KEY": "sk-listing", "OLLAMA_HOST": "http://127.0.0.1:9"]
+        let listed = try cli.run(["personas", "list"], environment: environment)
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertTrue(listed.stdout.contains("`persona` opens with skeptic, optimist, pragmatist (the starter roster; "), listed.stdout)
+        XCTAssertTrue(listed.stdout.contains("Personas without a model of their own answer with openai:"), listed.stdout)
+        XCTAssertTrue(listed.stdout.contains("(chosen at start: OPENAI_API_KEY is set, so openai:"), listed.stdout)
+        XCTAssertFalse(listed.stdout.contains("set default_model"), "a key picks a model; nothing asks for one")
+        XCTAssertTrue(listed.stdout.contains(" (default)"), listed.stdout)
+
+        let shown = try cli.run(["config", "show"], environment: environment)
+        XCTAssertTrue(shown.stdout.contains("# Personas without a model of their own answer with openai:"), shown.stdout)
+
+        let nothing = try cli.run(["personas", "list"], environment: ["OLLAMA_HOST": "http://127.0.0.1:9"])
+        XCTAssertTrue(nothing.stdout.contains("Personas without a model of their own have none yet: set an API key, start Ollama, "
+                                              + "or run `persona local setup`."), nothing.stdout)
+        try "default_personas: [skeptic]\ndefault_model: anthropic:claude-haiku-4-5\n"
+            .write(to: cli.home.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        let configured = try cli.run(["personas", "list"], environment: environment)
+        XCTAssertTrue(configured.stdout.contains("`persona` opens with skeptic (default_personas in the config)."), configured.stdout)
+        XCTAssertTrue(configured.stdout.contains("answer with anthropic:claude-haiku-4-5 (default_model in the config)."))
+    }
 }

@@ -3,7 +3,7 @@ import Foundation
 import PersonaApp
 import PersonaKit
 
-struct ConfigCommand: ParsableCommand {
+struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Where the config is, what is in force, and whether the files are valid.",
         subcommands: [Path.self, Show.self, Validate.self], defaultSubcommand: Show.self)
@@ -17,12 +17,14 @@ struct ConfigCommand: ParsableCommand {
         }
     }
 
-    struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the config in force, keys shown only as set or unset.")
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the config in force, keys shown only as set or unset, with the roster and model a start would use.")
         @OptionGroup var global: GlobalOptions
 
-        func run() throws {
-            Output.write(ConfigReport.show(global.workspace()))
+        func run() async throws {
+            let workspace = global.workspace()
+            Output.write(ConfigReport.show(workspace, defaultModel: await ModelInForce.find(workspace)))
         }
     }
 
