@@ -258,6 +258,8 @@ final class ReducerTests: XCTestCase {
         XCTAssertTrue(ChatView.render(state).frame.line(2).contains("› go"))
         press([.wheelDown(x: 5, y: 5)], &state)
         XCTAssertEqual(state.panes[0].scrollTop, 3)
+        let marker = ChatView.render(state).frame.lines.first { $0.contains("more (End)") } ?? ""
+        XCTAssertTrue(marker.hasPrefix(" ↓ ") && marker.hasSuffix("more (End)"), "the marker's row holds nothing else: '\(marker)'")
     }
 
     func testCtrlRRegeneratesTheFocusedPanesLastAnswer() {
