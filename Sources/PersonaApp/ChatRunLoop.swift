@@ -2,10 +2,6 @@ import Foundation
 import PersonaKit
 import TerminalUI
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The chat screen's run loop: it sleeps in `select` on the terminal and the inbox's wake pipe,
 /// takes keys, signals and engine events, reduces them, hands the effects to the session, and
 /// draws at most 60 frames a second, only when something changed.
