@@ -112,6 +112,13 @@ final class AgreementTests: XCTestCase {
                        .number(Money.exactText(try ledger.totals().picos)))
         let lines = try CostsReport.overlayLines(ledger, session: debated)
         XCTAssertTrue(lines[0].contains("$" + Money.exactText(try ledger.totals(session: debated).picos)), "F3: \(lines[0])")
+        // F3 splits the session by persona, and the split adds up to the session's total.
+        let split = try ledger.totalsByPersona(session: debated)
+        XCTAssertEqual(split.reduce(0) { $0 + $1.totals.picos }, try ledger.totals(session: debated).picos)
+        for entry in split {
+            XCTAssertTrue(lines.contains { $0.hasPrefix("  \(entry.persona) ") && $0.contains("$" + Money.exactText(entry.totals.picos)) },
+                          "F3 line for \(entry.persona): \(lines)")
+        }
     }
 
     func assertHeaderAgrees(_ state: AppState, file: StaticString = #filePath, line: UInt = #line) throws {
