@@ -151,20 +151,21 @@ extension ChatReducer {
         return [.converse(text)]
     }
 
-    /// The welcome closes on any key: one typed is kept as the draft's start, and the first
-    /// message waiting behind the welcome goes out now.
+    /// The welcome closes on any key: the first message waiting behind it is sent as if typed,
+    /// and a typed key is kept as the start of the next one.
     static func closeWelcome(with key: Key, state: inout AppState) -> [AppEffect] {
+        var effects: [AppEffect] = []
+        if let topic = state.pendingTopic {
+            state.pendingTopic = nil
+            insert(topic, into: &state.input)
+            effects = submit(&state)
+        }
         switch key {
         case .character(let character): insert(String(character), into: &state.input)
         case .paste(let text): insert(text, into: &state.input)
         default: break
         }
-        guard let topic = state.pendingTopic else { return [] }
-        state.pendingTopic = nil
-        state.input.history.append(topic)
-        appendUserEntry(topic, state: &state)
-        state.conversing = true
-        return [.converse(topic)]
+        return effects
     }
 
     /// The pane of a `/solo` conversation, the only one a message goes to; nil for all of them.

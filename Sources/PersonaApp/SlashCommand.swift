@@ -24,12 +24,13 @@ enum SlashCommand {
                 return []
             }
             state.mode = mode
-            state.notice = mode == .parallel ? "Parallel: everyone answers you, side by side."
+            let described = mode == .parallel ? "Parallel: everyone answers you, side by side."
                 : "\(mode.rawValue): your next message starts a \(state.debateRounds)-round debate."
+            state.notice = described
             // A judge gives verdicts on debates; without one, its pane goes with it.
             if mode == .parallel, let judge = state.judgeID, let index = state.panes.firstIndex(where: { $0.personaID == judge }) {
                 let effects = ChatReducer.stopPanes([index], state: &state)
-                state.notice! += " \(state.panes[index].name) stops judging; /judge brings a judge back."
+                state.notice = described + " \(state.panes[index].name) stops judging; /judge brings a judge back."
                 state.panes.remove(at: index)
                 state.judgeID = nil
                 state.focus = min(state.focus, max(0, state.panes.count - 1))
