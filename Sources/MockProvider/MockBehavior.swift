@@ -4,6 +4,9 @@ import Foundation
 public struct MockBehavior: Sendable, Equatable {
     /// The answer. When nil, the mock writes `tokens` words of its own.
     public var text: String?
+    /// The text is a refusal: OpenAI streams it as `delta.refusal`, Anthropic ends with
+    /// `stop_reason: refusal`; the other formats have no word for it.
+    public var refusal = false
     /// How many deltas the generated answer has (ignored when `text` is set).
     public var tokens: Int
     /// How many characters each delta carries when `text` is set.

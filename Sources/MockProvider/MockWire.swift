@@ -27,7 +27,8 @@ struct MockWire {
     func delta(_ text: String, index: Int, inputTokens: Int, behavior: MockBehavior) -> String {
         switch format {
         case .openai:
-            return sse(#"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":\#(q(model)),"choices":[{"index":0,"delta":{"content":\#(q(text))},"finish_reason":null}]}"#)
+            let field = behavior.refusal ? #""content":null,"refusal""# : #""content""#
+            return sse(#"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":\#(q(model)),"choices":[{"index":0,"delta":{\#(field):\#(q(text))},"finish_reason":null}]}"#)
         case .anthropic:
             return sse(#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":\#(q(text))}}"#, event: "content_block_delta")
         case .gemini:
@@ -51,7 +52,7 @@ struct MockWire {
             let usageJSON = usage ? #","usage":{"output_tokens":\#(outputTokens)}"# : ""
             return [
                 sse(#"{"type":"content_block_stop","index":0}"#, event: "content_block_stop"),
-                sse(#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null}\#(usageJSON)}"#, event: "message_delta"),
+                sse(#"{"type":"message_delta","delta":{"stop_reason":\#(q(behavior.refusal ? "refusal" : "end_turn")),"stop_sequence":null}\#(usageJSON)}"#, event: "message_delta"),
                 sse(#"{"type":"message_stop"}"#, event: "message_stop"),
             ]
         case .gemini:

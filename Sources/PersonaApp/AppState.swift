@@ -16,6 +16,8 @@ public struct TranscriptEntry: Equatable, Sendable {
         case stopped
         /// Failed; the text is what had streamed before the failure.
         case failed(String)
+        /// The model declined; the text is its content (often none), the refusal is what it said.
+        case refused(String)
     }
 
     /// Unique within the state, so that wrapped lines can be cached per entry.
@@ -47,6 +49,8 @@ public enum TurnPhase: Equatable, Sendable {
     case done
     case failed(kind: String)
     case cancelled
+    /// The model declined to answer.
+    case refused
 }
 
 /// A turn's live figures. Each count is an estimate (shown with `~`) until the provider reports it.
@@ -118,7 +122,7 @@ public struct PaneState: Equatable, Sendable {
     public var isActive: Bool {
         switch phase {
         case .waiting, .streaming, .queued, .retrying: return true
-        case .idle, .done, .failed, .cancelled: return false
+        case .idle, .done, .failed, .cancelled, .refused: return false
         }
     }
 

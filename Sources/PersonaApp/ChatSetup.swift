@@ -53,8 +53,13 @@ public enum ChatSetup {
                 ChatReducer.appendUserEntry(message.text, to: present.isEmpty ? Array(state.panes.indices) : present, state: &state)
             case .persona, .judge:
                 guard let index = state.panes.firstIndex(where: { $0.personaID == message.speaker }) else { continue }
-                let status: TranscriptEntry.Status = message.status == .complete ? .complete
-                    : message.status == .stopped ? .stopped : .failed(message.error ?? "failed")
+                let status: TranscriptEntry.Status
+                switch message.status {
+                case .complete: status = .complete
+                case .stopped: status = .stopped
+                case .refused: status = .refused(message.error ?? "")
+                case .failed: status = .failed(message.error ?? "failed")
+                }
                 state.panes[index].entries.append(TranscriptEntry(id: state.nextEntryID, role: .assistant, text: message.text, status: status))
                 state.nextEntryID += 1
             case .moderator:

@@ -21,6 +21,7 @@ public enum EventJSON {
             "usage_note": report.usageNote.map { .string($0) } ?? .null,
             "ttft_ms": report.timeToFirstToken.map { .int(milliseconds($0)) } ?? .null,
             "duration_ms": .int(milliseconds(report.duration)),
+            "refusal": report.refusal.map { .string($0) } ?? .null,
         ])
     }
 

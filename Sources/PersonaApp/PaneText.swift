@@ -84,6 +84,9 @@ final class WrapCache {
             case .failed(let message):
                 let wrapped = TextWrap.wrap([StyledRun("✗ " + InertText.sanitize(message), Theme.failure)], width: width)
                 lines.append(contentsOf: wrapped.map { CellRow($0, width: width) })
+            case .refused(let refusal):
+                let wrapped = TextWrap.wrap([StyledRun("⊘ refused: " + InertText.sanitize(refusal), Theme.marker)], width: width)
+                lines.append(contentsOf: wrapped.map { CellRow($0, width: width) })
             case .complete, .streaming: break
             }
         }

@@ -154,6 +154,7 @@ enum PaneView {
         case .done: return (.done, "done", Theme.status)
         case .failed(let kind): return (.failed, "failed: \(kind)", Theme.statusError)
         case .cancelled: return (.stopped, "stopped", Theme.statusWarning)
+        case .refused: return (.refused, "refused", Theme.statusWarning)
         }
     }
 
@@ -168,6 +169,6 @@ enum PaneView {
         }
 
         static let ready = Symbol("○"), waiting = Symbol("◌"), queued = Symbol("⧗"), retrying = Symbol("↻")
-        static let streaming = Symbol("●"), done = Symbol("✓"), failed = Symbol("✗"), stopped = Symbol("■")
+        static let streaming = Symbol("●"), done = Symbol("✓"), failed = Symbol("✗"), stopped = Symbol("■"), refused = Symbol("⊘")
     }
 }

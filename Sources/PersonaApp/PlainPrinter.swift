@@ -49,7 +49,8 @@ public struct PlainPrinter {
             }
             return printed
         case .done(let report):
-            return Printed(text: body(id, report) + "  " + Self.figures(report) + "\n\n")
+            let refused = report.refusal.map { "  ⊘ refused: " + InertText.sanitize($0) + "\n" } ?? ""
+            return Printed(text: body(id, report) + refused + "  " + Self.figures(report) + "\n\n")
         case .failed(let error, let report):
             var text = body(id, report)
             if !report.text.isEmpty { text += "  [partial: the stream failed here]\n" }

@@ -166,8 +166,13 @@ public enum ChatReducer {
             }
         case .done(let report):
             finish(&pane, report: report, at: time)
-            pane.phase = .done
-            setLastAssistant(&pane, text: report.text, status: .complete)
+            if let refusal = report.refusal {
+                pane.phase = .refused
+                setLastAssistant(&pane, text: report.text, status: .refused(refusal))
+            } else {
+                pane.phase = .done
+                setLastAssistant(&pane, text: report.text, status: .complete)
+            }
         case .failed(let error, let report):
             finish(&pane, report: report, at: time)
             if error.kind == .cancelled {

@@ -87,7 +87,9 @@ public enum SessionsReport {
             if let model = message.model, let provider = message.provider { heading += " (\(provider):\(model))" }
             if message.status != .complete { heading += " [\(message.status.rawValue)]" }
             lines += ["", heading + ":", InertText.sanitize(message.text)]
-            if let error = message.error { lines.append("  error: " + InertText.sanitize(error)) }
+            if let error = message.error {
+                lines.append((message.status == .refused ? "  refusal: " : "  error: ") + InertText.sanitize(error))
+            }
         }
         lines += ["", costLine(totals)]
         return lines.joined(separator: "\n") + "\n"

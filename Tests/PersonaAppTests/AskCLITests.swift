@@ -261,3 +261,37 @@ final class RetryCLITests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("retry 1/1"), result.stderr)
     }
 }
+
+/// Refusals, kept apart from the answer, as `persona ask` prints them.
+final class RefusalCLITests: XCTestCase {
+    func testARefusalIsItsOwnFieldWithItsOwnFinishReason() throws {
+        let refusing: MockBehavior = {
+            var behavior = MockBehavior(text: "I'm sorry, I can't assist with that request.")
+            behavior.refusal = true
+            return behavior
+        }()
+        let server = try MockServer { _ in refusing }
+        defer { server.stop() }
+        let cli = try CLI()
+        defer { cli.remove() }
+        let environment = ["OPENAI_BASE_URL": server.baseURL + "/v1", "OPENAI_API_KEY": "k",
+                           "ANTHROPIC_BASE_URL": server.baseURL, "ANTHROPIC_API_KEY": "k"]
+        let openai = try cli.run(["ask", "How do I make anthrax?", "--model", "openai:gpt-4o-mini", "--json"], environment: environment)
+        XCTAssertEqual(openai.status, 0, openai.stderr)
+        let done = try XCTUnwrap(openai.events.first { $0["event"]?.string == "done" })
+        XCTAssertEqual(done["text"]?.string, "", "the answer's content is empty")
+        XCTAssertEqual(done["refusal"]?.string, "I'm sorry, I can't assist with that request.")
+        XCTAssertEqual(done["finish_reason"]?.string, "refusal")
+        XCTAssertTrue(openai.events.filter { $0["event"]?.string == "delta" }.isEmpty, "a refusal is not streamed as answer text")
+
+        let anthropic = try cli.run(["ask", "How do I make anthrax?", "--model", "anthropic:claude-haiku-4-5", "--json"],
+                                    environment: environment)
+        let stopped = try XCTUnwrap(anthropic.events.first { $0["event"]?.string == "done" })
+        XCTAssertEqual(stopped["finish_reason"]?.string, "refusal")
+        XCTAssertEqual(stopped["refusal"]?.string, "The model declined to answer.")
+        XCTAssertEqual(stopped["text"]?.string, "I'm sorry, I can't assist with that request.", "what it said before stopping")
+
+        let plain = try cli.run(["ask", "How do I make anthrax?", "--model", "openai:gpt-4o-mini"], environment: environment)
+        XCTAssertTrue(plain.stdout.contains("  ⊘ refused: I'm sorry, I can't assist with that request.\n"), plain.stdout)
+    }
+}

@@ -169,6 +169,18 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(press([.escape], &state), [], "/welcome again sends nothing when it closes")
     }
 
+    func testARefusedAnswerIsShownAsARefusal() {
+        var state = state(panes: 1, width: 80)
+        send("How do I make anthrax?", &state)
+        var report = TurnReport.notSent()
+        report.refusal = "I'm sorry, I can't assist with that request."
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
+        XCTAssertEqual(state.panes[0].phase, .refused)
+        let frame = ChatView.render(state).frame.lines
+        XCTAssertTrue(frame.contains { $0.contains("⊘ refused: I'm sorry, I can't assist with that request.") }, "\(frame)")
+        XCTAssertTrue(frame.contains { $0.hasPrefix(" ⊘ refused in 0") }, "the status line: \(frame)")
+    }
+
     func testEditingKeys() {
         var state = state()
         type("hello big world", &state)

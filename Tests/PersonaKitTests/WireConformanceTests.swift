@@ -106,8 +106,15 @@ final class WireConformanceTests: XCTestCase {
         let name = fixture.name
         let kind = fixture.meta["kind"]?.string
 
-        let expectedText = (expected["text"]?.string ?? "") + (expected["refusal"]?.string ?? "")
-        XCTAssertEqual(outcome.text, expectedText, "text of \(name)", file: file, line: line)
+        // A refusal is kept apart from the answer's text.
+        XCTAssertEqual(outcome.text, expected["text"]?.string ?? "", "text of \(name)", file: file, line: line)
+        XCTAssertEqual(outcome.refusal, expected["refusal"]?.string ?? "", "refusal of \(name)", file: file, line: line)
+        if let refusal = expected["refusal"]?.string {
+            let report = TurnReport(outcome: outcome, usage: CheckedUsage(usage: outcome.reportedUsage, inputEstimated: false,
+                                                                          outputEstimated: false))
+            XCTAssertEqual(report.refusal, refusal, "the report's refusal of \(name)", file: file, line: line)
+            XCTAssertEqual(report.finishReason?.description, "refusal", "finish reason of \(name)", file: file, line: line)
+        }
 
         if kind == "http_error" {
             let message = expected["message"]?.string ?? expected["error"]?["message"]?.string ?? expected["error"]?.string

@@ -58,11 +58,19 @@ public struct TurnReport: Sendable, Equatable {
     public var timeToFirstToken: Double?
     public var duration: Double
     public var httpStatus: Int?
+    /// What the model said in declining to answer; nil when it did not refuse. `text` then holds
+    /// only the answer's content, which is often empty.
+    public var refusal: String?
 
     /// What the provider sent, with its usage as the check left it, and any known key it echoed hidden.
     public init(outcome: TurnOutcome, usage checked: CheckedUsage) {
         text = Secrets.redact(outcome.text)
         finishReason = outcome.finish
+        if !outcome.refusal.isEmpty || outcome.finish?.kind == .refusal {
+            // Anthropic says only that it refused (`stop_reason: refusal`); OpenAI says what.
+            refusal = outcome.refusal.isEmpty ? "The model declined to answer." : Secrets.redact(outcome.refusal)
+            finishReason = FinishReason(kind: .refusal, raw: outcome.finish?.raw ?? "refusal")
+        }
         timeToFirstToken = outcome.timeToFirstToken
         duration = outcome.duration
         httpStatus = outcome.httpStatus
@@ -257,7 +265,7 @@ public final class ConversationEngine: Sendable {
                 let shown = redactor.feed(text)
                 if !shown.isEmpty { onEvent(TurnEvent(id, .delta(shown))) }
             case .usage(let usage): onEvent(TurnEvent(id, .usage(usage)))
-            case .reasoning, .finish, .failure: break
+            case .reasoning, .refusal, .finish, .failure: break
             }
         }
         let heldBack = redactor.finish()
@@ -265,7 +273,7 @@ public final class ConversationEngine: Sendable {
         let refused = Self.wasRefused(outcome)
         let checked = refused
             ? CheckedUsage(usage: Usage(inputTokens: 0, outputTokens: 0), inputEstimated: false, outputEstimated: false)
-            : UsageCheck.check(outcome.reportedUsage, request: request, answer: outcome.text, reasoning: outcome.reasoning,
+            : UsageCheck.check(outcome.reportedUsage, request: request, answer: outcome.text + outcome.refusal, reasoning: outcome.reasoning,
                                price: price, type: type)
         // Nothing generated is nothing billed, whether or not the model has a price.
         let report = TurnReport(outcome: outcome, usage: checked)

@@ -280,9 +280,11 @@ public final class DebateRunner: Sendable {
 
     /// A finished turn as the transcript keeps it; `turn` names the model that actually answered.
     private func message(for report: TurnReport, error: ProviderError?, turn: TurnID, persona: Persona) -> TranscriptMessage {
-        let status: TranscriptMessage.Status = error == nil ? .complete : error?.kind == .cancelled ? .stopped : .failed
+        var status: TranscriptMessage.Status = error == nil ? .complete : error?.kind == .cancelled ? .stopped : .failed
+        if error == nil, report.refusal != nil { status = .refused }
         return TranscriptMessage(round: turn.round, speaker: persona.id, name: persona.name, role: turn.role, text: report.text,
-                                 status: status, error: error?.description, provider: turn.model.provider, model: turn.model.model,
+                                 status: status, error: error?.description ?? report.refusal, provider: turn.model.provider,
+                                 model: turn.model.model,
                                  inputTokens: report.usage.inputTokens ?? 0, outputTokens: report.usage.outputTokens ?? 0,
                                  costPicos: report.costPicos, estimated: report.estimated, droppedTurns: turn.droppedTurns)
     }

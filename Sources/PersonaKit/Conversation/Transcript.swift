@@ -25,6 +25,8 @@ public struct TranscriptMessage: Sendable, Equatable {
         case complete
         case stopped
         case failed
+        /// The model declined to answer; `error` holds what it said.
+        case refused
     }
 
     public static let userSpeaker = "user"

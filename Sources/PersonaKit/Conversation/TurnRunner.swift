@@ -15,6 +15,8 @@ public struct TurnOutcome: Sendable, Equatable {
     /// Seconds from sending the request to the first answer or reasoning token.
     public var timeToFirstToken: Double?
     public var duration: Double
+    /// What the model said in refusing, apart from the answer; empty when it did not refuse.
+    public var refusal = ""
 }
 
 /// Runs one request through transport, decoder and adapter, and accumulates the outcome.
@@ -127,6 +129,7 @@ struct StreamAccumulator {
     private var ndjson: NDJSONDecoder
     private var text = ""
     private var reasoning = ""
+    private var refusal = ""
     private var usage = Usage()
     private var finish: FinishReason?
     private(set) var failure: ProviderError?
@@ -249,6 +252,9 @@ struct StreamAccumulator {
                 sendDelta(onEvent)
                 reasoning += piece
                 onEvent(.reasoning(piece))
+            case .refusal(let piece):
+                markFirstToken()
+                refusal += piece
             case .usage(let reported):
                 usage = usage.merged(with: reported)
                 sendDelta(onEvent)
@@ -273,7 +279,8 @@ struct StreamAccumulator {
 
     func outcome(duration: Double) -> TurnOutcome {
         TurnOutcome(text: text, reasoning: reasoning, reportedUsage: usage, finish: finish, error: failure,
-                    httpStatus: nil, responseHeaders: HTTPHeaders(), timeToFirstToken: firstToken, duration: duration)
+                    httpStatus: nil, responseHeaders: HTTPHeaders(), timeToFirstToken: firstToken, duration: duration,
+                    refusal: refusal)
     }
 }
 

@@ -65,7 +65,7 @@ public struct OpenAIAdapter: ProviderAdapter {
                         events.append(.reasoning(reasoning))
                     }
                     if let text = delta["content"]?.string, !text.isEmpty { events.append(.delta(text)) }
-                    if let refusal = delta["refusal"]?.string, !refusal.isEmpty { events.append(.delta(refusal)) }
+                    if let refusal = delta["refusal"]?.string, !refusal.isEmpty { events.append(.refusal(refusal)) }
                 }
                 if let reason = choice["finish_reason"]?.string { events.append(.finish(FinishReason(provider: reason))) }
             }

@@ -55,6 +55,8 @@ public struct FinishReason: Sendable, Equatable, CustomStringConvertible {
         case length
         case toolCalls = "tool_calls"
         case contentFilter = "content_filter"
+        /// The model declined to answer (OpenAI's `delta.refusal`, Anthropic's `stop_reason: refusal`).
+        case refusal
         case other
     }
 
@@ -74,7 +76,8 @@ public struct FinishReason: Sendable, Equatable, CustomStringConvertible {
         case "stop", "end_turn", "stop_sequence", "eos", "finish_reason_unspecified": kind = .stop
         case "length", "max_tokens", "model_context_window_exceeded": kind = .length
         case "tool_calls", "tool_use", "function_call", "pause_turn": kind = .toolCalls
-        case "content_filter", "safety", "refusal", "recitation", "blocklist", "prohibited_content", "spii",
+        case "refusal": kind = .refusal
+        case "content_filter", "safety", "recitation", "blocklist", "prohibited_content", "spii",
              "image_safety":
             kind = .contentFilter
         default: kind = .other
@@ -90,6 +93,8 @@ public enum StreamEvent: Sendable, Equatable {
     case delta(String)
     /// Thinking text; it is billed as output but is not part of the answer.
     case reasoning(String)
+    /// The model's refusal, kept apart from the answer.
+    case refusal(String)
     case usage(Usage)
     case finish(FinishReason)
     case failure(ProviderError)
