@@ -20,23 +20,29 @@ public final class PersonaDatabase: Sendable {
                                                     withIntermediateDirectories: true)
             var configuration = Configuration()
             configuration.busyMode = .timeout(Self.lockTimeout)
-            pool = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrateAlone(pool, path: path)
+            pool = try Self.openAlone(path) {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                if try !pool.read({ try Self.migrator.hasCompletedMigrations($0) }) { try Self.migrator.migrate(pool) }
+                return pool
+            }
         } catch {
             throw LedgerError(path: path, error)
         }
     }
 
-    /// Migrates with a lock on a file beside the database held: processes that open a new or
-    /// older `persona.db` at once would otherwise each decide to run the same migration.
-    private static func migrateAlone(_ pool: DatabasePool, path: String) throws {
-        if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
-        let lock = open(path + "-migrate-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    /// Opens and migrates with a lock on a file beside the database held. Processes that open a
+    /// new or older `persona.db` at once would otherwise each run the same migration, or wait
+    /// for another's migration in SQLite's busy timeout, which a slow migration on a loaded
+    /// machine can outlast. Opening a migrated database holds the lock for milliseconds.
+    private static func openAlone(_ path: String, _ open: () throws -> DatabasePool) throws -> DatabasePool {
+        let lock = Foundation.open(path + "-migrate-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        // A folder that cannot be written holds no lock file; SQLite then says what it can do there.
+        if lock < 0, errno == EACCES || errno == EROFS { return try open() }
         guard lock >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { close(lock) }
         guard flock(lock, LOCK_EX) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { flock(lock, LOCK_UN) }
-        try migrator.migrate(pool)
+        return try open()
     }
 
     static var migrator: DatabaseMigrator {
