@@ -8,11 +8,8 @@ extension ChatSession {
     /// Writes the saved session as Markdown or JSON, as `persona sessions export` does, to `path`
     /// or to `./<name or id>.<md|json>`, and says where.
     func export(format: String, to path: String?, session: String) -> AppEvent {
-        let json: Bool
-        switch format.lowercased() {
-        case "md", "markdown": json = false
-        case "json": json = true
-        default: return .notice("/export: the format is md or json, not \(format)")
+        guard let format = SessionsReport.ExportFormat(name: format) else {
+            return .notice("/export: the format is md or json, not \(format)")
         }
         guard let store else { return .notice("/export: no session store is open.") }
         do {
@@ -20,10 +17,9 @@ extension ChatSession {
                 return .notice("/export: nothing is saved of this session yet; send a message first.")
             }
             let totals = try engine.accounting?.ledger?.totals(session: session)
-            let text = json ? SessionsReport.exportJSON(info, messages, totals: totals)
-                : SessionsReport.exportMarkdown(info, messages, totals: totals)
-            let fileName = (info.name ?? info.id).map { $0 == "/" ? "-" : $0 }
-            let target = URL(fileURLWithPath: path ?? "./\(String(fileName)).\(json ? "json" : "md")").standardizedFileURL
+            let fileName = (info.name ?? info.id).replacingOccurrences(of: "/", with: "-")
+            let target = URL(fileURLWithPath: path ?? "./\(fileName).\(format.fileExtension)").standardizedFileURL
+            let text = format.render(info, messages, totals: totals)
             try Data(Secrets.redact(text).utf8).write(to: target, options: .atomic)
             return .notice("Exported \(messages.count) messages to \(target.path).")
         } catch {
@@ -37,17 +33,13 @@ extension ChatSession {
         guard !transcript.isEmpty else { return ["Transcript", "", "Nothing has been said yet."] }
         var lines = ["Transcript of \(transcript.count) messages (/ searches)"]
         for message in transcript {
-            var heading = message.role == .user ? "You" : message.name
-            if message.role == .judge { heading = "Verdict · \(message.name)" }
-            heading += " · round \(message.round)"
+            var heading = SessionsReport.speaker(message) + " · round \(message.round)"
             if message.role != .user {
                 heading += " · " + PlainPrinter.costText(message.costPicos, estimated: message.estimated)
             }
             if message.status != .complete { heading += " · \(message.status.rawValue)" }
             lines += ["", "── " + InertText.sanitize(heading) + " ──"]
-            for paragraph in InertText.sanitize(message.text).split(separator: "\n", omittingEmptySubsequences: false) {
-                lines += OverlayView.wrap(String(paragraph), width: width)
-            }
+            lines += TextWrap.wrap(InertText.sanitize(message.text), width: width)
         }
         return lines
     }

@@ -58,7 +58,7 @@ enum OverlayView {
     static func textWidth(screenWidth width: Int) -> Int { width - 6 }
 
     static func draw(_ given: [String], top: Int, search: OverlaySearch? = nil, in bounds: Rect, into frame: inout CellBuffer) {
-        let lines = given.flatMap { wrap($0, width: textWidth(screenWidth: bounds.width)) }
+        let lines = given.flatMap { TextWrap.wrap($0, width: textWidth(screenWidth: bounds.width)) }
         let widest = max(lines.map { DisplayWidth.of($0) }.max() ?? 0, DisplayWidth.of(closing) + 24)
         let width = min(bounds.width - 2, widest + 4)
         let height = min(bounds.height - 2, lines.count + 2)
@@ -90,28 +90,4 @@ enum OverlayView {
         frame.put(closing, x: closingX, y: box.maxY - 1, style: Theme.overlay, limit: box.maxX - 2 - closingX)
     }
 
-    /// `line` broken at spaces into lines of at most `width` columns; a longer word is cut.
-    static func wrap(_ line: String, width: Int) -> [String] {
-        guard width > 0, DisplayWidth.of(line) > width else { return [line] }
-        var lines: [String] = []
-        var current = ""
-        for word in line.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
-            let joined = current.isEmpty ? word : current + " " + word
-            if DisplayWidth.of(joined) <= width {
-                current = joined
-                continue
-            }
-            if !current.isEmpty { lines.append(current) }
-            current = word
-            while DisplayWidth.of(current) > width {
-                // A character wider than the line still goes, alone, rather than never.
-                let fitting = DisplayWidth.prefix(current, fitting: width)
-                let head = fitting.isEmpty ? String(current.prefix(1)) : fitting
-                lines.append(head)
-                current = String(current.dropFirst(head.count))
-            }
-        }
-        lines.append(current)
-        return lines
-    }
 }

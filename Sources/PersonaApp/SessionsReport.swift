@@ -81,9 +81,7 @@ public enum SessionsReport {
                 round = message.round
                 lines += ["", "── Round \(round) ──"]
             }
-            var heading = message.role == .user ? "You" : message.name
-            if message.role == .judge { heading = "Verdict · \(message.name)" }
-            if message.role == .moderator { heading = "Moderator · \(message.name)" }
+            var heading = speaker(message)
             if let model = message.model, let provider = message.provider { heading += " (\(provider):\(model))" }
             if message.status != .complete { heading += " [\(message.status.rawValue)]" }
             lines += ["", heading + ":", InertText.sanitize(message.text)]
@@ -95,7 +93,37 @@ public enum SessionsReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Who said a message, as the transcripts head it: `You`, `Verdict · The Judge`,
+    /// `Moderator · The Moderator`, or the persona's name.
+    static func speaker(_ message: TranscriptMessage) -> String {
+        switch message.role {
+        case .user: return "You"
+        case .judge: return "Verdict · \(message.name)"
+        case .moderator: return "Moderator · \(message.name)"
+        case .persona: return message.name
+        }
+    }
+
     // MARK: Export and import
+
+    /// The two forms a session is exported in, by the names `--format` and `/export` take.
+    public enum ExportFormat {
+        case markdown, json
+
+        public init?(name: String) {
+            switch name.lowercased() {
+            case "markdown", "md": self = .markdown
+            case "json": self = .json
+            default: return nil
+            }
+        }
+
+        var fileExtension: String { self == .json ? "json" : "md" }
+
+        public func render(_ info: SessionInfo, _ messages: [TranscriptMessage], totals: CostTotals?) -> String {
+            self == .json ? exportJSON(info, messages, totals: totals) : exportMarkdown(info, messages, totals: totals)
+        }
+    }
 
     public static func exportJSON(_ info: SessionInfo, _ messages: [TranscriptMessage], totals: CostTotals?) -> String {
         let cost: JSON = totals.map { .object([

@@ -121,13 +121,11 @@ struct Sessions: ParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
-            let (info, messages, totals) = try Sessions.load(id, global)
-            switch format {
-            case "markdown", "md": Output.write(SessionsReport.exportMarkdown(info, messages, totals: totals))
-            case "json": Output.write(SessionsReport.exportJSON(info, messages, totals: totals))
-            default:
+            guard let form = SessionsReport.ExportFormat(name: format) else {
                 throw failure("--format: use markdown or json", .usageOrConfig)
             }
+            let (info, messages, totals) = try Sessions.load(id, global)
+            Output.write(form.render(info, messages, totals: totals))
         }
     }
 
