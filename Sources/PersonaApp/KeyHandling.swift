@@ -17,11 +17,11 @@ extension ChatReducer {
             case .pageUp?, .historyUp?, .wheelUp?: state.overlayTop = max(0, state.overlayTop - (action == .pageUp ? 10 : 1))
             case .pageDown?, .historyDown?, .wheelDown?: state.overlayTop += action == .pageDown ? 10 : 1
             default:
-                let wasWelcome = { if case .welcome = state.overlay { return true } else { return false } }()
+                let closed = state.overlay
                 state.overlay = nil
                 state.overlayTop = 0
                 state.overlaySearch = nil
-                if wasWelcome { return closeWelcome(with: key, state: &state) }
+                if case .welcome = closed { return closeWelcome(with: key, state: &state) }
             }
             return []
         }
