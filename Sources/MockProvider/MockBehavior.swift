@@ -139,6 +139,14 @@ public struct MockRequest: Sendable {
         return nil
     }
 
+    /// The tool an Anthropic request obliges the model to call (`tool_choice: {type: "tool"}`):
+    /// the mock then answers through it, as Claude does.
+    public var forcedTool: String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let choice = object["tool_choice"] as? [String: Any], choice["type"] as? String == "tool" else { return nil }
+        return choice["name"] as? String
+    }
+
     /// The `model` the request names (from the body, or Gemini's path).
     public var model: String {
         if format == .gemini, let start = path.range(of: "/models/"), let end = path.range(of: ":streamGenerateContent") {

@@ -138,7 +138,7 @@ public final class MockServer: Sendable {
             writer.respond(status: 404, contentType: "application/json", body: #"{"error":"no such route"}"#)
             return
         }
-        let wire = MockWire(format: format, model: request.model)
+        let wire = MockWire(format: format, model: request.model, answerTool: request.forcedTool)
         if behavior.status >= 300 {
             writer.respond(status: behavior.status, contentType: "application/json",
                            body: wire.errorBody(status: behavior.status, message: behavior.errorMessage),

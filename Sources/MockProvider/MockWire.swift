@@ -4,6 +4,8 @@ import Foundation
 struct MockWire {
     let format: MockWireFormat
     let model: String
+    /// The tool an Anthropic answer is given through, when the request forced one.
+    var answerTool: String? = nil
 
     var contentType: String {
         format == .ollama ? "application/x-ndjson" : "text/event-stream"
@@ -16,7 +18,9 @@ struct MockWire {
         case .anthropic:
             return [
                 sse(#"{"type":"message_start","message":{"id":"msg_mock","type":"message","role":"assistant","model":\#(q(model)),"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":\#(inputTokens),"cache_creation_input_tokens":\#(behavior.cacheWriteTokens),"cache_read_input_tokens":\#(behavior.cachedInputTokens),"output_tokens":1}}}"#, event: "message_start"),
-                sse(#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#, event: "content_block_start"),
+                answerTool.map { tool in
+                    sse(#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_mock","name":\#(q(tool)),"input":{}}}"#, event: "content_block_start")
+                } ?? sse(#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#, event: "content_block_start"),
                 sse(#"{"type": "ping"}"#, event: "ping"),
             ]
         case .gemini, .ollama:
@@ -30,6 +34,9 @@ struct MockWire {
             let field = behavior.refusal ? #""content":null,"refusal""# : #""content""#
             return sse(#"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":\#(q(model)),"choices":[{"index":0,"delta":{\#(field):\#(q(text))},"finish_reason":null}]}"#)
         case .anthropic:
+            if answerTool != nil {
+                return sse(#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":\#(q(text))}}"#, event: "content_block_delta")
+            }
             return sse(#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":\#(q(text))}}"#, event: "content_block_delta")
         case .gemini:
             return sse(#"{"candidates":[{"content":{"parts":[{"text":\#(q(text))}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":\#(inputTokens),"candidatesTokenCount":\#(index + 1),"totalTokenCount":\#(inputTokens &+ index &+ 1)},"modelVersion":\#(q(model))}"#, crlf: true)
@@ -52,7 +59,7 @@ struct MockWire {
             let usageJSON = usage ? #","usage":{"output_tokens":\#(outputTokens)}"# : ""
             return [
                 sse(#"{"type":"content_block_stop","index":0}"#, event: "content_block_stop"),
-                sse(#"{"type":"message_delta","delta":{"stop_reason":\#(q(behavior.refusal ? "refusal" : "end_turn")),"stop_sequence":null}\#(usageJSON)}"#, event: "message_delta"),
+                sse(#"{"type":"message_delta","delta":{"stop_reason":\#(q(behavior.refusal ? "refusal" : answerTool != nil ? "tool_use" : "end_turn")),"stop_sequence":null}\#(usageJSON)}"#, event: "message_delta"),
                 sse(#"{"type":"message_stop"}"#, event: "message_stop"),
             ]
         case .gemini:

@@ -28,12 +28,27 @@ public struct TranscriptEntry: Equatable, Sendable {
     /// Counts the times `text` was replaced rather than added to (a retry, a failover, a final
     /// text unlike the streamed one): what was wrapped of an older text is then never shown.
     public var generation = 0
+    /// A valid structured answer's two faces; `text` shows one of them (F6 switches).
+    public var structured: StructuredFaces?
+    /// The first way the answer broke its schema, shown under it.
+    public var schemaProblem: String?
 
     public init(id: Int, role: Role, text: String, status: Status) {
         self.id = id
         self.role = role
         self.text = text
         self.status = status
+    }
+}
+
+/// A structured answer as it streamed (JSON) and as its fields.
+public struct StructuredFaces: Equatable, Sendable {
+    public var raw: String
+    public var fields: String
+
+    public init(raw: String, value: JSON) {
+        self.raw = raw
+        fields = StructuredFields.markdown(value)
     }
 }
 
@@ -45,6 +60,8 @@ public enum TurnPhase: Equatable, Sendable {
     case queued(until: Double)
     /// Failed and will be tried again from the start at the given time.
     case retrying(attempt: Int, of: Int, until: Double)
+    /// The answer broke its schema and was sent back to be fixed.
+    case repairing(attempt: Int, of: Int)
     case streaming
     case done
     case failed(kind: String)
@@ -121,7 +138,7 @@ public struct PaneState: Equatable, Sendable {
 
     public var isActive: Bool {
         switch phase {
-        case .waiting, .streaming, .queued, .retrying: return true
+        case .waiting, .streaming, .queued, .retrying, .repairing: return true
         case .idle, .done, .failed, .cancelled, .refused: return false
         }
     }
@@ -201,6 +218,8 @@ public struct AppState: Equatable, Sendable {
     public var soloID: String?
     /// Whether the terminal reports the mouse; `/mouse off` leaves it to select text.
     public var mouseReports = true
+    /// Whether structured answers show as their fields rather than as raw JSON (F6).
+    public var showsFields = true
     /// The latest notices, newest last, for `/notices`.
     public var noticeLog: [String] = []
     /// The first message, held until the welcome closes.

@@ -18,15 +18,18 @@ public struct AskOptions: Sendable {
     public var json: Bool
     public var maxTokens: Int?
     public var temperature: Double?
+    /// `--schema`: a schema file for every persona's answer.
+    public var schema: String?
 
     public init(prompt: String, personas: [String] = [], model: String? = nil, json: Bool = false,
-                maxTokens: Int? = nil, temperature: Double? = nil) {
+                maxTokens: Int? = nil, temperature: Double? = nil, schema: String? = nil) {
         self.prompt = prompt
         self.personas = personas
         self.model = model
         self.json = json
         self.maxTokens = maxTokens
         self.temperature = temperature
+        self.schema = schema
     }
 }
 
@@ -34,7 +37,7 @@ public struct AskOptions: Sendable {
 public enum AskPlanner {
     /// One turn per persona, through the planner every command shares.
     public static func plan(_ options: AskOptions, workspace: Workspace, session: String, catalog: PriceCatalog?) throws -> [PlannedTurn] {
-        let planner = try TurnPlanner(workspace: workspace, model: options.model)
+        let planner = try TurnPlanner(workspace: workspace, model: options.model, schemaFile: options.schema)
         return try planner.questions(options.prompt, to: planner.participants(named: options.personas), session: session,
                                      maxTokens: options.maxTokens, temperature: options.temperature, catalog: catalog)
     }
@@ -60,7 +63,8 @@ public struct AskRunner {
     /// and the run then exits with 128 plus the signal's number.
     public func run(_ turns: [PlannedTurn], json: Bool, session: String, interruption: Interruption? = nil) async -> Int32 {
         var outcome = RunOutcome()
-        var plain = PlainPrinter(liveStreaming: turns.count == 1)
+        // A structured answer is printed whole, as its fields, rather than as JSON streaming in.
+        var plain = PlainPrinter(liveStreaming: turns.count == 1 && turns[0].request.responseFormat == nil)
         let (events, continuation) = AsyncStream.makeStream(of: TurnEvent.self)
         let work = engine.startParallel(turns, emit: { continuation.yield($0) }, finished: { continuation.finish() })
         interruption?.onSignal { work.cancel() }

@@ -234,7 +234,7 @@ public final class ChatSession {
         }
         if fresh.config.defaultModel == nil { fresh.config.defaultModel = workspace.config.defaultModel }
         fresh.defaultChoice = workspace.defaultChoice
-        planner = TurnPlanner(workspace: fresh, model: planner.model)
+        planner = TurnPlanner(workspace: fresh, model: planner.model, schema: planner.schema)
         for id in personas.keys {
             if let persona = fresh.persona(named: id) { personas[id] = persona }
         }

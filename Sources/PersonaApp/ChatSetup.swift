@@ -60,7 +60,13 @@ public enum ChatSetup {
                 case .refused: status = .refused(message.error ?? "")
                 case .failed: status = .failed(message.error ?? "failed")
                 }
-                state.panes[index].entries.append(TranscriptEntry(id: state.nextEntryID, role: .assistant, text: message.text, status: status))
+                var entry = TranscriptEntry(id: state.nextEntryID, role: .assistant, text: message.text, status: status)
+                if let value = message.structured {
+                    let faces = StructuredFaces(raw: message.text, value: value)
+                    entry.structured = faces
+                    entry.text = state.showsFields ? faces.fields : faces.raw
+                }
+                state.panes[index].entries.append(entry)
                 state.nextEntryID += 1
             case .moderator:
                 break

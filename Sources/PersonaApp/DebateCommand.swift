@@ -12,9 +12,14 @@ public struct DebateOptions: Sendable {
     public var moderator: String?
     public var model: String?
     public var maxTokens: Int?
+    /// `--schema`: a schema file for every participant's answers.
+    public var schema: String?
+    /// `--consensus-field`: the field of the structured answers that consensus is read from.
+    public var consensusField: String?
 
     public init(topic: String, personas: [String], mode: ConversationMode, rounds: Int, judge: String? = nil,
-                moderator: String? = nil, model: String? = nil, maxTokens: Int? = nil) {
+                moderator: String? = nil, model: String? = nil, maxTokens: Int? = nil, schema: String? = nil,
+                consensusField: String? = nil) {
         self.topic = topic
         self.personas = personas
         self.mode = mode
@@ -23,6 +28,8 @@ public struct DebateOptions: Sendable {
         self.moderator = moderator
         self.model = model
         self.maxTokens = maxTokens
+        self.schema = schema
+        self.consensusField = consensusField
     }
 }
 
@@ -32,12 +39,13 @@ public enum DebatePlanner {
         guard !options.personas.isEmpty else {
             throw UsageError("a debate needs --personas a,b,… (see `persona personas list`)")
         }
-        let planner = try TurnPlanner(workspace: workspace, model: options.model)
+        let planner = try TurnPlanner(workspace: workspace, model: options.model, schemaFile: options.schema)
         let participants = try planner.participants(named: options.personas)
         return try planner.conversation(id: session, topic: options.topic, mode: options.mode, rounds: options.rounds,
                                         participants: participants,
                                         judge: try options.judge.map { try planner.supporting($0, firstModel: participants.first?.model) },
-                                        moderator: options.moderator, maxTokens: options.maxTokens)
+                                        moderator: options.moderator, maxTokens: options.maxTokens,
+                                        consensusField: options.consensusField)
     }
 }
 
@@ -179,7 +187,8 @@ public struct DebatePrinter {
         let id = event.turn
         switch event.kind {
         case .done(let report) where id.role != .moderator:
-            return label(id, asVerdict: id.role == .judge) + "\n" + InertText.sanitize(report.text) + "\n  " + PlainPrinter.figures(report) + "\n\n"
+            return label(id, asVerdict: id.role == .judge) + "\n" + InertText.sanitize(PlainPrinter.answer(report)) + "\n"
+                + PlainPrinter.marks(report) + "  " + PlainPrinter.figures(report) + "\n\n"
         case .failed(let error, let report):
             var text = label(id, asVerdict: false) + "\n"
             if !report.text.isEmpty { text += InertText.sanitize(report.text) + "\n  [partial: the stream failed here]\n" }
@@ -192,7 +201,7 @@ public struct DebatePrinter {
     /// A wait, a retry or a failover of a speaker or the judge, told on stderr.
     func notice(_ event: TurnEvent) -> String? {
         switch event.kind {
-        case .queued, .retry, .failover: return event.turn.role == .moderator ? "" : PlainPrinter.note(event)
+        case .queued, .retry, .failover, .repair: return event.turn.role == .moderator ? "" : PlainPrinter.note(event)
         default: return nil
         }
     }

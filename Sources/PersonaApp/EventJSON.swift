@@ -21,8 +21,22 @@ public enum EventJSON {
             "usage_note": report.usageNote.map { .string($0) } ?? .null,
             "ttft_ms": report.timeToFirstToken.map { .int(milliseconds($0)) } ?? .null,
             "duration_ms": .int(milliseconds(report.duration)),
-            "refusal": report.refusal.map { .string($0) } ?? .null,
+            "refusal": report.refusal.map { .string($0) } ?? .null, "steps": .int(report.steps),
+            "structured": report.structured?.value ?? .null,
+            "schema_valid": report.structured.map { .bool($0.isValid) } ?? .null,
+            "schema_errors": .array((report.structured?.problems ?? []).map(problem)),
         ])
+    }
+
+    /// An answer sent back because it broke its schema.
+    public static func repair(_ id: TurnID, _ repair: SchemaRepair) -> JSON {
+        .object(["event": .string("repair"), "persona": .string(id.personaID), "round": .int(id.round),
+                 "attempt": .int(repair.attempt), "of": .int(repair.of), "schema_errors": .array(repair.problems.map(problem)),
+                 "rejected_text": .string(repair.rejectedText)])
+    }
+
+    static func problem(_ problem: SchemaProblem) -> JSON {
+        .object(["path": .string(problem.path), "problem": .string(problem.problem)])
     }
 
     public static func error(_ id: TurnID, _ error: ProviderError, _ report: TurnReport) -> JSON {
@@ -71,6 +85,7 @@ public enum EventJSON {
         case .queued(let wait): return queued(id, wait: wait)
         case .retry(let attempt): return retry(id, attempt)
         case .failover(let from, let reason): return failover(id, from: from, reason: reason)
+        case .repair(let attempt): return repair(id, attempt)
         case .usage, .sent: return nil
         }
     }

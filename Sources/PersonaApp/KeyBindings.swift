@@ -6,7 +6,7 @@ enum KeyAction: Equatable, CaseIterable {
     case send, newline
     case focusNext, focusPrevious
     case pageUp, pageDown, top, follow, wheelUp, wheelDown
-    case stopFocused, regenerate, copy, zoom, costs, providers, transcript, help, interrupt
+    case stopFocused, regenerate, copy, zoom, costs, providers, fields, transcript, help, interrupt
     case historyUp, historyDown, left, right, lineStart, lineEnd, deleteBack, deleteForward, deleteWord, deleteToLineStart, deleteToLineEnd
 }
 
@@ -50,6 +50,7 @@ enum Bindings {
         KeyBinding("F2", "zoom the focused pane", hint: "F2 zoom", [(.function(2), .zoom)]),
         KeyBinding("F3", "what it has cost (from the ledger)", hint: "F3 costs", [(.function(3), .costs)]),
         KeyBinding("F4", "providers: breakers, limits, latency", hint: "F4 providers", [(.function(4), .providers)]),
+        KeyBinding("F6", "structured answers as their fields, or as raw JSON", [(.function(6), .fields)]),
         KeyBinding("F7", "the whole conversation in time order; / searches it", hint: "F7 transcript", [(.function(7), .transcript)]),
         KeyBinding("Ctrl-C", "stop streams; twice to quit", hint: "Ctrl-C ×2 quit", [(.control("c"), .interrupt)]),
         KeyBinding("↑ ↓", "lines of the message; past its first or last, the history", [(.up, .historyUp), (.down, .historyDown)]),

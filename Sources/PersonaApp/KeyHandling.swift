@@ -79,6 +79,8 @@ extension ChatReducer {
             return copyLastAnswer(&state)
         case .transcript:
             return [.showTranscript]
+        case .fields:
+            ChatReducer.showFields(!state.showsFields, state: &state)
         case .providers:
             return [.showProviders]
         case .regenerate:
@@ -179,8 +181,10 @@ extension ChatReducer {
             state.notice = "Nothing to copy yet: the focused pane has no answer."
             return []
         }
-        state.notice = "Copied \(state.panes[state.focus].name)'s last answer (\(answer.text.count) characters) to the clipboard."
-        return [.copy(answer.text)]
+        // A structured answer is copied as its JSON, which a script or another tool can read.
+        let text = answer.structured?.raw ?? answer.text
+        state.notice = "Copied \(state.panes[state.focus].name)'s last answer (\(text.count) characters) to the clipboard."
+        return [.copy(text)]
     }
 
     /// `/` starts a search in the transcript, Enter finds the words, `n` the next match, Esc

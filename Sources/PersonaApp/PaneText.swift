@@ -89,6 +89,10 @@ final class WrapCache {
                 lines.append(contentsOf: wrapped.map { CellRow($0, width: width) })
             case .complete, .streaming: break
             }
+            if let problem = entry.schemaProblem {
+                let wrapped = TextWrap.wrap([StyledRun("✗ schema: " + InertText.sanitize(problem), Theme.failure)], width: width)
+                lines.append(contentsOf: wrapped.map { CellRow($0, width: width) })
+            }
         }
         return lines
     }

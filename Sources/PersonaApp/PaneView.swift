@@ -150,6 +150,7 @@ enum PaneView {
             let left = until - now
             return (.retrying, left > 0 ? "retry \(attempt)/\(total) in " + Fixed.text(left, places: 1) + "s" : "retry \(attempt)/\(total)",
                     Theme.statusWarning)
+        case .repairing(let attempt, let total): return (.retrying, "schema repair \(attempt)/\(total)", Theme.statusWarning)
         case .streaming: return (.streaming, "streaming", Theme.statusActive)
         case .done: return (.done, "done", Theme.status)
         case .failed(let kind): return (.failed, "failed: \(kind)", Theme.statusError)

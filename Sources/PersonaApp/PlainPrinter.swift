@@ -39,7 +39,7 @@ public struct PlainPrinter {
             return Printed(text: InertText.sanitize(text))
         case .usage, .sent:
             return Printed()
-        case .queued:
+        case .queued, .repair:
             return Printed(notice: Self.note(event))
         case .retry, .failover:
             var printed = Printed(notice: Self.note(event))
@@ -49,8 +49,7 @@ public struct PlainPrinter {
             }
             return printed
         case .done(let report):
-            let refused = report.refusal.map { "  ⊘ refused: " + InertText.sanitize($0) + "\n" } ?? ""
-            return Printed(text: body(id, report) + refused + "  " + Self.figures(report) + "\n\n")
+            return Printed(text: body(id, report) + Self.marks(report) + "  " + Self.figures(report) + "\n\n")
         case .failed(let error, let report):
             var text = body(id, report)
             if !report.text.isEmpty { text += "  [partial: the stream failed here]\n" }
@@ -58,13 +57,28 @@ public struct PlainPrinter {
         }
     }
 
+    /// The answer under its label, unless it streamed live.
     private mutating func body(_ id: TurnID, _ report: TurnReport) -> String {
+        let answer = Self.answer(report)
         var text = ""
         if !headerPrinted.contains(id.serial) {
-            text += Self.label(id) + "\n" + InertText.sanitize(report.text)
+            text += Self.label(id) + "\n" + InertText.sanitize(answer)
         }
-        if !report.text.isEmpty, !report.text.hasSuffix("\n") { text += "\n" }
+        if !answer.isEmpty, !answer.hasSuffix("\n") { text += "\n" }
         return text
+    }
+
+    /// An answer as printed: a valid structured answer as its fields, anything else as its text.
+    static func answer(_ report: TurnReport) -> String {
+        guard let structured = report.structured, structured.isValid, let value = structured.value else { return report.text }
+        return StructuredFields.plain(value)
+    }
+
+    /// The lines under an answer that say it was refused, or how it broke its schema.
+    static func marks(_ report: TurnReport) -> String {
+        let refused = report.refusal.map { "  ⊘ refused: " + InertText.sanitize($0) + "\n" } ?? ""
+        let broken = report.structured.map { $0.isValid ? [] : $0.problems } ?? []
+        return refused + broken.map { "  ✗ schema: " + InertText.sanitize($0.description) + "\n" }.joined()
     }
 
     /// A one-line note about a wait, a retry or a failover.
@@ -78,6 +92,9 @@ public struct PlainPrinter {
                 + " s after \(InertText.sanitize(retry.reason.description))\n"
         case .failover(let from, let reason):
             return "  \(name): \(from) failed (\(reason.kind.rawValue)); trying \(event.turn.model)\n"
+        case .repair(let repair):
+            let first = repair.problems.first.map { InertText.sanitize($0.description) } ?? "a problem"
+            return "  \(name): the answer broke its schema (\(first)); asking for repair \(repair.attempt)/\(repair.of)\n"
         default:
             return ""
         }

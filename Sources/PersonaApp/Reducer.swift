@@ -38,7 +38,7 @@ public enum ChatReducer {
             } else if state.panes[index].turnSerial != event.turn.serial {
                 return []
             }
-            apply(event, to: &state.panes[index], at: time)
+            apply(event, to: &state.panes[index], at: time, showsFields: state.showsFields)
             return []
         case .modelChanged(let personaID, let model, let price, let providerType):
             if let index = state.panes.firstIndex(where: { $0.personaID == personaID }) {
@@ -127,7 +127,7 @@ public enum ChatReducer {
 
     // MARK: Turns
 
-    static func apply(_ event: TurnEvent, to pane: inout PaneState, at time: Double) {
+    static func apply(_ event: TurnEvent, to pane: inout PaneState, at time: Double, showsFields: Bool) {
         switch event.kind {
         case .started:
             // The input is estimated from the request until the provider counts it.
@@ -143,6 +143,12 @@ public enum ChatReducer {
             pane.phase = .retrying(attempt: retry.attempt, of: retry.of, until: time + retry.delay)
             pane.lastError = retry.reason.description
             restartCounters(&pane, at: time + retry.delay)
+        case .repair(let repair):
+            // The answer starts over; the rejected one is in the transcript, marked.
+            setLastAssistant(&pane, text: "", status: .streaming)
+            pane.phase = .repairing(attempt: repair.attempt, of: repair.of)
+            pane.lastError = repair.problems.first.map { "schema: \($0)" }
+            restartCounters(&pane, at: time)
         case .failover:
             pane.usingModel = event.turn.model
             pane.price = event.turn.price
@@ -172,6 +178,7 @@ public enum ChatReducer {
             } else {
                 pane.phase = .done
                 setLastAssistant(&pane, text: report.text, status: .complete)
+                showStructured(report.structured, raw: report.text, in: &pane, fields: showsFields)
             }
         case .failed(let error, let report):
             finish(&pane, report: report, at: time)
@@ -184,6 +191,32 @@ public enum ChatReducer {
                 setLastAssistant(&pane, text: report.text, status: .failed(error.description))
             }
         }
+    }
+
+    /// Marks the last answer with what the schema check found: a valid answer gets its fields
+    /// (shown when `fields`), an invalid one its first problem.
+    static func showStructured(_ structured: StructuredAnswer?, raw: String, in pane: inout PaneState, fields: Bool) {
+        guard let structured, let last = pane.entries.indices.last, pane.entries[last].role == .assistant else { return }
+        if structured.isValid, let value = structured.value {
+            let faces = StructuredFaces(raw: raw, value: value)
+            pane.entries[last].structured = faces
+            setLastAssistant(&pane, text: fields ? faces.fields : faces.raw, status: .complete)
+        } else {
+            pane.entries[last].schemaProblem = structured.problems.first?.description
+        }
+    }
+
+    /// F6: every structured answer as its fields, or as the JSON it came as.
+    static func showFields(_ fields: Bool, state: inout AppState) {
+        state.showsFields = fields
+        for pane in state.panes.indices {
+            for entry in state.panes[pane].entries.indices {
+                guard let faces = state.panes[pane].entries[entry].structured else { continue }
+                state.panes[pane].entries[entry].text = fields ? faces.fields : faces.raw
+                state.panes[pane].entries[entry].generation += 1
+            }
+        }
+        state.notice = fields ? "Structured answers show their fields; F6 shows the JSON." : "Structured answers show their JSON; F6 shows the fields."
     }
 
     /// A new attempt sends the same request, so only the input estimate carries over.

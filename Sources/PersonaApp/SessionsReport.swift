@@ -148,6 +148,7 @@ public enum SessionsReport {
                     "output_tokens": .int(message.outputTokens),
                     "cost_usd": message.costPicos.map(EventJSON.amount) ?? .null,
                     "estimated": .bool(message.estimated), "dropped_turns": .int(message.droppedTurns),
+                    "structured": message.structured ?? .null,
                 ])
             }),
             "ledger": cost,
@@ -183,7 +184,8 @@ public enum SessionsReport {
                                      model: message["model"]?.string, inputTokens: message["input_tokens"]?.int ?? 0,
                                      outputTokens: message["output_tokens"]?.int ?? 0,
                                      costPicos: message["cost_usd"]?.decimal.flatMap { Money.picos(dollars: $0) },
-                                     estimated: message["estimated"]?.bool ?? false, droppedTurns: message["dropped_turns"]?.int ?? 0)
+                                     estimated: message["estimated"]?.bool ?? false, droppedTurns: message["dropped_turns"]?.int ?? 0,
+                                     structured: message["structured"].flatMap { $0.isNull ? nil : $0 })
         }
         return (SessionInfo(id: id, created: created, mode: mode, topic: topic, roster: roster, rounds: session["rounds"]?.int,
                             judge: session["judge"]?.string), messages)
@@ -223,7 +225,8 @@ public enum SessionsReport {
             }
             let who = message.role == .user ? "You" : message.role == .judge ? "Verdict — \(message.name)" : message.name
             let mark = message.status == .complete ? "" : " *(\(message.status.rawValue))*"
-            body += ["", "**\(who)**\(mark):", "", message.text]
+            // A structured answer is its value, fenced as JSON.
+            body += ["", "**\(who)**\(mark):", "", message.structured.map { "```json\n\($0.serialized)\n```" } ?? message.text]
         }
         return (header + body).joined(separator: "\n") + "\n"
     }

@@ -181,6 +181,50 @@ final class ReducerTests: XCTestCase {
         XCTAssertTrue(frame.contains { $0.hasPrefix(" ⊘ refused in 0") }, "the status line: \(frame)")
     }
 
+    func testAStructuredAnswerShowsItsFieldsAndF6ShowsTheJSON() throws {
+        var state = state(panes: 1, width: 60)
+        send("Coffee?", &state)
+        let raw = #"{"message":"Doubtful, and here is a long reason that must wrap in the pane.","confidence":0.82,"emotions":["wary","curious"]}"#
+        let schema = try JSON.parse(#"{"type":"object","properties":{"confidence":{"type":"number"}},"required":["confidence"]}"#)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .delta(raw)), at: 1.5)
+        XCTAssertTrue(ChatView.render(state).frame.lines.contains { $0.contains(#"{"message":"Doubtful"#) }, "the JSON as it grows")
+        var report = TurnReport.notSent()
+        report.text = raw
+        report.structured = StructuredAnswer(checking: raw, against: schema)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .done(report)), at: 2)
+        var frame = ChatView.render(state).frame.lines
+        XCTAssertTrue(frame.contains { $0.contains("message Doubtful, and here is a long reason that must wrap") }, "\(frame)")
+        XCTAssertTrue(frame.contains { $0.hasPrefix(" in the pane.") }, "long strings wrap: \(frame)")
+        XCTAssertTrue(frame.contains { $0.contains("confidence 0.82") }, "\(frame)")
+        XCTAssertTrue(frame.contains { $0.contains("emotions") }, "\(frame)")
+        XCTAssertTrue(frame.contains { $0.contains("  • wary") }, "lists as bullets: \(frame)")
+        XCTAssertEqual(press([.control("y")], &state), [.copy(raw)], "copied as its JSON")
+
+        press([.function(6)], &state)
+        frame = ChatView.render(state).frame.lines
+        XCTAssertTrue(frame.contains { $0.contains(#"{"message":"Doubtful"#) }, "F6 shows the raw JSON: \(frame)")
+        XCTAssertFalse(frame.contains { $0.contains("confidence 0.82") })
+        press([.function(6)], &state)
+        XCTAssertTrue(ChatView.render(state).frame.lines.contains { $0.contains("confidence 0.82") }, "and back to the fields")
+    }
+
+    func testABrokenStructuredAnswerShowsItsTextAndFirstProblem() throws {
+        var state = state(panes: 1, width: 80)
+        send("Coffee?", &state)
+        let schema = try JSON.parse(#"{"type":"object","properties":{"confidence":{"type":"number"}},"required":["confidence"]}"#)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .repair(SchemaRepair(attempt: 1, of: 1, problems: [
+            SchemaProblem(path: "$.confidence", problem: "required, but missing")], rejectedText: "{}"))), at: 1.5)
+        XCTAssertEqual(state.panes[0].phase, .repairing(attempt: 1, of: 1))
+        XCTAssertTrue(ChatView.render(state).frame.lines.contains { $0.contains("schema repair 1/1") })
+        var report = TurnReport.notSent()
+        report.text = #"{"confidence":"high"}"#
+        report.structured = StructuredAnswer(checking: report.text, against: schema)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .done(report)), at: 2)
+        let frame = ChatView.render(state).frame.lines
+        XCTAssertTrue(frame.contains { $0.contains(#"{"confidence":"high"}"#) }, "\(frame)")
+        XCTAssertTrue(frame.contains { $0.contains("✗ schema: $.confidence: expected a number, got the text 'high'") }, "\(frame)")
+    }
+
     func testEditingKeys() {
         var state = state()
         type("hello big world", &state)

@@ -116,6 +116,13 @@ final class WireConformanceTests: XCTestCase {
             XCTAssertEqual(report.finishReason?.description, "refusal", "finish reason of \(name)", file: file, line: line)
         }
 
+        // Anthropic's tool_use blocks, built from their input_json_delta partials.
+        if let uses = expected["tool_uses"]?.array {
+            let expectedCalls = uses.map { ToolCall(id: $0["id"]?.string ?? "", name: $0["name"]?.string ?? "", arguments: $0["input"] ?? .null) }
+            XCTAssertEqual(outcome.toolCalls, expectedCalls, "tool calls of \(name)", file: file, line: line)
+            XCTAssertFalse(expectedCalls.isEmpty)
+        }
+
         if kind == "http_error" {
             let message = expected["message"]?.string ?? expected["error"]?["message"]?.string ?? expected["error"]?.string
             XCTAssertEqual(outcome.error?.message, message, "error message of \(name)", file: file, line: line)

@@ -13,6 +13,7 @@ failed=0
 cleanup() {
     tmux kill-session -t "$session" 2>/dev/null
     [ -n "${mock_pid:-}" ] && kill "$mock_pid" 2>/dev/null
+    [ -n "${json_mock_pid:-}" ] && kill "$json_mock_pid" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -346,6 +347,29 @@ tmux send-keys -t "$session" "/edit skeptic" Enter
 check "/edit opens the persona in \$EDITOR and reloads it" wait_for "Reloaded" 5
 check "on a copy in the home's personas, the bundled file untouched" bash -c \
     "grep -q '^name: The Edited Skeptic' '$work/daily/personas/skeptic.md' && ! grep -q Edited '$root/personas/skeptic.md'"
+tmux send-keys -t "$session" C-c
+tmux send-keys -t "$session" C-c
+check "the screen quits with status 0" test "$(wait_exit)" = "0"
+
+# Structured answers: the Analyst answers in its schema, played by a mock whose every answer is
+# one JSON object; the pane shows its fields, and F6 the JSON it came as.
+rm -f "$work/exit"
+tmux kill-session -t "$session" 2>/dev/null
+"$bin/persona-mock" --port 0 --delay 0.01 \
+    --text '{"message":"Mostly, in moderation.","confidence":0.7,"reasoning":["Cohort studies agree","Confounding remains"]}' \
+    > "$work/json-mock.out" &
+json_mock_pid=$!
+for _ in $(seq 50); do grep -q listening "$work/json-mock.out" && break; sleep 0.1; done
+json_base="$(sed -n 's/^listening on //p' "$work/json-mock.out")"
+tmux new-session -d -s "$session" -x 120 -y 30 \
+    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$json_base/v1 \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/daily --personas analyst; echo \$? > $work/exit; sleep 3"
+check "a persona with a schema opens" wait_for "The Analyst" 10
+tmux send-keys -t "$session" "Is coffee good for you?" Enter
+check "its answer shows as fields" wait_for "confidence 0.7" 10
+check "lists as bullets" wait_for "• Confounding remains" 3
+tmux send-keys -t "$session" F6
+check "F6 shows the JSON it came as" wait_for '{"message":"Mostly, in moderation."' 3
 tmux send-keys -t "$session" C-c
 tmux send-keys -t "$session" C-c
 check "the screen quits with status 0" test "$(wait_exit)" = "0"

@@ -84,6 +84,11 @@ public struct Config: Sendable, Equatable {
     public var promptCache = PromptCacheSetting.auto
     /// The most MiB one streamed line or event may hold (`limits.event_mib`).
     public var eventMiB = 16
+    /// How many times an answer that breaks its schema is sent back to be fixed, unless a
+    /// persona's `schema_repair:` says otherwise.
+    public var schemaRepair = 1
+    /// The field of structured answers a debate reads consensus from (`consensus_field:`).
+    public var consensusField: String?
     /// The line each top-level key stands on, for problems found once the personas are known.
     public var lines: [String: Int] = [:]
 
@@ -92,6 +97,7 @@ public struct Config: Sendable, Equatable {
     static let topLevelKeys: Set<String> = [
         "default_model", "default_personas", "personas_dirs", "providers", "failover_chains", "retry",
         "circuit_breaker", "timeouts", "budget", "prices", "prices_file", "prompt_cache", "limits",
+        "schema_repair", "consensus_field",
     ]
     static let providerKeys: Set<String> = ["type", "base_url", "api_key_env", "rpm", "tpm", "keep_alive", "headers"]
 
@@ -175,6 +181,10 @@ public struct Config: Sendable, Equatable {
                 for (field, _, item) in reader.entries(value, field: key, known: ["event_mib"]) {
                     config.eventMiB = reader.int(item, "limits.\(field)", range: 1...1024) ?? config.eventMiB
                 }
+            case "consensus_field":
+                config.consensusField = reader.string(value, key)?.trimmingCharacters(in: .whitespaces)
+            case "schema_repair":
+                config.schemaRepair = reader.int(value, key, range: Persona.repairRange) ?? config.schemaRepair
             case "prompt_cache":
                 guard let text = reader.string(value, key) else { continue }
                 if let setting = PromptCacheSetting(rawValue: text.lowercased()) {

@@ -18,6 +18,11 @@ public struct Persona: Sendable, Equatable {
     public var systemPrompt: String
     /// The file it came from; nil for an ad-hoc persona.
     public var file: String?
+    /// The shape its answers take, when it has one (`schema:`, `schema_file:`, or `--schema`).
+    public var schema: AnswerSchema?
+    /// How many times an answer that breaks the schema is sent back to be fixed (`schema_repair:`);
+    /// nil follows the config.
+    public var schemaRepair: Int?
 
     public init(id: String, name: String, color: String? = nil, model: ModelRef? = nil, fallback: [ModelRef] = [],
                 temperature: Double? = nil, maxTokens: Int? = nil, card: String = "", answerPattern: String? = nil,
@@ -38,7 +43,10 @@ public struct Persona: Sendable, Equatable {
     public static let colorNames: Set<String> = [
         "black", "red", "green", "yellow", "blue", "magenta", "cyan", "white", "orange", "purple", "pink", "teal", "gray", "grey",
     ]
-    static let keys: Set<String> = ["name", "color", "model", "fallback", "temperature", "max_tokens", "card", "answer_pattern"]
+    static let keys: Set<String> = ["name", "color", "model", "fallback", "temperature", "max_tokens", "card", "answer_pattern",
+                                    "schema", "schema_file", "schema_repair"]
+    /// The most repairs `schema_repair:` may ask for.
+    public static let repairRange = 0...2
 
     /// Parses a persona file: YAML front matter between `---` lines, then the system prompt.
     public static func parse(_ text: String, file: String) -> (Persona?, [ConfigIssue]) {
@@ -63,7 +71,11 @@ public struct Persona: Sendable, Equatable {
             if reader.issues.isEmpty { return fail(2, "the front matter is empty; it needs at least a name") }
             return (nil, reader.issues)
         }
-        for (key, _, value) in reader.entries(root, field: nil, known: keys) {
+        let entries = reader.entries(root, field: nil, known: keys)
+        if let second = entries.first(where: { $0.key == "schema_file" }), entries.contains(where: { $0.key == "schema" }) {
+            reader.error(second.node, second.key, "give schema: or schema_file:, not both")
+        }
+        for (key, _, value) in entries {
             switch key {
             case "name":
                 if let name = reader.string(value, key)?.trimmingCharacters(in: .whitespaces), !name.isEmpty { persona.name = name }
@@ -94,6 +106,17 @@ public struct Persona: Sendable, Equatable {
                 } catch {
                     reader.error(value, key, "not a valid regular expression: \(pattern)")
                 }
+            case "schema":
+                persona.schema = AnswerSchema.read(value, field: key, reader: &reader)
+            case "schema_file":
+                guard let name = reader.string(value, key) else { continue }
+                let path = name.hasPrefix("/") ? name
+                    : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(name).path
+                switch AnswerSchema.load(file: path) {
+                case .success(let schema): persona.schema = schema
+                case .failure(let problem): reader.error(value, key, problem.description)
+                }
+            case "schema_repair": persona.schemaRepair = reader.int(value, key, range: repairRange)
             default:
                 break
             }

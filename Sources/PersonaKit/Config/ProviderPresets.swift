@@ -33,14 +33,15 @@ public struct ProviderPreset: Sendable, Equatable {
         ProviderPreset("llamacpp", .openai, "http://localhost:8080/v1", keyRequired: false),
         ProviderPreset("lmstudio", .openai, "http://localhost:1234/v1", keyRequired: false),
         ProviderPreset("vercel", .openai, "https://ai-gateway.vercel.sh/v1", keys: ["VERCEL_API_KEY", "AI_GATEWAY_API_KEY"]),
-        ProviderPreset("deepseek", .openai, "https://api.deepseek.com/v1"),
+        // DeepSeek has JSON mode only.
+        ProviderPreset("deepseek", .openai, "https://api.deepseek.com/v1", quirks: ServerQuirks(acceptsJSONSchema: false)),
         // Mistral reports usage on its last chunk unasked and rejects fields it does not know.
         ProviderPreset("mistral", .openai, "https://api.mistral.ai/v1", quirks: ServerQuirks(sendsStreamOptions: false)),
         ProviderPreset("together", .openai, "https://api.together.xyz/v1"),
         // llama.cpp's Gemma chat format drops `system` messages, which would silence the persona,
-        // and llama-cpp-python generates one answer at a time.
+        // and llama-cpp-python generates one answer at a time, with JSON mode only.
         ProviderPreset("local", .openai, "http://127.0.0.1:8080/v1", keyRequired: false,
-                       quirks: ServerQuirks(acceptsSystemRole: false, maxConcurrentRequests: 1)),
+                       quirks: ServerQuirks(acceptsSystemRole: false, maxConcurrentRequests: 1, acceptsJSONSchema: false)),
     ]
 
     public static func named(_ name: String) -> ProviderPreset? {

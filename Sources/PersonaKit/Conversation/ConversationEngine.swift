@@ -61,6 +61,10 @@ public struct TurnReport: Sendable, Equatable {
     /// What the model said in declining to answer; nil when it did not refuse. `text` then holds
     /// only the answer's content, which is often empty.
     public var refusal: String?
+    /// The answer read and checked against its schema; nil when it has none.
+    public var structured: StructuredAnswer?
+    /// The requests the turn took: more than one when an answer was sent back to be repaired.
+    public var steps = 1
 
     /// What the provider sent, with its usage as the check left it, and any known key it echoed hidden.
     public init(outcome: TurnOutcome, usage checked: CheckedUsage) {
@@ -85,6 +89,27 @@ public struct TurnReport: Sendable, Equatable {
         TurnReport(outcome: TurnOutcome(text: "", reasoning: "", reportedUsage: Usage(), responseHeaders: HTTPHeaders(), duration: 0),
                    usage: CheckedUsage(usage: Usage(inputTokens: 0, outputTokens: 0), inputEstimated: false, outputEstimated: false))
             .priced(0)
+    }
+
+    /// The turn after a further step: the step's answer and ending, the sums of both steps'
+    /// usage and cost (unknown if either is), and the time of both.
+    func followed(by step: TurnReport) -> TurnReport {
+        var total = step
+        total.steps = steps + step.steps
+        total.usage = Usage(inputTokens: Usage.adding(usage.inputTokens, step.usage.inputTokens),
+                            cachedInputTokens: Usage.adding(usage.cachedInputTokens, step.usage.cachedInputTokens),
+                            cacheWriteTokens: Usage.adding(usage.cacheWriteTokens, step.usage.cacheWriteTokens),
+                            cacheWrite1hTokens: Usage.adding(usage.cacheWrite1hTokens, step.usage.cacheWrite1hTokens),
+                            outputTokens: Usage.adding(usage.outputTokens, step.usage.outputTokens),
+                            reasoningTokens: Usage.adding(usage.reasoningTokens, step.usage.reasoningTokens))
+        total.inputEstimated = inputEstimated || step.inputEstimated
+        total.outputEstimated = outputEstimated || step.outputEstimated
+        let notes = [usageNote, step.usageNote].compactMap { $0 }
+        total.usageNote = notes.isEmpty ? nil : notes.joined(separator: "; ")
+        total.costPicos = costPicos.flatMap { first in step.costPicos.map { first + $0 } }
+        total.timeToFirstToken = timeToFirstToken
+        total.duration = duration + step.duration
+        return total
     }
 
     func priced(_ picos: Int64?) -> TurnReport {
@@ -131,8 +156,10 @@ public final class ConversationEngine: Sendable {
             var request = turn.request
             request.model = route.model.model
             switch await attempts(turn, route: route, request: request, id: id, onEvent: onEvent) {
-            case .finished:
-                return
+            case .answered(let report):
+                return await conclude(turn, route: route, request: request, answer: report, id: id, onEvent: onEvent)
+            case .stopped(let error, let report):
+                return onEvent(TurnEvent(id, .failed(error, report)))
             case .failedOver(let error, let report):
                 failure = (error, report)
             }
@@ -141,9 +168,45 @@ public final class ConversationEngine: Sendable {
     }
 
     private enum RouteResult {
-        /// Done, or failed in a way no other model would fix (stopped, over budget).
-        case finished
+        case answered(TurnReport)
+        /// Failed in a way no other model would fix: stopped, over budget, unrecorded.
+        case stopped(ProviderError, TurnReport)
         case failedOver(ProviderError, TurnReport)
+    }
+
+    /// Ends an answered turn. An answer in a schema is checked; one that breaks it goes back to
+    /// the model with its problems, up to the persona's `schema_repair` times, each a request
+    /// (and a ledger row) of its own. A refusal is never repaired.
+    private func conclude(_ turn: PlannedTurn, route: Route, request original: ChatRequest, answer: TurnReport, id: TurnID,
+                          onEvent: @Sendable (TurnEvent) -> Void) async {
+        guard let format = original.responseFormat, answer.refusal == nil else { return onEvent(TurnEvent(id, .done(answer))) }
+        var request = original
+        var latest = answer
+        var total = answer
+        var check = StructuredAnswer(checking: latest.text, against: format.schema)
+        let allowed = turn.persona.schemaRepair ?? 1
+        var repairs = 0
+        while !check.isValid, repairs < allowed {
+            repairs += 1
+            onEvent(TurnEvent(id, .repair(SchemaRepair(attempt: repairs, of: allowed, problems: check.problems, rejectedText: latest.text))))
+            let rejected = latest.text.isEmpty ? "(an empty answer)" : latest.text
+            request.messages += [ChatMessage(role: .assistant, content: rejected), ChatMessage(role: .user, content: check.repairRequest)]
+            switch await attempts(turn, route: route, request: request, id: id, onEvent: onEvent) {
+            case .answered(let report):
+                latest = report
+                total = total.followed(by: report)
+                if report.refusal != nil {
+                    total.structured = nil
+                    return onEvent(TurnEvent(id, .done(total)))
+                }
+                check = StructuredAnswer(checking: latest.text, against: format.schema)
+            case .stopped(let error, let report), .failedOver(let error, let report):
+                // A repair does not fail over: the turn ends with what all its steps cost.
+                return onEvent(TurnEvent(id, .failed(error, total.followed(by: report))))
+            }
+        }
+        total.structured = check
+        onEvent(TurnEvent(id, .done(total)))
     }
 
     /// One route's attempts: breaker, rate limiter, the request, and retries with backoff.
@@ -168,13 +231,13 @@ public final class ConversationEngine: Sendable {
                     }
                     onEvent(TurnEvent(id, .queued(wait: wait)))
                     do { try await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000)) } catch {
-                        return stoppedBeforeSending(id, onEvent: onEvent)
+                        return .stopped(.stoppedByUser, .notSent())
                     }
                 }
             }
             let limit = route.endpoint.quirks.maxConcurrentRequests
             if let limit, await !gate.enter(provider, limit: limit) {
-                return stoppedBeforeSending(id, onEvent: onEvent)
+                return .stopped(.stoppedByUser, .notSent())
             }
             let (report, error, headers) = await attempt(turn, route: route, request: request, id: id, onEvent: onEvent)
             if limit != nil { await gate.leave(provider) }
@@ -186,14 +249,10 @@ public final class ConversationEngine: Sendable {
                     await health.recordSuccess(provider, timeToFirstToken: report.timeToFirstToken)
                 }
             }
-            guard let error else {
-                onEvent(TurnEvent(id, .done(report)))
-                return .finished
-            }
+            guard let error else { return .answered(report) }
             switch error.kind {
             case .budget, .ledger, .cancelled:
-                onEvent(TurnEvent(id, .failed(error, report)))
-                return .finished
+                return .stopped(error, report)
             case .auth, .notFound:
                 return .failedOver(error, report)
             default:
@@ -206,7 +265,7 @@ public final class ConversationEngine: Sendable {
                 onEvent(TurnEvent(id, .retry(TurnRetry(attempt: retry, of: retryPolicy.maxRetries, delay: delay, reason: error,
                                                        partialText: report.text))))
                 do { try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000)) } catch {
-                    return stoppedBeforeSending(id, onEvent: onEvent)
+                    return .stopped(.stoppedByUser, .notSent())
                 }
             }
         }
@@ -219,12 +278,6 @@ public final class ConversationEngine: Sendable {
         let length = wait.isFinite && wait < 1e12 ? "\(Int(wait.rounded(.up))) s" : "indefinitely"
         return ProviderError(kind: .rateLimit, message: "\(provider) asks to wait \(length)\(until) before the next request, longer than "
             + "retry.max_delay (\(CurlTransport.formatSeconds(policy.maxDelay)) s), so nothing more was sent: \(cause)")
-    }
-
-    /// Stopped while waiting to send: the turn ends with nothing sent and nothing to retry.
-    private func stoppedBeforeSending(_ id: TurnID, onEvent: @Sendable (TurnEvent) -> Void) -> RouteResult {
-        onEvent(TurnEvent(id, .failed(.stoppedByUser, .notSent())))
-        return .finished
     }
 
     /// One request: reserve in the ledger (against the budget), stream, check the usage, price,
@@ -265,7 +318,7 @@ public final class ConversationEngine: Sendable {
                 let shown = redactor.feed(text)
                 if !shown.isEmpty { onEvent(TurnEvent(id, .delta(shown))) }
             case .usage(let usage): onEvent(TurnEvent(id, .usage(usage)))
-            case .reasoning, .refusal, .finish, .failure: break
+            case .reasoning, .refusal, .toolCall, .finish, .failure: break
             }
         }
         let heldBack = redactor.finish()

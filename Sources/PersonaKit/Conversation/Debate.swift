@@ -11,9 +11,12 @@ public struct DebatePlan: Sendable {
     public var moderator: Participant?
     public var maxTokens: Int?
     public var promptCache: PromptCacheSetting
+    /// Consensus is read from this field of the structured answers rather than `answer_pattern`.
+    public var consensusField: String?
 
     public init(session: SessionInfo, participants: [Participant], mode: ConversationMode, rounds: Int, judge: Participant? = nil,
-                moderator: Participant? = nil, maxTokens: Int? = nil, promptCache: PromptCacheSetting = .auto) {
+                moderator: Participant? = nil, maxTokens: Int? = nil, promptCache: PromptCacheSetting = .auto,
+                consensusField: String? = nil) {
         self.session = session
         self.participants = participants
         self.mode = mode
@@ -22,6 +25,7 @@ public struct DebatePlan: Sendable {
         self.moderator = moderator
         self.maxTokens = maxTokens
         self.promptCache = promptCache
+        self.consensusField = consensusField
     }
 }
 
@@ -218,7 +222,8 @@ public final class DebateRunner: Sendable {
             if let failure = log.failure { return .transcript(failure) }
             if Task.isCancelled { return .cancelled }
             // Consensus ends a debate early: in its last round there is nothing left to stop.
-            if round < lastRound, let answer = Self.consensus(plan.participants, round: round, transcript: log.all) {
+            if round < lastRound, let answer = Self.consensus(plan.participants, round: round, transcript: log.all,
+                                                                      field: plan.consensusField) {
                 emit(.consensus(round: round - firstRound + 1, answer: answer))
                 await judge(plan, round: round, log: log, emit: emit)
                 return .consensus(answer)
@@ -262,6 +267,13 @@ public final class DebateRunner: Sendable {
                                                 status: .failed, error: "attempt \(retry.attempt) of \(retry.of + 1): \(retry.reason.description)",
                                                 provider: event.turn.model.provider, model: event.turn.model.model),
                               plan: plan, log: log, emit: emit)
+                case .repair(let repair):
+                    // The rejected answer is kept, marked, as a failed retry's text is.
+                    self.save(TranscriptMessage(round: round, speaker: persona.id, name: persona.name, role: role, text: repair.rejectedText,
+                                                status: .failed, error: "broke its schema (\(repair.problems.first?.description ?? "")); "
+                                                    + "sent back for repair \(repair.attempt) of \(repair.of)",
+                                                provider: event.turn.model.provider, model: event.turn.model.model),
+                              plan: plan, log: log, emit: emit)
                 default:
                     break
                 }
@@ -286,7 +298,8 @@ public final class DebateRunner: Sendable {
                                  status: status, error: error?.description ?? report.refusal, provider: turn.model.provider,
                                  model: turn.model.model,
                                  inputTokens: report.usage.inputTokens ?? 0, outputTokens: report.usage.outputTokens ?? 0,
-                                 costPicos: report.costPicos, estimated: report.estimated, droppedTurns: turn.droppedTurns)
+                                 costPicos: report.costPicos, estimated: report.estimated, droppedTurns: turn.droppedTurns,
+                                 structured: report.structured?.isValid == true ? report.structured?.value : nil)
     }
 
     /// Keeps a message in the conversation and in the session's transcript. A transcript that
@@ -368,12 +381,22 @@ public final class DebateRunner: Sendable {
 
     // MARK: Stopping
 
-    /// The common answer when every participant has an `answer_pattern`, each one's answer in
-    /// `round` matches it, and the captured answers agree (ignoring case and spaces).
-    static func consensus(_ participants: [Participant], round: Int, transcript: [TranscriptMessage]) -> String? {
+    /// The common answer when every participant's answer in `round` gives one and they agree
+    /// (ignoring case and spaces): from the structured answers' `field` when there is one, else
+    /// through each participant's `answer_pattern`.
+    static func consensus(_ participants: [Participant], round: Int, transcript: [TranscriptMessage], field: String? = nil) -> String? {
         guard participants.count > 1 else { return nil }
         var answers: [String] = []
         for participant in participants {
+            if let field {
+                guard let message = transcript.last(where: { $0.round == round && $0.speaker == participant.persona.id && $0.status == .complete }),
+                      let value = message.structured?[field], !value.isNull
+                else { return nil }
+                let answer = value.string?.trimmingCharacters(in: .whitespacesAndNewlines) ?? value.serialized
+                guard !answer.isEmpty else { return nil }
+                answers.append(answer)
+                continue
+            }
             guard let pattern = participant.persona.answerPattern,
                   let expression = try? NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators]),
                   let message = transcript.last(where: { $0.round == round && $0.speaker == participant.persona.id && $0.status == .complete })

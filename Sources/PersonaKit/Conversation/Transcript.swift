@@ -48,10 +48,12 @@ public struct TranscriptMessage: Sendable, Equatable {
     public var estimated = false
     /// How many older turns were left out of this turn's prompt to fit the context window.
     public var droppedTurns = 0
+    /// The answer's value when it was given in its schema and passed the check.
+    public var structured: JSON?
 
     public init(round: Int, speaker: String, name: String, role: Role, text: String, status: Status = .complete,
                 error: String? = nil, provider: String? = nil, model: String? = nil, inputTokens: Int = 0, outputTokens: Int = 0,
-                costPicos: Int64? = nil, estimated: Bool = false, droppedTurns: Int = 0) {
+                costPicos: Int64? = nil, estimated: Bool = false, droppedTurns: Int = 0, structured: JSON? = nil) {
         self.round = round
         self.speaker = speaker
         self.name = name
@@ -66,6 +68,7 @@ public struct TranscriptMessage: Sendable, Equatable {
         self.costPicos = costPicos
         self.estimated = estimated
         self.droppedTurns = droppedTurns
+        self.structured = structured
     }
 
     public static func user(_ text: String, round: Int) -> TranscriptMessage {

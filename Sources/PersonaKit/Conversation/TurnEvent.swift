@@ -89,6 +89,9 @@ public struct TurnEvent: Sendable, Equatable {
         indirect case retry(TurnRetry)
         /// The turn moves to the next model of its chain: the event's turn names the new one.
         indirect case failover(from: ModelRef, reason: ProviderError)
+        /// The answer broke its schema and goes back to the model with the problems: a new
+        /// request starts, and the pane's text starts over.
+        indirect case repair(SchemaRepair)
         indirect case done(TurnReport)
         indirect case failed(ProviderError, TurnReport)
     }
@@ -96,7 +99,7 @@ public struct TurnEvent: Sendable, Equatable {
     /// Whether a request of the turn ended with this event, so that the ledger holds a new row.
     public var endsAnAttempt: Bool {
         switch kind {
-        case .done, .failed, .retry, .failover: return true
+        case .done, .failed, .retry, .failover, .repair: return true
         case .started, .sent, .delta, .usage, .queued: return false
         }
     }
@@ -118,5 +121,22 @@ public struct TurnRetry: Sendable, Equatable {
         self.delay = delay
         self.reason = reason
         self.partialText = partialText
+    }
+}
+
+/// An answer sent back to be fixed because it broke its schema.
+public struct SchemaRepair: Sendable, Equatable {
+    /// Which repair this is, of how many the persona allows.
+    public var attempt: Int
+    public var of: Int
+    public var problems: [SchemaProblem]
+    /// The answer that broke the schema.
+    public var rejectedText: String
+
+    public init(attempt: Int, of: Int, problems: [SchemaProblem], rejectedText: String) {
+        self.attempt = attempt
+        self.of = of
+        self.problems = problems
+        self.rejectedText = rejectedText
     }
 }

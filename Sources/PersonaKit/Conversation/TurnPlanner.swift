@@ -31,19 +31,27 @@ public struct TurnPlanner: Sendable {
     public let workspace: Workspace
     /// `--model`.
     public let model: ModelRef?
+    /// `--schema`: the shape of every participant's answers, in place of their own.
+    public let schema: AnswerSchema?
 
-    public init(workspace: Workspace, model: ModelRef? = nil) {
+    public init(workspace: Workspace, model: ModelRef? = nil, schema: AnswerSchema? = nil) {
         self.workspace = workspace
         self.model = model
+        self.schema = schema
     }
 
-    /// With `--model` as its text; a malformed one is a usage error.
-    public init(workspace: Workspace, model text: String?) throws {
-        do {
-            self.init(workspace: workspace, model: try text.map(ModelRef.init(parsing:)))
-        } catch {
-            throw UsageError("--model: \(error)")
+    /// With `--model` and `--schema` as given; a malformed one is a usage error.
+    public init(workspace: Workspace, model text: String?, schemaFile: String? = nil) throws {
+        let model: ModelRef?
+        do { model = try text.map(ModelRef.init(parsing:)) } catch { throw UsageError("--model: \(error)") }
+        var schema: AnswerSchema?
+        if let schemaFile {
+            switch AnswerSchema.load(file: schemaFile) {
+            case .success(let loaded): schema = loaded
+            case .failure(let problem): throw UsageError("--schema: \(problem)")
+            }
         }
+        self.init(workspace: workspace, model: model, schema: schema)
     }
 
     public static let adHocPersona = Persona(id: "assistant", name: "Assistant", card: "A helpful general assistant.",
@@ -83,7 +91,9 @@ public struct TurnPlanner: Sendable {
     public func participants(_ personas: [Persona], models: [String: ModelRef] = [:]) throws -> [Participant] {
         var seen: Set<String> = []
         return try personas.filter { seen.insert($0.id).inserted }.map { persona in
-            try participant(persona, model: models[persona.id] ?? model ?? persona.model ?? workspace.config.defaultModel)
+            var persona = persona
+            if let schema { persona.schema = schema }
+            return try participant(persona, model: models[persona.id] ?? model ?? persona.model ?? workspace.config.defaultModel)
         }
     }
 
@@ -94,6 +104,8 @@ public struct TurnPlanner: Sendable {
     }
 
     private func participant(_ persona: Persona, model: ModelRef?) throws -> Participant {
+        var persona = persona
+        persona.schemaRepair = persona.schemaRepair ?? workspace.config.schemaRepair
         guard let model else {
             throw UsageError("persona '\(persona.id)' (\(persona.file ?? "ad hoc")) has no model: add `model: provider:model` "
                 + "to its front matter, set default_model in \(workspace.paths.configFile), or pass --model")
@@ -146,12 +158,22 @@ public struct TurnPlanner: Sendable {
 
     /// A conversation among `participants` for `rounds` rounds (nil: a single parallel round, as
     /// the chat screen runs one): the judge, and in moderated mode the moderator (`moderator`,
-    /// else the persona named moderator).
+    /// else the persona named moderator). Consensus is read from `consensusField` (`--consensus-field`,
+    /// which every participant's schema must have), else from the config's where they all have it.
     public func conversation(id: String, topic: String, mode: ConversationMode, rounds: Int?, participants: [Participant],
-                             judge: Participant? = nil, moderator: String? = nil, maxTokens: Int? = nil) throws -> DebatePlan {
+                             judge: Participant? = nil, moderator: String? = nil, maxTokens: Int? = nil,
+                             consensusField: String? = nil) throws -> DebatePlan {
         guard !topic.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw UsageError("the topic is empty") }
         guard (rounds ?? 1) >= 1 else { throw UsageError("--rounds must be at least 1") }
         guard !participants.isEmpty else { throw UsageError("a conversation needs --personas a,b,… (see `persona personas list`)") }
+        func answers(_ participant: Participant, in field: String) -> Bool { participant.persona.schema?.schema["properties"]?[field] != nil }
+        if let field = consensusField {
+            for participant in participants where !answers(participant, in: field) {
+                throw UsageError("consensus_field \(field): persona '\(participant.persona.id)' "
+                    + (participant.persona.schema == nil ? "has no schema; give it one (schema: or --schema)"
+                        : "has a schema without a property '\(field)'"))
+            }
+        }
         var moderatorMember: Participant?
         if mode == .moderated {
             do {
@@ -164,7 +186,11 @@ public struct TurnPlanner: Sendable {
                                roster: participants.map { SessionInfo.Member(persona: $0.persona.id, name: $0.persona.name, model: $0.model) },
                                rounds: rounds, judge: judge?.persona.id)
         return DebatePlan(session: info, participants: participants, mode: mode, rounds: rounds ?? 1, judge: judge,
-                          moderator: moderatorMember, maxTokens: maxTokens, promptCache: workspace.config.promptCache)
+                          moderator: moderatorMember, maxTokens: maxTokens, promptCache: workspace.config.promptCache,
+                          // The config's field holds where every participant answers in it.
+                          consensusField: consensusField ?? workspace.config.consensusField.flatMap { field in
+                              participants.allSatisfy { answers($0, in: field) } ? field : nil
+                          })
     }
 
     /// `ask`'s turns: the prompt to each participant at once. A one-off question is not asked
@@ -192,7 +218,8 @@ public struct TurnPlanner: Sendable {
                                                    room: price?.promptRoom(maxOutput: maxTokens ?? price?.maxOutput.map { min($0, 4096) }))
         let request = ChatRequest(model: speaker.model.model, system: persona.systemPrompt, messages: trimmed, maxTokens: maxTokens,
                                   temperature: temperature ?? persona.temperature,
-                                  promptCache: PromptCachePlan(promptCache, throughLastMessage: cacheThroughLastMessage))
+                                  promptCache: PromptCachePlan(promptCache, throughLastMessage: cacheThroughLastMessage),
+                                  responseFormat: persona.schema?.responseFormat)
         return PlannedTurn(session: session, persona: persona, endpoint: speaker.endpoint, request: request, round: round, role: role,
                            droppedTurns: dropped, fallbacks: speaker.fallbacks)
     }

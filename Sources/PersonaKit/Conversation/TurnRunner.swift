@@ -17,6 +17,8 @@ public struct TurnOutcome: Sendable, Equatable {
     public var duration: Double
     /// What the model said in refusing, apart from the answer; empty when it did not refuse.
     public var refusal = ""
+    /// The tools the model called, with their whole arguments.
+    public var toolCalls: [ToolCall] = []
 }
 
 /// Runs one request through transport, decoder and adapter, and accumulates the outcome.
@@ -42,7 +44,8 @@ public struct TurnRunner: Sendable {
         let adapter = Adapters.adapter(for: endpoint.type)
         let httpRequest = adapter.makeRequest(request, endpoint: endpoint)
         let started = MonotonicClock.now
-        var accumulator = StreamAccumulator(adapter: adapter, started: started, limits: limits)
+        var accumulator = StreamAccumulator(adapter: adapter, started: started, limits: limits,
+                                            answerTool: request.responseFormat?.name)
         var head: HTTPResponseHead?
         var errorBody: [UInt8] = []
 
@@ -125,6 +128,8 @@ struct StreamAccumulator {
     let adapter: any ProviderAdapter
     let started: UInt64
     let limits: StreamLimits
+    /// The tool whose input is the answer (Anthropic's way to a schema): its arguments stream as text.
+    let answerTool: String?
     private var sse: SSEDecoder
     private var ndjson: NDJSONDecoder
     private var text = ""
@@ -148,11 +153,14 @@ struct StreamAccumulator {
     private var unsentDelta = ""
     /// What the adapter made of the current event; one array kept for the whole stream.
     private var decoded: [StreamEvent] = []
+    private var toolCalls: [ToolCallDelta] = []
+    private var answerToolIndex: Int?
 
-    init(adapter: any ProviderAdapter, started: UInt64, limits: StreamLimits = StreamLimits()) {
+    init(adapter: any ProviderAdapter, started: UInt64, limits: StreamLimits = StreamLimits(), answerTool: String? = nil) {
         self.adapter = adapter
         self.started = started
         self.limits = limits
+        self.answerTool = answerTool
         lastEventAt = started
         sse = SSEDecoder(limit: limits.eventBytes)
         ndjson = NDJSONDecoder(limit: limits.eventBytes)
@@ -255,6 +263,9 @@ struct StreamAccumulator {
             case .refusal(let piece):
                 markFirstToken()
                 refusal += piece
+            case .toolCall(let piece):
+                markFirstToken()
+                collect(piece)
             case .usage(let reported):
                 usage = usage.merged(with: reported)
                 sendDelta(onEvent)
@@ -264,6 +275,20 @@ struct StreamAccumulator {
             case .failure(let error):
                 failure = error
             }
+        }
+    }
+
+    private mutating func collect(_ piece: ToolCallDelta) {
+        if answerToolIndex == nil, let answerTool, piece.name == answerTool { answerToolIndex = piece.index }
+        if piece.index == answerToolIndex {
+            text += piece.arguments
+            unsentDelta += piece.arguments
+        } else if let known = toolCalls.firstIndex(where: { $0.index == piece.index }) {
+            toolCalls[known].arguments += piece.arguments
+            toolCalls[known].id = toolCalls[known].id ?? piece.id
+            toolCalls[known].name = toolCalls[known].name ?? piece.name
+        } else {
+            toolCalls.append(piece)
         }
     }
 
@@ -278,9 +303,17 @@ struct StreamAccumulator {
     }
 
     func outcome(duration: Double) -> TurnOutcome {
-        TurnOutcome(text: text, reasoning: reasoning, reportedUsage: usage, finish: finish, error: failure,
-                    httpStatus: nil, responseHeaders: HTTPHeaders(), timeToFirstToken: firstToken, duration: duration,
-                    refusal: refusal)
+        var ending = finish
+        // The answer given through its tool ends the answer, not a step of a tool loop.
+        if answerToolIndex != nil, let raw = finish?.raw, finish?.kind == .toolCalls { ending = FinishReason(kind: .stop, raw: raw) }
+        let calls = toolCalls.map { call in
+            let text = call.arguments.trimmingCharacters(in: .whitespaces)
+            let arguments = text.isEmpty ? JSON.object([:]) : (try? JSON.parse(text)) ?? .string(call.arguments)
+            return ToolCall(id: call.id ?? "", name: call.name ?? "", arguments: arguments)
+        }
+        return TurnOutcome(text: text, reasoning: reasoning, reportedUsage: usage, finish: ending, error: failure,
+                           httpStatus: nil, responseHeaders: HTTPHeaders(), timeToFirstToken: firstToken, duration: duration,
+                           refusal: refusal, toolCalls: calls)
     }
 }
 
@@ -288,11 +321,10 @@ extension TurnRunner {
     /// Reads a response body as `run` reads one from the network, arriving in chunks of the given
     /// sizes (cycled): the same decoders, adapter and limits, with no network. For replaying
     /// recorded responses and for fuzzing.
-    public static func replay(_ body: [UInt8], chunkSizes: [Int], type: ProviderType, limits: StreamLimits = StreamLimits())
-        -> TurnOutcome
-    {
+    public static func replay(_ body: [UInt8], chunkSizes: [Int], type: ProviderType, limits: StreamLimits = StreamLimits(),
+                              answerTool: String? = nil) -> TurnOutcome {
         var accumulator = StreamAccumulator(adapter: Adapters.adapter(for: type), started: MonotonicClock.now,
-                                            limits: limits)
+                                            limits: limits, answerTool: answerTool)
         var offset = 0
         var chunk = 0
         while offset < body.count, !accumulator.mustStop {

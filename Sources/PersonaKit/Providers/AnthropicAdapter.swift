@@ -25,7 +25,7 @@ public struct AnthropicAdapter: ProviderAdapter {
             ("messages", .array(messages)),
             ("stream", .bool(true)),
             ("temperature", request.temperature.map { .double($0) }),
-        ])
+        ] + Self.answerTool(request.responseFormat))
         var headers = HTTPHeaders([
             ("Content-Type", "application/json"),
             ("Accept", "text/event-stream"),
@@ -34,6 +34,14 @@ public struct AnthropicAdapter: ProviderAdapter {
         if let key = endpoint.apiKey, !key.isEmpty { headers.add("x-api-key", key) }
         for field in endpoint.extraHeaders { headers.add(field.name, field.value) }
         return HTTPRequest(url: endpoint.url("/v1/messages"), headers: headers, body: body.serializedBytes)
+    }
+
+    /// A schema becomes the one tool the model must call; its input is the answer.
+    static func answerTool(_ format: ResponseFormat?) -> [(String, JSON?)] {
+        guard let format else { return [] }
+        let tool = JSON.object(["name": .string(format.name), "description": .string("Give the answer in this shape."),
+                                "input_schema": format.schema])
+        return [("tools", .array([tool])), ("tool_choice", .object(["type": .string("tool"), "name": .string(format.name)]))]
     }
 
     /// A breakpoint: Anthropic caches the prompt up to and including the block that carries it,
@@ -81,15 +89,25 @@ public struct AnthropicAdapter: ProviderAdapter {
             case "message_start":
                 if let usage = json["message"]?["usage"] { events.append(.usage(Self.usage(from: usage))) }
             case "content_block_start":
-                if let block = json["content_block"], block["type"]?.string == "text",
-                   let text = block["text"]?.string, !text.isEmpty {
-                    events.append(.delta(text))
+                guard let block = json["content_block"] else { return }
+                switch block["type"]?.string {
+                case "text": if let text = block["text"]?.string, !text.isEmpty { events.append(.delta(text)) }
+                case "tool_use":
+                    // The input streams as `input_json_delta`; one given whole at the start is kept.
+                    let input = block["input"].map { $0.serialized == "{}" ? "" : $0.serialized } ?? ""
+                    events.append(.toolCall(ToolCallDelta(index: json["index"]?.int ?? 0, id: block["id"]?.string,
+                                                          name: block["name"]?.string, arguments: input)))
+                default: break
                 }
             case "content_block_delta":
                 guard let delta = json["delta"] else { return }
                 switch delta["type"]?.string {
                 case "text_delta": if let text = delta["text"]?.string, !text.isEmpty { events.append(.delta(text)) }
                 case "thinking_delta": if let text = delta["thinking"]?.string, !text.isEmpty { events.append(.reasoning(text)) }
+                case "input_json_delta":
+                    if let partial = delta["partial_json"]?.string, !partial.isEmpty {
+                        events.append(.toolCall(ToolCallDelta(index: json["index"]?.int ?? 0, arguments: partial)))
+                    }
                 default: break
                 }
             case "message_delta":

@@ -13,6 +13,8 @@ public struct GeminiAdapter: ProviderAdapter {
         let generationConfig = JSON.compact([
             ("maxOutputTokens", request.maxTokens.map { .int($0) }),
             ("temperature", request.temperature.map { .double($0) }),
+            ("responseMimeType", request.responseFormat.map { _ in .string("application/json") }),
+            ("responseJsonSchema", request.responseFormat?.schema),
         ])
         let body = JSON.compact([
             ("systemInstruction", system.isEmpty ? nil : .object(["parts": .array([.object(["text": .string(system)])])])),

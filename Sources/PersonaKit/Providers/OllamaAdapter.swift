@@ -17,6 +17,7 @@ public struct OllamaAdapter: ProviderAdapter {
             ("model", .string(request.model)),
             ("messages", .array(Self.wireMessages(request))),
             ("stream", .bool(true)),
+            ("format", request.responseFormat?.schema),
             ("options", options.object?.members.isEmpty == false ? options : nil),
             ("keep_alive", endpoint.keepAlive.map { .string($0) }),
         ])

@@ -7,8 +7,20 @@ public struct OpenAIAdapter: ProviderAdapter {
 
     public var framing: StreamFraming { .serverSentEvents }
 
-    public func makeRequest(_ request: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest {
+    public func makeRequest(_ original: ChatRequest, endpoint: ProviderEndpoint) -> HTTPRequest {
+        var request = original
         let reasoningModel = Self.isReasoningModel(request.model) && endpoint.type == .openai && endpoint.name == "openai"
+        var responseFormat: JSON?
+        if let format = request.responseFormat {
+            if endpoint.quirks.acceptsJSONSchema {
+                responseFormat = .object(["type": .string("json_schema"), "json_schema": .object([
+                    "name": .string(format.name), "schema": format.strict ? Self.strict(format.schema) : format.schema,
+                    "strict": .bool(format.strict)])])
+            } else {
+                responseFormat = .object(["type": .string("json_object")])
+                request.system = [request.system, Self.schemaInstruction(format)].filter { !$0.isEmpty }.joined(separator: "\n\n")
+            }
+        }
         let body = JSON.compact([
             ("model", .string(request.model)),
             ("messages", .array(Self.wireMessages(request, systemRole: endpoint.quirks.acceptsSystemRole))),
@@ -17,6 +29,7 @@ public struct OpenAIAdapter: ProviderAdapter {
             (endpoint.quirks.tokenLimitField, request.maxTokens.map { .int($0) }),
             // OpenAI's reasoning models accept only the default temperature.
             ("temperature", reasoningModel ? nil : request.temperature.map { .double($0) }),
+            ("response_format", responseFormat),
         ])
         var headers = HTTPHeaders([("Content-Type", "application/json"), ("Accept", "text/event-stream")])
         if let key = endpoint.apiKey, !key.isEmpty { headers.add("Authorization", "Bearer \(key)") }
@@ -44,6 +57,39 @@ public struct OpenAIAdapter: ProviderAdapter {
                 return [.object(["role": .string(message.role.rawValue), "content": .string(message.text)])]
             }
         }
+    }
+
+    /// A schema as strict mode takes it: every property required, no others allowed, and no
+    /// length limits, which strict mode refuses (the persona's own schema still checks them).
+    static func strict(_ schema: JSON) -> JSON {
+        switch schema {
+        case .array(let items):
+            return .array(items.map(strict))
+        case .object(var object):
+            for key in ["minLength", "maxLength"] { object[key] = nil }
+            let isObjectSchema = object["properties"] != nil || object["type"] == .string("object")
+                || object["type"]?.array?.contains(.string("object")) == true
+            for key in ["properties", "items", "anyOf"] {
+                guard let value = object[key] else { continue }
+                if key == "properties", let properties = value.object {
+                    object[key] = .object(JSONObject(properties.members.map { .init(key: $0.key, value: strict($0.value)) }))
+                } else {
+                    object[key] = strict(value)
+                }
+            }
+            if isObjectSchema {
+                object["required"] = .array((object["properties"]?.object?.keys ?? []).map { .string($0) })
+                object["additionalProperties"] = .bool(false)
+            }
+            return .object(object)
+        default:
+            return schema
+        }
+    }
+
+    /// For a server in JSON mode, which must be told the shape in words.
+    static func schemaInstruction(_ format: ResponseFormat) -> String {
+        "Answer with one JSON object and nothing else. It must match this JSON Schema:\n" + format.schema.serialized
     }
 
     static func isReasoningModel(_ model: String) -> Bool {

@@ -23,13 +23,17 @@ public struct ServerQuirks: Sendable, Equatable {
     /// Servers that generate one answer at a time get their requests queued here, where no
     /// timeout runs, rather than on their socket.
     public var maxConcurrentRequests: Int?
+    /// When false the server knows only `response_format: {type: "json_object"}`, so a schema
+    /// travels in the system prompt instead.
+    public var acceptsJSONSchema: Bool
 
     public init(sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens", acceptsSystemRole: Bool = true,
-                maxConcurrentRequests: Int? = nil) {
+                maxConcurrentRequests: Int? = nil, acceptsJSONSchema: Bool = true) {
         self.sendsStreamOptions = sendsStreamOptions
         self.tokenLimitField = tokenLimitField
         self.acceptsSystemRole = acceptsSystemRole
         self.maxConcurrentRequests = maxConcurrentRequests
+        self.acceptsJSONSchema = acceptsJSONSchema
     }
 }
 

@@ -95,7 +95,25 @@ public enum StreamEvent: Sendable, Equatable {
     case reasoning(String)
     /// The model's refusal, kept apart from the answer.
     case refusal(String)
+    /// A piece of a tool call: its start (id and name) or more of its arguments' JSON text.
+    case toolCall(ToolCallDelta)
     case usage(Usage)
     case finish(FinishReason)
     case failure(ProviderError)
+}
+
+/// A piece of a streamed tool call. Pieces of one call share its `index`; the first names it.
+public struct ToolCallDelta: Sendable, Equatable {
+    public var index: Int
+    public var id: String?
+    public var name: String?
+    /// More of the arguments' JSON text.
+    public var arguments: String
+
+    public init(index: Int, id: String? = nil, name: String? = nil, arguments: String) {
+        self.index = index
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
 }

@@ -135,6 +135,10 @@ public final class PersonaDatabase: Sendable {
                 END;
                 """)
         }
+        migrator.registerMigration("sessions-v6-structured") { db in
+            // An answer given in its schema keeps its value, as JSON text.
+            try db.execute(sql: "ALTER TABLE messages ADD COLUMN structured TEXT")
+        }
         return migrator
     }
 

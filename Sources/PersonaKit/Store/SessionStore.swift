@@ -87,12 +87,13 @@ public final class SessionStore: Sendable {
         try pool.write { db in
             try db.execute(sql: """
                 INSERT INTO messages (session, round, speaker, name, role, provider, model, text, status, error, input_tokens,
-                    output_tokens, cost_picos, estimated, dropped_turns, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    output_tokens, cost_picos, estimated, dropped_turns, structured, created_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [session, message.round, message.speaker, message.name, message.role.rawValue, message.provider,
                                  message.model, Secrets.redact(message.text), message.status.rawValue,
                                  message.error.map(Secrets.redact), message.inputTokens,
                                  message.outputTokens, message.costPicos, message.estimated, message.droppedTurns,
-                                 Self.milliseconds(date)])
+                                 message.structured.map { Secrets.redact($0.serialized) }, Self.milliseconds(date)])
         }
     }
 
@@ -143,6 +144,7 @@ public final class SessionStore: Sendable {
                           status: TranscriptMessage.Status(rawValue: row["status"]) ?? .failed, error: row["error"],
                           provider: row["provider"], model: row["model"], inputTokens: row["input_tokens"],
                           outputTokens: row["output_tokens"], costPicos: row["cost_picos"], estimated: row["estimated"],
-                          droppedTurns: row["dropped_turns"])
+                          droppedTurns: row["dropped_turns"],
+                          structured: (row["structured"] as String?).flatMap { try? JSON.parse($0) })
     }
 }

@@ -14,6 +14,9 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "Sampling temperature.")
     var temperature: Double?
 
+    @Option(help: ArgumentHelp("A JSON Schema file every persona answers in, in place of its own schema.", valueName: "file"))
+    var schema: String?
+
     @Flag(help: "Print JSON-lines events instead of text.")
     var json = false
 
@@ -27,7 +30,7 @@ struct Ask: AsyncParsableCommand {
         let (accounting, turns) = try await exitingOnFailure {
             let accounting = try money.accounting(workspace: workspace, json: json)
             let options = AskOptions(prompt: prompt, personas: roster.names, model: roster.model, json: json,
-                                     maxTokens: roster.maxTokens, temperature: temperature)
+                                     maxTokens: roster.maxTokens, temperature: temperature, schema: schema)
             return (accounting, try AskPlanner.plan(options, workspace: workspace, session: session, catalog: accounting.catalog))
         }
         for warning in RetiredModels.warnings(turns.map { ($0.persona.id, $0.model) }, catalog: accounting.catalog) {

@@ -15,6 +15,13 @@ struct Debate: AsyncParsableCommand {
     @Option(help: "The persona who picks the next speaker in moderated mode.")
     var moderator: String?
 
+    @Option(help: ArgumentHelp("A JSON Schema file every persona answers in, in place of its own schema.", valueName: "file"))
+    var schema: String?
+
+    @Option(help: ArgumentHelp("Read consensus from this field of the structured answers, not from answer_pattern.",
+                               valueName: "name"))
+    var consensusField: String?
+
     @Flag(help: "Print JSON-lines events instead of text.")
     var json = false
 
@@ -29,7 +36,8 @@ struct Debate: AsyncParsableCommand {
         let (plan, accounting, database) = try await exitingOnFailure {
             let options = DebateOptions(topic: topic, personas: roster.names, mode: conversation.mode ?? .rounds,
                                         rounds: conversation.rounds, judge: conversation.judge, moderator: moderator,
-                                        model: roster.model, maxTokens: roster.maxTokens)
+                                        model: roster.model, maxTokens: roster.maxTokens, schema: schema,
+                                        consensusField: consensusField)
             let plan = try DebatePlanner.plan(options, workspace: workspace, session: session)
             return (plan, try money.accounting(workspace: workspace, json: json), try PersonaDatabase(path: workspace.paths.database))
         }
