@@ -58,6 +58,13 @@ public enum PersonaListing {
         if let temperature = persona.temperature { lines.append("temperature:    \(temperature)") }
         if let maxTokens = persona.maxTokens { lines.append("max_tokens:     \(maxTokens)") }
         if let pattern = persona.answerPattern { lines.append("answer_pattern: \(pattern)") }
+        if let schema = persona.schema {
+            let properties = schema.schema["properties"]?.object?.keys ?? []
+            let required = Set(schema.schema["required"]?.array?.compactMap(\.string) ?? [])
+            lines.append("schema:         \(schema.name): " + properties.map { required.contains($0) ? $0 : $0 + "?" }.joined(separator: ", ")
+                + " (from \(schema.source))")
+            lines.append("schema_repair:  " + (persona.schemaRepair.map { "\($0)" } ?? "\(workspace.config.schemaRepair) (the config's)"))
+        }
         lines.append("card:           \(persona.card)")
         lines.append("file:           \(persona.file ?? "(ad hoc)")")
         lines.append("")

@@ -88,6 +88,11 @@ final class StructuredCLITests: XCTestCase {
         let plain = try cli.run(["ask", "Is coffee healthy?", "--personas", "critic", "--model", "anthropic:claude-haiku-4-5"],
                                 environment: environment)
         XCTAssertTrue(plain.stdout.contains("message: Doubtful.\nconfidence: 0.82\nemotions:\n  • wary\n  • curious\n"), plain.stdout)
+
+        let shown = try cli.run(["personas", "show", "critic"], environment: environment).stdout
+        XCTAssertTrue(shown.contains("schema:         Stance: message, confidence, emotions? (from \(cli.home.path)/personas/critic.md:3)"),
+                      shown)
+        XCTAssertTrue(shown.contains("schema_repair:  1 (the config's)"), shown)
     }
 
     func testABrokenAnswerIsRepairedOnceWithItsErrors() throws {

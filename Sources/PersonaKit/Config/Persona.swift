@@ -75,7 +75,7 @@ public struct Persona: Sendable, Equatable {
         if let second = entries.first(where: { $0.key == "schema_file" }), entries.contains(where: { $0.key == "schema" }) {
             reader.error(second.node, second.key, "give schema: or schema_file:, not both")
         }
-        for (key, _, value) in entries {
+        for (key, keyNode, value) in entries {
             switch key {
             case "name":
                 if let name = reader.string(value, key)?.trimmingCharacters(in: .whitespaces), !name.isEmpty { persona.name = name }
@@ -107,7 +107,7 @@ public struct Persona: Sendable, Equatable {
                     reader.error(value, key, "not a valid regular expression: \(pattern)")
                 }
             case "schema":
-                persona.schema = AnswerSchema.read(value, field: key, reader: &reader)
+                persona.schema = AnswerSchema.read(value, key: keyNode, field: key, reader: &reader)
             case "schema_file":
                 guard let name = reader.string(value, key) else { continue }
                 let path = name.hasPrefix("/") ? name

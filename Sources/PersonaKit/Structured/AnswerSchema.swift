@@ -29,15 +29,16 @@ public struct AnswerSchema: Sendable, Equatable {
     /// The largest schema file read.
     static let largestFile = 1 << 20
 
-    /// A schema from a YAML node of a persona's front matter; problems go to `reader` with their lines.
-    static func read(_ node: Node, field: String, reader: inout YAMLFieldReader) -> AnswerSchema? {
+    /// A schema from a YAML node of a persona's front matter, declared under `key`; problems go to
+    /// `reader` with their lines.
+    static func read(_ node: Node, key: Node, field: String, reader: inout YAMLFieldReader) -> AnswerSchema? {
         let schema = SchemaNode.json(node)
         let problems = SchemaLint.problems(in: schema)
         for problem in problems {
             reader.error(SchemaNode.node(at: problem.path, in: node) ?? node, SchemaLint.field(field, problem.path), problem.message)
         }
         guard problems.isEmpty else { return nil }
-        return AnswerSchema(schema: schema, source: "\(reader.file):\(reader.line(of: node) ?? 1)")
+        return AnswerSchema(schema: schema, source: "\(reader.file):\(reader.line(of: key) ?? 1)")
     }
 
     /// A schema from a `.json` (or YAML) file; each problem names the file and its line.
