@@ -67,6 +67,17 @@ final class UsageCheckTests: XCTestCase {
                               type: .anthropic).note)
     }
 
+    func testASchemaCountsTowardsThePrompt() throws {
+        // A schema of 3,000 characters reads as many tokens as a long message would.
+        let properties = (0..<60).map { "\"field\($0)\":{\"type\":\"string\",\"description\":\"what the field holds\"}" }
+        let schema = try JSON.parse("{\"type\":\"object\",\"properties\":{" + properties.joined(separator: ",") + "}}")
+        var structured = request
+        structured.responseFormat = ResponseFormat(name: "answer", schema: schema)
+        XCTAssertNotNil(check(Usage(inputTokens: 2500, outputTokens: 10)).note, "too many for the plain request")
+        XCTAssertNil(check(Usage(inputTokens: 2500, outputTokens: 10), request: structured).note, "believable with its schema")
+        XCTAssertGreaterThan(TokenEstimator.estimate(structured), TokenEstimator.estimate(request) + 700)
+    }
+
     func testNoCountCanOverflowAnything() {
         for type in ProviderType.allCases {
             for usage in [Usage(inputTokens: Int.max, cachedInputTokens: Int.max, cacheWriteTokens: Int.max, outputTokens: Int.max),

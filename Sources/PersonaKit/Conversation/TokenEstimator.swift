@@ -19,9 +19,9 @@ public enum TokenEstimator {
         (quarters + 3) / 4
     }
 
-    /// The input of a request: its system prompt and every message.
+    /// The input of a request: its system prompt, every message, and its schema and tools.
     public static func estimate(_ request: ChatRequest) -> Int {
-        estimate(request.system) + request.messages.reduce(0) { $0 + estimate($1.promptText) + 1 }
+        estimate(request.system) + request.messages.reduce(0) { $0 + estimate($1.promptText) + 1 } + estimate(request.definitionsText)
     }
 
     static func isCJK(_ scalar: Unicode.Scalar) -> Bool {

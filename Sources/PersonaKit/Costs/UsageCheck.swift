@@ -94,7 +94,8 @@ public enum UsageCheck {
     /// plus room for message framing and a provider's own preamble (Anthropic's tool prompt), and
     /// never more than the model accepts.
     static func promptLimit(_ request: ChatRequest, price: ModelPrice?) -> Int {
-        let bytes = request.system.utf8.count + request.messages.reduce(0) { $0 + $1.promptText.utf8.count + 8 } + 1024
+        let bytes = request.system.utf8.count + request.messages.reduce(0) { $0 + $1.promptText.utf8.count + 8 }
+            + request.definitionsText.utf8.count + 1024
         guard let room = price?.maxInput ?? price?.contextWindow else { return bytes }
         return min(bytes, room + room / 20 + 64)
     }

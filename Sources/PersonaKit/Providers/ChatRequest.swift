@@ -73,6 +73,13 @@ public struct ResponseFormat: Sendable, Equatable {
 }
 
 extension ChatRequest {
+    /// What the model reads besides the messages: the answer's schema and the tools' definitions.
+    /// They count towards the prompt's size.
+    public var definitionsText: String {
+        ([responseFormat.map { $0.name + " " + $0.schema.serialized }] + tools.map { $0.name + " " + $0.description + " " + $0.parameters.serialized })
+            .compactMap { $0 }.joined(separator: "\n")
+    }
+
     /// The conversation for a server with a `system` role (the system prompt first, system
     /// messages where they stand), or without one (every system text heads the first user message).
     func messagesPlacingSystem(systemRole: Bool) -> [ChatMessage] {
