@@ -154,8 +154,10 @@ public final class MockServer: Sendable {
     }
 
     /// The body the mock streams for `deltas` in `format`, whole: for decoding without a network.
-    public static func streamBody(_ format: MockWireFormat, model: String, deltas: [String], inputTokens: Int = 12) -> [UInt8] {
-        let wire = MockWire(format: format, model: model)
+    /// With `answerTool`, an Anthropic answer comes as that tool's input, as for a schema.
+    public static func streamBody(_ format: MockWireFormat, model: String, deltas: [String], inputTokens: Int = 12,
+                                  answerTool: String? = nil) -> [UInt8] {
+        let wire = MockWire(format: format, model: model, answerTool: answerTool)
         let behavior = MockBehavior()
         var body = wire.opening(inputTokens: inputTokens, behavior: behavior)
         body += deltas.enumerated().map { wire.delta($1, index: $0, inputTokens: inputTokens, behavior: behavior) }

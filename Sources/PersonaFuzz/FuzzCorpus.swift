@@ -27,6 +27,8 @@ public struct FuzzCorpus: Sendable {
                                  (.geminiStream, .gemini), (.ollamaStream, .ollama)] {
             seeds[target, default: []].append(MockServer.streamBody(format, model: "seed", deltas: deltas))
         }
+        seeds[.anthropicStream, default: []].append(MockServer.streamBody(.anthropic, model: "seed", deltas: [#"{"mood": "#, #""calm", "n": 1}"#],
+                                                                          answerTool: FuzzTarget.answerTool))
         seeds[.config] = samples.config.map { Array($0.utf8) }
         seeds[.persona] = samples.persona.map { Array($0.utf8) }
         seeds[.priceList] = samples.priceList.map { Array($0.utf8) }
@@ -60,6 +62,22 @@ public struct FuzzCorpus: Sendable {
             answer_pattern: '\\\\boxed\\{(.+?)\\}'
             ---
             You are the skeptic.
+            """, """
+            ---
+            name: The Analyst
+            schema:
+              title: Assessment
+              type: object
+              properties:
+                message: { type: string, minLength: 1 }
+                confidence: { type: number, minimum: 0, maximum: 1 }
+                tags: { type: array, items: { enum: [a, b] }, maxItems: 3 }
+                either: { anyOf: [{ type: string }, { type: 'null' }] }
+              required: [message, confidence]
+              additionalProperties: false
+            schema_repair: 2
+            ---
+            You analyse.
             """],
         priceList: ["""
             {"gpt-x": {"litellm_provider": "openai", "mode": "chat", "max_input_tokens": 272000, "input_cost_per_token": 1.25e-06,

@@ -40,8 +40,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         if let type = streamType {
             let sizes = input.prefix(8).map { Int($0 % 64) + 1 }
             // A small limit, so that the limit's own path is fuzzed too.
-            let outcome = TurnRunner.replay(input, chunkSizes: sizes, type: type, limits: StreamLimits(eventMiB: 1))
+            let outcome = TurnRunner.replay(input, chunkSizes: sizes, type: type, limits: StreamLimits(eventMiB: 1),
+                                            answerTool: Self.answerTool)
             Self.price(outcome, type: type)
+            // Whatever came is read as a structured answer and checked, as an answer in a schema is.
+            _ = StructuredAnswer(checking: outcome.text, against: Self.answerSchema)
             return
         }
         let text = String(decoding: input, as: UTF8.self)
@@ -57,6 +60,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         default: break
         }
     }
+
+    /// The tool an answer in a schema comes through (Anthropic), and the schema it is checked against.
+    public static let answerTool = "answer"
+    static let answerSchema = try! JSON.parse("""
+        {"type":"object","required":["mood"],"additionalProperties":false,"properties":{"mood":{"enum":["calm","angry"]},
+         "n":{"type":"integer","minimum":0,"maximum":9},"s":{"type":"string","minLength":1,"maxLength":9,"pattern":"^[a-z]+$"},
+         "list":{"type":"array","maxItems":3,"items":{"anyOf":[{"type":"number"},{"type":"object","properties":{"x":{"type":"null"}}}]}}}}
+        """)
 
     /// What the engine does with a finished stream's usage: check it, then price it.
     static func price(_ outcome: TurnOutcome, type: ProviderType) {
