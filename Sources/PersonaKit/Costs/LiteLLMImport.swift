@@ -68,7 +68,9 @@ extension PriceCatalog {
         let tiers = (entry.object?.members ?? []).compactMap { member -> String? in
             guard member.key.hasPrefix(prefix), member.key.hasSuffix("k_tokens") else { return nil }
             let tier = member.key.dropFirst(prefix.count).dropLast("_tokens".count)
-            return Int(tier.dropLast()) == nil ? nil : String(tier)
+            // A threshold in thousands of tokens, positive and small enough to multiply by 1,000.
+            guard let thousands = Int(tier.dropLast()), (1...1_000_000_000).contains(thousands) else { return nil }
+            return String(tier)
         }
         return tiers.min { Int($0.dropLast())! < Int($1.dropLast())! }
     }
