@@ -29,6 +29,17 @@ persona_need_packages() {
 }
 
 # Puts the Swift toolchain on PATH; it is not a Debian package, so it cannot be installed here.
+# mcp-server-time from PyPI, a real MCP server for the tool tests, in a virtualenv under .build.
+persona_need_mcp_time() {
+    local venv="$PERSONA_ROOT/.build/mcp-venv"
+    if [ ! -x "$venv/bin/mcp-server-time" ]; then
+        echo "persona: installing mcp-server-time into $venv" >&2
+        python3 -m venv "$venv" || persona_fail "python3 -m venv failed; install python3-venv"
+        "$venv/bin/pip" install -q mcp-server-time || persona_fail "pip could not install mcp-server-time; check your network or proxy"
+    fi
+    export PERSONA_MCP_TIME="$venv/bin/mcp-server-time" PERSONA_REQUIRE_MCP=1
+}
+
 persona_need_swift() {
     if ! command -v swift >/dev/null; then
         [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"

@@ -7,6 +7,8 @@ public struct MockBehavior: Sendable, Equatable {
     /// The text is a refusal: OpenAI streams it as `delta.refusal`, Anthropic ends with
     /// `stop_reason: refusal`; the other formats have no word for it.
     public var refusal = false
+    /// Tools the model calls after its text, in the wire format's own way.
+    public var toolCalls: [MockToolCall] = []
     /// How many deltas the generated answer has (ignored when `text` is set).
     public var tokens: Int
     /// How many characters each delta carries when `text` is set.
@@ -110,6 +112,19 @@ public struct MockBehavior: Sendable, Equatable {
             }
         }
         return behavior
+    }
+}
+
+/// A tool call the mock's model makes: its arguments as JSON text.
+public struct MockToolCall: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var arguments: String
+
+    public init(id: String, name: String, arguments: String) {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
     }
 }
 

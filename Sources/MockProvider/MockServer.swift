@@ -167,7 +167,8 @@ public final class MockServer: Sendable {
 
     private func stream(_ wire: MockWire, behavior: MockBehavior, request: MockRequest, writer: SocketWriter) {
         let inputTokens = behavior.inputTokens ?? max(1, request.body.count / 4)
-        let pieces = behavior.text.map { Self.split($0, every: behavior.chunkSize) } ?? Self.generatedDeltas(behavior.tokens)
+        let pieces = behavior.text.map { Self.split($0, every: behavior.chunkSize) }
+            ?? (behavior.toolCalls.isEmpty ? Self.generatedDeltas(behavior.tokens) : [])
         let outputTokens = behavior.outputTokens ?? pieces.count + behavior.reasoningTokens
         guard writer.startChunked(contentType: wire.contentType, headers: behavior.headers) else { return }
         for event in wire.opening(inputTokens: inputTokens, behavior: behavior) {
@@ -214,7 +215,7 @@ public final class MockServer: Sendable {
             writer.finishChunked()
             return
         }
-        for event in wire.closing(inputTokens: inputTokens, outputTokens: outputTokens, behavior: behavior) {
+        for event in wire.toolCalls(behavior) + wire.closing(inputTokens: inputTokens, outputTokens: outputTokens, behavior: behavior) {
             guard writer.chunk(event) else { return }
         }
         writer.finishChunked()

@@ -49,7 +49,7 @@ struct MockWire {
         let usage = !behavior.omitUsage
         switch format {
         case .openai:
-            var events = [sse(#"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":\#(q(model)),"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#)]
+            var events = [sse(#"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":\#(q(model)),"choices":[{"index":0,"delta":{},"finish_reason":\#(q(behavior.toolCalls.isEmpty ? "stop" : "tool_calls"))}]}"#)]
             if usage {
                 events.append(sse(#"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":\#(q(model)),"choices":[],"usage":{"prompt_tokens":\#(inputTokens),"completion_tokens":\#(outputTokens),"total_tokens":\#(inputTokens &+ outputTokens),"prompt_tokens_details":{"cached_tokens":\#(behavior.cachedInputTokens)},"completion_tokens_details":{"reasoning_tokens":\#(behavior.reasoningTokens)}}}"#))
             }
@@ -59,7 +59,7 @@ struct MockWire {
             let usageJSON = usage ? #","usage":{"output_tokens":\#(outputTokens)}"# : ""
             return [
                 sse(#"{"type":"content_block_stop","index":0}"#, event: "content_block_stop"),
-                sse(#"{"type":"message_delta","delta":{"stop_reason":\#(q(behavior.refusal ? "refusal" : answerTool != nil ? "tool_use" : "end_turn")),"stop_sequence":null}\#(usageJSON)}"#, event: "message_delta"),
+                sse(#"{"type":"message_delta","delta":{"stop_reason":\#(q(behavior.refusal ? "refusal" : answerTool != nil || !behavior.toolCalls.isEmpty ? "tool_use" : "end_turn")),"stop_sequence":null}\#(usageJSON)}"#, event: "message_delta"),
                 sse(#"{"type":"message_stop"}"#, event: "message_stop"),
             ]
         case .gemini:
@@ -73,6 +73,42 @@ struct MockWire {
             let cached = behavior.cachedInputTokens != 0 ? #","prompt_eval_cached_count":\#(behavior.cachedInputTokens)"# : ""
             let counts = usage ? #","prompt_eval_count":\#(inputTokens),"eval_count":\#(outputTokens)\#(cached)"# : ""
             return [#"{"model":\#(q(model)),"created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,"total_duration":1000000\#(counts)}"# + "\n"]
+        }
+    }
+
+    /// The calls of `behavior.toolCalls`, after the text: OpenAI's partial arguments by index,
+    /// Anthropic's tool_use blocks of input_json_delta partials, Gemini's functionCall parts all in
+    /// one chunk, Ollama's message.tool_calls.
+    func toolCalls(_ behavior: MockBehavior) -> [String] {
+        let calls = behavior.toolCalls
+        guard !calls.isEmpty else { return [] }
+        func halves(_ text: String) -> [String] {
+            let middle = text.index(text.startIndex, offsetBy: text.count / 2)
+            return [String(text[..<middle]), String(text[middle...])]
+        }
+        switch format {
+        case .openai:
+            return calls.enumerated().flatMap { index, call in
+                [sse(#"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":\#(q(model)),"choices":[{"index":0,"delta":{"tool_calls":[{"index":\#(index),"id":\#(q(call.id)),"type":"function","function":{"name":\#(q(call.name)),"arguments":""}}]},"finish_reason":null}]}"#)]
+                    + halves(call.arguments).map { piece in
+                        sse(#"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":\#(q(model)),"choices":[{"index":0,"delta":{"tool_calls":[{"index":\#(index),"function":{"arguments":\#(q(piece))}}]},"finish_reason":null}]}"#)
+                    }
+            }
+        case .anthropic:
+            return calls.enumerated().flatMap { position, call in
+                let index = position + 1
+                return [sse(#"{"type":"content_block_start","index":\#(index),"content_block":{"type":"tool_use","id":\#(q(call.id)),"name":\#(q(call.name)),"input":{}}}"#, event: "content_block_start")]
+                    + halves(call.arguments).map { piece in
+                        sse(#"{"type":"content_block_delta","index":\#(index),"delta":{"type":"input_json_delta","partial_json":\#(q(piece))}}"#, event: "content_block_delta")
+                    }
+                    + [sse(#"{"type":"content_block_stop","index":\#(index)}"#, event: "content_block_stop")]
+            }
+        case .gemini:
+            let parts = calls.map { #"{"functionCall":{"name":\#(q($0.name)),"args":\#($0.arguments)}}"# }.joined(separator: ",")
+            return [sse(#"{"candidates":[{"content":{"parts":[\#(parts)],"role":"model"},"index":0}],"modelVersion":\#(q(model))}"#, crlf: true)]
+        case .ollama:
+            let list = calls.map { #"{"function":{"name":\#(q($0.name)),"arguments":\#($0.arguments)}}"# }.joined(separator: ",")
+            return [#"{"model":\#(q(model)),"created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":"","tool_calls":[\#(list)]},"done":false}"# + "\n"]
         }
     }
 

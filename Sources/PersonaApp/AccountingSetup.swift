@@ -39,6 +39,13 @@ public enum EngineSetup {
     public static func make(workspace: Workspace, accounting: Accounting?, health: ProviderHealth? = nil) -> ConversationEngine {
         ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport,
                                               limits: StreamLimits(eventMiB: workspace.config.eventMiB)), accounting: accounting,
-                           health: health ?? ProviderHealth(config: workspace.config), retryPolicy: RetryPolicy(workspace.config.retry))
+                           health: health ?? ProviderHealth(config: workspace.config), retryPolicy: RetryPolicy(workspace.config.retry),
+                           toolBox: toolBox(workspace), toolSettings: workspace.config.tools)
+    }
+
+    /// The built-in tools and the config's MCP servers; their logs go to `<home>/logs`.
+    public static func toolBox(_ workspace: Workspace) -> ToolBox {
+        ToolBox(servers: workspace.config.mcpServers, logsDirectory: workspace.paths.home + "/logs",
+                knowledge: KnowledgeBase(path: workspace.paths.database))
     }
 }

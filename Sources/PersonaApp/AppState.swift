@@ -122,6 +122,11 @@ public struct PaneState: Equatable, Sendable {
     public var scrollTop: Int?
     /// The error message of the last failed turn.
     public var lastError: String?
+    /// The running turn's text up to its last tool results: what a step that starts over (a
+    /// retry, a repair) goes back to.
+    public var textBeforeStep = ""
+    /// Whether the running turn called tools, whose lines are in its text.
+    public var usedTools = false
     /// The model's price, for the live estimate; nil when unknown (cost shows as `$?`).
     public var price: ModelPrice?
     public var providerType: ProviderType

@@ -88,9 +88,12 @@ public final class ChatSession {
             }
         case .showProviders:
             let choice = workspace.defaultChoice.map { ["Default model: \($0.model), because \($0.reason).", ""] } ?? []
-            guard let health = engine.health else { return [.reportLoaded(choice + DoctorReport.overlay([]))] }
             let sink = self.sink
-            Task.detached { sink.post(.reportLoaded(choice + DoctorReport.overlay(await health.status()))) }
+            let (health, tools) = (engine.health, engine.toolBox)
+            Task.detached {
+                let providers = DoctorReport.overlay(await health?.status() ?? [])
+                sink.post(.reportLoaded(choice + providers + DoctorReport.servers(await tools?.status() ?? [])))
+            }
         case .showWelcome:
             return [.welcomeLoaded(FirstRun.welcome(workspace, roster: state.panes.map(\.name)))]
         case .reload:
@@ -140,8 +143,10 @@ public final class ChatSession {
 
     /// Waits, at most `settleSeconds`, for the stopped turns to record what they cost and what
     /// they streamed.
+    /// Waits for the stopped turns to settle, then shuts the MCP servers down.
     public func settle() async {
         await Self.settle(conversations, within: Self.settleSeconds)
+        await engine.toolBox?.shutdown()
     }
 
     /// How long quitting waits for stopped turns to write their costs to the ledger and their

@@ -41,8 +41,9 @@ public enum DoctorReport {
         !checks.contains { !$0.usable && !$0.usedBy.isEmpty }
     }
 
-    public static func json(_ checks: [ProviderCheck], choice: Result<DefaultChoice, Error>?) -> String {
-        var fields: [JSONObject.Member] = [.init(key: "providers", value: .array(checks.map(json))), .init(key: "ok", value: .bool(healthy(checks)))]
+    public static func json(_ checks: [ProviderCheck], choice: Result<DefaultChoice, Error>?, servers: [ToolBox.ServerStatus] = []) -> String {
+        var fields: [JSONObject.Member] = [.init(key: "providers", value: .array(checks.map(json))), .init(key: "ok", value: .bool(healthy(checks))),
+                                           .init(key: "mcp_servers", value: .array(servers.map(json)))]
         switch choice {
         case .success(let choice)?:
             fields.append(.init(key: "default", value: .object(["model": .string(choice.model.description), "reason": .string(choice.reason)])))
@@ -108,6 +109,25 @@ public enum DoctorReport {
         }
         lines.append(healthy(checks) ? "All providers your personas use are ready." : "A provider your personas use is not usable.")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Each MCP server of the config, its state, tools and log: under the providers in
+    /// `persona doctor`, and in the F4 overlay.
+    public static func servers(_ statuses: [ToolBox.ServerStatus]) -> [String] {
+        guard !statuses.isEmpty else { return [] }
+        var lines = ["", "MCP servers"]
+        for status in statuses {
+            let mark = status.state == "running" ? "✓" : status.state == "not started" ? "·" : "✗"
+            lines.append("\(mark) \(status.name)  \(status.command): \(status.state)")
+            if !status.tools.isEmpty { lines.append("    tools: " + status.tools.joined(separator: ", ")) }
+            lines.append("    log: \(status.log)")
+        }
+        return lines
+    }
+
+    public static func json(_ status: ToolBox.ServerStatus) -> JSON {
+        .object(["name": .string(status.name), "command": .string(status.command), "state": .string(status.state),
+                 "tools": .array(status.tools.map { .string($0) }), "log": .string(status.log)])
     }
 
     /// The F4 overlay: what this session has seen of each provider.

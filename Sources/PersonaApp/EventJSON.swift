@@ -35,6 +35,18 @@ public enum EventJSON {
                  "rejected_text": .string(repair.rejectedText)])
     }
 
+    public static func toolCall(_ id: TurnID, _ activity: ToolActivity) -> JSON {
+        .object(["event": .string("tool_call"), "persona": .string(id.personaID), "round": .int(id.round), "step": .int(activity.step),
+                 "id": .string(activity.call.id), "name": .string(activity.label), "arguments": activity.call.arguments])
+    }
+
+    public static func toolResult(_ id: TurnID, _ activity: ToolActivity) -> JSON {
+        .object(["event": .string("tool_result"), "persona": .string(id.personaID), "round": .int(id.round), "step": .int(activity.step),
+                 "id": .string(activity.call.id), "name": .string(activity.label), "content": .string(activity.result?.content ?? ""),
+                 "is_error": .bool(activity.result?.isError ?? false),
+                 "duration_ms": activity.duration.map { .int(milliseconds($0)) } ?? .null])
+    }
+
     static func problem(_ problem: SchemaProblem) -> JSON {
         .object(["path": .string(problem.path), "problem": .string(problem.problem)])
     }
@@ -86,6 +98,8 @@ public enum EventJSON {
         case .retry(let attempt): return retry(id, attempt)
         case .failover(let from, let reason): return failover(id, from: from, reason: reason)
         case .repair(let attempt): return repair(id, attempt)
+        case .toolCall(let activity): return toolCall(id, activity)
+        case .toolResult(let activity): return toolResult(id, activity)
         case .usage, .sent: return nil
         }
     }

@@ -39,8 +39,11 @@ public struct PlainPrinter {
             return Printed(text: InertText.sanitize(text))
         case .usage, .sent:
             return Printed()
-        case .queued, .repair:
+        case .queued, .repair, .toolResult:
             return Printed(notice: Self.note(event))
+        case .toolCall:
+            // A call is told with its result; one that never ran is told under the answer.
+            return Printed()
         case .retry, .failover:
             var printed = Printed(notice: Self.note(event))
             if attemptPrinted {
@@ -78,7 +81,11 @@ public struct PlainPrinter {
     static func marks(_ report: TurnReport) -> String {
         let refused = report.refusal.map { "  ⊘ refused: " + InertText.sanitize($0) + "\n" } ?? ""
         let broken = report.structured.map { $0.isValid ? [] : $0.problems } ?? []
-        return refused + broken.map { "  ✗ schema: " + InertText.sanitize($0.description) + "\n" }.joined()
+        let unrun = report.finishReason?.kind == .toolCalls ? report.toolCalls.map { call in
+            "  ⚙ asked for \(InertText.sanitize(call.name)) \(InertText.sanitize(ToolLine.cut(call.arguments.serialized, to: ToolLine.longestArguments))), "
+                + "but no tools were offered\n"
+        } : []
+        return refused + broken.map { "  ✗ schema: " + InertText.sanitize($0.description) + "\n" }.joined() + unrun.joined()
     }
 
     /// A one-line note about a wait, a retry or a failover.
@@ -92,6 +99,8 @@ public struct PlainPrinter {
                 + " s after \(InertText.sanitize(retry.reason.description))\n"
         case .failover(let from, let reason):
             return "  \(name): \(from) failed (\(reason.kind.rawValue)); trying \(event.turn.model)\n"
+        case .toolResult(let activity):
+            return "  \(name): " + InertText.sanitize(ToolLine.text(activity)) + "\n"
         case .repair(let repair):
             let first = repair.problems.first.map { InertText.sanitize($0.description) } ?? "a problem"
             return "  \(name): the answer broke its schema (\(first)); asking for repair \(repair.attempt)/\(repair.of)\n"

@@ -139,13 +139,13 @@ public enum ChatReducer {
             pane.phase = .queued(until: time + wait)
         case .retry(let retry):
             // The attempt starts over: its partial text leaves the pane (the transcript keeps it).
-            setLastAssistant(&pane, text: "", status: .streaming)
+            setLastAssistant(&pane, text: pane.textBeforeStep, status: .streaming)
             pane.phase = .retrying(attempt: retry.attempt, of: retry.of, until: time + retry.delay)
             pane.lastError = retry.reason.description
             restartCounters(&pane, at: time + retry.delay)
         case .repair(let repair):
             // The answer starts over; the rejected one is in the transcript, marked.
-            setLastAssistant(&pane, text: "", status: .streaming)
+            setLastAssistant(&pane, text: pane.textBeforeStep, status: .streaming)
             pane.phase = .repairing(attempt: repair.attempt, of: repair.of)
             pane.lastError = repair.problems.first.map { "schema: \($0)" }
             restartCounters(&pane, at: time)
@@ -153,9 +153,25 @@ public enum ChatReducer {
             pane.usingModel = event.turn.model
             pane.price = event.turn.price
             pane.providerType = event.turn.providerType
-            setLastAssistant(&pane, text: "", status: .streaming)
+            setLastAssistant(&pane, text: pane.textBeforeStep, status: .streaming)
             restartCounters(&pane, at: time)
             pane.phase = .waiting
+        case .toolCall(let activity):
+            guard let last = pane.entries.indices.last, pane.entries[last].role == .assistant else { return }
+            let text = pane.entries[last].text
+            pane.entries[last].text += (text.isEmpty || text.hasSuffix("\n\n") ? "" : text.hasSuffix("\n") ? "\n" : "\n\n")
+                + ToolLine.text(activity) + "\n"
+            pane.usedTools = true
+        case .toolResult(let activity):
+            guard let last = pane.entries.indices.last, pane.entries[last].role == .assistant else { return }
+            var running = activity
+            running.result = nil
+            let text = pane.entries[last].text
+            if let line = text.range(of: ToolLine.text(running) + "\n", options: .backwards) {
+                pane.entries[last].text = text.replacingCharacters(in: line, with: ToolLine.text(activity) + "\n")
+                pane.entries[last].generation += 1
+            }
+            pane.textBeforeStep = pane.entries[last].text
         case .delta(let text):
             if pane.counters.firstTokenAt == nil { pane.counters.firstTokenAt = time }
             if pane.phase != .streaming { pane.phase = .streaming }
@@ -177,7 +193,9 @@ public enum ChatReducer {
                 setLastAssistant(&pane, text: report.text, status: .refused(refusal))
             } else {
                 pane.phase = .done
-                setLastAssistant(&pane, text: report.text, status: .complete)
+                // A turn with tools keeps its text as it streamed, the tools' lines in it.
+                let text = pane.usedTools ? pane.entries.last(where: { $0.role == .assistant })?.text ?? report.text : report.text
+                setLastAssistant(&pane, text: text, status: .complete)
                 showStructured(report.structured, raw: report.text, in: &pane, fields: showsFields)
             }
         case .failed(let error, let report):
@@ -258,6 +276,8 @@ public enum ChatReducer {
         state.panes[index].phase = .waiting
         state.panes[index].counters = TurnCounters(startedAt: state.now)
         state.panes[index].turnSerial = turn.serial
+        state.panes[index].textBeforeStep = ""
+        state.panes[index].usedTools = false
         state.panes[index].droppedTurns = turn.droppedTurns
         state.round = max(state.round, turn.round)
         state.panes[index].usingModel = nil

@@ -47,6 +47,19 @@ struct RosterOptions: ParsableArguments {
     @Option(help: "Largest answer, in tokens (default: each persona's max_tokens).")
     var maxTokens: Int?
 
+    @Option(help: ArgumentHelp("Comma-separated tools every persona may also call: built-ins (calculator, current_time, "
+                               + "search_knowledge), MCP servers from mcp_servers, or server/tool.", valueName: "names"))
+    var tools: String?
+
+    @Option(help: "The most requests a turn may take while it calls tools (default: max_tool_steps, 8).")
+    var maxToolSteps: Int?
+
+    /// `--tools` and `--max-tool-steps`, applied to the run's personas and config.
+    func applyTools(to workspace: inout Workspace) throws {
+        let names = (tools ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        try workspace.addTools(names, maxSteps: maxToolSteps)
+    }
+
     /// `--personas` as a list.
     var names: [String] {
         (personas ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

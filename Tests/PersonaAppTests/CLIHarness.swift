@@ -1,4 +1,5 @@
 import Foundation
+import MockProvider
 import PersonaKit
 import XCTest
 
@@ -29,6 +30,12 @@ struct CLI {
     }
 
     func remove() { try? FileManager.default.removeItem(at: home) }
+
+    /// OpenAI, Anthropic, Gemini and Ollama, all at the loopback mock, with keys where they need one.
+    static func providers(at server: MockServer) -> [String: String] {
+        ["OPENAI_BASE_URL": server.baseURL + "/v1", "OPENAI_API_KEY": "k", "ANTHROPIC_BASE_URL": server.baseURL, "ANTHROPIC_API_KEY": "k",
+         "GEMINI_BASE_URL": server.baseURL, "GEMINI_API_KEY": "k", "OLLAMA_HOST": server.baseURL]
+    }
 
     func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         try runTogether([arguments], environment: environment)[0]

@@ -33,7 +33,7 @@ final class ParallelStreamingTests: XCTestCase {
                 texts[id.personaID] = report.text
             case .failed(let error, _):
                 XCTFail("\(id.personaID): \(error)")
-            case .started, .sent, .usage, .queued, .retry, .failover, .repair:
+            case .started, .sent, .usage, .queued, .retry, .failover, .repair, .toolCall, .toolResult:
                 break
             }
         }

@@ -225,6 +225,37 @@ final class ReducerTests: XCTestCase {
         XCTAssertTrue(frame.contains { $0.contains("✗ schema: $.confidence: expected a number, got the text 'high'") }, "\(frame)")
     }
 
+    func testToolCallsShowInlineAndStayWhenTheTurnEnds() throws {
+        var state = state(panes: 1, width: 100)
+        send("35 boxes at 110?", &state)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .delta("Let me work it out.")), at: 1.2)
+        let call = ToolCall(id: "c1", name: "calculator", arguments: .object(["expression": .string("35 * 110")]))
+        var activity = ToolActivity(step: 1, call: call, label: "calculator")
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .toolCall(activity)), at: 1.3)
+        XCTAssertTrue(ChatView.render(state).frame.lines.contains { $0.contains(#"⚙ calculator {"expression":"35 * 110"} …"#) })
+        activity.result = ToolResult(callID: "c1", content: "3850")
+        activity.duration = 0.01
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .toolResult(activity)), at: 1.4)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .delta("That is 3850.")), at: 1.5)
+        var report = TurnReport.notSent()
+        report.text = "Let me work it out.\n\nThat is 3850."
+        report.steps = 2
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .done(report)), at: 2)
+        let frame = ChatView.render(state).frame.lines
+        XCTAssertTrue(frame.contains { $0.contains(#"⚙ calculator {"expression":"35 * 110"} → 3850"#) }, "\(frame)")
+        XCTAssertTrue(frame.contains { $0.contains("That is 3850.") }, "\(frame)")
+        XCTAssertFalse(frame.contains { $0.contains("110\"} …") }, "the running mark is gone: \(frame)")
+
+        // A retry of the next step starts over from after the tools, not from nothing.
+        send("Again?", &state, serial: 2)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 2, .toolCall(activity)), at: 3)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 2, .toolResult(activity)), at: 3.1)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 2, .delta("half an ans")), at: 3.2)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 2, .retry(TurnRetry(attempt: 1, of: 2, delay: 1,
+            reason: ProviderError(kind: .server, message: "boom"), partialText: "half an ans"))), at: 3.3)
+        XCTAssertEqual(state.panes[0].entries.last?.text, "⚙ calculator {\"expression\":\"35 * 110\"} → 3850\n")
+    }
+
     func testEditingKeys() {
         var state = state()
         type("hello big world", &state)

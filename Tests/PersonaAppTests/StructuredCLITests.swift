@@ -30,9 +30,7 @@ final class StructuredCLITests: XCTestCase {
         try "---\nname: Critic\n\(frontMatter)\n---\nYou judge claims.\n"
             .write(to: personas.appendingPathComponent("critic.md"), atomically: true, encoding: .utf8)
         try "retry: { max_retries: 0 }\n".write(to: cli.home.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
-        environment = ["OPENAI_BASE_URL": server.baseURL + "/v1", "OPENAI_API_KEY": "k", "ANTHROPIC_BASE_URL": server.baseURL,
-                       "ANTHROPIC_API_KEY": "k", "GEMINI_BASE_URL": server.baseURL, "GEMINI_API_KEY": "k",
-                       "OLLAMA_HOST": server.baseURL]
+        environment = CLI.providers(at: server)
     }
 
     override func tearDown() {

@@ -115,7 +115,7 @@ final class PersonaFileTests: XCTestCase {
         XCTAssertEqual(issues.map(\.description), [
             "/p/bad.md:3: error: temperature: expected a number, got 'hot'",
             "/p/bad.md:4: error: model: 'gpt-4' is not provider:model (for example anthropic:claude-sonnet-4-5 or ollama:llama3.2)",
-            "/p/bad.md:5: warning: mood: unknown key, ignored (known: answer_pattern, card, color, fallback, max_tokens, model, name, schema, schema_file, schema_repair, temperature)",
+            "/p/bad.md:5: warning: mood: unknown key, ignored (known: answer_pattern, card, color, fallback, knowledge, max_tokens, model, name, schema, schema_file, schema_repair, temperature, tools)",
         ])
     }
 

@@ -92,6 +92,11 @@ final class WireConformanceTests: XCTestCase {
         }
         defer { server.stop() }
 
+        let withCalls = fixtures.filter { fixture in
+            ["tool_uses", "function_calls", "tool_calls"].contains { fixture.meta["expected"]?[$0]?.array?.isEmpty == false }
+        }
+        XCTAssertEqual(withCalls.count, 9, "recorded tool-call streams:\n" + withCalls.map(\.name).joined(separator: "\n"))
+
         for (index, fixture) in fixtures.enumerated() {
             let endpoint = ProviderEndpoint(name: fixture.type.rawValue, type: fixture.type, baseURL: server.baseURL,
                                             apiKey: "k", apiKeyEnv: "K", keyRequired: false)
@@ -116,11 +121,18 @@ final class WireConformanceTests: XCTestCase {
             XCTAssertEqual(report.finishReason?.description, "refusal", "finish reason of \(name)", file: file, line: line)
         }
 
-        // Anthropic's tool_use blocks, built from their input_json_delta partials.
-        if let uses = expected["tool_uses"]?.array {
-            let expectedCalls = uses.map { ToolCall(id: $0["id"]?.string ?? "", name: $0["name"]?.string ?? "", arguments: $0["input"] ?? .null) }
-            XCTAssertEqual(outcome.toolCalls, expectedCalls, "tool calls of \(name)", file: file, line: line)
-            XCTAssertFalse(expectedCalls.isEmpty)
+        // Tool calls: OpenAI's partial arguments by index, Anthropic's input_json_delta, Gemini's
+        // whole functionCall parts, Ollama's message.tool_calls.
+        let expectedCalls = expected["tool_uses"]?.array ?? expected["function_calls"]?.array ?? expected["tool_calls"]?.array ?? []
+        XCTAssertEqual(outcome.toolCalls.count, expectedCalls.count, "tool calls of \(name)", file: file, line: line)
+        for (call, wanted) in zip(outcome.toolCalls, expectedCalls) {
+            let function = wanted["function"]
+            XCTAssertEqual(call.name, wanted["name"]?.string ?? function?["name"]?.string, "tool name in \(name)", file: file, line: line)
+            if let id = wanted["id"]?.string { XCTAssertEqual(call.id, id, "tool call id in \(name)", file: file, line: line) }
+            XCTAssertFalse(call.id.isEmpty)
+            let arguments = wanted["input"] ?? wanted["args"] ?? wanted["arguments"]?.string.flatMap { try? JSON.parse($0) }
+                ?? function?["arguments"]
+            XCTAssertEqual(call.arguments, arguments, "tool arguments in \(name)", file: file, line: line)
         }
 
         if kind == "http_error" {

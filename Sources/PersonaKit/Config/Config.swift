@@ -89,6 +89,10 @@ public struct Config: Sendable, Equatable {
     public var schemaRepair = 1
     /// The field of structured answers a debate reads consensus from (`consensus_field:`).
     public var consensusField: String?
+    /// `max_tool_steps`, `tool_timeout`.
+    public var tools = ToolSettings()
+    /// `mcp_servers`: the MCP servers personas' tools may come from.
+    public var mcpServers: [String: MCPServerSettings] = [:]
     /// The line each top-level key stands on, for problems found once the personas are known.
     public var lines: [String: Int] = [:]
 
@@ -97,7 +101,7 @@ public struct Config: Sendable, Equatable {
     static let topLevelKeys: Set<String> = [
         "default_model", "default_personas", "personas_dirs", "providers", "failover_chains", "retry",
         "circuit_breaker", "timeouts", "budget", "prices", "prices_file", "prompt_cache", "limits",
-        "schema_repair", "consensus_field",
+        "schema_repair", "consensus_field", "max_tool_steps", "tool_timeout", "mcp_servers",
     ]
     static let providerKeys: Set<String> = ["type", "base_url", "api_key_env", "rpm", "tpm", "keep_alive", "headers"]
 
@@ -181,6 +185,15 @@ public struct Config: Sendable, Equatable {
                 for (field, _, item) in reader.entries(value, field: key, known: ["event_mib"]) {
                     config.eventMiB = reader.int(item, "limits.\(field)", range: 1...1024) ?? config.eventMiB
                 }
+            case "max_tool_steps": config.tools.maxSteps = reader.int(value, key, range: 1...100) ?? config.tools.maxSteps
+            case "tool_timeout": config.tools.timeout = reader.double(value, key, range: 0.1...3600) ?? config.tools.timeout
+            case "mcp_servers":
+                for (name, nameNode, settings) in reader.entries(value, field: key, known: nil) {
+                    if let problem = Self.serverNameProblem(name) { reader.error(nameNode, "mcp_servers", problem) }
+                    else if let server = parseMCPServer(settings, field: "mcp_servers.\(name)", base: baseDirectory, reader: &reader) {
+                        config.mcpServers[name] = server
+                    }
+                }
             case "consensus_field":
                 config.consensusField = reader.string(value, key)?.trimmingCharacters(in: .whitespaces)
             case "schema_repair":
@@ -201,6 +214,35 @@ public struct Config: Sendable, Equatable {
                 + ProviderPreset.all.map(\.name).joined(separator: ", ") + ", or add it under providers:")
         }
         return (config, reader.issues)
+    }
+
+    /// A server's name is part of its tools' names, which providers limit to letters, digits, `_` and `-`.
+    static func serverNameProblem(_ name: String) -> String? {
+        let fine = !name.isEmpty && name.count <= 32 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+        return fine ? nil : "\(ConfigIssue.echo(name)) is not a server name: use up to 32 letters, digits, _ and -"
+    }
+
+    private static func parseMCPServer(_ node: Node, field: String, base: String, reader: inout YAMLFieldReader) -> MCPServerSettings? {
+        var command: String?
+        var settings = MCPServerSettings(command: "")
+        for (key, _, value) in reader.entries(node, field: field, known: ["command", "args", "env", "cwd"]) {
+            let path = "\(field).\(key)"
+            switch key {
+            case "command": command = reader.string(value, path)
+            case "args": settings.args = reader.stringList(value, path) ?? []
+            case "env":
+                for (variable, _, text) in reader.entries(value, field: path, known: nil) {
+                    if let text = reader.string(text, "\(path).\(variable)") { settings.env[variable] = text }
+                }
+            default: settings.cwd = reader.string(value, path).map { resolvePath($0, relativeTo: base) }
+            }
+        }
+        guard let command, !command.trimmingCharacters(in: .whitespaces).isEmpty else {
+            reader.error(node, field, "a server needs a command, such as { command: mcp-server-time, args: [--local-timezone, UTC] }")
+            return nil
+        }
+        settings.command = command
+        return settings
     }
 
     private static func parseProvider(_ node: Node, field: String, reader: inout YAMLFieldReader) -> ProviderSettings {

@@ -23,6 +23,12 @@ public struct Persona: Sendable, Equatable {
     /// How many times an answer that breaks the schema is sent back to be fixed (`schema_repair:`);
     /// nil follows the config.
     public var schemaRepair: Int?
+    /// The tools it may call (`tools:`): built-ins, MCP servers, or `server/tool`.
+    public var tools: [String] = []
+    /// The line of `tools:`, for a name the config does not know.
+    public var toolsLine: Int?
+    /// The folder `search_knowledge` searches (`knowledge:`), absolute.
+    public var knowledge: String?
 
     public init(id: String, name: String, color: String? = nil, model: ModelRef? = nil, fallback: [ModelRef] = [],
                 temperature: Double? = nil, maxTokens: Int? = nil, card: String = "", answerPattern: String? = nil,
@@ -44,7 +50,7 @@ public struct Persona: Sendable, Equatable {
         "black", "red", "green", "yellow", "blue", "magenta", "cyan", "white", "orange", "purple", "pink", "teal", "gray", "grey",
     ]
     static let keys: Set<String> = ["name", "color", "model", "fallback", "temperature", "max_tokens", "card", "answer_pattern",
-                                    "schema", "schema_file", "schema_repair"]
+                                    "schema", "schema_file", "schema_repair", "tools", "knowledge"]
     /// The most repairs `schema_repair:` may ask for.
     public static let repairRange = 0...2
 
@@ -117,6 +123,18 @@ public struct Persona: Sendable, Equatable {
                 case .failure(let problem): reader.error(value, key, problem.description)
                 }
             case "schema_repair": persona.schemaRepair = reader.int(value, key, range: repairRange)
+            case "tools":
+                persona.tools = reader.stringList(value, key) ?? []
+                persona.toolsLine = reader.line(of: keyNode)
+            case "knowledge":
+                guard let folder = reader.string(value, key) else { continue }
+                let path = Config.resolvePath(folder, relativeTo: URL(fileURLWithPath: file).deletingLastPathComponent().path)
+                var isFolder: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+                    persona.knowledge = path
+                } else {
+                    reader.error(value, key, "\(path) is not a folder")
+                }
             default:
                 break
             }

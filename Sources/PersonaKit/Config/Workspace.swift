@@ -99,7 +99,15 @@ public struct Workspace: Sendable {
         if let bundledPersonas { directories.append(bundledPersonas) }
         var unique: [String] = []
         for directory in directories where !unique.contains(directory) { unique.append(directory) }
-        let (personas, personaIssues) = PersonaLoader.load(from: unique)
+        var (personas, personaIssues) = PersonaLoader.load(from: unique)
+        // A tool is known only once the config's MCP servers are: a persona naming an unknown one does not load.
+        personas.removeAll { persona in
+            let problems = persona.tools.compactMap { ToolBox.problem(with: $0, servers: Set(config.mcpServers.keys)) }
+            for problem in problems {
+                personaIssues.append(ConfigIssue(.error, file: persona.file ?? "", line: persona.toolsLine, field: "tools", message: problem))
+            }
+            return !problems.isEmpty
+        }
         for name in config.defaultPersonas where find(name, in: personas) == nil {
             configIssues.append(ConfigIssue(.error, file: paths.configFile, line: config.lines["default_personas"], field: "default_personas",
                                             message: "no persona \(ConfigIssue.echo(name)); known: " + personas.map(\.id).joined(separator: ", ")))
@@ -108,6 +116,23 @@ public struct Workspace: Sendable {
         Secrets.register(Secrets.values(config: config, environment: environment))
         return Workspace(paths: paths, config: config, personas: personas, configIssues: configIssues,
                          personaIssues: personaIssues, environment: environment, personaDirectories: unique)
+    }
+
+    /// `--tools` and `--max-tool-steps`: every persona of the run may also call `names`.
+    public mutating func addTools(_ names: [String], maxSteps: Int?) throws {
+        if let maxSteps {
+            guard (1...100).contains(maxSteps) else { throw UsageError("--max-tool-steps: \(maxSteps) is out of range (1…100)") }
+            config.tools.maxSteps = maxSteps
+        }
+        let servers = Set(config.mcpServers.keys)
+        if let problem = names.compactMap({ ToolBox.problem(with: $0, servers: servers) }).first {
+            throw UsageError("--tools: \(problem)")
+        }
+        personas = personas.map { persona in
+            var persona = persona
+            persona.tools += names.filter { !persona.tools.contains($0) }
+            return persona
+        }
     }
 
     /// A persona by id or by name, ignoring case.

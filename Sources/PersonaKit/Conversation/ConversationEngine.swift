@@ -63,8 +63,10 @@ public struct TurnReport: Sendable, Equatable {
     public var refusal: String?
     /// The answer read and checked against its schema; nil when it has none.
     public var structured: StructuredAnswer?
-    /// The requests the turn took: more than one when an answer was sent back to be repaired.
+    /// The requests the turn took: more than one after tool calls or a repair.
     public var steps = 1
+    /// The tools the model asked for in the last step.
+    public var toolCalls: [ToolCall] = []
 
     /// What the provider sent, with its usage as the check left it, and any known key it echoed hidden.
     public init(outcome: TurnOutcome, usage checked: CheckedUsage) {
@@ -75,6 +77,7 @@ public struct TurnReport: Sendable, Equatable {
             refusal = outcome.refusal.isEmpty ? "The model declined to answer." : Secrets.redact(outcome.refusal)
             finishReason = FinishReason(kind: .refusal, raw: outcome.finish?.raw ?? "refusal")
         }
+        toolCalls = outcome.toolCalls
         timeToFirstToken = outcome.timeToFirstToken
         duration = outcome.duration
         httpStatus = outcome.httpStatus
@@ -91,10 +94,12 @@ public struct TurnReport: Sendable, Equatable {
             .priced(0)
     }
 
-    /// The turn after a further step: the step's answer and ending, the sums of both steps'
-    /// usage and cost (unknown if either is), and the time of both.
-    func followed(by step: TurnReport) -> TurnReport {
+    /// The turn after a further step: the step's ending, the sums of both steps' usage and cost
+    /// (unknown if either is), and the time of both. The text is the step's when it replaces
+    /// the answer (a repair), else what both said.
+    func followed(by step: TurnReport, replacingText: Bool) -> TurnReport {
         var total = step
+        if !replacingText { total.text = [text, step.text].filter { !$0.isEmpty }.joined(separator: "\n\n") }
         total.steps = steps + step.steps
         total.usage = Usage(inputTokens: Usage.adding(usage.inputTokens, step.usage.inputTokens),
                             cachedInputTokens: Usage.adding(usage.cachedInputTokens, step.usage.cachedInputTokens),
@@ -128,14 +133,19 @@ public final class ConversationEngine: Sendable {
     /// Rate limits and circuit breakers per provider; without it requests go out at once.
     public let health: ProviderHealth?
     public let retryPolicy: RetryPolicy
+    /// The tools turns may call; without it a persona with tools cannot answer.
+    public let toolBox: ToolBox?
+    public let toolSettings: ToolSettings
     let gate = ConcurrencyGate()
 
     public init(runner: TurnRunner = TurnRunner(), accounting: Accounting? = nil, health: ProviderHealth? = nil,
-                retryPolicy: RetryPolicy = RetryPolicy(maxRetries: 0)) {
+                retryPolicy: RetryPolicy = RetryPolicy(maxRetries: 0), toolBox: ToolBox? = nil, toolSettings: ToolSettings = ToolSettings()) {
         self.runner = runner
         self.accounting = accounting
         self.health = health
         self.retryPolicy = retryPolicy
+        self.toolBox = toolBox
+        self.toolSettings = toolSettings
     }
 
     /// Runs one turn, calling `onEvent` from the turn's own task as things happen: no extra hop
@@ -146,6 +156,16 @@ public final class ConversationEngine: Sendable {
                         droppedTurns: turn.droppedTurns, estimatedInputTokens: TokenEstimator.estimate(turn.request),
                         model: turn.model, providerType: turn.endpoint.type, price: accounting?.catalog.price(for: turn.model))
         onEvent(TurnEvent(id, .started))
+        var tools: [ToolDefinition] = []
+        if !turn.persona.tools.isEmpty {
+            do {
+                guard let toolBox else { throw MCPError(description: "tools cannot be called here") }
+                tools = try await toolBox.definitions(for: turn.persona.tools)
+            } catch {
+                let failure = ProviderError(kind: .tools, message: "\(turn.persona.name)'s tools: \(error); nothing was sent")
+                return onEvent(TurnEvent(id, .failed(failure, .notSent())))
+            }
+        }
         var failure: (error: ProviderError, report: TurnReport)?
         for (index, route) in routes.enumerated() {
             if index > 0, let failure {
@@ -155,6 +175,7 @@ public final class ConversationEngine: Sendable {
             }
             var request = turn.request
             request.model = route.model.model
+            request.tools = tools
             switch await attempts(turn, route: route, request: request, id: id, onEvent: onEvent) {
             case .answered(let report):
                 return await conclude(turn, route: route, request: request, answer: report, id: id, onEvent: onEvent)
@@ -167,50 +188,15 @@ public final class ConversationEngine: Sendable {
         if let failure { onEvent(TurnEvent(id, .failed(failure.error, failure.report))) }
     }
 
-    private enum RouteResult {
+    enum RouteResult {
         case answered(TurnReport)
         /// Failed in a way no other model would fix: stopped, over budget, unrecorded.
         case stopped(ProviderError, TurnReport)
         case failedOver(ProviderError, TurnReport)
     }
 
-    /// Ends an answered turn. An answer in a schema is checked; one that breaks it goes back to
-    /// the model with its problems, up to the persona's `schema_repair` times, each a request
-    /// (and a ledger row) of its own. A refusal is never repaired.
-    private func conclude(_ turn: PlannedTurn, route: Route, request original: ChatRequest, answer: TurnReport, id: TurnID,
-                          onEvent: @Sendable (TurnEvent) -> Void) async {
-        guard let format = original.responseFormat, answer.refusal == nil else { return onEvent(TurnEvent(id, .done(answer))) }
-        var request = original
-        var latest = answer
-        var total = answer
-        var check = StructuredAnswer(checking: latest.text, against: format.schema)
-        let allowed = turn.persona.schemaRepair ?? 1
-        var repairs = 0
-        while !check.isValid, repairs < allowed {
-            repairs += 1
-            onEvent(TurnEvent(id, .repair(SchemaRepair(attempt: repairs, of: allowed, problems: check.problems, rejectedText: latest.text))))
-            let rejected = latest.text.isEmpty ? "(an empty answer)" : latest.text
-            request.messages += [ChatMessage(role: .assistant, content: rejected), ChatMessage(role: .user, content: check.repairRequest)]
-            switch await attempts(turn, route: route, request: request, id: id, onEvent: onEvent) {
-            case .answered(let report):
-                latest = report
-                total = total.followed(by: report)
-                if report.refusal != nil {
-                    total.structured = nil
-                    return onEvent(TurnEvent(id, .done(total)))
-                }
-                check = StructuredAnswer(checking: latest.text, against: format.schema)
-            case .stopped(let error, let report), .failedOver(let error, let report):
-                // A repair does not fail over: the turn ends with what all its steps cost.
-                return onEvent(TurnEvent(id, .failed(error, total.followed(by: report))))
-            }
-        }
-        total.structured = check
-        onEvent(TurnEvent(id, .done(total)))
-    }
-
     /// One route's attempts: breaker, rate limiter, the request, and retries with backoff.
-    private func attempts(_ turn: PlannedTurn, route: Route, request: ChatRequest, id: TurnID,
+    func attempts(_ turn: PlannedTurn, route: Route, request: ChatRequest, id: TurnID,
                                       onEvent: @Sendable (TurnEvent) -> Void) async -> RouteResult {
         let provider = route.endpoint.name
         var retry = 0

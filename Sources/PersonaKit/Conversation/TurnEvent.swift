@@ -92,6 +92,10 @@ public struct TurnEvent: Sendable, Equatable {
         /// The answer broke its schema and goes back to the model with the problems: a new
         /// request starts, and the pane's text starts over.
         indirect case repair(SchemaRepair)
+        /// The model asked for a tool; it runs now.
+        indirect case toolCall(ToolActivity)
+        /// A tool gave its result (or its error), which goes back to the model.
+        indirect case toolResult(ToolActivity)
         indirect case done(TurnReport)
         indirect case failed(ProviderError, TurnReport)
     }
@@ -100,7 +104,7 @@ public struct TurnEvent: Sendable, Equatable {
     public var endsAnAttempt: Bool {
         switch kind {
         case .done, .failed, .retry, .failover, .repair: return true
-        case .started, .sent, .delta, .usage, .queued: return false
+        case .started, .sent, .delta, .usage, .queued, .toolCall, .toolResult: return false
         }
     }
 }
@@ -138,5 +142,25 @@ public struct SchemaRepair: Sendable, Equatable {
         self.of = of
         self.problems = problems
         self.rejectedText = rejectedText
+    }
+}
+
+/// A tool call of a turn, and once it ran, its result.
+public struct ToolActivity: Sendable, Equatable {
+    /// The step (request) of the turn that asked for it, from 1.
+    public var step: Int
+    public var call: ToolCall
+    /// How people read the tool's name: `time/get_current_time`.
+    public var label: String
+    public var result: ToolResult?
+    /// Seconds the tool took.
+    public var duration: Double?
+
+    public init(step: Int, call: ToolCall, label: String, result: ToolResult? = nil, duration: Double? = nil) {
+        self.step = step
+        self.call = call
+        self.label = label
+        self.result = result
+        self.duration = duration
     }
 }

@@ -280,10 +280,10 @@ struct StreamAccumulator {
 
     private mutating func collect(_ piece: ToolCallDelta) {
         if answerToolIndex == nil, let answerTool, piece.name == answerTool { answerToolIndex = piece.index }
-        if piece.index == answerToolIndex {
+        if let index = piece.index, index == answerToolIndex {
             text += piece.arguments
             unsentDelta += piece.arguments
-        } else if let known = toolCalls.firstIndex(where: { $0.index == piece.index }) {
+        } else if let index = piece.index, let known = toolCalls.firstIndex(where: { $0.index == index }) {
             toolCalls[known].arguments += piece.arguments
             toolCalls[known].id = toolCalls[known].id ?? piece.id
             toolCalls[known].name = toolCalls[known].name ?? piece.name
@@ -306,10 +306,11 @@ struct StreamAccumulator {
         var ending = finish
         // The answer given through its tool ends the answer, not a step of a tool loop.
         if answerToolIndex != nil, let raw = finish?.raw, finish?.kind == .toolCalls { ending = FinishReason(kind: .stop, raw: raw) }
-        let calls = toolCalls.map { call in
-            let text = call.arguments.trimmingCharacters(in: .whitespaces)
+        // Arguments that are not JSON stay as their text, for the tool loop to send back as an error.
+        let calls = toolCalls.enumerated().map { position, call in
+            let text = call.arguments.trimmingCharacters(in: .whitespacesAndNewlines)
             let arguments = text.isEmpty ? JSON.object([:]) : (try? JSON.parse(text)) ?? .string(call.arguments)
-            return ToolCall(id: call.id ?? "", name: call.name ?? "", arguments: arguments)
+            return ToolCall(id: call.id.flatMap { $0.isEmpty ? nil : $0 } ?? "call_\(position + 1)", name: call.name ?? "", arguments: arguments)
         }
         return TurnOutcome(text: text, reasoning: reasoning, reportedUsage: usage, finish: ending, error: failure,
                            httpStatus: nil, responseHeaders: HTTPHeaders(), timeToFirstToken: firstToken, duration: duration,

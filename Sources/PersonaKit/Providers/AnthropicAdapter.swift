@@ -25,7 +25,7 @@ public struct AnthropicAdapter: ProviderAdapter {
             ("messages", .array(messages)),
             ("stream", .bool(true)),
             ("temperature", request.temperature.map { .double($0) }),
-        ] + Self.answerTool(request.responseFormat))
+        ] + Self.tools(request))
         var headers = HTTPHeaders([
             ("Content-Type", "application/json"),
             ("Accept", "text/event-stream"),
@@ -36,12 +36,19 @@ public struct AnthropicAdapter: ProviderAdapter {
         return HTTPRequest(url: endpoint.url("/v1/messages"), headers: headers, body: body.serializedBytes)
     }
 
-    /// A schema becomes the one tool the model must call; its input is the answer.
-    static func answerTool(_ format: ResponseFormat?) -> [(String, JSON?)] {
-        guard let format else { return [] }
-        let tool = JSON.object(["name": .string(format.name), "description": .string("Give the answer in this shape."),
-                                "input_schema": format.schema])
-        return [("tools", .array([tool])), ("tool_choice", .object(["type": .string("tool"), "name": .string(format.name)]))]
+    /// The tools the model may call. A schema becomes one more tool, whose input is the answer:
+    /// the model must call it, or, with other tools beside it, call some tool (and answer with it in the end).
+    static func tools(_ request: ChatRequest) -> [(String, JSON?)] {
+        var tools = request.tools.map { tool in
+            JSON.object(["name": .string(tool.name), "description": .string(tool.description), "input_schema": tool.parameters])
+        }
+        var choice: JSON?
+        if let format = request.responseFormat {
+            tools.append(.object(["name": .string(format.name), "description": .string("Give the answer in this shape."),
+                                  "input_schema": format.schema]))
+            choice = request.tools.isEmpty ? .object(["type": .string("tool"), "name": .string(format.name)]) : .object(["type": .string("any")])
+        }
+        return [("tools", tools.isEmpty ? nil : .array(tools)), ("tool_choice", choice)]
     }
 
     /// A breakpoint: Anthropic caches the prompt up to and including the block that carries it,

@@ -16,7 +16,11 @@ public struct GeminiAdapter: ProviderAdapter {
             ("responseMimeType", request.responseFormat.map { _ in .string("application/json") }),
             ("responseJsonSchema", request.responseFormat?.schema),
         ])
+        let tools: JSON? = request.tools.isEmpty ? nil : .array([.object(["functionDeclarations": .array(request.tools.map { tool in
+            .object(["name": .string(tool.name), "description": .string(tool.description), "parameters": tool.parameters])
+        })])])
         let body = JSON.compact([
+            ("tools", tools),
             ("systemInstruction", system.isEmpty ? nil : .object(["parts": .array([.object(["text": .string(system)])])])),
             ("contents", .array(contents)),
             ("generationConfig", generationConfig.object?.members.isEmpty == false ? generationConfig : nil),
@@ -56,6 +60,11 @@ public struct GeminiAdapter: ProviderAdapter {
             if let failure = ProviderErrorParser.streamFailure(in: json) { return events.append(failure) }
             if let candidate = json["candidates"]?[0] {
                 for part in candidate["content"]?["parts"]?.array ?? [] {
+                    if let call = part["functionCall"] {
+                        events.append(.toolCall(ToolCallDelta(index: nil, id: call["id"]?.string, name: call["name"]?.string,
+                                                              arguments: call["args"]?.serialized ?? "")))
+                        continue
+                    }
                     guard let text = part["text"]?.string, !text.isEmpty else { continue }
                     events.append(part["thought"]?.bool == true ? .reasoning(text) : .delta(text))
                 }

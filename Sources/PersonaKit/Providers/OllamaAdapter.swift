@@ -18,6 +18,10 @@ public struct OllamaAdapter: ProviderAdapter {
             ("messages", .array(Self.wireMessages(request))),
             ("stream", .bool(true)),
             ("format", request.responseFormat?.schema),
+            ("tools", request.tools.isEmpty ? nil : .array(request.tools.map { tool in
+                .object(["type": .string("function"), "function": .object([
+                    "name": .string(tool.name), "description": .string(tool.description), "parameters": tool.parameters])])
+            })),
             ("options", options.object?.members.isEmpty == false ? options : nil),
             ("keep_alive", endpoint.keepAlive.map { .string($0) }),
         ])
@@ -58,6 +62,11 @@ public struct OllamaAdapter: ProviderAdapter {
             }
             if let text = message?["content"]?.string ?? json["response"]?.string, !text.isEmpty {
                 events.append(.delta(text))
+            }
+            for call in message?["tool_calls"]?.array ?? [] {
+                let function = call["function"]
+                events.append(.toolCall(ToolCallDelta(index: nil, id: call["id"]?.string, name: function?["name"]?.string,
+                                                      arguments: function?["arguments"]?.serialized ?? "")))
             }
             if json["done"]?.bool == true {
                 events.append(.finish(FinishReason(provider: json["done_reason"]?.string ?? "stop")))

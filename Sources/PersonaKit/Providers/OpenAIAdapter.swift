@@ -30,6 +30,10 @@ public struct OpenAIAdapter: ProviderAdapter {
             // OpenAI's reasoning models accept only the default temperature.
             ("temperature", reasoningModel ? nil : request.temperature.map { .double($0) }),
             ("response_format", responseFormat),
+            ("tools", request.tools.isEmpty ? nil : .array(request.tools.map { tool in
+                .object(["type": .string("function"), "function": .object([
+                    "name": .string(tool.name), "description": .string(tool.description), "parameters": tool.parameters])])
+            })),
         ])
         var headers = HTTPHeaders([("Content-Type", "application/json"), ("Accept", "text/event-stream")])
         if let key = endpoint.apiKey, !key.isEmpty { headers.add("Authorization", "Bearer \(key)") }
@@ -112,6 +116,12 @@ public struct OpenAIAdapter: ProviderAdapter {
                     }
                     if let text = delta["content"]?.string, !text.isEmpty { events.append(.delta(text)) }
                     if let refusal = delta["refusal"]?.string, !refusal.isEmpty { events.append(.refusal(refusal)) }
+                    for call in delta["tool_calls"]?.array ?? [] {
+                        let function = call["function"]
+                        events.append(.toolCall(ToolCallDelta(index: call["index"]?.int ?? 0, id: call["id"]?.string,
+                                                              name: function?["name"]?.string,
+                                                              arguments: function?["arguments"]?.string ?? "")))
+                    }
                 }
                 if let reason = choice["finish_reason"]?.string { events.append(.finish(FinishReason(provider: reason))) }
             }

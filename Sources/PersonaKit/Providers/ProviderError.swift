@@ -17,12 +17,14 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         case ledger
         /// The response was not one a provider sends: a redirect, an event past the size limit.
         case badResponse = "bad_response"
+        /// A tool server could not start, or the model asked for tools past `max_tool_steps`.
+        case tools
         case cancelled
 
         public var isRetryable: Bool {
             switch self {
             case .rateLimit, .overloaded, .server, .network, .timeout: return true
-            case .auth, .badRequest, .contextLength, .notFound, .budget, .ledger, .badResponse, .cancelled: return false
+            case .auth, .badRequest, .contextLength, .notFound, .budget, .ledger, .badResponse, .tools, .cancelled: return false
             }
         }
     }

@@ -103,14 +103,15 @@ public enum StreamEvent: Sendable, Equatable {
 }
 
 /// A piece of a streamed tool call. Pieces of one call share its `index`; the first names it.
+/// A call that arrives whole (Gemini, Ollama) has no index.
 public struct ToolCallDelta: Sendable, Equatable {
-    public var index: Int
+    public var index: Int?
     public var id: String?
     public var name: String?
     /// More of the arguments' JSON text.
     public var arguments: String
 
-    public init(index: Int, id: String? = nil, name: String? = nil, arguments: String) {
+    public init(index: Int?, id: String? = nil, name: String? = nil, arguments: String) {
         self.index = index
         self.id = id
         self.name = name

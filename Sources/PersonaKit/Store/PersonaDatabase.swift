@@ -139,6 +139,14 @@ public final class PersonaDatabase: Sendable {
             // An answer given in its schema keeps its value, as JSON text.
             try db.execute(sql: "ALTER TABLE messages ADD COLUMN structured TEXT")
         }
+        migrator.registerMigration("knowledge-v7") { db in
+            // The passages of personas' knowledge folders, for search_knowledge, and which files they came from.
+            try db.execute(sql: """
+                CREATE TABLE knowledge_files (folder TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,
+                    modified_ns INTEGER NOT NULL, PRIMARY KEY (folder, path));
+                CREATE VIRTUAL TABLE knowledge_passages USING fts5(text, folder UNINDEXED, path UNINDEXED, line UNINDEXED);
+                """)
+        }
         return migrator
     }
 

@@ -25,6 +25,7 @@ struct Ask: AsyncParsableCommand {
 
     func run() async throws {
         var workspace = global.workspace()
+        try await exitingOnFailure { try roster.applyTools(to: &workspace) }
         try await global.resolveDefaults(&workspace, personas: roster.names, model: roster.model)
         let session = SessionID.make()
         let (accounting, turns) = try await exitingOnFailure {
@@ -38,9 +39,10 @@ struct Ask: AsyncParsableCommand {
         }
         let interruption = Interruption()
         interruption.install()
-        let code = await AskRunner(engine: EngineSetup.make(workspace: workspace, accounting: accounting), output: Output.write,
-                                notices: Output.notice)
+        let engine = EngineSetup.make(workspace: workspace, accounting: accounting)
+        let code = await AskRunner(engine: engine, output: Output.write, notices: Output.notice)
             .run(turns, json: json, session: session, interruption: interruption)
+        await engine.toolBox?.shutdown()
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -26,6 +26,7 @@ struct Chat: AsyncParsableCommand {
             Output.error("could not write a starter config at \(paths.configFile): \(error.localizedDescription)")
         }
         var workspace = global.workspace()
+        try await exitingOnFailure { try roster.applyTools(to: &workspace) }
         if resume == nil { try await global.resolveDefaults(&workspace, personas: roster.names, model: roster.model) }
         let launch = try await exitingOnFailure {
             try ChatLaunch(ChatLaunch.Options(personas: roster.names, model: roster.model, mode: conversation.mode ?? .parallel,

@@ -30,6 +30,7 @@ struct Debate: AsyncParsableCommand {
 
     func run() async throws {
         var workspace = global.workspace()
+        try await exitingOnFailure { try roster.applyTools(to: &workspace) }
         let supporting = [conversation.judge, moderator].compactMap { $0 }
         try await global.resolveDefaults(&workspace, personas: roster.names + supporting, model: roster.model)
         let session = SessionID.make()
@@ -50,6 +51,7 @@ struct Debate: AsyncParsableCommand {
         let interruption = Interruption()
         interruption.install()
         let code = await DebatePrinter(json: json, output: Output.write, notices: Output.notice).run(runner, plan, message: topic, interruption: interruption)
+        await runner.engine.toolBox?.shutdown()
         if code != 0 { throw ExitCode(code) }
     }
 }
