@@ -159,8 +159,8 @@ public enum ChatReducer {
         case .toolCall(let activity):
             guard let last = pane.entries.indices.last, pane.entries[last].role == .assistant else { return }
             let text = pane.entries[last].text
-            pane.entries[last].text += (text.isEmpty || text.hasSuffix("\n\n") ? "" : text.hasSuffix("\n") ? "\n" : "\n\n")
-                + ToolLine.text(activity) + "\n"
+            // Calls of a step are lines of one block, a blank line after what the model said.
+            pane.entries[last].text += (text.isEmpty || text.hasSuffix("\n") ? "" : "\n\n") + ToolLine.text(activity) + "\n"
             pane.usedTools = true
         case .toolResult(let activity):
             guard let last = pane.entries.indices.last, pane.entries[last].role == .assistant else { return }
@@ -176,6 +176,10 @@ public enum ChatReducer {
             if pane.counters.firstTokenAt == nil { pane.counters.firstTokenAt = time }
             if pane.phase != .streaming { pane.phase = .streaming }
             guard let last = pane.entries.indices.last, pane.entries[last].role == .assistant else { return }
+            // The answer after tool calls starts a paragraph of its own.
+            if pane.usedTools, pane.entries[last].text == pane.textBeforeStep, pane.textBeforeStep.hasSuffix("\n") {
+                pane.entries[last].text += "\n"
+            }
             pane.entries[last].text += text
             pane.counters.outputQuarters += TokenEstimator.quarters(text)
             pane.counters.outputTokens = TokenEstimator.tokens(fromQuarters: pane.counters.outputQuarters)

@@ -1,11 +1,11 @@
 import PersonaKit
 
 /// A tool call as one line of a pane: `⚙ time/get_current_time {"timezone":"UTC"} → "2026-…"`,
-/// with `…` while it runs and `✗` before an error. Long arguments and results are cut, and line
-/// breaks in them folded, so that the line stays one line.
+/// with `…` while it runs and `✗` before an error. Long arguments and results are cut, and runs
+/// of spaces and line breaks in them folded to one space, so that the line stays one line.
 enum ToolLine {
-    static let longestArguments = 80
-    static let longestResult = 120
+    static let longestArguments = 60
+    static let longestResult = 80
 
     static func text(_ activity: ToolActivity) -> String {
         let arguments = cut(activity.call.arguments.string ?? activity.call.arguments.serialized, to: longestArguments)
@@ -15,7 +15,7 @@ enum ToolLine {
     }
 
     static func cut(_ text: String, to length: Int) -> String {
-        let folded = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        let folded = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         return folded.count > length ? String(folded.prefix(length - 1)) + "…" : folded
     }
 }

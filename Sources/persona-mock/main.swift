@@ -4,6 +4,9 @@ import MockProvider
 /// Serves the mock provider on 127.0.0.1 for benchmarks and end-to-end tests.
 ///
 /// Usage: persona-mock [--port N] [--tokens N] [--delay SECONDS] [--text TEXT] [--no-usage] [--send-log FILE]
+///                     [--tool-call NAME=JSON …]
+/// With `--tool-call`, a request that carries no tool result is answered with those calls, and one
+/// that does with the text.
 /// Prints `listening on http://127.0.0.1:PORT` once ready. Per-request faults are read from the
 /// model name, e.g. `mock+status=429+retry_after=1` (see MockBehavior.fromModelName). `--send-log`
 /// records when each delta was written (see MockSendLog).
@@ -17,6 +20,7 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 var port = 0
 var defaults = MockBehavior()
 var sendLog: MockSendLog?
+var toolCalls: [MockToolCall] = []
 while !arguments.isEmpty {
     let flag = arguments.removeFirst()
     if flag == "--no-usage" {
@@ -30,6 +34,13 @@ while !arguments.isEmpty {
     case "--tokens": defaults.tokens = Int(value) ?? defaults.tokens
     case "--delay": defaults.delayPerToken = Double(value) ?? 0
     case "--text": defaults.text = value
+    case "--tool-call":
+        guard let equals = value.firstIndex(of: "=") else {
+            FileHandle.standardError.write(Data("persona-mock: --tool-call takes NAME=JSON\n".utf8))
+            exit(2)
+        }
+        toolCalls.append(MockToolCall(id: "call_\(toolCalls.count + 1)", name: String(value[..<equals]),
+                                      arguments: String(value[value.index(after: equals)...])))
     case "--send-log":
         do {
             sendLog = try MockSendLog(path: value)
@@ -43,8 +54,20 @@ while !arguments.isEmpty {
     }
 }
 let base = defaults
+let calls = toolCalls
+/// Whether a request carries a tool's result, in any provider's shape.
+func carriesToolResult(_ request: MockRequest) -> Bool {
+    ["\"role\":\"tool\"", "\"tool_result\"", "\"functionResponse\""].contains { request.bodyText.contains($0) }
+}
 do {
-    let server = try MockServer(port: port, sendLog: sendLog) { MockBehavior.fromModelName($0.model, defaults: base) }
+    let server = try MockServer(port: port, sendLog: sendLog) { request in
+        var behavior = MockBehavior.fromModelName(request.model, defaults: base)
+        if !calls.isEmpty, !carriesToolResult(request) {
+            behavior.text = nil
+            behavior.toolCalls = calls
+        }
+        return behavior
+    }
     FileHandle.standardOutput.write(Data("listening on \(server.baseURL)\n".utf8))
     while true { sleep(3600) }
 } catch {
