@@ -207,6 +207,16 @@ final class ToolsCLITests: XCTestCase {
         let log = try String(contentsOf: cli.home.appendingPathComponent("logs/mcp-time.log"), encoding: .utf8)
         XCTAssertTrue(log.contains("starting: \(command) --local-timezone UTC"), log)
 
+        // Two personas that need the server at once share one process.
+        try "---\nname: Second\ntools: [time]\n---\nYou tell the time.\n"
+            .write(to: cli.home.appendingPathComponent("personas/second.md"), atomically: true, encoding: .utf8)
+        let both = try cli.run(["ask", "Time?", "--personas", "accountant,second", "--model", "openai:gpt-4o-mini", "--json"],
+                               environment: environment)
+        XCTAssertEqual(Self.events(both, "tool_result").count, 2, both.stdout)
+        let starts = try String(contentsOf: cli.home.appendingPathComponent("logs/mcp-time.log"), encoding: .utf8)
+            .components(separatedBy: "starting:").count - 1
+        XCTAssertEqual(starts, 2, "one start for each run, not one for each persona")
+
         // persona doctor starts each server and lists its tools.
         let doctor = try JSON.parse(cli.run(["doctor", "--json"], environment: environment).stdout)
         let listed = try XCTUnwrap(doctor["mcp_servers"]?[0])

@@ -24,6 +24,7 @@ public actor ToolBox {
     nonisolated let knowledge: KnowledgeBase?
     private var clients: [String: MCPClient] = [:]
     private var started: [String: Result<[MCPTool], MCPError>] = [:]
+    private var starting: [String: Task<[MCPTool], Error>] = [:]
     /// Model-facing names of MCP tools, to their server and tool.
     private var routes: [String: (server: String, tool: String)] = [:]
 
@@ -84,18 +85,30 @@ public actor ToolBox {
         String((server + "_" + tool).map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") ? $0 : "_" }.prefix(64))
     }
 
+    /// A server's tools, starting it the first time. Turns that need it at once wait for the
+    /// same start: one process per server.
     private func tools(of server: String) async throws -> [MCPTool] {
         if let known = started[server] { return try known.get() }
+        if let pending = starting[server] { return try await pending.value }
         guard let settings = servers[server] else { throw MCPError(description: "no MCP server named \(server) in mcp_servers") }
         let client = MCPClient(name: server, settings: settings, logPath: logPath(server))
         clients[server] = client
+        let log = logPath(server)
+        let start = Task { () throws -> [MCPTool] in
+            do {
+                return try await client.start(timeout: 30)
+            } catch {
+                client.shutdown()
+                throw MCPError(description: "MCP server \(server) did not start (\(settings.commandLine)): \(error); its log: \(log)")
+            }
+        }
+        starting[server] = start
+        defer { starting[server] = nil }
         do {
-            let tools = try await client.start(timeout: 30)
+            let tools = try await start.value
             started[server] = .success(tools)
             return tools
-        } catch {
-            client.shutdown()
-            let failure = MCPError(description: "MCP server \(server) did not start (\(settings.commandLine)): \(error); its log: \(logPath(server))")
+        } catch let failure as MCPError {
             started[server] = .failure(failure)
             throw failure
         }
