@@ -35,7 +35,7 @@ public final class ChatRenderer {
         state.panes.withUnsafeBufferPointer { panes in
             for placement in layout.panes {
                 PaneView.draw(panes[placement.index], focused: placement.index == state.focus && panes.count > 1,
-                              placement: placement, now: state.now, into: &frame, caches: self)
+                              zoomed: state.zoomed, placement: placement, now: state.now, into: &frame, caches: self)
             }
         }
         let bar = Cell("│", style: Theme.separator)

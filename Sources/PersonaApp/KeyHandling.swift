@@ -275,7 +275,7 @@ extension ChatReducer {
         guard let placement = ScreenLayout(state).panes.first(where: { $0.index == state.focus }) else { return }
         let pane = state.panes[state.focus]
         // Scrolling is rare: the pane is wrapped afresh rather than through a renderer's memory.
-        let count = WrapCache().lines(for: pane, width: placement.body.width).count
+        let count = WrapCache().lines(for: pane, width: placement.body.width, foldsTools: !state.zoomed).count
         let bottom = max(0, count - placement.body.height)
         let top = PaneView.visibleTop(pane, lineCount: count, height: placement.body.height)
         let next = min(max(0, top + delta), bottom)

@@ -56,6 +56,7 @@ final class WrapCache {
         var entry: Int
         var generation: Int
         var width: Int
+        var foldsTools: Bool
     }
 
     private struct Progress {
@@ -65,6 +66,8 @@ final class WrapCache {
         var wrapper: LineWrapper
         /// The current paragraph's wrapped lines in cells; a wrapped line never changes again.
         var wrappedRows: [CellRow] = []
+        /// The byte where the current paragraph starts.
+        var paragraphStart = 0
 
         init(width: Int) { wrapper = LineWrapper(width: width) }
     }
@@ -72,13 +75,14 @@ final class WrapCache {
     private var progress: [Key: Progress] = [:]
     private var userLines: [Key: [CellRow]] = [:]
 
-    /// A pane's transcript as wrapped, styled lines at `width`.
-    func lines(for pane: PaneState, width: Int) -> PaneLines {
+    /// A pane's transcript as wrapped, styled lines at `width`. With `foldsTools`, a tool call's
+    /// line is cut to one row; a zoomed pane shows it whole.
+    func lines(for pane: PaneState, width: Int, foldsTools: Bool) -> PaneLines {
         var lines = PaneLines()
         guard width > 0 else { return lines }
         for (position, entry) in pane.entries.enumerated() {
             if position > 0 { lines.append(.empty) }
-            append(entry, width: width, to: &lines)
+            append(entry, width: width, foldsTools: foldsTools, to: &lines)
             switch entry.status {
             case .stopped: lines.append(CellRow([StyledRun("■ stopped", Theme.marker)], width: width))
             case .failed(let message):
@@ -97,8 +101,8 @@ final class WrapCache {
         return lines
     }
 
-    private func append(_ entry: TranscriptEntry, width: Int, to lines: inout PaneLines) {
-        let key = Key(entry: entry.id, generation: entry.generation, width: width)
+    private func append(_ entry: TranscriptEntry, width: Int, foldsTools: Bool, to lines: inout PaneLines) {
+        let key = Key(entry: entry.id, generation: entry.generation, width: width, foldsTools: foldsTools)
         if entry.role == .user {
             if let cached = userLines[key] { return lines.append(contentsOf: cached) }
             let wrapped = Self.wrapUser(entry.text, width: width)
@@ -115,7 +119,7 @@ final class WrapCache {
             // The text is still growing: its last character waits, since a combining mark may join it.
             var walk = CharacterWalk(text, bytes: bytes, from: state.consumedBytes, complete: false)
             while let step = walk.next() {
-                if let previous = heldBack { consume(previous, into: &state, width: width) }
+                if let previous = heldBack { consume(previous, into: &state, width: width, bytes: bytes, foldsTools: foldsTools) }
                 heldBack = nil
                 switch step {
                 case .ascii(let byte):
@@ -125,10 +129,10 @@ final class WrapCache {
                     heldBack = character
                 }
             }
-        }
-        if let last = heldBack, entry.status != .streaming {
-            consume(last, into: &state, width: width)
-            heldBack = nil
+            if let last = heldBack, entry.status != .streaming {
+                consume(last, into: &state, width: width, bytes: bytes, foldsTools: foldsTools)
+                heldBack = nil
+            }
         }
         Self.layOutWrapped(&state, width: width)
         // What is shown: finished paragraphs, then the current one as it stands. Feeding and
@@ -154,15 +158,22 @@ final class WrapCache {
         progress[key] = consume state
     }
 
-    private func consume(_ character: Character, into state: inout Progress, width: Int) {
+    private func consume(_ character: Character, into state: inout Progress, width: Int, bytes: UnsafeBufferPointer<UInt8>,
+                         foldsTools: Bool) {
         state.consumedBytes += character.utf8.count
         if PaneText.isLineBreak(character) {
             let block = state.paragraph.finish(into: &state.wrapper)
-            Self.layOutWrapped(&state, width: width)
-            state.completeRows += state.wrappedRows
-            if let pending = state.wrapper.pendingRow(padding: state.paragraph.isCode ? Theme.code : nil) {
-                state.completeRows.append(pending)
+            let end = state.consumedBytes - character.utf8.count
+            if foldsTools, let folded = Self.foldedToolLine(bytes, from: state.paragraphStart, to: end, width: width) {
+                state.completeRows.append(folded)
+            } else {
+                Self.layOutWrapped(&state, width: width)
+                state.completeRows += state.wrappedRows
+                if let pending = state.wrapper.pendingRow(padding: state.paragraph.isCode ? Theme.code : nil) {
+                    state.completeRows.append(pending)
+                }
             }
+            state.paragraphStart = state.consumedBytes
             state.paragraph = MarkdownParagraph(block: block)
             state.wrapper = LineWrapper(width: width)
             state.wrappedRows = []
@@ -174,6 +185,16 @@ final class WrapCache {
         } else {
             for piece in PaneText.clean(character) { state.paragraph.feed(piece, into: &state.wrapper) }
         }
+    }
+
+    /// A tool call's line (`⚙ …`, see `ToolLine`) that is wider than the pane, cut to one row;
+    /// nil for any other paragraph, and for a tool line that fits.
+    private static func foldedToolLine(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, width: Int) -> CellRow? {
+        let marker: [UInt8] = [0xE2, 0x9A, 0x99, 0x20]
+        guard end - start > marker.count, bytes[start..<start + marker.count].elementsEqual(marker) else { return nil }
+        let line = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self).map(PaneText.clean).joined()
+        guard DisplayWidth.of(line) > width else { return nil }
+        return CellRow([StyledRun(DisplayWidth.truncate(line, to: width), .plain)], width: width)
     }
 
     /// Lays out the current paragraph's newly wrapped lines.

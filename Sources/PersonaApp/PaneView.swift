@@ -3,11 +3,11 @@ import TerminalUI
 
 /// A persona's pane: its title, its transcript wrapped to the pane, and its status line.
 enum PaneView {
-    static func draw(_ pane: PaneState, focused: Bool, placement: ScreenLayout.PanePlacement, now: Double,
+    static func draw(_ pane: PaneState, focused: Bool, zoomed: Bool, placement: ScreenLayout.PanePlacement, now: Double,
                      into frame: inout CellBuffer, caches: ChatRenderer) {
         drawTitle(pane, focused: focused, in: placement.title, into: &frame, titles: caches.titleRows)
         let body = placement.body
-        let lines = caches.wrap.lines(for: pane, width: body.width)
+        let lines = caches.wrap.lines(for: pane, width: body.width, foldsTools: !zoomed)
         let top = visibleTop(pane, lineCount: lines.count, height: body.height)
         for row in 0..<body.height where top + row < lines.count {
             frame.put(lines[top + row], x: body.x, y: body.y + row, limit: body.width)

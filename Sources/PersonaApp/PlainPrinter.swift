@@ -82,7 +82,7 @@ public struct PlainPrinter {
         let refused = report.refusal.map { "  ⊘ refused: " + InertText.sanitize($0) + "\n" } ?? ""
         let broken = report.structured.map { $0.isValid ? [] : $0.problems } ?? []
         let unrun = report.finishReason?.kind == .toolCalls ? report.toolCalls.map { call in
-            "  ⚙ asked for \(InertText.sanitize(call.name)) \(InertText.sanitize(ToolLine.cut(call.arguments.serialized, to: ToolLine.longestArguments))), "
+            "  ⚙ asked for \(InertText.sanitize(call.name)) \(InertText.sanitize(ToolLine.cut(call.arguments.serialized, to: ToolLine.Length.notice.arguments))), "
                 + "but no tools were offered\n"
         } : []
         return refused + broken.map { "  ✗ schema: " + InertText.sanitize($0.description) + "\n" }.joined() + unrun.joined()
@@ -100,7 +100,7 @@ public struct PlainPrinter {
         case .failover(let from, let reason):
             return "  \(name): \(from) failed (\(reason.kind.rawValue)); trying \(event.turn.model)\n"
         case .toolResult(let activity):
-            return "  \(name): " + InertText.sanitize(ToolLine.text(activity)) + "\n"
+            return "  \(name): " + InertText.sanitize(ToolLine.text(activity, .notice)) + "\n"
         case .repair(let repair):
             let first = repair.problems.first.map { InertText.sanitize($0.description) } ?? "a problem"
             return "  \(name): the answer broke its schema (\(first)); asking for repair \(repair.attempt)/\(repair.of)\n"

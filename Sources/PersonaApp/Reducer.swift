@@ -160,15 +160,15 @@ public enum ChatReducer {
             guard let last = pane.entries.indices.last, pane.entries[last].role == .assistant else { return }
             let text = pane.entries[last].text
             // Calls of a step are lines of one block, a blank line after what the model said.
-            pane.entries[last].text += (text.isEmpty || text.hasSuffix("\n") ? "" : "\n\n") + ToolLine.text(activity) + "\n"
+            pane.entries[last].text += (text.isEmpty || text.hasSuffix("\n") ? "" : "\n\n") + ToolLine.text(activity, .pane) + "\n"
             pane.usedTools = true
         case .toolResult(let activity):
             guard let last = pane.entries.indices.last, pane.entries[last].role == .assistant else { return }
             var running = activity
             running.result = nil
             let text = pane.entries[last].text
-            if let line = text.range(of: ToolLine.text(running) + "\n", options: .backwards) {
-                pane.entries[last].text = text.replacingCharacters(in: line, with: ToolLine.text(activity) + "\n")
+            if let line = text.range(of: ToolLine.text(running, .pane) + "\n", options: .backwards) {
+                pane.entries[last].text = text.replacingCharacters(in: line, with: ToolLine.text(activity, .pane) + "\n")
                 pane.entries[last].generation += 1
             }
             pane.textBeforeStep = pane.entries[last].text

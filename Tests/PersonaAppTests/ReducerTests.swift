@@ -256,6 +256,26 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(state.panes[0].entries.last?.text, "⚙ calculator {\"expression\":\"35 * 110\"} → 3850\n")
     }
 
+    func testALongToolLineIsOneRowAndZoomShowsItWhole() throws {
+        var state = state(panes: 2, width: 80)
+        send("Time?", &state)
+        let call = ToolCall(id: "t", name: "time_get_current_time", arguments: .object(["timezone": .string("Europe/Paris")]))
+        let result = ToolResult(callID: "t", content: #"{"timezone": "Europe/Paris", "datetime": "2026-12-04T17:12:30+01:00", "day_of_week": "Friday"}"#)
+        let activity = ToolActivity(step: 1, call: call, label: "time/get_current_time", result: result, duration: 0.1)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .toolCall(activity)), at: 1.1)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .toolResult(activity)), at: 1.2)
+        _ = ChatReducer.reduce(&state, Turns.event("skeptic", .delta("It is Friday.")), at: 1.3)
+        var frame = ChatView.render(state).frame.lines
+        let folded = try XCTUnwrap(frame.first { $0.contains("⚙ time/get_current_time") }, "\(frame)")
+        XCTAssertTrue(folded.split(separator: "│")[0].trimmingCharacters(in: .whitespaces).hasSuffix("…"), "cut to one row: \(frame)")
+        XCTAssertFalse(frame.contains { $0.contains("Friday\"}") }, "the rest is not shown: \(frame)")
+        XCTAssertTrue(frame.contains { $0.contains("It is Friday.") })
+
+        press([.function(2)], &state)
+        frame = ChatView.render(state).frame.lines
+        XCTAssertTrue(frame.contains { $0.contains("Friday\"}") }, "zoomed, the whole line: \(frame)")
+    }
+
     func testEditingKeys() {
         var state = state()
         type("hello big world", &state)

@@ -204,17 +204,17 @@ final class StreamingWrapTests: XCTestCase {
                 while index < pieces.count {
                     let piece = pieces[index..<min(pieces.count, index + step)].joined()
                     _ = ChatReducer.reduce(&streamed, Turns.event("skeptic", serial: 1, .delta(piece)), at: 1)
-                    _ = streamedCache.lines(for: streamed.panes[0], width: width)
+                    _ = streamedCache.lines(for: streamed.panes[0], width: width, foldsTools: true)
                     index += step
                 }
                 var whole = RenderTests.streaming(width: 80, height: 20, answers: [answer])
-                XCTAssertEqual(streamedCache.lines(for: streamed.panes[0], width: width).all, wholeCache.lines(for: whole.panes[0], width: width).all,
+                XCTAssertEqual(streamedCache.lines(for: streamed.panes[0], width: width, foldsTools: true).all, wholeCache.lines(for: whole.panes[0], width: width, foldsTools: true).all,
                                "width \(width), step \(step) while streaming")
                 var report = TurnReport.notSent()
                 report.text = answer
                 _ = ChatReducer.reduce(&streamed, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
                 _ = ChatReducer.reduce(&whole, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
-                XCTAssertEqual(streamedCache.lines(for: streamed.panes[0], width: width).all, wholeCache.lines(for: whole.panes[0], width: width).all,
+                XCTAssertEqual(streamedCache.lines(for: streamed.panes[0], width: width, foldsTools: true).all, wholeCache.lines(for: whole.panes[0], width: width, foldsTools: true).all,
                                "width \(width), step \(step) when done")
             }
         }
@@ -241,7 +241,7 @@ final class StreamingWrapTests: XCTestCase {
         var report = TurnReport.notSent()
         report.text = state.panes[0].entries.last!.text
         _ = ChatReducer.reduce(&state, Turns.event("skeptic", serial: 1, .done(report)), at: 2)
-        let lines = WrapCache().lines(for: state.panes[0], width: 40).all.suffix(5).map(\.text)
+        let lines = WrapCache().lines(for: state.panes[0], width: 40, foldsTools: true).all.suffix(5).map(\.text)
         XCTAssertEqual(lines, ["Title", "• item", "1. one", "│ quote", "plain b c"])
     }
 }
