@@ -36,6 +36,15 @@ final class TurnPlannerTests: XCTestCase {
 
     func models(_ participants: [Participant]) -> [String] { participants.map(\.model.description) }
 
+    func testAPersonaIsFoundByEveryHandleAMentionAccepts() {
+        let personas = [Persona(id: "skeptic", name: "The Skeptic", systemPrompt: "s"), Persona(id: "sk", name: "Other", systemPrompt: "s")]
+        for handle in ["skeptic", "The Skeptic", "TheSkeptic", "the-skeptic", "the_skeptic", " SKEPTIC "] {
+            XCTAssertEqual(Workspace.find(handle, in: personas)?.id, "skeptic", handle)
+        }
+        XCTAssertEqual(Workspace.find("sk", in: personas)?.id, "sk", "an id first")
+        XCTAssertNil(Workspace.find("The", in: personas))
+    }
+
     func testEachPersonaKeepsItsOwnModelElseTheDefault() throws {
         XCTAssertEqual(models(try planner().participants(named: ["own", "plain"])), ["anthropic:claude-haiku-4-5", "openai:gpt-4o-mini"])
     }

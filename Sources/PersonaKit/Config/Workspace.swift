@@ -135,11 +135,12 @@ public struct Workspace: Sendable {
         }
     }
 
-    /// A persona by id or by name, ignoring case.
+    /// A persona by id or by name, ignoring case, as `@name` finds it.
     public func persona(named query: String) -> Persona? { Self.find(query, in: personas) }
 
+    /// By id first, then by any handle `@name` accepts (`The Skeptic`, `TheSkeptic`, `skeptic`).
     static func find(_ query: String, in personas: [Persona]) -> Persona? {
         let wanted = query.trimmingCharacters(in: .whitespaces).lowercased()
-        return personas.first { $0.id == wanted } ?? personas.first { $0.name.lowercased() == wanted }
+        return personas.first { $0.id == wanted } ?? personas.first { PersonaHandle.matches(wanted, id: $0.id, name: $0.name) }
     }
 }
