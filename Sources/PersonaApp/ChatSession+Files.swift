@@ -39,6 +39,7 @@ extension ChatSession {
             }
             if message.status != .complete { heading += " · \(message.status.rawValue)" }
             lines += ["", "── " + InertText.sanitize(heading) + " ──"]
+            for tool in message.tools { lines += TextWrap.wrap(InertText.sanitize(ToolLine.text(tool, .pane)), width: width) }
             lines += TextWrap.wrap(InertText.sanitize(message.text), width: width)
         }
         return lines

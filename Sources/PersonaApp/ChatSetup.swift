@@ -60,7 +60,10 @@ public enum ChatSetup {
                 case .refused: status = .refused(message.error ?? "")
                 case .failed: status = .failed(message.error ?? "failed")
                 }
-                var entry = TranscriptEntry(id: state.nextEntryID, role: .assistant, text: message.text, status: status)
+                // The tools the turn called come first, a line each, as they showed while it ran.
+                let toolLines = message.tools.map { ToolLine.text($0, .pane) + "\n" }.joined()
+                var entry = TranscriptEntry(id: state.nextEntryID, role: .assistant, text: toolLines + (toolLines.isEmpty ? "" : "\n") + message.text,
+                                            status: status)
                 if let value = message.structured {
                     let faces = StructuredFaces(raw: message.text, value: value)
                     entry.structured = faces

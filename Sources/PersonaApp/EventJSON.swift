@@ -41,10 +41,9 @@ public enum EventJSON {
     }
 
     public static func toolResult(_ id: TurnID, _ activity: ToolActivity) -> JSON {
-        .object(["event": .string("tool_result"), "persona": .string(id.personaID), "round": .int(id.round), "step": .int(activity.step),
-                 "id": .string(activity.call.id), "name": .string(activity.label), "content": .string(activity.result?.content ?? ""),
-                 "is_error": .bool(activity.result?.isError ?? false),
-                 "duration_ms": activity.duration.map { .int(milliseconds($0)) } ?? .null])
+        let head: [JSONObject.Member] = [.init(key: "event", value: .string("tool_result")), .init(key: "persona", value: .string(id.personaID)),
+                                         .init(key: "round", value: .int(id.round))]
+        return .object(JSONObject(head + activity.record.members.filter { $0.key != "tool" && $0.key != "arguments" }))
     }
 
     static func problem(_ problem: SchemaProblem) -> JSON {

@@ -84,7 +84,8 @@ public enum SessionsReport {
             var heading = speaker(message)
             if let model = message.model, let provider = message.provider { heading += " (\(provider):\(model))" }
             if message.status != .complete { heading += " [\(message.status.rawValue)]" }
-            lines += ["", heading + ":", InertText.sanitize(message.text)]
+            lines += ["", heading + ":"] + message.tools.map { "  " + InertText.sanitize(ToolLine.text($0, .notice)) }
+                + [InertText.sanitize(message.text)]
             if let error = message.error {
                 lines.append((message.status == .refused ? "  refusal: " : "  error: ") + InertText.sanitize(error))
             }
@@ -148,7 +149,7 @@ public enum SessionsReport {
                     "output_tokens": .int(message.outputTokens),
                     "cost_usd": message.costPicos.map(EventJSON.amount) ?? .null,
                     "estimated": .bool(message.estimated), "dropped_turns": .int(message.droppedTurns),
-                    "structured": message.structured ?? .null,
+                    "structured": message.structured ?? .null, "tools": .array(message.tools.map { .object($0.record) }),
                 ])
             }),
             "ledger": cost,
@@ -186,6 +187,7 @@ public enum SessionsReport {
                                      costPicos: message["cost_usd"]?.decimal.flatMap { Money.picos(dollars: $0) },
                                      estimated: message["estimated"]?.bool ?? false, droppedTurns: message["dropped_turns"]?.int ?? 0,
                                      structured: message["structured"].flatMap { $0.isNull ? nil : $0 })
+                .withTools((message["tools"]?.array ?? []).compactMap(ToolActivity.init(record:)))
         }
         return (SessionInfo(id: id, created: created, mode: mode, topic: topic, roster: roster, rounds: session["rounds"]?.int,
                             judge: session["judge"]?.string), messages)
@@ -226,7 +228,8 @@ public enum SessionsReport {
             let who = message.role == .user ? "You" : message.role == .judge ? "Verdict — \(message.name)" : message.name
             let mark = message.status == .complete ? "" : " *(\(message.status.rawValue))*"
             // A structured answer is its value, fenced as JSON.
-            body += ["", "**\(who)**\(mark):", "", message.structured.map { "```json\n\($0.serialized)\n```" } ?? message.text]
+            body += ["", "**\(who)**\(mark):", ""] + message.tools.map { "- `" + ToolLine.text($0, .notice).replacingOccurrences(of: "`", with: "'") + "`" }
+                + (message.tools.isEmpty ? [] : [""]) + [message.structured.map { "```json\n\($0.serialized)\n```" } ?? message.text]
         }
         return (header + body).joined(separator: "\n") + "\n"
     }

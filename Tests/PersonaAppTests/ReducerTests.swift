@@ -276,6 +276,16 @@ final class ReducerTests: XCTestCase {
         XCTAssertTrue(frame.contains { $0.contains("Friday\"}") }, "zoomed, the whole line: \(frame)")
     }
 
+    func testAResumedTurnShowsTheToolsItCalled() {
+        var state = state(panes: 1, width: 100)
+        let call = ToolCall(id: "c", name: "calculator", arguments: .object(["expression": .string("2 + 2")]))
+        let tool = ToolActivity(step: 1, call: call, label: "calculator", result: ToolResult(callID: "c", content: "4"), duration: 0.01)
+        ChatSetup.refill(&state, from: [.user("Sum?", round: 1),
+                                        TranscriptMessage(round: 1, speaker: "skeptic", name: "The Skeptic", role: .persona, text: "It is 4.")
+                                            .withTools([tool])])
+        XCTAssertEqual(state.panes[0].entries.last?.text, "⚙ calculator {\"expression\":\"2 + 2\"} → 4\n\nIt is 4.")
+    }
+
     func testEditingKeys() {
         var state = state()
         type("hello big world", &state)

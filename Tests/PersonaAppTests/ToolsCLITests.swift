@@ -102,6 +102,32 @@ final class ToolsCLITests: XCTestCase {
         XCTAssertTrue(plain.stdout.contains("35 boxes cost 3850."), plain.stdout)
     }
 
+    func testSessionsKeepTheToolsATurnCalled() throws {
+        try start(Self.calculatorModel)
+        let debate = try cli.run(["debate", "What do 35 boxes at 110 cost?", "--personas", "accountant", "--model", "openai:gpt-4o-mini",
+                                  "--rounds", "1"], environment: environment)
+        XCTAssertEqual(debate.status, 0, debate.stderr)
+        let shown = try cli.run(["sessions", "show", "last"], environment: environment).stdout
+        XCTAssertTrue(shown.contains("Accountant (openai:gpt-4o-mini):\n  ⚙ calculator {\"expression\":\"35 * 110\"} → 3850\n35 boxes cost 3850."),
+                      shown)
+        let exported = try JSON.parse(cli.run(["sessions", "export", "last", "--format", "json"], environment: environment).stdout)
+        let answer = try XCTUnwrap(exported["messages"]?.array?.first { $0["speaker"]?.string == "accountant" })
+        XCTAssertEqual(answer["tools"]?[0]?["name"]?.string, "calculator")
+        XCTAssertEqual(answer["tools"]?[0]?["arguments"], .object(["expression": .string("35 * 110")]))
+        XCTAssertEqual(answer["tools"]?[0]?["content"]?.string, "3850")
+        let markdown = try cli.run(["sessions", "export", "last", "--format", "markdown"], environment: environment).stdout
+        XCTAssertTrue(markdown.contains("- `⚙ calculator {\"expression\":\"35 * 110\"} → 3850`"), markdown)
+
+        // An export read back keeps them too.
+        let file = cli.home.appendingPathComponent("export.json")
+        try cli.run(["sessions", "export", "last", "--format", "json"], environment: environment).stdout
+            .write(to: file, atomically: true, encoding: .utf8)
+        let other = try CLI()
+        defer { other.remove() }
+        XCTAssertEqual(try other.run(["sessions", "import", file.path]).status, 0)
+        XCTAssertTrue(try other.run(["sessions", "show", "last"]).stdout.contains("⚙ calculator"))
+    }
+
     func testBadArgumentsAndUnknownToolsGoBackAsErrorResults() throws {
         try start { request in
             if request.bodyText.contains("is_error") || request.bodyText.contains("\"role\":\"tool\"") {

@@ -247,6 +247,7 @@ public final class DebateRunner: Sendable {
                                        maxTokens: plan.maxTokens, promptCache: plan.promptCache, cacheThroughLastMessage: explicit == nil,
                                        catalog: engine.accounting?.catalog)
         let outcome = Shared<(TurnReport, ProviderError?)?>(nil)
+        let tools = Shared<[ToolActivity]>([])
         let engine = self.engine
         // Its own task, so that the user can stop this persona alone.
         let running = Task {
@@ -255,12 +256,16 @@ public final class DebateRunner: Sendable {
                 case .done(let report):
                     outcome.value = (report, nil)
                     // Saved before it is announced: whoever saw it finish will find it saved.
-                    self.save(self.message(for: report, error: nil, turn: event.turn, persona: persona), plan: plan, log: log, emit: emit)
+                    self.save(self.message(for: report, error: nil, turn: event.turn, persona: persona, tools: tools.value), plan: plan,
+                              log: log, emit: emit)
                 case .failed(let error, let report):
                     outcome.value = (report, error)
                     if error.kind != .budget {
-                        self.save(self.message(for: report, error: error, turn: event.turn, persona: persona), plan: plan, log: log, emit: emit)
+                        self.save(self.message(for: report, error: error, turn: event.turn, persona: persona, tools: tools.value), plan: plan,
+                                  log: log, emit: emit)
                     }
+                case .toolResult(let activity):
+                    tools.withLock { $0.append(activity) }
                 case .retry(let retry) where !retry.partialText.isEmpty:
                     // A retry starts the answer over; the text that streamed is kept as a failed attempt.
                     self.save(TranscriptMessage(round: round, speaker: persona.id, name: persona.name, role: role, text: retry.partialText,
@@ -291,7 +296,8 @@ public final class DebateRunner: Sendable {
     }
 
     /// A finished turn as the transcript keeps it; `turn` names the model that actually answered.
-    private func message(for report: TurnReport, error: ProviderError?, turn: TurnID, persona: Persona) -> TranscriptMessage {
+    private func message(for report: TurnReport, error: ProviderError?, turn: TurnID, persona: Persona,
+                         tools: [ToolActivity]) -> TranscriptMessage {
         var status: TranscriptMessage.Status = error == nil ? .complete : error?.kind == .cancelled ? .stopped : .failed
         if error == nil, report.refusal != nil { status = .refused }
         return TranscriptMessage(round: turn.round, speaker: persona.id, name: persona.name, role: turn.role, text: report.text,
@@ -300,6 +306,7 @@ public final class DebateRunner: Sendable {
                                  inputTokens: report.usage.inputTokens ?? 0, outputTokens: report.usage.outputTokens ?? 0,
                                  costPicos: report.costPicos, estimated: report.estimated, droppedTurns: turn.droppedTurns,
                                  structured: report.structured?.isValid == true ? report.structured?.value : nil)
+            .withTools(tools)
     }
 
     /// Keeps a message in the conversation and in the session's transcript. A transcript that

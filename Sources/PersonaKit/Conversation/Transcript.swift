@@ -50,6 +50,8 @@ public struct TranscriptMessage: Sendable, Equatable {
     public var droppedTurns = 0
     /// The answer's value when it was given in its schema and passed the check.
     public var structured: JSON?
+    /// The tools the turn called, with their results, in order.
+    public var tools: [ToolActivity] = []
 
     public init(round: Int, speaker: String, name: String, role: Role, text: String, status: Status = .complete,
                 error: String? = nil, provider: String? = nil, model: String? = nil, inputTokens: Int = 0, outputTokens: Int = 0,
@@ -69,6 +71,13 @@ public struct TranscriptMessage: Sendable, Equatable {
         self.estimated = estimated
         self.droppedTurns = droppedTurns
         self.structured = structured
+    }
+
+    /// The same message with the tools its turn called.
+    public func withTools(_ tools: [ToolActivity]) -> TranscriptMessage {
+        var message = self
+        message.tools = tools
+        return message
     }
 
     public static func user(_ text: String, round: Int) -> TranscriptMessage {

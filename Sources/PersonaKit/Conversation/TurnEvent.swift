@@ -164,3 +164,23 @@ public struct ToolActivity: Sendable, Equatable {
         self.duration = duration
     }
 }
+
+extension ToolActivity {
+    /// The call and its result as JSON, as the `tool_result` event and a saved session give it.
+    public var record: JSONObject {
+        JSONObject([
+            .init(key: "step", value: .int(step)), .init(key: "id", value: .string(call.id)), .init(key: "name", value: .string(label)),
+            .init(key: "tool", value: .string(call.name)), .init(key: "arguments", value: call.arguments),
+            .init(key: "content", value: .string(result?.content ?? "")), .init(key: "is_error", value: .bool(result?.isError ?? false)),
+            .init(key: "duration_ms", value: duration.map { .int(Int(($0 * 1000).rounded())) } ?? .null),
+        ])
+    }
+
+    /// A call read back from `record`; nil when the object is not one.
+    public init?(record: JSON) {
+        guard let id = record["id"]?.string, let label = record["name"]?.string else { return nil }
+        self.init(step: record["step"]?.int ?? 1, call: ToolCall(id: id, name: record["tool"]?.string ?? label, arguments: record["arguments"] ?? .null),
+                  label: label, result: ToolResult(callID: id, content: record["content"]?.string ?? "", isError: record["is_error"]?.bool ?? false),
+                  duration: record["duration_ms"]?.int.map { Double($0) / 1000 })
+    }
+}

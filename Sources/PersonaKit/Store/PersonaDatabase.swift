@@ -147,6 +147,10 @@ public final class PersonaDatabase: Sendable {
                 CREATE VIRTUAL TABLE knowledge_passages USING fts5(text, folder UNINDEXED, path UNINDEXED, line UNINDEXED);
                 """)
         }
+        migrator.registerMigration("sessions-v8-tools") { db in
+            // The tools a turn called, with their results, as a JSON array.
+            try db.execute(sql: "ALTER TABLE messages ADD COLUMN tools TEXT")
+        }
         return migrator
     }
 

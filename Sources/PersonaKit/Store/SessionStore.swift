@@ -87,13 +87,15 @@ public final class SessionStore: Sendable {
         try pool.write { db in
             try db.execute(sql: """
                 INSERT INTO messages (session, round, speaker, name, role, provider, model, text, status, error, input_tokens,
-                    output_tokens, cost_picos, estimated, dropped_turns, structured, created_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    output_tokens, cost_picos, estimated, dropped_turns, structured, tools, created_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [session, message.round, message.speaker, message.name, message.role.rawValue, message.provider,
                                  message.model, Secrets.redact(message.text), message.status.rawValue,
                                  message.error.map(Secrets.redact), message.inputTokens,
                                  message.outputTokens, message.costPicos, message.estimated, message.droppedTurns,
-                                 message.structured.map { Secrets.redact($0.serialized) }, Self.milliseconds(date)])
+                                 message.structured.map { Secrets.redact($0.serialized) },
+                                 message.tools.isEmpty ? nil : Secrets.redact(JSON.array(message.tools.map { .object($0.record) }).serialized),
+                                 Self.milliseconds(date)])
         }
     }
 
@@ -146,5 +148,6 @@ public final class SessionStore: Sendable {
                           outputTokens: row["output_tokens"], costPicos: row["cost_picos"], estimated: row["estimated"],
                           droppedTurns: row["dropped_turns"],
                           structured: (row["structured"] as String?).flatMap { try? JSON.parse($0) })
+            .withTools(((row["tools"] as String?).flatMap { try? JSON.parse($0) }?.array ?? []).compactMap(ToolActivity.init(record:)))
     }
 }
