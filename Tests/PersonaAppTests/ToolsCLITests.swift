@@ -300,6 +300,9 @@ final class ToolsCLITests: XCTestCase {
             XCTAssertEqual(toolResult["is_error"]?.bool, true)
             XCTAssertTrue(toolResult["content"]?.string?.contains(expected) == true, toolResult.serialized)
             XCTAssertEqual(Self.events(result, "done").first?["text"]?.string, "It failed.", "the turn goes on")
+            if prompt == "Wait forever." {
+                XCTAssertGreaterThanOrEqual(Self.events(result, "done").first?["duration_ms"]?.int ?? 0, 1000, "the tool's wait is the turn's time")
+            }
         }
         let log = try String(contentsOf: cli.home.appendingPathComponent("logs/mcp-faulty.log"), encoding: .utf8)
         XCTAssertTrue(log.contains("crashing now"), log)

@@ -24,7 +24,10 @@ extension ConversationEngine {
                     + "the most max_tool_steps allows; those calls were not run")
                 return onEvent(TurnEvent(id, .failed(error, total)))
             }
+            let toolsStarted = MonotonicClock.now
             let results = await runTools(latest.toolCalls, step: step, offered: offered, persona: turn.persona, id: id, onEvent: onEvent)
+            // The turn's duration holds its tools' time as well as its requests'.
+            total.duration += MonotonicClock.seconds(from: toolsStarted)
             if Task.isCancelled { return onEvent(TurnEvent(id, .failed(.stoppedByUser, total))) }
             let said: [ContentPart] = latest.text.isEmpty ? [] : [.text(latest.text)]
             request.messages += [ChatMessage(role: .assistant, parts: said + latest.toolCalls.map { .toolCall($0) }),
