@@ -198,10 +198,10 @@ public struct DebatePrinter {
         }
     }
 
-    /// A wait, a retry or a failover of a speaker or the judge, told on stderr.
+    /// A wait, a retry, a failover, a repair or a tool's result of a speaker or the judge, told on stderr.
     func notice(_ event: TurnEvent) -> String? {
         switch event.kind {
-        case .queued, .retry, .failover, .repair: return event.turn.role == .moderator ? "" : PlainPrinter.note(event)
+        case .queued, .retry, .failover, .repair, .toolResult: return event.turn.role == .moderator ? "" : PlainPrinter.note(event)
         default: return nil
         }
     }

@@ -107,6 +107,7 @@ final class ToolsCLITests: XCTestCase {
         let debate = try cli.run(["debate", "What do 35 boxes at 110 cost?", "--personas", "accountant", "--model", "openai:gpt-4o-mini",
                                   "--rounds", "1"], environment: environment)
         XCTAssertEqual(debate.status, 0, debate.stderr)
+        XCTAssertTrue(debate.stderr.contains("Accountant: ⚙ calculator {\"expression\":\"35 * 110\"} → 3850"), debate.stderr)
         let shown = try cli.run(["sessions", "show", "last"], environment: environment).stdout
         XCTAssertTrue(shown.contains("Accountant (openai:gpt-4o-mini):\n  ⚙ calculator {\"expression\":\"35 * 110\"} → 3850\n35 boxes cost 3850."),
                       shown)
