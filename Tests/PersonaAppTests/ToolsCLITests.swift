@@ -261,7 +261,9 @@ final class ToolsCLITests: XCTestCase {
                 sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": ident, "result": result}) + "\n")
                 sys.stdout.flush()
         def call(message):
-            if message["params"]["name"] == "hang":
+            if message["params"]["name"] == "echo":
+                answer(message["id"], {"content": [{"type": "text", "text": "you said " + message["params"]["arguments"].get("text", "")}]})
+            elif message["params"]["name"] == "hang":
                 time.sleep(60)
             else:
                 time.sleep(0.2)
@@ -276,6 +278,7 @@ final class ToolsCLITests: XCTestCase {
             elif method == "tools/list":
                 empty = {"type": "object", "properties": {}}
                 answer(ident, {"tools": [{"name": "hang", "description": "never answers", "inputSchema": empty},
+                                         {"name": "echo", "description": "says it back", "inputSchema": empty},
                                          {"name": "crash", "description": "exits mid-call", "inputSchema": empty}]})
             elif method == "tools/call":
                 threading.Thread(target=call, args=(message,), daemon=True).start()
@@ -288,6 +291,11 @@ final class ToolsCLITests: XCTestCase {
         try start(tools: "[faulty]", config: "tool_timeout: 1\nmcp_servers: { faulty: { command: python3, args: [\(script.path)] } }\n") { request in
             if request.bodyText.contains("\"role\":\"tool\"") { return MockBehavior(text: "It failed.") }
             var behavior = MockBehavior()
+            if request.bodyText.contains("Echo.") {
+                let key = request.header("Authorization")?.replacingOccurrences(of: "Bearer ", with: "") ?? ""
+                behavior.toolCalls = [MockToolCall(id: "e", name: "faulty_echo", arguments: #"{"text": "\#(key)"}"#)]
+                return behavior
+            }
             let tool = request.bodyText.contains("Wait forever") ? "faulty_hang" : "faulty_crash"
             behavior.toolCalls = [MockToolCall(id: "f", name: tool, arguments: "{}")]
             return behavior
@@ -305,6 +313,14 @@ final class ToolsCLITests: XCTestCase {
                 XCTAssertGreaterThanOrEqual(Self.events(result, "done").first?["duration_ms"]?.int ?? 0, 1000, "the tool's wait is the turn's time")
             }
         }
+        // A key that the model passes to a tool, and the tool prints, is shown nowhere.
+        let key = "sk-proj-tooltest-0123456789abcdefghijklmnop"
+        environment["OPENAI_API_KEY"] = key
+        server.clearLog()
+        let echoed = try cli.run(["ask", "Echo.", "--personas", "accountant", "--model", "openai:gpt-4o-mini", "--json", "--tools", "faulty/echo"],
+                                 environment: environment)
+        XCTAssertFalse(echoed.stdout.contains(key) || echoed.stderr.contains(key), echoed.stdout)
+        XCTAssertTrue(Self.events(echoed, "tool_result").first?["content"]?.string?.hasPrefix("you said ") == true, echoed.stdout)
         let log = try String(contentsOf: cli.home.appendingPathComponent("logs/mcp-faulty.log"), encoding: .utf8)
         XCTAssertTrue(log.contains("crashing now"), log)
     }

@@ -68,7 +68,9 @@ extension ConversationEngine {
                         result = ToolResult(callID: call.id, content: "there is no tool named \(call.name); the tools are: "
                             + offered.sorted().joined(separator: ", "), isError: true)
                     }
-                    return (position, result, MonotonicClock.seconds(from: started))
+                    // A tool may print a key it can see; it is hidden before the result goes anywhere.
+                    let shown = ToolResult(callID: result.callID, content: Secrets.redact(result.content), isError: result.isError)
+                    return (position, shown, MonotonicClock.seconds(from: started))
                 }
             }
             var results: [(Int, ToolResult, Double)] = []

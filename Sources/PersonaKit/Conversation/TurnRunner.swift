@@ -308,8 +308,9 @@ struct StreamAccumulator {
         if answerToolIndex != nil, let raw = finish?.raw, finish?.kind == .toolCalls { ending = FinishReason(kind: .stop, raw: raw) }
         // Arguments that are not JSON stay as their text, for the tool loop to send back as an error.
         let calls = toolCalls.enumerated().map { position, call in
-            let text = call.arguments.trimmingCharacters(in: .whitespacesAndNewlines)
-            let arguments = text.isEmpty ? JSON.object([:]) : (try? JSON.parse(text)) ?? .string(call.arguments)
+            // A model may echo a key it was shown; it is hidden before the call is shown or stored.
+            let text = Secrets.redact(call.arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+            let arguments = text.isEmpty ? JSON.object([:]) : (try? JSON.parse(text)) ?? .string(text)
             return ToolCall(id: call.id.flatMap { $0.isEmpty ? nil : $0 } ?? "call_\(position + 1)", name: call.name ?? "", arguments: arguments)
         }
         return TurnOutcome(text: text, reasoning: reasoning, reportedUsage: usage, finish: ending, error: failure,
