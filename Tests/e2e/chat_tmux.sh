@@ -14,6 +14,7 @@ cleanup() {
     tmux kill-session -t "$session" 2>/dev/null
     [ -n "${mock_pid:-}" ] && kill "$mock_pid" 2>/dev/null
     [ -n "${json_mock_pid:-}" ] && kill "$json_mock_pid" 2>/dev/null
+    [ -n "${tool_mock_pid:-}" ] && kill "$tool_mock_pid" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -370,6 +371,28 @@ check "its answer shows as fields" wait_for "confidence 0.7" 10
 check "lists as bullets" wait_for "• Confounding remains" 3
 tmux send-keys -t "$session" F6
 check "F6 shows the JSON it came as" wait_for '{"message":"Mostly, in moderation."' 3
+tmux send-keys -t "$session" C-c
+tmux send-keys -t "$session" C-c
+check "the screen quits with status 0" test "$(wait_exit)" = "0"
+
+# Tools: a persona with the calculator, played by a mock that calls it until it gets a result;
+# the call shows as a line in the pane, then the answer.
+rm -f "$work/exit"
+tmux kill-session -t "$session" 2>/dev/null
+"$bin/persona-mock" --port 0 --text "35 boxes cost 3850." --tool-call 'calculator={"expression":"35 * 110"}' \
+    > "$work/tool-mock.out" &
+tool_mock_pid=$!
+for _ in $(seq 50); do grep -q listening "$work/tool-mock.out" && break; sleep 0.1; done
+tool_base="$(sed -n 's/^listening on //p' "$work/tool-mock.out")"
+mkdir -p "$work/daily/personas"
+printf -- '---\nname: The Accountant\ntools: [calculator]\n---\nYou check sums.\n' > "$work/daily/personas/accountant.md"
+tmux new-session -d -s "$session" -x 120 -y 30 \
+    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$tool_base/v1 \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/daily --personas accountant; echo \$? > $work/exit; sleep 3"
+check "a persona with a tool opens" wait_for "The Accountant" 10
+tmux send-keys -t "$session" "What do 35 boxes at 110 cost?" Enter
+check "its tool call shows as a line" wait_for '⚙ calculator {"expression":"35 * 110"} → 3850' 10
+check "then its answer" wait_for "35 boxes cost 3850." 5
 tmux send-keys -t "$session" C-c
 tmux send-keys -t "$session" C-c
 check "the screen quits with status 0" test "$(wait_exit)" = "0"
