@@ -129,6 +129,23 @@ final class ToolsCLITests: XCTestCase {
         XCTAssertTrue(try other.run(["sessions", "show", "last"]).stdout.contains("⚙ calculator"))
     }
 
+    func testSearchKnowledgeFindsPassagesInThePersonasFolder() throws {
+        try start(tools: "[search_knowledge]\nknowledge: notes") { request in
+            if request.bodyText.contains("\"role\":\"tool\"") { return MockBehavior(text: "Thirty days.") }
+            var behavior = MockBehavior()
+            behavior.toolCalls = [MockToolCall(id: "k", name: "search_knowledge", arguments: #"{"query": "return goods"}"#)]
+            return behavior
+        }
+        let notes = cli.home.appendingPathComponent("personas/notes")
+        try FileManager.default.createDirectory(at: notes, withIntermediateDirectories: true)
+        try "# Policy\n\nCustomers may return goods within 30 days.\n".write(to: notes.appendingPathComponent("policy.md"),
+                                                                              atomically: true, encoding: .utf8)
+        let result = try ask("openai:gpt-4o-mini")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let content = Self.events(result, "tool_result").first?["content"]?.string ?? ""
+        XCTAssertEqual(content, "\(notes.path)/policy.md:3\nCustomers may return goods within 30 days.")
+    }
+
     func testBadArgumentsAndUnknownToolsGoBackAsErrorResults() throws {
         try start { request in
             if request.bodyText.contains("is_error") || request.bodyText.contains("\"role\":\"tool\"") {

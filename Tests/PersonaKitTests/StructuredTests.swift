@@ -148,5 +148,15 @@ final class StructuredTests: XCTestCase {
         XCTAssertTrue(missing.1.first?.description.hasPrefix("\(file):3: error: schema_file: \(folder.path)/nowhere.json: cannot be read") == true,
                       "\(missing.1)")
         XCTAssertEqual(Persona.parse("---\nname: J\nschema_repair: 5\n---\nJ.\n", file: file).1.first?.message, "5 is out of range (0…2)")
+
+        // The knowledge folder and the tool that reads it come together.
+        let searcher = Persona.parse("---\nname: J\ntools: [search_knowledge]\nknowledge: .\n---\nJ.\n", file: file)
+        XCTAssertEqual(searcher.1, [])
+        XCTAssertEqual(searcher.0?.knowledge, folder.path)
+        XCTAssertEqual(Persona.parse("---\nname: J\ntools: [search_knowledge]\n---\nJ.\n", file: file).1.first?.description,
+                       "\(file):3: error: tools: search_knowledge searches the persona's knowledge: folder; add knowledge: ./folder")
+        let unread = Persona.parse("---\nname: J\nknowledge: .\n---\nJ.\n", file: file)
+        XCTAssertNotNil(unread.0)
+        XCTAssertEqual(unread.1.first?.description, "\(file):3: warning: knowledge: only the search_knowledge tool reads this folder; add it to tools:")
     }
 }

@@ -139,6 +139,14 @@ public struct Persona: Sendable, Equatable {
                 break
             }
         }
+        // search_knowledge reads the knowledge folder, and nothing else does.
+        let toolsEntry = entries.first { $0.key == "tools" }, knowledgeEntry = entries.first { $0.key == "knowledge" }
+        if let toolsEntry, persona.tools.contains("search_knowledge"), knowledgeEntry == nil {
+            reader.error(toolsEntry.node, "tools", "search_knowledge searches the persona's knowledge: folder; add knowledge: ./folder")
+        }
+        if let knowledgeEntry, persona.knowledge != nil, !persona.tools.contains("search_knowledge") {
+            reader.warning(knowledgeEntry.node, "knowledge", "only the search_knowledge tool reads this folder; add it to tools:")
+        }
         if body.isEmpty {
             reader.error(nil, nil, "the system prompt after the front matter is empty")
         }
