@@ -36,14 +36,18 @@ public enum EventJSON {
     }
 
     public static func toolCall(_ id: TurnID, _ activity: ToolActivity) -> JSON {
-        .object(["event": .string("tool_call"), "persona": .string(id.personaID), "round": .int(id.round), "step": .int(activity.step),
-                 "id": .string(activity.call.id), "name": .string(activity.label), "arguments": activity.call.arguments])
+        tool("tool_call", id, activity, fields: ["step", "id", "name", "arguments"])
     }
 
     public static func toolResult(_ id: TurnID, _ activity: ToolActivity) -> JSON {
-        let head: [JSONObject.Member] = [.init(key: "event", value: .string("tool_result")), .init(key: "persona", value: .string(id.personaID)),
+        tool("tool_result", id, activity, fields: ["step", "id", "name", "content", "is_error", "duration_ms"])
+    }
+
+    /// A tool event: the turn's persona and round, then `fields` of the call's saved record.
+    private static func tool(_ event: String, _ id: TurnID, _ activity: ToolActivity, fields: [String]) -> JSON {
+        let head: [JSONObject.Member] = [.init(key: "event", value: .string(event)), .init(key: "persona", value: .string(id.personaID)),
                                          .init(key: "round", value: .int(id.round))]
-        return .object(JSONObject(head + activity.record.members.filter { $0.key != "tool" && $0.key != "arguments" }))
+        return .object(JSONObject(head + activity.record.members.filter { fields.contains($0.key) }))
     }
 
     static func problem(_ problem: SchemaProblem) -> JSON {

@@ -39,17 +39,19 @@ enum StructuredFields {
 
     /// For the pane's Markdown styler: `**confidence** 0.82`, `• calm`.
     static func markdown(_ value: JSON) -> String {
-        lines(value).map { line in
-            String(repeating: "  ", count: line.depth) + (line.bullet ? "• " : "")
-                + [line.name.map { "**\(escaped($0))**" }, line.value].compactMap { $0 }.joined(separator: " ")
-        }.joined(separator: "\n")
+        text(value) { "**\(escaped($0))**" }
     }
 
     /// For plain text: `confidence: 0.82`.
     static func plain(_ value: JSON) -> String {
+        text(value) { $0 + ":" }
+    }
+
+    /// The lines indented by depth, each name as `named` writes it.
+    private static func text(_ value: JSON, named: (String) -> String) -> String {
         lines(value).map { line in
             String(repeating: "  ", count: line.depth) + (line.bullet ? "• " : "")
-                + [line.name.map { $0 + ":" }, line.value].compactMap { $0 }.joined(separator: " ")
+                + [line.name.map(named), line.value].compactMap { $0 }.joined(separator: " ")
         }.joined(separator: "\n")
     }
 

@@ -116,8 +116,7 @@ public struct Persona: Sendable, Equatable {
                 persona.schema = AnswerSchema.read(value, key: keyNode, field: key, reader: &reader)
             case "schema_file":
                 guard let name = reader.string(value, key) else { continue }
-                let path = name.hasPrefix("/") ? name
-                    : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(name).path
+                let path = Config.resolvePath(name, relativeTo: URL(fileURLWithPath: file).deletingLastPathComponent().path)
                 switch AnswerSchema.load(file: path) {
                 case .success(let schema): persona.schema = schema
                 case .failure(let problem): reader.error(value, key, problem.description)
