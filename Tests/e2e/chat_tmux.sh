@@ -9,12 +9,13 @@ work="$(mktemp -d)"
 session="persona-e2e-$$"
 passed=0
 failed=0
+mock_pids=()
 
 cleanup() {
     tmux kill-session -t "$session" 2>/dev/null
-    [ -n "${mock_pid:-}" ] && kill "$mock_pid" 2>/dev/null
-    [ -n "${json_mock_pid:-}" ] && kill "$json_mock_pid" 2>/dev/null
-    [ -n "${tool_mock_pid:-}" ] && kill "$tool_mock_pid" 2>/dev/null
+    [ ${#mock_pids[@]} -gt 0 ] && kill "${mock_pids[@]}" 2>/dev/null
+    # The local model's stand-in outlives the app, as the real server does; it stops with the test.
+    find "$work" -name server.json -exec sed -n 's/.*"pid":\([0-9]*\).*/\1/p' {} \; | xargs -r kill 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -53,10 +54,17 @@ wait_gone() {
 # The estimated output count on the first pane's status line (`~45` in `~196→~45`).
 first_pane_output() { screen | grep -m1 -oE '(~|→)~?[0-9]+ ' | head -1 | tr -dc '0-9'; }
 
-"$bin/persona-mock" --port 0 --delay 0.04 --tokens 90 > "$work/mock.out" &
-mock_pid=$!
-for _ in $(seq 50); do grep -q listening "$work/mock.out" && break; sleep 0.1; done
-base="$(sed -n 's/^listening on //p' "$work/mock.out")"
+# Starts a mock with the given options, named $1, and prints its base URL once it listens.
+start_mock() {
+    local name="$1"; shift
+    "$bin/persona-mock" --port 0 "$@" > "$work/$name.out" &
+    mock_pids+=($!)
+    for _ in $(seq 50); do grep -q listening "$work/$name.out" && break; sleep 0.1; done
+    sed -n 's/^listening on //p' "$work/$name.out"
+}
+
+start_mock mock --delay 0.04 --tokens 90 > "$work/mock.base"
+base="$(cat "$work/mock.base")"
 [ -n "$base" ] || { echo "the mock did not start"; exit 1; }
 
 mkdir -p "$work/home"
@@ -356,12 +364,10 @@ check "the screen quits with status 0" test "$(wait_exit)" = "0"
 # one JSON object; the pane shows its fields, and F6 the JSON it came as.
 rm -f "$work/exit"
 tmux kill-session -t "$session" 2>/dev/null
-"$bin/persona-mock" --port 0 --delay 0.01 \
+start_mock json-mock --delay 0.01 \
     --text '{"message":"Mostly, in moderation.","confidence":0.7,"reasoning":["Cohort studies agree","Confounding remains"]}' \
-    > "$work/json-mock.out" &
-json_mock_pid=$!
-for _ in $(seq 50); do grep -q listening "$work/json-mock.out" && break; sleep 0.1; done
-json_base="$(sed -n 's/^listening on //p' "$work/json-mock.out")"
+    > "$work/json-mock.base"
+json_base="$(cat "$work/json-mock.base")"
 tmux new-session -d -s "$session" -x 120 -y 30 \
     "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$json_base/v1 \
      PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/daily --personas analyst; echo \$? > $work/exit; sleep 3"
@@ -379,11 +385,8 @@ check "the screen quits with status 0" test "$(wait_exit)" = "0"
 # the call shows as a line in the pane, then the answer.
 rm -f "$work/exit"
 tmux kill-session -t "$session" 2>/dev/null
-"$bin/persona-mock" --port 0 --text "35 boxes cost 3850." --tool-call 'calculator={"expression":"35 * 110"}' \
-    > "$work/tool-mock.out" &
-tool_mock_pid=$!
-for _ in $(seq 50); do grep -q listening "$work/tool-mock.out" && break; sleep 0.1; done
-tool_base="$(sed -n 's/^listening on //p' "$work/tool-mock.out")"
+start_mock tool-mock --text "35 boxes cost 3850." --tool-call 'calculator={"expression":"35 * 110"}' > "$work/tool-mock.base"
+tool_base="$(cat "$work/tool-mock.base")"
 mkdir -p "$work/daily/personas"
 printf -- '---\nname: The Accountant\ntools: [calculator]\n---\nYou check sums.\n' > "$work/daily/personas/accountant.md"
 tmux new-session -d -s "$session" -x 120 -y 30 \
