@@ -38,6 +38,16 @@ final class ToolTests: XCTestCase {
         XCTAssertThrowsError(try Calculator.evaluate(String(repeating: "(", count: 500) + "1" + String(repeating: ")", count: 500)))
     }
 
+    func testAKeyInAToolCallsArgumentsIsHidden() throws {
+        let key = "sk-proj-argstest-0123456789abcdefghijklmnop"
+        Secrets.register([key])
+        let chunk = #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","type":"function","function":{"name":"echo","arguments":"{\"text\":\"\#(key)\"}"}}]},"finish_reason":"tool_calls"}]}"#
+        let outcome = TurnRunner.replay(Array("data: \(chunk)\n\ndata: [DONE]\n\n".utf8), chunkSizes: [64], type: .openai)
+        let text = try XCTUnwrap(outcome.toolCalls.first?.arguments["text"]?.string)
+        XCTAssertFalse(text.contains(key), text)
+        XCTAssertFalse(text.isEmpty)
+    }
+
     func testCurrentTimeNamesItsZone() throws {
         let noon = Date(timeIntervalSince1970: 1_796_385_600)  // 2026-12-04T12:00:00Z
         XCTAssertEqual(try Builtins.time(in: "UTC", now: noon), "2026-12-04T12:00:00Z (Friday, UTC)")
