@@ -31,9 +31,13 @@ public final class MockServer: Sendable {
     /// Where each streamed delta's send time goes, when a benchmark measures latency end to end.
     private let sendLog: MockSendLog?
 
-    public init(port: Int = 0, sendLog: MockSendLog? = nil,
+    /// The batch APIs' state, and the clock their batches move on.
+    public let batches: MockBatches
+
+    public init(port: Int = 0, sendLog: MockSendLog? = nil, batchClock: MockBatches.Clock = .manual,
                 script: @escaping Script = { MockBehavior.fromModelName($0.model) }) throws {
         self.script = script
+        batches = MockBatches(clock: batchClock)
         self.sendLog = sendLog
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw MockServerError.socket(errno) }
@@ -128,6 +132,19 @@ public final class MockServer: Sendable {
         let writer = SocketWriter(fd: connection)
         if let recorded = behavior.replayBody {
             replay(recorded, behavior: behavior, writer: writer)
+            return
+        }
+        if MockBatches.isBatchRoute(request.path) {
+            if behavior.status >= 300 {
+                let format: MockWireFormat = request.path.contains("/v1beta/") ? .gemini : request.header("x-api-key") != nil ? .anthropic : .openai
+                writer.respond(status: behavior.status, contentType: "application/json",
+                               body: MockWire(format: format, model: "").errorBody(status: behavior.status, message: behavior.errorMessage),
+                               headers: behavior.headers)
+            } else if let response = batches.handle(request, baseURL: baseURL) {
+                writer.respond(status: response.status, contentType: response.contentType, body: response.body)
+            } else {
+                writer.respond(status: 404, contentType: "application/json", body: #"{"error":"no such route"}"#)
+            }
             return
         }
         if request.method == "GET" {

@@ -59,6 +59,7 @@ public enum CostsReport {
 
     static func summary(_ ledger: Ledger, _ options: Options) throws -> String {
         let (totals, providers, models) = try ledger.summary(in: options.period)
+        let batch = try ledger.batchTotals(in: options.period)
         if options.json {
             return JSON.object([
                 "total_cost": cost(totals),
@@ -73,20 +74,28 @@ public enum CostsReport {
                     "total": EventJSON.amount(totals.cacheSavedPicos),
                     "by_provider": .object(JSONObject(providers.map { .init(key: $0.key, value: EventJSON.amount($0.totals.cacheSavedPicos)) })),
                 ]),
+                "batch": .object(["total": EventJSON.amount(batch.picos), "requests": .int(batch.requests),
+                                  "live_price": EventJSON.amount(batch.livePicos), "saved": EventJSON.amount(batch.savedPicos)]),
             ]).serialized + "\n"
         }
-        return summaryLines(totals: totals, providers: providers, models: models, period: options.period).joined(separator: "\n") + "\n"
+        return summaryLines(totals: totals, providers: providers, models: models, period: options.period, batch: batch)
+            .joined(separator: "\n") + "\n"
     }
 
     /// The summary as lines of text; the chat screen's F3 overlay shows these too.
     public static func summaryLines(totals: CostTotals, providers: [(key: String, totals: CostTotals)],
-                                    models: [(key: String, totals: CostTotals)], period: Ledger.Period) -> [String] {
+                                    models: [(key: String, totals: CostTotals)], period: Ledger.Period,
+                                    batch: Ledger.BatchTotals = Ledger.BatchTotals()) -> [String] {
         var lines = ["Costs \(describe(period))", "total  " + line(totals)]
         if totals.unpriced > 0 { lines.append("       \(totals.unpriced) of them of unknown price (shown as ?)") }
         if totals.estimated > 0 {
             lines.append("       \(totals.estimated) of them priced from estimated counts, with no usage reported or believed (shown as ~)")
         }
         if totals.cacheSavedPicos > 0 { lines.append("       saved by caching: " + money(totals.cacheSavedPicos)) }
+        if batch.requests > 0 {
+            lines.append("       batch jobs: \(money(batch.picos)) in \(batch.requests) requests; saved \(money(batch.savedPicos)) against "
+                + "live prices (\(money(batch.livePicos)))")
+        }
         for (title, rows) in [("by provider", providers), ("by model", models)] where !rows.isEmpty {
             lines.append("")
             lines.append(title)
@@ -115,7 +124,7 @@ public enum CostsReport {
         }
         return ["This session  " + line(try ledger.totals(session: session))] + split
             + ["Today         " + line(try ledger.totals(in: .day())), ""]
-            + summaryLines(totals: totals, providers: providers, models: models, period: Ledger.Period())
+            + summaryLines(totals: totals, providers: providers, models: models, period: Ledger.Period(), batch: try ledger.batchTotals())
     }
 
     static func describe(_ period: Ledger.Period) -> String {

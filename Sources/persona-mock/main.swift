@@ -9,7 +9,8 @@ import MockProvider
 /// that does with the text.
 /// Prints `listening on http://127.0.0.1:PORT` once ready. Per-request faults are read from the
 /// model name, e.g. `mock+status=429+retry_after=1` (see MockBehavior.fromModelName). `--send-log`
-/// records when each delta was written (see MockSendLog).
+/// records when each delta was written (see MockSendLog). The batch APIs' batches move on the wall
+/// clock: each ends about 3.5 s after it was created.
 
 // A parent that spawns this from a Foundation `Process` passes on its blocked signals; unblock
 // them, or `terminate()` (SIGTERM) would leave the mock running.
@@ -60,7 +61,7 @@ func carriesToolResult(_ request: MockRequest) -> Bool {
     ["\"role\":\"tool\"", "\"tool_result\"", "\"functionResponse\""].contains { request.bodyText.contains($0) }
 }
 do {
-    let server = try MockServer(port: port, sendLog: sendLog) { request in
+    let server = try MockServer(port: port, sendLog: sendLog, batchClock: .realTime) { request in
         var behavior = MockBehavior.fromModelName(request.model, defaults: base)
         if !calls.isEmpty, !carriesToolResult(request) {
             behavior.text = nil

@@ -49,6 +49,10 @@ public struct PriceSettings: Sendable, Equatable {
     public var cacheWrite: Int64?
     public var cacheWrite1h: Int64?
     public var output: Int64?
+    public var batchInput: Int64?
+    public var batchOutput: Int64?
+    public var batchCachedInput: Int64?
+    public var batchCacheWrite: Int64?
     public var contextWindow: Int?
     public var maxInput: Int?
     public var maxOutput: Int?
@@ -278,7 +282,8 @@ public struct Config: Sendable, Equatable {
     }
 
     static let priceKeys: Set<String> = ["input", "cached_input", "cache_write", "cache_write_1h", "output", "context_window",
-                                         "max_input", "max_output"]
+                                         "max_input", "max_output", "batch_input", "batch_output", "batch_cached_input",
+                                         "batch_cache_write"]
 
     private static func parsePrice(_ node: Node, field: String, reader: inout YAMLFieldReader) -> PriceSettings {
         var price = PriceSettings()
@@ -290,6 +295,10 @@ public struct Config: Sendable, Equatable {
             case "cache_write": price.cacheWrite = reader.tokenPrice(value, path)
             case "cache_write_1h": price.cacheWrite1h = reader.tokenPrice(value, path)
             case "output": price.output = reader.tokenPrice(value, path)
+            case "batch_input": price.batchInput = reader.tokenPrice(value, path)
+            case "batch_output": price.batchOutput = reader.tokenPrice(value, path)
+            case "batch_cached_input": price.batchCachedInput = reader.tokenPrice(value, path)
+            case "batch_cache_write": price.batchCacheWrite = reader.tokenPrice(value, path)
             case "context_window": price.contextWindow = reader.int(value, path, range: 1...100_000_000)
             case "max_input": price.maxInput = reader.int(value, path, range: 1...100_000_000)
             default: price.maxOutput = reader.int(value, path, range: 1...100_000_000)

@@ -22,11 +22,12 @@ public struct ProviderPreset: Sendable, Equatable {
     }
 
     public static let all: [ProviderPreset] = [
-        ProviderPreset("openai", .openai, "https://api.openai.com/v1", quirks: ServerQuirks(tokenLimitField: "max_completion_tokens")),
+        ProviderPreset("openai", .openai, "https://api.openai.com/v1",
+                       quirks: ServerQuirks(tokenLimitField: "max_completion_tokens", batchAPI: true)),
         ProviderPreset("anthropic", .anthropic, "https://api.anthropic.com"),
         ProviderPreset("gemini", .gemini, "https://generativelanguage.googleapis.com", keys: ["GEMINI_API_KEY", "GOOGLE_API_KEY"]),
         ProviderPreset("ollama", .ollama, "http://localhost:11434", keyRequired: false),
-        ProviderPreset("groq", .openai, "https://api.groq.com/openai/v1"),
+        ProviderPreset("groq", .openai, "https://api.groq.com/openai/v1", quirks: ServerQuirks(batchAPI: true)),
         ProviderPreset("openrouter", .openai, "https://openrouter.ai/api/v1"),
         ProviderPreset("litellm", .openai, "http://localhost:4000/v1", keyRequired: false),
         ProviderPreset("vllm", .openai, "http://localhost:8000/v1", keyRequired: false),

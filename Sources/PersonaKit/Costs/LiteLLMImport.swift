@@ -55,10 +55,15 @@ extension PriceCatalog {
         let retired = entry["deprecation_date"]?.string.flatMap {
             $0.range(of: #"^\d{4}-\d{2}-\d{2}$"#, options: .regularExpression) != nil ? $0 : nil
         }
+        var batch: ModelPrice.BatchPrices?
+        if let batchInput = try picos("input_cost_per_token_batches"), let batchOutput = try picos("output_cost_per_token_batches") {
+            batch = ModelPrice.BatchPrices(input: batchInput, output: batchOutput)
+        }
         return ModelPrice(key: key, maxInput: entry["max_input_tokens"]?.int.flatMap { $0 > 0 ? $0 : nil },
                           maxOutput: entry["max_output_tokens"]?.int.flatMap { $0 > 0 ? $0 : nil }, prices: prices,
                           longContext: longContext, retired: retired,
-                          replacedBy: entry["successor_model"]?.string.map { modelName($0, provider: key.provider) }, source: source)
+                          replacedBy: entry["successor_model"]?.string.map { modelName($0, provider: key.provider) }, source: source,
+                          batch: batch)
     }
 
     /// The smallest long-context tier an entry prices, as LiteLLM names it: `200k` in

@@ -89,6 +89,23 @@ public struct ModelPrice: Sendable, Equatable {
     public var retired: String?
     public var replacedBy: String?
     public var source: PriceSource
+    /// What the provider's batch API bills, where the catalog or config says; see `batchPrices`.
+    public var batch: BatchPrices?
+
+    /// Batch prices as a source gives them; a nil cached or cache-write price is the live one.
+    public struct BatchPrices: Sendable, Equatable {
+        public var input: Int64
+        public var output: Int64
+        public var cachedInput: Int64?
+        public var cacheWrite: Int64?
+
+        public init(input: Int64, output: Int64, cachedInput: Int64? = nil, cacheWrite: Int64? = nil) {
+            self.input = input
+            self.output = output
+            self.cachedInput = cachedInput
+            self.cacheWrite = cacheWrite
+        }
+    }
 
     public struct LongContext: Sendable, Equatable {
         public var threshold: Int
@@ -101,7 +118,9 @@ public struct ModelPrice: Sendable, Equatable {
     }
 
     public init(key: ModelRef, contextWindow: Int? = nil, maxInput: Int? = nil, maxOutput: Int? = nil, prices: TokenPrices,
-                longContext: LongContext? = nil, retired: String? = nil, replacedBy: String? = nil, source: PriceSource = .bundled) {
+                longContext: LongContext? = nil, retired: String? = nil, replacedBy: String? = nil, source: PriceSource = .bundled,
+                batch: BatchPrices? = nil) {
+        self.batch = batch
         self.key = key
         self.contextWindow = contextWindow
         self.maxInput = maxInput
@@ -140,7 +159,32 @@ public struct ModelPrice: Sendable, Equatable {
     func refined(by other: ModelPrice) -> ModelPrice {
         ModelPrice(key: key, contextWindow: other.contextWindow ?? contextWindow, maxInput: other.maxInput ?? maxInput,
                    maxOutput: other.maxOutput ?? maxOutput, prices: other.prices, longContext: other.longContext ?? longContext,
-                   retired: other.retired ?? retired, replacedBy: other.replacedBy ?? replacedBy, source: other.source)
+                   retired: other.retired ?? retired, replacedBy: other.replacedBy ?? replacedBy, source: other.source,
+                   batch: other.batch ?? batch)
+    }
+
+    /// The providers whose batch APIs bill half the live input and output price when no batch
+    /// price is given.
+    public static let halfPriceBatchProviders: Set<String> = ["openai", "anthropic", "gemini"]
+
+    /// This model's prices as its provider's batch API bills them: the catalog's batch prices,
+    /// else half the live input and output price (rounded up to a whole picodollar per token)
+    /// for OpenAI, Anthropic and Gemini. Cache reads and writes keep their live prices unless a
+    /// batch price names them. Nil when no batch price is known: the provider has no batch API,
+    /// or its discount is not in the catalog.
+    public func batchPrices() -> ModelPrice? {
+        func half(_ picos: Int64) -> Int64 { picos / 2 + picos % 2 }
+        func batched(_ live: TokenPrices, _ explicit: BatchPrices?) -> TokenPrices {
+            TokenPrices(input: explicit?.input ?? half(live.input), cachedInput: explicit?.cachedInput ?? live.resolvedCachedInput,
+                        cacheWrite: explicit?.cacheWrite ?? live.resolvedCacheWrite,
+                        cacheWrite1h: explicit?.cacheWrite ?? live.resolvedCacheWrite1h, output: explicit?.output ?? half(live.output))
+        }
+        guard batch != nil || Self.halfPriceBatchProviders.contains(key.provider) else { return nil }
+        var priced = self
+        priced.prices = batched(prices, batch)
+        // An explicit batch price is for the base band; a long prompt's band is halved from its live price.
+        priced.longContext = longContext.map { LongContext(threshold: $0.threshold, prices: batched($0.prices, nil)) }
+        return priced
     }
 }
 
@@ -262,7 +306,8 @@ public struct PriceCatalog: Sendable {
 
     static let entryKeys: Set<String> = [
         "context_window", "max_input", "max_output", "input", "cached_input", "cache_write", "cache_write_1h", "output",
-        "long_context_threshold", "long_context", "retired", "replaced_by",
+        "long_context_threshold", "long_context", "retired", "replaced_by", "batch_input", "batch_output", "batch_cached_input",
+        "batch_cache_write",
     ]
 
     private static func parseEntry(_ node: Node, key: ModelRef, source: String) throws -> ModelPrice {
@@ -309,9 +354,22 @@ public struct PriceCatalog: Sendable {
             guard let threshold = try count("long_context_threshold") else { throw fail("long_context needs long_context_threshold") }
             longContext = ModelPrice.LongContext(threshold: threshold, prices: try prices(tierFields))
         }
+        var batch: ModelPrice.BatchPrices?
+        if let batchInput = try decimal("batch_input", in: fields), let batchOutput = try decimal("batch_output", in: fields) {
+            func scaled(_ value: Decimal?) throws -> Int64? {
+                guard let value else { return nil }
+                guard let picos = TokenPrices.picosPerToken(usdPerMillion: value) else { throw fail("batch prices may have at most six decimals") }
+                return picos
+            }
+            batch = ModelPrice.BatchPrices(input: try scaled(batchInput)!, output: try scaled(batchOutput)!,
+                                           cachedInput: try scaled(try decimal("batch_cached_input", in: fields)),
+                                           cacheWrite: try scaled(try decimal("batch_cache_write", in: fields)))
+        } else if fields["batch_input"] != nil || fields["batch_output"] != nil {
+            throw fail("batch prices need both batch_input and batch_output")
+        }
         return ModelPrice(key: key, contextWindow: try count("context_window"), maxInput: try count("max_input"),
                           maxOutput: try count("max_output"), prices: try prices(fields), longContext: longContext,
-                          retired: try day("retired"), replacedBy: fields["replaced_by"]?.string, source: .bundled)
+                          retired: try day("retired"), replacedBy: fields["replaced_by"]?.string, source: .bundled, batch: batch)
     }
 
     /// Applies the config's `prices:` entries over the catalog; a partial entry changes only the
@@ -329,8 +387,16 @@ public struct PriceCatalog: Sendable {
             add(ModelPrice(key: key, contextWindow: settings.contextWindow ?? existing?.contextWindow,
                            maxInput: settings.maxInput ?? existing?.maxInput, maxOutput: settings.maxOutput ?? existing?.maxOutput,
                            prices: prices, longContext: existing?.longContext, retired: existing?.retired,
-                           replacedBy: existing?.replacedBy, source: .config))
+                           replacedBy: existing?.replacedBy, source: .config, batch: Self.batchOverride(settings, existing: existing?.batch)))
         }
+    }
+
+    /// The config's batch prices over the catalog's: both `batch_input` and `batch_output`, or
+    /// either beside a batch price already known.
+    private static func batchOverride(_ settings: PriceSettings, existing: ModelPrice.BatchPrices?) -> ModelPrice.BatchPrices? {
+        guard let input = settings.batchInput ?? existing?.input, let output = settings.batchOutput ?? existing?.output else { return existing }
+        return ModelPrice.BatchPrices(input: input, output: output, cachedInput: settings.batchCachedInput ?? existing?.cachedInput,
+                                      cacheWrite: settings.batchCacheWrite ?? existing?.cacheWrite)
     }
 
     /// The catalog a command runs with: bundled, then the fetched update in `home`, then the

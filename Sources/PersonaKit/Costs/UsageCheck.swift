@@ -18,6 +18,33 @@ public enum UsageCheck {
 
     public static func check(_ reported: Usage, request: ChatRequest, answer: String, reasoning: String, price: ModelPrice?,
                              type: ProviderType) -> CheckedUsage {
+        check(reported, bounds: Bounds(request, price: price, type: type), answer: answer, reasoning: reasoning, price: price, type: type)
+    }
+
+    /// What a request could have produced, kept apart from the request: a batch result is checked
+    /// long after its request was built, by whichever process downloads it.
+    public struct Bounds: Sendable, Equatable {
+        /// The largest prompt the request could have been (`promptLimit`).
+        public var prompt: Int
+        /// The most output it allowed (`outputLimit`); nil when nothing bounds it.
+        public var output: Int?
+        /// The prompt's size estimated from its text, for when no count is believed.
+        public var estimatedInput: Int
+
+        public init(prompt: Int, output: Int?, estimatedInput: Int) {
+            self.prompt = prompt
+            self.output = output
+            self.estimatedInput = estimatedInput
+        }
+
+        public init(_ request: ChatRequest, price: ModelPrice?, type: ProviderType) {
+            self.init(prompt: UsageCheck.promptLimit(request, price: price), output: UsageCheck.outputLimit(request, price: price, type: type),
+                      estimatedInput: TokenEstimator.estimate(request))
+        }
+    }
+
+    public static func check(_ reported: Usage, bounds: Bounds, answer: String, reasoning: String, price: ModelPrice?,
+                             type: ProviderType) -> CheckedUsage {
         var problems: [String] = []
         func plausible(_ name: String, _ value: Int?) -> Int? {
             guard let value else { return nil }
@@ -60,32 +87,32 @@ public enum UsageCheck {
         }
         if let input = usage.inputTokens {
             let prompt = type == .anthropic ? input + (usage.cachedInputTokens ?? 0) + (usage.cacheWriteTokens ?? 0) : input
-            let limit = promptLimit(request, price: price)
+            let limit = bounds.prompt
             if prompt > limit {
                 problems.append("a prompt of \(prompt) tokens is more than this request could hold (at most \(limit))")
                 usage = Usage(outputTokens: usage.outputTokens, reasoningTokens: usage.reasoningTokens)
                 promptDoubted = true
             }
         }
-        if let output = usage.outputTokens, let limit = outputLimit(request, price: price, type: type), output > limit {
+        if let output = usage.outputTokens, let limit = bounds.output, output > limit {
             problems.append("output_tokens \(output) exceed the \(limit) the request allowed")
             (usage.outputTokens, usage.reasoningTokens) = (nil, nil)
         }
 
-        var checked = estimated(usage, request: request, answer: answer, reasoning: reasoning)
+        var checked = estimated(usage, input: bounds.estimatedInput, answer: answer, reasoning: reasoning)
         checked.inputEstimated = checked.inputEstimated || promptDoubted
         if let price, (CostCalculator.picos(checked.usage, price: price, type: type) ?? Int64.max) > Money.requestCeiling {
             problems.append("the counts would cost more than \(Money.format(picos: Money.requestCeiling))")
-            checked = estimated(Usage(), request: request, answer: answer, reasoning: reasoning)
+            checked = estimated(Usage(), input: bounds.estimatedInput, answer: answer, reasoning: reasoning)
         }
         if !problems.isEmpty { checked.note = "usage not believed: " + problems.joined(separator: "; ") + "; priced from estimates" }
         return checked
     }
 
     /// Fills the counts that are missing with estimates from the text.
-    static func estimated(_ usage: Usage, request: ChatRequest, answer: String, reasoning: String) -> CheckedUsage {
+    static func estimated(_ usage: Usage, input: Int, answer: String, reasoning: String) -> CheckedUsage {
         var filled = usage
-        if filled.inputTokens == nil { filled.inputTokens = TokenEstimator.estimate(request) }
+        if filled.inputTokens == nil { filled.inputTokens = input }
         if filled.outputTokens == nil { filled.outputTokens = TokenEstimator.estimate(answer) + TokenEstimator.estimate(reasoning) }
         return CheckedUsage(usage: filled, inputEstimated: usage.inputTokens == nil, outputEstimated: usage.outputTokens == nil, note: nil)
     }

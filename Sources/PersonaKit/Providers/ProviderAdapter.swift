@@ -26,9 +26,13 @@ public struct ServerQuirks: Sendable, Equatable {
     /// When false the server knows only `response_format: {type: "json_object"}`, so a schema
     /// travels in the system prompt instead.
     public var acceptsJSONSchema: Bool
+    /// Whether the server has OpenAI's files and batches API (`persona batch` then uses it, at
+    /// batch prices); without it a job runs live.
+    public var batchAPI: Bool
 
     public init(sendsStreamOptions: Bool = true, tokenLimitField: String = "max_tokens", acceptsSystemRole: Bool = true,
-                maxConcurrentRequests: Int? = nil, acceptsJSONSchema: Bool = true) {
+                maxConcurrentRequests: Int? = nil, acceptsJSONSchema: Bool = true, batchAPI: Bool = false) {
+        self.batchAPI = batchAPI
         self.sendsStreamOptions = sendsStreamOptions
         self.tokenLimitField = tokenLimitField
         self.acceptsSystemRole = acceptsSystemRole

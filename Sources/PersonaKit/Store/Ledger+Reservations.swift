@@ -79,10 +79,18 @@ extension Ledger {
     /// A reservation older than this is taken for abandoned even if its process lives on.
     public static let reservationLifetime: TimeInterval = 6 * 3600
 
+    /// How long a batch job's reservation may stand: a provider's batch window is a day, and a
+    /// job of several rounds runs several windows.
+    public static let batchReservationLifetime: TimeInterval = 30 * 24 * 3600
+
     /// Reserves `claim` if it fits under `caps`, first releasing reservations whose process is
     /// gone. Throws `BudgetRefusal` (after recording a `budget` row) or `LedgerError`.
-    public func reserve(_ claim: ReservationClaim, caps: BudgetCaps, now: Date = Date(), calendar: Calendar = .current) throws
-        -> Reservation
+    ///
+    /// With `batchJob`, the reservation belongs to that job rather than to this process, so that it
+    /// outlives it; `alongside` then writes the job's records in the same transaction, given the
+    /// reservation's id, so that a job exists exactly when its reservation does.
+    public func reserve(_ claim: ReservationClaim, caps: BudgetCaps, now: Date = Date(), calendar: Calendar = .current,
+                        batchJob: String? = nil, alongside: ((Database, Int64) throws -> Void)? = nil) throws -> Reservation
     {
         var refusal: BudgetRefusal?
         let reservation: Reservation? = try guarded {
@@ -108,10 +116,14 @@ extension Ledger {
                     try db.execute(sql: """
                         INSERT INTO reservations (created_ms, deadline_ms, owner_pid, owner_start, session, persona, provider, model,
                             input_tokens, max_output_tokens, amount_picos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [Self.milliseconds(now), Self.milliseconds(now.addingTimeInterval(Self.reservationLifetime)),
-                                         ProcessIdentity.current.pid, ProcessIdentity.current.start, claim.session, claim.persona,
-                                         claim.provider, claim.model, claim.inputTokens, claim.maxOutputTokens, claim.picos])
+                        """, arguments: [Self.milliseconds(now),
+                                         Self.milliseconds(now.addingTimeInterval(batchJob == nil ? Self.reservationLifetime
+                                                                                      : Self.batchReservationLifetime)),
+                                         batchJob == nil ? ProcessIdentity.current.pid : 0,
+                                         batchJob.map { Self.batchOwner($0) } ?? ProcessIdentity.current.start, claim.session,
+                                         claim.persona, claim.provider, claim.model, claim.inputTokens, claim.maxOutputTokens, claim.picos])
                     reserved = Reservation(id: db.lastInsertedRowID, picos: claim.picos)
+                    try alongside?(db, db.lastInsertedRowID)
                     return .commit
                 }
                 return reserved
@@ -167,9 +179,14 @@ extension Ledger {
         }
     }
 
+    /// The owner a batch job's reservation records in place of a process.
+    static func batchOwner(_ job: String) -> String { "batch:" + job }
+
+    /// A batch job's reservation is released by the job (as its results are settled, or when it
+    /// ends), never by reclaiming: the job outlives the process that submitted it.
     @discardableResult
     private func reclaim(_ db: Database, now: Date) throws -> Int {
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM reservations")
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM reservations WHERE owner_start NOT LIKE 'batch:%'")
         var count = 0
         for row in rows {
             let deadline: Int64 = row["deadline_ms"]

@@ -36,11 +36,18 @@ public struct LedgerEntry: Sendable, Equatable {
     public var status: Status
     public var httpStatus: Int?
     public var errorKind: String?
+    /// The batch job whose result this row is, priced at batch prices.
+    public var batchJob: String?
+    /// What the request would have cost live, for a batch row: the saving is the difference.
+    public var liveCostPicos: Int64?
 
     public init(id: Int64? = nil, timestamp: Date, session: String, persona: String, provider: String, model: String,
                 inputTokens: Int, cachedInputTokens: Int = 0, cacheWriteTokens: Int = 0, outputTokens: Int,
                 reasoningTokens: Int = 0, costPicos: Int64?, cacheSavedPicos: Int64 = 0, estimated: Bool, usageNote: String? = nil,
-                timeToFirstTokenMs: Int? = nil, durationMs: Int, status: Status, httpStatus: Int? = nil, errorKind: String? = nil) {
+                timeToFirstTokenMs: Int? = nil, durationMs: Int, status: Status, httpStatus: Int? = nil, errorKind: String? = nil,
+                batchJob: String? = nil, liveCostPicos: Int64? = nil) {
+        self.batchJob = batchJob
+        self.liveCostPicos = liveCostPicos
         self.id = id
         self.timestamp = timestamp
         self.session = session
@@ -135,14 +142,15 @@ public final class Ledger: Sendable {
     static let insertSQL = """
         INSERT INTO requests (timestamp_ms, session, persona, provider, model, input_tokens, cached_input_tokens,
             cache_write_tokens, output_tokens, reasoning_tokens, cost_picos, cache_saved_picos, estimated, usage_note, ttft_ms,
-            duration_ms, status, http_status, error_kind, reservation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            duration_ms, status, http_status, error_kind, reservation_id, batch_job, live_cost_picos)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     static func arguments(_ entry: LedgerEntry, reservation: Int64? = nil) -> StatementArguments {
         [milliseconds(entry.timestamp), entry.session, entry.persona, entry.provider, entry.model,
          entry.inputTokens, entry.cachedInputTokens, entry.cacheWriteTokens, entry.outputTokens, entry.reasoningTokens,
          entry.costPicos, entry.cacheSavedPicos, entry.estimated, entry.usageNote, entry.timeToFirstTokenMs, entry.durationMs,
-         entry.status.rawValue, entry.httpStatus, entry.errorKind, reservation]
+         entry.status.rawValue, entry.httpStatus, entry.errorKind, reservation, entry.batchJob, entry.liveCostPicos]
     }
 
     static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
@@ -335,6 +343,35 @@ public final class Ledger: Sendable {
                     reasoningTokens: row["reasoning_tokens"], costPicos: row["cost_picos"], cacheSavedPicos: row["cache_saved_picos"],
                     estimated: row["estimated"], usageNote: row["usage_note"], timeToFirstTokenMs: row["ttft_ms"],
                     durationMs: row["duration_ms"], status: LedgerEntry.Status(rawValue: row["status"]) ?? .failed,
-                    httpStatus: row["http_status"], errorKind: row["error_kind"])
+                    httpStatus: row["http_status"], errorKind: row["error_kind"], batchJob: row["batch_job"],
+                    liveCostPicos: row["live_cost_picos"])
+    }
+
+    /// Spend at batch prices in `period`, and what the same results would have cost live.
+    public struct BatchTotals: Sendable, Equatable {
+        public var picos: Int64 = 0
+        public var livePicos: Int64 = 0
+        public var requests = 0
+
+        public init(picos: Int64 = 0, livePicos: Int64 = 0, requests: Int = 0) {
+            self.picos = picos
+            self.livePicos = livePicos
+            self.requests = requests
+        }
+
+        /// What batch prices saved against live ones.
+        public var savedPicos: Int64 { max(0, livePicos - picos) }
+    }
+
+    public func batchTotals(in period: Period = Period()) throws -> BatchTotals {
+        let (condition, arguments) = period.sql
+        return try guarded {
+            try pool.read { db in
+                try Row.fetchOne(db, sql: """
+                    SELECT COALESCE(SUM(cost_picos), 0), COALESCE(SUM(COALESCE(live_cost_picos, cost_picos)), 0), COUNT(*)
+                    FROM requests WHERE batch_job IS NOT NULL AND \(condition)
+                    """, arguments: arguments)
+            }.map { BatchTotals(picos: $0[0], livePicos: $0[1], requests: $0[2]) } ?? BatchTotals()
+        }
     }
 }

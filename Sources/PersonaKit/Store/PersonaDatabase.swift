@@ -151,7 +151,94 @@ public final class PersonaDatabase: Sendable {
             // The tools a turn called, with their results, as a JSON array.
             try db.execute(sql: "ALTER TABLE messages ADD COLUMN tools TEXT")
         }
+        migrator.registerMigration("batch-v9") { db in
+            try migrateToBatches(db)
+        }
         return migrator
+    }
+
+    /// Batch jobs (DESIGN.md §13): a job, its parts (one provider batch each, or a live run) and
+    /// its requests. A ledger row of a batch result names its job and what it would have cost live.
+    private static func migrateToBatches(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE batch_jobs (
+                id TEXT PRIMARY KEY,
+                name TEXT,
+                created_ms INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                rounds INTEGER NOT NULL,
+                max_tokens INTEGER,
+                concurrency INTEGER NOT NULL,
+                budget_picos INTEGER,
+                estimate_picos INTEGER,
+                live_estimate_picos INTEGER,
+                reservation_id INTEGER,
+                personas TEXT NOT NULL,
+                model TEXT
+            );
+            CREATE TABLE batch_parts (
+                id TEXT PRIMARY KEY,
+                job TEXT NOT NULL REFERENCES batch_jobs(id) ON DELETE CASCADE,
+                round INTEGER NOT NULL,
+                provider TEXT NOT NULL,
+                model TEXT NOT NULL,
+                api TEXT NOT NULL,
+                state TEXT NOT NULL,
+                file_id TEXT,
+                batch_id TEXT,
+                output_file_id TEXT,
+                error_file_id TEXT,
+                results_url TEXT,
+                provider_state TEXT,
+                provider_done INTEGER NOT NULL DEFAULT 0,
+                provider_failed INTEGER NOT NULL DEFAULT 0,
+                created_ms INTEGER NOT NULL,
+                step_ms INTEGER,
+                polled_ms INTEGER,
+                next_poll_ms INTEGER,
+                error TEXT,
+                claim TEXT,
+                claim_until_ms INTEGER
+            );
+            CREATE INDEX batch_parts_job ON batch_parts(job);
+            CREATE TABLE batch_requests (
+                job TEXT NOT NULL REFERENCES batch_jobs(id) ON DELETE CASCADE,
+                custom_id TEXT NOT NULL,
+                part TEXT,
+                prompt_id TEXT NOT NULL,
+                prompt_index INTEGER NOT NULL,
+                prompt TEXT NOT NULL,
+                persona TEXT NOT NULL,
+                persona_name TEXT NOT NULL,
+                persona_index INTEGER NOT NULL,
+                round INTEGER NOT NULL,
+                provider TEXT NOT NULL,
+                model TEXT NOT NULL,
+                session TEXT NOT NULL,
+                state TEXT NOT NULL,
+                body TEXT,
+                estimate_picos INTEGER,
+                prompt_bound INTEGER NOT NULL,
+                output_bound INTEGER,
+                input_estimate INTEGER NOT NULL,
+                text TEXT,
+                error TEXT,
+                ledger_id INTEGER,
+                input_tokens INTEGER,
+                cached_input_tokens INTEGER,
+                cache_write_tokens INTEGER,
+                output_tokens INTEGER,
+                reasoning_tokens INTEGER,
+                cost_picos INTEGER,
+                estimated INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (job, custom_id)
+            );
+            CREATE INDEX batch_requests_part ON batch_requests(part, state);
+            ALTER TABLE requests ADD COLUMN batch_job TEXT;
+            ALTER TABLE requests ADD COLUMN live_cost_picos INTEGER;
+            CREATE INDEX requests_batch ON requests(timestamp_ms, cost_picos, live_cost_picos) WHERE batch_job IS NOT NULL;
+            """)
     }
 
     /// Costs move from rounded micro-dollars to exact picodollars. Rows whose counts or cost

@@ -58,14 +58,16 @@ public final class SessionStore: Sendable {
     /// Stores a session, or its new setup when it is stored already (its topic, time and name
     /// stay); a key pasted into the topic is stored hidden, as in its messages.
     public func create(_ info: SessionInfo) throws {
-        try pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO sessions (id, created_ms, mode, topic, roster, rounds, judge, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET mode = excluded.mode, roster = excluded.roster, rounds = excluded.rounds,
-                    judge = excluded.judge
-                """, arguments: [info.id, Self.milliseconds(info.created), info.mode.rawValue, Secrets.redact(info.topic),
-                                 Self.rosterJSON(info.roster), info.rounds, info.judge, info.name])
-        }
+        try pool.write { db in try Self.create(info, in: db) }
+    }
+
+    static func create(_ info: SessionInfo, in db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO sessions (id, created_ms, mode, topic, roster, rounds, judge, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET mode = excluded.mode, roster = excluded.roster, rounds = excluded.rounds,
+                judge = excluded.judge
+            """, arguments: [info.id, milliseconds(info.created), info.mode.rawValue, Secrets.redact(info.topic),
+                             rosterJSON(info.roster), info.rounds, info.judge, info.name])
     }
 
     /// Records a stored session's setup as it stands now; a session never stored stays so.
@@ -84,19 +86,22 @@ public final class SessionStore: Sendable {
 
     /// Stores a message; a key a provider echoed into its text or error is stored hidden.
     public func append(_ message: TranscriptMessage, to session: String, at date: Date = Date()) throws {
-        try pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO messages (session, round, speaker, name, role, provider, model, text, status, error, input_tokens,
-                    output_tokens, cost_picos, estimated, dropped_turns, structured, tools, created_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [session, message.round, message.speaker, message.name, message.role.rawValue, message.provider,
-                                 message.model, Secrets.redact(message.text), message.status.rawValue,
-                                 message.error.map(Secrets.redact), message.inputTokens,
-                                 message.outputTokens, message.costPicos, message.estimated, message.droppedTurns,
-                                 message.structured.map { Secrets.redact($0.serialized) },
-                                 message.tools.isEmpty ? nil : Secrets.redact(JSON.array(message.tools.map { .object($0.record) }).serialized),
-                                 Self.milliseconds(date)])
-        }
+        try pool.write { db in try Self.append(message, to: session, at: date, in: db) }
+    }
+
+    /// Stores a message inside a transaction that writes more, such as a batch result's ledger row.
+    static func append(_ message: TranscriptMessage, to session: String, at date: Date, in db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO messages (session, round, speaker, name, role, provider, model, text, status, error, input_tokens,
+                output_tokens, cost_picos, estimated, dropped_turns, structured, tools, created_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [session, message.round, message.speaker, message.name, message.role.rawValue, message.provider,
+                             message.model, Secrets.redact(message.text), message.status.rawValue,
+                             message.error.map(Secrets.redact), message.inputTokens,
+                             message.outputTokens, message.costPicos, message.estimated, message.droppedTurns,
+                             message.structured.map { Secrets.redact($0.serialized) },
+                             message.tools.isEmpty ? nil : Secrets.redact(JSON.array(message.tools.map { .object($0.record) }).serialized),
+                             milliseconds(date)])
     }
 
     /// Sessions, newest first, with their turn count.

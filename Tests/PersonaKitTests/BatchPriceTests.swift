@@ -1,0 +1,118 @@
+import Foundation
+import XCTest
+
+@testable import PersonaKit
+
+/// Batch prices in the catalog, and batch result files read by `custom_id` whatever their order.
+final class BatchPriceTests: XCTestCase {
+    func usd(_ text: String) -> Int64 { TokenPrices.picosPerToken(usdPerMillion: Decimal(string: text)!)! }
+
+    func testBatchPricesDefaultToHalfForTheThreeBatchProvidersOnly() throws {
+        let live = TokenPrices(input: usd("2.5"), cachedInput: usd("0.25"), cacheWrite: usd("3.125"), output: 10_000_001)
+        let openai = ModelPrice(key: ModelRef(provider: "openai", model: "m"), prices: live).batchPrices()
+        XCTAssertEqual(openai?.prices.input, usd("1.25"))
+        XCTAssertEqual(openai?.prices.output, 5_000_001, "an odd picodollar price is halved rounding up")
+        XCTAssertEqual(openai?.prices.cachedInput, usd("0.25"), "cache reads keep their live price")
+        XCTAssertEqual(openai?.prices.cacheWrite, usd("3.125"))
+        XCTAssertNil(ModelPrice(key: ModelRef(provider: "groq", model: "m"), prices: live).batchPrices(),
+                     "no discount is assumed where the catalog gives none")
+        let explicit = ModelPrice(key: ModelRef(provider: "groq", model: "m"), prices: live,
+                                  batch: ModelPrice.BatchPrices(input: usd("1"), output: usd("4")))
+        XCTAssertEqual(explicit.batchPrices()?.prices.input, usd("1"))
+        XCTAssertEqual(explicit.batchPrices()?.prices.output, usd("4"))
+    }
+
+    func testCatalogYAMLConfigAndLiteLLMCarryBatchPrices() throws {
+        let catalog = try PriceCatalog.parseYAML("""
+            openai:
+              m: { input: 2, output: 8, batch_input: 0.9, batch_output: 3.9 }
+            """, source: "test")
+        XCTAssertEqual(catalog.price(for: ModelRef(provider: "openai", model: "m"))?.batchPrices()?.prices.input, usd("0.9"))
+        XCTAssertThrowsError(try PriceCatalog.parseYAML("openai:\n  m: { input: 2, output: 8, batch_input: 1 }\n", source: "test"))
+
+        var imported = PriceCatalog()
+        try imported.importLiteLLM(Array(#"""
+            {"gpt-x": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2e-06, "output_cost_per_token": 8e-06,
+                       "input_cost_per_token_batches": 1e-06, "output_cost_per_token_batches": 4e-06}}
+            """#.utf8), source: .file("prices.json"))
+        let batch = imported.price(for: ModelRef(provider: "openai", model: "gpt-x"))?.batchPrices()
+        XCTAssertEqual(batch?.prices.input, usd("1"))
+        XCTAssertEqual(batch?.prices.output, usd("4"))
+
+        let (config, issues) = Config.parse("""
+            prices:
+              "openai:gpt-x": { batch_input: 0.5, batch_output: 2 }
+            """, file: "config.yaml", baseDirectory: "/tmp")
+        XCTAssertEqual(issues, [])
+        imported.apply(config.prices)
+        XCTAssertEqual(imported.price(for: ModelRef(provider: "openai", model: "gpt-x"))?.batchPrices()?.prices.output, usd("2"))
+    }
+
+    func testResultFilesAreReadByCustomIDAndBadLinesAreSkipped() {
+        let openAI = Array("""
+            {"custom_id":"r1-2-1","response":{"status_code":200,"body":{"choices":[{"message":{"content":"two"}}],"usage":{"prompt_tokens":10,"completion_tokens":3}}},"error":null}
+            not json
+            {"response":{"status_code":200,"body":{}}}
+            {"custom_id":"r1-1-1","response":{"status_code":200,"body":{"choices":[{"message":{"content":"one"}}],"usage":{"prompt_tokens":9,"completion_tokens":2}}},"error":null}
+            {"custom_id":"r1-3-1","response":null,"error":{"code":"batch_expired","message":"expired"}}
+            {"custom_id":"r1-4-1","response":{"status_code":500,"body":{"error":{"message":"boom"}}},"error":null}
+            {"custom_id":"r1-5-1"}
+
+            """.utf8)
+        let reading = BatchResults.read(.openai, files: [openAI])
+        XCTAssertEqual(reading.results.map(\.customID), ["r1-2-1", "r1-1-1", "r1-3-1", "r1-4-1"])
+        XCTAssertEqual(reading.results[1].outcome, .succeeded(text: "one", reasoning: "", usage: Usage(inputTokens: 9, outputTokens: 2)))
+        XCTAssertEqual(reading.results[2].outcome, .expired)
+        XCTAssertEqual(reading.results[3].outcome, .errored("HTTP 500: boom"))
+        XCTAssertEqual(reading.problems.count, 3)
+        XCTAssertTrue(reading.problems[0].hasPrefix("result line 2: malformed JSON"), reading.problems[0])
+
+        let anthropic = Array("""
+            {"custom_id":"a","result":{"type":"succeeded","message":{"content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":5,"cache_read_input_tokens":2,"output_tokens":1}}}}
+            {"custom_id":"b","result":{"type":"errored","error":{"type":"error","error":{"type":"invalid_request_error","message":"bad"}}}}
+            {"custom_id":"c","result":{"type":"canceled"}}
+
+            """.utf8)
+        let read = BatchResults.read(.anthropic, files: [anthropic])
+        XCTAssertEqual(read.results.map(\.outcome), [
+            .succeeded(text: "hi", reasoning: "", usage: Usage(inputTokens: 5, cachedInputTokens: 2, outputTokens: 1)), .errored("bad"), .canceled,
+        ])
+
+        let gemini = Array(#"""
+            {"name":"batches/1","done":true,"metadata":{"state":"BATCH_STATE_SUCCEEDED"},"response":{"inlinedResponses":{"inlinedResponses":[
+              {"metadata":{"key":"k2"},"response":{"candidates":[{"content":{"parts":[{"text":"hm","thought":true},{"text":"two"}]}}],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":2,"thoughtsTokenCount":3}}},
+              {"response":{}},
+              {"metadata":{"key":"k1"},"error":{"code":400,"message":"nope"}}]}}}
+            """#.utf8)
+        let inline = BatchResults.read(.gemini, files: [gemini])
+        XCTAssertEqual(inline.results.map(\.customID), ["k2", "k1"])
+        XCTAssertEqual(inline.results[0].outcome, .succeeded(text: "two", reasoning: "hm", usage: Usage(inputTokens: 4, outputTokens: 5, reasoningTokens: 3)))
+        XCTAssertEqual(inline.problems.count, 1)
+    }
+
+    func testGeminiStatesAndCountsAsStrings() {
+        let status = BatchClient.geminiStatus(try! JSON.parse(#"""
+            {"name":"batches/1","metadata":{"state":"JOB_STATE_SUCCEEDED","batchStats":{"requestCount":"3","successfulRequestCount":"2","failedRequestCount":"1"}}}
+            """#))
+        XCTAssertEqual(status.phase, .ended)
+        XCTAssertEqual(status.done, 2)
+        XCTAssertEqual(status.failed, 1)
+        XCTAssertEqual(BatchClient.geminiStatus(try! JSON.parse(#"{"metadata":{"state":"BATCH_STATE_EXPIRED"}}"#)).phase, .expired)
+    }
+
+    /// Hostile usage in a result file is treated as in a stream: not believed, priced from estimates, marked.
+    func testHostileUsageInAResultIsNotBelieved() {
+        let request = BatchRequestRecord(job: "j", customID: "c", promptID: "1", promptIndex: 0, prompt: "Hi", persona: "p", personaName: "P",
+                                         personaIndex: 0, round: 1, provider: "openai", model: "m", session: "s",
+                                         bounds: UsageCheck.Bounds(prompt: 1000, output: 164, estimatedInput: 7))
+        let price = ModelPrice(key: ModelRef(provider: "openai", model: "m"), prices: TokenPrices(input: 2_000_000, output: 8_000_000))
+        let raw = RawBatchResult(customID: "c", outcome: .succeeded(text: "hello there", reasoning: "",
+                                                                     usage: Usage(inputTokens: -5, outputTokens: 9_000_000_000)))
+        let result = BatchRunner.priced(raw, request: request, batchPrice: price.batchPrices(), livePrice: price, type: .openai)
+        XCTAssertTrue(result.estimated)
+        XCTAssertEqual(result.usage.inputTokens, 7)
+        XCTAssertEqual(result.usage.outputTokens, 3)
+        XCTAssertEqual(result.costPicos, 7 * 1_000_000 + 3 * 4_000_000)
+        XCTAssertTrue(result.usageNote?.contains("usage not believed") == true)
+    }
+}
