@@ -147,6 +147,12 @@ public final class MockServer: Sendable {
             }
             return
         }
+        if request.method == "GET", request.path == "/mock/stats" {
+            // For a benchmark in another process: how many streams were ever open at once.
+            writer.respond(status: 200, contentType: "application/json",
+                           body: #"{"peak_streams":\#(peakConcurrentStreams),"requests":\#(requests.count)}"#)
+            return
+        }
         if request.method == "GET" {
             respondToListing(request, behavior: behavior, writer: writer)
             return

@@ -6,6 +6,7 @@ import Foundation
 ///   persona-bench render                                 the chat screen's frame work alone, headless
 ///   persona-bench decode                                 each provider's stream decoding alone, per event
 ///   persona-bench ledger                                 ledger write rate and `persona costs summary` time
+///   persona-bench batch [live|import]                    `persona batch`: live fallback at concurrency 1,000, and a 100k-line import
 var arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first.map { $0.hasPrefix("--") ? "stream" : arguments.removeFirst() } ?? "stream"
 switch mode {
@@ -14,7 +15,9 @@ case "ui": try await uiBenchmark()
 case "render": renderBenchmark()
 case "decode": decodeBenchmark()
 case "ledger": try ledgerBenchmark()
+case "batch": try await batchBenchmark(arguments)
+case "batch-import": try batchImportChild(arguments)
 default:
-    FileHandle.standardError.write(Data("persona-bench: unknown benchmark '\(mode)'; use stream, ui, render, decode or ledger\n".utf8))
+    FileHandle.standardError.write(Data("persona-bench: unknown benchmark '\(mode)'; use stream, ui, render, decode, ledger or batch\n".utf8))
     exit(2)
 }

@@ -137,7 +137,7 @@ public struct BatchPlanner: Sendable {
         for index in requests.indices where requests[index].part == nil {
             let request = requests[index]
             let key = "\(request.provider)\u{0}\(request.model)"
-            let api = request.body == nil ? BatchAPI.live : apis[request.provider] ?? .live
+            let api = apis[request.provider] ?? .live
             let size = BatchClient.lineSize(BatchInputLine(customID: request.customID, body: request.body ?? ""))
             if let current = open[key], current.count < api.limits.requests, current.bytes + size <= api.limits.bytes {
                 open[key] = (current.index, current.count + 1, current.bytes + size)

@@ -114,7 +114,7 @@ public struct BatchRunner: Sendable {
         // Read again under the claim: another process may have moved it.
         guard var part = try store.part(original.id), !part.state.isFinished, part.state != .submitted else { return }
         let client = try client(for: part)
-        let requests = try store.requests(part: part.id).filter { $0.state == .pending }
+        let requests = try store.requests(part: part.id, bodies: true).filter { $0.state == .pending }
         let lines = requests.map { BatchInputLine(customID: $0.customID, body: $0.body ?? "{}") }
         if part.api == .openai, part.state == .planned || part.state == .uploading {
             var fileID: String?
@@ -178,8 +178,8 @@ public struct BatchRunner: Sendable {
             let problem = status.problem ?? "the provider failed the batch"
             notice("\(part.id): \(part.provider) failed the batch: \(problem)\n")
             let pending = try store.requests(part: part.id).filter { !$0.state.isFinal }
-            try store.settle(pending.map { BatchResult(customID: $0.customID, state: .errored, error: problem) }, part: part, job: job,
-                             batchPriced: true)
+            try store.settle(pending.map { ($0, BatchResult(customID: $0.customID, state: .errored, error: problem)) }, part: part,
+                             job: job, batchPriced: true)
         } else if status.isFinal {
             try await importResults(part, job: job)
         }
@@ -199,8 +199,8 @@ public struct BatchRunner: Sendable {
         let missing = try store.requests(part: part.id).filter { !$0.state.isFinal }
         let state: BatchRequestRecord.State = part.providerState == "expired" || part.providerState?.hasSuffix("_EXPIRED") == true ? .expired
             : part.providerState == "cancelled" || part.providerState?.hasSuffix("_CANCELLED") == true ? .canceled : .errored
-        try store.settle(missing.map { BatchResult(customID: $0.customID, state: state,
-                                                   error: state == .errored ? "the provider returned no result for it" : state.rawValue) },
+        try store.settle(missing.map { ($0, BatchResult(customID: $0.customID, state: state,
+                                                        error: state == .errored ? "the provider returned no result for it" : state.rawValue)) },
                          part: part, job: job, batchPriced: true)
         part.state = .done
         try store.save(part, expecting: .ended)
@@ -216,7 +216,14 @@ public struct BatchRunner: Sendable {
         let livePrice = catalog.price(for: ModelRef(provider: part.provider, model: part.model))
         let batchPrice = livePrice.map { $0.batchPrices() ?? $0 }
         var seen: Set<String> = []
-        var results: [BatchResult] = []
+        var settled = 0
+        var slice: [(request: BatchRequestRecord, result: BatchResult)] = []
+        // Settled in slices, each one transaction: a crash keeps what was settled, no slice waits
+        // long for the lock, and only a slice of priced results is held at once.
+        func flush() throws {
+            settled += try store.settle(slice, part: part, job: job, batchPriced: true)
+            slice.removeAll(keepingCapacity: true)
+        }
         for raw in reading.results {
             guard let request = requests[raw.customID] else {
                 problems.append("a result for \(raw.customID), which this batch did not send")
@@ -226,14 +233,11 @@ public struct BatchRunner: Sendable {
                 problems.append("a second result for \(raw.customID)")
                 continue
             }
-            results.append(Self.priced(raw, request: request, batchPrice: batchPrice, livePrice: livePrice, type: type ?? .openai))
+            slice.append((request, Self.priced(raw, request: request, batchPrice: batchPrice, livePrice: livePrice, type: type ?? .openai)))
+            if slice.count == 2000 { try flush() }
         }
+        try flush()
         for problem in problems { notice("\(part.id): \(problem); skipped\n") }
-        var settled = 0
-        // Settled in slices, each one transaction: a crash keeps what was settled, and no slice waits long for the lock.
-        for start in stride(from: 0, to: results.count, by: 2000) {
-            settled += try store.settle(Array(results[start..<min(results.count, start + 2000)]), part: part, job: job, batchPriced: true)
-        }
         return (settled, problems.count)
     }
 
@@ -294,8 +298,7 @@ public struct BatchRunner: Sendable {
 
     private func runLive(_ request: BatchRequestRecord, part: BatchPart, job: BatchJob) async throws {
         let turn = try liveTurn(request, job: job)
-        guard try store.markRunning(job: job.id, customID: request.customID) else { return }
-        try store.shrinkReservation(of: job, by: request.estimatePicos ?? 0)
+        guard try store.markRunning(request, of: job) else { return }
         let outcome = Shared<BatchResult?>(nil)
         await engine.run(turn) { event in
             switch event.kind {
@@ -311,7 +314,7 @@ public struct BatchRunner: Sendable {
             }
         }
         let result = outcome.value ?? BatchResult(customID: request.customID, state: .errored, error: "the turn ended without a result")
-        try store.settle([result], part: part, job: job, batchPriced: false, ledgerRow: false)
+        try store.settle([(request, result)], part: part, job: job, batchPriced: false, ledgerRow: false)
     }
 
     /// The turn a request of the job makes, planned as `ask` (round 1) or `debate` (later
@@ -437,7 +440,7 @@ public struct BatchRunner: Sendable {
                 // Nothing of these was sent, or each request is marked before it is: what is
                 // still pending is canceled here, and a live runner skips it.
                 let pending = try store.requests(part: part.id).filter { $0.state == .pending }
-                try store.settle(pending.map { BatchResult(customID: $0.customID, state: .canceled, error: "canceled before it was sent") },
+                try store.settle(pending.map { ($0, BatchResult(customID: $0.customID, state: .canceled, error: "canceled before it was sent")) },
                                  part: part, job: job, batchPriced: false, ledgerRow: false)
                 if part.state == .planned {
                     var finished = part

@@ -226,7 +226,9 @@ public struct PriceCatalog: Sendable {
         let provider = model.provider.lowercased()
         var name = model.model
         if name.hasPrefix("models/") { name.removeFirst("models/".count) }
-        for candidate in [name] + Self.familyNames(of: name) {
+        if let price = entries[ModelRef(provider: provider, model: name)] { return price }
+        // Family names take regular expressions: only a model not priced by its own name needs them.
+        for candidate in Self.familyNames(of: name) {
             if let price = entries[ModelRef(provider: provider, model: candidate)] { return price }
         }
         return entries[ModelRef(provider: provider, model: "*")]

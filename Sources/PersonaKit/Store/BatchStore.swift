@@ -151,17 +151,18 @@ public final class BatchStore: Sendable {
     public func requests(job: String) throws -> [BatchRequestRecord] {
         try guarded {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM batch_requests WHERE job = ? ORDER BY prompt_index, round, persona_index",
-                                 arguments: [job]).map(Self.request)
+                try Array(Row.fetchCursor(db, sql: "SELECT \(Self.requestColumns(bodies: false)) FROM batch_requests WHERE job = ? "
+                                              + "ORDER BY prompt_index, round, persona_index", arguments: [job]).map(Self.request))
             }
         }
     }
 
-    public func requests(part: String) throws -> [BatchRequestRecord] {
+    /// A part's requests; `bodies` only where they are sent, since a large job's bodies fill memory.
+    public func requests(part: String, bodies: Bool = false) throws -> [BatchRequestRecord] {
         try guarded {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM batch_requests WHERE part = ? ORDER BY prompt_index, round, persona_index",
-                                 arguments: [part]).map(Self.request)
+                try Array(Row.fetchCursor(db, sql: "SELECT \(Self.requestColumns(bodies: bodies)) FROM batch_requests WHERE part = ? "
+                                              + "ORDER BY prompt_index, round, persona_index", arguments: [part]).map(Self.request))
             }
         }
     }
@@ -232,14 +233,20 @@ public final class BatchStore: Sendable {
         try guarded { try pool.write { db in try db.execute(sql: "UPDATE batch_parts SET claim = NULL, claim_until_ms = NULL WHERE id = ?", arguments: [part]) } }
     }
 
-    /// Marks a request of a live part as running, recorded before it is sent; false when it is
-    /// no longer pending (cancelled, or taken by another process).
-    public func markRunning(job: String, customID: String) throws -> Bool {
+    /// Marks a request of a live part as running, recorded before it is sent, and takes its
+    /// estimate off the job's reservation (the request reserves for itself as it is sent); false
+    /// when it is no longer pending (cancelled, or taken by another process).
+    public func markRunning(_ request: BatchRequestRecord, of job: BatchJob) throws -> Bool {
         try guarded {
             try pool.write { db in
                 try db.execute(sql: "UPDATE batch_requests SET state = 'running' WHERE job = ? AND custom_id = ? AND state = 'pending'",
-                               arguments: [job, customID])
-                return db.changesCount == 1
+                               arguments: [job.id, request.customID])
+                guard db.changesCount == 1 else { return false }
+                if let reservation = job.reservationID, let estimate = request.estimatePicos, estimate > 0 {
+                    try db.execute(sql: "UPDATE reservations SET amount_picos = MAX(0, amount_picos - ?) WHERE id = ?",
+                                   arguments: [estimate, reservation])
+                }
+                return true
             }
         }
     }
@@ -270,57 +277,58 @@ public final class BatchStore: Sendable {
     /// Settles results of `part`, each exactly once: the request's state, its ledger row (dated
     /// by the job's submit day, marked `batch` when `batchPriced`), its message in the prompt's
     /// session, and the reservation shrunk by its estimate, all in one transaction. A result
-    /// whose request was already settled, or is not in this part, is skipped. Returns how many
-    /// were settled. `ledgerRow: false` is for live results, whose row the engine wrote.
+    /// whose request was settled already (by another process), or is not in this part, is
+    /// skipped. Returns how many were settled. `ledgerRow: false` is for live results, whose
+    /// row the engine wrote.
     @discardableResult
-    public func settle(_ results: [BatchResult], part: BatchPart, job: BatchJob, batchPriced: Bool, ledgerRow: Bool = true) throws -> Int {
+    public func settle(_ results: [(request: BatchRequestRecord, result: BatchResult)], part: BatchPart, job: BatchJob,
+                       batchPriced: Bool, ledgerRow: Bool = true) throws -> Int {
         guard !results.isEmpty else { return 0 }
         return try guarded {
             try pool.write { db in
                 var settled = 0
-                let find = try db.makeStatement(sql: """
-                    SELECT * FROM batch_requests WHERE job = ? AND custom_id = ? AND part = ? AND state IN ('pending', 'running')
-                    """)
+                var released: Int64 = 0
+                // The state guard makes the claim: only one transaction moves a request out of pending.
                 let update = try db.makeStatement(sql: """
-                    UPDATE batch_requests SET state = ?, text = ?, error = ?, ledger_id = ?, input_tokens = ?, cached_input_tokens = ?,
+                    UPDATE batch_requests SET state = ?, text = ?, error = ?, input_tokens = ?, cached_input_tokens = ?,
                         cache_write_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cost_picos = ?, estimated = ?
-                    WHERE job = ? AND custom_id = ?
+                    WHERE job = ? AND custom_id = ? AND part = ? AND state IN ('pending', 'running')
                     """)
-                let shrink = try db.makeStatement(sql: "UPDATE reservations SET amount_picos = MAX(0, amount_picos - ?) WHERE id = ?")
+                let link = try db.makeStatement(sql: "UPDATE batch_requests SET ledger_id = ? WHERE job = ? AND custom_id = ?")
                 let insert = try db.makeStatement(sql: Ledger.insertSQL)
-                for result in results {
-                    guard let row = try Row.fetchOne(find, arguments: [job.id, result.customID, part.id]) else { continue }
-                    let request = Self.request(row)
-                    var ledgerID: Int64?
+                for (request, result) in results {
+                    let usage = result.usage
+                    try update.execute(arguments: [result.state.rawValue, Secrets.redact(result.text), result.error.map(Secrets.redact),
+                                                   usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.outputTokens,
+                                                   usage.reasoningTokens, result.costPicos, result.estimated, job.id, request.customID,
+                                                   part.id])
+                    guard db.changesCount == 1 else { continue }
                     if ledgerRow {
                         let entry = LedgerEntry(
                             timestamp: job.created, session: request.session, persona: request.persona, provider: request.provider,
-                            model: request.model, inputTokens: result.usage.inputTokens ?? 0,
-                            cachedInputTokens: result.usage.cachedInputTokens ?? 0, cacheWriteTokens: result.usage.cacheWriteTokens ?? 0,
-                            outputTokens: result.usage.outputTokens ?? 0, reasoningTokens: result.usage.reasoningTokens ?? 0,
-                            costPicos: result.costPicos, estimated: result.estimated, usageNote: result.usageNote, durationMs: 0,
+                            model: request.model, inputTokens: usage.inputTokens ?? 0, cachedInputTokens: usage.cachedInputTokens ?? 0,
+                            cacheWriteTokens: usage.cacheWriteTokens ?? 0, outputTokens: usage.outputTokens ?? 0,
+                            reasoningTokens: usage.reasoningTokens ?? 0, costPicos: result.costPicos, estimated: result.estimated,
+                            usageNote: result.usageNote, durationMs: 0,
                             status: result.state == .succeeded ? .ok : result.state == .canceled ? .cancelled : .failed,
                             errorKind: result.state == .succeeded ? nil : result.state.rawValue,
                             batchJob: batchPriced ? job.id : nil, liveCostPicos: batchPriced ? result.liveCostPicos : nil)
                         try insert.execute(arguments: Ledger.arguments(entry))
-                        ledgerID = db.lastInsertedRowID
+                        try link.execute(arguments: [db.lastInsertedRowID, job.id, request.customID])
                     }
-                    let usage = result.usage
-                    try update.execute(arguments: [result.state.rawValue, Secrets.redact(result.text), result.error.map(Secrets.redact),
-                                                   ledgerID, usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens,
-                                                   usage.outputTokens, usage.reasoningTokens, result.costPicos, result.estimated,
-                                                   job.id, result.customID])
-                    if let reservation = job.reservationID, let estimate = request.estimatePicos {
-                        try shrink.execute(arguments: [estimate, reservation])
-                    }
+                    released = Money.sum(released, request.estimatePicos ?? 0) ?? released
                     let message = TranscriptMessage(
                         round: request.round, speaker: request.persona, name: request.personaName, role: .persona, text: result.text,
                         status: result.state == .succeeded ? .complete : .failed,
                         error: result.state == .succeeded ? nil : result.error ?? result.state.rawValue, provider: request.provider,
-                        model: request.model, inputTokens: result.usage.inputTokens ?? 0, outputTokens: result.usage.outputTokens ?? 0,
+                        model: request.model, inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0,
                         costPicos: result.costPicos, estimated: result.estimated)
                     try SessionStore.append(message, to: request.session, at: job.created, in: db)
                     settled += 1
+                }
+                if let reservation = job.reservationID, released > 0 {
+                    try db.execute(sql: "UPDATE reservations SET amount_picos = MAX(0, amount_picos - ?) WHERE id = ?",
+                                   arguments: [released, reservation])
                 }
                 return settled
             }
@@ -354,16 +362,6 @@ public final class BatchStore: Sendable {
 
     public func markCancelling(_ job: String) throws {
         try guarded { try pool.write { db in try db.execute(sql: "UPDATE batch_jobs SET state = 'cancelling' WHERE id = ? AND state = 'running'", arguments: [job]) } }
-    }
-
-    /// Takes `picos` off the job's reservation: a live request reserves for itself when it runs.
-    public func shrinkReservation(of job: BatchJob, by picos: Int64) throws {
-        guard let reservation = job.reservationID, picos > 0 else { return }
-        try guarded {
-            try pool.write { db in
-                try db.execute(sql: "UPDATE reservations SET amount_picos = MAX(0, amount_picos - ?) WHERE id = ?", arguments: [picos, reservation])
-            }
-        }
     }
 
     /// A live request is back to pending after its process died while it ran: it is marked
@@ -409,21 +407,29 @@ public final class BatchStore: Sendable {
         return part
     }
 
+    /// The columns a request is read from, in the order `request(_:)` reads them by position:
+    /// by name, each read would compare names, which dominates reading a large job.
+    static func requestColumns(bodies: Bool) -> String {
+        """
+        job, custom_id, part, prompt_id, prompt_index, prompt, persona, persona_name, persona_index, round, provider, model, session,
+        state, \(bodies ? "body" : "NULL"), estimate_picos, prompt_bound, output_bound, input_estimate, text, error, ledger_id,
+        input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_picos, estimated
+        """
+    }
+
     static func request(_ row: Row) -> BatchRequestRecord {
         var request = BatchRequestRecord(
-            job: row["job"], customID: row["custom_id"], part: row["part"], promptID: row["prompt_id"], promptIndex: row["prompt_index"],
-            prompt: row["prompt"], persona: row["persona"], personaName: row["persona_name"], personaIndex: row["persona_index"],
-            round: row["round"], provider: row["provider"], model: row["model"], session: row["session"],
-            state: BatchRequestRecord.State(rawValue: row["state"]) ?? .pending, body: row["body"], estimatePicos: row["estimate_picos"],
-            bounds: UsageCheck.Bounds(prompt: row["prompt_bound"], output: row["output_bound"], estimatedInput: row["input_estimate"]))
-        request.text = row["text"]
-        request.error = row["error"]
-        request.ledgerID = row["ledger_id"]
-        request.usage = Usage(inputTokens: row["input_tokens"], cachedInputTokens: row["cached_input_tokens"],
-                              cacheWriteTokens: row["cache_write_tokens"], outputTokens: row["output_tokens"],
-                              reasoningTokens: row["reasoning_tokens"])
-        request.costPicos = row["cost_picos"]
-        request.estimated = row["estimated"]
+            job: row[0], customID: row[1], part: row[2], promptID: row[3], promptIndex: row[4], prompt: row[5], persona: row[6],
+            personaName: row[7], personaIndex: row[8], round: row[9], provider: row[10], model: row[11], session: row[12],
+            state: BatchRequestRecord.State(rawValue: row[13]) ?? .pending, body: row[14], estimatePicos: row[15],
+            bounds: UsageCheck.Bounds(prompt: row[16], output: row[17], estimatedInput: row[18]))
+        request.text = row[19]
+        request.error = row[20]
+        request.ledgerID = row[21]
+        request.usage = Usage(inputTokens: row[22], cachedInputTokens: row[23], cacheWriteTokens: row[24], outputTokens: row[25],
+                              reasoningTokens: row[26])
+        request.costPicos = row[27]
+        request.estimated = row[28]
         return request
     }
 }

@@ -91,11 +91,12 @@ public final class SessionStore: Sendable {
 
     /// Stores a message inside a transaction that writes more, such as a batch result's ledger row.
     static func append(_ message: TranscriptMessage, to session: String, at date: Date, in db: Database) throws {
-        try db.execute(sql: """
+        // Cached: a batch job settles thousands of messages in one transaction.
+        try db.cachedStatement(sql: """
             INSERT INTO messages (session, round, speaker, name, role, provider, model, text, status, error, input_tokens,
                 output_tokens, cost_picos, estimated, dropped_turns, structured, tools, created_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [session, message.round, message.speaker, message.name, message.role.rawValue, message.provider,
+            """).execute(arguments: [session, message.round, message.speaker, message.name, message.role.rawValue, message.provider,
                              message.model, Secrets.redact(message.text), message.status.rawValue,
                              message.error.map(Secrets.redact), message.inputTokens,
                              message.outputTokens, message.costPicos, message.estimated, message.droppedTurns,
