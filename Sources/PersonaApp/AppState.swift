@@ -232,6 +232,9 @@ public struct AppState: Equatable, Sendable {
     /// Whether a pane answers with the bundled demo model (the local server), which the header says.
     public var demoModel = false
     public var input = InputLine()
+
+    /// The last message sent to the personas (not a command), for `/batch` alone.
+    var lastPrompt: String? { input.history.last { !$0.hasPrefix("/") } }
     /// A one-line message in place of the key hints, until the next key.
     public var notice: String?
     public var width: Int
@@ -323,6 +326,9 @@ public enum AppEffect: Equatable, Sendable {
     /// Write the session to a file: `md` or `json`, at `path` or `./<name or id>.<format>`.
     case export(format: String, path: String?)
     case showTranscript
+    /// Send a prompt to the roster as a batch job (`/batch`).
+    case submitBatch(String)
+    case showJobs
 }
 
 /// Everything that changes the state.

@@ -11,7 +11,7 @@ public final class ChatSession {
     private var planner: TurnPlanner
     private(set) var personas: [String: Persona]
     let store: SessionStore?
-    private let sink: any AppEventSink
+    let sink: any AppEventSink
     /// `--budget`, which `/reload` keeps over the config's session cap.
     private let budgetOverride: Decimal?
     /// `--max-tokens`, over each persona's own.
@@ -102,6 +102,10 @@ public final class ChatSession {
             return [export(format: format, to: path, session: state.session)]
         case .showTranscript:
             return [.transcriptLoaded(transcriptLines(width: OverlayView.textWidth(screenWidth: state.width)))]
+        case .showJobs:
+            return [jobsReport()]
+        case .submitBatch(let prompt):
+            return submitBatch(prompt, state: state)
         case .quit, .copy, .setMouseReports, .editPersona:
             // The run loop carries these out on the terminal.
             break
@@ -194,6 +198,15 @@ public final class ChatSession {
         return []
     }
 
+    /// The panes' personas on their models, as the screen stands (the judge left out).
+    func currentParticipants(_ state: AppState) throws -> [Participant] {
+        let models = Dictionary(state.panes.map { ($0.personaID, $0.model) }, uniquingKeysWith: { first, _ in first })
+        return try planner.participants(try state.panes.filter { $0.personaID != state.judgeID }.map { pane in
+            guard let persona = personas[pane.personaID] else { throw UsageError("persona \(pane.personaID) is not loaded") }
+            return persona
+        }, models: models)
+    }
+
     /// The conversation as the screen stands: its panes' personas on their models, mode, rounds
     /// and judge, through the planner every command shares.
     private func currentPlan(only personaID: String?, state: AppState) throws -> DebatePlan {
@@ -260,7 +273,7 @@ enum LedgerFigures {
 
 /// Hands a conversation's events to the sink as app events, from the turns' own tasks.
 private final class ConversationRelay: Sendable {
-    private let sink: any AppEventSink
+    let sink: any AppEventSink
     private let ledger: Ledger?
     private let session: String
 

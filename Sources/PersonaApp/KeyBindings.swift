@@ -73,6 +73,8 @@ enum Bindings {
         SlashCommandHelp(usage: "/edit NAME", help: "open a persona's file in $EDITOR, then reload it"),
         SlashCommandHelp(usage: "/export [md|json] [FILE]", help: "write this session to a file (./<name or id>.md)"),
         SlashCommandHelp(usage: "/transcript", help: "the whole conversation in time order, as F7"),
+        SlashCommandHelp(usage: "/batch [PROMPT]", help: "send a prompt (else your last one) to every pane as a batch job, at batch prices"),
+        SlashCommandHelp(usage: "/jobs", help: "the batch jobs, as `persona batch list` shows them"),
         SlashCommandHelp(usage: "/copy", help: "copy the focused pane's last answer, as Ctrl-Y"),
         SlashCommandHelp(usage: "/mouse off, /mouse on", help: "leave the mouse to the terminal, to select text"),
         SlashCommandHelp(usage: "/notices", help: "the latest notices, in full"),

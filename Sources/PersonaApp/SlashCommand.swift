@@ -129,6 +129,15 @@ enum SlashCommand {
             return [.export(format: format, path: rest.isEmpty ? nil : rest.joined(separator: " "))]
         case "/transcript":
             return [.showTranscript]
+        case "/jobs":
+            return [.showJobs]
+        case "/batch":
+            let given = arguments.joined(separator: " ")
+            guard let prompt = given.isEmpty ? state.lastPrompt : given else {
+                state.notice = "Usage: /batch PROMPT, or /batch alone after a message, to send it to every pane as a batch job"
+                return []
+            }
+            return [.submitBatch(prompt)]
         case "/notices":
             state.overlay = .report(["Notices, newest first", ""] + (state.noticeLog.isEmpty ? ["None yet."] : state.noticeLog.reversed()))
             state.overlayTop = 0

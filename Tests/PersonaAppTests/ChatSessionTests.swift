@@ -345,4 +345,41 @@ final class ChatSessionTests: XCTestCase {
         XCTAssertEqual(pane.entries.last?.text, "fragile-1")
         XCTAssertTrue(chat.frame().contains { $0.contains("claude-haiku-4-5") })
     }
+
+    /// `/batch` sends the prompt to every pane as a batch job at batch prices, the session follows
+    /// it and says when its answers are in, and `/jobs` lists it.
+    func testBatchSendsThePromptAsAJobAndJobsListsIt() async throws {
+        let workspace = workspace()
+        let planner = TurnPlanner(workspace: workspace)
+        let participants = try planner.participants(named: ["skeptic", "optimist"])
+        let ledger = try Ledger(path: workspace.paths.database)
+        let accounting = Accounting(catalog: try PriceCatalog.bundled(), ledger: ledger)
+        let sink = RecordingSink()
+        let chat = ChatSession(engine: ConversationEngine(accounting: accounting), planner: planner, personas: participants.map(\.persona),
+                               store: nil, sink: sink)
+        var state = ChatSetup.state(for: participants, session: "s1", accounting: accounting, workspace: workspace, width: 140, height: 30,
+                                    resumed: [])
+        state.notice = nil
+        let driver = Driver(state: state, session: chat, sink: sink)
+        driver.type("/batch")
+        XCTAssertTrue(driver.state.notice?.hasPrefix("Usage: /batch PROMPT") ?? false, "nothing to send yet")
+        driver.type("/batch Which is better, tea or coffee?")
+        let notice = try XCTUnwrap(driver.state.notice)
+        XCTAssertTrue(notice.hasPrefix("Batch job job-") && notice.contains("2 requests"), notice)
+        let job = String(notice.dropFirst("Batch job ".count).prefix(10))
+        // The session sends the batch in the background; the mock's clock moves once it has it.
+        var deadline = Date().addingTimeInterval(10)
+        while server.batches.batchCount == 0, Date() < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
+        server.batches.advance(by: 10)
+        deadline = Date().addingTimeInterval(20)
+        while !(driver.state.notice?.contains("is done") ?? false), Date() < deadline {
+            for event in sink.take() { driver.dispatch(event) }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        XCTAssertEqual(driver.state.notice?.hasPrefix("Batch job \(job) is done: 2 answers, 0 failed"), true, "\(String(describing: driver.state.notice))")
+        XCTAssertEqual(server.batches.submittedCustomIDs.sorted(), ["r1-1-1", "r1-1-2"])
+        driver.type("/jobs")
+        let frame = driver.frame()
+        XCTAssertTrue(frame.contains { $0.contains(job) && $0.contains("ended") }, frame.joined(separator: "\n"))
+    }
 }
