@@ -116,3 +116,46 @@ final class BatchPriceTests: XCTestCase {
         XCTAssertTrue(result.usageNote?.contains("usage not believed") == true)
     }
 }
+
+/// Settling a result file into a job: each request once, whatever the order, and lines for
+/// requests the batch did not send, or sent once and answered twice, reported and skipped.
+final class BatchSettleTests: XCTestCase {
+    func testUnknownAndRepeatedResultsAreSkippedAndTheRestSettledOnce() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("batch-settle-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        try FileManager.default.createDirectory(at: home.appendingPathComponent("personas"), withIntermediateDirectories: true)
+        try "---\nname: Cloud\nmodel: anthropic:claude-sonnet-4-6\nmax_tokens: 100\n---\nYou are terse.\n"
+            .write(to: home.appendingPathComponent("personas/cloud.md"), atomically: true, encoding: .utf8)
+        let environment = ["ANTHROPIC_API_KEY": "k"]
+        let workspace = Workspace.load(paths: PersonaPaths.resolve(home: home.path, config: nil, environment: environment),
+                                       environment: environment, bundledPersonas: nil)
+        let database = try PersonaDatabase(path: workspace.paths.database)
+        let catalog = try PriceCatalog.bundled()
+        let planner = TurnPlanner(workspace: workspace)
+        let notices = Shared<[String]>([])
+        let runner = BatchRunner(store: BatchStore(database: database), providers: workspace.providers, catalog: catalog, planner: planner,
+                                 engine: ConversationEngine(), notice: { text in notices.withLock { $0.append(text) } })
+        let prompts = (1...12).map { BatchPrompt(id: "\($0)", text: "Question \($0)?", line: $0) }
+        let plan = try BatchPlanner(planner: planner, catalog: catalog).plan(prompts, participants: try planner.participants(named: ["cloud"]),
+                                                                             options: BatchOptions())
+        let job = try runner.store.create(plan.job, parts: plan.parts, requests: plan.requests, sessions: plan.sessions, claim: plan.claim,
+                                          caps: BudgetCaps())
+        func line(_ id: String, _ text: String) -> String {
+            #"{"custom_id":"\#(id)","result":{"type":"succeeded","message":{"content":[{"type":"text","text":"\#(text)"}],"usage":{"input_tokens":20,"output_tokens":3}}}}"#
+        }
+        let ids = plan.requests.map(\.customID).shuffled()
+        let file = (ids.map { line($0, "answer \($0)") } + [line(ids[0], "again"), line("r9-9-9", "stranger"), line("a", "first")])
+            .shuffled().joined(separator: "\n")
+        let first = try runner.settle(files: [Array(file.utf8)], part: plan.parts[0], job: job)
+        XCTAssertEqual(first.settled, 12)
+        XCTAssertEqual(first.problems, 3)
+        XCTAssertTrue(notices.value.contains { $0.contains("a second result for \(ids[0])") }, "\(notices.value)")
+        XCTAssertTrue(notices.value.contains { $0.contains("a result for r9-9-9, which this batch did not send") })
+        let settled = try runner.store.requests(job: job.id)
+        XCTAssertTrue(settled.allSatisfy { $0.state == .succeeded && ($0.text == "answer \($0.customID)" || $0.text == "again") })
+        XCTAssertEqual(try Ledger(database: database).entries(limit: 100).count, 12)
+        // The same file again, as a second reader would have it: nothing more is settled or billed.
+        XCTAssertEqual(try runner.settle(files: [Array(file.utf8)], part: plan.parts[0], job: job).settled, 0)
+        XCTAssertEqual(try Ledger(database: database).entries(limit: 100).count, 12)
+    }
+}

@@ -211,31 +211,43 @@ public struct BatchRunner: Sendable {
     public func settle(files: [[UInt8]], part: BatchPart, job: BatchJob) throws -> (settled: Int, problems: Int) {
         let reading = BatchResults.read(part.api, files: files)
         var problems = reading.problems
-        let requests = Dictionary(uniqueKeysWithValues: try store.requests(part: part.id).map { ($0.customID, $0) })
         let type = try? providers.endpoint(for: part.provider).type
         let livePrice = catalog.price(for: ModelRef(provider: part.provider, model: part.model))
         let batchPrice = livePrice.map { $0.batchPrices() ?? $0 }
-        var seen: Set<String> = []
+        // Results and requests are walked together in custom-id order (the requests a page at a
+        // time, as the primary key orders them), so a part of any size is matched in little memory.
+        let results = reading.results.sorted { $0.customID.utf8.lexicographicallyPrecedes($1.customID.utf8) }
+        var next = 0
         var settled = 0
         var slice: [(request: BatchRequestRecord, result: BatchResult)] = []
-        // Settled in slices, each one transaction: a crash keeps what was settled, no slice waits
-        // long for the lock, and only a slice of priced results is held at once.
+        // Settled in slices, each one transaction: a crash keeps what was settled, and no slice
+        // waits long for the lock.
         func flush() throws {
             settled += try store.settle(slice, part: part, job: job, batchPriced: true)
             slice.removeAll(keepingCapacity: true)
         }
-        for raw in reading.results {
-            guard let request = requests[raw.customID] else {
-                problems.append("a result for \(raw.customID), which this batch did not send")
-                continue
+        var after = ""
+        while true {
+            let page = try store.requests(part: part.id, job: job.id, after: after, limit: 5000)
+            guard let last = page.last else { break }
+            for request in page {
+                while next < results.count, results[next].customID.utf8.lexicographicallyPrecedes(request.customID.utf8) {
+                    problems.append("a result for \(results[next].customID), which this batch did not send")
+                    next += 1
+                }
+                guard next < results.count, results[next].customID == request.customID else { continue }
+                slice.append((request, Self.priced(results[next], request: request, batchPrice: batchPrice, livePrice: livePrice,
+                                                   type: type ?? .openai)))
+                next += 1
+                while next < results.count, results[next].customID == request.customID {
+                    problems.append("a second result for \(request.customID)")
+                    next += 1
+                }
+                if slice.count == 2000 { try flush() }
             }
-            guard seen.insert(raw.customID).inserted else {
-                problems.append("a second result for \(raw.customID)")
-                continue
-            }
-            slice.append((request, Self.priced(raw, request: request, batchPrice: batchPrice, livePrice: livePrice, type: type ?? .openai)))
-            if slice.count == 2000 { try flush() }
+            after = last.customID
         }
+        for unknown in results[next...] { problems.append("a result for \(unknown.customID), which this batch did not send") }
         try flush()
         for problem in problems { notice("\(part.id): \(problem); skipped\n") }
         return (settled, problems.count)

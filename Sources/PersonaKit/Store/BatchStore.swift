@@ -61,10 +61,8 @@ public final class BatchStore: Sendable {
             try Self.insert(created, in: db)
             for part in parts { try Self.insert(part, in: db) }
             try Self.insert(requests, in: db)
-            for session in sessions {
-                try SessionStore.create(session, in: db)
-                try SessionStore.append(.user(session.topic, round: 1), to: session.id, at: job.created, in: db)
-            }
+            for session in sessions { try SessionStore.create(session, in: db) }
+            try SessionStore.append(sessions.map { ($0.id, TranscriptMessage.user($0.topic, round: 1)) }, at: job.created, in: db)
         }
         created.reservationID = reservation.id
         return created
@@ -153,6 +151,19 @@ public final class BatchStore: Sendable {
             try pool.read { db in
                 try Array(Row.fetchCursor(db, sql: "SELECT \(Self.requestColumns(bodies: false)) FROM batch_requests WHERE job = ? "
                                               + "ORDER BY prompt_index, round, persona_index", arguments: [job]).map(Self.request))
+            }
+        }
+    }
+
+    /// A page of a part's requests in custom-id order, after `customID`: the primary key's
+    /// order, so a part of any size is read a page at a time.
+    public func requests(part: String, job: String, after customID: String, limit: Int) throws -> [BatchRequestRecord] {
+        try guarded {
+            try pool.read { db in
+                try Array(Row.fetchCursor(db, sql: """
+                    SELECT \(Self.requestColumns(bodies: false)) FROM batch_requests WHERE job = ? AND custom_id > ? AND part = ?
+                    ORDER BY custom_id LIMIT ?
+                    """, arguments: [job, customID, part, limit]).map(Self.request))
             }
         }
     }
@@ -288,21 +299,20 @@ public final class BatchStore: Sendable {
             try pool.write { db in
                 var settled = 0
                 var released: Int64 = 0
+                var messages: [(session: String, message: TranscriptMessage)] = []
                 // The state guard makes the claim: only one transaction moves a request out of pending.
+                // Its ledger row goes in first, so that the update can name it; a request settled
+                // already (by another process) takes its row back out.
                 let update = try db.makeStatement(sql: """
-                    UPDATE batch_requests SET state = ?, text = ?, error = ?, input_tokens = ?, cached_input_tokens = ?,
+                    UPDATE batch_requests SET state = ?, text = ?, error = ?, ledger_id = ?, input_tokens = ?, cached_input_tokens = ?,
                         cache_write_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cost_picos = ?, estimated = ?
                     WHERE job = ? AND custom_id = ? AND part = ? AND state IN ('pending', 'running')
                     """)
-                let link = try db.makeStatement(sql: "UPDATE batch_requests SET ledger_id = ? WHERE job = ? AND custom_id = ?")
                 let insert = try db.makeStatement(sql: Ledger.insertSQL)
+                let takeBack = try db.makeStatement(sql: "DELETE FROM requests WHERE id = ?")
                 for (request, result) in results {
                     let usage = result.usage
-                    try update.execute(arguments: [result.state.rawValue, Secrets.redact(result.text), result.error.map(Secrets.redact),
-                                                   usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.outputTokens,
-                                                   usage.reasoningTokens, result.costPicos, result.estimated, job.id, request.customID,
-                                                   part.id])
-                    guard db.changesCount == 1 else { continue }
+                    var ledgerID: Int64?
                     if ledgerRow {
                         let entry = LedgerEntry(
                             timestamp: job.created, session: request.session, persona: request.persona, provider: request.provider,
@@ -314,7 +324,15 @@ public final class BatchStore: Sendable {
                             errorKind: result.state == .succeeded ? nil : result.state.rawValue,
                             batchJob: batchPriced ? job.id : nil, liveCostPicos: batchPriced ? result.liveCostPicos : nil)
                         try insert.execute(arguments: Ledger.arguments(entry))
-                        try link.execute(arguments: [db.lastInsertedRowID, job.id, request.customID])
+                        ledgerID = db.lastInsertedRowID
+                    }
+                    try update.execute(arguments: [result.state.rawValue, Secrets.redact(result.text), result.error.map(Secrets.redact),
+                                                   ledgerID, usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens,
+                                                   usage.outputTokens, usage.reasoningTokens, result.costPicos, result.estimated, job.id,
+                                                   request.customID, part.id])
+                    guard db.changesCount == 1 else {
+                        if let ledgerID { try takeBack.execute(arguments: [ledgerID]) }
+                        continue
                     }
                     released = Money.sum(released, request.estimatePicos ?? 0) ?? released
                     let message = TranscriptMessage(
@@ -323,9 +341,10 @@ public final class BatchStore: Sendable {
                         error: result.state == .succeeded ? nil : result.error ?? result.state.rawValue, provider: request.provider,
                         model: request.model, inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0,
                         costPicos: result.costPicos, estimated: result.estimated)
-                    try SessionStore.append(message, to: request.session, at: job.created, in: db)
+                    messages.append((request.session, message))
                     settled += 1
                 }
+                try SessionStore.append(messages, at: job.created, in: db)
                 if let reservation = job.reservationID, released > 0 {
                     try db.execute(sql: "UPDATE reservations SET amount_picos = MAX(0, amount_picos - ?) WHERE id = ?",
                                    arguments: [released, reservation])

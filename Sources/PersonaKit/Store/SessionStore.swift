@@ -89,20 +89,38 @@ public final class SessionStore: Sendable {
         try pool.write { db in try Self.append(message, to: session, at: date, in: db) }
     }
 
-    /// Stores a message inside a transaction that writes more, such as a batch result's ledger row.
+    /// Stores messages inside a transaction that writes more, such as batch results' ledger rows.
+    /// Many rows go in one statement: a statement that writes the full-text index flushes it, so
+    /// one statement per message would cost several times as much.
+    static func append(_ messages: [(session: String, message: TranscriptMessage)], at date: Date, in db: Database) throws {
+        let columns = 18
+        let rowsPerStatement = 400
+        for start in stride(from: 0, to: messages.count, by: rowsPerStatement) {
+            let slice = messages[start..<min(messages.count, start + rowsPerStatement)]
+            let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+            var arguments: [(any DatabaseValueConvertible)?] = []
+            arguments.reserveCapacity(slice.count * columns)
+            for (session, message) in slice { arguments += values(message, session: session, at: date) }
+            try db.cachedStatement(sql: """
+                INSERT INTO messages (session, round, speaker, name, role, provider, model, text, status, error, input_tokens,
+                    output_tokens, cost_picos, estimated, dropped_turns, structured, tools, created_ms)
+                    VALUES \(Array(repeating: row, count: slice.count).joined(separator: ", "))
+                """).execute(arguments: StatementArguments(arguments))
+        }
+    }
+
     static func append(_ message: TranscriptMessage, to session: String, at date: Date, in db: Database) throws {
-        // Cached: a batch job settles thousands of messages in one transaction.
-        try db.cachedStatement(sql: """
-            INSERT INTO messages (session, round, speaker, name, role, provider, model, text, status, error, input_tokens,
-                output_tokens, cost_picos, estimated, dropped_turns, structured, tools, created_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [session, message.round, message.speaker, message.name, message.role.rawValue, message.provider,
-                             message.model, Secrets.redact(message.text), message.status.rawValue,
-                             message.error.map(Secrets.redact), message.inputTokens,
-                             message.outputTokens, message.costPicos, message.estimated, message.droppedTurns,
-                             message.structured.map { Secrets.redact($0.serialized) },
-                             message.tools.isEmpty ? nil : Secrets.redact(JSON.array(message.tools.map { .object($0.record) }).serialized),
-                             milliseconds(date)])
+        try append([(session, message)], at: date, in: db)
+    }
+
+    /// A message's columns, in the order the inserts name them; keys a provider echoed are hidden.
+    private static func values(_ message: TranscriptMessage, session: String, at date: Date) -> [(any DatabaseValueConvertible)?] {
+        [session, message.round, message.speaker, message.name, message.role.rawValue, message.provider, message.model,
+         Secrets.redact(message.text), message.status.rawValue, message.error.map(Secrets.redact), message.inputTokens,
+         message.outputTokens, message.costPicos, message.estimated, message.droppedTurns,
+         message.structured.map { Secrets.redact($0.serialized) },
+         message.tools.isEmpty ? nil : Secrets.redact(JSON.array(message.tools.map { .object($0.record) }).serialized),
+         milliseconds(date)]
     }
 
     /// Sessions, newest first, with their turn count.
