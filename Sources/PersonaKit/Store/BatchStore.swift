@@ -354,18 +354,6 @@ public final class BatchStore: Sendable {
         }
     }
 
-    /// Marks requests that will not be sent (a persona whose earlier round failed), with a reason.
-    public func skip(job: String, customIDs: [String], reason: String) throws {
-        try guarded {
-            try pool.write { db in
-                let statement = try db.makeStatement(sql: """
-                    UPDATE batch_requests SET state = 'skipped', error = ? WHERE job = ? AND custom_id = ? AND state = 'pending'
-                    """)
-                for customID in customIDs { try statement.execute(arguments: [reason, job, customID]) }
-            }
-        }
-    }
-
     /// Ends a job: its reservation is released (its results hold what they cost), and its state set.
     public func finish(_ job: BatchJob, as state: BatchJob.State) throws {
         try guarded {

@@ -18,10 +18,10 @@ struct BatchJobOptions: ParsableArguments {
     @OptionGroup var global: GlobalOptions
 
     /// The workspace, the accounting and the job; a job that is not there exits 2.
-    func open(prices: String? = nil) throws -> (Workspace, Accounting, BatchJob) {
+    func open() throws -> (Workspace, Accounting, BatchJob) {
         let workspace = global.workspace()
         do {
-            let accounting = try AccountingSetup.make(workspace: workspace, budget: nil, pricesFile: prices, warn: { Output.error($0) })
+            let accounting = try AccountingSetup.make(workspace: workspace, budget: nil, pricesFile: nil, warn: { Output.error($0) })
             guard let found = try BatchSetup.store(workspace: workspace).find(job) else {
                 throw failure("no batch job '\(job)'; `persona batch list` shows them", .usageOrConfig)
             }

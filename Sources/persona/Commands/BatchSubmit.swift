@@ -30,9 +30,6 @@ struct BatchSubmit: AsyncParsableCommand {
     @Option(help: "How many requests run at once where a provider has no batch API (1 to 1000).")
     var concurrency = 8
 
-    @Option(help: "Import prices from a LiteLLM model_prices_and_context_window.json file.")
-    var prices: String?
-
     @Flag(help: "Send without asking.")
     var yes = false
 
@@ -47,7 +44,6 @@ struct BatchSubmit: AsyncParsableCommand {
         guard (1...20).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 20") }
         guard mode == .parallel || mode == .rounds else { throw ValidationError("--mode must be parallel or rounds") }
         if let prompts { try requireReadableFile(prompts, "--prompts") }
-        if let prices { try requireReadableFile(prices, "--prices") }
     }
 
     func run() async throws {
@@ -60,7 +56,9 @@ struct BatchSubmit: AsyncParsableCommand {
             return picos
         }
         let (accounting, plan, promptCount, personaCount) = try await exitingOnFailure {
-            let accounting = try AccountingSetup.make(workspace: workspace, budget: nil, pricesFile: prices, warn: { Output.error($0) })
+            // Results are priced by whichever process reads them, so a job takes its prices from the
+            // catalog and config alone, never from a one-off --prices file.
+            let accounting = try AccountingSetup.make(workspace: workspace, budget: nil, pricesFile: nil, warn: { Output.error($0) })
             let list: [BatchPrompt]
             if let prompts {
                 list = try BatchPrompts.parse(try String(contentsOfFile: prompts, encoding: .utf8), file: prompts)
