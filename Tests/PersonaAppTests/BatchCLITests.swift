@@ -110,6 +110,7 @@ final class BatchCLITests: XCTestCase {
 
             let entries = try Ledger(database: database()).entries(limit: 100)
             XCTAssertEqual(entries.count, 10)
+            let entriesCost = entries.reduce(Int64(0)) { $0 + ($1.costPicos ?? 0) }
             let created = try XCTUnwrap(BatchStore(database: database()).job(job)?.created)
             for entry in entries {
                 XCTAssertEqual(entry.batchJob, job)
@@ -122,7 +123,13 @@ final class BatchCLITests: XCTestCase {
                 XCTAssertGreaterThan(entry.inputTokens, 0)
             }
             // Reading the results again, from another process, adds no row.
-            XCTAssertEqual(try wait(job).status, 0)
+            let again = try cli.run(["batch", "wait", job, "--json"], environment: env)
+            XCTAssertEqual(again.status, 0)
+            let progress = try XCTUnwrap(again.events.last)
+            XCTAssertEqual(progress["event"]?.string, "progress")
+            XCTAssertEqual(progress["state"]?.string, "ended")
+            XCTAssertEqual(progress["succeeded"]?.int, 10)
+            XCTAssertEqual(progress["cost_usd"]?.decimal, Decimal(entriesCost) / Decimal(Money.picosPerDollar))
             XCTAssertEqual(try Ledger(database: database()).entries(limit: 100).count, 10)
         }
     }

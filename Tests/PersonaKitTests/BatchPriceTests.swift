@@ -159,3 +159,27 @@ final class BatchSettleTests: XCTestCase {
         XCTAssertEqual(try Ledger(database: database).entries(limit: 100).count, 12)
     }
 }
+
+/// A job larger than a provider's batch limit is split into parts, each within it.
+final class BatchPartsTests: XCTestCase {
+    func testPartsSplitAtTheCountAndByteLimits() {
+        let job = BatchJob(id: "job-test", created: Date(), personas: ["p"])
+        func requests(_ count: Int, provider: String, body: String) -> [BatchRequestRecord] {
+            (0..<count).map { index in
+                BatchRequestRecord(job: job.id, customID: "r1-\(index + 1)-1", promptID: "\(index)", promptIndex: index, prompt: "?",
+                                   persona: "p", personaName: "P", personaIndex: 0, round: 1, provider: provider, model: "m", session: "s",
+                                   body: body, bounds: UsageCheck.Bounds(prompt: 1, output: 1, estimatedInput: 1))
+            }
+        }
+        // Gemini takes 20 MB inline: 25 requests of 1 MB make two parts.
+        var big = requests(25, provider: "gemini", body: String(repeating: "x", count: 1 << 20))
+        let gemini = BatchPlanner.parts(for: &big, apis: ["gemini": .gemini], job: job, round: 1, firstNumber: 1, now: Date())
+        XCTAssertEqual(gemini.count, 2)
+        XCTAssertEqual(big.filter { $0.part == gemini[0].id }.count, 18)
+        // OpenAI takes 50,000 requests a file.
+        var many = requests(50_001, provider: "openai", body: "{}")
+        let openai = BatchPlanner.parts(for: &many, apis: ["openai": .openai], job: job, round: 1, firstNumber: 3, now: Date())
+        XCTAssertEqual(openai.map(\.id), ["job-test-3", "job-test-4"])
+        XCTAssertEqual(many.filter { $0.part == "job-test-4" }.count, 1)
+    }
+}
