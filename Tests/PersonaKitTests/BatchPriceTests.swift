@@ -120,9 +120,18 @@ final class BatchPriceTests: XCTestCase {
 /// Settling a result file into a job: each request once, whatever the order, and lines for
 /// requests the batch did not send, or sent once and answered twice, reported and skipped.
 final class BatchSettleTests: XCTestCase {
-    func testUnknownAndRepeatedResultsAreSkippedAndTheRestSettledOnce() throws {
+    /// A home with one Anthropic persona, and a job of `prompts` prompts recorded in it.
+    struct Setup {
+        var home: URL
+        var database: PersonaDatabase
+        var runner: BatchRunner
+        var plan: BatchPlan
+        var job: BatchJob
+        var notices: Shared<[String]>
+    }
+
+    func setUp(prompts count: Int) throws -> Setup {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("batch-settle-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: home) }
         try FileManager.default.createDirectory(at: home.appendingPathComponent("personas"), withIntermediateDirectories: true)
         try "---\nname: Cloud\nmodel: anthropic:claude-sonnet-4-6\nmax_tokens: 100\n---\nYou are terse.\n"
             .write(to: home.appendingPathComponent("personas/cloud.md"), atomically: true, encoding: .utf8)
@@ -135,11 +144,18 @@ final class BatchSettleTests: XCTestCase {
         let notices = Shared<[String]>([])
         let runner = BatchRunner(store: BatchStore(database: database), providers: workspace.providers, catalog: catalog, planner: planner,
                                  engine: ConversationEngine(), notice: { text in notices.withLock { $0.append(text) } })
-        let prompts = (1...12).map { BatchPrompt(id: "\($0)", text: "Question \($0)?", line: $0) }
+        let prompts = (1...count).map { BatchPrompt(id: "\($0)", text: "Question \($0)?", line: $0) }
         let plan = try BatchPlanner(planner: planner, catalog: catalog).plan(prompts, participants: try planner.participants(named: ["cloud"]),
                                                                              options: BatchOptions())
         let job = try runner.store.create(plan.job, parts: plan.parts, requests: plan.requests, sessions: plan.sessions, claim: plan.claim,
                                           caps: BudgetCaps())
+        return Setup(home: home, database: database, runner: runner, plan: plan, job: job, notices: notices)
+    }
+
+    func testUnknownAndRepeatedResultsAreSkippedAndTheRestSettledOnce() throws {
+        let setup = try setUp(prompts: 12)
+        defer { try? FileManager.default.removeItem(at: setup.home) }
+        let (database, runner, plan, job, notices) = (setup.database, setup.runner, setup.plan, setup.job, setup.notices)
         func line(_ id: String, _ text: String) -> String {
             #"{"custom_id":"\#(id)","result":{"type":"succeeded","message":{"content":[{"type":"text","text":"\#(text)"}],"usage":{"input_tokens":20,"output_tokens":3}}}}"#
         }
@@ -158,9 +174,27 @@ final class BatchSettleTests: XCTestCase {
         XCTAssertEqual(try runner.settle(files: [Array(file.utf8)], part: plan.parts[0], job: job).settled, 0)
         XCTAssertEqual(try Ledger(database: database).entries(limit: 100).count, 12)
     }
+
+    /// A live request's estimate leaves the job's reservation once: when it is marked running,
+    /// not again when its result (whose row the engine wrote) is settled.
+    func testALiveRequestReleasesItsEstimateOnce() throws {
+        let setup = try setUp(prompts: 2)
+        defer { try? FileManager.default.removeItem(at: setup.home) }
+        let store = setup.runner.store
+        func held() throws -> Int64? { try store.ledger.openReservations().first { $0.id == setup.job.reservationID }?.picos }
+        let first = setup.plan.requests[0]
+        let estimates = setup.plan.requests.map { $0.estimatePicos! }
+        XCTAssertEqual(try held(), setup.job.estimatePicos)
+        XCTAssertTrue(try store.markRunning(first, of: setup.job))
+        XCTAssertEqual(try held(), setup.job.estimatePicos! - estimates[0])
+        var running = first
+        running.state = .running
+        XCTAssertEqual(try store.settle([(running, BatchResult(customID: first.customID, state: .succeeded, text: "done"))],
+                                        part: setup.plan.parts[0], job: setup.job, batchPriced: false, ledgerRow: false), 1)
+        XCTAssertEqual(try held(), setup.job.estimatePicos! - estimates[0], "the other request's estimate is still held")
+    }
 }
 
-/// A job larger than a provider's batch limit is split into parts, each within it.
 final class BatchPartsTests: XCTestCase {
     func testPartsSplitAtTheCountAndByteLimits() {
         let job = BatchJob(id: "job-test", created: Date(), personas: ["p"])

@@ -311,6 +311,8 @@ public struct BatchRunner: Sendable {
     private func runLive(_ request: BatchRequestRecord, part: BatchPart, job: BatchJob) async throws {
         let turn = try liveTurn(request, job: job)
         guard try store.markRunning(request, of: job) else { return }
+        var running = request
+        running.state = .running
         let outcome = Shared<BatchResult?>(nil)
         await engine.run(turn) { event in
             switch event.kind {
@@ -326,7 +328,7 @@ public struct BatchRunner: Sendable {
             }
         }
         let result = outcome.value ?? BatchResult(customID: request.customID, state: .errored, error: "the turn ended without a result")
-        try store.settle([(request, result)], part: part, job: job, batchPriced: false, ledgerRow: false)
+        try store.settle([(running, result)], part: part, job: job, batchPriced: false, ledgerRow: false)
     }
 
     /// The turn a request of the job makes, planned as `ask` (round 1) or `debate` (later

@@ -287,7 +287,8 @@ public final class BatchStore: Sendable {
 
     /// Settles results of `part`, each exactly once: the request's state, its ledger row (dated
     /// by the job's submit day, marked `batch` when `batchPriced`), its message in the prompt's
-    /// session, and the reservation shrunk by its estimate, all in one transaction. A result
+    /// session, and the reservation shrunk by its estimate (unless `request` is running, whose
+    /// estimate `markRunning` took off), all in one transaction. A result
     /// whose request was settled already (by another process), or is not in this part, is
     /// skipped. Returns how many were settled. `ledgerRow: false` is for live results, whose
     /// row the engine wrote.
@@ -334,7 +335,8 @@ public final class BatchStore: Sendable {
                         if let ledgerID { try takeBack.execute(arguments: [ledgerID]) }
                         continue
                     }
-                    released = Money.sum(released, request.estimatePicos ?? 0) ?? released
+                    // A live request's estimate left the reservation when it was marked running.
+                    if request.state != .running { released = Money.sum(released, request.estimatePicos ?? 0) ?? released }
                     let message = TranscriptMessage(
                         round: request.round, speaker: request.persona, name: request.personaName, role: .persona, text: result.text,
                         status: result.state == .succeeded ? .complete : .failed,
