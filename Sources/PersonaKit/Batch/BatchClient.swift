@@ -93,16 +93,7 @@ public struct BatchClient: Sendable {
     private func headers(json: Bool = true) -> HTTPHeaders {
         var headers = HTTPHeaders([("Accept", "application/json")])
         if json { headers.add("Content-Type", "application/json") }
-        switch endpoint.type {
-        case .anthropic:
-            if let key = endpoint.apiKey, !key.isEmpty { headers.add("x-api-key", key) }
-            headers.add("anthropic-version", AnthropicAdapter.apiVersion)
-        case .gemini:
-            if let key = endpoint.apiKey, !key.isEmpty { headers.add("x-goog-api-key", key) }
-        case .openai, .ollama:
-            if let key = endpoint.apiKey, !key.isEmpty { headers.add("Authorization", "Bearer \(key)") }
-        }
-        for field in endpoint.extraHeaders { headers.add(field.name, field.value) }
+        endpoint.addAccessHeaders(to: &headers)
         return headers
     }
 

@@ -393,8 +393,7 @@ public struct BatchRunner: Sendable {
         let requests = try store.requests(job: job.id)
         let previous = requests.filter { $0.round == round - 1 }
         var next: [BatchRequestRecord] = []
-        var apis: [String: BatchAPI] = [:]
-        for part in parts { apis[part.provider] = part.api }
+        let apis = Self.apis(of: parts)
         let sittingOut = previous.filter { $0.state != .succeeded }
         for earlier in previous where earlier.state == .succeeded {
             var request = earlier
@@ -430,6 +429,11 @@ public struct BatchRunner: Sendable {
         let newParts = BatchPlanner.parts(for: &next, apis: apis, job: job, round: round, firstNumber: parts.count + 1, now: now())
         let known = Set(requests.map(\.customID))
         try store.addRound(newParts, requests: next + skipped.filter { !known.contains($0.customID) })
+    }
+
+    /// The batch API each provider of a job travels through, as its parts record it.
+    static func apis(of parts: [BatchPart]) -> [String: BatchAPI] {
+        Dictionary(parts.map { ($0.provider, $0.api) }, uniquingKeysWith: { _, last in last })
     }
 
     // MARK: Cancel and retry
@@ -470,8 +474,8 @@ public struct BatchRunner: Sendable {
         return stuck
     }
 
-    /// The requests `retry` sends again: those that errored, expired or were canceled, in the
-    /// latest round of their prompt (a request skipped for an earlier failure stays skipped).
+    /// The requests `retry` sends again: those that errored, expired or were canceled (a request
+    /// that sat out a later round after an earlier failure stays skipped).
     public func retryable(_ jobID: String) throws -> [BatchRequestRecord] {
         try store.requests(job: jobID).filter { $0.state.isRetryable }
     }
@@ -483,8 +487,7 @@ public struct BatchRunner: Sendable {
         var again = try retryable(jobID)
         guard !again.isEmpty else { return (0, []) }
         let existing = try store.parts(job: job.id)
-        var apis: [String: BatchAPI] = [:]
-        for part in existing { apis[part.provider] = part.api }
+        let apis = Self.apis(of: existing)
         for index in again.indices { again[index].part = nil }
         let round = again.map(\.round).max() ?? 1
         let parts = BatchPlanner.parts(for: &again, apis: apis, job: job, round: round, firstNumber: existing.count + 1, now: now())

@@ -82,22 +82,14 @@ public struct ProviderCheck: Sendable, Equatable {
 
     static func listRequest(_ endpoint: ProviderEndpoint) -> HTTPRequest {
         var headers = HTTPHeaders([("Accept", "application/json")])
+        endpoint.addAccessHeaders(to: &headers)
         let path: String
         switch endpoint.type {
-        case .openai:
-            path = "/models"
-            if let key = endpoint.apiKey { headers.add("Authorization", "Bearer \(key)") }
-        case .anthropic:
-            path = "/v1/models"
-            if let key = endpoint.apiKey { headers.add("x-api-key", key) }
-            headers.add("anthropic-version", AnthropicAdapter.apiVersion)
-        case .gemini:
-            path = "/v1beta/models"
-            if let key = endpoint.apiKey { headers.add("x-goog-api-key", key) }
-        case .ollama:
-            path = "/api/tags"
+        case .openai: path = "/models"
+        case .anthropic: path = "/v1/models"
+        case .gemini: path = "/v1beta/models"
+        case .ollama: path = "/api/tags"
         }
-        for field in endpoint.extraHeaders { headers.add(field.name, field.value) }
         return HTTPRequest(method: "GET", url: endpoint.url(path), headers: headers)
     }
 

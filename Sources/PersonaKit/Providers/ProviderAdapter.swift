@@ -70,6 +70,21 @@ public struct ProviderEndpoint: Sendable, Equatable {
         self.extraHeaders = extraHeaders
     }
 
+    /// Adds what a request that is not a stream (the models list, the batch APIs) carries: the
+    /// key in the provider's own header, Anthropic's API version, and the endpoint's headers.
+    public func addAccessHeaders(to headers: inout HTTPHeaders) {
+        switch type {
+        case .anthropic:
+            if let apiKey, !apiKey.isEmpty { headers.add("x-api-key", apiKey) }
+            headers.add("anthropic-version", AnthropicAdapter.apiVersion)
+        case .gemini:
+            if let apiKey, !apiKey.isEmpty { headers.add("x-goog-api-key", apiKey) }
+        case .openai, .ollama:
+            if let apiKey, !apiKey.isEmpty { headers.add("Authorization", "Bearer \(apiKey)") }
+        }
+        for field in extraHeaders { headers.add(field.name, field.value) }
+    }
+
     /// `baseURL` joined with `path`, with exactly one slash between them.
     public func url(_ path: String) -> String {
         var base = baseURL

@@ -41,9 +41,11 @@ public final class BatchStore: Sendable {
         ledger = Ledger(database: database)
     }
 
-    private func guarded<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let refusal as BudgetRefusal { throw refusal } catch { throw LedgerError(path: ledger.path, error) }
-    }
+    /// Runs `body`, turning a database failure into a `LedgerError` naming the file, as the ledger does.
+    private func guarded<T>(_ body: () throws -> T) throws -> T { try ledger.guarded(body) }
+
+    /// Takes a request's estimate off its job's reservation.
+    private static let shrinkReservationSQL = "UPDATE reservations SET amount_picos = MAX(0, amount_picos - ?) WHERE id = ?"
 
     private static func ms(_ date: Date?) -> Int64? { date.map(Ledger.milliseconds) }
     private static func date(_ ms: Int64?) -> Date? { ms.map { Date(timeIntervalSince1970: Double($0) / 1000) } }
@@ -56,7 +58,7 @@ public final class BatchStore: Sendable {
     public func create(_ job: BatchJob, parts: [BatchPart], requests: [BatchRequestRecord], sessions: [SessionInfo],
                        claim: ReservationClaim, caps: BudgetCaps) throws -> BatchJob {
         var created = job
-        let reservation = try ledger.reserve(claim, caps: caps, now: job.created, batchJob: job.id) { db, reservation in
+        _ = try ledger.reserve(claim, caps: caps, now: job.created, batchJob: job.id) { db, reservation in
             created.reservationID = reservation
             try Self.insert(created, in: db)
             for part in parts { try Self.insert(part, in: db) }
@@ -64,7 +66,6 @@ public final class BatchStore: Sendable {
             for session in sessions { try SessionStore.create(session, in: db) }
             try SessionStore.append(sessions.map { ($0.id, TranscriptMessage.user($0.topic, round: 1)) }, at: job.created, in: db)
         }
-        created.reservationID = reservation.id
         return created
     }
 
@@ -254,7 +255,7 @@ public final class BatchStore: Sendable {
                                arguments: [job.id, request.customID])
                 guard db.changesCount == 1 else { return false }
                 if let reservation = job.reservationID, let estimate = request.estimatePicos, estimate > 0 {
-                    try db.execute(sql: "UPDATE reservations SET amount_picos = MAX(0, amount_picos - ?) WHERE id = ?",
+                    try db.execute(sql: Self.shrinkReservationSQL,
                                    arguments: [estimate, reservation])
                 }
                 return true
@@ -348,7 +349,7 @@ public final class BatchStore: Sendable {
                 }
                 try SessionStore.append(messages, at: job.created, in: db)
                 if let reservation = job.reservationID, released > 0 {
-                    try db.execute(sql: "UPDATE reservations SET amount_picos = MAX(0, amount_picos - ?) WHERE id = ?",
+                    try db.execute(sql: Self.shrinkReservationSQL,
                                    arguments: [released, reservation])
                 }
                 return settled
