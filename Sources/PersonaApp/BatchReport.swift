@@ -39,8 +39,13 @@ public enum BatchReport {
         return "\(seconds / 86400)d"
     }
 
-    static func cost(_ progress: BatchProgress) -> String {
-        Money.format(picos: progress.costPicos) + (progress.unpriced > 0 ? " + \(progress.unpriced) unpriced" : "")
+    /// A job's cost as `persona sessions list` and `persona costs` write a total: exact, `~` when
+    /// some of it is estimated, `+?` when some of it has no price.
+    static func cost(_ progress: BatchProgress) -> String { CostsReport.money(progress.cost) }
+
+    /// The cost in JSON, as the sessions list gives it: null unless every row has a price.
+    static func costJSON(_ progress: BatchProgress) -> JSON {
+        progress.cost.unpriced > 0 ? .null : EventJSON.amount(progress.cost.picos)
     }
 
     public static func list(_ jobs: [(BatchJob, BatchProgress)], now: Date = Date()) -> String {
@@ -58,7 +63,7 @@ public enum BatchReport {
             .object(["id": .string(job.id), "name": job.name.map { .string($0) } ?? .null,
                      "created": .string(SessionsReport.iso(job.created)), "state": .string(job.state.rawValue),
                      "succeeded": .int(progress.succeeded), "failed": .int(progress.failed), "total": .int(progress.total),
-                     "cost_usd": EventJSON.amount(progress.costPicos)])
+                     "cost_usd": costJSON(progress)])
         })]).serialized + "\n"
     }
 
@@ -85,7 +90,7 @@ public enum BatchReport {
         JSON.object([
             "event": .string("progress"), "id": .string(job.id), "state": .string(job.state.rawValue),
             "succeeded": .int(progress.succeeded), "failed": .int(progress.failed), "done": .int(progress.finished),
-            "total": .int(progress.total), "cost_usd": EventJSON.amount(progress.costPicos), "elapsed_s": .int(Int(elapsed)),
+            "total": .int(progress.total), "cost_usd": costJSON(progress), "elapsed_s": .int(Int(elapsed)),
         ]).serialized + "\n"
     }
 
@@ -127,7 +132,9 @@ public enum BatchReport {
                     text += "\n## \(InertText.sanitize(request.promptID)): \(InertText.sanitize(request.prompt))\n"
                 }
                 let round = job.mode == .parallel ? "" : " · round \(request.round)"
-                let figures = request.costPicos.map { " · " + Money.format(picos: $0) + (request.estimated ? " ~" : "") } ?? ""
+                // A cost as the session's transcript shows it; none for a request that was never answered.
+                let priced = request.costPicos != nil || request.state == .succeeded
+                let figures = priced ? " · " + PlainPrinter.costText(request.costPicos, estimated: request.estimated) : ""
                 text += "\n### \(InertText.sanitize(request.personaName)) (\(request.provider):\(request.model))\(round) · \(status(request))\(figures)\n\n"
                 if let answer = request.text, !answer.isEmpty { text += InertText.sanitize(answer) + "\n" }
                 if let error = request.error, request.state != .succeeded { text += "_\(InertText.sanitize(error))_\n" }

@@ -43,7 +43,7 @@ extension ChatSession {
                 _ = try await waiter.wait(job.id)
                 let progress = try runner.store.progress(job: job.id)
                 sink.post(.notice("Batch job \(job.id) is done: \(progress.succeeded) answers, \(progress.failed) failed, "
-                    + "\(Money.format(picos: progress.costPicos)); persona batch results \(job.id)"))
+                    + "\(BatchReport.cost(progress)); persona batch results \(job.id)"))
             } catch {
                 sink.post(.notice("Batch job \(job.id): \(error); persona batch wait \(job.id) carries it on"))
             }

@@ -130,6 +130,13 @@ final class BatchCLITests: XCTestCase {
             XCTAssertEqual(progress["state"]?.string, "ended")
             XCTAssertEqual(progress["succeeded"]?.int, 10)
             XCTAssertEqual(progress["cost_usd"]?.decimal, Decimal(entriesCost) / Decimal(Money.picosPerDollar))
+            // The job's cost is the same figure in every view: its list, the sessions' and `persona costs`.
+            let listed = try JSON.parse(try cli.run(["batch", "list", "--json"], environment: env).stdout)["jobs"]?[0]?["cost_usd"]
+            let costs = try JSON.parse(try cli.run(["costs", "summary", "--json"], environment: env).stdout)["total_cost"]
+            let sessions = try JSON.parse(try cli.run(["sessions", "list", "--json"], environment: env).stdout)["sessions"]?.array ?? []
+            XCTAssertEqual(listed?.decimal, costs?.decimal)
+            XCTAssertEqual(sessions.reduce(Decimal(0)) { $0 + ($1["cost_usd"]?.decimal ?? 0) }, costs?.decimal)
+            XCTAssertEqual(try cli.run(["costs", "summary", "--json"], environment: env).events.first?["batch"]?["total"]?.decimal, costs?.decimal)
             XCTAssertEqual(try Ledger(database: database()).entries(limit: 100).count, 10)
         }
     }

@@ -224,13 +224,11 @@ public struct BatchRequestRecord: Sendable, Equatable {
     }
 }
 
-/// A job's requests counted by state, and its cost so far (from the ledger).
+/// A job's requests counted by state, and its cost so far: the ledger's totals of its sessions.
 public struct BatchProgress: Sendable, Equatable {
     public var total = 0
     public var counts: [BatchRequestRecord.State: Int] = [:]
-    public var costPicos: Int64 = 0
-    /// Rows of the job whose price is unknown.
-    public var unpriced = 0
+    public var cost = CostTotals()
 
     public init() {}
 

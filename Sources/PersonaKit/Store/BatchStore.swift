@@ -181,7 +181,7 @@ public final class BatchStore: Sendable {
 
     /// A job's requests by state, and its cost so far from the ledger rows of its sessions.
     public func progress(job: String) throws -> BatchProgress {
-        try guarded {
+        var progress = try guarded {
             try pool.read { db in
                 var progress = BatchProgress()
                 for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM batch_requests WHERE job = ? GROUP BY state", arguments: [job]) {
@@ -189,16 +189,12 @@ public final class BatchStore: Sendable {
                     progress.counts[state] = row[1]
                     progress.total += row[1] as Int
                 }
-                // Every session of the job is named `<job>-q<n>`.
-                if let row = try Row.fetchOne(db, sql: """
-                    SELECT COALESCE(SUM(cost_picos), 0), COUNT(*) - COUNT(cost_picos) FROM requests WHERE session >= ? AND session < ?
-                    """, arguments: [job + "-q", job + "-r"]) {
-                    progress.costPicos = row[0]
-                    progress.unpriced = row[1]
-                }
                 return progress
             }
         }
+        // Every session of the job is named `<job>-q<n>`.
+        progress.cost = try ledger.totals(sessionsFrom: job + "-q", before: job + "-r")
+        return progress
     }
 
     // MARK: Steps

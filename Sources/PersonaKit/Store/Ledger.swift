@@ -236,6 +236,15 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Totals of the sessions whose ids sort in `[first, end)`: a batch job's, whose sessions
+    /// share its id as a prefix.
+    public func totals(sessionsFrom first: String, before end: String) throws -> CostTotals {
+        let sql = "SELECT \(Self.totalsColumns) FROM requests WHERE session >= ? AND session < ?"
+        return try guarded {
+            try pool.read { db in try Row.fetchOne(db, sql: sql, arguments: [first, end]) }.map { Self.totals($0) } ?? CostTotals()
+        }
+    }
+
     /// Totals of each of `sessions` (those with no rows are left out).
     public func totals(sessions: [String]) throws -> [String: CostTotals] {
         guard !sessions.isEmpty else { return [:] }
