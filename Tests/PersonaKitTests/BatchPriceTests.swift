@@ -177,7 +177,7 @@ final class BatchSettleTests: XCTestCase {
 
     /// A live request's estimate leaves the job's reservation once: when it is marked running,
     /// not again when its result (whose row the engine wrote) is settled.
-    func testALiveRequestReleasesItsEstimateOnce() throws {
+    func testALiveRequestReleasesItsEstimateOnce() async throws {
         let setup = try setUp(prompts: 2)
         defer { try? FileManager.default.removeItem(at: setup.home) }
         let store = setup.runner.store
@@ -185,12 +185,14 @@ final class BatchSettleTests: XCTestCase {
         let first = setup.plan.requests[0]
         let estimates = setup.plan.requests.map { $0.estimatePicos! }
         XCTAssertEqual(try held(), setup.job.estimatePicos)
-        XCTAssertTrue(try store.markRunning(first, of: setup.job))
+        let marked = try await store.markRunning(first, of: setup.job)
+        XCTAssertTrue(marked)
         XCTAssertEqual(try held(), setup.job.estimatePicos! - estimates[0])
         var running = first
         running.state = .running
-        XCTAssertEqual(try store.settle([(running, BatchResult(customID: first.customID, state: .succeeded, text: "done"))],
-                                        part: setup.plan.parts[0], job: setup.job, batchPriced: false, ledgerRow: false), 1)
+        let settled = try await store.settleLive(running, result: BatchResult(customID: first.customID, state: .succeeded, text: "done"),
+                                                 part: setup.plan.parts[0], job: setup.job)
+        XCTAssertEqual(settled, 1)
         XCTAssertEqual(try held(), setup.job.estimatePicos! - estimates[0], "the other request's estimate is still held")
     }
 }

@@ -120,21 +120,28 @@ final class LedgerTests: XCTestCase {
                          picos: picos)
     }
 
-    func testAReservationThatDoesNotFitIsRefusedAndRecorded() throws {
+    func testAReservationThatDoesNotFitIsRefusedAndRecorded() async throws {
         let ledger = try Ledger(path: path)
         let caps = BudgetCaps(daily: 1_000)
-        let first = try ledger.reserve(claim(600), caps: caps)
-        XCTAssertThrowsError(try ledger.reserve(claim(500), caps: caps)) { error in
-            let refusal = error as? BudgetRefusal
-            XCTAssertEqual(refusal?.needed, 500)
-            XCTAssertEqual(refusal?.left, 400)
-            XCTAssertEqual(refusal?.daily, true)
+        func refusal(_ picos: Int64) async -> BudgetRefusal? {
+            do {
+                _ = try await ledger.reserve(claim(picos), caps: caps)
+                return nil
+            } catch {
+                return error as? BudgetRefusal
+            }
         }
+        let first = try await ledger.reserve(claim(600), caps: caps)
+        let refused = await refusal(500)
+        XCTAssertEqual(refused?.needed, 500)
+        XCTAssertEqual(refused?.left, 400)
+        XCTAssertEqual(refused?.daily, true)
         XCTAssertEqual(try ledger.entries(limit: 5).map(\.status), [.budget])
-        try ledger.settle(first, as: entry(cost: 120))
+        try await ledger.settle(first, as: entry(cost: 120))
         XCTAssertEqual(try ledger.openReservations(), [])
-        _ = try ledger.reserve(claim(880), caps: caps)
-        XCTAssertThrowsError(try ledger.reserve(claim(1), caps: caps), "120 spent and 880 held fill the cap exactly")
+        _ = try await ledger.reserve(claim(880), caps: caps)
+        let over = await refusal(1)
+        XCTAssertNotNil(over, "120 spent and 880 held fill the cap exactly")
     }
 
     /// A session's cap counts what the session spent before, in this process or an earlier one.
@@ -174,11 +181,11 @@ final class LedgerTests: XCTestCase {
     }
 
     /// A reservation whose process is gone is released as an interrupted row at its worst case.
-    func testAReservationOfADeadProcessIsReclaimed() throws {
+    func testAReservationOfADeadProcessIsReclaimed() async throws {
         let ledger = try Ledger(path: path)
-        let reservation = try ledger.reserve(claim(5_000), caps: BudgetCaps())
+        let reservation = try await ledger.reserve(claim(5_000), caps: BudgetCaps())
         let dead = try Self.pidOfAFinishedProcess()
-        try DatabaseQueue(path: path).write { db in
+        try await DatabaseQueue(path: path).write { db in
             try db.execute(sql: "UPDATE reservations SET owner_pid = ?, owner_start = 'gone' WHERE id = ?", arguments: [dead, reservation.id])
         }
         XCTAssertEqual(try ledger.reclaimAbandoned(), 1)
@@ -189,7 +196,7 @@ final class LedgerTests: XCTestCase {
         XCTAssertTrue(row.estimated)
         XCTAssertEqual(row.outputTokens, 500)
         // Should its owner settle after all, the actual row replaces the interrupted one.
-        try ledger.settle(reservation, as: entry(cost: 1_234))
+        try await ledger.settle(reservation, as: entry(cost: 1_234))
         XCTAssertEqual(try ledger.totals(), CostTotals(picos: 1_234, requests: 1, inputTokens: 10, outputTokens: 5))
     }
 

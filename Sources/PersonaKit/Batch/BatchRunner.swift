@@ -294,12 +294,13 @@ public struct BatchRunner: Sendable {
         let pending = try store.requests(part: part.id).filter { $0.state == .pending }
         let limit = Self.raiseOpenFiles(for: job.concurrency, notice: notice)
         let running = part
+        let participants = try participants(of: pending)
         try await withThrowingTaskGroup(of: Void.self) { group in
             var started = 0
             for request in pending {
                 if started >= limit { try await group.next() }
                 started += 1
-                group.addTask { try await self.runLive(request, part: running, job: job) }
+                group.addTask { try await self.runLive(request, participant: participants[request.persona]!, part: running, job: job) }
             }
             try await group.waitForAll()
         }
@@ -308,9 +309,9 @@ public struct BatchRunner: Sendable {
         try store.save(part, expecting: .running)
     }
 
-    private func runLive(_ request: BatchRequestRecord, part: BatchPart, job: BatchJob) async throws {
-        let turn = try liveTurn(request, job: job)
-        guard try store.markRunning(request, of: job) else { return }
+    private func runLive(_ request: BatchRequestRecord, participant: Participant, part: BatchPart, job: BatchJob) async throws {
+        let turn = try liveTurn(request, participant: participant, job: job)
+        guard try await store.markRunning(request, of: job) else { return }
         var running = request
         running.state = .running
         let outcome = Shared<BatchResult?>(nil)
@@ -328,13 +329,17 @@ public struct BatchRunner: Sendable {
             }
         }
         let result = outcome.value ?? BatchResult(customID: request.customID, state: .errored, error: "the turn ended without a result")
-        try store.settle([(running, result)], part: part, job: job, batchPriced: false, ledgerRow: false)
+        try await store.settleLive(running, result: result, part: part, job: job)
+    }
+
+    /// Each persona of `requests`, on its model, planned once for all of them.
+    func participants(of requests: [BatchRequestRecord]) throws -> [String: Participant] {
+        try Set(requests.map(\.persona)).reduce(into: [:]) { $0[$1] = try planner.participants(named: [$1])[0] }
     }
 
     /// The turn a request of the job makes, planned as `ask` (round 1) or `debate` (later
     /// rounds, from the prompt's session) would plan it.
-    func liveTurn(_ request: BatchRequestRecord, job: BatchJob) throws -> PlannedTurn {
-        let participant = try planner.participants(named: [request.persona])[0]
+    func liveTurn(_ request: BatchRequestRecord, participant: Participant, job: BatchJob) throws -> PlannedTurn {
         if request.round == 1 {
             return BatchPlanner.capped(try planner.questions(request.prompt, to: [participant], session: request.session,
                                                              maxTokens: job.maxTokens, catalog: catalog)[0], catalog: catalog)
@@ -395,6 +400,7 @@ public struct BatchRunner: Sendable {
         var next: [BatchRequestRecord] = []
         let apis = Self.apis(of: parts)
         let sittingOut = previous.filter { $0.state != .succeeded }
+        let participants = try participants(of: previous)
         for earlier in previous where earlier.state == .succeeded {
             var request = earlier
             request.customID = BatchRequestRecord.customID(round: round, promptIndex: earlier.promptIndex, personaIndex: earlier.personaIndex)
@@ -404,7 +410,7 @@ public struct BatchRunner: Sendable {
             request.text = nil
             request.error = nil
             request.ledgerID = nil
-            let turn = try liveTurn(request, job: job)
+            let turn = try liveTurn(request, participant: participants[request.persona]!, job: job)
             let price = catalog.price(for: turn.model)
             let billed = apis[request.provider] == .live ? price : price.map { $0.batchPrices() ?? $0 }
             request.body = apis[request.provider] == .live ? nil : BatchClient.body(for: turn.request, endpoint: turn.endpoint)

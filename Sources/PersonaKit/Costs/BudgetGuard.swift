@@ -63,24 +63,24 @@ public final class Accounting: Sendable {
     public func reserve(_ claim: ReservationClaim) async throws -> Reservation? {
         guard let ledger else { return nil }
         let caps = budget.caps
-        return try await writing { try ledger.reserve(claim, caps: caps) }
+        return try await writing { try await ledger.reserve(claim, caps: caps) }
     }
 
     /// Replaces a reservation with the request's row.
     public func settle(_ reservation: Reservation?, as entry: LedgerEntry) async throws {
         guard let ledger else { return }
         try await writing {
-            if let reservation { try ledger.settle(reservation, as: entry) } else { try ledger.record(entry) }
+            if let reservation { try await ledger.settle(reservation, as: entry) } else { try ledger.record(entry) }
         }
     }
 
-    private func writing<T>(_ body: () throws -> T) async throws -> T {
+    private func writing<T>(_ body: () async throws -> T) async throws -> T {
         if let failure = broken.value { throw LedgerError(path: ledger?.path ?? "", reason: failure) }
         let start = Date()
         var wait = 0.05
         while true {
             do {
-                return try body()
+                return try await body()
             } catch let refusal as BudgetRefusal {
                 throw refusal
             } catch let error as LedgerError {

@@ -244,15 +244,14 @@ public final class BatchStore: Sendable {
     /// Marks a request of a live part as running, recorded before it is sent, and takes its
     /// estimate off the job's reservation (the request reserves for itself as it is sent); false
     /// when it is no longer pending (cancelled, or taken by another process).
-    public func markRunning(_ request: BatchRequestRecord, of job: BatchJob) throws -> Bool {
-        try guarded {
-            try pool.write { db in
-                try db.execute(sql: "UPDATE batch_requests SET state = 'running' WHERE job = ? AND custom_id = ? AND state = 'pending'",
-                               arguments: [job.id, request.customID])
+    public func markRunning(_ request: BatchRequestRecord, of job: BatchJob) async throws -> Bool {
+        try await ledger.guarded {
+            try await database.writes.write { db in
+                try db.cachedStatement(sql: "UPDATE batch_requests SET state = 'running' WHERE job = ? AND custom_id = ? AND state = 'pending'")
+                    .execute(arguments: [job.id, request.customID])
                 guard db.changesCount == 1 else { return false }
                 if let reservation = job.reservationID, let estimate = request.estimatePicos, estimate > 0 {
-                    try db.execute(sql: Self.shrinkReservationSQL,
-                                   arguments: [estimate, reservation])
+                    try db.cachedStatement(sql: Self.shrinkReservationSQL).execute(arguments: [estimate, reservation])
                 }
                 return true
             }
@@ -287,70 +286,82 @@ public final class BatchStore: Sendable {
     /// session, and the reservation shrunk by its estimate (unless `request` is running, whose
     /// estimate `markRunning` took off), all in one transaction. A result
     /// whose request was settled already (by another process), or is not in this part, is
-    /// skipped. Returns how many were settled. `ledgerRow: false` is for live results, whose
-    /// row the engine wrote.
+    /// skipped. Returns how many were settled. `ledgerRow: false` is for requests never sent.
     @discardableResult
     public func settle(_ results: [(request: BatchRequestRecord, result: BatchResult)], part: BatchPart, job: BatchJob,
                        batchPriced: Bool, ledgerRow: Bool = true) throws -> Int {
         guard !results.isEmpty else { return 0 }
         return try guarded {
-            try pool.write { db in
-                var settled = 0
-                var released: Int64 = 0
-                var messages: [(session: String, message: TranscriptMessage)] = []
-                // The state guard makes the claim: only one transaction moves a request out of pending.
-                // Its ledger row goes in first, so that the update can name it; a request settled
-                // already (by another process) takes its row back out.
-                let update = try db.makeStatement(sql: """
-                    UPDATE batch_requests SET state = ?, text = ?, error = ?, ledger_id = ?, input_tokens = ?, cached_input_tokens = ?,
-                        cache_write_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cost_picos = ?, estimated = ?
-                    WHERE job = ? AND custom_id = ? AND part = ? AND state IN ('pending', 'running')
-                    """)
-                let insert = try db.makeStatement(sql: Ledger.insertSQL)
-                let takeBack = try db.makeStatement(sql: "DELETE FROM requests WHERE id = ?")
-                for (request, result) in results {
-                    let usage = result.usage
-                    var ledgerID: Int64?
-                    if ledgerRow {
-                        let entry = LedgerEntry(
-                            timestamp: job.created, session: request.session, persona: request.persona, provider: request.provider,
-                            model: request.model, inputTokens: usage.inputTokens ?? 0, cachedInputTokens: usage.cachedInputTokens ?? 0,
-                            cacheWriteTokens: usage.cacheWriteTokens ?? 0, outputTokens: usage.outputTokens ?? 0,
-                            reasoningTokens: usage.reasoningTokens ?? 0, costPicos: result.costPicos, estimated: result.estimated,
-                            usageNote: result.usageNote, durationMs: 0,
-                            status: result.state == .succeeded ? .ok : result.state == .canceled ? .cancelled : .failed,
-                            errorKind: result.state == .succeeded ? nil : result.state.rawValue,
-                            batchJob: batchPriced ? job.id : nil, liveCostPicos: batchPriced ? result.liveCostPicos : nil)
-                        try insert.execute(arguments: Ledger.arguments(entry))
-                        ledgerID = db.lastInsertedRowID
-                    }
-                    try update.execute(arguments: [result.state.rawValue, Secrets.redact(result.text), result.error.map(Secrets.redact),
-                                                   ledgerID, usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens,
-                                                   usage.outputTokens, usage.reasoningTokens, result.costPicos, result.estimated, job.id,
-                                                   request.customID, part.id])
-                    guard db.changesCount == 1 else {
-                        if let ledgerID { try takeBack.execute(arguments: [ledgerID]) }
-                        continue
-                    }
-                    // A live request's estimate left the reservation when it was marked running.
-                    if request.state != .running { released = Money.sum(released, request.estimatePicos ?? 0) ?? released }
-                    let message = TranscriptMessage(
-                        round: request.round, speaker: request.persona, name: request.personaName, role: .persona, text: result.text,
-                        status: result.state == .succeeded ? .complete : .failed,
-                        error: result.state == .succeeded ? nil : result.error ?? result.state.rawValue, provider: request.provider,
-                        model: request.model, inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0,
-                        costPicos: result.costPicos, estimated: result.estimated)
-                    messages.append((request.session, message))
-                    settled += 1
-                }
-                try SessionStore.append(messages, at: job.created, in: db)
-                if let reservation = job.reservationID, released > 0 {
-                    try db.execute(sql: Self.shrinkReservationSQL,
-                                   arguments: [released, reservation])
-                }
-                return settled
+            try pool.write { db in try Self.settle(results, part: part, job: job, batchPriced: batchPriced, ledgerRow: ledgerRow, in: db) }
+        }
+    }
+
+    /// Settles a live request's result, whose ledger row the engine wrote, sharing its
+    /// transaction with the other requests ending at the same moment (`GroupedWrites`).
+    @discardableResult
+    public func settleLive(_ request: BatchRequestRecord, result: BatchResult, part: BatchPart, job: BatchJob) async throws -> Int {
+        try await ledger.guarded {
+            try await database.writes.write { db in
+                try Self.settle([(request, result)], part: part, job: job, batchPriced: false, ledgerRow: false, in: db)
             }
         }
+    }
+
+    private static func settle(_ results: [(request: BatchRequestRecord, result: BatchResult)], part: BatchPart, job: BatchJob,
+                               batchPriced: Bool, ledgerRow: Bool, in db: Database) throws -> Int {
+        var settled = 0
+        var released: Int64 = 0
+        var messages: [(session: String, message: TranscriptMessage)] = []
+        // The state guard makes the claim: only one transaction moves a request out of pending.
+        // Its ledger row goes in first, so that the update can name it; a request settled
+        // already (by another process) takes its row back out.
+        let update = try db.cachedStatement(sql: """
+            UPDATE batch_requests SET state = ?, text = ?, error = ?, ledger_id = ?, input_tokens = ?, cached_input_tokens = ?,
+                cache_write_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cost_picos = ?, estimated = ?
+            WHERE job = ? AND custom_id = ? AND part = ? AND state IN ('pending', 'running')
+            """)
+        let insert = try db.cachedStatement(sql: Ledger.insertSQL)
+        let takeBack = try db.cachedStatement(sql: "DELETE FROM requests WHERE id = ?")
+        for (request, result) in results {
+            let usage = result.usage
+            var ledgerID: Int64?
+            if ledgerRow {
+                let entry = LedgerEntry(
+                    timestamp: job.created, session: request.session, persona: request.persona, provider: request.provider,
+                    model: request.model, inputTokens: usage.inputTokens ?? 0, cachedInputTokens: usage.cachedInputTokens ?? 0,
+                    cacheWriteTokens: usage.cacheWriteTokens ?? 0, outputTokens: usage.outputTokens ?? 0,
+                    reasoningTokens: usage.reasoningTokens ?? 0, costPicos: result.costPicos, estimated: result.estimated,
+                    usageNote: result.usageNote, durationMs: 0,
+                    status: result.state == .succeeded ? .ok : result.state == .canceled ? .cancelled : .failed,
+                    errorKind: result.state == .succeeded ? nil : result.state.rawValue,
+                    batchJob: batchPriced ? job.id : nil, liveCostPicos: batchPriced ? result.liveCostPicos : nil)
+                try insert.execute(arguments: Ledger.arguments(entry))
+                ledgerID = db.lastInsertedRowID
+            }
+            try update.execute(arguments: [result.state.rawValue, Secrets.redact(result.text), result.error.map(Secrets.redact),
+                                           ledgerID, usage.inputTokens, usage.cachedInputTokens, usage.cacheWriteTokens,
+                                           usage.outputTokens, usage.reasoningTokens, result.costPicos, result.estimated, job.id,
+                                           request.customID, part.id])
+            guard db.changesCount == 1 else {
+                if let ledgerID { try takeBack.execute(arguments: [ledgerID]) }
+                continue
+            }
+            // A live request's estimate left the reservation when it was marked running.
+            if request.state != .running { released = Money.sum(released, request.estimatePicos ?? 0) ?? released }
+            let message = TranscriptMessage(
+                round: request.round, speaker: request.persona, name: request.personaName, role: .persona, text: result.text,
+                status: result.state == .succeeded ? .complete : .failed,
+                error: result.state == .succeeded ? nil : result.error ?? result.state.rawValue, provider: request.provider,
+                model: request.model, inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0,
+                costPicos: result.costPicos, estimated: result.estimated)
+            messages.append((request.session, message))
+            settled += 1
+        }
+        try SessionStore.append(messages, at: job.created, in: db)
+        if let reservation = job.reservationID, released > 0 {
+            try db.cachedStatement(sql: shrinkReservationSQL).execute(arguments: [released, reservation])
+        }
+        return settled
     }
 
     /// Ends a job: its reservation is released (its results hold what they cost), and its state set.

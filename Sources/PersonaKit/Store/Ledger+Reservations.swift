@@ -92,62 +92,87 @@ extension Ledger {
     public func reserve(_ claim: ReservationClaim, caps: BudgetCaps, now: Date = Date(), calendar: Calendar = .current,
                         batchJob: String? = nil, alongside: ((Database, Int64) throws -> Void)? = nil) throws -> Reservation
     {
-        var refusal: BudgetRefusal?
-        let reservation: Reservation? = try guarded {
+        let outcome = try guarded {
             try pool.writeWithoutTransaction { db in
-                var reserved: Reservation?
+                var outcome: ReserveOutcome?
                 try db.inTransaction(.immediate) {
-                    try reclaim(db, now: now)
-                    if let cap = caps.daily {
-                        let day = Period.day(of: now, calendar: calendar)
-                        let spent = try committed(db, ledgerWhere: "timestamp_ms >= ? AND timestamp_ms < ?",
-                                                  [Self.milliseconds(day.start!), Self.milliseconds(day.end!)], reservationsWhere: "1", [])
-                        refusal = Self.refusal(claim, spent: spent, cap: cap, daily: true)
-                    }
-                    if refusal == nil, let cap = caps.session {
-                        let spent = try committed(db, ledgerWhere: "session = ?", [claim.session], reservationsWhere: "session = ?",
-                                                  [claim.session])
-                        refusal = Self.refusal(claim, spent: spent, cap: cap, daily: false)
-                    }
-                    if refusal != nil {
-                        try db.execute(sql: Self.insertSQL, arguments: Self.arguments(Self.refusedEntry(claim, at: now)))
-                        return .commit
-                    }
-                    try db.execute(sql: """
-                        INSERT INTO reservations (created_ms, deadline_ms, owner_pid, owner_start, session, persona, provider, model,
-                            input_tokens, max_output_tokens, amount_picos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [Self.milliseconds(now),
-                                         Self.milliseconds(now.addingTimeInterval(batchJob == nil ? Self.reservationLifetime
-                                                                                      : Self.batchReservationLifetime)),
-                                         batchJob == nil ? ProcessIdentity.current.pid : 0,
-                                         batchJob.map { Self.batchOwner($0) } ?? ProcessIdentity.current.start, claim.session,
-                                         claim.persona, claim.provider, claim.model, claim.inputTokens, claim.maxOutputTokens, claim.picos])
-                    reserved = Reservation(id: db.lastInsertedRowID, picos: claim.picos)
-                    try alongside?(db, db.lastInsertedRowID)
+                    outcome = try reserve(claim, caps: caps, now: now, calendar: calendar, batchJob: batchJob, alongside: alongside, in: db)
                     return .commit
                 }
-                return reserved
+                return outcome!
             }
         }
-        if let refusal { throw refusal }
-        return reservation!
+        return try outcome.reservation()
     }
 
-    /// Swaps the reservation for the request's row. Should the reservation have been reclaimed
-    /// meanwhile (its deadline passed), the row that reclaiming wrote is corrected instead.
-    public func settle(_ reservation: Reservation, as entry: LedgerEntry) throws {
-        try guarded {
-            try pool.writeWithoutTransaction { db in
-                try db.inTransaction(.immediate) {
-                    try db.execute(sql: "DELETE FROM reservations WHERE id = ?", arguments: [reservation.id])
-                    if db.changesCount == 0 {
-                        try db.execute(sql: "DELETE FROM requests WHERE reservation_id = ?", arguments: [reservation.id])
-                    }
-                    try db.execute(sql: Self.insertSQL, arguments: Self.arguments(entry, reservation: reservation.id))
-                    return .commit
-                }
+    /// `reserve` for a request about to be sent: its transaction is shared with the other
+    /// requests of this process reserving or settling at the same moment (`GroupedWrites`).
+    public func reserve(_ claim: ReservationClaim, caps: BudgetCaps) async throws -> Reservation {
+        let now = Date()
+        let outcome = try await guarded {
+            try await database.writes.write { db in try self.reserve(claim, caps: caps, now: now, calendar: .current, in: db) }
+        }
+        return try outcome.reservation()
+    }
+
+    enum ReserveOutcome: Sendable {
+        case reserved(Reservation)
+        /// Its `budget` row is written; the transaction commits, and nothing is sent.
+        case refused(BudgetRefusal)
+
+        func reservation() throws -> Reservation {
+            switch self {
+            case .reserved(let reservation): return reservation
+            case .refused(let refusal): throw refusal
             }
         }
+    }
+
+    private func reserve(_ claim: ReservationClaim, caps: BudgetCaps, now: Date, calendar: Calendar, batchJob: String? = nil,
+                         alongside: ((Database, Int64) throws -> Void)? = nil, in db: Database) throws -> ReserveOutcome {
+        if reclaimDue(now: now) { try reclaim(db, now: now) }
+        var refusal: BudgetRefusal?
+        if let cap = caps.daily {
+            let day = Period.day(of: now, calendar: calendar)
+            let spent = try committed(db, ledgerWhere: "timestamp_ms >= ? AND timestamp_ms < ?",
+                                      [Self.milliseconds(day.start!), Self.milliseconds(day.end!)], reservationsWhere: "1", [])
+            refusal = Self.refusal(claim, spent: spent, cap: cap, daily: true)
+        }
+        if refusal == nil, let cap = caps.session {
+            let spent = try committed(db, ledgerWhere: "session = ?", [claim.session], reservationsWhere: "session = ?", [claim.session])
+            refusal = Self.refusal(claim, spent: spent, cap: cap, daily: false)
+        }
+        if let refusal {
+            try db.cachedStatement(sql: Self.insertSQL).execute(arguments: Self.arguments(Self.refusedEntry(claim, at: now)))
+            return .refused(refusal)
+        }
+        try db.cachedStatement(sql: """
+            INSERT INTO reservations (created_ms, deadline_ms, owner_pid, owner_start, session, persona, provider, model,
+                input_tokens, max_output_tokens, amount_picos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [Self.milliseconds(now),
+                                     Self.milliseconds(now.addingTimeInterval(batchJob == nil ? Self.reservationLifetime
+                                                                                  : Self.batchReservationLifetime)),
+                                     batchJob == nil ? ProcessIdentity.current.pid : 0,
+                                     batchJob.map { Self.batchOwner($0) } ?? ProcessIdentity.current.start, claim.session,
+                                     claim.persona, claim.provider, claim.model, claim.inputTokens, claim.maxOutputTokens, claim.picos])
+        let id = db.lastInsertedRowID
+        try alongside?(db, id)
+        return .reserved(Reservation(id: id, picos: claim.picos))
+    }
+
+    /// Swaps the reservation for the request's row, sharing its transaction as `reserve` does.
+    /// Should the reservation have been reclaimed meanwhile (its deadline passed), the row that
+    /// reclaiming wrote is corrected instead.
+    public func settle(_ reservation: Reservation, as entry: LedgerEntry) async throws {
+        try await guarded { try await database.writes.write { db in try Self.settle(reservation, as: entry, in: db) } }
+    }
+
+    private static func settle(_ reservation: Reservation, as entry: LedgerEntry, in db: Database) throws {
+        try db.cachedStatement(sql: "DELETE FROM reservations WHERE id = ?").execute(arguments: [reservation.id])
+        if db.changesCount == 0 {
+            try db.cachedStatement(sql: "DELETE FROM requests WHERE reservation_id = ?").execute(arguments: [reservation.id])
+        }
+        try db.cachedStatement(sql: insertSQL).execute(arguments: arguments(entry, reservation: reservation.id))
     }
 
     /// Releases the reservations of processes that are gone, each as an `interrupted` row priced
@@ -179,6 +204,18 @@ extension Ledger {
         }
     }
 
+    /// Whether a reservation should first release those of processes that are gone: the first
+    /// time, then at most once a second. Releasing one turns it into a row of the same amount,
+    /// so a budget's sums are the same either way, and with a thousand requests in flight the
+    /// search for them would cost more than the requests' tokens.
+    private func reclaimDue(now: Date) -> Bool {
+        lastReclaim.withLock { last in
+            guard last.map({ now.timeIntervalSince($0) >= 1 || now < $0 }) ?? true else { return false }
+            last = now
+            return true
+        }
+    }
+
     /// The owner a batch job's reservation records in place of a process.
     static func batchOwner(_ job: String) -> String { "batch:" + job }
 
@@ -188,10 +225,10 @@ extension Ledger {
     private func reclaim(_ db: Database, now: Date) throws -> Int {
         // This process's own reservations are alive by definition; leaving them out keeps a
         // reservation cheap while a thousand of its requests are in flight.
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT * FROM reservations
             WHERE owner_start NOT LIKE 'batch:%' AND NOT (owner_pid = ? AND owner_start = ? AND deadline_ms >= ?)
-            """, arguments: [ProcessIdentity.current.pid, ProcessIdentity.current.start, Self.milliseconds(now)])
+            """), arguments: [ProcessIdentity.current.pid, ProcessIdentity.current.start, Self.milliseconds(now)])
         var count = 0
         for row in rows {
             let deadline: Int64 = row["deadline_ms"]
@@ -214,9 +251,9 @@ extension Ledger {
     /// What the ledger rows and the open reservations matching the conditions hold together.
     private func committed(_ db: Database, ledgerWhere: String, _ ledgerArguments: [any DatabaseValueConvertible],
                            reservationsWhere: String, _ reservationArguments: [any DatabaseValueConvertible]) throws -> Int64 {
-        let spent = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(cost_picos), 0) FROM requests WHERE \(ledgerWhere)",
+        let spent = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(SUM(cost_picos), 0) FROM requests WHERE \(ledgerWhere)"),
                                        arguments: StatementArguments(ledgerArguments)) ?? 0
-        let held = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(amount_picos), 0) FROM reservations WHERE \(reservationsWhere)",
+        let held = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(SUM(amount_picos), 0) FROM reservations WHERE \(reservationsWhere)"),
                                       arguments: StatementArguments(reservationArguments)) ?? 0
         return Money.sum(spent, held) ?? .max
     }

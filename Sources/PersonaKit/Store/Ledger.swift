@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// One request as the ledger keeps it.
 public struct LedgerEntry: Sendable, Equatable {
@@ -122,21 +123,27 @@ public struct CostTotals: Sendable, Equatable {
 /// when the request ends, so that a crash loses nothing already recorded and every process
 /// sharing the home sees every other's spending.
 public final class Ledger: Sendable {
-    let pool: DatabasePool
-    public let path: String
+    public let database: PersonaDatabase
+    var pool: DatabasePool { database.pool }
+    /// When a reservation last released those of processes that are gone.
+    let lastReclaim = Mutex<Date?>(nil)
+    public var path: String { database.path }
 
     public convenience init(path: String) throws {
         try self.init(database: PersonaDatabase(path: path))
     }
 
     public init(database: PersonaDatabase) {
-        pool = database.pool
-        path = database.path
+        self.database = database
     }
 
     /// Runs `body`, turning any database failure into a `LedgerError` naming the file.
     func guarded<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as BudgetRefusal { throw error } catch { throw LedgerError(path: path, error) }
+    }
+
+    func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let error as BudgetRefusal { throw error } catch { throw LedgerError(path: path, error) }
     }
 
     static let insertSQL = """

@@ -9,6 +9,8 @@ import GRDB
 public final class PersonaDatabase: Sendable {
     let pool: DatabasePool
     public let path: String
+    /// Writes from tasks in flight, committed together (`GroupedWrites`).
+    let writes: GroupedWrites
 
     /// How long a write waits for another process's write lock before it gives up.
     static let lockTimeout: TimeInterval = 5
@@ -25,6 +27,7 @@ public final class PersonaDatabase: Sendable {
                 if try !pool.read({ try Self.migrator.hasCompletedMigrations($0) }) { try Self.migrator.migrate(pool) }
                 return pool
             }
+            writes = GroupedWrites(pool: pool)
         } catch {
             throw LedgerError(path: path, error)
         }
