@@ -25,6 +25,17 @@ final class TurnRunnerTests: XCTestCase {
                     maxTokens: 100, temperature: 0.5)
     }
 
+    /// A body small enough to go out with the headers, and one large enough to be read out as
+    /// it is sent (a batch file), both arrive byte for byte.
+    func testSmallAndLargeBodiesArriveWhole() async throws {
+        for size in [300, CurlTransport.copiedBodyLimit, CurlTransport.copiedBodyLimit + 1, 600_000] {
+            let body = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
+            server.clearLog()
+            _ = try await CurlTransport.shared.exchange(HTTPRequest(method: "POST", url: server.baseURL + "/v1/files", body: body))
+            XCTAssertEqual(server.requests.last?.body, body, "a body of \(size) bytes")
+        }
+    }
+
     func testEveryProviderStreamsTextAndUsage() async throws {
         for type in ProviderType.allCases {
             let outcome = await TurnRunner().run(request("mock+tokens=30+input=17"), endpoint: endpoint(type))

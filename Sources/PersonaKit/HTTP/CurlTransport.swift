@@ -13,6 +13,10 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     /// The transfer thread's name, as `/proc/self/task/*/comm` shows it.
     public static let threadName = "persona-curl"
 
+    /// Bodies up to this size are handed to libcurl whole; larger ones (a batch file) are read
+    /// from the request as libcurl sends them, so that they are not held twice.
+    static let copiedBodyLimit = 64 * 1024
+
     private let multi: UnsafeMutableRawPointer
     /// What other threads ask of the transfer thread, taken at the start of each pass.
     private struct Requests {
@@ -31,6 +35,7 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     private let readerJobs: TransferThreadExecutor
     // Owned by the transfer thread alone.
     private var active: [Int: Transfer] = [:]
+    private let pass = ReadingPass()
 
     /// When reading passes may start while transfers are active: at most one per tick.
     ///
@@ -69,7 +74,7 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
         }
         let channel = ResponseChannel(backlog: backlog, cancel: { [weak self] in self?.cancel(id) },
                                       resume: { [weak self] in self?.resume(id) })
-        let transfer = Transfer(id: id, request: request, timeouts: timeouts, channel: channel)
+        let transfer = Transfer(id: id, request: request, timeouts: timeouts, channel: channel, pass: pass)
         requests.withLock { $0.starts.append(transfer) }
         curl_multi_wakeup(multi)
         return HTTPResponseStream(channel: channel)
@@ -118,7 +123,10 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
             let performed = MonotonicClock.now
-            for transfer in active.values { transfer.handOverReceived(at: performed) }
+            // Only the transfers that brought something are visited: with a thousand open, a
+            // walk over all of them each pass would cost more than their tokens.
+            let touched = pass.take()
+            for transfer in touched { transfer.handOverReceived(at: performed) }
             var easy: UnsafeMutableRawPointer?
             var result = CURLE_OK
             while persona_multi_next_done(multi, &easy, &result) != 0 {
@@ -132,7 +140,7 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
             expireIdleTransfers()
             // Each reader runs once per pass, with all its response brought.
             var brought = false
-            for transfer in active.values { brought = transfer.channel.publish() || brought }
+            for transfer in touched { brought = transfer.channel.publish() || brought }
             readerJobs.runJobs()
             backlog.endPass()
 
@@ -196,12 +204,30 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     }
 }
 
+/// The transfers whose callbacks brought something in the current reading pass. It lives on
+/// the transfer thread.
+private final class ReadingPass: @unchecked Sendable {
+    private var touched: [Transfer] = []
+
+    func add(_ transfer: Transfer) { touched.append(transfer) }
+
+    /// The pass's transfers, each once; the next pass starts empty.
+    func take() -> [Transfer] {
+        defer { touched.removeAll(keepingCapacity: true) }
+        for transfer in touched { transfer.isTouched = false }
+        return touched
+    }
+}
+
 /// One request's state. It lives on the transfer thread from `start` to `finish`.
 private final class Transfer: @unchecked Sendable {
     let id: UInt64
     let request: HTTPRequest
     let timeouts: TransportTimeouts
     let channel: ResponseChannel
+    private let pass: ReadingPass
+    /// In `pass` already.
+    var isTouched = false
     private(set) var easy: UnsafeMutableRawPointer?
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -220,11 +246,12 @@ private final class Transfer: @unchecked Sendable {
     /// The room the reader's channel had when the pass's first bytes came.
     private var passRoom = 0
 
-    init(id: UInt64, request: HTTPRequest, timeouts: TransportTimeouts, channel: ResponseChannel) {
+    init(id: UInt64, request: HTTPRequest, timeouts: TransportTimeouts, channel: ResponseChannel, pass: ReadingPass) {
         self.id = id
         self.request = request
         self.timeouts = timeouts
         self.channel = channel
+        self.pass = pass
         errorBuffer.initialize(to: 0)
     }
 
@@ -298,8 +325,16 @@ private final class Transfer: @unchecked Sendable {
             }
             persona_easy_setopt_long(easy, CURLOPT_POST, 1)
             persona_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
-            persona_easy_setopt_data_cb(easy, CURLOPT_READFUNCTION, curlRead)
-            persona_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
+            if request.body.count <= CurlTransport.copiedBodyLimit {
+                // libcurl sends a copied body with the headers, in one write, and allocates no
+                // upload buffer (64 KB a transfer, which a thousand at once would feel).
+                _ = request.body.withUnsafeBytes { bytes in
+                    persona_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+                }
+            } else {
+                persona_easy_setopt_data_cb(easy, CURLOPT_READFUNCTION, curlRead)
+                persona_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
+            }
         }
 
         // An empty `Expect:` stops libcurl waiting a second for `100 Continue` on larger bodies.
@@ -338,6 +373,7 @@ private final class Transfer: @unchecked Sendable {
             receivedBody = true
             sendHeadIfNeeded()
             passRoom = channel.room
+            touch()
         }
         guard passBody.count < passRoom else {
             channel.pauseForReader()
@@ -385,6 +421,13 @@ private final class Transfer: @unchecked Sendable {
         guard !headSent, status >= 200 else { return }
         headSent = true
         channel.receive(head: HTTPResponseHead(status: status, headers: headers))
+        touch()
+    }
+
+    private func touch() {
+        guard !isTouched else { return }
+        isTouched = true
+        pass.add(self)
     }
 
     fileprivate func fillUpload(_ buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
