@@ -15,6 +15,9 @@ public struct MockBehavior: Sendable, Equatable {
     public var chunkSize: Int
     /// Pause between deltas, in seconds ("slow drip").
     public var delayPerToken: Double
+    /// Pause before the first delta, in seconds: a server reading a long prompt, or one with a
+    /// queue of requests ahead of this one.
+    public var firstTokenDelay: Double = 0
     /// Answer with this status and a provider-shaped error body instead of a stream.
     public var status: Int
     public var errorMessage: String
@@ -82,7 +85,7 @@ public struct MockBehavior: Sendable, Equatable {
     }
 
     /// Reads directives from a model name, so that a process outside the tests (the tmux tests, the
-    /// benchmarks) can script faults: `mock+tokens=50+delay=0.02+status=429+retry_after=1+drop=10`,
+    /// benchmarks) can script faults: `mock+tokens=50+ttft=1+delay=0.02+status=429+retry_after=1+drop=10`,
     /// or usage a provider should never report: `mock+output=-1000000000`.
     /// Words before the first `+` are the model's name and carry no directive.
     public static func fromModelName(_ model: String, defaults: MockBehavior = MockBehavior()) -> MockBehavior {
@@ -94,6 +97,7 @@ public struct MockBehavior: Sendable, Equatable {
             switch key {
             case "tokens": behavior.tokens = Int(value) ?? behavior.tokens
             case "delay": behavior.delayPerToken = Double(value) ?? behavior.delayPerToken
+            case "ttft": behavior.firstTokenDelay = Double(value) ?? behavior.firstTokenDelay
             case "status": behavior.status = Int(value) ?? behavior.status
             case "retry_after": behavior.headers["Retry-After"] = value
             case "drop": behavior.dropAfter = Int(value)

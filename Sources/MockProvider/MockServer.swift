@@ -197,6 +197,7 @@ public final class MockServer: Sendable {
         for event in wire.opening(inputTokens: inputTokens, behavior: behavior) {
             guard writer.chunk(event) else { return }
         }
+        if behavior.firstTokenDelay > 0 { Thread.sleep(forTimeInterval: behavior.firstTokenDelay) }
         // Tokens go out on a fixed schedule, so sleeping's overshoot never slows the stream below its rate.
         let startedStreaming = Self.monotonicNanoseconds()
         var contentBytes = 0

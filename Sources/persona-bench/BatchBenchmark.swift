@@ -4,12 +4,26 @@ import PersonaKit
 /// `persona batch`'s two scale paths:
 /// - a job of 1,000 requests of 200 tokens each through the live fallback at concurrency 1,000,
 ///   on the one transfer thread, with the engine's ledger rows and the job's records: CPU per
-///   token and peak RSS, with the mock (another process) reporting how many streams were open at once;
+///   token and peak RSS, with the mock (another process) reporting how many streams were open at
+///   once. It runs twice, in two fresh processes: the mock first holds each answer 2 s before
+///   streaming it as fast as it can, as the streaming benchmark's mock does, so that all 1,000
+///   are open at once; then it drips a token every 10 ms, each in a TCP segment of its own, so
+///   that the kernel's work per segment shows;
 /// - importing a 100,000-line result file: time and peak RSS.
 /// `batch live` or `batch import` runs one of them.
 func batchBenchmark(_ arguments: [String]) async throws {
-    if arguments.first != "import" { try await liveFallbackBenchmark() }
+    if arguments.first != "import" {
+        for pacing in ["held", "dripped"] { try runChild(["batch-live", pacing]) }
+    }
     if arguments.first != "live" { try importBenchmark() }
+}
+
+private func runChild(_ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = binaryDirectory.appendingPathComponent("persona-bench")
+    process.arguments = arguments
+    try process.run()
+    process.waitUntilExit()
 }
 
 private func temporaryHome(_ name: String) throws -> URL {
@@ -31,10 +45,11 @@ private func runner(home: URL, environment: [String: String]) throws -> (BatchRu
                         engine: engine), planner, catalog)
 }
 
-private func liveFallbackBenchmark() async throws {
+/// The child of the live benchmark: `held` or `dripped`, as `batchBenchmark` says.
+func liveFallbackBenchmark(_ arguments: [String]) async throws {
     let requests = 1000
-    // 200 tokens over about two seconds each, so that all of them are open at once.
-    let (mock, base) = try startMock(["--tokens", "200", "--delay", "0.01"])
+    let dripped = arguments.first == "dripped"
+    let (mock, base) = try startMock(["--tokens", "200"] + (dripped ? ["--delay", "0.01"] : ["--first-token-delay", "2"]))
     defer { mock.terminate() }
     let home = try temporaryHome("batch-live")
     defer { try? FileManager.default.removeItem(at: home) }
@@ -53,11 +68,14 @@ private func liveFallbackBenchmark() async throws {
     let wall = Date().timeIntervalSince(wallStart)
     let progress = try runner.store.progress(job: plan.job.id)
     let tokens = try runner.store.requests(job: plan.job.id).reduce(0) { $0 + ($1.text ?? "").utf8.reduce(0) { $0 + ($1 == 0x20 ? 1 : 0) } }
+    if let failed = try runner.store.requests(job: plan.job.id).first(where: { $0.state != .succeeded }) {
+        print("first failure: \(failed.customID): \(failed.error ?? failed.state.rawValue)")
+    }
     let stats = try JSON.parse(try await CurlTransport.shared.exchange(HTTPRequest(method: "GET", url: base + "/mock/stats")).body)
-    print(String(format: "batch live fallback: %d requests (%d succeeded) × 200 tokens at concurrency %d; %d streams open at once "
+    print(String(format: "batch live fallback, %@: %d requests (%d succeeded) × 200 tokens at concurrency %d; %d streams open at once "
                  + "(mock); %d tokens, cpu %.2f s, wall %.2f s, %.2f µs cpu/token with the ledger (target ≤ 3 µs); peak RSS %.1f MB "
-                 + "(target < 150 MB)", requests, progress.succeeded, requests, stats["peak_streams"]?.int ?? 0, tokens, cpu, wall,
-                 cpu / Double(max(1, tokens)) * 1e6, peakResidentMegabytes()))
+                 + "(target < 150 MB)", dripped ? "a token every 10 ms" : "held 2 s, then unpaced", requests, progress.succeeded,
+                 requests, stats["peak_streams"]?.int ?? 0, tokens, cpu, wall, cpu / Double(max(1, tokens)) * 1e6, peakResidentMegabytes()))
 }
 
 /// Plans a job of 100,000 requests to one Anthropic model and writes its results file, in an order

@@ -16,6 +16,7 @@ case "render": renderBenchmark()
 case "decode": decodeBenchmark()
 case "ledger": try ledgerBenchmark()
 case "batch": try await batchBenchmark(arguments)
+case "batch-live": try await liveFallbackBenchmark(arguments)
 case "batch-import": try batchImportChild(arguments)
 default:
     FileHandle.standardError.write(Data("persona-bench: unknown benchmark '\(mode)'; use stream, ui, render, decode, ledger or batch\n".utf8))

@@ -3,7 +3,7 @@ import MockProvider
 
 /// Serves the mock provider on 127.0.0.1 for benchmarks and end-to-end tests.
 ///
-/// Usage: persona-mock [--port N] [--tokens N] [--delay SECONDS] [--text TEXT] [--no-usage] [--send-log FILE]
+/// Usage: persona-mock [--port N] [--tokens N] [--delay SECONDS] [--first-token-delay SECONDS] [--text TEXT] [--no-usage] [--send-log FILE]
 ///                     [--tool-call NAME=JSON …]
 /// With `--tool-call`, a request that carries no tool result is answered with those calls, and one
 /// that does with the text.
@@ -34,6 +34,7 @@ while !arguments.isEmpty {
     case "--port": port = Int(value) ?? 0
     case "--tokens": defaults.tokens = Int(value) ?? defaults.tokens
     case "--delay": defaults.delayPerToken = Double(value) ?? 0
+    case "--first-token-delay": defaults.firstTokenDelay = Double(value) ?? 0
     case "--text": defaults.text = value
     case "--tool-call":
         guard let equals = value.firstIndex(of: "=") else {
