@@ -400,5 +400,29 @@ tmux send-keys -t "$session" C-c
 tmux send-keys -t "$session" C-c
 check "the screen quits with status 0" test "$(wait_exit)" = "0"
 
+# Batch jobs from the chat screen: /batch sends the prompt to both panes as a job through the mock's
+# batch API, /jobs lists it, and the screen says when the answers are in.
+rm -f "$work/exit"
+tmux kill-session -t "$session" 2>/dev/null
+start_mock batch-mock > "$work/batch-mock.base"
+batch_base="$(cat "$work/batch-mock.base")"
+tmux new-session -d -s "$session" -x 120 -y 30 \
+    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$batch_base/v1 \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/daily --personas skeptic,optimist; echo \$? > $work/exit; sleep 3"
+check "two panes open for a batch" wait_for "The Optimist" 10
+tmux send-keys -t "$session" "/batch Is tea better than coffee?" Enter
+check "/batch submits the prompt as a job" wait_for "2 requests, up to" 10
+job="$(screen | grep -o 'Batch job job-[a-z0-9]*' | head -1 | awk '{print $3}')"
+tmux send-keys -t "$session" "/jobs" Enter
+check "/jobs lists it" wait_for "Batch jobs" 3
+check "with the job's id and state" bash -c "sleep 0.5; tmux capture-pane -t $session -p | grep -qE '${job:-no-job}.*(running|ended)'"
+tmux send-keys -t "$session" q
+check "the screen says when its answers are in" wait_for "is done: 2 answers, 0 failed" 30
+check "and persona batch results has both" bash -c \
+    "[ \$('$bin/persona' batch results '${job:-none}' --format jsonl --home '$work/daily' | grep -c '\"status\":\"succeeded\"') -eq 2 ]"
+tmux send-keys -t "$session" C-c
+tmux send-keys -t "$session" C-c
+check "the screen quits with status 0" test "$(wait_exit)" = "0"
+
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
