@@ -15,6 +15,9 @@ public struct MockBehavior: Sendable, Equatable {
     public var chunkSize: Int
     /// Pause between deltas, in seconds ("slow drip").
     public var delayPerToken: Double
+    /// How a council review is answered (a request that shows answers fenced with a nonce); other
+    /// requests are answered as usual. See `MockCouncil`.
+    public var verdict: MockCouncil.Style?
     /// Pause before the first delta, in seconds: a server reading a long prompt, or one with a
     /// queue of requests ahead of this one.
     public var firstTokenDelay: Double = 0
@@ -86,6 +89,7 @@ public struct MockBehavior: Sendable, Equatable {
 
     /// Reads directives from a model name, so that a process outside the tests (the tmux tests, the
     /// benchmarks) can script faults: `mock+tokens=50+ttft=1+delay=0.02+status=429+retry_after=1+drop=10`,
+    /// an answer, percent-encoded: `mock+text=Hello%2C%20world`, a council reviewer: `mock+verdict=shown`,
     /// or usage a provider should never report: `mock+output=-1000000000`.
     /// Words before the first `+` are the model's name and carry no directive.
     public static func fromModelName(_ model: String, defaults: MockBehavior = MockBehavior()) -> MockBehavior {
@@ -98,6 +102,8 @@ public struct MockBehavior: Sendable, Equatable {
             case "tokens": behavior.tokens = Int(value) ?? behavior.tokens
             case "delay": behavior.delayPerToken = Double(value) ?? behavior.delayPerToken
             case "ttft": behavior.firstTokenDelay = Double(value) ?? behavior.firstTokenDelay
+            case "verdict": behavior.verdict = MockCouncil.Style(rawValue: value)
+            case "text": behavior.text = value.removingPercentEncoding ?? value
             case "status": behavior.status = Int(value) ?? behavior.status
             case "retry_after": behavior.headers["Retry-After"] = value
             case "drop": behavior.dropAfter = Int(value)

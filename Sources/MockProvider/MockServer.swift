@@ -128,7 +128,8 @@ public final class MockServer: Sendable {
     private func serve(_ connection: Int32) {
         guard let request = readRequest(connection) else { return }
         state.withLock { $0.log.append(request) }
-        let behavior = script(request)
+        var behavior = script(request)
+        if let style = behavior.verdict, let verdict = MockCouncil.verdict(style, for: request) { behavior.text = verdict }
         let writer = SocketWriter(fd: connection)
         if let recorded = behavior.replayBody {
             replay(recorded, behavior: behavior, writer: writer)

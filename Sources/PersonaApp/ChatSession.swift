@@ -303,6 +303,10 @@ private final class ConversationRelay: Sendable {
                 : "The moderator gives the floor to \(persona)."))
         case .consensus:
             break
+        case .stage(let stage, let name):
+            sink.post(.notice("Council \(stage)/3 · \(name)"))
+        case .council(let outcome):
+            sink.post(.notice("The reviews are in: \(outcome.result.rows.first.map { "\(outcome.names[$0.author] ?? $0.author) ranks first" } ?? "no ranking")."))
         case .finished(let end):
             sink.post(.conversationEnded(end))
         }

@@ -71,7 +71,7 @@ public enum ChatSetup {
                 }
                 state.panes[index].entries.append(entry)
                 state.nextEntryID += 1
-            case .moderator:
+            case .moderator, .reviewer, .chairman:
                 break
             }
             state.round = max(state.round, message.round)

@@ -16,10 +16,12 @@ public struct DebateOptions: Sendable {
     public var schema: String?
     /// `--consensus-field`: the field of the structured answers that consensus is read from.
     public var consensusField: String?
+    /// A council's chairman, review orders, self-review and seed.
+    public var council: CouncilOverrides
 
     public init(topic: String, personas: [String], mode: ConversationMode, rounds: Int, judge: String? = nil,
                 moderator: String? = nil, model: String? = nil, maxTokens: Int? = nil, schema: String? = nil,
-                consensusField: String? = nil) {
+                consensusField: String? = nil, council: CouncilOverrides = CouncilOverrides()) {
         self.topic = topic
         self.personas = personas
         self.mode = mode
@@ -30,6 +32,7 @@ public struct DebateOptions: Sendable {
         self.maxTokens = maxTokens
         self.schema = schema
         self.consensusField = consensusField
+        self.council = council
     }
 }
 
@@ -45,7 +48,7 @@ public enum DebatePlanner {
                                         participants: participants,
                                         judge: try options.judge.map { try planner.supporting($0, firstModel: participants.first?.model) },
                                         moderator: options.moderator, maxTokens: options.maxTokens,
-                                        consensusField: options.consensusField)
+                                        consensusField: options.consensusField, council: options.council)
     }
 }
 
@@ -80,21 +83,25 @@ public struct DebatePrinter {
     public func run(_ events: AsyncStream<DebateEvent>, session: String, ledger: Ledger?) async -> Int32 {
         var outcome = RunOutcome()
         var round = 0
+        var stages = CouncilStageCosts()
         for await event in events {
             switch event {
             case .round(let current, _):
                 round = current
+            case .stage(let stage, _):
+                stages.current = stage
             case .turn(let turnEvent):
                 outcome.note(turnEvent)
+                stages.note(turnEvent)
             case .finished(.transcript):
                 outcome.failed = true
-            case .finished(.budget):
+            case .finished(.budget), .finished(.councilOverBudget):
                 outcome.budget = true
             default:
                 break
             }
             if json {
-                output(jsonLine(event, round: round))
+                output(jsonLine(event, round: round, stage: stages.current))
             } else if case .turn(let turnEvent) = event, let notice = notice(turnEvent) {
                 notices(notice)
             } else {
@@ -106,23 +113,36 @@ public struct DebatePrinter {
             var summary = EventJSON.summary(session: session, totals: totals)
             if case .object(var object) = summary {
                 object["round"] = .int(round)
+                if stages.current != nil { object["stages"] = stages.json }
                 summary = .object(object)
             }
             output(summary.serialized + "\n")
         } else {
+            if stages.current != nil { output("council costs: " + stages.text + "\n") }
             output("session \(session): " + PlainPrinter.totalsText(totals) + "\n")
         }
         return outcome.exitCode
     }
 
-    /// One event as a JSON line; `round` is the debate's current round, for events without their own.
-    func jsonLine(_ event: DebateEvent, round: Int) -> String {
+    /// One event as JSON lines; `round` is the debate's current round, for events without their
+    /// own, and `stage` a council's current stage, which its turns' `done` events carry.
+    func jsonLine(_ event: DebateEvent, round: Int, stage: Int? = nil) -> String {
         let value: JSON?
         switch event {
         case .round(let round, let total):
             value = .object(["event": .string("round"), "round": .int(round), "of": .int(total)])
         case .turn(let turnEvent):
-            value = Self.turnJSON(turnEvent)
+            value = Self.turnJSON(turnEvent).map { json in
+                guard let stage, case .done = turnEvent.kind, case .object(var object) = json else { return json }
+                object["stage"] = .int(stage)
+                return .object(object)
+            }
+        case .stage(let stage, let name):
+            value = .object(["event": .string("stage"), "stage": .int(stage), "name": .string(name)])
+        case .council(let outcome):
+            return CouncilJSON.lines(outcome)
+        case .finished(.councilOverBudget(let why)):
+            value = .object(["event": .string("end"), "round": .int(round), "reason": .string("budget"), "message": .string(why)])
         case .moderatorChose(let round, let persona, let attempts, let fallback):
             value = .object(["event": .string("moderator"), "round": .int(round), "speaker": .string(persona),
                              "attempts": .int(attempts), "fallback": .bool(fallback)])
@@ -150,7 +170,7 @@ public struct DebatePrinter {
         switch end {
         case .roundsDone: return "rounds"
         case .consensus: return "consensus"
-        case .budget: return "budget"
+        case .budget, .councilOverBudget: return "budget"
         case .ledger: return "ledger"
         case .transcript: return "transcript"
         case .cancelled: return "cancelled"
@@ -161,6 +181,10 @@ public struct DebatePrinter {
         switch event {
         case .round(let round, let total):
             return "═══ Round \(round) of \(total) ═══\n\n"
+        case .stage(let stage, let name):
+            return "═══ Council \(stage)/3 · \(name) ═══\n\n"
+        case .council(let outcome):
+            return "The reviews, revealed:\n" + InertText.sanitize(outcome.table) + "\n\n"
         case .turn(let event):
             return text(event)
         case .moderatorChose(_, let persona, let attempts, let fallback):
@@ -171,6 +195,7 @@ public struct DebatePrinter {
         case .finished(let end):
             switch end {
             case .budget: return "Stopped: the budget was reached.\n"
+            case .councilOverBudget(let why): return "The council was not begun: \(why).\n"
             case .ledger: return "Stopped: the cost ledger could not record a request.\n"
             case .transcript(let problem): return "Stopped: \(problem).\n"
             case .cancelled: return "Stopped.\n"
@@ -207,7 +232,8 @@ public struct DebatePrinter {
     }
 
     func label(_ id: TurnID, asVerdict: Bool) -> String {
-        let title = asVerdict ? "Verdict · \(id.personaName)" : id.personaName
+        let title = asVerdict ? "Verdict · \(id.personaName)"
+            : id.role == .reviewer ? "Review · \(id.personaName)" : id.role == .chairman ? "Chairman · \(id.personaName)" : id.personaName
         let dropped = id.droppedTurns > 0 ? " · \(id.droppedTurns) earlier turns left out" : ""
         return "── \(InertText.sanitize(title)) · \(id.model)\(dropped) ──"
     }

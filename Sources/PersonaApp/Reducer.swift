@@ -83,6 +83,7 @@ public enum ChatReducer {
             switch end {
             case .consensus(let answer): state.notice = "Consensus: \(answer). The debate stopped early."
             case .budget: state.notice = "Stopped: the budget is reached."
+            case .councilOverBudget(let why): state.notice = "The council was not begun: \(why)."
             case .ledger: state.notice = "Stopped: the cost ledger cannot record requests. " + (state.ledgerFailure ?? "")
             case .transcript(let problem): state.notice = "Stopped: \(problem)."
             case .cancelled, .roundsDone: break

@@ -95,12 +95,15 @@ public enum SessionsReport {
     }
 
     /// Who said a message, as the transcripts head it: `You`, `Verdict · The Judge`,
-    /// `Moderator · The Moderator`, or the persona's name.
+    /// `Moderator · The Moderator`, `Review · The Skeptic`, `Council ranking`, `Chairman · The
+    /// Pragmatist`, or the persona's name.
     static func speaker(_ message: TranscriptMessage) -> String {
         switch message.role {
         case .user: return "You"
         case .judge: return "Verdict · \(message.name)"
         case .moderator: return "Moderator · \(message.name)"
+        case .reviewer: return message.speaker == "council" ? message.name : "Review · \(message.name)"
+        case .chairman: return "Chairman · \(message.name)"
         case .persona: return message.name
         }
     }

@@ -18,9 +18,11 @@ enum SlashCommand {
             state.shouldQuit = true
             return ChatReducer.stopAll(&state) + [.quit]
         case "/mode":
-            guard arguments.count == 1, let mode = ConversationMode(rawValue: arguments[0].lowercased()) else {
-                state.notice = "Usage: /mode " + ConversationMode.allCases.map(\.rawValue).joined(separator: "|")
-                    + " (now \(state.mode.rawValue))"
+            guard arguments.count == 1, let mode = ConversationMode(rawValue: arguments[0].lowercased()), mode != .council else {
+                state.notice = arguments.first?.lowercased() == ConversationMode.council.rawValue
+                    ? "A council runs headless for now: persona debate --mode council \"question\" --personas a,b,c"
+                    : "Usage: /mode " + ConversationMode.allCases.filter { $0 != .council }.map(\.rawValue).joined(separator: "|")
+                        + " (now \(state.mode.rawValue))"
                 return []
             }
             state.mode = mode

@@ -93,6 +93,12 @@ public struct Config: Sendable, Equatable {
     public var schemaRepair = 1
     /// The field of structured answers a debate reads consensus from (`consensus_field:`).
     public var consensusField: String?
+    /// A council's chairman (`chairman:`), else its first member.
+    public var chairman: String?
+    /// How often each council reviewer judges: 2 adds a pass with the order reversed (`review_orders:`).
+    public var reviewOrders = 1
+    /// Whether a council reviewer is shown its own answer (`self_review:`).
+    public var selfReview = CouncilBallot.SelfReview.recuse
     /// `max_tool_steps`, `tool_timeout`.
     public var tools = ToolSettings()
     /// `mcp_servers`: the MCP servers personas' tools may come from.
@@ -105,7 +111,8 @@ public struct Config: Sendable, Equatable {
     static let topLevelKeys: Set<String> = [
         "default_model", "default_personas", "personas_dirs", "providers", "failover_chains", "retry",
         "circuit_breaker", "timeouts", "budget", "prices", "prices_file", "prompt_cache", "limits",
-        "schema_repair", "consensus_field", "max_tool_steps", "tool_timeout", "mcp_servers",
+        "schema_repair", "consensus_field", "max_tool_steps", "tool_timeout", "mcp_servers", "chairman", "review_orders",
+        "self_review",
     ]
     static let providerKeys: Set<String> = ["type", "base_url", "api_key_env", "rpm", "tpm", "keep_alive", "headers"]
 
@@ -200,6 +207,17 @@ public struct Config: Sendable, Equatable {
                 }
             case "consensus_field":
                 config.consensusField = reader.string(value, key)?.trimmingCharacters(in: .whitespaces)
+            case "chairman":
+                config.chairman = reader.string(value, key)?.trimmingCharacters(in: .whitespaces)
+            case "review_orders":
+                config.reviewOrders = reader.int(value, key, range: 1...2) ?? config.reviewOrders
+            case "self_review":
+                guard let text = reader.string(value, key) else { continue }
+                if let setting = CouncilBallot.SelfReview(rawValue: text.lowercased()) {
+                    config.selfReview = setting
+                } else {
+                    reader.error(value, key, "use recuse or include, got \(ConfigIssue.echo(text))")
+                }
             case "schema_repair":
                 config.schemaRepair = reader.int(value, key, range: Persona.repairRange) ?? config.schemaRepair
             case "prompt_cache":

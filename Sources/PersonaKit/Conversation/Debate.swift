@@ -13,10 +13,12 @@ public struct DebatePlan: Sendable {
     public var promptCache: PromptCacheSetting
     /// Consensus is read from this field of the structured answers rather than `answer_pattern`.
     public var consensusField: String?
+    /// In council mode: the chairman and how the reviews run.
+    public var council: CouncilPlan?
 
     public init(session: SessionInfo, participants: [Participant], mode: ConversationMode, rounds: Int, judge: Participant? = nil,
                 moderator: Participant? = nil, maxTokens: Int? = nil, promptCache: PromptCacheSetting = .auto,
-                consensusField: String? = nil) {
+                consensusField: String? = nil, council: CouncilPlan? = nil) {
         self.session = session
         self.participants = participants
         self.mode = mode
@@ -26,6 +28,7 @@ public struct DebatePlan: Sendable {
         self.maxTokens = maxTokens
         self.promptCache = promptCache
         self.consensusField = consensusField
+        self.council = council
     }
 }
 
@@ -34,6 +37,8 @@ public enum DebateEnd: Sendable, Equatable {
     case roundsDone
     case consensus(String)
     case budget
+    /// A council whose whole estimate did not fit in the budget was not begun: why.
+    case councilOverBudget(String)
     /// The cost ledger could not record a request, so nothing more is sent.
     case ledger
     /// The session's transcript could not be written, so nothing more is sent.
@@ -78,6 +83,10 @@ public enum DebateEvent: Sendable, Equatable {
     /// The moderator named the next speaker; `fallback` when it named nobody after its retries.
     case moderatorChose(round: Int, persona: String, attempts: Int, fallback: Bool)
     case consensus(round: Int, answer: String)
+    /// A council's stage began: 1 answers, 2 review, 3 chair.
+    case stage(Int, name: String)
+    /// A council's reviews are in: the authors revealed, every verdict and the ranking.
+    case council(CouncilOutcome)
     indirect case finished(DebateEnd)
 }
 
@@ -142,7 +151,7 @@ public final class DebateRunner: Sendable {
     }
 
     /// The conversation so far, and why it could not be saved, if it could not.
-    private final class Log: Sendable {
+    final class Log: Sendable {
         private let state: Mutex<(messages: [TranscriptMessage], failure: String?)>
         init(_ messages: [TranscriptMessage]) { state = Mutex((messages, nil)) }
         var all: [TranscriptMessage] { state.withLock { $0.messages } }
@@ -161,6 +170,9 @@ public final class DebateRunner: Sendable {
             return .transcript("the session could not be saved: \(error)")
         }
         let firstRound = (history.map(\.round).max() ?? 0) + 1
+        if plan.mode == .council {
+            return await conductCouncil(plan, message: message, round: firstRound, log: log, control: control, emit: emit)
+        }
         save(TranscriptMessage.user(message, round: firstRound), plan: plan, log: log, emit: emit)
         let addressed = Self.addressed(in: message, among: plan.participants)
         let lastRound = firstRound + max(1, plan.rounds) - 1
@@ -178,7 +190,7 @@ public final class DebateRunner: Sendable {
             }
             var stop: DebateEnd?
             switch plan.mode {
-            case .parallel, .rounds:
+            case .parallel, .rounds, .council:
                 await withTaskGroup(of: DebateEnd?.self) { group in
                     for speaker in speakers {
                         let transcript = log.all
@@ -235,17 +247,21 @@ public final class DebateRunner: Sendable {
 
     /// One persona's turn. Returns why the conversation must stop, when the budget refused the
     /// turn or the ledger could not record it.
+    /// `responseFormat` asks for an answer in that form without the engine checking it (a
+    /// council's verdict, which is read and asked for again here).
     @discardableResult
-    private func turn(_ speaker: Participant, round: Int, plan: DebatePlan, transcript: [TranscriptMessage], log: Log,
-                      role: TranscriptMessage.Role = .persona, messages explicit: [ChatMessage]? = nil, control: DebateControl? = nil,
-                      emit: @escaping @Sendable (DebateEvent) -> Void) async -> DebateEnd? {
+    func turn(_ speaker: Participant, round: Int, plan: DebatePlan, transcript: [TranscriptMessage], log: Log,
+              role: TranscriptMessage.Role = .persona, messages explicit: [ChatMessage]? = nil, responseFormat: ResponseFormat? = nil,
+              control: DebateControl? = nil, report: Shared<TurnReport?>? = nil,
+              emit: @escaping @Sendable (DebateEvent) -> Void) async -> DebateEnd? {
         let persona = speaker.persona
         let messages = explicit ?? PromptBuilder.messages(for: persona.id, mode: plan.mode, transcript: transcript, round: round)
         // A persona's own conversation grows by a turn each time: cached through its last message,
         // its next turn reads all of it back. The judge's single message is not read again.
-        let planned = TurnPlanner.turn(speaker, messages: messages, session: plan.session.id, round: round, role: role,
+        var planned = TurnPlanner.turn(speaker, messages: messages, session: plan.session.id, round: round, role: role,
                                        maxTokens: plan.maxTokens, promptCache: plan.promptCache, cacheThroughLastMessage: explicit == nil,
                                        catalog: engine.accounting?.catalog)
+        if let responseFormat { planned.request.responseFormat = responseFormat }
         let outcome = Shared<(TurnReport, ProviderError?)?>(nil)
         let tools = Shared<[ToolActivity]>([])
         let engine = self.engine
@@ -288,6 +304,7 @@ public final class DebateRunner: Sendable {
         control?.register(persona.id, running)
         await withTaskCancellationHandler { await running.value } onCancel: { running.cancel() }
         control?.register(persona.id, nil)
+        report?.value = outcome.value.flatMap { $0.1 == nil ? $0.0 : nil }
         switch outcome.value?.1?.kind {
         case .budget: return .budget
         case .ledger: return .ledger
@@ -311,7 +328,7 @@ public final class DebateRunner: Sendable {
 
     /// Keeps a message in the conversation and in the session's transcript. A transcript that
     /// cannot be written stops the conversation after this turn, as the ledger's would.
-    private func save(_ message: TranscriptMessage, plan: DebatePlan, log: Log, emit: @Sendable (DebateEvent) -> Void) {
+    func save(_ message: TranscriptMessage, plan: DebatePlan, log: Log, emit: @Sendable (DebateEvent) -> Void) {
         log.append(message)
         do {
             try store?.append(message, to: plan.session.id)

@@ -10,6 +10,9 @@ public enum ConversationMode: String, Sendable, CaseIterable {
     case roundRobin = "round-robin"
     /// A moderator persona picks who speaks next.
     case moderated
+    /// Everyone answers, then reviews the others' answers blind, then a chairman answers from
+    /// the answers and the reviews (DESIGN.md §13).
+    case council
 }
 
 /// One message of a saved conversation: the user's, a persona's, the judge's or the moderator's.
@@ -19,6 +22,10 @@ public struct TranscriptMessage: Sendable, Equatable {
         case persona
         case judge
         case moderator
+        /// A council member's blind review of the others' answers.
+        case reviewer
+        /// A council's final answer.
+        case chairman
     }
 
     public enum Status: String, Sendable {
@@ -112,6 +119,7 @@ public enum PromptBuilder {
     ///   message naming each speaker (`[The Skeptic]: …`). Its own answers are `assistant`.
     /// - round-robin and moderated: everything said before its turn, its own words as `assistant`
     ///   and everyone else's as `user` prefixed `[Name]:`.
+    /// - council: the user's messages, with the chairman's answers to them as `assistant`.
     /// Same-role runs are merged so that user and assistant strictly alternate.
     public static func messages(for id: String, mode: ConversationMode, transcript: [TranscriptMessage], round: Int) -> [ChatMessage] {
         let visible = transcript.filter(\.isVisibleToPersonas)
@@ -134,6 +142,12 @@ public enum PromptBuilder {
                 if current < round, let own = visible.first(where: { $0.round == current && $0.speaker == id }) {
                     messages.append(ChatMessage(role: .assistant, content: own.text))
                 }
+            }
+        case .council:
+            // Each council starts afresh from the questions and the chairman's answers to them.
+            for message in transcript where message.status != .failed && !message.text.isEmpty {
+                if message.role == .user { messages.append(ChatMessage(role: .user, content: message.text)) }
+                if message.role == .chairman { messages.append(ChatMessage(role: .assistant, content: message.text)) }
             }
         case .roundRobin, .moderated:
             for message in visible {

@@ -162,7 +162,7 @@ public struct TurnPlanner: Sendable {
     /// which every participant's schema must have), else from the config's where they all have it.
     public func conversation(id: String, topic: String, mode: ConversationMode, rounds: Int?, participants: [Participant],
                              judge: Participant? = nil, moderator: String? = nil, maxTokens: Int? = nil,
-                             consensusField: String? = nil) throws -> DebatePlan {
+                             consensusField: String? = nil, council overrides: CouncilOverrides = CouncilOverrides()) throws -> DebatePlan {
         guard !topic.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw UsageError("the topic is empty") }
         guard (rounds ?? 1) >= 1 else { throw UsageError("--rounds must be at least 1") }
         guard !participants.isEmpty else { throw UsageError("a conversation needs --personas a,b,… (see `persona personas list`)") }
@@ -182,6 +182,18 @@ public struct TurnPlanner: Sendable {
                 throw UsageError("moderated mode needs a moderator persona (a moderator.md persona file, or --moderator NAME): \(error)")
             }
         }
+        var council: CouncilPlan?
+        if mode == .council {
+            guard participants.count >= CouncilPlan.minimumMembers else {
+                throw UsageError("a council needs at least \(CouncilPlan.minimumMembers) members, and this one has \(participants.count): "
+                    + "add personas with --personas a,b,c")
+            }
+            let name = overrides.chairman ?? workspace.config.chairman
+            let chairman = try name.map { try supporting($0, firstModel: participants.first?.model) } ?? participants[0]
+            council = CouncilPlan(chairman: chairman, reviewOrders: overrides.reviewOrders ?? workspace.config.reviewOrders,
+                                  selfReview: overrides.selfReview ?? workspace.config.selfReview,
+                                  seed: overrides.seed ?? UInt64.random(in: 0...UInt64.max))
+        }
         let info = SessionInfo(id: id, mode: mode, topic: topic,
                                roster: participants.map { SessionInfo.Member(persona: $0.persona.id, name: $0.persona.name, model: $0.model) },
                                rounds: rounds, judge: judge?.persona.id)
@@ -190,7 +202,7 @@ public struct TurnPlanner: Sendable {
                           // The config's field holds where every participant answers in it.
                           consensusField: consensusField ?? workspace.config.consensusField.flatMap { field in
                               participants.allSatisfy { answers($0, in: field) } ? field : nil
-                          })
+                          }, council: council)
     }
 
     /// `ask`'s turns: the prompt to each participant at once. A one-off question is not asked

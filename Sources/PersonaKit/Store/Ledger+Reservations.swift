@@ -204,6 +204,27 @@ extension Ledger {
         }
     }
 
+    /// What is left under `caps` for a request of `session` (the smaller of the daily and the
+    /// session cap, less what the ledger and the open reservations hold); nil without a cap.
+    public func available(caps: BudgetCaps, session: String, now: Date = Date(), calendar: Calendar = .current) throws -> Int64? {
+        try guarded {
+            try pool.read { db in
+                var left: Int64?
+                if let cap = caps.daily {
+                    let day = Period.day(of: now, calendar: calendar)
+                    let spent = try committed(db, ledgerWhere: "timestamp_ms >= ? AND timestamp_ms < ?",
+                                              [Self.milliseconds(day.start!), Self.milliseconds(day.end!)], reservationsWhere: "1", [])
+                    left = max(0, cap - min(spent, cap))
+                }
+                if let cap = caps.session {
+                    let spent = try committed(db, ledgerWhere: "session = ?", [session], reservationsWhere: "session = ?", [session])
+                    left = min(left ?? .max, max(0, cap - min(spent, cap)))
+                }
+                return left
+            }
+        }
+    }
+
     /// Whether a reservation should first release those of processes that are gone: the first
     /// time, then at most once a second. Releasing one turns it into a row of the same amount,
     /// so a budget's sums are the same either way, and with a thousand requests in flight the
