@@ -303,7 +303,7 @@ private final class ConversationRelay: Sendable {
                 : "The moderator gives the floor to \(persona)."))
         case .consensus:
             break
-        case .stage(let stage, let name):
+        case .stage(let stage, let name, _):
             sink.post(.notice("Council \(stage)/3 · \(name)"))
         case .council(let outcome):
             sink.post(.notice("The reviews are in: \(outcome.result.rows.first.map { "\(outcome.names[$0.author] ?? $0.author) ranks first" } ?? "no ranking")."))

@@ -29,44 +29,43 @@ enum CouncilJSON {
     }
 }
 
-/// What each stage of a council cost, from its turns' reports: exact, `~` when a figure was
-/// estimated, unknown when a model has no price.
+/// What each stage of a council cost: the session's ledger totals as each stage began (which the
+/// runner reads) and once all is done, so that the stages add up to the session's total exactly,
+/// retries and reviews asked again included.
 struct CouncilStageCosts {
     static let names = ["answers", "reviews", "chair"]
     /// The stage running now; nil outside a council.
-    var current: Int?
-    private var picos = [Int64](repeating: 0, count: 3)
-    private var estimated = [Bool](repeating: false, count: 3)
-    private var unpriced = [Bool](repeating: false, count: 3)
+    private(set) var current: Int?
+    /// The session's totals as each stage began, by stage.
+    private var starts: [Int: CostTotals] = [:]
+    private var end: CostTotals?
 
-    mutating func note(_ event: TurnEvent) {
-        guard let current, (1...3).contains(current) else { return }
-        let report: TurnReport
-        switch event.kind {
-        case .done(let done): report = done
-        case .failed(_, let failed): report = failed
-        default: return
-        }
-        let index = current - 1
-        guard let cost = report.costPicos else {
-            unpriced[index] = true
-            return
-        }
-        picos[index] = Money.sum(picos[index], cost) ?? .max
-        estimated[index] = estimated[index] || report.estimated
+    mutating func begin(_ stage: Int, totals: CostTotals?) {
+        current = stage
+        starts[stage] = totals ?? CostTotals()
+    }
+
+    mutating func finish(totals: CostTotals?) { end = totals }
+
+    /// The rows of `stage`: the totals at the next stage's start (or the end) less its own.
+    private func stage(_ stage: Int) -> (picos: Int64, estimated: Bool, unpriced: Bool)? {
+        guard let start = starts[stage], let next = starts[stage + 1] ?? end else { return nil }
+        return (next.picos - start.picos, next.estimated > start.estimated, next.unpriced > start.unpriced)
     }
 
     var json: JSON {
         .object(JSONObject(Self.names.indices.map { index in
-            JSONObject.Member(key: Self.names[index], value: unpriced[index] ? .null : EventJSON.amount(picos[index]))
+            let cost = stage(index + 1)
+            return JSONObject.Member(key: Self.names[index], value: cost.flatMap { $0.unpriced ? nil : EventJSON.amount($0.picos) } ?? .null)
         }))
     }
 
-    /// `answers $… · reviews $… · chair $…`.
+    /// `answers $… · reviews $… · chair $…`; a stage that did not run is left out.
     var text: String {
-        Self.names.indices.map { index in
-            let amount = unpriced[index] ? "unknown" : (estimated[index] ? "~" : "") + Money.format(picos: picos[index])
-            return "\(Self.names[index]) \(amount)"
+        Self.names.indices.compactMap { index in
+            stage(index + 1).map { cost in
+                "\(Self.names[index]) " + (cost.unpriced ? "unknown" : (cost.estimated ? "~" : "") + Money.format(picos: cost.picos))
+            }
         }.joined(separator: " · ")
     }
 }

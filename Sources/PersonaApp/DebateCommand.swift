@@ -88,11 +88,10 @@ public struct DebatePrinter {
             switch event {
             case .round(let current, _):
                 round = current
-            case .stage(let stage, _):
-                stages.current = stage
+            case .stage(let stage, _, let spent):
+                stages.begin(stage, totals: spent)
             case .turn(let turnEvent):
                 outcome.note(turnEvent)
-                stages.note(turnEvent)
             case .finished(.transcript):
                 outcome.failed = true
             case .finished(.budget), .finished(.councilOverBudget):
@@ -104,11 +103,14 @@ public struct DebatePrinter {
                 output(jsonLine(event, round: round, stage: stages.current))
             } else if case .turn(let turnEvent) = event, let notice = notice(turnEvent) {
                 notices(notice)
+            } else if case .round = event, stages.current != nil {
+                // A council's stages head its text; its one round needs no heading of its own.
             } else {
                 output(text(event))
             }
         }
         let totals = try? ledger?.totals(session: session)
+        stages.finish(totals: totals)
         if json {
             var summary = EventJSON.summary(session: session, totals: totals)
             if case .object(var object) = summary {
@@ -137,7 +139,7 @@ public struct DebatePrinter {
                 object["stage"] = .int(stage)
                 return .object(object)
             }
-        case .stage(let stage, let name):
+        case .stage(let stage, let name, _):
             value = .object(["event": .string("stage"), "stage": .int(stage), "name": .string(name)])
         case .council(let outcome):
             return CouncilJSON.lines(outcome)
@@ -181,7 +183,7 @@ public struct DebatePrinter {
         switch event {
         case .round(let round, let total):
             return "═══ Round \(round) of \(total) ═══\n\n"
-        case .stage(let stage, let name):
+        case .stage(let stage, let name, _):
             return "═══ Council \(stage)/3 · \(name) ═══\n\n"
         case .council(let outcome):
             return "The reviews, revealed:\n" + InertText.sanitize(outcome.table) + "\n\n"

@@ -70,6 +70,33 @@ final class AgreementTests: XCTestCase {
         XCTAssertEqual(try JSON.parse(try cli.run(["costs", "--json"]).stdout)["total_cost"], .number(Money.exactText(totals.picos)))
     }
 
+    /// A council whose third request breaks off and is retried, and whose reviews are unreadable
+    /// (asked again): its cost per stage adds up to the session's total in every view. Resumed on
+    /// the chat screen, which does not run councils yet, it goes on in parallel mode.
+    func testACouncilsCostPerStageAgreesWithTheLedgerAndItResumesInParallel() async throws {
+        let result = try cli.run(["debate", "Four-day weeks?", "--personas", "skeptic,optimist,pragmatist", "--mode", "council", "--json"],
+                                 environment: environment)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let summary = try XCTUnwrap(result.events.last)
+        let session = try XCTUnwrap(summary["session"]?.string)
+        let totals = try ledger().totals(session: session)
+        XCTAssertEqual(summary["cost_usd"], .number(Money.exactText(totals.picos)))
+        let stages = try XCTUnwrap(summary["stages"])
+        XCTAssertEqual(["answers", "reviews", "chair"].compactMap { stages[$0]?.decimal }.reduce(0, +), summary["cost_usd"]?.decimal,
+                       "the stages add up, the retried request and the reviews asked again included")
+        XCTAssertTrue(result.events.contains { $0["event"]?.string == "verdict" && $0["valid"]?.bool == false })
+        try assertViewsAgree(session)
+
+        var workspace = Workspace.load(paths: PersonaPaths.resolve(home: cli.home.path, config: nil), environment: environment)
+        try await workspace.resolveDefaults(personaNames: [], modelFlag: nil, startLocal: false)
+        let resumed = try ChatLaunch(ChatLaunch.Options(resume: session), workspace: workspace, warn: { _ in })
+        let screen = try ScreenUnderTest(resumed)
+        let state = try await screen.waitUntilIdle(after: 0)
+        XCTAssertEqual(state.mode, .parallel)
+        XCTAssertTrue(state.notice?.contains("was a council") ?? false, state.notice ?? "")
+        await screen.quit()
+    }
+
     /// The chat screen, headless: a moderated debate with a judge, a `/drop`, a `/clear` and a
     /// resume, with the header checked against the ledger at each step.
     func testTheHeaderAgreesWithTheLedgerThroughDropClearAndResume() async throws {

@@ -64,6 +64,18 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(issues[2].message.contains("provider:model"))
     }
 
+    func testCouncilSettingsAreReadAndBadOnesNamed() {
+        let (config, issues) = Config.parse("chairman: judge\nreview_orders: 2\nself_review: include\n", file: "c.yaml", baseDirectory: "/")
+        XCTAssertEqual(issues, [])
+        XCTAssertEqual(config.chairman, "judge")
+        XCTAssertEqual(config.reviewOrders, 2)
+        XCTAssertEqual(config.selfReview, .include)
+        let (_, bad) = Config.parse("review_orders: 3\nself_review: sometimes\n", file: "c.yaml", baseDirectory: "/")
+        XCTAssertEqual(bad.map(\.line), [1, 2])
+        XCTAssertEqual(bad.map(\.field), ["review_orders", "self_review"])
+        XCTAssertTrue(bad[1].message.contains("recuse or include"))
+    }
+
     func testYAMLSyntaxErrorNamesTheLine() {
         let (_, issues) = Config.parse("retry:\n  max_retries: 3\n  base_delay: [1, 2\n", file: "c.yaml", baseDirectory: "/")
         XCTAssertEqual(issues.first?.severity, .error)

@@ -83,8 +83,9 @@ public enum DebateEvent: Sendable, Equatable {
     /// The moderator named the next speaker; `fallback` when it named nobody after its retries.
     case moderatorChose(round: Int, persona: String, attempts: Int, fallback: Bool)
     case consensus(round: Int, answer: String)
-    /// A council's stage began: 1 answers, 2 review, 3 chair.
-    case stage(Int, name: String)
+    /// A council's stage began: 1 answers, 2 review, 3 chair, with what the session's ledger rows
+    /// held then (nil without a ledger), so that each stage's cost is the difference, exactly.
+    case stage(Int, name: String, spent: CostTotals?)
     /// A council's reviews are in: the authors revealed, every verdict and the ranking.
     case council(CouncilOutcome)
     indirect case finished(DebateEnd)

@@ -65,13 +65,12 @@ public struct CouncilOutcome: Sendable, Equatable {
 
     /// The ranking as a table, for the transcript and the printers.
     public var table: String {
-        var lines = ["Place  Answer  Author                Mean rank  Borda  Firsts  Spread"]
+        func cell(_ text: String, _ width: Int) -> String { text.count >= width ? String(text.prefix(width)) : text + String(repeating: " ", count: width - text.count) }
+        var lines = [cell("Place", 7) + cell("Answer", 8) + cell("Author", 22) + cell("Mean rank", 11) + cell("Borda", 7) + cell("Firsts", 8) + "Spread"]
         for row in result.rows {
-            let name = names[row.author] ?? row.author
-            let meanRank = row.meanRank.map { String(format: "%.2f", $0) } ?? "–"
-            let borda = row.borda.map { String(format: "%.2f", $0) } ?? "–"
-            lines.append(String(format: "%-6@ %-7@ %-21@ %-10@ %-6@ %-7d %d", "\(row.place)" as NSString, row.label as NSString,
-                                String(name.prefix(21)) as NSString, meanRank as NSString, borda as NSString, row.firstPlaces, row.spread))
+            lines.append(cell("\(row.place)", 7) + cell(row.label, 8) + cell(names[row.author] ?? row.author, 22)
+                + cell(row.meanRank.map { String(format: "%.2f", $0) } ?? "–", 11) + cell(row.borda.map { String(format: "%.2f", $0) } ?? "–", 7)
+                + cell("\(row.firstPlaces)", 8) + "\(row.spread)")
         }
         for reviewer in result.reviewers {
             var notes: [String] = []
@@ -95,8 +94,8 @@ extension DebateRunner {
         guard let council = plan.council else { return .roundsDone }
         if let refusal = councilRefusal(plan, message: message, history: log.all) { return .councilOverBudget(refusal) }
         save(TranscriptMessage.user(message, round: round), plan: plan, log: log, emit: emit)
-
-        emit(.stage(1, name: "answers"))
+        emit(.stage(1, name: "answers", spent: spent(plan)))
+        emit(.round(1, of: 1))
         let transcript = log.all
         var stop: DebateEnd?
         await withTaskGroup(of: DebateEnd?.self) { group in
@@ -119,7 +118,7 @@ extension DebateRunner {
 
         var outcome: CouncilOutcome?
         if members.count >= 2 {
-            emit(.stage(2, name: "review"))
+            emit(.stage(2, name: "review", spent: spent(plan)))
             let ballot = CouncilBallot(authors: members.map(\.persona.id), seed: council.seed)
             let labelled = Dictionary(uniqueKeysWithValues: ballot.labels.map { ($0, answers[ballot.author(of: $0) ?? ""] ?? "") })
             let reviews = Shared<[CouncilVerdict]>([])
@@ -147,7 +146,7 @@ extension DebateRunner {
         }
         guard !members.isEmpty else { return .roundsDone }
 
-        emit(.stage(3, name: "chair"))
+        emit(.stage(3, name: "chair", spent: spent(plan)))
         let prompt = outcome.map {
             CouncilPrompts.chairman(question: message, ballot: $0.ballot, answers: answers, names: names, verdicts: $0.verdicts, result: $0.result)
         } ?? CouncilPrompts.chairman(question: message, ballot: CouncilBallot(authors: members.map(\.persona.id), seed: council.seed),
@@ -159,6 +158,12 @@ extension DebateRunner {
         if let stop { return stop }
         if let failure = log.failure { return .transcript(failure) }
         return Task.isCancelled ? .cancelled : .roundsDone
+    }
+
+    /// What the session's ledger rows hold now: every request of a stage is recorded before its
+    /// turn ends, and a stage begins only when the one before has ended.
+    private func spent(_ plan: DebatePlan) -> CostTotals? {
+        try? engine.accounting?.ledger?.totals(session: plan.session.id)
     }
 
     /// One review: the answers under labels in this reviewer's order, its verdict read, and asked
