@@ -141,6 +141,10 @@ final class CouncilCLITests: XCTestCase {
         let small = try council("ada,bea")
         XCTAssertEqual(small.status, 2)
         XCTAssertTrue(small.stderr.contains("a council needs at least 3 members"), small.stderr)
+        let judged = try council("ada,bea,cy", ["--judge", "ada"])
+        XCTAssertEqual(judged.status, 2)
+        XCTAssertTrue(judged.stderr.contains("use --chairman NAME in place of --judge"), judged.stderr)
+        XCTAssertTrue(server.requests.isEmpty, "nothing was sent")
     }
 
     func testAMemberThatFailsItsAnswerLeavesACouncilOfTheOthers() throws {

@@ -151,6 +151,21 @@ final class CouncilTests: XCTestCase {
         XCTAssertEqual(byAuthor["y"]?.meanRank, 2)
     }
 
+    /// A follow-up council's members see the earlier questions and the chairman's answers to them,
+    /// not the members' answers or the reviews.
+    func testAFollowUpCouncilSeesTheQuestionsAndTheChairmansAnswers() {
+        let transcript = [
+            TranscriptMessage.user("First?", round: 1),
+            TranscriptMessage(round: 1, speaker: "ada", name: "Ada", role: .persona, text: "Ada's answer"),
+            TranscriptMessage(round: 1, speaker: "bea", name: "Bea", role: .reviewer, text: "{\"ranking\": []}"),
+            TranscriptMessage(round: 1, speaker: "bea", name: "Bea", role: .chairman, text: "The council's answer"),
+            TranscriptMessage.user("And then?", round: 2),
+        ]
+        let messages = PromptBuilder.messages(for: "ada", mode: .council, transcript: transcript, round: 2)
+        XCTAssertEqual(messages.map(\.role), [.user, .assistant, .user])
+        XCTAssertEqual(messages.map(\.promptText), ["First?", "The council's answer", "And then?"])
+    }
+
     func testTheVerdictSchemaNamesEveryLabelOnce() {
         let schema = CouncilVerdict.schema(labels: ["A", "B"]).schema
         XCTAssertEqual(schema["properties"]?["ranking"]?["items"]?["enum"], .array([.string("A"), .string("B")]))

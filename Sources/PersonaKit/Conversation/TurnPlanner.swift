@@ -184,6 +184,7 @@ public struct TurnPlanner: Sendable {
         }
         var council: CouncilPlan?
         if mode == .council {
+            guard judge == nil else { throw UsageError("a council is chaired, not judged: use --chairman NAME in place of --judge") }
             guard participants.count >= CouncilPlan.minimumMembers else {
                 throw UsageError("a council needs at least \(CouncilPlan.minimumMembers) members, and this one has \(participants.count): "
                     + "add personas with --personas a,b,c")
