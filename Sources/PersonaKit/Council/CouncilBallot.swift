@@ -22,7 +22,7 @@ public struct CouncilBallot: Sendable, Equatable {
 
     public init(authors members: [String], seed: UInt64) {
         self.seed = seed
-        var generator = SplitMix64(seed: seed)
+        var generator = SeededGenerator(seed: seed)
         authors = members.shuffled(using: &generator)
         nonce = String(format: "%016llx", generator.next())
     }
@@ -41,7 +41,7 @@ public struct CouncilBallot: Sendable, Equatable {
     /// name, and reversed for its second pass, so that position bias shows as flipped pairs.
     public func order(for reviewer: String, selfReview: SelfReview, pass: Int = 1) -> [String] {
         let shown = labels.filter { selfReview == .include || author(of: $0) != reviewer }
-        var generator = SplitMix64(seed: seed ^ Self.fingerprint(reviewer))
+        var generator = SeededGenerator(seed: seed ^ Self.fingerprint(reviewer))
         let order = shown.shuffled(using: &generator)
         return pass == 2 ? order.reversed() : order
     }
@@ -49,20 +49,5 @@ public struct CouncilBallot: Sendable, Equatable {
     /// A stable 64-bit fingerprint of a name (FNV-1a), unlike `hashValue`, which changes per process.
     static func fingerprint(_ text: String) -> UInt64 {
         text.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
-    }
-}
-
-/// A small seeded generator (SplitMix64): the same seed gives the same draws on every machine.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        value = (value ^ (value >> 27)) &* 0x94d0_49bb_1331_11eb
-        return value ^ (value >> 31)
     }
 }
