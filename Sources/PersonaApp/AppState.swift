@@ -212,6 +212,12 @@ public struct AppState: Equatable, Sendable {
     public var conversing = false
     /// The persona who gives a verdict after each debate; its pane shows the verdicts.
     public var judgeID: String?
+    /// In council mode: the chairman's pane (`chairKey`), full width below the members.
+    public var chairPaneID: String?
+    /// While a council runs: its stage, as the header shows it (`2/3 · review`).
+    public var councilStage: String?
+    /// The last council's ranking table, which F8 shows.
+    public var councilTable: [String]?
     public var panes: [PaneState]
     public var focus = 0
     public var zoomed = false
@@ -232,6 +238,12 @@ public struct AppState: Equatable, Sendable {
     /// Whether a pane answers with the bundled demo model (the local server), which the header says.
     public var demoModel = false
     public var input = InputLine()
+
+    /// The pane key of a council's chairman, apart from its pane as a member.
+    static func chairKey(_ personaID: String) -> String { "chair:" + personaID }
+
+    /// The panes of the members: not the judge's, not the chairman's.
+    var memberPanes: [PaneState] { panes.filter { $0.personaID != judgeID && $0.personaID != chairPaneID } }
 
     /// The last message sent to the personas (not a command), for `/batch` alone.
     var lastPrompt: String? { input.history.last { !$0.hasPrefix("/") } }
@@ -357,6 +369,12 @@ public enum AppEvent: Equatable, Sendable {
     indirect case budgetChanged(BudgetCaps, warnAtPermille: Int)
     /// The judge's pane appeared (or, with nil, left).
     indirect case judgeSet(PaneState?)
+    /// A council's chairman pane, keyed `AppState.chairKey`.
+    indirect case chairSet(PaneState)
+    /// A council's stage began.
+    case councilStage(Int, name: String)
+    /// A council's reviews are in: its ranking table, for F8.
+    case councilRanked([String])
     case sessionStarted(String)
     /// A message of the conversation was saved; the run loop keeps the transcript.
     indirect case saved(TranscriptMessage)

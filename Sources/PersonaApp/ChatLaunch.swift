@@ -73,13 +73,10 @@ public struct ChatLaunch {
     /// The screen's run loop: a resumed session's panes refilled, or a new session.
     public func runLoop(screen: Screen, input: Int32 = STDIN_FILENO) -> ChatRunLoop {
         let members = roster + [judge].compactMap { $0 }
-        // The chat screen does not run councils yet: a resumed one goes on in parallel mode.
-        let resumedCouncil = resumed?.info.mode == .council
         var state = ChatSetup.state(for: roster, session: resumed?.info.id ?? SessionID.make(), accounting: accounting, workspace: workspace,
                                     width: screen.width, height: screen.height,
-                                    mode: resumedCouncil ? .parallel : resumed?.info.mode ?? options.mode,
+                                    mode: resumed?.info.mode ?? options.mode,
                                     rounds: resumed?.info.rounds ?? options.rounds, judge: judge, resumed: resumed?.messages ?? [])
-        if resumedCouncil { state.notice = "This session was a council; here it goes on in parallel mode (councils run in persona debate)." }
         let retired = RetiredModels.warnings(members.map { ($0.persona.id, $0.model) }, catalog: accounting.catalog)
         if !retired.isEmpty { state.notice = retired.joined(separator: " ") }
         if members.contains(where: { $0.model.provider == "local" }) {

@@ -127,7 +127,7 @@ public final class ChatSession {
     /// when nothing of it was saved.
     public func recordSetup(_ state: AppState) -> String? {
         guard let store, !transcript.isEmpty else { return nil }
-        let members = state.panes.filter { $0.personaID != state.judgeID }.map {
+        let members = state.memberPanes.map {
             SessionInfo.Member(persona: $0.personaID, name: $0.name, model: $0.model)
         }
         let info = SessionInfo(id: state.session, mode: state.mode, topic: "", roster: members, rounds: state.debateRounds,
@@ -184,6 +184,12 @@ public final class ChatSession {
         } catch {
             return [.notice("\(error)"), .conversationEnded(.cancelled)]
         }
+        if let chairman = plan.council?.chairman {
+            var pane = ChatSetup.pane(for: chairman, index: state.panes.count, catalog: engine.accounting?.catalog)
+            pane.personaID = AppState.chairKey(chairman.persona.id)
+            pane.name = "Chairman · " + chairman.persona.name
+            sink.post(.chairSet(pane))
+        }
         control = DebateControl()
         let runner = DebateRunner(engine: engine, store: store)
         let relay = ConversationRelay(sink: sink, ledger: engine.accounting?.ledger, session: plan.session.id)
@@ -201,7 +207,7 @@ public final class ChatSession {
     /// The panes' personas on their models, as the screen stands (the judge left out).
     func currentParticipants(_ state: AppState) throws -> [Participant] {
         let models = Dictionary(state.panes.map { ($0.personaID, $0.model) }, uniquingKeysWith: { first, _ in first })
-        return try planner.participants(try state.panes.filter { $0.personaID != state.judgeID }.map { pane in
+        return try planner.participants(try state.memberPanes.map { pane in
             guard let persona = personas[pane.personaID] else { throw UsageError("persona \(pane.personaID) is not loaded") }
             return persona
         }, models: models)
@@ -210,9 +216,7 @@ public final class ChatSession {
     /// The conversation as the screen stands: its panes' personas on their models, mode, rounds
     /// and judge, through the planner every command shares.
     private func currentPlan(only personaID: String?, state: AppState) throws -> DebatePlan {
-        let panes = state.panes.filter { pane in
-            pane.personaID != state.judgeID && (personaID ?? state.soloID).map { $0 == pane.personaID } ?? true
-        }
+        let panes = state.memberPanes.filter { pane in (personaID ?? state.soloID).map { $0 == pane.personaID } ?? true }
         let models = Dictionary(state.panes.map { ($0.personaID, $0.model) }, uniquingKeysWith: { first, _ in first })
         func persona(_ id: String) throws -> Persona {
             guard let persona = personas[id] else { throw UsageError("persona \(id) is not loaded") }
@@ -220,7 +224,7 @@ public final class ChatSession {
         }
         let participants = try planner.participants(try panes.map { try persona($0.personaID) }, models: models)
         var judge: Participant?
-        if let judgeID = state.judgeID, state.mode != .parallel {
+        if let judgeID = state.judgeID, state.mode != .parallel, state.mode != .council {
             judge = try planner.participants([try persona(judgeID)], models: models).first
         }
         let topic = transcript.first(where: { $0.role == .user })?.text ?? state.input.history.last ?? ""
@@ -233,7 +237,7 @@ public final class ChatSession {
     /// model the planner gives it: known to the engine from now on.
     private func joiningPane(_ name: String, asJudge: Bool, state: AppState) throws -> PaneState {
         let persona = try planner.find(name)
-        let firstModel = state.panes.first { $0.personaID != state.judgeID }?.model
+        let firstModel = state.memberPanes.first?.model
         let member = asJudge ? try planner.supporting(persona.id, firstModel: firstModel) : try planner.participants([persona])[0]
         personas[member.persona.id] = member.persona
         return ChatSetup.pane(for: member, index: state.panes.count, catalog: engine.accounting?.catalog)
@@ -304,9 +308,10 @@ private final class ConversationRelay: Sendable {
         case .consensus:
             break
         case .stage(let stage, let name, _):
-            sink.post(.notice("Council \(stage)/3 · \(name)"))
+            sink.post(.councilStage(stage, name: name))
         case .council(let outcome):
-            sink.post(.notice("The reviews are in: \(outcome.result.rows.first.map { "\(outcome.names[$0.author] ?? $0.author) ranks first" } ?? "no ranking")."))
+            let first = outcome.result.rows.first.map { "\(outcome.names[$0.author] ?? $0.author) ranks first" } ?? "no answer was ranked"
+            sink.post([.councilRanked(outcome.table.components(separatedBy: "\n")), .notice("The reviews are in: \(first); F8 shows the ranking.")])
         case .finished(let end):
             sink.post(.conversationEnded(end))
         }

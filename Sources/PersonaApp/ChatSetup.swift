@@ -21,6 +21,14 @@ public enum ChatSetup {
         state.mode = mode
         state.debateRounds = rounds
         state.judgeID = judge?.persona.id
+        // A resumed council brings back its chairman's pane and its last ranking (F8).
+        if let chairman = resumed.last(where: { $0.role == .chairman }) {
+            state.panes.append(PaneState(personaID: AppState.chairKey(chairman.speaker), name: "Chairman · " + chairman.name,
+                                         color: Theme.personaColor(nil, index: state.panes.count),
+                                         model: ModelRef(provider: chairman.provider ?? "", model: chairman.model ?? "")))
+            state.chairPaneID = AppState.chairKey(chairman.speaker)
+        }
+        state.councilTable = resumed.last { $0.role == .reviewer && $0.speaker == "council" }?.text.components(separatedBy: "\n")
         refill(&state, from: resumed)
         state.caps = accounting.budget.caps
         state.warnAtPermille = permille(workspace.config.budget.warnAt)
@@ -51,8 +59,9 @@ public enum ChatSetup {
             case .user:
                 let present = state.panes.indices.filter { seen[$0].contains(message.round) }
                 ChatReducer.appendUserEntry(message.text, to: present.isEmpty ? Array(state.panes.indices) : present, state: &state)
-            case .persona, .judge:
-                guard let index = state.panes.firstIndex(where: { $0.personaID == message.speaker }) else { continue }
+            case .persona, .judge, .reviewer, .chairman:
+                let key = message.role == .chairman ? AppState.chairKey(message.speaker) : message.speaker
+                guard let index = state.panes.firstIndex(where: { $0.personaID == key }) else { continue }
                 let status: TranscriptEntry.Status
                 switch message.status {
                 case .complete: status = .complete
@@ -71,7 +80,7 @@ public enum ChatSetup {
                 }
                 state.panes[index].entries.append(entry)
                 state.nextEntryID += 1
-            case .moderator, .reviewer, .chairman:
+            case .moderator:
                 break
             }
             state.round = max(state.round, message.round)

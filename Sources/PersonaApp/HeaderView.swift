@@ -1,15 +1,15 @@
 import PersonaKit
 import TerminalUI
 
-/// The top line: the session, its mode, a running debate's round, and what the session and the
-/// day have cost.
+/// The top line: the session, its mode, a running debate's round or council's stage, and what
+/// the session and the day have cost.
 enum HeaderView {
     static func draw(_ state: AppState, in rect: Rect, into frame: inout CellBuffer, rows: RowCache<Key>) {
         // The session's part changes seldom and is laid out once per text; the figures change with
         // every token while answers stream, and are written over it as bytes.
-        let progress = state.mode == .parallel ? nil : state.progress
+        let progress = state.mode == .parallel || state.mode == .council ? nil : state.progress
         let key = Key(session: state.session, mode: state.mode, progressRound: progress?.current, progressTotal: progress?.total ?? 0,
-                      demoModel: state.demoModel, width: rect.width)
+                      councilStage: state.mode == .council ? state.councilStage : nil, demoModel: state.demoModel, width: rect.width)
         frame.put(rows.row(key) {
             CellRow(width: rect.width) { line in
                 line.fill(line.bounds, style: Theme.header)
@@ -30,6 +30,8 @@ enum HeaderView {
         /// The round of a conversation that counts its rounds, and how many it will run.
         var progressRound: Int?
         var progressTotal: Int
+        /// A running council's stage: `2/3 · review`.
+        var councilStage: String?
         var demoModel: Bool
         var width: Int
     }
@@ -41,6 +43,7 @@ enum HeaderView {
         if let current = key.progressRound {
             left.append(StyledRun(" │ round \(current)/\(key.progressTotal)", Theme.header))
         }
+        if let stage = key.councilStage { left.append(StyledRun(" \(stage)", Theme.header)) }
         if key.demoModel { left.append(StyledRun(" │ demo model", Theme.header)) }
         return left
     }

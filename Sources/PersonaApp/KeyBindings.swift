@@ -6,7 +6,7 @@ enum KeyAction: Equatable, CaseIterable {
     case send, newline
     case focusNext, focusPrevious
     case pageUp, pageDown, top, follow, wheelUp, wheelDown
-    case stopFocused, regenerate, copy, zoom, costs, providers, fields, transcript, help, interrupt
+    case stopFocused, regenerate, copy, zoom, costs, providers, fields, transcript, ranking, help, interrupt
     case historyUp, historyDown, left, right, lineStart, lineEnd, deleteBack, deleteForward, deleteWord, deleteToLineStart, deleteToLineEnd
 }
 
@@ -52,6 +52,7 @@ enum Bindings {
         KeyBinding("F4", "providers: breakers, limits, latency", hint: "F4 providers", [(.function(4), .providers)]),
         KeyBinding("F6", "structured answers as their fields, or as raw JSON", [(.function(6), .fields)]),
         KeyBinding("F7", "the whole conversation in time order; / searches it", hint: "F7 transcript", [(.function(7), .transcript)]),
+        KeyBinding("F8", "the last council's ranking of the answers", [(.function(8), .ranking)]),
         KeyBinding("Ctrl-C", "stop streams; twice to quit", hint: "Ctrl-C ×2 quit", [(.control("c"), .interrupt)]),
         KeyBinding("↑ ↓", "lines of the message; past its first or last, the history", [(.up, .historyUp), (.down, .historyDown)]),
         KeyBinding("← → ^A ^E", "left, right, start, end of the line",
@@ -63,7 +64,7 @@ enum Bindings {
     ]
 
     static let commands: [SlashCommandHelp] = [
-        SlashCommandHelp(usage: "/mode parallel|rounds|round-robin|moderated", help: "how the personas take turns"),
+        SlashCommandHelp(usage: "/mode parallel|rounds|round-robin|moderated|council", help: "how the personas take turns"),
         SlashCommandHelp(usage: "/rounds N", help: "how many rounds a debate runs (1 to 50)"),
         SlashCommandHelp(usage: "/judge NAME, /judge off", help: "a persona who gives a verdict after each debate"),
         SlashCommandHelp(usage: "/model NAME provider:model", help: "answer with another model from now on"),

@@ -79,6 +79,10 @@ extension ChatReducer {
             return copyLastAnswer(&state)
         case .transcript:
             return [.showTranscript]
+        case .ranking:
+            state.overlay = .report(state.councilTable.map { ["The last council's ranking", ""] + $0 }
+                ?? ["No council has ranked answers in this session yet: /mode council, then ask."])
+            state.overlayTop = 0
         case .fields:
             ChatReducer.showFields(!state.showsFields, state: &state)
         case .providers:
@@ -244,7 +248,7 @@ extension ChatReducer {
             state.notice = "Still answering: press Esc to stop it first."
             return []
         }
-        guard state.mode == .parallel, state.panes[index].personaID != state.judgeID else {
+        guard state.mode == .parallel, state.panes[index].personaID != state.judgeID, state.panes[index].personaID != state.chairPaneID else {
             state.notice = "Ctrl-R regenerates answers in parallel mode; in a debate, send a new message instead."
             return []
         }

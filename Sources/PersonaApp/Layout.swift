@@ -49,22 +49,33 @@ struct ScreenLayout: Equatable {
             panes = [PanePlacement(index: state.focus, frame: area)]
             return
         }
-        let count = state.panes.count
+        // A council's chairman answers across the full width, below the members.
+        var grid = area
+        var members = Array(state.panes.indices)
+        var chair: PanePlacement?
+        if let chairID = state.chairPaneID, let index = state.panes.firstIndex(where: { $0.personaID == chairID }), members.count > 1 {
+            let height = max(4, area.height / 3)
+            grid = Rect(x: area.x, y: area.y, width: area.width, height: area.height - height)
+            chair = PanePlacement(index: index, frame: Rect(x: area.x, y: grid.maxY, width: area.width, height: height))
+            members.removeAll { $0 == index }
+        }
+        defer { if let chair { panes.append(chair) } }
+        let count = members.count
         guard count > 0 else { return }
         var columns = count
-        while columns > 1, (area.width - (columns - 1)) / columns < Self.minimumPaneWidth { columns -= 1 }
+        while columns > 1, (grid.width - (columns - 1)) / columns < Self.minimumPaneWidth { columns -= 1 }
         let rows = (count + columns - 1) / columns
-        let rowHeight = area.height / rows
-        for index in 0..<count {
-            let row = index / columns, column = index % columns
+        let rowHeight = grid.height / rows
+        for (position, index) in members.enumerated() {
+            let row = position / columns, column = position % columns
             // The last row may hold fewer panes; they share its width.
             let inRow = row == rows - 1 ? count - row * columns : columns
-            let usable = area.width - (inRow - 1)
+            let usable = grid.width - (inRow - 1)
             let base = usable / inRow, extra = usable % inRow
             let x = column * (base + 1) + min(column, extra)
             let paneWidth = base + (column < extra ? 1 : 0)
-            let y = area.y + row * rowHeight
-            let paneHeight = row == rows - 1 ? area.maxY - y : rowHeight
+            let y = grid.y + row * rowHeight
+            let paneHeight = row == rows - 1 ? grid.maxY - y : rowHeight
             panes.append(PanePlacement(index: index, frame: Rect(x: x, y: y, width: paneWidth, height: paneHeight)))
             if column < inRow - 1 {
                 separators.append(Rect(x: x + paneWidth, y: y, width: 1, height: paneHeight))

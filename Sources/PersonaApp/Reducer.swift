@@ -30,9 +30,10 @@ public enum ChatReducer {
         case .tick:
             return []
         case .turn(let event):
-            // The moderator has no pane of its own: it only picks who speaks.
-            guard event.turn.role != .moderator,
-                  let index = state.panes.firstIndex(where: { $0.personaID == event.turn.personaID }) else { return [] }
+            // The moderator has no pane of its own: it only picks who speaks. A council's chairman
+            // answers in its own pane; a member's review goes into the member's pane.
+            let key = event.turn.role == .chairman ? AppState.chairKey(event.turn.personaID) : event.turn.personaID
+            guard event.turn.role != .moderator, let index = state.panes.firstIndex(where: { $0.personaID == key }) else { return [] }
             if case .started = event.kind {
                 beginTurn(index, event.turn, state: &state)
             } else if state.panes[index].turnSerial != event.turn.serial {
@@ -80,6 +81,7 @@ public enum ChatReducer {
         case .conversationEnded(let end):
             state.conversing = false
             state.progress = nil
+            state.councilStage = nil
             switch end {
             case .consensus(let answer): state.notice = "Consensus: \(answer). The debate stopped early."
             case .budget: state.notice = "Stopped: the budget is reached."
@@ -111,6 +113,19 @@ public enum ChatReducer {
         case .budgetChanged(let caps, let warnAt):
             state.caps = caps
             state.warnAtPermille = warnAt
+            return []
+        case .chairSet(let pane):
+            // The same chairman keeps its pane, with its earlier answers, for a follow-up council.
+            if pane.personaID == state.chairPaneID, state.panes.contains(where: { $0.personaID == pane.personaID }) { return [] }
+            state.panes.removeAll { $0.personaID == state.chairPaneID }
+            state.chairPaneID = pane.personaID
+            state.panes.append(pane)
+            return []
+        case .councilStage(let stage, let name):
+            state.councilStage = "\(stage)/3 · \(name)"
+            return []
+        case .councilRanked(let lines):
+            state.councilTable = lines
             return []
         case .judgeSet(let pane):
             state.panes.removeAll { $0.personaID == state.judgeID }

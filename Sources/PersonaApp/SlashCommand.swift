@@ -18,15 +18,20 @@ enum SlashCommand {
             state.shouldQuit = true
             return ChatReducer.stopAll(&state) + [.quit]
         case "/mode":
-            guard arguments.count == 1, let mode = ConversationMode(rawValue: arguments[0].lowercased()), mode != .council else {
-                state.notice = arguments.first?.lowercased() == ConversationMode.council.rawValue
-                    ? "A council runs headless for now: persona debate --mode council \"question\" --personas a,b,c"
-                    : "Usage: /mode " + ConversationMode.allCases.filter { $0 != .council }.map(\.rawValue).joined(separator: "|")
-                        + " (now \(state.mode.rawValue))"
+            guard arguments.count == 1, let mode = ConversationMode(rawValue: arguments[0].lowercased()) else {
+                state.notice = "Usage: /mode " + ConversationMode.allCases.map(\.rawValue).joined(separator: "|")
+                    + " (now \(state.mode.rawValue))"
                 return []
             }
             state.mode = mode
+            // The chairman's pane belongs to councils.
+            if mode != .council, let chair = state.chairPaneID, let index = state.panes.firstIndex(where: { $0.personaID == chair }) {
+                state.panes.remove(at: index)
+                state.chairPaneID = nil
+                state.focus = min(state.focus, max(0, state.panes.count - 1))
+            }
             let described = mode == .parallel ? "Parallel: everyone answers you, side by side."
+                : mode == .council ? "Council: everyone answers, reviews the others' answers blind, then a chairman answers; F8 ranks them."
                 : "\(mode.rawValue): your next message starts a \(state.debateRounds)-round debate."
             state.notice = described
             // A judge gives verdicts on debates; without one, its pane goes with it.
@@ -85,8 +90,8 @@ enum SlashCommand {
             return effects
         case "/solo":
             guard !arguments.isEmpty, let index = paneIndex(arguments.joined(separator: " "), state),
-                  state.panes[index].personaID != state.judgeID else {
-                state.notice = "Usage: /solo PERSONA, one of: \(state.panes.filter { $0.personaID != state.judgeID }.map(\.personaID).joined(separator: ", "))"
+                  state.memberPanes.contains(where: { $0.personaID == state.panes[index].personaID }) else {
+                state.notice = "Usage: /solo PERSONA, one of: \(state.memberPanes.map(\.personaID).joined(separator: ", "))"
                 return []
             }
             guard !state.conversing else {

@@ -68,7 +68,7 @@ struct RosterOptions: ParsableArguments {
 
 /// How a conversation runs: `debate` and the chat screen share them.
 struct ConversationOptions: ParsableArguments {
-    @Option(help: "parallel, rounds, round-robin, moderated or council (council in persona debate only, for now; in the chat screen, change the mode with /mode).")
+    @Option(help: "parallel, rounds, round-robin, moderated or council (in the chat screen, change it later with /mode).")
     var mode: ConversationMode?
 
     @Option(help: "How many rounds a debate runs; consensus on answer_pattern may end it sooner.")

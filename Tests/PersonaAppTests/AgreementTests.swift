@@ -71,9 +71,9 @@ final class AgreementTests: XCTestCase {
     }
 
     /// A council whose third request breaks off and is retried, and whose reviews are unreadable
-    /// (asked again): its cost per stage adds up to the session's total in every view. Resumed on
-    /// the chat screen, which does not run councils yet, it goes on in parallel mode.
-    func testACouncilsCostPerStageAgreesWithTheLedgerAndItResumesInParallel() async throws {
+    /// (asked again): its cost per stage adds up to the session's total in every view, and the
+    /// chat screen resumes it as a council, its header agreeing with the ledger.
+    func testACouncilsCostPerStageAgreesWithTheLedgerAndItResumesAsACouncil() async throws {
         let result = try cli.run(["debate", "Four-day weeks?", "--personas", "skeptic,optimist,pragmatist", "--mode", "council", "--json"],
                                  environment: environment)
         XCTAssertEqual(result.status, 0, result.stderr)
@@ -92,8 +92,10 @@ final class AgreementTests: XCTestCase {
         let resumed = try ChatLaunch(ChatLaunch.Options(resume: session), workspace: workspace, warn: { _ in })
         let screen = try ScreenUnderTest(resumed)
         let state = try await screen.waitUntilIdle(after: 0)
-        XCTAssertEqual(state.mode, .parallel)
-        XCTAssertTrue(state.notice?.contains("was a council") ?? false, state.notice ?? "")
+        XCTAssertEqual(state.mode, .council)
+        XCTAssertEqual(state.chairPaneID, "chair:skeptic")
+        XCTAssertNotNil(state.councilTable)
+        try assertHeaderAgrees(state)
         await screen.quit()
     }
 

@@ -424,5 +424,35 @@ tmux send-keys -t "$session" C-c
 tmux send-keys -t "$session" C-c
 check "the screen quits with status 0" test "$(wait_exit)" = "0"
 
+# A council on the screen: the header names the stage, each member's pane shows its review under
+# labels, the chairman answers in a pane of its own below, and F8 shows the ranking.
+rm -f "$work/exit"
+tmux kill-session -t "$session" 2>/dev/null
+start_mock council-mock --delay 0.03 --tokens 40 > "$work/council-mock.base"
+council_base="$(cat "$work/council-mock.base")"
+mkdir -p "$work/council"
+touch "$work/council/.welcomed"
+printf 'default_model: openai:mock+verdict=sorted\nprices:\n  "openai:mock+verdict=sorted": { input: 1.00, output: 2.00 }\n' \
+    > "$work/council/config.yaml"
+tmux new-session -d -s "$session" -x 150 -y 40 \
+    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$council_base/v1 \
+     PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/council --personas skeptic,optimist,pragmatist --mode council; \
+     echo \$? > $work/exit; sleep 3"
+check "three members open for a council" wait_for "The Pragmatist" 10
+tmux send-keys -t "$session" "Tea or coffee?" Enter
+check "the header names the answers stage" wait_for "council 1/3 · answers" 10
+check "then the review stage" wait_for "council 2/3 · review" 15
+check "a member's pane shows its review under labels" wait_for "critiques" 15
+check "the chairman answers in a pane of its own" wait_for "Chairman · The Skeptic" 20
+check "and the council ends" wait_for "F8 shows the ranking" 30
+tmux send-keys -t "$session" F8
+check "F8 shows the ranking table" wait_for "The last council's ranking" 3
+check "with its Borda column" wait_for "Borda" 3
+tmux send-keys -t "$session" q
+check "a key closes it" wait_gone "The last council's ranking" 3
+tmux send-keys -t "$session" C-c
+tmux send-keys -t "$session" C-c
+check "the screen quits with status 0" test "$(wait_exit)" = "0"
+
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

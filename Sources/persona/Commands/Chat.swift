@@ -20,12 +20,6 @@ struct Chat: AsyncParsableCommand {
     @OptionGroup var money: MoneyOptions
     @OptionGroup var global: GlobalOptions
 
-    func validate() throws {
-        if conversation.mode == .council {
-            throw ValidationError("a council runs headless for now: persona debate --mode council \"question\" --personas a,b,c")
-        }
-    }
-
     func run() async throws {
         let paths = global.paths()
         do { try FirstRun.writeStarterConfig(paths) } catch {
