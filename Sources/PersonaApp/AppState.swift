@@ -218,6 +218,9 @@ public struct AppState: Equatable, Sendable {
     public var councilStage: String?
     /// The last council's ranking table, which F8 shows.
     public var councilTable: [String]?
+    /// What the session's ledger rows held as each stage of the last council began, so that the
+    /// header can show each stage's cost.
+    public var councilStageStarts: [Int64] = []
     public var panes: [PaneState]
     public var focus = 0
     public var zoomed = false
@@ -371,8 +374,8 @@ public enum AppEvent: Equatable, Sendable {
     indirect case judgeSet(PaneState?)
     /// A council's chairman pane, keyed `AppState.chairKey`.
     indirect case chairSet(PaneState)
-    /// A council's stage began.
-    case councilStage(Int, name: String)
+    /// A council's stage began, with what the session's ledger rows held then.
+    case councilStage(Int, name: String, spentPicos: Int64)
     /// A council's reviews are in: its ranking table, for F8.
     case councilRanked([String])
     case sessionStarted(String)

@@ -307,8 +307,8 @@ private final class ConversationRelay: Sendable {
                 : "The moderator gives the floor to \(persona)."))
         case .consensus:
             break
-        case .stage(let stage, let name, _):
-            sink.post(.councilStage(stage, name: name))
+        case .stage(let stage, let name, let spent):
+            sink.post(.councilStage(stage, name: name, spentPicos: spent?.picos ?? 0))
         case .council(let outcome):
             let first = outcome.result.rows.first.map { "\(outcome.names[$0.author] ?? $0.author) ranks first" } ?? "no answer was ranked"
             sink.post([.councilRanked(outcome.table.components(separatedBy: "\n")), .notice("The reviews are in: \(first); F8 shows the ranking.")])

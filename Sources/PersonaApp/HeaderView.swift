@@ -16,7 +16,13 @@ enum HeaderView {
                 line.put(leftRuns(key), x: 0, y: 0)
             }
         }, x: rect.x, y: rect.y)
-        let figures = costFigures(state)
+        var figures = costFigures(state)
+        // A council's stage costs go first when they fit beside the session's part; else they give way.
+        if state.mode == .council, !state.councilStageStarts.isEmpty {
+            let staged = costFigures(state, stages: true)
+            let room = rect.width - leftRuns(key).reduce(0) { $0 + DisplayWidth.of($1.text) } - 1
+            if staged.reduce(0, { $0 + $1.text.width }) <= room { figures = staged }
+        }
         // Right-aligned; on a header too narrow for them, their start is cut rather than their end.
         var x = rect.maxX - figures.reduce(0) { $0 + $1.text.width }
         // A column of the header's own colour keeps the session's text off the figures.
@@ -48,12 +54,13 @@ enum HeaderView {
         return left
     }
 
-    /// `session $0.0123 / $1.00 ████░░░░░░ · today $0.5123`: the session against its budget (a
+    /// `session $0.0123 / $1.00 ████░░░░░░ · today $0.5123`, after a council's `answers $… ·
+    /// reviews $… · chair $…` with `stages`: the session against its budget (a
     /// bar that turns yellow at the warning point and red at the cap), then the day's total, with
     /// the bar there when only a daily cap is set. Both are the ledger's figures plus the running
     /// turns; while any of it is an estimate, a sum reads `~$0.0123`. A ledger that stopped
     /// taking rows shows a red mark.
-    static func costFigures(_ state: AppState) -> [(text: FigureText, style: Style)] {
+    static func costFigures(_ state: AppState, stages: Bool = false) -> [(text: FigureText, style: Style)] {
         var pieces: [(text: FigureText, style: Style)] = []
         var text = FigureText()
         func add(_ picos: Int64?, estimated: Bool) {
@@ -75,6 +82,17 @@ enum HeaderView {
             pieces += [(text, Theme.headerDim), (blocks, style)]
             text = FigureText()
             text.add(barWidth - filled, of: "░")
+        }
+        // A council's stages, each the difference of the session's totals as the next began; the
+        // running one reads the session's total, with its running turns.
+        if stages, state.mode == .council, !state.councilStageStarts.isEmpty {
+            let starts = state.councilStageStarts
+            for (index, name) in ["answers", "reviews", "chair"].enumerated() where index < starts.count {
+                let next = index + 1 < starts.count ? starts[index + 1] : state.sessionCostPicos
+                text.add(name + " ")
+                add(next.map { $0 - starts[index] }, estimated: index + 1 == starts.count && state.sessionCostIsEstimate)
+                text.add(" · ")
+            }
         }
         text.add("session ")
         add(state.sessionCostPicos, estimated: state.sessionCostIsEstimate)

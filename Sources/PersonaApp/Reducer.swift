@@ -121,8 +121,10 @@ public enum ChatReducer {
             state.chairPaneID = pane.personaID
             state.panes.append(pane)
             return []
-        case .councilStage(let stage, let name):
+        case .councilStage(let stage, let name, let spent):
             state.councilStage = "\(stage)/3 · \(name)"
+            if stage == 1 { state.councilStageStarts = [] }
+            state.councilStageStarts.append(spent)
             return []
         case .councilRanked(let lines):
             state.councilTable = lines

@@ -29,13 +29,15 @@ final class CouncilScreenTests: XCTestCase {
         try? FileManager.default.removeItem(at: home)
     }
 
-    func driver(store: SessionStore?) throws -> ChatSessionTests.Driver {
+    func driver(store: SessionStore?, ledger: Ledger? = nil) throws -> ChatSessionTests.Driver {
         let environment = ["OPENAI_API_KEY": "k", "OPENAI_BASE_URL": server.baseURL + "/v1"]
         let workspace = Workspace.load(paths: PersonaPaths.resolve(home: home.path, config: nil, environment: environment),
                                        environment: environment, bundledPersonas: nil)
         let planner = TurnPlanner(workspace: workspace)
         let participants = try planner.participants(named: ["ada", "bea", "cy"])
-        let accounting = Accounting(catalog: try PriceCatalog.bundled())
+        var catalog = try PriceCatalog.bundled()
+        catalog.add(ModelPrice(key: ModelRef(provider: "openai", model: "mock+tokens=6+verdict=sorted"), prices: TokenPrices(input: 1_000_000, output: 2_000_000)))
+        let accounting = Accounting(catalog: catalog, ledger: ledger)
         let sink = ChatSessionTests.RecordingSink()
         let chat = ChatSession(engine: ConversationEngine(accounting: accounting), planner: planner, personas: participants.map(\.persona),
                                store: store, sink: sink)
@@ -45,7 +47,8 @@ final class CouncilScreenTests: XCTestCase {
     }
 
     func testACouncilRunsOnTheScreenWithItsStagesReviewsChairmanAndRanking() async throws {
-        let chat = try driver(store: nil)
+        let ledger = try Ledger(path: home.appendingPathComponent("persona.db").path)
+        let chat = try driver(store: nil, ledger: ledger)
         chat.type("/mode council")
         XCTAssertTrue(chat.state.notice?.hasPrefix("Council:") ?? false)
         chat.type("Tea or coffee?")
@@ -78,6 +81,14 @@ final class CouncilScreenTests: XCTestCase {
         let memberTitle = try XCTUnwrap(frame.firstIndex { $0.contains("The Bea") })
         XCTAssertGreaterThan(chairTitle, memberTitle, "the chairman's pane is below the members'")
         XCTAssertEqual(chat.state.notice?.hasSuffix("F8 shows the ranking."), true)
+        // The header's stage costs are differences of the ledger's session totals: they add up to it.
+        let starts = chat.state.councilStageStarts
+        XCTAssertEqual(starts.count, 3)
+        XCTAssertEqual(starts[0], 0)
+        XCTAssertTrue(zip(starts, starts.dropFirst()).allSatisfy { $0 < $1 }, "\(starts)")
+        XCTAssertEqual(chat.state.sessionSpent?.picos, try ledger.totals(session: "c1").picos)
+        XCTAssertGreaterThan(try ledger.totals(session: "c1").picos, starts[2], "the chairman's answer cost something")
+        XCTAssertTrue(frame[0].contains("answers $") && frame[0].contains("reviews $") && frame[0].contains("chair $"), frame[0])
 
         chat.dispatch(.key(.function(8)))
         let table = chat.frame().joined(separator: "\n")
