@@ -63,6 +63,22 @@ start_mock() {
     sed -n 's/^listening on //p' "$work/$name.out"
 }
 
+# Ends the current screen, and starts a mock named $1 with the options that follow for the next
+# one; its base URL is left in $mock_base. (Not in a subshell: the mock must be in mock_pids.)
+next_mock() {
+    rm -f "$work/exit"
+    tmux kill-session -t "$session" 2>/dev/null
+    start_mock "$@" > "$work/$1.base"
+    mock_base="$(cat "$work/$1.base")"
+}
+
+# Quits the screen with Ctrl-C twice, and checks its exit status.
+quit_screen() {
+    tmux send-keys -t "$session" C-c
+    tmux send-keys -t "$session" C-c
+    check "the screen quits with status 0" test "$(wait_exit)" = "0"
+}
+
 start_mock mock --delay 0.04 --tokens 90 > "$work/mock.base"
 base="$(cat "$work/mock.base")"
 [ -n "$base" ] || { echo "the mock did not start"; exit 1; }
@@ -362,12 +378,9 @@ check "the screen quits with status 0" test "$(wait_exit)" = "0"
 
 # Structured answers: the Analyst answers in its schema, played by a mock whose every answer is
 # one JSON object; the pane shows its fields, and F6 the JSON it came as.
-rm -f "$work/exit"
-tmux kill-session -t "$session" 2>/dev/null
-start_mock json-mock --delay 0.01 \
-    --text '{"message":"Mostly, in moderation.","confidence":0.7,"reasoning":["Cohort studies agree","Confounding remains"]}' \
-    > "$work/json-mock.base"
-json_base="$(cat "$work/json-mock.base")"
+next_mock json-mock --delay 0.01 \
+    --text '{"message":"Mostly, in moderation.","confidence":0.7,"reasoning":["Cohort studies agree","Confounding remains"]}'
+json_base="$mock_base"
 tmux new-session -d -s "$session" -x 120 -y 30 \
     "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$json_base/v1 \
      PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/daily --personas analyst; echo \$? > $work/exit; sleep 3"
@@ -377,16 +390,12 @@ check "its answer shows as fields" wait_for "confidence 0.7" 10
 check "lists as bullets" wait_for "• Confounding remains" 3
 tmux send-keys -t "$session" F6
 check "F6 shows the JSON it came as" wait_for '{"message":"Mostly, in moderation."' 3
-tmux send-keys -t "$session" C-c
-tmux send-keys -t "$session" C-c
-check "the screen quits with status 0" test "$(wait_exit)" = "0"
+quit_screen
 
 # Tools: a persona with the calculator, played by a mock that calls it until it gets a result;
 # the call shows as a line in the pane, then the answer.
-rm -f "$work/exit"
-tmux kill-session -t "$session" 2>/dev/null
-start_mock tool-mock --text "35 boxes cost 3850." --tool-call 'calculator={"expression":"35 * 110"}' > "$work/tool-mock.base"
-tool_base="$(cat "$work/tool-mock.base")"
+next_mock tool-mock --text "35 boxes cost 3850." --tool-call 'calculator={"expression":"35 * 110"}'
+tool_base="$mock_base"
 mkdir -p "$work/daily/personas"
 printf -- '---\nname: The Accountant\ntools: [calculator]\n---\nYou check sums.\n' > "$work/daily/personas/accountant.md"
 tmux new-session -d -s "$session" -x 120 -y 30 \
@@ -396,16 +405,12 @@ check "a persona with a tool opens" wait_for "The Accountant" 10
 tmux send-keys -t "$session" "What do 35 boxes at 110 cost?" Enter
 check "its tool call shows as a line" wait_for '⚙ calculator {"expression":"35 * 110"} → 3850' 10
 check "then its answer" wait_for "35 boxes cost 3850." 5
-tmux send-keys -t "$session" C-c
-tmux send-keys -t "$session" C-c
-check "the screen quits with status 0" test "$(wait_exit)" = "0"
+quit_screen
 
 # Batch jobs from the chat screen: /batch sends the prompt to both panes as a job through the mock's
 # batch API, /jobs lists it, and the screen says when the answers are in.
-rm -f "$work/exit"
-tmux kill-session -t "$session" 2>/dev/null
-start_mock batch-mock > "$work/batch-mock.base"
-batch_base="$(cat "$work/batch-mock.base")"
+next_mock batch-mock
+batch_base="$mock_base"
 tmux new-session -d -s "$session" -x 120 -y 30 \
     "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$batch_base/v1 \
      PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/daily --personas skeptic,optimist; echo \$? > $work/exit; sleep 3"
@@ -420,16 +425,12 @@ tmux send-keys -t "$session" q
 check "the screen says when its answers are in" wait_for "is done: 2 answers, 0 failed" 30
 check "and persona batch results has both" bash -c \
     "[ \$('$bin/persona' batch results '${job:-none}' --format jsonl --home '$work/daily' | grep -c '\"status\":\"succeeded\"') -eq 2 ]"
-tmux send-keys -t "$session" C-c
-tmux send-keys -t "$session" C-c
-check "the screen quits with status 0" test "$(wait_exit)" = "0"
+quit_screen
 
 # A council on the screen: the header names the stage, each member's pane shows its review under
 # labels, the chairman answers in a pane of its own below, and F8 shows the ranking.
-rm -f "$work/exit"
-tmux kill-session -t "$session" 2>/dev/null
-start_mock council-mock --delay 0.03 --tokens 40 > "$work/council-mock.base"
-council_base="$(cat "$work/council-mock.base")"
+next_mock council-mock --delay 0.03 --tokens 40
+council_base="$mock_base"
 mkdir -p "$work/council"
 touch "$work/council/.welcomed"
 printf 'default_model: openai:mock+verdict=sorted\nprices:\n  "openai:mock+verdict=sorted": { input: 1.00, output: 2.00 }\n' \
@@ -450,9 +451,7 @@ check "F8 shows the ranking table" wait_for "The last council's ranking" 3
 check "with its Borda column" wait_for "Borda" 3
 tmux send-keys -t "$session" q
 check "a key closes it" wait_gone "The last council's ranking" 3
-tmux send-keys -t "$session" C-c
-tmux send-keys -t "$session" C-c
-check "the screen quits with status 0" test "$(wait_exit)" = "0"
+quit_screen
 
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
