@@ -28,7 +28,7 @@ public enum ChatSetup {
                                          model: ModelRef(provider: chairman.provider ?? "", model: chairman.model ?? "")))
             state.chairPaneID = AppState.chairKey(chairman.speaker)
         }
-        state.councilTable = resumed.last { $0.role == .reviewer && $0.speaker == "council" }?.text.components(separatedBy: "\n")
+        state.councilTable = resumed.last(where: \.isCouncilRanking)?.text.components(separatedBy: "\n")
         refill(&state, from: resumed)
         state.caps = accounting.budget.caps
         state.warnAtPermille = permille(workspace.config.budget.warnAt)

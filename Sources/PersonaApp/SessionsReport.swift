@@ -102,7 +102,7 @@ public enum SessionsReport {
         case .user: return "You"
         case .judge: return "Verdict · \(message.name)"
         case .moderator: return "Moderator · \(message.name)"
-        case .reviewer: return message.speaker == "council" ? message.name : "Review · \(message.name)"
+        case .reviewer: return message.isCouncilRanking ? message.name : "Review · \(message.name)"
         case .chairman: return "Chairman · \(message.name)"
         case .persona: return message.name
         }
@@ -209,7 +209,8 @@ public enum SessionsReport {
             header += ["  - persona: \(quoted(member.persona))", "    name: \(quoted(member.name))", "    model: \(quoted(member.model.description))"]
         }
         header.append("turns:")
-        for message in messages where message.role != .user {
+        // Every turn that was a request; a council's ranking is not one.
+        for message in messages where message.role != .user && !message.isCouncilRanking {
             header += ["  - round: \(message.round)", "    speaker: \(quoted(message.speaker))", "    role: \(message.role.rawValue)",
                        "    model: \(quoted("\(message.provider ?? ""):\(message.model ?? "")"))", "    status: \(message.status.rawValue)",
                        "    input_tokens: \(message.inputTokens)", "    output_tokens: \(message.outputTokens)",
@@ -228,11 +229,13 @@ public enum SessionsReport {
                 round = message.round
                 body += ["", "## Round \(round)"]
             }
-            let who = message.role == .user ? "You" : message.role == .judge ? "Verdict — \(message.name)" : message.name
+            let who = message.role == .judge ? "Verdict — \(message.name)" : message.role == .moderator ? message.name : speaker(message)
             let mark = message.status == .complete ? "" : " *(\(message.status.rawValue))*"
-            // A structured answer is its value, fenced as JSON.
+            // A structured answer is its value, fenced as JSON; a council's ranking is its table.
+            let text = message.isCouncilRanking ? "```\n\(message.text)\n```"
+                : message.structured.map { "```json\n\($0.serialized)\n```" } ?? message.text
             body += ["", "**\(who)**\(mark):", ""] + message.tools.map { "- `" + ToolLine.text($0, .notice).replacingOccurrences(of: "`", with: "'") + "`" }
-                + (message.tools.isEmpty ? [] : [""]) + [message.structured.map { "```json\n\($0.serialized)\n```" } ?? message.text]
+                + (message.tools.isEmpty ? [] : [""]) + [text]
         }
         return (header + body).joined(separator: "\n") + "\n"
     }

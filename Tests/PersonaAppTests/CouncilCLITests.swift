@@ -102,6 +102,13 @@ final class CouncilCLITests: XCTestCase {
         let exported = try JSON.parse(try cli.run(["sessions", "export", session, "--format", "json"]).stdout)
         let record = exported["messages"]?.array?.first { $0["speaker"]?.string == "council" }?["structured"]
         XCTAssertEqual(record?["seed"]?.string, "7")
+        let markdown = try cli.run(["sessions", "export", session, "--format", "markdown"]).stdout
+        for heading in ["**Review · The Ada**", "**Council ranking**", "**Chairman · The Bea**"] {
+            XCTAssertTrue(markdown.contains(heading), heading)
+        }
+        XCTAssertTrue(markdown.contains("```\nPlace  Answer"), "the ranking as its table")
+        XCTAssertEqual(markdown.components(separatedBy: "\n  - round: ").count - 1, 7, "every request a turn, the ranking none")
+        XCTAssertFalse(markdown.contains("speaker: \"council\""))
     }
 
     func testBadVerdictsAreAskedAgainOnceThenMarkedInvalidAndAFinalRankingListIsRead() throws {

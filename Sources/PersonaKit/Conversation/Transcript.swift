@@ -92,6 +92,13 @@ public struct TranscriptMessage: Sendable, Equatable {
     }
 
     /// Whether other turns may see it: the debate's own words that were said, even if cut short.
+    /// A council's revealed ranking: its table as text, the seed and the verdicts as its structured
+    /// value. It was no request.
+    public var isCouncilRanking: Bool { role == .reviewer && speaker == TranscriptMessage.councilSpeaker }
+
+    /// The speaker a council's ranking is saved under.
+    public static let councilSpeaker = "council"
+
     var isVisibleToPersonas: Bool {
         (role == .user || role == .persona) && status != .failed && !text.isEmpty
     }

@@ -141,7 +141,7 @@ extension DebateRunner {
             let revealed = CouncilOutcome(ballot: ballot, verdicts: verdicts, result: CouncilAggregate.rank(verdicts, ballot: ballot), names: names)
             outcome = revealed
             emit(.council(revealed))
-            save(TranscriptMessage(round: round, speaker: "council", name: "Council ranking", role: .reviewer, text: revealed.table,
+            save(TranscriptMessage(round: round, speaker: TranscriptMessage.councilSpeaker, name: "Council ranking", role: .reviewer, text: revealed.table,
                                    structured: revealed.record), plan: plan, log: log, emit: emit)
         }
         guard !members.isEmpty else { return .roundsDone }
