@@ -13,12 +13,16 @@ mock_pids=()
 
 cleanup() {
     tmux kill-session -t "$session" 2>/dev/null
+    tmux kill-session -t "$session-keep" 2>/dev/null
     [ ${#mock_pids[@]} -gt 0 ] && kill "${mock_pids[@]}" 2>/dev/null
     # The local model's stand-in outlives the app, as the real server does; it stops with the test.
     find "$work" -name server.json -exec sed -n 's/.*"pid":\([0-9]*\).*/\1/p' {} \; | xargs -r kill 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
+# A session of its own keeps the tmux server up between the screens: killing the last session
+# stops the server, and a new session started at that moment can land in the dying one.
+tmux new-session -d -s "$session-keep" "sleep 86400"
 
 check() {
     local name="$1"; shift
