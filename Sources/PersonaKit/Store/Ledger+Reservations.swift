@@ -133,14 +133,12 @@ extension Ledger {
         if reclaimDue(now: now) { try reclaim(db, now: now) }
         var refusal: BudgetRefusal?
         if let cap = caps.daily {
-            let day = Period.day(of: now, calendar: calendar)
-            let spent = try committed(db, ledgerWhere: "timestamp_ms >= ? AND timestamp_ms < ?",
-                                      [Self.milliseconds(day.start!), Self.milliseconds(day.end!)], reservationsWhere: "1", [])
-            refusal = Self.refusal(claim, spent: spent, cap: cap, daily: true)
+            refusal = Self.refusal(claim, left: try left(under: cap, daily: true, session: claim.session, now: now, calendar: calendar, in: db),
+                                   cap: cap, daily: true)
         }
         if refusal == nil, let cap = caps.session {
-            let spent = try committed(db, ledgerWhere: "session = ?", [claim.session], reservationsWhere: "session = ?", [claim.session])
-            refusal = Self.refusal(claim, spent: spent, cap: cap, daily: false)
+            refusal = Self.refusal(claim, left: try left(under: cap, daily: false, session: claim.session, now: now, calendar: calendar, in: db),
+                                   cap: cap, daily: false)
         }
         if let refusal {
             try db.cachedStatement(sql: Self.insertSQL).execute(arguments: Self.arguments(Self.refusedEntry(claim, at: now)))
@@ -209,18 +207,9 @@ extension Ledger {
     public func available(caps: BudgetCaps, session: String, now: Date = Date(), calendar: Calendar = .current) throws -> Int64? {
         try guarded {
             try pool.read { db in
-                var left: Int64?
-                if let cap = caps.daily {
-                    let day = Period.day(of: now, calendar: calendar)
-                    let spent = try committed(db, ledgerWhere: "timestamp_ms >= ? AND timestamp_ms < ?",
-                                              [Self.milliseconds(day.start!), Self.milliseconds(day.end!)], reservationsWhere: "1", [])
-                    left = max(0, cap - min(spent, cap))
-                }
-                if let cap = caps.session {
-                    let spent = try committed(db, ledgerWhere: "session = ?", [session], reservationsWhere: "session = ?", [session])
-                    left = min(left ?? .max, max(0, cap - min(spent, cap)))
-                }
-                return left
+                let daily = try caps.daily.map { try left(under: $0, daily: true, session: session, now: now, calendar: calendar, in: db) }
+                let sessionLeft = try caps.session.map { try left(under: $0, daily: false, session: session, now: now, calendar: calendar, in: db) }
+                return [daily, sessionLeft].compactMap { $0 }.min()
             }
         }
     }
@@ -279,8 +268,21 @@ extension Ledger {
         return Money.sum(spent, held) ?? .max
     }
 
-    private static func refusal(_ claim: ReservationClaim, spent: Int64, cap: Int64, daily: Bool) -> BudgetRefusal? {
-        let left = max(0, cap - min(spent, cap))
+    /// What is left under `cap`: the daily cap against what today holds, else the session cap
+    /// against what `session` holds, in the ledger and the open reservations.
+    private func left(under cap: Int64, daily: Bool, session: String, now: Date, calendar: Calendar, in db: Database) throws -> Int64 {
+        let spent: Int64
+        if daily {
+            let day = Period.day(of: now, calendar: calendar)
+            spent = try committed(db, ledgerWhere: "timestamp_ms >= ? AND timestamp_ms < ?",
+                                  [Self.milliseconds(day.start!), Self.milliseconds(day.end!)], reservationsWhere: "1", [])
+        } else {
+            spent = try committed(db, ledgerWhere: "session = ?", [session], reservationsWhere: "session = ?", [session])
+        }
+        return max(0, cap - min(spent, cap))
+    }
+
+    private static func refusal(_ claim: ReservationClaim, left: Int64, cap: Int64, daily: Bool) -> BudgetRefusal? {
         guard let needed = claim.picos else { return BudgetRefusal(needed: nil, left: left, cap: cap, daily: daily) }
         return needed > left ? BudgetRefusal(needed: needed, left: left, cap: cap, daily: daily) : nil
     }
