@@ -185,10 +185,7 @@ public final class ChatSession {
             return [.notice("\(error)"), .conversationEnded(.cancelled)]
         }
         if let chairman = plan.council?.chairman {
-            var pane = ChatSetup.pane(for: chairman, index: state.panes.count, catalog: engine.accounting?.catalog)
-            pane.personaID = AppState.chairKey(chairman.persona.id)
-            pane.name = "Chairman · " + chairman.persona.name
-            sink.post(.chairSet(pane))
+            sink.post(.chairSet(ChatSetup.chairPane(ChatSetup.pane(for: chairman, index: state.panes.count, catalog: engine.accounting?.catalog))))
         }
         control = DebateControl()
         let runner = DebateRunner(engine: engine, store: store)

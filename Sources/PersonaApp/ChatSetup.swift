@@ -4,6 +4,14 @@ import TerminalUI
 
 /// Builds the chat screen's starting state.
 public enum ChatSetup {
+    /// `pane` as a council's chairman's: keyed apart from its pane as a member, and named so.
+    static func chairPane(_ pane: PaneState) -> PaneState {
+        var chair = pane
+        chair.personaID = AppState.chairKey(pane.personaID)
+        chair.name = "Chairman · " + pane.name
+        return chair
+    }
+
     public static func pane(for member: Participant, index: Int, catalog: PriceCatalog?) -> PaneState {
         PaneState(personaID: member.persona.id, name: member.persona.name,
                   color: Theme.personaColor(member.persona.color, index: index), model: member.model,
@@ -23,10 +31,10 @@ public enum ChatSetup {
         state.judgeID = judge?.persona.id
         // A resumed council brings back its chairman's pane and its last ranking (F8).
         if let chairman = resumed.last(where: { $0.role == .chairman }) {
-            state.panes.append(PaneState(personaID: AppState.chairKey(chairman.speaker), name: "Chairman · " + chairman.name,
-                                         color: Theme.personaColor(nil, index: state.panes.count),
-                                         model: ModelRef(provider: chairman.provider ?? "", model: chairman.model ?? "")))
-            state.chairPaneID = AppState.chairKey(chairman.speaker)
+            let pane = chairPane(PaneState(personaID: chairman.speaker, name: chairman.name, color: Theme.personaColor(nil, index: state.panes.count),
+                                           model: ModelRef(provider: chairman.provider ?? "", model: chairman.model ?? "")))
+            state.panes.append(pane)
+            state.chairPaneID = pane.personaID
         }
         state.councilTable = resumed.last(where: \.isCouncilRanking)?.text.components(separatedBy: "\n")
         refill(&state, from: resumed)

@@ -32,7 +32,7 @@ public enum ChatReducer {
         case .turn(let event):
             // The moderator has no pane of its own: it only picks who speaks. A council's chairman
             // answers in its own pane; a member's review goes into the member's pane.
-            let key = event.turn.role == .chairman ? AppState.chairKey(event.turn.personaID) : event.turn.personaID
+            let key = event.turn.role == .chairman ? state.chairPaneID : event.turn.personaID
             guard event.turn.role != .moderator, let index = state.panes.firstIndex(where: { $0.personaID == key }) else { return [] }
             if case .started = event.kind {
                 beginTurn(index, event.turn, state: &state)

@@ -116,10 +116,10 @@ extension DebateRunner {
         var names = Dictionary(plan.participants.map { ($0.persona.id, $0.persona.name) }, uniquingKeysWith: { first, _ in first })
         names[council.chairman.persona.id] = council.chairman.persona.name
 
+        let ballot = CouncilBallot(authors: members.map(\.persona.id), seed: council.seed)
         var outcome: CouncilOutcome?
         if members.count >= 2 {
             emit(.stage(2, name: "review", spent: spent(plan)))
-            let ballot = CouncilBallot(authors: members.map(\.persona.id), seed: council.seed)
             let labelled = Dictionary(uniqueKeysWithValues: ballot.labels.map { ($0, answers[ballot.author(of: $0) ?? ""] ?? "") })
             let reviews = Shared<[CouncilVerdict]>([])
             await withTaskGroup(of: DebateEnd?.self) { group in
@@ -147,10 +147,8 @@ extension DebateRunner {
         guard !members.isEmpty else { return .roundsDone }
 
         emit(.stage(3, name: "chair", spent: spent(plan)))
-        let prompt = outcome.map {
-            CouncilPrompts.chairman(question: message, ballot: $0.ballot, answers: answers, names: names, verdicts: $0.verdicts, result: $0.result)
-        } ?? CouncilPrompts.chairman(question: message, ballot: CouncilBallot(authors: members.map(\.persona.id), seed: council.seed),
-                                     answers: answers, names: names, verdicts: [], result: CouncilResult(rows: [], reviewers: []))
+        let prompt = CouncilPrompts.chairman(question: message, ballot: ballot, answers: answers, names: names, verdicts: outcome?.verdicts ?? [],
+                                             result: outcome?.result ?? CouncilResult(rows: [], reviewers: []))
         var chairman = council.chairman
         chairman.persona.schema = nil
         stop = await turn(chairman, round: round, plan: plan, transcript: log.all, log: log, role: .chairman,
