@@ -130,6 +130,16 @@ public struct PaneState: Equatable, Sendable {
     /// The model's price, for the live estimate; nil when unknown (cost shows as `$?`).
     public var price: ModelPrice?
     public var providerType: ProviderType
+    /// The pane's label in the vote on the current answers (`A`, `B`, …); nil outside one.
+    public var ballotLabel: String?
+    /// In blind mode until the vote: the title shows only the label, the status no cost, and
+    /// the pane only the entries from `shownFrom` on.
+    public var hidden = false
+    public var shownFrom = 0
+    /// Whether the title shows the label: in blind mode, before the vote and after it.
+    public var showsLabel = false
+    /// The running or last turn's answer key (`TurnID.answer`), which a vote names.
+    public var answerID: String?
 
     public init(personaID: String, name: String, color: Color, model: ModelRef, price: ModelPrice? = nil,
                 providerType: ProviderType = .openai) {
@@ -158,6 +168,17 @@ public struct PaneState: Equatable, Sendable {
         guard let price, let input = counters.inputTokens else { return nil }
         return CostCalculator.picos(Usage(inputTokens: input, outputTokens: counters.outputTokens), price: price, type: providerType)
     }
+}
+
+/// The vote a parallel prompt's answers are open to (`/vote`).
+public struct Ballot: Equatable, Sendable {
+    /// The conversation's round the answers belong to.
+    public var turn: Int
+    public var promptHash: String
+    /// Whether the answers came under labels only.
+    public var blind: Bool
+    /// Whether a vote (or a skip) was given.
+    public var voted = false
 }
 
 /// The editable input line, with its history.
@@ -230,6 +251,13 @@ public struct AppState: Equatable, Sendable {
     public var overlaySearch: OverlaySearch?
     /// The one persona a `/solo` conversation goes on with; the others sit out until `/all`.
     public var soloID: String?
+    /// Blind mode (`/blind`): each prompt's panes are shuffled and labelled, and who answered
+    /// shows only after the vote.
+    public var blind = false
+    /// The vote on the last prompt's answers, in parallel mode.
+    public var ballot: Ballot?
+    /// Draws blind mode's pane orders.
+    var shuffler = SeededGenerator(seed: UInt64.random(in: 0...UInt64.max))
     /// Whether the terminal reports the mouse; `/mouse off` leaves it to select text.
     public var mouseReports = true
     /// Whether structured answers show as their fields rather than as raw JSON (F6).
@@ -344,6 +372,12 @@ public enum AppEffect: Equatable, Sendable {
     /// Send a prompt to the roster as a batch job (`/batch`).
     case submitBatch(String)
     case showJobs
+    /// Store a vote (`/vote`, Alt-1…9).
+    case recordVote(Vote)
+    /// Withdraw the session's last vote (`/unvote`).
+    case withdrawVote
+    /// F9: the leaderboard of the blind votes.
+    case showLeaderboard
 }
 
 /// Everything that changes the state.

@@ -17,10 +17,13 @@ public struct ChatLaunch {
         /// `--budget`, which `/reload` keeps over the config's session cap.
         public var budget: Decimal?
         public var pricesFile: String?
+        /// `--blind`, over the config's `blind:`.
+        public var blind: Bool?
 
         public init(personas: [String] = [], model: String? = nil, mode: ConversationMode = .parallel, rounds: Int = 3,
                     judge: String? = nil, maxTokens: Int? = nil, resume: String? = nil, budget: Decimal? = nil,
-                    pricesFile: String? = nil) {
+                    pricesFile: String? = nil, blind: Bool? = nil) {
+            self.blind = blind
             self.personas = personas
             self.model = model
             self.mode = mode
@@ -77,6 +80,13 @@ public struct ChatLaunch {
                                     width: screen.width, height: screen.height,
                                     mode: resumed?.info.mode ?? options.mode,
                                     rounds: resumed?.info.rounds ?? options.rounds, judge: judge, resumed: resumed?.messages ?? [])
+        if options.blind ?? workspace.config.blind {
+            if state.mode == .parallel {
+                state.blind = true
+            } else {
+                state.notice = "Blind mode needs parallel mode; this session is \(state.mode.rawValue), so names show."
+            }
+        }
         let retired = RetiredModels.warnings(members.map { ($0.persona.id, $0.model) }, catalog: accounting.catalog)
         if !retired.isEmpty { state.notice = retired.joined(separator: " ") }
         if members.contains(where: { $0.model.provider == "local" }) {

@@ -98,7 +98,8 @@ public enum ChatView {
 
     static func drawHint(_ state: AppState, in rect: Rect, into frame: inout CellBuffer, rows: RowCache<Int>) {
         if let notice = state.notice {
-            let lines = TextWrap.wrap(notice, width: rect.width)
+            let shown = state.panes.contains(where: \.hidden) ? ChatReducer.masked(notice, state) : notice
+            let lines = TextWrap.wrap(shown, width: rect.width)
             for row in 0..<min(rect.height, lines.count) {
                 // What a second line cannot hold, `/notices` shows in full.
                 let last = row == rect.height - 1 && lines.count > rect.height

@@ -106,6 +106,35 @@ public final class ChatSession {
             return [jobsReport()]
         case .submitBatch(let prompt):
             return submitBatch(prompt, state: state)
+        case .recordVote(let vote):
+            guard let store else { return [.notice("No database is open, so the vote was not stored.")] }
+            do { try VoteStore(database: store.database).record(vote) } catch {
+                return [.notice("The vote could not be stored: \(error)")]
+            }
+        case .withdrawVote:
+            guard let store else { return [.notice("No database is open: there are no votes to withdraw.")] }
+            do {
+                guard let vote = try VoteStore(database: store.database).withdrawLast(session: state.session) else {
+                    return [.notice("No vote of yours in this session to withdraw.")]
+                }
+                return [.notice("Withdrew your vote \(vote.orderText); you may vote on the last answers again.")]
+            } catch {
+                return [.notice("The vote could not be withdrawn: \(error)")]
+            }
+        case .showLeaderboard:
+            guard let store else { return [.notice("No database is open, so there are no votes.")] }
+            // The bootstrap fits 500 times: off the screen's thread.
+            let (votes, sink) = (VoteStore(database: store.database), self.sink)
+            Task.detached {
+                do {
+                    let filter = VoteStore.Filter()
+                    let board = try votes.leaderboard(filter)
+                    sink.post(.reportLoaded(LeaderboardReport.lines(board, scope: .init(grouping: .model, filter: filter))
+                        + ["", "`persona leaderboard --by persona`, `--source council` or `--include-sighted` show more."]))
+                } catch {
+                    sink.post(.notice("The votes could not be read: \(error)"))
+                }
+            }
         case .quit, .copy, .setMouseReports, .editPersona:
             // The run loop carries these out on the terminal.
             break

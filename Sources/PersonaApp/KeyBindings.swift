@@ -6,7 +6,7 @@ enum KeyAction: Equatable, CaseIterable {
     case send, newline
     case focusNext, focusPrevious
     case pageUp, pageDown, top, follow, wheelUp, wheelDown
-    case stopFocused, regenerate, copy, zoom, costs, providers, fields, transcript, ranking, help, interrupt
+    case stopFocused, regenerate, copy, zoom, costs, providers, fields, transcript, ranking, leaderboard, vote, help, interrupt
     case historyUp, historyDown, left, right, lineStart, lineEnd, deleteBack, deleteForward, deleteWord, deleteToLineStart, deleteToLineEnd
 }
 
@@ -53,6 +53,8 @@ enum Bindings {
         KeyBinding("F6", "structured answers as their fields, or as raw JSON", [(.function(6), .fields)]),
         KeyBinding("F7", "the whole conversation in time order; / searches it", hint: "F7 transcript", [(.function(7), .transcript)]),
         KeyBinding("F8", "the last council's ranking of the answers", [(.function(8), .ranking)]),
+        KeyBinding("F9", "your leaderboard, from your blind votes", [(.function(9), .leaderboard)]),
+        KeyBinding("Alt-1…9", "vote for the answer at that place as the best", (1...9).map { (.alt(Character("\($0)")), .vote) }),
         KeyBinding("Ctrl-C", "stop streams; twice to quit", hint: "Ctrl-C ×2 quit", [(.control("c"), .interrupt)]),
         KeyBinding("↑ ↓", "lines of the message; past its first or last, the history", [(.up, .historyUp), (.down, .historyDown)]),
         KeyBinding("← → ^A ^E", "left, right, start, end of the line",
@@ -72,6 +74,9 @@ enum Bindings {
         SlashCommandHelp(usage: "/drop NAME", help: "leave a persona out from now on"),
         SlashCommandHelp(usage: "/solo NAME, /all", help: "go on with one persona alone; bring the others back"),
         SlashCommandHelp(usage: "/edit NAME", help: "open a persona's file in $EDITOR, then reload it"),
+        SlashCommandHelp(usage: "/blind", help: "blind mode on or off: answers as A, B, C… in a new order, names after the vote"),
+        SlashCommandHelp(usage: "/vote B, /vote B>A>C", help: "the best answer, or an order; /vote tie, /vote skip"),
+        SlashCommandHelp(usage: "/unvote", help: "withdraw your last vote"),
         SlashCommandHelp(usage: "/export [md|json] [FILE]", help: "write this session to a file (./<name or id>.md)"),
         SlashCommandHelp(usage: "/transcript", help: "the whole conversation in time order, as F7"),
         SlashCommandHelp(usage: "/batch [PROMPT]", help: "send a prompt (else your last one) to every pane as a batch job, at batch prices"),

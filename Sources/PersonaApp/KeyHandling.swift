@@ -74,11 +74,16 @@ extension ChatReducer {
             // A solo conversation shows its one pane whole already.
             if state.soloID == nil { state.zoomed.toggle() }
         case .costs:
-            return [.showCosts]
+            return refusesWhileHidden("The costs", state: &state) ? [] : [.showCosts]
+        case .vote:
+            guard case .alt(let digit) = key, let place = digit.wholeNumberValue else { return [] }
+            return vote(place: place, state: &state)
+        case .leaderboard:
+            return [.showLeaderboard]
         case .copy:
             return copyLastAnswer(&state)
         case .transcript:
-            return [.showTranscript]
+            return refusesWhileHidden("The transcript", state: &state) ? [] : [.showTranscript]
         case .ranking:
             state.overlay = .report(state.councilTable.map { ["The last council's ranking", ""] + $0 }
                 ?? ["No council has ranked answers in this session yet: /mode council, then ask."])
@@ -86,7 +91,7 @@ extension ChatReducer {
         case .fields:
             ChatReducer.showFields(!state.showsFields, state: &state)
         case .providers:
-            return [.showProviders]
+            return refusesWhileHidden("The providers' page", state: &state) ? [] : [.showProviders]
         case .regenerate:
             return regenerate(&state)
         case .historyUp, .historyDown, .left, .right, .lineStart, .lineEnd, .deleteBack, .deleteForward, .deleteWord,
@@ -153,6 +158,9 @@ extension ChatReducer {
         }
         remember(text, input: &state.input)
         appendUserEntry(text, to: soloPanes(state), state: &state)
+        openBallot(text, answering: soloPanes(state) ?? state.memberPanes.compactMap { member in
+            state.panes.firstIndex { $0.personaID == member.personaID }
+        }, state: &state)
         state.conversing = true
         return [.converse(text)]
     }

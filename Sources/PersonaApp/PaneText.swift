@@ -80,8 +80,10 @@ final class WrapCache {
     func lines(for pane: PaneState, width: Int, foldsTools: Bool) -> PaneLines {
         var lines = PaneLines()
         guard width > 0 else { return lines }
-        for (position, entry) in pane.entries.enumerated() {
-            if position > 0 { lines.append(.empty) }
+        var first = true
+        for entry in pane.entries where entry.id >= pane.shownFrom {
+            if !first { lines.append(.empty) }
+            first = false
             append(entry, width: width, foldsTools: foldsTools, to: &lines)
             switch entry.status {
             case .stopped: lines.append(CellRow([StyledRun("■ stopped", Theme.marker)], width: width))

@@ -29,21 +29,23 @@ enum PaneView {
 
     static func drawTitle(_ pane: PaneState, focused: Bool, in rect: Rect, into frame: inout CellBuffer, titles: RowCache<TitleKey>) {
         let key = TitleKey(name: pane.name, model: pane.displayedModel, isFallback: pane.usingModel != nil, color: pane.color,
-                           focused: focused, width: rect.width)
+                           focused: focused, width: rect.width, label: pane.showsLabel ? pane.ballotLabel : nil, hidden: pane.hidden)
         frame.put(titles.row(key, width: rect.width) { titleRuns(key) }, x: rect.x, y: rect.y)
     }
 
     /// The persona's name in its colour, then the model; a focused title is reversed and filled.
+    /// A hidden pane (blind mode, before the vote) shows its label alone, in no persona's colour.
     static func titleRuns(_ key: TitleKey) -> [StyledRun] {
-        var titleStyle = Style(foreground: key.color, bold: true)
+        var titleStyle = Style(foreground: key.hidden ? Theme.status.foreground : key.color, bold: true)
         var modelStyle = Theme.status
         if key.focused {
             titleStyle.reverse = true
             modelStyle = Style(foreground: .palette(250), background: .palette(238))
         }
-        let name = DisplayWidth.prefix(" \(InertText.sanitize(key.name)) ", fitting: key.width)
+        let shownName = key.hidden ? "Answer \(key.label ?? "?")" : (key.label.map { "\($0) · " } ?? "") + InertText.sanitize(key.name)
+        let name = DisplayWidth.prefix(" \(shownName) ", fitting: key.width)
         let room = key.width - DisplayWidth.of(name)
-        var model = DisplayWidth.truncate(" \(key.model)" + (key.isFallback ? " (fallback)" : ""), to: room)
+        var model = key.hidden ? "" : DisplayWidth.truncate(" \(key.model)" + (key.isFallback ? " (fallback)" : ""), to: room)
         if key.focused { model += String(repeating: " ", count: max(0, room - DisplayWidth.of(model))) }
         return [StyledRun(name, titleStyle), StyledRun(model, modelStyle)]
     }
@@ -55,6 +57,8 @@ enum PaneView {
         var color: Color
         var focused: Bool
         var width: Int
+        var label: String?
+        var hidden: Bool
     }
 
     static func drawStatus(_ pane: PaneState, now: Double, in rect: Rect, into frame: inout CellBuffer) {
@@ -110,8 +114,11 @@ enum PaneView {
                 text.add(ttft, places: 2)
                 text.add("s")
             }
-            text.add(gap)
-            cost(into: &text)
+            // A price can name the model: a hidden pane's cost waits for the vote.
+            if !pane.hidden {
+                text.add(gap)
+                cost(into: &text)
+            }
             return text
         }
         let wide = figures(compact: false)

@@ -298,6 +298,7 @@ public enum ChatReducer {
         state.panes[index].phase = .waiting
         state.panes[index].counters = TurnCounters(startedAt: state.now)
         state.panes[index].turnSerial = turn.serial
+        state.panes[index].answerID = turn.answer
         state.panes[index].textBeforeStep = ""
         state.panes[index].usedTools = false
         state.panes[index].droppedTurns = turn.droppedTurns

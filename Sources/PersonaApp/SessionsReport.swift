@@ -153,6 +153,7 @@ public enum SessionsReport {
                     "cost_usd": message.costPicos.map(EventJSON.amount) ?? .null,
                     "estimated": .bool(message.estimated), "dropped_turns": .int(message.droppedTurns),
                     "structured": message.structured ?? .null, "tools": .array(message.tools.map { .object($0.record) }),
+                    "answer": message.answer.map(JSON.string) ?? .null,
                 ])
             }),
             "ledger": cost,
@@ -189,7 +190,7 @@ public enum SessionsReport {
                                      outputTokens: message["output_tokens"]?.int ?? 0,
                                      costPicos: message["cost_usd"]?.decimal.flatMap { Money.picos(dollars: $0) },
                                      estimated: message["estimated"]?.bool ?? false, droppedTurns: message["dropped_turns"]?.int ?? 0,
-                                     structured: message["structured"].flatMap { $0.isNull ? nil : $0 })
+                                     structured: message["structured"].flatMap { $0.isNull ? nil : $0 }, answer: message["answer"]?.string)
                 .withTools((message["tools"]?.array ?? []).compactMap(ToolActivity.init(record:)))
         }
         return (SessionInfo(id: id, created: created, mode: mode, topic: topic, roster: roster, rounds: session["rounds"]?.int,

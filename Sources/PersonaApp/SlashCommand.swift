@@ -24,6 +24,8 @@ enum SlashCommand {
                 return []
             }
             state.mode = mode
+            // Blind votes compare answers to one prompt; a debate's turns answer each other by name.
+            if mode != .parallel, state.blind { ChatReducer.toggleBlind(&state) }
             // The chairman's pane belongs to councils.
             if mode != .council, let chair = state.chairPaneID, let index = state.panes.firstIndex(where: { $0.personaID == chair }) {
                 state.panes.remove(at: index)
@@ -109,6 +111,12 @@ enum SlashCommand {
             }
             state.soloID = nil
             state.notice = "Everyone is back. They did not hear what was said while they were away."
+        case "/blind":
+            ChatReducer.toggleBlind(&state)
+        case "/vote":
+            return ChatReducer.vote(arguments.joined(), state: &state)
+        case "/unvote":
+            return ChatReducer.unvote(&state)
         case "/copy":
             return ChatReducer.copyLastAnswer(&state)
         case "/mouse":
@@ -133,9 +141,10 @@ enum SlashCommand {
                 format = first.lowercased()
                 rest.removeFirst()
             }
+            if ChatReducer.refusesWhileHidden("An export", state: &state) { return [] }
             return [.export(format: format, path: rest.isEmpty ? nil : rest.joined(separator: " "))]
         case "/transcript":
-            return [.showTranscript]
+            return ChatReducer.refusesWhileHidden("The transcript", state: &state) ? [] : [.showTranscript]
         case "/jobs":
             return [.showJobs]
         case "/batch":
@@ -146,6 +155,7 @@ enum SlashCommand {
             }
             return [.submitBatch(prompt)]
         case "/notices":
+            if ChatReducer.refusesWhileHidden("The notices", state: &state) { return [] }
             state.overlay = .report(["Notices, newest first", ""] + (state.noticeLog.isEmpty ? ["None yet."] : state.noticeLog.reversed()))
             state.overlayTop = 0
         case "/clear":

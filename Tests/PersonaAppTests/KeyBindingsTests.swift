@@ -39,7 +39,7 @@ final class KeyBindingsTests: XCTestCase {
                       "the bottom border says both, whatever scrolls: \(bottom)")
         XCTAssertTrue(screen.contains("┌"), "the box has a border")
         XCTAssertFalse(screen.contains("/quit"))
-        for _ in 0..<5 { _ = ChatReducer.reduce(&state, .key(.pageDown), at: 0) }
+        for _ in 0..<8 { _ = ChatReducer.reduce(&state, .key(.pageDown), at: 0) }
         screen = ChatView.render(state).frame.lines.joined(separator: "\n")
         XCTAssertTrue(screen.contains("/quit"), screen)
         XCTAssertTrue(screen.contains("Any key closes this."))

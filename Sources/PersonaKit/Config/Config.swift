@@ -97,6 +97,8 @@ public struct Config: Sendable, Equatable {
     public var chairman: String?
     /// How often each council reviewer judges: 2 adds a pass with the order reversed (`review_orders:`).
     public var reviewOrders = 1
+    /// Whether the chat screen opens in blind mode (`blind:`).
+    public var blind = false
     /// Whether a council reviewer is shown its own answer (`self_review:`).
     public var selfReview = CouncilBallot.SelfReview.recuse
     /// `max_tool_steps`, `tool_timeout`.
@@ -112,7 +114,7 @@ public struct Config: Sendable, Equatable {
         "default_model", "default_personas", "personas_dirs", "providers", "failover_chains", "retry",
         "circuit_breaker", "timeouts", "budget", "prices", "prices_file", "prompt_cache", "limits",
         "schema_repair", "consensus_field", "max_tool_steps", "tool_timeout", "mcp_servers", "chairman", "review_orders",
-        "self_review",
+        "self_review", "blind",
     ]
     static let providerKeys: Set<String> = ["type", "base_url", "api_key_env", "rpm", "tpm", "keep_alive", "headers"]
 
@@ -209,6 +211,8 @@ public struct Config: Sendable, Equatable {
                 config.consensusField = reader.string(value, key)?.trimmingCharacters(in: .whitespaces)
             case "chairman":
                 config.chairman = reader.string(value, key)?.trimmingCharacters(in: .whitespaces)
+            case "blind":
+                config.blind = reader.bool(value, key) ?? config.blind
             case "review_orders":
                 config.reviewOrders = reader.int(value, key, range: 1...2) ?? config.reviewOrders
             case "self_review":

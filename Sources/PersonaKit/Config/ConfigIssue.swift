@@ -118,6 +118,16 @@ struct YAMLFieldReader {
         return scalar.string
     }
 
+    mutating func bool(_ node: Node, _ field: String) -> Bool? {
+        switch node.string?.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            error(node, field, "expected true or false, got \(node.string.map(ConfigIssue.echo) ?? "a collection")")
+            return nil
+        }
+    }
+
     mutating func int(_ node: Node, _ field: String, range: ClosedRange<Int>? = nil) -> Int? {
         guard case .scalar(let scalar) = node, let value = Int(scalar.string.trimmingCharacters(in: .whitespaces)) else {
             error(node, field, "expected a whole number, got \(node.string.map(ConfigIssue.echo) ?? "a collection")")

@@ -246,7 +246,7 @@ public final class ConversationEngine: Sendable {
             estimated: report.estimated, usageNote: report.usageNote,
             timeToFirstTokenMs: report.timeToFirstToken.map { Int(($0 * 1000).rounded()) },
             durationMs: Int((report.duration * 1000).rounded()), status: status, httpStatus: report.httpStatus,
-            errorKind: outcome.error?.kind.rawValue)
+            errorKind: outcome.error?.kind.rawValue, answer: id.answer)
         do {
             try await accounting.settle(reservation, as: entry)
         } catch {

@@ -323,7 +323,7 @@ public final class DebateRunner: Sendable {
                                  model: turn.model.model,
                                  inputTokens: report.usage.inputTokens ?? 0, outputTokens: report.usage.outputTokens ?? 0,
                                  costPicos: report.costPicos, estimated: report.estimated, droppedTurns: turn.droppedTurns,
-                                 structured: report.structured?.isValid == true ? report.structured?.value : nil)
+                                 structured: report.structured?.isValid == true ? report.structured?.value : nil, answer: turn.answer)
             .withTools(tools)
     }
 

@@ -59,10 +59,13 @@ public struct TranscriptMessage: Sendable, Equatable {
     public var structured: JSON?
     /// The tools the turn called, with their results, in order.
     public var tools: [ToolActivity] = []
+    /// The answer's ledger key (`TurnID.answer`), for an answer a turn gave.
+    public var answer: String?
 
     public init(round: Int, speaker: String, name: String, role: Role, text: String, status: Status = .complete,
                 error: String? = nil, provider: String? = nil, model: String? = nil, inputTokens: Int = 0, outputTokens: Int = 0,
-                costPicos: Int64? = nil, estimated: Bool = false, droppedTurns: Int = 0, structured: JSON? = nil) {
+                costPicos: Int64? = nil, estimated: Bool = false, droppedTurns: Int = 0, structured: JSON? = nil, answer: String? = nil) {
+        self.answer = answer
         self.round = round
         self.speaker = speaker
         self.name = name

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Names a turn in events, with what its consumers need to know of it: who answers, in which
@@ -19,11 +20,16 @@ public final class TurnID: Sendable, Hashable, CustomStringConvertible {
     public let providerType: ProviderType
     /// Nil when the model's price is unknown.
     public let price: ModelPrice?
+    /// Names the answer in the ledger and the transcript across processes: every request the
+    /// turn makes (retries, failovers, tool steps) is a ledger row under it, so that a vote on the
+    /// answer finds what it cost.
+    public let answer: String
 
     public init(serial: Int = TurnID.nextSerial(), personaID: String, personaName: String, role: TranscriptMessage.Role = .persona,
                 round: Int = 1, droppedTurns: Int = 0, estimatedInputTokens: Int = 0, model: ModelRef,
-                providerType: ProviderType = .openai, price: ModelPrice? = nil) {
+                providerType: ProviderType = .openai, price: ModelPrice? = nil, answer: String = UUID().uuidString.lowercased()) {
         self.serial = serial
+        self.answer = answer
         self.personaID = personaID
         self.personaName = personaName
         self.role = role
@@ -38,7 +44,7 @@ public final class TurnID: Sendable, Hashable, CustomStringConvertible {
     /// The same turn, answered now by another model.
     public func failingOver(to model: ModelRef, providerType: ProviderType, price: ModelPrice?) -> TurnID {
         TurnID(serial: serial, personaID: personaID, personaName: personaName, role: role, round: round, droppedTurns: droppedTurns,
-               estimatedInputTokens: estimatedInputTokens, model: model, providerType: providerType, price: price)
+               estimatedInputTokens: estimatedInputTokens, model: model, providerType: providerType, price: price, answer: answer)
     }
 
     private static let counter = Mutex(0)
@@ -53,7 +59,7 @@ public final class TurnID: Sendable, Hashable, CustomStringConvertible {
     public static func == (lhs: TurnID, rhs: TurnID) -> Bool {
         lhs.serial == rhs.serial && lhs.personaID == rhs.personaID && lhs.personaName == rhs.personaName && lhs.role == rhs.role
             && lhs.round == rhs.round && lhs.droppedTurns == rhs.droppedTurns && lhs.estimatedInputTokens == rhs.estimatedInputTokens
-            && lhs.model == rhs.model && lhs.providerType == rhs.providerType && lhs.price == rhs.price
+            && lhs.model == rhs.model && lhs.providerType == rhs.providerType && lhs.price == rhs.price && lhs.answer == rhs.answer
     }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(serial) }

@@ -143,6 +143,7 @@ extension DebateRunner {
             emit(.council(revealed))
             save(TranscriptMessage(round: round, speaker: TranscriptMessage.councilSpeaker, name: "Council ranking", role: .reviewer, text: revealed.table,
                                    structured: revealed.record), plan: plan, log: log, emit: emit)
+            saveVotes(revealed, plan: plan, message: message, round: round, log: log)
         }
         guard !members.isEmpty else { return .roundsDone }
 
@@ -156,6 +157,19 @@ extension DebateRunner {
         if let stop { return stop }
         if let failure = log.failure { return .transcript(failure) }
         return Task.isCancelled ? .cancelled : .roundsDone
+    }
+
+    /// The readable verdicts, as votes for the leaderboard (`--source council`).
+    private func saveVotes(_ outcome: CouncilOutcome, plan: DebatePlan, message: String, round: Int, log: Log) {
+        guard let store else { return }
+        let answers = log.all.filter { $0.round == round && $0.role == .persona && $0.status == .complete }
+        let votes = outcome.votes(session: plan.session.id, turn: log.all.filter { $0.role == .user }.count, round: round,
+                                  prompt: message, answers: answers)
+        do {
+            _ = try VoteStore(database: store.database).record(votes)
+        } catch {
+            log.fail("the council's verdicts could not be saved as votes: \(error)")
+        }
     }
 
     /// What the session's ledger rows hold now: every request of a stage is recorded before its

@@ -1,5 +1,5 @@
 /// A small seeded generator (SplitMix64): the same seed gives the same draws on every machine.
-public struct SeededGenerator: RandomNumberGenerator {
+public struct SeededGenerator: RandomNumberGenerator, Equatable, Sendable {
     private var state: UInt64
 
     public init(seed: UInt64) { state = seed }

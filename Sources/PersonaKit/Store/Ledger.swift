@@ -41,13 +41,16 @@ public struct LedgerEntry: Sendable, Equatable {
     public var batchJob: String?
     /// What the request would have cost live, for a batch row: the saving is the difference.
     public var liveCostPicos: Int64?
+    /// The answer this request was part of (`TurnID.answer`), for a vote's cost.
+    public var answer: String?
 
     public init(id: Int64? = nil, timestamp: Date, session: String, persona: String, provider: String, model: String,
                 inputTokens: Int, cachedInputTokens: Int = 0, cacheWriteTokens: Int = 0, outputTokens: Int,
                 reasoningTokens: Int = 0, costPicos: Int64?, cacheSavedPicos: Int64 = 0, estimated: Bool, usageNote: String? = nil,
                 timeToFirstTokenMs: Int? = nil, durationMs: Int, status: Status, httpStatus: Int? = nil, errorKind: String? = nil,
-                batchJob: String? = nil, liveCostPicos: Int64? = nil) {
+                batchJob: String? = nil, liveCostPicos: Int64? = nil, answer: String? = nil) {
         self.batchJob = batchJob
+        self.answer = answer
         self.liveCostPicos = liveCostPicos
         self.id = id
         self.timestamp = timestamp
@@ -149,15 +152,15 @@ public final class Ledger: Sendable {
     static let insertSQL = """
         INSERT INTO requests (timestamp_ms, session, persona, provider, model, input_tokens, cached_input_tokens,
             cache_write_tokens, output_tokens, reasoning_tokens, cost_picos, cache_saved_picos, estimated, usage_note, ttft_ms,
-            duration_ms, status, http_status, error_kind, reservation_id, batch_job, live_cost_picos)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            duration_ms, status, http_status, error_kind, reservation_id, batch_job, live_cost_picos, answer)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     static func arguments(_ entry: LedgerEntry, reservation: Int64? = nil) -> StatementArguments {
         [milliseconds(entry.timestamp), entry.session, entry.persona, entry.provider, entry.model,
          entry.inputTokens, entry.cachedInputTokens, entry.cacheWriteTokens, entry.outputTokens, entry.reasoningTokens,
          entry.costPicos, entry.cacheSavedPicos, entry.estimated, entry.usageNote, entry.timeToFirstTokenMs, entry.durationMs,
-         entry.status.rawValue, entry.httpStatus, entry.errorKind, reservation, entry.batchJob, entry.liveCostPicos]
+         entry.status.rawValue, entry.httpStatus, entry.errorKind, reservation, entry.batchJob, entry.liveCostPicos, entry.answer]
     }
 
     static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }

@@ -157,6 +157,9 @@ public final class PersonaDatabase: Sendable {
         migrator.registerMigration("batch-v9") { db in
             try migrateToBatches(db)
         }
+        migrator.registerMigration("votes-v10") { db in
+            try migrateToVotes(db)
+        }
         return migrator
     }
 
@@ -241,6 +244,42 @@ public final class PersonaDatabase: Sendable {
             ALTER TABLE requests ADD COLUMN batch_job TEXT;
             ALTER TABLE requests ADD COLUMN live_cost_picos INTEGER;
             CREATE INDEX requests_batch ON requests(timestamp_ms, cost_picos, live_cost_picos) WHERE batch_job IS NOT NULL;
+            """)
+    }
+
+    /// Votes (DESIGN.md §13): the user's and the council's, each with its candidates. Ledger rows
+    /// and messages name the answer they belong to, so that a candidate's cost is the ledger's.
+    private static func migrateToVotes(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE votes (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                key TEXT NOT NULL UNIQUE,
+                time_ms INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                blind INTEGER NOT NULL,
+                session TEXT NOT NULL,
+                turn INTEGER,
+                round INTEGER,
+                prompt_hash TEXT,
+                reviewer TEXT,
+                ranking TEXT NOT NULL
+            );
+            CREATE INDEX votes_time ON votes(time_ms);
+            CREATE TABLE vote_candidates (
+                vote INTEGER NOT NULL REFERENCES votes(id) ON DELETE CASCADE,
+                label TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                persona TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                model TEXT NOT NULL,
+                cost_picos INTEGER,
+                output_tokens INTEGER,
+                answer TEXT,
+                PRIMARY KEY (vote, label)
+            );
+            ALTER TABLE requests ADD COLUMN answer TEXT;
+            CREATE INDEX requests_answer ON requests(answer) WHERE answer IS NOT NULL;
+            ALTER TABLE messages ADD COLUMN answer TEXT;
             """)
     }
 

@@ -49,10 +49,11 @@ public struct SessionSummary: Sendable, Equatable {
 /// mode, rounds, judge) is written again with each conversation and when the screen closes, so
 /// that a resume brings back the last one.
 public final class SessionStore: Sendable {
-    let pool: DatabasePool
+    public let database: PersonaDatabase
+    var pool: DatabasePool { database.pool }
 
     public init(database: PersonaDatabase) {
-        pool = database.pool
+        self.database = database
     }
 
     /// Stores a session, or its new setup when it is stored already (its topic, time and name
@@ -93,7 +94,7 @@ public final class SessionStore: Sendable {
     /// Many rows go in one statement: a statement that writes the full-text index flushes it, so
     /// one statement per message would cost several times as much.
     static func append(_ messages: [(session: String, message: TranscriptMessage)], at date: Date, in db: Database) throws {
-        let columns = 18
+        let columns = 19
         let rowsPerStatement = 400
         for start in stride(from: 0, to: messages.count, by: rowsPerStatement) {
             let slice = messages[start..<min(messages.count, start + rowsPerStatement)]
@@ -103,7 +104,7 @@ public final class SessionStore: Sendable {
             for (session, message) in slice { arguments += values(message, session: session, at: date) }
             try db.cachedStatement(sql: """
                 INSERT INTO messages (session, round, speaker, name, role, provider, model, text, status, error, input_tokens,
-                    output_tokens, cost_picos, estimated, dropped_turns, structured, tools, created_ms)
+                    output_tokens, cost_picos, estimated, dropped_turns, structured, tools, answer, created_ms)
                     VALUES \(Array(repeating: row, count: slice.count).joined(separator: ", "))
                 """).execute(arguments: StatementArguments(arguments))
         }
@@ -120,7 +121,7 @@ public final class SessionStore: Sendable {
          message.outputTokens, message.costPicos, message.estimated, message.droppedTurns,
          message.structured.map { Secrets.redact($0.serialized) },
          message.tools.isEmpty ? nil : Secrets.redact(JSON.array(message.tools.map { .object($0.record) }).serialized),
-         milliseconds(date)]
+         message.answer, milliseconds(date)]
     }
 
     /// Sessions, newest first, with their turn count.
@@ -171,7 +172,7 @@ public final class SessionStore: Sendable {
                           provider: row["provider"], model: row["model"], inputTokens: row["input_tokens"],
                           outputTokens: row["output_tokens"], costPicos: row["cost_picos"], estimated: row["estimated"],
                           droppedTurns: row["dropped_turns"],
-                          structured: (row["structured"] as String?).flatMap { try? JSON.parse($0) })
+                          structured: (row["structured"] as String?).flatMap { try? JSON.parse($0) }, answer: row["answer"])
             .withTools(((row["tools"] as String?).flatMap { try? JSON.parse($0) }?.array ?? []).compactMap(ToolActivity.init(record:)))
     }
 }

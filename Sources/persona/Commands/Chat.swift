@@ -17,6 +17,9 @@ struct Chat: AsyncParsableCommand {
     @Option(help: "Reopen a saved session with its last roster: its id, a unique start of it, its name, or `last`.")
     var resume: String?
 
+    @Flag(help: "Blind mode: answers come as A, B, C… in a new order each prompt; names, models and costs show after /vote.")
+    var blind = false
+
     @OptionGroup var money: MoneyOptions
     @OptionGroup var global: GlobalOptions
 
@@ -31,7 +34,8 @@ struct Chat: AsyncParsableCommand {
         let launch = try await exitingOnFailure {
             try ChatLaunch(ChatLaunch.Options(personas: roster.names, model: roster.model, mode: conversation.mode ?? .parallel,
                                               rounds: conversation.rounds, judge: conversation.judge, maxTokens: roster.maxTokens,
-                                              resume: resume, budget: try money.budgetCap(), pricesFile: money.prices),
+                                              resume: resume, budget: try money.budgetCap(), pricesFile: money.prices,
+                                              blind: blind ? true : nil),
                            workspace: workspace, warn: { Output.error($0) })
         }
         let colors = !global.noColor && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
