@@ -82,7 +82,7 @@ public struct ChatLaunch {
                                     rounds: resumed?.info.rounds ?? options.rounds, judge: judge, resumed: resumed?.messages ?? [])
         if options.blind ?? workspace.config.blind {
             if state.mode == .parallel {
-                state.blind = true
+                ChatReducer.enterBlind(&state)
             } else {
                 state.notice = "Blind mode needs parallel mode; this session is \(state.mode.rawValue), so names show."
             }

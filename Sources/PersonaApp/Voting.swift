@@ -30,8 +30,13 @@ extension ChatReducer {
             state.panes[index].ballotLabel = CouncilBallot.label(at: position)
             state.panes[index].hidden = blind
             state.panes[index].showsLabel = blind
-            // A hidden pane shows only this prompt's exchange: its earlier answers would name it.
-            if blind { state.panes[index].shownFrom = state.panes[index].entries.last(where: { $0.role == .user })?.id ?? 0 }
+            // A hidden pane shows only this prompt's exchange, and no figures of the last answer
+            // until its turn begins: its earlier answers would name it.
+            if blind {
+                state.panes[index].shownFrom = state.panes[index].entries.last(where: { $0.role == .user })?.id ?? 0
+                state.panes[index].phase = .idle
+                state.panes[index].counters = TurnCounters()
+            }
         }
         state.ballot = Ballot(turn: state.round + 1, promptHash: SHA256.hex(Array(prompt.utf8)), blind: blind)
     }
@@ -48,15 +53,31 @@ extension ChatReducer {
             state.notice = "Blind mode needs parallel mode, where every persona answers the same prompt: /mode parallel first."
             return
         }
-        state.blind = true
+        enterBlind(&state)
         state.notice = "Blind mode: your next prompt's answers come as A, B, C…, in a new order each time. Vote with /vote B "
             + "(or B>A>C, tie, skip) or Alt-1…9; the names show after the vote."
+    }
+
+    /// Blind mode from now on: until the next prompt shuffles them, the member panes show their
+    /// places' labels only, and none of what they said before.
+    static func enterBlind(_ state: inout AppState) {
+        state.blind = true
+        state.ballot = nil
+        let members = Set(state.memberPanes.map(\.personaID))
+        var position = 0
+        for index in state.panes.indices where members.contains(state.panes[index].personaID) {
+            state.panes[index].ballotLabel = CouncilBallot.label(at: position)
+            state.panes[index].hidden = true
+            state.panes[index].showsLabel = true
+            state.panes[index].shownFrom = state.nextEntryID
+            position += 1
+        }
     }
 
     /// Whether the screen is hiding who answered; what would tell waits for the vote.
     static func refusesWhileHidden(_ what: String, state: inout AppState) -> Bool {
         guard state.panes.contains(where: \.hidden) else { return false }
-        state.notice = "\(what) would show who answered: vote first (/vote, Alt-1…9), or /vote skip."
+        state.notice = "\(what) would show who is who: vote first (/vote, Alt-1…9 or /vote skip), or end blind mode with /blind."
         return true
     }
 
@@ -77,7 +98,9 @@ extension ChatReducer {
             state.notice = "Nothing to vote on: votes are on the answers to a prompt in parallel mode. " + usage
             return []
         }
-        guard !state.conversing, !state.panes.contains(where: \.isActive) else {
+        // A pane whose turn has not begun yet shows the prompt last.
+        let waiting = state.panes.contains { $0.ballotLabel != nil && ($0.isActive || state.conversing && $0.entries.last?.role == .user) }
+        guard !waiting else {
             state.notice = "Still answering: a vote waits until every pane has finished or failed."
             return []
         }

@@ -64,6 +64,8 @@ final class VotingScreenTests: XCTestCase {
         XCTAssertTrue(chat.state.notice?.hasPrefix("Nothing to vote on") ?? false, chat.state.notice ?? "")
         chat.type("/blind")
         XCTAssertTrue(chat.state.blind)
+        XCTAssertEqual(giveaways(chat.frame()), [], "from the moment blind mode begins")
+        XCTAssertTrue(chat.frame()[1].contains("Answer A"), chat.frame()[1])
 
         var orders: [[String]] = []
         for prompt in ["Tea or coffee?", "Cats or dogs?", "Sea or mountains?"] {

@@ -457,5 +457,46 @@ tmux send-keys -t "$session" q
 check "a key closes it" wait_gone "The last council's ranking" 3
 quit_screen
 
+# Blind mode: the panes come shuffled under labels, with no name, model or pane cost on the
+# screen until the vote; the vote names them, changes order between prompts, and is stored.
+next_mock blind-mock --delay 0.02 --tokens 20
+mkdir -p "$work/blind/personas"
+touch "$work/blind/.welcomed"
+echo "prices:" > "$work/blind/config.yaml"
+for id in ada bea cy; do
+    printf -- '---\nname: The %s\nmodel: openai:mock+tokens=20+name=%s\n---\nYou are %s.\n' "${id^}" "$id" "$id" \
+        > "$work/blind/personas/$id.md"
+    printf '  "openai:mock+tokens=20+name=%s": { input: 1.00, output: 2.00 }\n' "$id" >> "$work/blind/config.yaml"
+done
+tmux new-session -d -s "$session" -x 150 -y 32 \
+    "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$mock_base/v1 \
+     $bin/persona --home $work/blind --personas ada,bea,cy --blind; echo \$? > $work/exit; sleep 3"
+check "blind mode opens with labels, not names" wait_for "Answer C" 10
+no_giveaways() {
+    local text; text="$(screen)"
+    ! grep -qE 'The (Ada|Bea|Cy)|name=|tokens=20' <<<"$text" && ! tail -n +2 <<<"$text" | grep -q '\$'
+}
+check "no name, model or pane cost shows before a prompt" no_giveaways
+orders=()
+for prompt in "Tea or coffee?" "Cats or dogs?"; do
+    tmux send-keys -t "$session" "$prompt" Enter
+    check "the last answers' figures leave the panes" wait_gone "✓ done" 5
+    check "the answers to '$prompt' finish" bash -c "for _ in \$(seq 150); do [ \$(tmux capture-pane -t $session -p | grep -o '✓ done' | wc -l) -eq 3 ] && exit 0; sleep 0.1; done; exit 1"
+    check "no name, model or pane cost shows before the vote" no_giveaways
+    tmux send-keys -t "$session" "/vote B>A" Enter
+    check "the vote reveals who answered" wait_for "A was The" 5
+    orders+=("$(screen | grep -oE '[ABC] was The [A-Za-z]+' | tr '\n' ' ')")
+    check "the panes' titles name them now" wait_for "B · The" 3
+done
+check "the order changed between prompts" test "${orders[0]}" != "${orders[1]}"
+check "both votes are in persona.db, blind" bash -c \
+    "[ \$('$bin/persona' votes export --home '$work/blind' | grep -c '\"blind\":true.*\"order\":\\[\\[\"B\"\\],\\[\"A\"\\]\\]') -eq 2 ]"
+tmux send-keys -t "$session" F9
+check "F9 shows the leaderboard" wait_for "Leaderboard by model · 2 blind votes" 5
+tmux send-keys -t "$session" q
+quit_screen
+check "persona leaderboard rates the three models" bash -c \
+    "'$bin/persona' leaderboard --home '$work/blind' | grep -c 'openai:mock+tokens=20+name=' | grep -qx 3"
+
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
