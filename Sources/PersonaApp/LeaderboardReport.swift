@@ -38,8 +38,10 @@ public enum LeaderboardReport {
                 + pad(String(format: "%.1f%%", row.winRate * 100), 10) + pad(money(row.meanCostPicos), 12) + money(row.costPerWinPicos))
         }
         lines.append("")
-        if board.tooFewToTell {
-            lines.append("Too few to tell apart: with \(board.votes) vote\(board.votes == 1 ? "" : "s"), every interval overlaps the others.")
+        if board.votes < Leaderboard.minimumVotes {
+            lines.append("Too few to tell apart: \(board.votes) vote\(board.votes == 1 ? "" : "s"); ranks need \(Leaderboard.minimumVotes) at least.")
+        } else if board.tooFewToTell {
+            lines.append("Too few to tell apart: with \(board.votes) votes, every interval overlaps the others.")
         }
         lines.append("Ratings: Bradley–Terry on the Elo scale (mean 1000); intervals from 500 bootstrap rounds over the votes.")
         lines.append("A rank counts the rows wholly above; cost per win is what the answers cost over their wins, ties as halves.")

@@ -51,8 +51,13 @@ public struct Leaderboard: Sendable, Equatable {
     public var votes: Int
     public var pairs: Int
 
-    /// Whether the votes cannot tell any row from another: every interval overlaps every other.
+    /// Whether the votes cannot tell any row from another: too few for the bootstrap to mean
+    /// anything, or every interval overlaps every other.
     public var tooFewToTell: Bool { rows.count < 2 || rows.allSatisfy { $0.rank == 1 } }
+
+    /// Below this many votes, resampling them says little (one vote resampled is always that
+    /// vote), and no row is ranked above another.
+    public static let minimumVotes = 10
 
     /// Ranks `votes`. `ledgerCosts` holds what the ledger says each answer (by its key) cost,
     /// nil where a row of it has no price; an answer the ledger does not know keeps the cost its
@@ -141,12 +146,12 @@ public struct Leaderboard: Sendable, Equatable {
             let costs = Array(answerCosts[player].values)
             let total = costs.contains(where: { $0 == nil }) ? nil
                 : costs.reduce(Int64?(0)) { sum, cost in sum.flatMap { Money.sum($0, cost ?? 0) } }
-            rows.append(Row(rank: 0, name: name, rating: rating, ciLow: Self.percentile(sorted, 0.025) ?? rating,
+            rows.append(Row(rank: 1, name: name, rating: rating, ciLow: Self.percentile(sorted, 0.025) ?? rating,
                             ciHigh: Self.percentile(sorted, 0.975) ?? rating, battles: battles, wins: wins, answers: costs.count,
                             meanCostPicos: total.map { Self.divide($0, by: Double(costs.count)) },
                             costPerWinPicos: wins > 0 ? total.map { Self.divide($0, by: wins) } : nil))
         }
-        for i in rows.indices {
+        for i in rows.indices where votes.count >= Self.minimumVotes {
             rows[i].rank = 1 + rows.filter { $0.ciLow > rows[i].ciHigh }.count
         }
         self.rows = rows.sorted { ($0.rating, $1.name) > ($1.rating, $0.name) }
