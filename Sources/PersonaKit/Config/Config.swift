@@ -97,6 +97,8 @@ public struct Config: Sendable, Equatable {
     public var chairman: String?
     /// How often each council reviewer judges: 2 adds a pass with the order reversed (`review_orders:`).
     public var reviewOrders = 1
+    /// `serve:`: the gateway's client keys.
+    public var serve = ServeSettings()
     /// Whether the chat screen opens in blind mode (`blind:`).
     public var blind = false
     /// Whether a council reviewer is shown its own answer (`self_review:`).
@@ -114,7 +116,7 @@ public struct Config: Sendable, Equatable {
         "default_model", "default_personas", "personas_dirs", "providers", "failover_chains", "retry",
         "circuit_breaker", "timeouts", "budget", "prices", "prices_file", "prompt_cache", "limits",
         "schema_repair", "consensus_field", "max_tool_steps", "tool_timeout", "mcp_servers", "chairman", "review_orders",
-        "self_review", "blind",
+        "self_review", "blind", "serve",
     ]
     static let providerKeys: Set<String> = ["type", "base_url", "api_key_env", "rpm", "tpm", "keep_alive", "headers"]
 
@@ -211,6 +213,28 @@ public struct Config: Sendable, Equatable {
                 config.consensusField = reader.string(value, key)?.trimmingCharacters(in: .whitespaces)
             case "chairman":
                 config.chairman = reader.string(value, key)?.trimmingCharacters(in: .whitespaces)
+            case "serve":
+                for (field, _, item) in reader.entries(value, field: key, known: ["keys"]) where field == "keys" {
+                    for (name, nameNode, settings) in reader.entries(item, field: "serve.keys", known: nil) {
+                        let path = "serve.keys.\(name)"
+                        var gatewayKey = GatewayKey(name: name, keyEnv: "")
+                        for (setting, _, node) in reader.entries(settings, field: path, known: ["key_env", "role", "daily_usd"]) {
+                            switch setting {
+                            case "key_env": gatewayKey.keyEnv = reader.string(node, path + ".key_env") ?? ""
+                            case "role":
+                                guard let text = reader.string(node, path + ".role") else { continue }
+                                if let role = GatewayKey.Role(rawValue: text.lowercased()) { gatewayKey.role = role }
+                                else { reader.error(node, path + ".role", "use client or admin, got \(ConfigIssue.echo(text))") }
+                            default: gatewayKey.dailyUSD = reader.cap(node, path + ".daily_usd")
+                            }
+                        }
+                        if gatewayKey.keyEnv.isEmpty {
+                            reader.error(nameNode, path, "needs key_env: the environment variable that holds the key")
+                        } else {
+                            config.serve.keys.append(gatewayKey)
+                        }
+                    }
+                }
             case "blind":
                 config.blind = reader.bool(value, key) ?? config.blind
             case "review_orders":

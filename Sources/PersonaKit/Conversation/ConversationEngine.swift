@@ -25,6 +25,9 @@ public struct PlannedTurn: Sendable {
     public var droppedTurns: Int
     /// Where to go, in order, when this endpoint cannot answer (DESIGN.md §3, failover).
     public var fallbacks: [Route]
+    /// Through the gateway: who asked (the key's name) and the request's id, for the ledger.
+    public var client: String?
+    public var requestID: String?
 
     public init(session: String, persona: Persona, endpoint: ProviderEndpoint, request: ChatRequest, round: Int = 1,
                 role: TranscriptMessage.Role = .persona, droppedTurns: Int = 0, fallbacks: [Route] = []) {
@@ -246,7 +249,7 @@ public final class ConversationEngine: Sendable {
             estimated: report.estimated, usageNote: report.usageNote,
             timeToFirstTokenMs: report.timeToFirstToken.map { Int(($0 * 1000).rounded()) },
             durationMs: Int((report.duration * 1000).rounded()), status: status, httpStatus: report.httpStatus,
-            errorKind: outcome.error?.kind.rawValue, answer: id.answer)
+            errorKind: outcome.error?.kind.rawValue, answer: id.answer, client: turn.client, requestID: turn.requestID)
         do {
             try await accounting.settle(reservation, as: entry)
         } catch {

@@ -43,12 +43,18 @@ public struct LedgerEntry: Sendable, Equatable {
     public var liveCostPicos: Int64?
     /// The answer this request was part of (`TurnID.answer`), for a vote's cost.
     public var answer: String?
+    /// Through the gateway: the client's key name, and the request's `X-Request-ID`.
+    public var client: String?
+    public var requestID: String?
 
     public init(id: Int64? = nil, timestamp: Date, session: String, persona: String, provider: String, model: String,
                 inputTokens: Int, cachedInputTokens: Int = 0, cacheWriteTokens: Int = 0, outputTokens: Int,
                 reasoningTokens: Int = 0, costPicos: Int64?, cacheSavedPicos: Int64 = 0, estimated: Bool, usageNote: String? = nil,
                 timeToFirstTokenMs: Int? = nil, durationMs: Int, status: Status, httpStatus: Int? = nil, errorKind: String? = nil,
-                batchJob: String? = nil, liveCostPicos: Int64? = nil, answer: String? = nil) {
+                batchJob: String? = nil, liveCostPicos: Int64? = nil, answer: String? = nil, client: String? = nil,
+                requestID: String? = nil) {
+        self.client = client
+        self.requestID = requestID
         self.batchJob = batchJob
         self.answer = answer
         self.liveCostPicos = liveCostPicos
@@ -152,15 +158,16 @@ public final class Ledger: Sendable {
     static let insertSQL = """
         INSERT INTO requests (timestamp_ms, session, persona, provider, model, input_tokens, cached_input_tokens,
             cache_write_tokens, output_tokens, reasoning_tokens, cost_picos, cache_saved_picos, estimated, usage_note, ttft_ms,
-            duration_ms, status, http_status, error_kind, reservation_id, batch_job, live_cost_picos, answer)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            duration_ms, status, http_status, error_kind, reservation_id, batch_job, live_cost_picos, answer, client, request_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     static func arguments(_ entry: LedgerEntry, reservation: Int64? = nil) -> StatementArguments {
         [milliseconds(entry.timestamp), entry.session, entry.persona, entry.provider, entry.model,
          entry.inputTokens, entry.cachedInputTokens, entry.cacheWriteTokens, entry.outputTokens, entry.reasoningTokens,
          entry.costPicos, entry.cacheSavedPicos, entry.estimated, entry.usageNote, entry.timeToFirstTokenMs, entry.durationMs,
-         entry.status.rawValue, entry.httpStatus, entry.errorKind, reservation, entry.batchJob, entry.liveCostPicos, entry.answer]
+         entry.status.rawValue, entry.httpStatus, entry.errorKind, reservation, entry.batchJob, entry.liveCostPicos, entry.answer, entry.client,
+         entry.requestID]
     }
 
     static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
@@ -363,7 +370,7 @@ public final class Ledger: Sendable {
                     estimated: row["estimated"], usageNote: row["usage_note"], timeToFirstTokenMs: row["ttft_ms"],
                     durationMs: row["duration_ms"], status: LedgerEntry.Status(rawValue: row["status"]) ?? .failed,
                     httpStatus: row["http_status"], errorKind: row["error_kind"], batchJob: row["batch_job"],
-                    liveCostPicos: row["live_cost_picos"])
+                    liveCostPicos: row["live_cost_picos"], answer: row["answer"], client: row["client"], requestID: row["request_id"])
     }
 
     /// Spend at batch prices in `period`, and what the same results would have cost live.

@@ -160,6 +160,10 @@ public final class PersonaDatabase: Sendable {
         migrator.registerMigration("votes-v10") { db in
             try migrateToVotes(db)
         }
+        migrator.registerMigration("gateway-v11") { db in
+            // A request through `persona serve` names its client (the key's name) and its X-Request-ID.
+            try db.execute(sql: "ALTER TABLE requests ADD COLUMN client TEXT; ALTER TABLE requests ADD COLUMN request_id TEXT")
+        }
         return migrator
     }
 

@@ -1,0 +1,91 @@
+import Foundation
+import PersonaKit
+
+/// A refusal of the gateway's, as an HTTP status and a message for the client. The message never
+/// holds a provider's key: it passes `Secrets.redact` on its way out.
+public struct GatewayError: Error, Sendable, CustomStringConvertible {
+    public var status: Int
+    public var message: String
+    /// OpenAI's error `type`: invalid_request_error, authentication_error, …
+    public var type: String
+    /// The request field at fault, when one is.
+    public var field: String?
+
+    public init(_ status: Int, _ message: String, type: String = "invalid_request_error", field: String? = nil) {
+        self.status = status
+        self.message = message
+        self.type = type
+        self.field = field
+    }
+
+    public var description: String { message }
+
+    static func badField(_ field: String, _ problem: String) -> GatewayError {
+        GatewayError(400, "\(field): \(problem)", field: field)
+    }
+}
+
+/// A `POST /v1/chat/completions` body, read and checked.
+struct ChatCompletionRequest: Sendable {
+    var model: String
+    /// The system and developer messages, joined.
+    var system: String?
+    var messages: [ChatMessage]
+    var maxTokens: Int?
+    var temperature: Double?
+    var stream: Bool
+    var includeUsage: Bool
+
+    static func parse(_ bytes: [UInt8]) throws(GatewayError) -> ChatCompletionRequest {
+        let json: JSON
+        do { json = try JSON.parse(bytes) } catch { throw GatewayError(400, "the body is not JSON: \(error)") }
+        guard json.isObject else { throw GatewayError(400, "the body must be a JSON object") }
+        guard let model = json["model"]?.string, !model.isEmpty else { throw .badField("model", "required, a string such as openai:gpt-4o-mini or persona/skeptic") }
+        guard let items = json["messages"]?.array, !items.isEmpty else { throw .badField("messages", "required, a non-empty list") }
+        var system: [String] = []
+        var messages: [ChatMessage] = []
+        for (index, item) in items.enumerated() {
+            let field = "messages[\(index)]"
+            guard let roleText = item["role"]?.string else { throw .badField(field + ".role", "required") }
+            let text = try content(item["content"], field: field + ".content")
+            switch roleText {
+            case "system", "developer": system.append(text)
+            case "user": messages.append(ChatMessage(role: .user, content: text))
+            case "assistant": messages.append(ChatMessage(role: .assistant, content: text))
+            default: throw .badField(field + ".role", "\(roleText) is not supported here; use system, developer, user or assistant")
+            }
+        }
+        guard messages.contains(where: { $0.role == .user }) else { throw .badField("messages", "needs a user message") }
+        var maxTokens: Int?
+        for key in ["max_completion_tokens", "max_tokens"] {
+            guard let value = json[key], !value.isNull else { continue }
+            guard let count = value.int, count > 0 else { throw .badField(key, "a whole number above 0") }
+            maxTokens = count
+        }
+        var temperature: Double?
+        if let value = json["temperature"], !value.isNull {
+            guard let number = value.double, (0...2).contains(number) else { throw .badField("temperature", "a number from 0 to 2") }
+            temperature = number
+        }
+        if let value = json["stream"], !value.isNull, value.bool == nil { throw .badField("stream", "true or false") }
+        if let n = json["n"]?.int, n != 1 { throw .badField("n", "only 1 answer per request") }
+        return ChatCompletionRequest(model: model, system: system.isEmpty ? nil : system.joined(separator: "\n\n"), messages: messages,
+                                     maxTokens: maxTokens, temperature: temperature, stream: json["stream"]?.bool ?? false,
+                                     includeUsage: json["stream_options"]?["include_usage"]?.bool ?? false)
+    }
+
+    /// A message's text: a string, or a list of text parts.
+    private static func content(_ value: JSON?, field: String) throws(GatewayError) -> String {
+        guard let value, !value.isNull else { throw .badField(field, "required") }
+        if let text = value.string { return text }
+        guard let parts = value.array else { throw .badField(field, "a string or a list of parts") }
+        var texts: [String] = []
+        for (index, part) in parts.enumerated() {
+            guard part["type"]?.string == "text", let text = part["text"]?.string else {
+                throw .badField("\(field)[\(index)]", "only text parts ({\"type\": \"text\", \"text\": …}) are supported here")
+            }
+            texts.append(text)
+        }
+        return texts.joined(separator: "\n")
+    }
+}

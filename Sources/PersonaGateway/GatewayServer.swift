@@ -1,0 +1,121 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import PersonaKit
+import ServiceLifecycle
+
+/// `persona serve`: the OpenAI-compatible gateway over HTTP. Requests run through the client's
+/// engine, with the same planner, catalog, resilience, budget and ledger as `persona ask`.
+public struct GatewayServer: Sendable {
+    public let workspace: Workspace
+    public let catalog: PriceCatalog
+    public let clients: GatewayClients
+    /// Bodies larger than this get a 413.
+    static let bodyLimit = 4 * 1024 * 1024
+
+    public init(workspace: Workspace, catalog: PriceCatalog, clients: GatewayClients) {
+        self.workspace = workspace
+        self.catalog = catalog
+        self.clients = clients
+    }
+
+    /// Serves until SIGTERM or SIGINT; then it stops accepting, gives the streams in flight up
+    /// to 10 s to finish (a stream cut then is recorded as stopped), and returns.
+    /// `listening` is told the address once the socket is bound (`--port 0` picks a free one).
+    public func run(host: String, port: Int, listening: @escaping @Sendable (String) -> Void) async throws {
+        let router = Router()
+        let completions = ChatCompletions(workspace: workspace, catalog: catalog)
+        router.get("/v1/models") { request, _ in
+            try self.respond(request) { _ in self.models() }
+        }
+        router.post("/v1/chat/completions") { request, _ in
+            var request = request
+            let requestID = Self.requestID(request)
+            let client: GatewayClient
+            let body: ChatCompletionRequest
+            do {
+                client = try self.authenticate(request)
+                let bytes: ByteBuffer
+                do { bytes = try await request.collectBody(upTo: Self.bodyLimit) } catch {
+                    throw GatewayError(413, "the body is over \(Self.bodyLimit / 1024 / 1024) MB")
+                }
+                body = try ChatCompletionRequest.parse(Array(buffer: bytes))
+            } catch let error as GatewayError {
+                return Self.failure(error, requestID: requestID)
+            }
+            let steering = ChatCompletions.Steering(persona: request.headers[Self.personaHeader], provider: request.headers[Self.providerHeader],
+                                                    model: request.headers[Self.modelHeader], requestID: requestID)
+            let turn: PlannedTurn
+            do throws(GatewayError) { turn = try completions.plan(body, steering: steering, client: client) } catch {
+                return Self.failure(error, requestID: requestID)
+            }
+            return await CompletionResponse(turn: turn, body: body, engine: client.engine, requestID: requestID).response()
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "persona"),
+                              onServerRunning: { channel in
+                                  let bound = channel.localAddress?.port ?? port
+                                  listening("http://\(host.contains(":") ? "[\(host)]" : host):\(bound)")
+                              }, logger: Self.quietLogger())
+        var group = ServiceGroupConfiguration(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint],
+                                              logger: Self.quietLogger())
+        // Past this, the streams still open are cut; each is recorded as stopped.
+        group.maximumGracefulShutdownDuration = .seconds(10)
+        try await ServiceGroup(configuration: group).run()
+    }
+
+    static let personaHeader = HTTPField.Name("X-Persona")!
+    static let providerHeader = HTTPField.Name("X-Provider")!
+    static let modelHeader = HTTPField.Name("X-Model")!
+    static let requestIDHeader = HTTPField.Name("X-Request-ID")!
+    static let apiKeyHeader = HTTPField.Name("X-API-Key")!
+
+    /// The client's `X-Request-ID`, else a new one.
+    static func requestID(_ request: Request) -> String {
+        let given = request.headers[requestIDHeader].map { String($0.prefix(128)) }
+        return given.flatMap { $0.isEmpty ? nil : $0 } ?? "req_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    }
+
+    func authenticate(_ request: Request) throws(GatewayError) -> GatewayClient {
+        try clients.authenticate(apiKey: request.headers[Self.apiKeyHeader], authorization: request.headers[.authorization])
+    }
+
+    /// Runs `body` for an authenticated client; a refusal becomes its error response.
+    func respond(_ request: Request, _ body: (GatewayClient) throws(GatewayError) -> Response) throws -> Response {
+        do { return try body(try authenticate(request)) } catch { return Self.failure(error, requestID: Self.requestID(request)) }
+    }
+
+    /// `GET /v1/models`: the catalog's models whose provider can be used here, and every persona
+    /// as `persona/<id>`.
+    func models() -> Response {
+        let providers = Set(catalog.all.map(\.key.provider)).filter { (try? workspace.providers.endpoint(for: $0)) != nil }
+        // A `provider:*` entry prices every model of a local server; it names no model to ask for.
+        var data: [JSON] = catalog.all.filter { providers.contains($0.key.provider) && !$0.key.model.contains("*") }.map { price in
+            .object(["id": .string(price.key.description), "object": .string("model"), "created": .int(0), "owned_by": .string(price.key.provider)])
+        }
+        data += workspace.personas.map { persona in
+            .object(["id": .string("persona/" + persona.id), "object": .string("model"), "created": .int(0), "owned_by": .string("persona")])
+        }
+        return Self.json(200, JSON.object(["object": .string("list"), "data": .array(data)]).serialized)
+    }
+
+    static func json(_ status: Int, _ text: String, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: .init(code: status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text + "\n")))
+    }
+
+    static func failure(_ error: GatewayError, requestID: String) -> Response {
+        var headers: HTTPFields = [:]
+        headers[requestIDHeader] = requestID
+        if error.status == 401 { headers[.wwwAuthenticate] = "Bearer" }
+        return json(error.status, OpenAIWire.error(error, requestID: requestID), headers: headers)
+    }
+
+    /// Hummingbird's own log lines would tear the `--json` output; errors reach clients instead.
+    static func quietLogger() -> Logger {
+        var logger = Logger(label: "persona-serve")
+        logger.logLevel = .critical
+        return logger
+    }
+}

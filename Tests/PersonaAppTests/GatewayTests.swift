@@ -1,0 +1,227 @@
+import Foundation
+import MockProvider
+import PersonaKit
+import XCTest
+
+/// `persona serve` over real sockets: the built binary listens, libcurl asks, the loopback mock
+/// answers in each provider's wire format, and the ledger in the home is read back.
+final class GatewayTests: XCTestCase {
+    var server: MockServer!
+    var cli: CLI!
+    var running: Running?
+    var url = ""
+    let transport = CurlTransport.shared
+    let providerKey = "sk-upstream-secret-0123456789"
+
+    override func setUpWithError() throws {
+        server = try MockServer()
+        cli = try CLI()
+        let personas = cli.home.appendingPathComponent("personas")
+        try FileManager.default.createDirectory(at: personas, withIntermediateDirectories: true)
+        try "---\nname: The Skeptic\nmodel: anthropic:mock+tokens=8\n---\nYou doubt everything.\n"
+            .write(to: personas.appendingPathComponent("skeptic.md"), atomically: true, encoding: .utf8)
+    }
+
+    override func tearDown() {
+        running?.signal(SIGKILL)
+        _ = running?.finish()
+        server.stop()
+        cli.remove()
+    }
+
+    func config(_ extra: String = "") throws {
+        let prices = ["openai:mock", "anthropic:mock+tokens=8", "gemini:mock", "openai:mock+tokens=400+delay=0.02"]
+            .map { "  \"\($0)\": { input: 1.00, output: 2.00 }" }.joined(separator: "\n")
+        try "prices:\n\(prices)\n\(extra)".write(to: cli.home.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    func serve(_ arguments: [String] = [], environment: [String: String] = [:]) throws {
+        var env = CLI.providers(at: server)
+        env["OPENAI_API_KEY"] = providerKey
+        env.merge(environment) { _, new in new }
+        let process = try cli.launch(["serve", "--port", "0"] + arguments, environment: env)
+        running = process
+        XCTAssertTrue(process.waitFor("http://", upTo: 30), process.stdoutSoFar)
+        url = String(process.stdoutSoFar.split(separator: "\n")[0])
+    }
+
+    func post(_ path: String, _ body: String, headers: [(String, String)] = []) async throws -> HTTPReply {
+        try await transport.exchange(HTTPRequest(method: "POST", url: url + path,
+                                                 headers: HTTPHeaders([("Content-Type", "application/json")] + headers), body: Array(body.utf8)))
+    }
+
+    func get(_ path: String, headers: [(String, String)] = []) async throws -> HTTPReply {
+        try await transport.exchange(HTTPRequest(method: "GET", url: url + path, headers: HTTPHeaders(headers)))
+    }
+
+    func ledger() throws -> [LedgerEntry] {
+        try Ledger(path: cli.home.appendingPathComponent("persona.db").path).entries(limit: 1000).reversed()
+    }
+
+    func chat(_ model: String, stream: Bool = false, extra: String = "") -> String {
+        #"{"model":"\#(model)","stream":\#(stream),"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Tea?"}]\#(extra)}"#
+    }
+
+    func testChatCompletionsAnswerStreamingAndNotAndEveryRequestIsInTheLedger() async throws {
+        try config()
+        try serve()
+        let plain = try await post("/v1/chat/completions", chat("openai:mock"), headers: [("X-Request-ID", "req-plain")])
+        XCTAssertEqual(plain.status, 200, String(decoding: plain.body, as: UTF8.self))
+        XCTAssertEqual(plain.headers["x-provider-used"], "openai")
+        XCTAssertEqual(plain.headers["x-model-used"], "mock")
+        XCTAssertEqual(plain.headers["x-request-id"], "req-plain")
+        let answer = try JSON.parse(plain.body)
+        XCTAssertEqual(answer["object"]?.string, "chat.completion")
+        XCTAssertFalse(answer["choices"]?[0]?["message"]?["content"]?.string?.isEmpty ?? true)
+        XCTAssertEqual(answer["choices"]?[0]?["finish_reason"]?.string, "stop")
+        let usage = try XCTUnwrap(answer["usage"])
+
+        // Streams from the mock's Anthropic and Gemini formats, told back in OpenAI's.
+        for model in ["anthropic:mock+tokens=8", "gemini:mock"] {
+            let streamed = try await post("/v1/chat/completions",
+                                          chat(model, stream: true, extra: #","stream_options":{"include_usage":true}"#))
+            XCTAssertEqual(streamed.status, 200)
+            XCTAssertEqual(streamed.headers["content-type"], "text/event-stream")
+            let events = String(decoding: streamed.body, as: UTF8.self).components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            XCTAssertEqual(events.last, "data: [DONE]")
+            let chunks = try events.dropLast().map { try JSON.parse(String($0.dropFirst("data: ".count))) }
+            XCTAssertEqual(chunks.first?["choices"]?[0]?["delta"]?["role"]?.string, "assistant")
+            let text = chunks.compactMap { $0["choices"]?[0]?["delta"]?["content"]?.string }.joined()
+            XCTAssertFalse(text.isEmpty)
+            XCTAssertEqual(chunks.dropLast().last?["choices"]?[0]?["finish_reason"]?.string, "stop")
+            XCTAssertGreaterThan(chunks.last?["usage"]?["completion_tokens"]?.int ?? 0, 0, model)
+        }
+
+        let rows = try ledger()
+        XCTAssertEqual(rows.count, 3)
+        XCTAssertEqual(rows.map(\.client), ["local", "local", "local"])
+        XCTAssertEqual(rows[0].requestID, "req-plain")
+        XCTAssertEqual(rows.map(\.provider), ["openai", "anthropic", "gemini"])
+        XCTAssertEqual(rows[0].inputTokens, usage["prompt_tokens"]?.int)
+        XCTAssertEqual(rows[0].outputTokens, usage["completion_tokens"]?.int)
+        // The header's cost is the ledger's, exactly.
+        XCTAssertEqual(plain.headers["x-request-cost"], Money.exactText(try XCTUnwrap(rows[0].costPicos)))
+        // `persona costs` reads the same rows.
+        let summary = try JSON.parse(try cli.run(["costs", "summary", "--json"]).stdout)
+        XCTAssertEqual(summary["total_cost"]?.decimal, Money.dollars(rows.compactMap(\.costPicos).reduce(0, +)))
+    }
+
+    func testModelsListsTheCatalogAndThePersonasWhichBringTheirPrompt() async throws {
+        try config()
+        try serve()
+        let models = try JSON.parse(try await get("/v1/models").body)
+        let ids = models["data"]?.array?.compactMap { $0["id"]?.string } ?? []
+        XCTAssertTrue(ids.contains("openai:mock"), "\(ids)")
+        XCTAssertTrue(ids.contains("persona/skeptic"))
+        XCTAssertFalse(ids.contains { $0.contains("*") }, "no wildcard entries")
+
+        let reply = try await post("/v1/chat/completions", chat("persona/skeptic"))
+        XCTAssertEqual(reply.status, 200, String(decoding: reply.body, as: UTF8.self))
+        XCTAssertEqual(reply.headers["x-provider-used"], "anthropic")
+        let sent = try XCTUnwrap(server.requests.last)
+        let body = String(decoding: sent.body, as: UTF8.self)
+        XCTAssertTrue(body.contains("You doubt everything.") && body.contains("Be brief."), body)
+        XCTAssertEqual(try ledger().last?.persona, "skeptic")
+    }
+
+    func testBadRequestsGetTheirStatusAndNoProviderKeyLeaves() async throws {
+        try config("budget: { daily_usd: 0.000001 }\n")
+        try serve()
+        let noMessages = try await post("/v1/chat/completions", #"{"model":"openai:mock"}"#)
+        XCTAssertEqual(noMessages.status, 400)
+        XCTAssertEqual(try JSON.parse(noMessages.body)["error"]?["param"]?.string, "messages")
+        let notJSON = try await post("/v1/chat/completions", "{not json")
+        XCTAssertEqual(notJSON.status, 400)
+        let badTemperature = try await post("/v1/chat/completions", chat("openai:mock", extra: #","temperature":"hot""#))
+        XCTAssertEqual(try JSON.parse(badTemperature.body)["error"]?["param"]?.string, "temperature")
+        let unknown = try await post("/v1/chat/completions", chat("nobody-knows-this"))
+        XCTAssertEqual(unknown.status, 400)
+        let huge = try await post("/v1/chat/completions", String(repeating: " ", count: 5 * 1024 * 1024))
+        XCTAssertEqual(huge.status, 413)
+
+        // Over the daily cap: a 402 that says why, and nothing sent.
+        let before = server.requests.count
+        let refused = try await post("/v1/chat/completions", chat("openai:mock"))
+        XCTAssertEqual(refused.status, 402, String(decoding: refused.body, as: UTF8.self))
+        XCTAssertTrue(String(decoding: refused.body, as: UTF8.self).contains("budget"))
+        XCTAssertEqual(server.requests.count, before)
+        XCTAssertFalse(String(decoding: refused.body, as: UTF8.self).contains(providerKey))
+    }
+
+    func testAnUpstreamThatEchoesTheKeyDoesNotLeakIt() async throws {
+        try config()
+        try serve()
+        let echo = "your key is \(providerKey), keep it safe".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        for stream in [false, true] {
+            let reply = try await post("/v1/chat/completions", chat("openai:mock+text=\(echo)", stream: stream))
+            let text = String(decoding: reply.body, as: UTF8.self)
+            XCTAssertEqual(reply.status, 200)
+            XCTAssertFalse(text.contains(providerKey), text)
+            XCTAssertTrue(text.contains("your key is"), text)
+        }
+        XCTAssertFalse(running?.stdoutSoFar.contains(providerKey) ?? true)
+    }
+
+    func testKeysDecideWhoMayAsk() async throws {
+        try config("serve:\n  keys:\n    alice: { key_env: ALICE_KEY, role: client }\n    ops: { key_env: OPS_KEY, role: admin }\n")
+        try serve(environment: ["ALICE_KEY": "alice-key-0123456789", "OPS_KEY": "ops-key-0123456789"])
+        let anonymous = try await post("/v1/chat/completions", chat("openai:mock"))
+        XCTAssertEqual(anonymous.status, 401)
+        let wrong = try await post("/v1/chat/completions", chat("openai:mock"), headers: [("X-API-Key", "alice-key-01234567890")])
+        XCTAssertEqual(wrong.status, 401)
+        let models = try await get("/v1/models")
+        XCTAssertEqual(models.status, 401)
+        let alice = try await post("/v1/chat/completions", chat("openai:mock"), headers: [("Authorization", "Bearer alice-key-0123456789")])
+        XCTAssertEqual(alice.status, 200)
+        let ops = try await post("/v1/chat/completions", chat("openai:mock"), headers: [("X-API-Key", "ops-key-0123456789")])
+        XCTAssertEqual(ops.status, 200)
+        XCTAssertEqual(try ledger().map(\.client), ["alice", "ops"])
+
+        let unkeyed = try cli.run(["serve", "--host", "0.0.0.0", "--port", "0"], environment: CLI.providers(at: server))
+        XCTAssertNotEqual(unkeyed.status, 0)
+        try config()
+        let open = try cli.run(["serve", "--host", "0.0.0.0", "--port", "0"], environment: CLI.providers(at: server))
+        XCTAssertEqual(open.status, 2)
+        XCTAssertTrue(open.stderr.contains("serve.keys is empty"), open.stderr)
+    }
+
+    func testAClientThatLeavesMidStreamStopsTheUpstreamAndTheStopIsRecorded() async throws {
+        try config()
+        try serve()
+        var parts = 0
+        for try await part in transport.stream(HTTPRequest(method: "POST", url: url + "/v1/chat/completions",
+                                                           headers: HTTPHeaders([("Content-Type", "application/json")]),
+                                                           body: Array(chat("openai:mock+tokens=400+delay=0.02", stream: true).utf8))) {
+            if case .body = part { parts += 1 }
+            if parts == 3 { break }
+        }
+        var rows: [LedgerEntry] = []
+        for _ in 0..<100 where rows.isEmpty {
+            rows = try ledger()
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        let row = try XCTUnwrap(rows.first)
+        XCTAssertEqual(row.status, .cancelled)
+        XCTAssertTrue(row.estimated)
+        XCTAssertGreaterThan(row.outputTokens, 0)
+        XCTAssertLessThan(row.outputTokens, 400)
+    }
+
+    func testSIGTERMLetsTheStreamsInFlightFinishThenExitsZero() async throws {
+        try config()
+        try serve()
+        let (transport, asked) = (transport, HTTPRequest(method: "POST", url: url + "/v1/chat/completions",
+                                                         headers: HTTPHeaders([("Content-Type", "application/json")]),
+                                                         body: Array(chat("openai:mock+tokens=60+delay=0.02", stream: true).utf8)))
+        let request = Task { try await transport.exchange(asked) }
+        for _ in 0..<100 where server.requests.isEmpty { try await Task.sleep(nanoseconds: 20_000_000) }
+        running?.signal(SIGTERM)
+        let reply = try await request.value
+        XCTAssertEqual(reply.status, 200)
+        XCTAssertTrue(String(decoding: reply.body, as: UTF8.self).hasSuffix("data: [DONE]\n\n"))
+        let ended = try XCTUnwrap(running).finish()
+        running = nil
+        XCTAssertEqual(ended.status, 0, ended.stderr)
+        XCTAssertEqual(try ledger().first?.status, .ok)
+    }
+}
