@@ -25,9 +25,15 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// A `POST /v1/chat/completions` body, read and checked.
+/// A request body, read and checked: OpenAI's chat completion, or the seed API's `generate`
+/// (`prompt`, `system_prompt`) and `chat` (`messages`). Only OpenAI's needs a model; the seed's
+/// take one from `X-Model` and `X-Provider`, else `default_model`.
 struct ChatCompletionRequest: Sendable {
-    var model: String
+    enum Shape: Sendable {
+        case openAI, generate, chat
+    }
+
+    var model: String?
     /// The system and developer messages, joined.
     var system: String?
     var messages: [ChatMessage]
@@ -36,26 +42,43 @@ struct ChatCompletionRequest: Sendable {
     var stream: Bool
     var includeUsage: Bool
 
-    static func parse(_ bytes: [UInt8]) throws(GatewayError) -> ChatCompletionRequest {
+    static func parse(_ bytes: [UInt8], shape: Shape = .openAI) throws(GatewayError) -> ChatCompletionRequest {
         let json: JSON
         do { json = try JSON.parse(bytes) } catch { throw GatewayError(400, "the body is not JSON: \(error)") }
         guard json.isObject else { throw GatewayError(400, "the body must be a JSON object") }
-        guard let model = json["model"]?.string, !model.isEmpty else { throw .badField("model", "required, a string such as openai:gpt-4o-mini or persona/skeptic") }
-        guard let items = json["messages"]?.array, !items.isEmpty else { throw .badField("messages", "required, a non-empty list") }
+        var model: String?
+        if let value = json["model"], !value.isNull {
+            guard let text = value.string, !text.isEmpty else { throw .badField("model", "a string such as openai:gpt-4o-mini or persona/skeptic") }
+            model = text
+        } else if shape == .openAI {
+            throw .badField("model", "required, a string such as openai:gpt-4o-mini or persona/skeptic")
+        }
         var system: [String] = []
         var messages: [ChatMessage] = []
-        for (index, item) in items.enumerated() {
-            let field = "messages[\(index)]"
-            guard let roleText = item["role"]?.string else { throw .badField(field + ".role", "required") }
-            let text = try content(item["content"], field: field + ".content")
-            switch roleText {
-            case "system", "developer": system.append(text)
-            case "user": messages.append(ChatMessage(role: .user, content: text))
-            case "assistant": messages.append(ChatMessage(role: .assistant, content: text))
-            default: throw .badField(field + ".role", "\(roleText) is not supported here; use system, developer, user or assistant")
+        if shape == .generate {
+            guard let prompt = json["prompt"]?.string, !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw .badField("prompt", "required, a non-empty string")
             }
+            if let value = json["system_prompt"], !value.isNull {
+                guard let text = value.string else { throw .badField("system_prompt", "a string") }
+                system.append(text)
+            }
+            messages = [ChatMessage(role: .user, content: prompt)]
+        } else {
+            guard let items = json["messages"]?.array, !items.isEmpty else { throw .badField("messages", "required, a non-empty list") }
+            for (index, item) in items.enumerated() {
+                let field = "messages[\(index)]"
+                guard let roleText = item["role"]?.string else { throw .badField(field + ".role", "required") }
+                let text = try content(item["content"], field: field + ".content")
+                switch roleText {
+                case "system", "developer": system.append(text)
+                case "user": messages.append(ChatMessage(role: .user, content: text))
+                case "assistant": messages.append(ChatMessage(role: .assistant, content: text))
+                default: throw .badField(field + ".role", "\(roleText) is not supported here; use system, developer, user or assistant")
+                }
+            }
+            guard messages.contains(where: { $0.role == .user }) else { throw .badField("messages", "needs a user message") }
         }
-        guard messages.contains(where: { $0.role == .user }) else { throw .badField("messages", "needs a user message") }
         var maxTokens: Int?
         for key in ["max_completion_tokens", "max_tokens"] {
             guard let value = json[key], !value.isNull else { continue }

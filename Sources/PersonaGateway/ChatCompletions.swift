@@ -6,41 +6,68 @@ import PersonaKit
 struct ChatCompletions: Sendable {
     let workspace: Workspace
     let catalog: PriceCatalog
+    /// Providers switched off at run time (`PATCH /providers/{id}`).
+    let disabled: Set<String>
 
-    /// Headers that steer a request: `X-Persona`, `X-Provider`, `X-Model`, `X-Request-ID`.
+    /// Headers that steer a request: `X-Persona`, `X-Provider`, `X-Model`, `X-Failover-Chain`, `X-Request-ID`.
     struct Steering: Sendable {
         var persona: String?
         var provider: String?
         var model: String?
+        var failoverChain: String?
         var requestID: String
     }
 
-    /// The turn `body` asks for: `model` is `provider:model`, a model the catalog knows under one
-    /// provider, or `persona/<id>`, whose system prompt and model come with it.
+    /// The turn `body` asks for. The model is `provider:model`, a model the catalog knows under
+    /// one provider, or `persona/<id>`, whose system prompt and model come with it; else the
+    /// first of the named failover chain, else `default_model`.
     func plan(_ body: ChatCompletionRequest, steering: Steering, client: GatewayClient) throws(GatewayError) -> PlannedTurn {
         var personaID = steering.persona
-        var modelText: String? = steering.model ?? body.model
-        if personaID == nil, body.model.hasPrefix("persona/") {
-            personaID = String(body.model.dropFirst("persona/".count))
+        var modelText = steering.model ?? body.model
+        if personaID == nil, let name = body.model, name.hasPrefix("persona/") {
+            personaID = String(name.dropFirst("persona/".count))
             modelText = steering.model
         }
-        var model: ModelRef?
-        if let modelText {
-            model = try resolve(modelText, provider: steering.provider)
+        var chain: [ModelRef] = []
+        if let name = steering.failoverChain {
+            guard let models = workspace.config.failoverChains[name], !models.isEmpty else {
+                let known = workspace.config.failoverChains.keys.sorted().joined(separator: ", ")
+                throw GatewayError(400, "X-Failover-Chain: no chain '\(name)' in failover_chains (\(known.isEmpty ? "none set" : known))")
+            }
+            chain = models
+        }
+        var model = try modelText.map { text throws(GatewayError) in try resolve(text, provider: steering.provider) }
+        if model == nil, personaID == nil { model = chain.first ?? workspace.config.defaultModel }
+        guard model != nil || personaID != nil else {
+            throw .badField("model", "none given: send model, X-Model (with X-Provider), X-Failover-Chain, or set default_model in the config")
         }
         var participant: Participant
         do {
-            let planner = TurnPlanner(workspace: workspace, model: model)
-            guard let personaID else {
-                participant = try planner.participants(named: [])[0]
-                participant.persona.systemPrompt = body.system ?? participant.persona.systemPrompt
-                return turn(participant, body, steering: steering, client: client)
-            }
-            participant = try planner.participants(named: [personaID])[0]
+            participant = try TurnPlanner(workspace: workspace, model: model).participants(named: personaID.map { [$0] } ?? [])[0]
         } catch {
-            throw GatewayError(400, "\(error)", field: personaID == nil ? "model" : "model")
+            throw GatewayError(400, "\(error)", field: "model")
         }
-        if let system = body.system { participant.persona.systemPrompt += "\n\n" + system }
+        if personaID == nil {
+            participant.persona.systemPrompt = body.system ?? participant.persona.systemPrompt
+        } else if let system = body.system {
+            participant.persona.systemPrompt += "\n\n" + system
+        }
+        // A named chain decides where the turn goes when its model cannot answer.
+        if !chain.isEmpty {
+            participant.fallbacks = chain.filter { $0 != participant.model }.compactMap { next in
+                (try? workspace.providers.endpoint(for: next.provider)).map { Route(endpoint: $0, model: next) }
+            }
+        }
+        participant.fallbacks.removeAll { disabled.contains($0.model.provider) }
+        if disabled.contains(participant.model.provider) {
+            guard let next = participant.fallbacks.first else {
+                throw GatewayError(503, "\(participant.model.provider) is disabled (PATCH /api/v1/providers/\(participant.model.provider) "
+                    + "with {\"enabled\": true} enables it), and the request has no fallback", type: "provider_disabled")
+            }
+            participant.endpoint = next.endpoint
+            participant.model = next.model
+            participant.fallbacks.removeFirst()
+        }
         return turn(participant, body, steering: steering, client: client)
     }
 
@@ -133,9 +160,4 @@ enum OpenAIWire {
         ])]).serialized
     }
 
-    /// The cost as the `X-Request-Cost` header gives it: exact dollars, `~` while an estimate.
-    static func cost(_ report: TurnReport) -> String {
-        guard let picos = report.costPicos else { return "unknown" }
-        return (report.estimated ? "~" : "") + Money.exactText(picos)
-    }
 }

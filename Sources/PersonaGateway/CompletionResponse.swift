@@ -3,83 +3,92 @@ import HTTPTypes
 import Hummingbird
 import PersonaKit
 
-/// One chat completion in flight: the engine runs the turn on a task of its own, and its events
+/// How a reply is written: OpenAI's chat completion (`/v1`), or the seed API's `generate`,
+/// `generate/stream` and `chat` (`/api/v1`), each with its own error shape.
+enum ReplyFormat: Sendable {
+    case openAI(includeUsage: Bool)
+    case generate
+    case chat
+
+    var seed: Bool {
+        if case .openAI = self { return false }
+        return true
+    }
+
+    func error(_ error: GatewayError, requestID: String, provider: String? = nil) -> Response {
+        seed ? SeedWire.failure(error, requestID: requestID, provider: provider) : GatewayServer.failure(error, requestID: requestID)
+    }
+}
+
+/// One turn in flight for an HTTP reply: the engine runs it on a task of its own, and its events
 /// come through a stream to the response. A turn that fails before it says anything gets an
 /// error status; once text flows, the response is a 200 that streams (or, without `stream`,
 /// one JSON body at the end). A client that goes away stops the turn, and the engine records
 /// what it cost, marked as an estimate where the provider's usage never came.
-struct CompletionResponse: Sendable {
+struct TurnResponse: Sendable {
     let turn: PlannedTurn
-    let body: ChatCompletionRequest
+    let stream: Bool
+    let format: ReplyFormat
     let engine: ConversationEngine
     let requestID: String
 
     func response() async -> Response {
         let events = TurnEvents(engine: engine, turn: turn)
-        let id = "chatcmpl-" + requestID
-        let created = Int(Date().timeIntervalSince1970)
+        let started = Date()
         // Wait for the first text, or the end: until then the status can still say what went wrong.
         var early: [TurnEvent] = []
         while let event = await events.next() {
             early.append(event)
             switch event.kind {
-            case .delta: break
-            case .done, .failed: break
+            case .delta, .done, .failed: break
             default: continue
             }
             break
         }
-        guard let last = early.last else { return GatewayServer.failure(GatewayError(500, "the turn ended without a word"), requestID: requestID) }
+        guard let last = early.last else { return format.error(GatewayError(500, "the turn ended without a word"), requestID: requestID) }
         if case .failed(let error, let report) = last.kind, report.text.isEmpty {
-            return GatewayServer.failure(GatewayError(ChatCompletions.status(of: error), error.description,
-                                                      type: error.kind == .budget ? "insufficient_quota" : "upstream_error"),
-                                         requestID: requestID)
+            return format.error(GatewayError(ChatCompletions.status(of: error), error.description,
+                                             type: error.kind == .budget ? "insufficient_quota" : "upstream_error"),
+                                requestID: requestID, provider: last.turn.model.provider)
         }
-        var headers = Self.headers(last.turn, requestID: requestID)
-        guard body.stream else {
-            var report: TurnReport?
+        guard stream else {
+            var report = early.lazy.compactMap(Self.ending).first
             var turnID = last.turn
-            for event in early { if let ended = Self.ending(event) { report = ended } }
             while report == nil, let event = await events.next() {
                 turnID = event.turn
                 report = Self.ending(event)
             }
             let final = report ?? .notSent()
-            headers = Self.headers(turnID, requestID: requestID)
-            headers[HTTPField.Name("X-Request-Cost")!] = OpenAIWire.cost(final)
-            return GatewayServer.json(200, OpenAIWire.completion(id: id, created: created, model: turnID.model.description, report: final),
-                                      headers: headers)
+            var headers = await Self.headers(turnID, requestID: requestID, health: engine.health)
+            headers[HTTPField.Name("X-Request-Cost")!] = SeedWire.cost(final)
+            let latency = Int(Date().timeIntervalSince(started) * 1000)
+            let text: String
+            switch format {
+            case .openAI: text = OpenAIWire.completion(id: "chatcmpl-" + requestID, created: Int(started.timeIntervalSince1970),
+                                                       model: turnID.model.description, report: final)
+            case .generate: text = SeedWire.generated(final, turn: turnID, latencyMs: latency)
+            case .chat: text = SeedWire.chat(final, turn: turnID, latencyMs: latency)
+            }
+            return GatewayServer.json(200, text, headers: headers)
         }
+        var headers = await Self.headers(last.turn, requestID: requestID, health: engine.health)
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
-        let includeUsage = body.includeUsage
-        let model = last.turn.model.description
+        let chunks = StreamChunks(format: format, id: "chatcmpl-" + requestID, created: Int(started.timeIntervalSince1970),
+                                  model: last.turn.model.description)
         let pending = early
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            var sentRole = false
-            func send(_ event: TurnEvent, _ writer: inout any ResponseBodyWriter) async throws -> Bool {
-                switch event.kind {
-                case .delta(let text):
-                    var delta: [String: JSON] = ["content": .string(text)]
-                    if !sentRole { delta["role"] = .string("assistant") }
-                    sentRole = true
-                    try await writer.write(ByteBuffer(string: OpenAIWire.chunk(id: id, created: created, model: model,
-                                                                               delta: .object(JSONObject(delta.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: $0.value) })))))
-                    return false
-                case .done(let report), .failed(_, let report):
-                    var tail = OpenAIWire.chunk(id: id, created: created, model: model, delta: .object([:]),
-                                                finish: OpenAIWire.finishReason(report.finishReason))
-                    if includeUsage { tail += OpenAIWire.usageChunk(id: id, created: created, model: model, report: report) }
-                    try await writer.write(ByteBuffer(string: tail + "data: [DONE]\n\n"))
-                    return true
-                default:
-                    return false
-                }
-            }
+            var chunks = chunks
             do {
-                for event in pending where try await send(event, &writer) { return try await writer.finish(nil) }
+                for event in pending {
+                    let (text, ended) = chunks.encode(event)
+                    if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
+                    if ended { return try await writer.finish(nil) }
+                }
                 while let event = await events.next() {
-                    if try await send(event, &writer) { return try await writer.finish(nil) }
+                    let (text, ended) = chunks.encode(event)
+                    if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
+                    if ended { return try await writer.finish(nil) }
                 }
                 try await writer.finish(nil)
             } catch {
@@ -97,12 +106,60 @@ struct CompletionResponse: Sendable {
         }
     }
 
-    static func headers(_ turn: TurnID, requestID: String) -> HTTPFields {
+    /// Who answered, and, where the provider has a request limit, what is left of it and when
+    /// its window ends (a Unix time).
+    static func headers(_ turn: TurnID, requestID: String, health: ProviderHealth?) async -> HTTPFields {
         var headers: HTTPFields = [:]
         headers[GatewayServer.requestIDHeader] = requestID
         headers[HTTPField.Name("X-Provider-Used")!] = turn.model.provider
         headers[HTTPField.Name("X-Model-Used")!] = turn.model.model
+        if let status = await health?.status().first(where: { $0.provider == turn.model.provider }), let limit = status.limit,
+           let requests = limit.requests {
+            headers[HTTPField.Name("X-RateLimit-Remaining")!] = String(max(0, requests - status.requestsInWindow))
+            headers[HTTPField.Name("X-RateLimit-Reset")!] = String(Int(Date().addingTimeInterval(limit.window).timeIntervalSince1970))
+        }
         return headers
+    }
+}
+
+/// A stream's events as server-sent events in the reply's format: OpenAI's chunks, or the
+/// seed's `{"delta", "index"}`; both end with `[DONE]`.
+struct StreamChunks: Sendable {
+    let format: ReplyFormat
+    let id: String
+    let created: Int
+    let model: String
+    private var index = 0
+
+    init(format: ReplyFormat, id: String, created: Int, model: String) {
+        self.format = format
+        self.id = id
+        self.created = created
+        self.model = model
+    }
+
+    /// The text for `event`, and whether it ends the stream.
+    mutating func encode(_ event: TurnEvent) -> (String, Bool) {
+        switch event.kind {
+        case .delta(let text):
+            defer { index += 1 }
+            guard case .openAI = format else {
+                return ("data: " + JSON.object(["delta": .string(text), "index": .int(index)]).serialized + "\n\n", false)
+            }
+            var delta: [JSONObject.Member] = []
+            if index == 0 { delta.append(.init(key: "role", value: .string("assistant"))) }
+            delta.append(.init(key: "content", value: .string(text)))
+            return (OpenAIWire.chunk(id: id, created: created, model: model, delta: .object(JSONObject(delta))), false)
+        case .done(let report), .failed(_, let report):
+            var tail = ""
+            if case .openAI(let includeUsage) = format {
+                tail = OpenAIWire.chunk(id: id, created: created, model: model, delta: .object([:]), finish: OpenAIWire.finishReason(report.finishReason))
+                if includeUsage { tail += OpenAIWire.usageChunk(id: id, created: created, model: model, report: report) }
+            }
+            return (tail + "data: [DONE]\n\n", true)
+        default:
+            return ("", false)
+        }
     }
 }
 

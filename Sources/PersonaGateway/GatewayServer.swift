@@ -8,15 +8,13 @@ import ServiceLifecycle
 /// `persona serve`: the OpenAI-compatible gateway over HTTP. Requests run through the client's
 /// engine, with the same planner, catalog, resilience, budget and ledger as `persona ask`.
 public struct GatewayServer: Sendable {
-    public let workspace: Workspace
-    public let catalog: PriceCatalog
+    public let runtime: GatewayRuntime
     public let clients: GatewayClients
     /// Bodies larger than this get a 413.
     static let bodyLimit = 4 * 1024 * 1024
 
-    public init(workspace: Workspace, catalog: PriceCatalog, clients: GatewayClients) {
-        self.workspace = workspace
-        self.catalog = catalog
+    public init(runtime: GatewayRuntime, clients: GatewayClients) {
+        self.runtime = runtime
         self.clients = clients
     }
 
@@ -25,33 +23,17 @@ public struct GatewayServer: Sendable {
     /// `listening` is told the address once the socket is bound (`--port 0` picks a free one).
     public func run(host: String, port: Int, listening: @escaping @Sendable (String) -> Void) async throws {
         let router = Router()
-        let completions = ChatCompletions(workspace: workspace, catalog: catalog)
         router.get("/v1/models") { request, _ in
             try self.respond(request) { _ in self.models() }
         }
         router.post("/v1/chat/completions") { request, _ in
-            var request = request
-            let requestID = Self.requestID(request)
-            let client: GatewayClient
-            let body: ChatCompletionRequest
-            do {
-                client = try self.authenticate(request)
-                let bytes: ByteBuffer
-                do { bytes = try await request.collectBody(upTo: Self.bodyLimit) } catch {
-                    throw GatewayError(413, "the body is over \(Self.bodyLimit / 1024 / 1024) MB")
-                }
-                body = try ChatCompletionRequest.parse(Array(buffer: bytes))
-            } catch let error as GatewayError {
-                return Self.failure(error, requestID: requestID)
-            }
-            let steering = ChatCompletions.Steering(persona: request.headers[Self.personaHeader], provider: request.headers[Self.providerHeader],
-                                                    model: request.headers[Self.modelHeader], requestID: requestID)
-            let turn: PlannedTurn
-            do throws(GatewayError) { turn = try completions.plan(body, steering: steering, client: client) } catch {
-                return Self.failure(error, requestID: requestID)
-            }
-            return await CompletionResponse(turn: turn, body: body, engine: client.engine, requestID: requestID).response()
+            await self.answer(request, shape: .openAI)
         }
+        let api = router.group("/api/v1")
+        api.post("/generate") { request, _ in await self.answer(request, shape: .generate) }
+        api.post("/generate/stream") { request, _ in await self.answer(request, shape: .generate, alwaysStreams: true) }
+        api.post("/chat") { request, _ in await self.answer(request, shape: .chat) }
+        addSeedRoutes(to: api)
         let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "persona"),
                               onServerRunning: { channel in
                                   let bound = channel.localAddress?.port ?? port
@@ -64,7 +46,34 @@ public struct GatewayServer: Sendable {
         try await ServiceGroup(configuration: group).run()
     }
 
+    /// A request that asks a model: authenticated, read, planned and run; every refusal on the
+    /// way is told in the route's error shape.
+    func answer(_ request: Request, shape: ChatCompletionRequest.Shape, alwaysStreams: Bool = false) async -> Response {
+        let completions = ChatCompletions(workspace: runtime.workspace, catalog: runtime.catalog, disabled: runtime.disabled)
+        var request = request
+        let requestID = Self.requestID(request)
+        var format: ReplyFormat = shape == .openAI ? .openAI(includeUsage: false) : shape == .generate ? .generate : .chat
+        do throws(GatewayError) {
+            let client = try authenticate(request)
+            let bytes: ByteBuffer
+            do { bytes = try await request.collectBody(upTo: Self.bodyLimit) } catch {
+                throw GatewayError(413, "the body is over \(Self.bodyLimit / 1024 / 1024) MB")
+            }
+            let body = try ChatCompletionRequest.parse(Array(buffer: bytes), shape: shape)
+            if shape == .openAI { format = .openAI(includeUsage: body.includeUsage) }
+            let steering = ChatCompletions.Steering(persona: request.headers[Self.personaHeader], provider: request.headers[Self.providerHeader],
+                                                    model: request.headers[Self.modelHeader],
+                                                    failoverChain: request.headers[Self.failoverHeader], requestID: requestID)
+            let turn = try completions.plan(body, steering: steering, client: client)
+            return await TurnResponse(turn: turn, stream: alwaysStreams || body.stream, format: format, engine: client.engine,
+                                      requestID: requestID).response()
+        } catch {
+            return format.error(error, requestID: requestID)
+        }
+    }
+
     static let personaHeader = HTTPField.Name("X-Persona")!
+    static let failoverHeader = HTTPField.Name("X-Failover-Chain")!
     static let providerHeader = HTTPField.Name("X-Provider")!
     static let modelHeader = HTTPField.Name("X-Model")!
     static let requestIDHeader = HTTPField.Name("X-Request-ID")!
@@ -88,6 +97,7 @@ public struct GatewayServer: Sendable {
     /// `GET /v1/models`: the catalog's models whose provider can be used here, and every persona
     /// as `persona/<id>`.
     func models() -> Response {
+        let (workspace, catalog) = (runtime.workspace, runtime.catalog)
         let providers = Set(catalog.all.map(\.key.provider)).filter { (try? workspace.providers.endpoint(for: $0)) != nil }
         // A `provider:*` entry prices every model of a local server; it names no model to ask for.
         var data: [JSON] = catalog.all.filter { providers.contains($0.key.provider) && !$0.key.model.contains("*") }.map { price in

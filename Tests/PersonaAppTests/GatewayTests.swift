@@ -100,7 +100,7 @@ final class GatewayTests: XCTestCase {
         XCTAssertEqual(rows[0].inputTokens, usage["prompt_tokens"]?.int)
         XCTAssertEqual(rows[0].outputTokens, usage["completion_tokens"]?.int)
         // The header's cost is the ledger's, exactly.
-        XCTAssertEqual(plain.headers["x-request-cost"], Money.exactText(try XCTUnwrap(rows[0].costPicos)))
+        XCTAssertEqual(plain.headers["x-request-cost"], "$" + Money.exactText(try XCTUnwrap(rows[0].costPicos)))
         // `persona costs` reads the same rows.
         let summary = try JSON.parse(try cli.run(["costs", "summary", "--json"]).stdout)
         XCTAssertEqual(summary["total_cost"]?.decimal, Money.dollars(rows.compactMap(\.costPicos).reduce(0, +)))
@@ -223,5 +223,120 @@ final class GatewayTests: XCTestCase {
         running = nil
         XCTAssertEqual(ended.status, 0, ended.stderr)
         XCTAssertEqual(try ledger().first?.status, .ok)
+    }
+
+    func patch(_ path: String, _ body: String, headers: [(String, String)] = []) async throws -> HTTPReply {
+        try await transport.exchange(HTTPRequest(method: "PATCH", url: url + path,
+                                                 headers: HTTPHeaders([("Content-Type", "application/json")] + headers), body: Array(body.utf8)))
+    }
+
+    func json(_ reply: HTTPReply) throws -> JSON { try JSON.parse(reply.body) }
+
+    func testTheSeedAPIGeneratesStreamsAndChatsInItsOwnShapes() async throws {
+        try config("default_model: openai:mock\nfailover_chains: { premium: [ollama:mock+status=500, gemini:mock] }\nretry: { max_retries: 0 }\n"
+            + "providers:\n  openai: { rpm: 100, tpm: 100000 }\n")
+        try serve()
+        let generated = try await post("/api/v1/generate", #"{"prompt":"Tea?","system_prompt":"Be brief.","max_tokens":50}"#)
+        XCTAssertEqual(generated.status, 200, String(decoding: generated.body, as: UTF8.self))
+        let body = try json(generated)
+        XCTAssertFalse(body["text"]?.string?.isEmpty ?? true)
+        XCTAssertEqual(body["provider"]?.string, "openai")
+        XCTAssertEqual(body["model"]?.string, "mock")
+        XCTAssertGreaterThan(body["usage"]?["completion_tokens"]?.int ?? 0, 0)
+        XCTAssertEqual(generated.headers["x-ratelimit-remaining"], "99")
+        XCTAssertNotNil(generated.headers["x-ratelimit-reset"].flatMap { Int($0) })
+        let rows = try ledger()
+        XCTAssertEqual(body["cost"]?.decimal, Money.dollars(try XCTUnwrap(rows.last?.costPicos)))
+        XCTAssertEqual(generated.headers["x-request-cost"], "$" + Money.exactText(try XCTUnwrap(rows.last?.costPicos)))
+
+        let streamed = try await post("/api/v1/generate/stream", #"{"prompt":"Tea?"}"#)
+        let events = String(decoding: streamed.body, as: UTF8.self).components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        XCTAssertEqual(events.last, "data: [DONE]")
+        let deltas = try events.dropLast().map { try JSON.parse(String($0.dropFirst("data: ".count))) }
+        XCTAssertEqual(deltas.compactMap { $0["index"]?.int }, Array(0..<deltas.count))
+        XCTAssertFalse(deltas.compactMap { $0["delta"]?.string }.joined().isEmpty)
+
+        // The named chain's first model fails; the request goes on down the chain.
+        let chat = try await post("/api/v1/chat", #"{"messages":[{"role":"user","content":"Tea?"}]}"#, headers: [("X-Failover-Chain", "premium")])
+        XCTAssertEqual(chat.status, 200, String(decoding: chat.body, as: UTF8.self))
+        XCTAssertEqual(chat.headers["x-provider-used"], "gemini")
+        XCTAssertEqual(try json(chat)["message"]?["role"]?.string, "assistant")
+
+        let bad = try await post("/api/v1/generate", #"{"max_tokens":5}"#)
+        XCTAssertEqual(bad.status, 400)
+        let error = try json(bad)
+        XCTAssertEqual(error["status_code"]?.int, 400)
+        XCTAssertEqual(error["field"]?.string, "prompt")
+        XCTAssertNotNil(error["request_id"]?.string)
+        XCTAssertNotNil(error["timestamp"]?.string)
+        XCTAssertEqual(error["error"]?.string, "Bad Request")
+    }
+
+    func testTheSeedAPIsConfigProvidersHealthCostsAndRateLimits() async throws {
+        try config("budget: { daily_usd: 0.01, warn_at: 0.005 }\nproviders:\n  openai: { rpm: 100 }\n"
+            + "serve:\n  keys:\n    alice: { key_env: ALICE_KEY }\n    ops: { key_env: OPS_KEY, role: admin }\n")
+        try serve(environment: ["ALICE_KEY": "alice-key-0123456789", "OPS_KEY": "ops-key-0123456789"])
+        let alice = [("X-API-Key", "alice-key-0123456789")]
+        let ops = [("Authorization", "Bearer ops-key-0123456789")]
+        let answered = try await post("/api/v1/generate", #"{"prompt":"Tea?","model":"openai:mock","max_tokens":30}"#, headers: alice)
+        XCTAssertEqual(answered.status, 200, String(decoding: answered.body, as: UTF8.self))
+
+        let config = try await get("/api/v1/config", headers: alice)
+        XCTAssertEqual(config.status, 200)
+        XCTAssertFalse(String(decoding: config.body, as: UTF8.self).contains(providerKey))
+        XCTAssertEqual(try json(config)["providers"]?["openai"]?["api_key_set"]?.bool, true)
+        let reply1 = try await get("/api/v1/config/status", headers: alice)
+        XCTAssertEqual(try json(reply1)["validation_status"]?.string, "valid")
+        let unauthenticated = try await get("/api/v1/config")
+        XCTAssertEqual(unauthenticated.status, 401)
+
+        // Admin endpoints: 403 for a client key, done for an admin's.
+        let forbidden = try await patch("/api/v1/providers/openai", #"{"enabled":false}"#, headers: alice)
+        XCTAssertEqual(forbidden.status, 403)
+        let reply2 = try await patch("/api/v1/providers/openai", #"{"enabled":false}"#, headers: ops)
+        XCTAssertEqual(reply2.status, 200)
+        let providers = try json(try await get("/api/v1/providers?enabled_only=true", headers: alice))
+        XCTAssertFalse(providers["providers"]?.array?.contains { $0["id"]?.string == "openai" } ?? true)
+        let refused = try await post("/api/v1/generate", #"{"prompt":"Tea?","model":"openai:mock","max_tokens":30}"#, headers: alice)
+        XCTAssertEqual(refused.status, 503)
+        let reply3 = try await patch("/api/v1/providers/openai", #"{"enabled":true}"#, headers: ops)
+        XCTAssertEqual(reply3.status, 200)
+        let models = try json(try await get("/api/v1/providers/openai/models", headers: alice))
+        let mock = try XCTUnwrap(models["models"]?.array?.first { $0["id"]?.string == "mock" })
+        XCTAssertEqual(mock["pricing"]?["input_per_million"]?.decimal, 1)
+        XCTAssertEqual(mock["pricing"]?["output_per_1k"]?.decimal, Decimal(string: "0.002"))
+        let reply4 = try await get("/api/v1/providers/nobody", headers: alice)
+        XCTAssertEqual(reply4.status, 404)
+
+        let reply5 = try await get("/api/v1/health", headers: alice)
+        XCTAssertEqual(try json(reply5)["status"]?.string, "healthy")
+        let reply6 = try await get("/api/v1/health/providers/openai", headers: alice)
+        XCTAssertEqual(try json(reply6)["circuit_breaker"]?.string, "closed")
+        let reply7 = try await get("/api/v1/health/circuit-breakers", headers: alice)
+        XCTAssertNotNil(try json(reply7)["circuit_breakers"]?["openai"])
+        let limits = try json(try await get("/api/v1/rate-limits/openai", headers: alice))
+        XCTAssertEqual(limits["requests_per_minute"]?["used"]?.int, 1)
+        let reply8 = try await post("/api/v1/rate-limits/openai/reset", "", headers: alice)
+        XCTAssertEqual(reply8.status, 403)
+        let reply9 = try await post("/api/v1/rate-limits/openai/reset", "", headers: ops)
+        XCTAssertEqual(reply9.status, 200)
+        let reply10 = try await get("/api/v1/rate-limits/openai", headers: alice)
+        XCTAssertNil(try json(reply10)["requests_per_minute"]?["used"]?.int.flatMap { $0 > 0 ? $0 : nil })
+
+        // The cost endpoints are `persona costs --json`, from the same rows.
+        for kind in ["summary", "daily", "by-provider", "entries"] {
+            let served = try json(try await get("/api/v1/costs/\(kind)", headers: alice))
+            let printed = try JSON.parse(try cli.run(["costs", kind, "--json"] + (kind == "entries" ? ["--limit", "100"] : [])).stdout)
+            XCTAssertEqual(served, printed, kind)
+        }
+        let reply11 = try await get("/api/v1/costs/entries", headers: alice)
+        XCTAssertEqual(try json(reply11)["entries"]?[0]?["client"]?.string, "alice")
+        let alerts = try json(try await get("/api/v1/costs/alerts", headers: alice))
+        XCTAssertEqual(alerts["alerts"]?[0]?["type"]?.string, "daily_budget_warning", "\(alerts)")
+
+        let reload = try json(try await post("/api/v1/config/reload", #"{"validate_only":true}"#, headers: ops))
+        XCTAssertEqual(reload["applied"]?.bool, false)
+        let reply12 = try await post("/api/v1/config/validate", "", headers: alice)
+        XCTAssertEqual(try json(reply12)["valid"]?.bool, true)
     }
 }

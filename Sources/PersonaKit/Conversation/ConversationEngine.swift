@@ -204,7 +204,8 @@ public final class ConversationEngine: Sendable {
                 session: turn.session, persona: turn.persona.id, provider: route.endpoint.name, model: request.model,
                 inputTokens: TokenEstimator.estimate(request),
                 maxOutputTokens: UsageCheck.outputLimit(request, price: price, type: type) ?? BudgetGuard.defaultMaxTokens,
-                picos: price.flatMap { BudgetGuard.worstCasePicos(request, price: $0, type: type) })
+                picos: price.flatMap { BudgetGuard.worstCasePicos(request, price: $0, type: type) }, client: turn.client,
+                requestID: turn.requestID)
             do {
                 reservation = try await accounting.reserve(claim)
             } catch let refusal as BudgetRefusal {

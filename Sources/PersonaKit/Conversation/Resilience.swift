@@ -55,6 +55,8 @@ public struct ProviderStatus: Sendable, Equatable {
     public var breaker: BreakerState
     public var consecutiveFailures: Int
     public var requestsInWindow: Int
+    /// The tokens those requests were counted at.
+    public var tokensInWindow = 0
     public var limit: RateLimit?
     public var blockedUntil: Date?
     public var lastRateHeaders: [String: String]
@@ -254,11 +256,20 @@ public actor ProviderHealth {
                 sorted.isEmpty ? nil : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
             }
             let window = limits[name]?.window ?? 60
-            return ProviderStatus(provider: name, breaker: state.breaker, consecutiveFailures: state.consecutiveFailures,
+            let recent = state.starts.filter { now.timeIntervalSince($0.date) < window }
+            var status = ProviderStatus(provider: name, breaker: state.breaker, consecutiveFailures: state.consecutiveFailures,
                                   requestsInWindow: state.starts.filter { now.timeIntervalSince($0.date) < window }.count,
                                   limit: limits[name], blockedUntil: state.blockedUntil.flatMap { $0 > now ? $0 : nil },
                                   lastRateHeaders: state.lastRateHeaders, ttftP50: percentile(0.5), ttftP95: percentile(0.95),
                                   lastError: state.lastError, successes: state.successes, failures: state.failures)
+            status.tokensInWindow = recent.reduce(0) { $0 + $1.tokens }
+            return status
         }
+    }
+
+    /// Forgets what the rate limiter and the breaker hold of `provider`: its requests in the
+    /// window, any wait it asked for, and its failures (an admin's reset through the gateway).
+    public func reset(_ provider: String) {
+        providers[provider] = nil
     }
 }

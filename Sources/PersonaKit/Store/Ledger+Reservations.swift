@@ -12,9 +12,14 @@ public struct ReservationClaim: Sendable, Equatable {
     public var maxOutputTokens: Int
     /// The request's worst-case cost; nil when its price is unknown.
     public var picos: Int64?
+    /// Through the gateway: the client and its request id, kept on a refusal's row.
+    public var client: String?
+    public var requestID: String?
 
     public init(session: String, persona: String, provider: String, model: String, inputTokens: Int, maxOutputTokens: Int,
-                picos: Int64?) {
+                picos: Int64?, client: String? = nil, requestID: String? = nil) {
+        self.client = client
+        self.requestID = requestID
         self.session = session
         self.persona = persona
         self.provider = provider
@@ -290,6 +295,6 @@ extension Ledger {
     private static func refusedEntry(_ claim: ReservationClaim, at now: Date) -> LedgerEntry {
         LedgerEntry(timestamp: now, session: claim.session, persona: claim.persona, provider: claim.provider, model: claim.model,
                     inputTokens: 0, outputTokens: 0, costPicos: 0, estimated: false, durationMs: 0, status: .budget,
-                    errorKind: "budget")
+                    errorKind: "budget", client: claim.client, requestID: claim.requestID)
     }
 }

@@ -60,7 +60,11 @@ struct Serve: AsyncParsableCommand {
                     + "under serve: in \(workspace.paths.configFile), or bind to 127.0.0.1")
             }
             let open = keys.isEmpty ? GatewayClient(name: "local", role: .admin, engine: try engine(dailyUSD: nil, name: "local")) : nil
-            return GatewayServer(workspace: workspace, catalog: accounting.catalog, clients: GatewayClients(keys: keys, open: open))
+            let (paths, environment, ledger) = (workspace.paths, workspace.environment, accounting.ledger)
+            let runtime = GatewayRuntime(workspace: workspace, catalog: accounting.catalog, health: shared.health, ledger: ledger,
+                                         load: { Workspace.load(paths: paths, environment: environment) },
+                                         costs: { kind, query in try Serve.costs(kind, query: query, ledger: ledger) })
+            return GatewayServer(runtime: runtime, clients: GatewayClients(keys: keys, open: open))
         }
         let json = self.json
         do {
@@ -70,5 +74,20 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw failure("cannot serve on \(host):\(port): \(error)", .turnFailed)
         }
+    }
+
+    /// `/api/v1/costs/{kind}`: the JSON `persona costs KIND --json` prints, from the same queries.
+    static func costs(_ kind: String, query: [String: String], ledger: Ledger?) throws -> String? {
+        guard let kind = CostsReport.Kind(rawValue: kind) else { return nil }
+        guard let ledger else { throw UsageError("no cost ledger is open") }
+        let period = Ledger.Period(start: try query["since"].map { try CostsReport.date($0, option: "since") },
+                                   end: try query["until"].map { try CostsReport.date($0, option: "until") })
+        func count(_ name: String, _ fallback: Int) throws -> Int {
+            guard let text = query[name] else { return fallback }
+            guard let value = Int(text), (1...10_000).contains(value) else { throw UsageError("\(name): a whole number from 1 to 10000") }
+            return value
+        }
+        return try CostsReport.render(kind, ledger: ledger, options: CostsReport.Options(period: period, days: try count("days", 7),
+                                                                                        limit: try count("limit", 100), json: true))
     }
 }
