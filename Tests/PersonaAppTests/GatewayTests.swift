@@ -339,4 +339,55 @@ final class GatewayTests: XCTestCase {
         let reply12 = try await post("/api/v1/config/validate", "", headers: alice)
         XCTAssertEqual(try json(reply12)["valid"]?.bool, true)
     }
+
+    /// Streams `count` chat completions at once; returns each reply's status and body.
+    func streamTogether(_ count: Int, model: String) async throws -> [(Int, String)] {
+        let (transport, url) = (transport, url)
+        let body = Array(chat(model, stream: true, extra: #","max_tokens":40"#).utf8)
+        return try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    let reply = try await transport.exchange(HTTPRequest(method: "POST", url: url + "/v1/chat/completions",
+                                                                         headers: HTTPHeaders([("Content-Type", "application/json"),
+                                                                                               ("X-Request-ID", "many-\(index)")]),
+                                                                         body: body))
+                    return (reply.status, String(decoding: reply.body, as: UTF8.self))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    func testTwoHundredStreamsAtOnceAreEachCompleteAndEachInTheLedgerExactly() async throws {
+        try config()
+        try serve()
+        let replies = try await streamTogether(200, model: "openai:mock")
+        XCTAssertEqual(replies.filter { $0.0 == 200 }.count, 200)
+        for (_, body) in replies {
+            XCTAssertTrue(body.hasSuffix("data: [DONE]\n\n"))
+            XCTAssertTrue(body.contains(#""finish_reason":"stop""#))
+        }
+        let rows = try ledger()
+        XCTAssertEqual(rows.count, 200)
+        XCTAssertEqual(Set(rows.compactMap(\.requestID)).count, 200)
+        // $1.00 and $2.00 a million tokens: each row's cost is its own counts priced, exactly.
+        for row in rows {
+            XCTAssertEqual(row.status, .ok)
+            XCTAssertFalse(row.estimated)
+            XCTAssertEqual(row.costPicos, Int64(row.inputTokens) * 1_000_000 + Int64(row.outputTokens) * 2_000_000)
+        }
+    }
+
+    func testUnderADailyCapClientsTogetherStayWithinIt() async throws {
+        try config("budget: { daily_usd: 0.01 }\n")
+        try serve()
+        let replies = try await streamTogether(60, model: "openai:mock")
+        let answered = replies.filter { $0.0 == 200 }.count
+        let refused = replies.filter { $0.0 == 402 }.count
+        XCTAssertEqual(answered + refused, 60)
+        XCTAssertGreaterThan(answered, 0)
+        XCTAssertGreaterThan(refused, 0, "the cap stopped some")
+        let spent = try ledger().compactMap(\.costPicos).reduce(0, +)
+        XCTAssertLessThanOrEqual(spent, 10_000_000_000, "the day's spend stays within $0.01")
+    }
 }
