@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", exact: "2.8.1"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
@@ -31,6 +32,7 @@ let package = Package(
         .target(name: "PersonaApp", dependencies: ["Digits", "PersonaKit", "TerminalUI"]),
         // The HTTP gateway (`persona serve`): the only target that imports the server library.
         .target(name: "PersonaGateway", dependencies: ["PersonaKit", .product(name: "Hummingbird", package: "hummingbird"),
+                                                      .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                                                       .product(name: "Logging", package: "swift-log"),
                                                       .product(name: "HTTPTypes", package: "swift-http-types"),
                                                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),

@@ -40,13 +40,14 @@ persona_need_mcp_time() {
     export PERSONA_MCP_TIME="$venv/bin/mcp-server-time" PERSONA_REQUIRE_MCP=1
 }
 
-# The official OpenAI Python SDK, a client nobody here wrote, for the gateway's end-to-end test.
+# Clients nobody here wrote, for the gateway's end-to-end test: the official OpenAI Python SDK,
+# and the `websockets` package for the seed API's sockets.
 persona_need_openai_sdk() {
     local venv="$PERSONA_ROOT/.build/client-venv"
-    if ! "$venv/bin/python" -c "import openai" 2>/dev/null; then
-        echo "persona: installing the openai Python SDK into $venv" >&2
+    if ! "$venv/bin/python" -c "import openai, websockets" 2>/dev/null; then
+        echo "persona: installing the openai and websockets Python packages into $venv" >&2
         python3 -m venv "$venv" || persona_fail "python3 -m venv failed; install python3-venv"
-        "$venv/bin/pip" install -q openai || persona_fail "pip could not install openai; check your network or proxy"
+        "$venv/bin/pip" install -q openai websockets || persona_fail "pip could not install openai and websockets; check your network or proxy"
     fi
     export PERSONA_CLIENT_PYTHON="$venv/bin/python"
 }

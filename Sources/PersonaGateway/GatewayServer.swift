@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import PersonaKit
 import ServiceLifecycle
@@ -34,7 +35,9 @@ public struct GatewayServer: Sendable {
         api.post("/generate/stream") { request, _ in await self.answer(request, shape: .generate, alwaysStreams: true) }
         api.post("/chat") { request, _ in await self.answer(request, shape: .chat) }
         addSeedRoutes(to: api)
-        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "persona"),
+        addSocketRoutes(to: router)
+        let app = Application(router: router, server: .http1WebSocketUpgrade { head, _, _ in self.upgrade(head) },
+                              configuration: .init(address: .hostname(host, port: port), serverName: "persona"),
                               onServerRunning: { channel in
                                   let bound = channel.localAddress?.port ?? port
                                   listening("http://\(host.contains(":") ? "[\(host)]" : host):\(bound)")
