@@ -16,6 +16,7 @@ case "render": renderBenchmark()
 case "decode": decodeBenchmark()
 case "ledger": try ledgerBenchmark()
 case "batch": try await batchBenchmark(arguments)
+case "gateway": try await gatewayBenchmark()
 case "batch-live": try await liveFallbackBenchmark(arguments)
 case "batch-import": try batchImportChild(arguments)
 default:

@@ -1,0 +1,172 @@
+import Foundation
+import PersonaKit
+
+/// `persona serve` against a LiteLLM proxy, in one run, to the same loopback upstream (the mock,
+/// 400 tokens an answer, one every 2 ms). At 1 and at 50 concurrent streams it reports each
+/// gateway's CPU per streamed token (its whole process tree, from /proc) and the time it adds to
+/// the first token, against the same client asking the mock directly. The LiteLLM proxy is the
+/// `litellm` executable named by `PERSONA_LITELLM` (scripts/bench installs it from PyPI); without
+/// it only Persona is measured.
+func gatewayBenchmark() async throws {
+    let (mock, upstream) = try startMock(["--tokens", "400", "--delay", "0.002"])
+    defer { mock.terminate() }
+    let home = FileManager.default.temporaryDirectory.appendingPathComponent("persona-gateway-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: home) }
+    try "prices:\n  \"openai:mock\": { input: 1.00, output: 2.00 }\n".write(to: home.appendingPathComponent("config.yaml"),
+                                                                          atomically: true, encoding: .utf8)
+    var gateways: [(name: String, process: Process, url: String, model: String)] = []
+    let persona = try startServer(binaryDirectory.appendingPathComponent("persona"), ["serve", "--port", "0", "--home", home.path],
+                                  environment: ["OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": upstream + "/v1"], urlPrefix: "http")
+    gateways.append(("persona serve", persona.0, persona.1 + "/v1", "openai:mock"))
+    if let litellm = ProcessInfo.processInfo.environment["PERSONA_LITELLM"] {
+        let config = home.appendingPathComponent("litellm.yaml")
+        try """
+            model_list:
+              - model_name: mock
+                litellm_params: { model: openai/mock, api_base: "\(upstream)/v1", api_key: bench }
+            litellm_settings: { drop_params: true }
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let port = Int.random(in: 20_000...40_000)
+        let proxy = try startServer(URL(fileURLWithPath: litellm), ["--config", config.path, "--port", "\(port)", "--host", "127.0.0.1"],
+                                    environment: ["LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": "sk-bench"], urlPrefix: nil)
+        let url = "http://127.0.0.1:\(port)"
+        try await waitUntilServing(url + "/health/liveliness", seconds: 120)
+        gateways.append(("LiteLLM proxy", proxy.0, url + "/v1", "mock"))
+    } else {
+        print("(PERSONA_LITELLM is not set: the LiteLLM proxy is left out)")
+    }
+    defer { for gateway in gateways { gateway.process.terminate() } }
+
+    for concurrency in [1, 50] {
+        let rounds = concurrency == 1 ? 10 : 2
+        let direct = try await streams(url: upstream + "/v1", model: "mock", concurrency: concurrency, rounds: rounds)
+        print(String(format: "%2d stream%@, direct to the mock: time to first token p50 %.2f ms", concurrency, concurrency == 1 ? " " : "s",
+                     direct.firstTokenP50 * 1000))
+        for gateway in gateways {
+            // A first request warms the gateway's connections and caches; it is not counted.
+            _ = try await streams(url: gateway.url, model: gateway.model, concurrency: 1, rounds: 1)
+            let before = treeCPUSeconds(gateway.process.processIdentifier)
+            let run = try await streams(url: gateway.url, model: gateway.model, concurrency: concurrency, rounds: rounds)
+            let cpu = treeCPUSeconds(gateway.process.processIdentifier) - before
+            print(String(format: "%2d stream%@, %@: %d tokens, %.1f µs CPU per token, first token +%.2f ms at p50 (max %.1f ms), "
+                         + "%d incomplete", concurrency, concurrency == 1 ? " " : "s", gateway.name, run.tokens,
+                         cpu / Double(max(1, run.tokens)) * 1e6, (run.firstTokenP50 - direct.firstTokenP50) * 1000,
+                         run.firstTokenMax * 1000, run.incomplete))
+        }
+    }
+}
+
+private struct StreamRun {
+    var tokens = 0
+    var firstTokenP50 = 0.0
+    var firstTokenMax = 0.0
+    var incomplete = 0
+}
+
+/// `rounds` times, `concurrency` chat completions streamed at once, with their usage.
+private func streams(url: String, model: String, concurrency: Int, rounds: Int) async throws -> StreamRun {
+    var run = StreamRun()
+    var firsts: [Double] = []
+    let body = Array(#"{"model":"\#(model)","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Tea or coffee?"}]}"#.utf8)
+    for _ in 0..<rounds {
+        let results = await withTaskGroup(of: (Double?, Int, Bool).self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    let start = Date()
+                    var first: Double?
+                    var tokens = 0
+                    var text = ""
+                    do {
+                        for try await part in CurlTransport.shared.stream(HTTPRequest(
+                            method: "POST", url: url + "/chat/completions",
+                            headers: HTTPHeaders([("Content-Type", "application/json"), ("Authorization", "Bearer sk-bench")]), body: body)) {
+                            guard case .body(let bytes) = part else { continue }
+                            text += String(decoding: bytes, as: UTF8.self)
+                            let chunks = text.components(separatedBy: "\n\n")
+                            text = chunks.last ?? ""
+                            for chunk in chunks.dropLast() {
+                                if first == nil, chunk.contains("\"content\":\"") { first = Date().timeIntervalSince(start) }
+                                // The tokens are the usage's: a gateway may carry several in one chunk.
+                                if let range = chunk.range(of: "\"completion_tokens\":") {
+                                    tokens = Int(chunk[range.upperBound...].prefix { $0.isNumber }) ?? tokens
+                                }
+                            }
+                        }
+                    } catch {
+                        return (first, tokens, false)
+                    }
+                    return (first, tokens, text.isEmpty)
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        for (first, tokens, complete) in results {
+            run.tokens += tokens
+            if let first { firsts.append(first) }
+            if !complete || tokens == 0 { run.incomplete += 1 }
+        }
+    }
+    firsts.sort()
+    run.firstTokenP50 = firsts.isEmpty ? 0 : firsts[firsts.count / 2]
+    run.firstTokenMax = firsts.last ?? 0
+    return run
+}
+
+/// Starts a server; with `urlPrefix`, waits for the line on its stdout that starts with it.
+private func startServer(_ executable: URL, _ arguments: [String], environment: [String: String],
+                         urlPrefix: String?) throws -> (Process, String) {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    guard let urlPrefix else { return (process, "") }
+    var line = Data()
+    while !line.contains(UInt8(ascii: "\n")) {
+        let byte = pipe.fileHandleForReading.readData(ofLength: 1)
+        if byte.isEmpty { throw NSError(domain: "persona-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(executable.lastPathComponent) did not start"]) }
+        line.append(byte)
+    }
+    let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard text.hasPrefix(urlPrefix) else { throw NSError(domain: "persona-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: text]) }
+    return (process, text)
+}
+
+private func waitUntilServing(_ url: String, seconds: Double) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if let reply = try? await CurlTransport.shared.exchange(HTTPRequest(method: "GET", url: url)), reply.status == 200 { return }
+        try await Task.sleep(nanoseconds: 250_000_000)
+    }
+    throw NSError(domain: "persona-bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(url) did not answer in \(Int(seconds)) s"])
+}
+
+/// CPU seconds (user + system) used so far by a process and every process under it.
+private func treeCPUSeconds(_ root: Int32) -> Double {
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+    var parents: [Int32: Int32] = [:]
+    var cpu: [Int32: Double] = [:]
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { continue }
+        // Fields after the command's closing parenthesis: state, ppid, …; utime and stime are the 12th and 13th.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let parent = Int32(fields[1]), let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
+        parents[pid] = parent
+        cpu[pid] = (user + system) / ticks
+    }
+    func inTree(_ pid: Int32) -> Bool {
+        var current = pid
+        for _ in 0..<64 {
+            if current == root { return true }
+            guard let parent = parents[current], parent > 1 else { return false }
+            current = parent
+        }
+        return false
+    }
+    return cpu.filter { inTree($0.key) }.values.reduce(0, +)
+}
