@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import PersonaKit
+import Synchronization
 
 /// How a reply is written: OpenAI's chat completion (`/v1`), or the seed API's `generate`,
 /// `generate/stream` and `chat` (`/api/v1`), each with its own error shape.
@@ -165,20 +166,44 @@ struct StreamChunks: Sendable {
 
 /// A turn running on its own task, its events read in order. One reader at a time: the handler
 /// until the response begins, then the response's body; hence unchecked.
+///
+/// The engine hands tokens over as they arrive and cannot be held up, so a client that reads
+/// slower than the model writes would have them pile up here. Past `backlogLimit` bytes unread,
+/// the turn is stopped instead (recorded as stopped, its usage estimated), and the client gets
+/// what was queued and the end.
 final class TurnEvents: @unchecked Sendable {
+    static let backlogLimit = 8 << 20
     private let task: Task<Void, Never>
     private var iterator: AsyncStream<TurnEvent>.Iterator
+    private let backlog = Backlog()
+
+    /// Bytes of text queued and not yet read.
+    private final class Backlog: Sendable {
+        let bytes = Atomic(0)
+    }
 
     init(engine: ConversationEngine, turn: PlannedTurn) {
         let (stream, continuation) = AsyncStream.makeStream(of: TurnEvent.self)
+        let backlog = backlog
         task = Task {
-            await engine.run(turn) { continuation.yield($0) }
+            // The engine calls back on the turn's own task, which this stops.
+            await engine.run(turn) { event in
+                if case .delta(let text) = event.kind,
+                   backlog.bytes.add(text.utf8.count, ordering: .relaxed).newValue > Self.backlogLimit {
+                    withUnsafeCurrentTask { $0?.cancel() }
+                }
+                continuation.yield(event)
+            }
             continuation.finish()
         }
         iterator = stream.makeAsyncIterator()
     }
 
-    func next() async -> TurnEvent? { await iterator.next() }
+    func next() async -> TurnEvent? {
+        let event = await iterator.next()
+        if case .delta(let text)? = event?.kind { backlog.bytes.subtract(text.utf8.count, ordering: .relaxed) }
+        return event
+    }
 
     /// Cancels the turn and waits for it to record how it ended.
     func stop() async {
