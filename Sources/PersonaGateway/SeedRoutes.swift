@@ -107,9 +107,7 @@ extension GatewayServer {
         api.get("/health/providers/:id") { request, context in
             await self.seed(request) { _ in
                 let id = try self.knownProvider(context.parameters.get("id") ?? "")
-                var object = JSONObject([.init(key: "provider_id", value: .string(id))])
-                for member in Self.health(await self.status(of: id)).object?.members ?? [] { object[member.key] = member.value }
-                return .object(object)
+                return Self.named(id, Self.health(await self.status(of: id)))
             }
         }
         api.get("/health/circuit-breakers") { request, _ in
@@ -149,9 +147,7 @@ extension GatewayServer {
         api.get("/rate-limits/:id") { request, context in
             await self.seed(request) { _ in
                 let id = try self.knownProvider(context.parameters.get("id") ?? "")
-                var object = JSONObject([.init(key: "provider_id", value: .string(id))])
-                for member in Self.limits(await self.status(of: id)).object?.members ?? [] { object[member.key] = member.value }
-                return .object(object)
+                return Self.named(id, Self.limits(await self.status(of: id)))
             }
         }
         api.post("/rate-limits/:id/reset") { request, context in
@@ -349,6 +345,11 @@ extension GatewayServer {
             "timestamp": .string(Self.iso(Date())),
             "message": .string("Daily cost \(Money.format(picos: today.picos)) has reached \(percent)% of budget \(Money.format(picos: cap))"),
         ])])])
+    }
+
+    /// `object` with the provider's id first.
+    static func named(_ id: String, _ object: JSON) -> JSON {
+        .object(JSONObject([.init(key: "provider_id", value: .string(id))] + (object.object?.members ?? [])))
     }
 
     static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
