@@ -33,33 +33,37 @@ struct TurnResponse: Sendable {
     let engine: ConversationEngine
     let requestID: String
 
+    /// Tokens that arrive within this long of the last write go out together in the next: one
+    /// write, and one wake of the server's event loop, for several of them. The first goes at once.
+    static let coalescing: Duration = .milliseconds(10)
+
     func response() async -> Response {
         let events = TurnEvents(engine: engine, turn: turn)
         let started = Date()
         // Wait for the first text, or the end: until then the status can still say what went wrong.
         var early: [TurnEvent] = []
-        while let event = await events.next() {
-            early.append(event)
-            switch event.kind {
-            case .delta, .done, .failed: break
-            default: continue
-            }
-            break
+        while !early.contains(where: { if case .delta = $0.kind { return true }; return Self.ending($0) != nil }) {
+            let batch = await events.nextBatch()
+            if batch.isEmpty { break }
+            early += batch
         }
-        guard let last = early.last else { return format.error(GatewayError(500, "the turn ended without a word"), requestID: requestID) }
+        guard let last = early.first(where: { if case .delta = $0.kind { return true }; return Self.ending($0) != nil }) else {
+            return format.error(GatewayError(500, "the turn ended without a word"), requestID: requestID)
+        }
         if case .failed(let error, let report) = last.kind, report.text.isEmpty {
             return format.error(GatewayError(ChatCompletions.status(of: error), error.description,
                                              type: error.kind == .budget ? "insufficient_quota" : "upstream_error"),
                                 requestID: requestID, provider: last.turn.model.provider)
         }
         guard stream else {
-            var report = early.lazy.compactMap(Self.ending).first
-            var turnID = last.turn
-            while report == nil, let event = await events.next() {
-                turnID = event.turn
-                report = Self.ending(event)
+            var ended = early.last(where: { Self.ending($0) != nil })
+            while ended == nil {
+                let batch = await events.nextBatch()
+                if batch.isEmpty { break }
+                ended = batch.last(where: { Self.ending($0) != nil })
             }
-            let final = report ?? .notSent()
+            let final = ended.flatMap(Self.ending) ?? .notSent()
+            let turnID = ended?.turn ?? last.turn
             var headers = await Self.headers(turnID, requestID: requestID, health: engine.health)
             headers[HTTPField.Name("X-Request-Cost")!] = SeedWire.cost(final)
             let latency = Int(Date().timeIntervalSince(started) * 1000)
@@ -80,16 +84,28 @@ struct TurnResponse: Sendable {
         let pending = early
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             var chunks = chunks
+            var batch = pending
+            let clock = ContinuousClock()
+            var lastWrite: ContinuousClock.Instant?
             do {
-                for event in pending {
-                    let (text, ended) = chunks.encode(event)
-                    if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
-                    if ended { return try await writer.finish(nil) }
-                }
-                while let event = await events.next() {
-                    let (text, ended) = chunks.encode(event)
-                    if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
-                    if ended { return try await writer.finish(nil) }
+                while !batch.isEmpty {
+                    if let lastWrite, clock.now - lastWrite < Self.coalescing {
+                        try await Task.sleep(until: lastWrite + Self.coalescing, clock: clock)
+                        batch += events.take() ?? []
+                    }
+                    var text = ""
+                    var ended = false
+                    for event in batch where !ended {
+                        let (encoded, end) = chunks.encode(event)
+                        text += encoded
+                        ended = end
+                    }
+                    if !text.isEmpty {
+                        try await writer.write(ByteBuffer(string: text))
+                        lastWrite = clock.now
+                    }
+                    if ended { break }
+                    batch = await events.nextBatch()
                 }
                 try await writer.finish(nil)
             } catch {
@@ -164,45 +180,82 @@ struct StreamChunks: Sendable {
     }
 }
 
-/// A turn running on its own task, its events read in order. One reader at a time: the handler
-/// until the response begins, then the response's body; hence unchecked.
+/// A turn running on its own task, its events queued for one reader at a time: the handler until
+/// the response begins, then the response's body.
 ///
 /// The engine hands tokens over as they arrive and cannot be held up, so a client that reads
 /// slower than the model writes would have them pile up here. Past `backlogLimit` bytes unread,
 /// the turn is stopped instead (recorded as stopped, its usage estimated), and the client gets
 /// what was queued and the end.
-final class TurnEvents: @unchecked Sendable {
+final class TurnEvents: Sendable {
     static let backlogLimit = 8 << 20
-    private let task: Task<Void, Never>
-    private var iterator: AsyncStream<TurnEvent>.Iterator
-    private let backlog = Backlog()
 
-    /// Bytes of text queued and not yet read.
-    private final class Backlog: Sendable {
-        let bytes = Atomic(0)
+    private struct Queue {
+        var events: [TurnEvent] = []
+        var finished = false
+        var waiter: CheckedContinuation<Void, Never>?
+        /// Bytes of text queued and not yet taken.
+        var backlog = 0
     }
+
+    /// The queue, shared with the turn's task, which may outlive this object.
+    private final class Shared: Sendable {
+        let queue = Mutex(Queue())
+    }
+
+    private let shared = Shared()
+    private let task: Task<Void, Never>
 
     init(engine: ConversationEngine, turn: PlannedTurn) {
-        let (stream, continuation) = AsyncStream.makeStream(of: TurnEvent.self)
-        let backlog = backlog
+        let shared = shared
         task = Task {
-            // The engine calls back on the turn's own task, which this stops.
+            // The engine calls back on the turn's own task, which an overflowing backlog stops.
             await engine.run(turn) { event in
-                if case .delta(let text) = event.kind,
-                   backlog.bytes.add(text.utf8.count, ordering: .relaxed).newValue > Self.backlogLimit {
-                    withUnsafeCurrentTask { $0?.cancel() }
+                let (waiter, overflowing) = shared.queue.withLock { queue in
+                    queue.events.append(event)
+                    if case .delta(let text) = event.kind { queue.backlog += text.utf8.count }
+                    defer { queue.waiter = nil }
+                    return (queue.waiter, queue.backlog > Self.backlogLimit)
                 }
-                continuation.yield(event)
+                if overflowing { withUnsafeCurrentTask { $0?.cancel() } }
+                waiter?.resume()
             }
-            continuation.finish()
+            let waiter = shared.queue.withLock { queue in
+                queue.finished = true
+                defer { queue.waiter = nil }
+                return queue.waiter
+            }
+            waiter?.resume()
         }
-        iterator = stream.makeAsyncIterator()
     }
 
-    func next() async -> TurnEvent? {
-        let event = await iterator.next()
-        if case .delta(let text)? = event?.kind { backlog.bytes.subtract(text.utf8.count, ordering: .relaxed) }
-        return event
+    /// Every event queued, waiting for one when none is; empty once the turn has ended.
+    func nextBatch() async -> [TurnEvent] {
+        while true {
+            if let taken = take() { return taken }
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                let ready = shared.queue.withLock { queue in
+                    if queue.events.isEmpty, !queue.finished {
+                        queue.waiter = waiter
+                        return false
+                    }
+                    return true
+                }
+                if ready { waiter.resume() }
+            }
+        }
+    }
+
+    /// The events queued now, without waiting: nil when none is and the turn goes on.
+    func take() -> [TurnEvent]? {
+        shared.queue.withLock { queue in
+            guard !queue.events.isEmpty else { return queue.finished ? [] : nil }
+            defer {
+                queue.events.removeAll(keepingCapacity: true)
+                queue.backlog = 0
+            }
+            return queue.events
+        }
     }
 
     /// Cancels the turn and waits for it to record how it ended.

@@ -107,7 +107,9 @@ extension GatewayServer {
         let events = TurnEvents(engine: engine, turn: turn)
         var index = 0
         do {
-            while let event = await events.next() {
+            var batch = await events.nextBatch()
+            while !batch.isEmpty {
+                for event in batch {
                 switch event.kind {
                 case .delta(let text):
                     try await outbound.write(.text(JSON.object(["type": .string("token"), "content": .string(text), "index": .int(index)]).serialized))
@@ -123,6 +125,8 @@ extension GatewayServer {
                 default:
                     break
                 }
+                }
+                batch = await events.nextBatch()
             }
         } catch let error as GatewayError {
             throw error
