@@ -148,6 +148,16 @@ public final class MockServer: Sendable {
             }
             return
         }
+        if request.method == "POST", MockEmbeddings.isRoute(request.path) {
+            if behavior.status >= 300 {
+                writer.respond(status: behavior.status, contentType: "application/json",
+                               body: #"{"error":{"message":"\#(behavior.errorMessage)"}}"#, headers: behavior.headers)
+            } else {
+                let (status, body) = MockEmbeddings.respond(request)
+                writer.respond(status: status, contentType: "application/json", body: body)
+            }
+            return
+        }
         if request.method == "GET", request.path == "/mock/stats" {
             // For a benchmark in another process: how many streams were ever open at once.
             writer.respond(status: 200, contentType: "application/json",

@@ -80,7 +80,7 @@ struct ChatCompletions: Sendable {
         return turn
     }
 
-    private func resolve(_ text: String, provider: String?) throws(GatewayError) -> ModelRef {
+    func resolve(_ text: String, provider: String?) throws(GatewayError) -> ModelRef {
         if let provider { return ModelRef(provider: provider, model: text) }
         if text.contains(":") {
             do { return try ModelRef(parsing: text) } catch { throw .badField("model", "\(error)") }

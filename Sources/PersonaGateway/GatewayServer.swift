@@ -30,7 +30,9 @@ public struct GatewayServer: Sendable {
         router.post("/v1/chat/completions") { request, _ in
             await self.answer(request, shape: .openAI)
         }
+        router.post("/v1/embeddings") { request, _ in await self.embeddings(request, seed: false) }
         let api = router.group("/api/v1")
+        api.post("/embeddings") { request, _ in await self.embeddings(request, seed: true) }
         api.post("/generate") { request, _ in await self.answer(request, shape: .generate) }
         api.post("/generate/stream") { request, _ in await self.answer(request, shape: .generate, alwaysStreams: true) }
         api.post("/chat") { request, _ in await self.answer(request, shape: .chat) }

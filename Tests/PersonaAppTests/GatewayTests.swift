@@ -390,4 +390,56 @@ final class GatewayTests: XCTestCase {
         let spent = try ledger().compactMap(\.costPicos).reduce(0, +)
         XCTAssertLessThanOrEqual(spent, 10_000_000_000, "the day's spend stays within $0.01")
     }
+
+    func testEmbeddingsForOneInputOrManyAreRecordedAtTheirPrices() async throws {
+        try config()
+        try serve()
+        let openai = try await post("/v1/embeddings", #"{"model":"openai:text-embedding-3-small","input":["tea or coffee","cats"]}"#)
+        XCTAssertEqual(openai.status, 200, String(decoding: openai.body, as: UTF8.self))
+        let body = try json(openai)
+        XCTAssertEqual(body["data"]?.array?.count, 2)
+        XCTAssertEqual(body["data"]?[1]?["index"]?.int, 1)
+        XCTAssertEqual(body["data"]?[0]?["embedding"]?.array?.count, 8)
+        XCTAssertEqual(body["usage"]?["prompt_tokens"]?.int, 4, "the mock counts words")
+        // $0.02 a million tokens: 20,000 picodollars a token.
+        XCTAssertEqual(openai.headers["x-request-cost"], "$" + Money.exactText(4 * 20_000))
+
+        // The same text gets the same vector through Gemini's batchEmbedContents, which reports no
+        // usage: the count is Persona's estimate, marked.
+        let gemini = try await post("/api/v1/embeddings", #"{"model":"gemini:gemini-embedding-001","input":"tea or coffee"}"#)
+        XCTAssertEqual(gemini.status, 200, String(decoding: gemini.body, as: UTF8.self))
+        let seed = try json(gemini)
+        XCTAssertEqual(seed["embeddings"]?[0]?["dimensions"]?.int, 8)
+        XCTAssertEqual(seed["provider"]?.string, "gemini")
+        XCTAssertEqual(seed["cost_estimated"]?.bool, true)
+        XCTAssertTrue(gemini.headers["x-request-cost"]?.hasPrefix("~$") ?? false)
+        XCTAssertEqual(seed["embeddings"]?[0]?["embedding"], body["data"]?[0]?["embedding"])
+        let sent = try XCTUnwrap(server.requests.last)
+        XCTAssertTrue(sent.path.hasSuffix("/v1beta/models/gemini-embedding-001:batchEmbedContents"), sent.path)
+        XCTAssertFalse(sent.path.contains("key="), "the key travels in a header")
+
+        let ollama = try await post("/v1/embeddings", #"{"model":"ollama:nomic-embed-text","input":"tea"}"#)
+        XCTAssertEqual(ollama.status, 200, String(decoding: ollama.body, as: UTF8.self))
+        XCTAssertTrue(server.requests.last?.path.hasSuffix("/api/embed") ?? false)
+
+        let rows = try ledger()
+        XCTAssertEqual(rows.map(\.provider), ["openai", "gemini", "ollama"])
+        XCTAssertEqual(rows.map(\.persona), ["embeddings", "embeddings", "embeddings"])
+        XCTAssertEqual(rows[0].inputTokens, 4)
+        XCTAssertEqual(rows[0].costPicos, 80_000)
+        XCTAssertEqual(rows[0].outputTokens, 0)
+        XCTAssertTrue(rows[1].estimated)
+        XCTAssertEqual(rows[1].costPicos, Int64(rows[1].inputTokens) * 150_000)
+        XCTAssertEqual(rows[2].costPicos, 0)
+        XCTAssertEqual(rows.map(\.client), ["local", "local", "local"])
+
+        let noInput = try await post("/v1/embeddings", #"{"model":"openai:text-embedding-3-small","input":[]}"#)
+        XCTAssertEqual(try json(noInput)["error"]?["param"]?.string, "input")
+        let anthropic = try await post("/api/v1/embeddings", #"{"model":"anthropic:mock","input":"tea"}"#)
+        XCTAssertEqual(anthropic.status, 400)
+        XCTAssertTrue(try json(anthropic)["detail"]?.string?.contains("no embeddings API") ?? false)
+        let failing = try await post("/v1/embeddings", #"{"model":"openai:text-embedding-3-small+status=500","input":"tea"}"#)
+        XCTAssertEqual(failing.status, 502)
+        XCTAssertEqual(try ledger().last?.status, .failed, "a failed request is recorded too")
+    }
 }
