@@ -12,10 +12,7 @@ extension GatewayServer {
         let fail = { (error: GatewayError) in seed ? SeedWire.failure(error, requestID: requestID) : Self.failure(error, requestID: requestID) }
         do throws(GatewayError) {
             let client = try authenticate(request)
-            let bytes: ByteBuffer
-            do { bytes = try await request.collectBody(upTo: Self.bodyLimit) } catch {
-                throw GatewayError(413, "the body is over \(Self.bodyLimit / 1024 / 1024) MB")
-            }
+            let bytes = try await Self.body(of: &request)
             let json: JSON
             do { json = try JSON.parse(Array(buffer: bytes)) } catch { throw GatewayError(400, "the body is not JSON: \(error)") }
             let inputs: [String]

@@ -60,10 +60,7 @@ public struct GatewayServer: Sendable {
         var format: ReplyFormat = shape == .openAI ? .openAI(includeUsage: false) : shape == .generate ? .generate : .chat
         do throws(GatewayError) {
             let client = try authenticate(request)
-            let bytes: ByteBuffer
-            do { bytes = try await request.collectBody(upTo: Self.bodyLimit) } catch {
-                throw GatewayError(413, "the body is over \(Self.bodyLimit / 1024 / 1024) MB")
-            }
+            let bytes = try await Self.body(of: &request)
             let body = try ChatCompletionRequest.parse(Array(buffer: bytes), shape: shape)
             if shape == .openAI { format = .openAI(includeUsage: body.includeUsage) }
             let steering = ChatCompletions.Steering(persona: request.headers[Self.personaHeader], provider: request.headers[Self.providerHeader],
@@ -74,6 +71,13 @@ public struct GatewayServer: Sendable {
                                       requestID: requestID).response()
         } catch {
             return format.error(error, requestID: requestID)
+        }
+    }
+
+    /// The request's body, up to `bodyLimit`; a larger one is a 413.
+    static func body(of request: inout Request) async throws(GatewayError) -> ByteBuffer {
+        do { return try await request.collectBody(upTo: bodyLimit) } catch {
+            throw GatewayError(413, "the body is over \(bodyLimit / 1024 / 1024) MB")
         }
     }
 

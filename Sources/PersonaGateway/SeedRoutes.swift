@@ -173,10 +173,7 @@ extension GatewayServer {
             }
             var json = JSON.object([:])
             if request.method == .post || request.method == .patch {
-                let bytes: ByteBuffer
-                do { bytes = try await request.collectBody(upTo: Self.bodyLimit) } catch {
-                    throw GatewayError(413, "the body is over \(Self.bodyLimit / 1024 / 1024) MB")
-                }
+                let bytes = try await Self.body(of: &request)
                 if bytes.readableBytes > 0 {
                     do { json = try JSON.parse(Array(buffer: bytes)) } catch { throw GatewayError(400, "the body is not JSON: \(error)") }
                 }
