@@ -41,9 +41,6 @@ public final class BatchStore: Sendable {
         ledger = Ledger(database: database)
     }
 
-    /// Runs `body`, turning a database failure into a `LedgerError` naming the file, as the ledger does.
-    private func guarded<T>(_ body: () throws -> T) throws -> T { try ledger.guarded(body) }
-
     /// Takes a request's estimate off its job's reservation.
     private static let shrinkReservationSQL = "UPDATE reservations SET amount_picos = MAX(0, amount_picos - ?) WHERE id = ?"
 
@@ -103,7 +100,7 @@ public final class BatchStore: Sendable {
 
     /// Adds a later round: its parts and requests, those that sit it out among them.
     public func addRound(_ parts: [BatchPart], requests: [BatchRequestRecord]) throws {
-        try guarded {
+        try database.guarded {
             try pool.write { db in
                 for part in parts { try Self.insert(part, in: db) }
                 try Self.insert(requests, in: db)
@@ -114,17 +111,17 @@ public final class BatchStore: Sendable {
     // MARK: Reading
 
     public func job(_ id: String) throws -> BatchJob? {
-        try guarded { try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM batch_jobs WHERE id = ?", arguments: [id]).map(Self.job) } }
+        try database.guarded { try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM batch_jobs WHERE id = ?", arguments: [id]).map(Self.job) } }
     }
 
     /// Every job, newest first.
     public func jobs() throws -> [BatchJob] {
-        try guarded { try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM batch_jobs ORDER BY created_ms DESC, id").map(Self.job) } }
+        try database.guarded { try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM batch_jobs ORDER BY created_ms DESC, id").map(Self.job) } }
     }
 
     /// The job a user named: its id, a unique prefix of it, or its name.
     public func find(_ query: String) throws -> BatchJob? {
-        try guarded {
+        try database.guarded {
             try pool.read { db in
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT * FROM batch_jobs WHERE id = ?1 OR name = ?1 OR id LIKE ?2 ESCAPE '\\' ORDER BY id = ?1 DESC, name = ?1 DESC
@@ -137,18 +134,18 @@ public final class BatchStore: Sendable {
     }
 
     public func parts(job: String) throws -> [BatchPart] {
-        try guarded {
+        try database.guarded {
             try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM batch_parts WHERE job = ? ORDER BY created_ms, id", arguments: [job]).map(Self.part) }
         }
     }
 
     public func part(_ id: String) throws -> BatchPart? {
-        try guarded { try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM batch_parts WHERE id = ?", arguments: [id]).map(Self.part) } }
+        try database.guarded { try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM batch_parts WHERE id = ?", arguments: [id]).map(Self.part) } }
     }
 
     /// A job's requests in the order of their prompts, rounds and personas.
     public func requests(job: String) throws -> [BatchRequestRecord] {
-        try guarded {
+        try database.guarded {
             try pool.read { db in
                 try Array(Row.fetchCursor(db, sql: "SELECT \(Self.requestColumns(bodies: false)) FROM batch_requests WHERE job = ? "
                                               + "ORDER BY prompt_index, round, persona_index", arguments: [job]).map(Self.request))
@@ -159,7 +156,7 @@ public final class BatchStore: Sendable {
     /// A page of a part's requests in custom-id order, after `customID`: the primary key's
     /// order, so a part of any size is read a page at a time.
     public func requests(part: String, job: String, after customID: String, limit: Int) throws -> [BatchRequestRecord] {
-        try guarded {
+        try database.guarded {
             try pool.read { db in
                 try Array(Row.fetchCursor(db, sql: """
                     SELECT \(Self.requestColumns(bodies: false)) FROM batch_requests WHERE job = ? AND custom_id > ? AND part = ?
@@ -171,7 +168,7 @@ public final class BatchStore: Sendable {
 
     /// A part's requests; `bodies` only where they are sent, since a large job's bodies fill memory.
     public func requests(part: String, bodies: Bool = false) throws -> [BatchRequestRecord] {
-        try guarded {
+        try database.guarded {
             try pool.read { db in
                 try Array(Row.fetchCursor(db, sql: "SELECT \(Self.requestColumns(bodies: bodies)) FROM batch_requests WHERE part = ? "
                                               + "ORDER BY prompt_index, round, persona_index", arguments: [part]).map(Self.request))
@@ -181,7 +178,7 @@ public final class BatchStore: Sendable {
 
     /// A job's requests by state, and its cost so far from the ledger rows of its sessions.
     public func progress(job: String) throws -> BatchProgress {
-        var progress = try guarded {
+        var progress = try database.guarded {
             try pool.read { db in
                 var progress = BatchProgress()
                 for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM batch_requests WHERE job = ? GROUP BY state", arguments: [job]) {
@@ -202,7 +199,7 @@ public final class BatchStore: Sendable {
     /// Writes `part` if it is still in `expected`: false when another process moved it first.
     @discardableResult
     public func save(_ part: BatchPart, expecting expected: BatchPart.State) throws -> Bool {
-        try guarded {
+        try database.guarded {
             try pool.write { db in
                 try db.execute(sql: """
                     UPDATE batch_parts SET state = ?, file_id = ?, batch_id = ?, output_file_id = ?, error_file_id = ?, results_url = ?,
@@ -220,7 +217,7 @@ public final class BatchStore: Sendable {
     /// a claim whose holder died, or that ran out, may be taken over.
     public func claim(_ part: String, for seconds: TimeInterval, now: Date = Date()) throws -> Bool {
         let owner = "\(ProcessIdentity.current.pid)/\(ProcessIdentity.current.start)"
-        return try guarded {
+        return try database.guarded {
             try pool.write { db in
                 let row = try Row.fetchOne(db, sql: "SELECT claim, claim_until_ms FROM batch_parts WHERE id = ?", arguments: [part])
                 if let holder = row?["claim"] as String?, holder != owner, let until = row?["claim_until_ms"] as Int64?,
@@ -238,14 +235,14 @@ public final class BatchStore: Sendable {
     }
 
     public func release(_ part: String) throws {
-        try guarded { try pool.write { db in try db.execute(sql: "UPDATE batch_parts SET claim = NULL, claim_until_ms = NULL WHERE id = ?", arguments: [part]) } }
+        try database.guarded { try pool.write { db in try db.execute(sql: "UPDATE batch_parts SET claim = NULL, claim_until_ms = NULL WHERE id = ?", arguments: [part]) } }
     }
 
     /// Marks a request of a live part as running, recorded before it is sent, and takes its
     /// estimate off the job's reservation (the request reserves for itself as it is sent); false
     /// when it is no longer pending (cancelled, or taken by another process).
     public func markRunning(_ request: BatchRequestRecord, of job: BatchJob) async throws -> Bool {
-        try await ledger.guarded {
+        try await database.guarded {
             try await database.writes.write { db in
                 try db.cachedStatement(sql: "UPDATE batch_requests SET state = 'running' WHERE job = ? AND custom_id = ? AND state = 'pending'")
                     .execute(arguments: [job.id, request.customID])
@@ -291,7 +288,7 @@ public final class BatchStore: Sendable {
     public func settle(_ results: [(request: BatchRequestRecord, result: BatchResult)], part: BatchPart, job: BatchJob,
                        batchPriced: Bool, ledgerRow: Bool = true) throws -> Int {
         guard !results.isEmpty else { return 0 }
-        return try guarded {
+        return try database.guarded {
             try pool.write { db in try Self.settle(results, part: part, job: job, batchPriced: batchPriced, ledgerRow: ledgerRow, in: db) }
         }
     }
@@ -300,7 +297,7 @@ public final class BatchStore: Sendable {
     /// transaction with the other requests ending at the same moment (`GroupedWrites`).
     @discardableResult
     public func settleLive(_ request: BatchRequestRecord, result: BatchResult, part: BatchPart, job: BatchJob) async throws -> Int {
-        try await ledger.guarded {
+        try await database.guarded {
             try await database.writes.write { db in
                 try Self.settle([(request, result)], part: part, job: job, batchPriced: false, ledgerRow: false, in: db)
             }
@@ -366,7 +363,7 @@ public final class BatchStore: Sendable {
 
     /// Ends a job: its reservation is released (its results hold what they cost), and its state set.
     public func finish(_ job: BatchJob, as state: BatchJob.State) throws {
-        try guarded {
+        try database.guarded {
             try pool.write { db in
                 if let reservation = job.reservationID {
                     try db.execute(sql: "DELETE FROM reservations WHERE id = ?", arguments: [reservation])
@@ -378,13 +375,13 @@ public final class BatchStore: Sendable {
     }
 
     public func markCancelling(_ job: String) throws {
-        try guarded { try pool.write { db in try db.execute(sql: "UPDATE batch_jobs SET state = 'cancelling' WHERE id = ? AND state = 'running'", arguments: [job]) } }
+        try database.guarded { try pool.write { db in try db.execute(sql: "UPDATE batch_jobs SET state = 'cancelling' WHERE id = ? AND state = 'running'", arguments: [job]) } }
     }
 
     /// A live request is back to pending after its process died while it ran: it is marked
     /// errored, for `retry`, since nobody knows whether the provider answered it.
     public func abandonRunning(part: String) throws -> Int {
-        try guarded {
+        try database.guarded {
             try pool.write { db in
                 try db.execute(sql: """
                     UPDATE batch_requests SET state = 'errored', error = 'the process running it ended before it was recorded'

@@ -97,7 +97,7 @@ extension Ledger {
     public func reserve(_ claim: ReservationClaim, caps: BudgetCaps, now: Date = Date(), calendar: Calendar = .current,
                         batchJob: String? = nil, alongside: ((Database, Int64) throws -> Void)? = nil) throws -> Reservation
     {
-        let outcome = try guarded {
+        let outcome = try database.guarded {
             try pool.writeWithoutTransaction { db in
                 var outcome: ReserveOutcome?
                 try db.inTransaction(.immediate) {
@@ -114,7 +114,7 @@ extension Ledger {
     /// requests of this process reserving or settling at the same moment (`GroupedWrites`).
     public func reserve(_ claim: ReservationClaim, caps: BudgetCaps) async throws -> Reservation {
         let now = Date()
-        let outcome = try await guarded {
+        let outcome = try await database.guarded {
             try await database.writes.write { db in try self.reserve(claim, caps: caps, now: now, calendar: .current, in: db) }
         }
         return try outcome.reservation()
@@ -167,7 +167,7 @@ extension Ledger {
     /// Should the reservation have been reclaimed meanwhile (its deadline passed), the row that
     /// reclaiming wrote is corrected instead.
     public func settle(_ reservation: Reservation, as entry: LedgerEntry) async throws {
-        try await guarded { try await database.writes.write { db in try Self.settle(reservation, as: entry, in: db) } }
+        try await database.guarded { try await database.writes.write { db in try Self.settle(reservation, as: entry, in: db) } }
     }
 
     private static func settle(_ reservation: Reservation, as entry: LedgerEntry, in db: Database) throws {
@@ -183,7 +183,7 @@ extension Ledger {
     /// could let a budget overshoot. Returns how many.
     @discardableResult
     public func reclaimAbandoned(now: Date = Date()) throws -> Int {
-        try guarded {
+        try database.guarded {
             try pool.writeWithoutTransaction { db in
                 var count = 0
                 try db.inTransaction(.immediate) {
@@ -196,7 +196,7 @@ extension Ledger {
     }
 
     public func openReservations() throws -> [OpenReservation] {
-        try guarded {
+        try database.guarded {
             try pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM reservations ORDER BY id").map { row in
                     OpenReservation(id: row["id"], session: row["session"], persona: row["persona"], provider: row["provider"],
@@ -210,7 +210,7 @@ extension Ledger {
     /// What is left under `caps` for a request of `session` (the smaller of the daily and the
     /// session cap, less what the ledger and the open reservations hold); nil without a cap.
     public func available(caps: BudgetCaps, session: String, now: Date = Date(), calendar: Calendar = .current) throws -> Int64? {
-        try guarded {
+        try database.guarded {
             try pool.read { db in
                 let daily = try caps.daily.map { try left(under: $0, daily: true, session: session, now: now, calendar: calendar, in: db) }
                 let sessionLeft = try caps.session.map { try left(under: $0, daily: false, session: session, now: now, calendar: calendar, in: db) }

@@ -146,15 +146,6 @@ public final class Ledger: Sendable {
         self.database = database
     }
 
-    /// Runs `body`, turning any database failure into a `LedgerError` naming the file.
-    func guarded<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as BudgetRefusal { throw error } catch { throw LedgerError(path: path, error) }
-    }
-
-    func guarded<T>(_ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch let error as BudgetRefusal { throw error } catch { throw LedgerError(path: path, error) }
-    }
-
     static let insertSQL = """
         INSERT INTO requests (timestamp_ms, session, persona, provider, model, input_tokens, cached_input_tokens,
             cache_write_tokens, output_tokens, reasoning_tokens, cost_picos, cache_saved_picos, estimated, usage_note, ttft_ms,
@@ -175,7 +166,7 @@ public final class Ledger: Sendable {
     /// Records one request in its own transaction, and returns its id.
     @discardableResult
     public func record(_ entry: LedgerEntry) throws -> Int64 {
-        try guarded {
+        try database.guarded {
             try pool.write { db in
                 try db.execute(sql: Self.insertSQL, arguments: Self.arguments(entry))
                 return db.lastInsertedRowID
@@ -185,7 +176,7 @@ public final class Ledger: Sendable {
 
     /// Records many requests in one transaction.
     public func record(batch: [LedgerEntry]) throws {
-        try guarded {
+        try database.guarded {
             try pool.write { db in
                 let statement = try db.makeStatement(sql: Self.insertSQL)
                 for entry in batch { try statement.execute(arguments: Self.arguments(entry)) }
@@ -248,7 +239,7 @@ public final class Ledger: Sendable {
             arguments += [session]
         }
         let sql = "SELECT \(Self.totalsColumns) FROM requests WHERE \(condition)"
-        return try guarded {
+        return try database.guarded {
             try pool.read { db in try Row.fetchOne(db, sql: sql, arguments: arguments) }.map { Self.totals($0) } ?? CostTotals()
         }
     }
@@ -257,7 +248,7 @@ public final class Ledger: Sendable {
     /// share its id as a prefix.
     public func totals(sessionsFrom first: String, before end: String) throws -> CostTotals {
         let sql = "SELECT \(Self.totalsColumns) FROM requests WHERE session >= ? AND session < ?"
-        return try guarded {
+        return try database.guarded {
             try pool.read { db in try Row.fetchOne(db, sql: sql, arguments: [first, end]) }.map { Self.totals($0) } ?? CostTotals()
         }
     }
@@ -267,7 +258,7 @@ public final class Ledger: Sendable {
         guard !sessions.isEmpty else { return [:] }
         let marks = Array(repeating: "?", count: sessions.count).joined(separator: ", ")
         let sql = "SELECT session, \(Self.totalsColumns) FROM requests WHERE session IN (\(marks)) GROUP BY session"
-        return try guarded {
+        return try database.guarded {
             var result: [String: CostTotals] = [:]
             for row in try pool.read({ db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(sessions)) }) {
                 result[row[0]] = Self.totals(row, offset: 1)
@@ -280,7 +271,7 @@ public final class Ledger: Sendable {
     /// first: the session's total, split by who spent it.
     public func totalsByPersona(session: String) throws -> [(persona: String, totals: CostTotals)] {
         let sql = "SELECT persona, \(Self.totalsColumns) FROM requests WHERE session = ? GROUP BY persona ORDER BY 2 DESC, 1"
-        return try guarded {
+        return try database.guarded {
             try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: [session]) }.map { row in
                 (persona: row[0] as String, totals: Self.totals(row, offset: 1))
             }
@@ -298,7 +289,7 @@ public final class Ledger: Sendable {
         -> (totals: CostTotals, byProvider: [(key: String, totals: CostTotals)], byModel: [(key: String, totals: CostTotals)])
     {
         let (condition, arguments) = period.sql
-        return try guarded {
+        return try database.guarded {
             let models = try pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT provider, model, \(Self.totalsColumns) FROM requests WHERE \(condition) GROUP BY provider, model",
                                  arguments: arguments)
@@ -341,7 +332,7 @@ public final class Ledger: Sendable {
     /// The latest rows, newest first.
     public func entries(limit: Int, in period: Period = Period()) throws -> [LedgerEntry] {
         let (condition, arguments) = period.sql
-        return try guarded {
+        return try database.guarded {
             try pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM requests WHERE \(condition) ORDER BY id DESC LIMIT ?",
                                  arguments: arguments + [limit]).map(Self.entry)
@@ -351,7 +342,7 @@ public final class Ledger: Sendable {
 
     /// Models in the ledger with requests of unknown price, most requests first.
     public func unpricedModels() throws -> [(model: ModelRef, requests: Int)] {
-        try guarded {
+        try database.guarded {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """
                     SELECT provider, model, COUNT(*) FROM requests WHERE cost_picos IS NULL AND status != 'budget'
@@ -391,7 +382,7 @@ public final class Ledger: Sendable {
 
     public func batchTotals(in period: Period = Period()) throws -> BatchTotals {
         let (condition, arguments) = period.sql
-        return try guarded {
+        return try database.guarded {
             try pool.read { db in
                 try Row.fetchOne(db, sql: """
                     SELECT COALESCE(SUM(cost_picos), 0), COALESCE(SUM(COALESCE(live_cost_picos, cost_picos)), 0), COUNT(*)

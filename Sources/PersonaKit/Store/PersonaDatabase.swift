@@ -33,6 +33,16 @@ public final class PersonaDatabase: Sendable {
         }
     }
 
+    /// Runs `body`, turning any database failure into a `LedgerError` naming the file. A budget's
+    /// refusal passes as it is: it is no failure of the database.
+    func guarded<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as BudgetRefusal { throw error } catch { throw LedgerError(path: path, error) }
+    }
+
+    func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let error as BudgetRefusal { throw error } catch { throw LedgerError(path: path, error) }
+    }
+
     /// Opens and migrates with a lock on a file beside the database held. Processes that open a
     /// new or older `persona.db` at once would otherwise each run the same migration, or wait
     /// for another's migration in SQLite's busy timeout, which a slow migration on a loaded

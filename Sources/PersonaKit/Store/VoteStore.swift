@@ -29,12 +29,12 @@ public final class VoteStore: Sendable {
     /// Stores a vote; false when an identical one is already held (an import read twice).
     @discardableResult
     public func record(_ vote: Vote) throws -> Bool {
-        try guarded { try pool.write { db in try Self.record(vote, in: db) } }
+        try database.guarded { try pool.write { db in try Self.record(vote, in: db) } }
     }
 
     /// Stores many votes in one transaction; returns how many were new.
     public func record(_ votes: [Vote]) throws -> Int {
-        try guarded {
+        try database.guarded {
             try pool.write { db in try votes.reduce(0) { try $0 + (Self.record($1, in: db) ? 1 : 0) } }
         }
     }
@@ -61,7 +61,7 @@ public final class VoteStore: Sendable {
 
     /// Deletes the session's last vote of the user; returns it, or nil when there was none.
     public func withdrawLast(session: String) throws -> Vote? {
-        try guarded {
+        try database.guarded {
             try pool.write { db in
                 guard let row = try Row.fetchOne(db, sql: """
                     SELECT * FROM votes WHERE session = ? AND source = 'votes' ORDER BY id DESC LIMIT 1
@@ -75,7 +75,7 @@ public final class VoteStore: Sendable {
 
     /// The votes `filter` lets through, oldest first.
     public func votes(_ filter: Filter = Filter(source: nil, includeSighted: true)) throws -> [Vote] {
-        try guarded {
+        try database.guarded {
             try pool.read { db in
                 var conditions: [String] = []
                 var arguments: [any DatabaseValueConvertible] = []
@@ -115,7 +115,7 @@ public final class VoteStore: Sendable {
     /// What the ledger holds for each answer a vote judged: the sum of its rows (every attempt,
     /// failover and tool step), or nil when a row has no price.
     public func ledgerCosts() throws -> [String: Int64?] {
-        try guarded {
+        try database.guarded {
             try pool.read { db in
                 var costs: [String: Int64?] = [:]
                 for row in try Row.fetchAll(db, sql: """
@@ -137,7 +137,7 @@ public final class VoteStore: Sendable {
     /// Deletes the votes of `source` (nil: all); returns how many.
     @discardableResult
     public func reset(source: Vote.Source?) throws -> Int {
-        try guarded {
+        try database.guarded {
             try pool.write { db in
                 if let source {
                     try db.execute(sql: "DELETE FROM votes WHERE source = ?", arguments: [source.rawValue])
@@ -147,9 +147,5 @@ public final class VoteStore: Sendable {
                 return db.changesCount
             }
         }
-    }
-
-    private func guarded<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch { throw LedgerError(path: database.path, error) }
     }
 }
