@@ -104,10 +104,9 @@ public enum Embeddings {
             let reply = try await transport.exchange(wire, timeouts: timeouts, limit: 256 << 20)
             entry.httpStatus = reply.status
             guard (200..<300).contains(reply.status) else {
-                throw ProviderError(kind: reply.status == 429 ? .rateLimit : reply.status >= 500 ? .server : reply.status == 404 ? .notFound
-                                        : reply.status == 401 || reply.status == 403 ? .auth : .badRequest,
-                                    message: "\(endpoint.name) answered HTTP \(reply.status): "
-                                        + Secrets.redact(String(decoding: reply.body.prefix(300), as: UTF8.self)))
+                let message = Secrets.redact(String(decoding: reply.body.prefix(300), as: UTF8.self))
+                throw ProviderError(kind: ProviderError.kind(forStatus: reply.status, message: message), status: reply.status,
+                                    message: "\(endpoint.name) answered: \(message)")
             }
             let (vectors, reported) = try read(reply.body, type: endpoint.type, count: request.inputs.count)
             // A count of more tokens than the input has bytes is not believed.
