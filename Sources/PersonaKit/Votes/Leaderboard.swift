@@ -89,9 +89,15 @@ public struct Leaderboard: Sendable, Equatable {
         }
         var answerCosts = Array(repeating: [String: Int64?](), count: names.count)
         for vote in votes {
+            // An answer without a ledger key (an imported vote's) is known by its vote and label.
+            var voteKey: String?
             for candidate in vote.candidates {
                 guard let player = index[name(candidate)] else { continue }
-                let key = candidate.answer ?? "\(vote.key)/\(candidate.label)"
+                let key = candidate.answer ?? {
+                    let known = voteKey ?? vote.key
+                    voteKey = known
+                    return "\(known)/\(candidate.label)"
+                }()
                 if let answer = candidate.answer, let fromLedger = ledgerCosts[answer] {
                     answerCosts[player].updateValue(fromLedger, forKey: key)
                 } else {
