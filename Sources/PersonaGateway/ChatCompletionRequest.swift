@@ -23,6 +23,30 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     static func badField(_ field: String, _ problem: String) -> GatewayError {
         GatewayError(400, "\(field): \(problem)", field: field)
     }
+
+    /// A turn or request that failed before it said anything, with the status that says why.
+    init(_ error: ProviderError) {
+        self.init(Self.status(of: error), error.description, type: error.kind == .budget ? "insufficient_quota" : "upstream_error")
+    }
+
+    static func status(of error: ProviderError) -> Int {
+        switch error.kind {
+        case .budget: return 402
+        case .rateLimit: return 429
+        case .badRequest, .contextLength: return 400
+        case .notFound: return 404
+        case .timeout: return 504
+        case .ledger, .overloaded: return 503
+        case .cancelled: return 499
+        default: return 502
+        }
+    }
+
+    /// A provider switched off at run time (`PATCH /providers/{id}`), with nowhere else to go.
+    static func disabled(_ provider: String) -> GatewayError {
+        GatewayError(503, "\(provider) is disabled (PATCH /api/v1/providers/\(provider) with {\"enabled\": true} enables it), "
+            + "and the request has no fallback", type: "provider_disabled")
+    }
 }
 
 /// A request body, read and checked: OpenAI's chat completion, or the seed API's `generate`

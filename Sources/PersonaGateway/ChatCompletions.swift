@@ -60,10 +60,7 @@ struct ChatCompletions: Sendable {
         }
         participant.fallbacks.removeAll { disabled.contains($0.model.provider) }
         if disabled.contains(participant.model.provider) {
-            guard let next = participant.fallbacks.first else {
-                throw GatewayError(503, "\(participant.model.provider) is disabled (PATCH /api/v1/providers/\(participant.model.provider) "
-                    + "with {\"enabled\": true} enables it), and the request has no fallback", type: "provider_disabled")
-            }
+            guard let next = participant.fallbacks.first else { throw .disabled(participant.model.provider) }
             participant.endpoint = next.endpoint
             participant.model = next.model
             participant.fallbacks.removeFirst()
@@ -92,20 +89,6 @@ struct ChatCompletions: Sendable {
                 : "\(text) is served by \(known.map(\.key.provider).joined(separator: ", ")); name one as provider:\(text)")
         }
         return known[0].key
-    }
-
-    /// The HTTP status for a turn that failed before it said anything.
-    static func status(of error: ProviderError) -> Int {
-        switch error.kind {
-        case .budget: return 402
-        case .rateLimit: return 429
-        case .badRequest, .contextLength: return 400
-        case .notFound: return 404
-        case .timeout: return 504
-        case .ledger, .overloaded: return 503
-        case .cancelled: return 499
-        default: return 502
-        }
     }
 }
 

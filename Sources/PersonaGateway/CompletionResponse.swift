@@ -17,7 +17,7 @@ enum ReplyFormat: Sendable {
     }
 
     func error(_ error: GatewayError, requestID: String, provider: String? = nil) -> Response {
-        seed ? SeedWire.failure(error, requestID: requestID, provider: provider) : GatewayServer.failure(error, requestID: requestID)
+        GatewayServer.failure(error, requestID: requestID, seed: seed, provider: provider)
     }
 }
 
@@ -42,18 +42,18 @@ struct TurnResponse: Sendable {
         let started = Date()
         // Wait for the first text, or the end: until then the status can still say what went wrong.
         var early: [TurnEvent] = []
-        while !early.contains(where: { if case .delta = $0.kind { return true }; return Self.ending($0) != nil }) {
+        var first: TurnEvent?
+        while first == nil {
             let batch = await events.nextBatch()
             if batch.isEmpty { break }
             early += batch
+            first = batch.first { if case .delta = $0.kind { return true }; return Self.ending($0) != nil }
         }
-        guard let last = early.first(where: { if case .delta = $0.kind { return true }; return Self.ending($0) != nil }) else {
+        guard let last = first else {
             return format.error(GatewayError(500, "the turn ended without a word"), requestID: requestID)
         }
         if case .failed(let error, let report) = last.kind, report.text.isEmpty {
-            return format.error(GatewayError(ChatCompletions.status(of: error), error.description,
-                                             type: error.kind == .budget ? "insufficient_quota" : "upstream_error"),
-                                requestID: requestID, provider: last.turn.model.provider)
+            return format.error(GatewayError(error), requestID: requestID, provider: last.turn.model.provider)
         }
         guard stream else {
             var ended = early.last(where: { Self.ending($0) != nil })
@@ -64,8 +64,8 @@ struct TurnResponse: Sendable {
             }
             let final = ended.flatMap(Self.ending) ?? .notSent()
             let turnID = ended?.turn ?? last.turn
-            var headers = await Self.headers(turnID, requestID: requestID, health: engine.health)
-            headers[HTTPField.Name("X-Request-Cost")!] = SeedWire.cost(final)
+            var headers = await GatewayServer.answerHeaders(turnID.model, requestID: requestID, health: engine.health)
+            headers[HTTPField.Name("X-Request-Cost")!] = SeedWire.cost(final.costPicos, estimated: final.estimated)
             let latency = Int(Date().timeIntervalSince(started) * 1000)
             let text: String
             switch format {
@@ -76,7 +76,7 @@ struct TurnResponse: Sendable {
             }
             return GatewayServer.json(200, text, headers: headers)
         }
-        var headers = await Self.headers(last.turn, requestID: requestID, health: engine.health)
+        var headers = await GatewayServer.answerHeaders(last.turn.model, requestID: requestID, health: engine.health)
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let chunks = StreamChunks(format: format, id: "chatcmpl-" + requestID, created: Int(started.timeIntervalSince1970),
@@ -121,21 +121,6 @@ struct TurnResponse: Sendable {
         case .done(let report), .failed(_, let report): return report
         default: return nil
         }
-    }
-
-    /// Who answered, and, where the provider has a request limit, what is left of it and when
-    /// its window ends (a Unix time).
-    static func headers(_ turn: TurnID, requestID: String, health: ProviderHealth?) async -> HTTPFields {
-        var headers: HTTPFields = [:]
-        headers[GatewayServer.requestIDHeader] = requestID
-        headers[HTTPField.Name("X-Provider-Used")!] = turn.model.provider
-        headers[HTTPField.Name("X-Model-Used")!] = turn.model.model
-        if let status = await health?.status().first(where: { $0.provider == turn.model.provider }), let limit = status.limit,
-           let requests = limit.requests {
-            headers[HTTPField.Name("X-RateLimit-Remaining")!] = String(max(0, requests - status.requestsInWindow))
-            headers[HTTPField.Name("X-RateLimit-Reset")!] = String(Int(Date().addingTimeInterval(limit.window).timeIntervalSince1970))
-        }
-        return headers
     }
 }
 

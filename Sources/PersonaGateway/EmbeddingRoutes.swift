@@ -9,7 +9,6 @@ extension GatewayServer {
     func embeddings(_ request: Request, seed: Bool) async -> Response {
         var request = request
         let requestID = Self.requestID(request)
-        let fail = { (error: GatewayError) in seed ? SeedWire.failure(error, requestID: requestID) : Self.failure(error, requestID: requestID) }
         do throws(GatewayError) {
             let client = try authenticate(request)
             let bytes = try await Self.body(of: &request)
@@ -26,11 +25,9 @@ extension GatewayServer {
             guard let modelText = request.headers[Self.modelHeader] ?? json["model"]?.string else {
                 throw GatewayError.badField("model", "required, such as openai:text-embedding-3-small")
             }
-            let completions = ChatCompletions(workspace: runtime.workspace, catalog: runtime.catalog, disabled: runtime.disabled)
+            let completions = runtime.completions
             let model = try completions.resolve(modelText, provider: request.headers[Self.providerHeader])
-            guard !runtime.disabled.contains(model.provider) else {
-                throw GatewayError(503, "\(model.provider) is disabled (PATCH /api/v1/providers/\(model.provider))", type: "provider_disabled")
-            }
+            guard !runtime.disabled.contains(model.provider) else { throw .disabled(model.provider) }
             let endpoint: ProviderEndpoint
             do { endpoint = try runtime.workspace.providers.endpoint(for: model.provider) } catch {
                 throw GatewayError(400, "\(error)", field: "model")
@@ -41,16 +38,12 @@ extension GatewayServer {
                                                   accounting: client.engine.accounting, session: client.session(), client: client.name,
                                                   requestID: requestID)
             } catch let error as ProviderError {
-                throw GatewayError(ChatCompletions.status(of: error), error.description,
-                                   type: error.kind == .budget ? "insufficient_quota" : "upstream_error")
+                throw GatewayError(error)
             } catch {
                 throw GatewayError(502, "\(error)", type: "upstream_error")
             }
-            var headers: HTTPFields = [:]
-            headers[Self.requestIDHeader] = requestID
-            headers[HTTPField.Name("X-Provider-Used")!] = model.provider
-            headers[HTTPField.Name("X-Model-Used")!] = model.model
-            headers[HTTPField.Name("X-Request-Cost")!] = result.costPicos.map { (result.estimated ? "~$" : "$") + Money.exactText($0) } ?? "unknown"
+            var headers = await Self.answerHeaders(model, requestID: requestID, health: nil)
+            headers[HTTPField.Name("X-Request-Cost")!] = SeedWire.cost(result.costPicos, estimated: result.estimated)
             let body: JSON
             if seed {
                 body = .object([
@@ -73,7 +66,7 @@ extension GatewayServer {
             }
             return Self.json(200, body.serialized, headers: headers)
         } catch {
-            return fail(error)
+            return Self.failure(error, requestID: requestID, seed: seed)
         }
     }
 }

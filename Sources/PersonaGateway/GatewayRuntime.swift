@@ -33,6 +33,10 @@ public final class GatewayRuntime: Sendable {
     }
 
     var workspace: Workspace { state.withLock { $0.workspace } }
+    /// Plans a request with the config, personas and providers as they are now.
+    var completions: ChatCompletions {
+        state.withLock { ChatCompletions(workspace: $0.workspace, catalog: catalog, disabled: $0.disabled) }
+    }
     var loaded: Date { state.withLock { $0.loaded } }
     var disabled: Set<String> { state.withLock { $0.disabled } }
 

@@ -54,7 +54,7 @@ public struct GatewayServer: Sendable {
     /// A request that asks a model: authenticated, read, planned and run; every refusal on the
     /// way is told in the route's error shape.
     func answer(_ request: Request, shape: ChatCompletionRequest.Shape, alwaysStreams: Bool = false) async -> Response {
-        let completions = ChatCompletions(workspace: runtime.workspace, catalog: runtime.catalog, disabled: runtime.disabled)
+        let completions = runtime.completions
         var request = request
         let requestID = Self.requestID(request)
         var format: ReplyFormat = shape == .openAI ? .openAI(includeUsage: false) : shape == .generate ? .generate : .chat
@@ -124,11 +124,28 @@ public struct GatewayServer: Sendable {
         return Response(status: .init(code: status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text + "\n")))
     }
 
-    static func failure(_ error: GatewayError, requestID: String) -> Response {
+    /// A refusal in the shape of its route: the seed API's (`seed`), else OpenAI's.
+    static func failure(_ error: GatewayError, requestID: String, seed: Bool = false, provider: String? = nil) -> Response {
         var headers: HTTPFields = [:]
         headers[requestIDHeader] = requestID
         if error.status == 401 { headers[.wwwAuthenticate] = "Bearer" }
-        return json(error.status, OpenAIWire.error(error, requestID: requestID), headers: headers)
+        let body = seed ? SeedWire.error(error, requestID: requestID, provider: provider) : OpenAIWire.error(error, requestID: requestID)
+        return json(error.status, body, headers: headers)
+    }
+
+    /// Who answered, and, where the provider has a request limit, what is left of it and when
+    /// its window ends (a Unix time).
+    static func answerHeaders(_ model: ModelRef, requestID: String, health: ProviderHealth?) async -> HTTPFields {
+        var headers: HTTPFields = [:]
+        headers[requestIDHeader] = requestID
+        headers[HTTPField.Name("X-Provider-Used")!] = model.provider
+        headers[HTTPField.Name("X-Model-Used")!] = model.model
+        if let status = await health?.status().first(where: { $0.provider == model.provider }), let limit = status.limit,
+           let requests = limit.requests {
+            headers[HTTPField.Name("X-RateLimit-Remaining")!] = String(max(0, requests - status.requestsInWindow))
+            headers[HTTPField.Name("X-RateLimit-Reset")!] = String(Int(Date().addingTimeInterval(limit.window).timeIntervalSince1970))
+        }
+        return headers
     }
 
     /// Hummingbird's own log lines would tear the `--json` output; errors reach clients instead.

@@ -41,7 +41,7 @@ extension GatewayServer {
                     _ = try self.authenticate(request)
                     throw GatewayError(426, "\(path) is a WebSocket: connect with an Upgrade: websocket request")
                 } catch {
-                    return SeedWire.failure(error, requestID: Self.requestID(request))
+                    return Self.failure(error, requestID: Self.requestID(request), seed: true)
                 }
             }
         }
@@ -93,7 +93,7 @@ extension GatewayServer {
                 let body = try ChatCompletionRequest.parse(Array(text.utf8), shape: .generate)
                 let steering = ChatCompletions.Steering(persona: json["persona"]?.string, provider: json["provider"]?.string,
                                                         model: nil, failoverChain: json["failover_chain"]?.string, requestID: requestID)
-                let completions = ChatCompletions(workspace: runtime.workspace, catalog: runtime.catalog, disabled: runtime.disabled)
+                let completions = runtime.completions
                 let turn = try completions.plan(body, steering: steering, client: client)
                 try await streamTurn(turn, engine: client.engine, requestID: requestID, to: outbound)
             } catch {
@@ -121,7 +121,7 @@ extension GatewayServer {
                         try await outbound.write(.text(Self.socketDone(report, turn: event.turn, requestID: requestID, error: error)))
                         break
                     }
-                    throw GatewayError(ChatCompletions.status(of: error), error.description)
+                    throw GatewayError(error)
                 default:
                     break
                 }

@@ -182,9 +182,9 @@ extension GatewayServer {
             headers[Self.requestIDHeader] = requestID
             return Self.json(200, try await body(json).serialized, headers: headers)
         } catch let error as GatewayError {
-            return SeedWire.failure(error, requestID: requestID)
+            return Self.failure(error, requestID: requestID, seed: true)
         } catch {
-            return SeedWire.failure(GatewayError(500, "\(error)"), requestID: requestID)
+            return Self.failure(GatewayError(500, "\(error)"), requestID: requestID, seed: true)
         }
     }
 

@@ -1,15 +1,12 @@
 import Foundation
-import Hummingbird
 import PersonaKit
 
 /// The seed API's shapes (`/api/v1`): its replies, and its errors (`error`, `detail`,
 /// `status_code`, `request_id`, `provider`, `timestamp`). Amounts are exact decimals.
 enum SeedWire {
-    static func usage(_ report: TurnReport) -> JSON { OpenAIWire.usage(report) }
-
     static func generated(_ report: TurnReport, turn: TurnID, latencyMs: Int) -> String {
         JSON.object([
-            "text": .string(report.text), "usage": usage(report), "provider": .string(turn.model.provider), "model": .string(turn.model.model),
+            "text": .string(report.text), "usage": OpenAIWire.usage(report), "provider": .string(turn.model.provider), "model": .string(turn.model.model),
             "cost": report.costPicos.map(amount) ?? .null, "cost_estimated": .bool(report.estimated), "latency_ms": .int(latencyMs),
             "finish_reason": OpenAIWire.finishReason(report.finishReason),
         ]).serialized
@@ -17,7 +14,7 @@ enum SeedWire {
 
     static func chat(_ report: TurnReport, turn: TurnID, latencyMs: Int) -> String {
         JSON.object([
-            "message": .object(["role": .string("assistant"), "content": .string(report.text)]), "usage": usage(report),
+            "message": .object(["role": .string("assistant"), "content": .string(report.text)]), "usage": OpenAIWire.usage(report),
             "provider": .string(turn.model.provider), "model": .string(turn.model.model),
             "cost": report.costPicos.map(amount) ?? .null, "cost_estimated": .bool(report.estimated), "latency_ms": .int(latencyMs),
         ]).serialized
@@ -26,21 +23,17 @@ enum SeedWire {
     static func amount(_ picos: Int64) -> JSON { .number(Money.exactText(picos)) }
 
     /// `X-Request-Cost`: `$0.000150`, `~$0.000150` while an estimate, `unknown` without a price.
-    static func cost(_ report: TurnReport) -> String {
-        guard let picos = report.costPicos else { return "unknown" }
-        return (report.estimated ? "~$" : "$") + Money.exactText(picos)
+    static func cost(_ picos: Int64?, estimated: Bool) -> String {
+        guard let picos else { return "unknown" }
+        return (estimated ? "~$" : "$") + Money.exactText(picos)
     }
 
-    static func failure(_ error: GatewayError, requestID: String, provider: String? = nil) -> Response {
-        var headers: HTTPFields = [:]
-        headers[GatewayServer.requestIDHeader] = requestID
-        if error.status == 401 { headers[.wwwAuthenticate] = "Bearer" }
-        let body = JSON.object([
+    static func error(_ error: GatewayError, requestID: String, provider: String?) -> String {
+        JSON.object([
             "error": .string(title(error.status)), "detail": .string(Secrets.redact(error.message)), "status_code": .int(error.status),
             "request_id": .string(requestID), "provider": provider.map(JSON.string) ?? .null,
-            "timestamp": .string(ISO8601DateFormatter().string(from: Date())), "field": error.field.map(JSON.string) ?? .null,
+            "timestamp": .string(GatewayServer.iso(Date())), "field": error.field.map(JSON.string) ?? .null,
         ]).serialized
-        return GatewayServer.json(error.status, body, headers: headers)
     }
 
     static func title(_ status: Int) -> String {
