@@ -66,6 +66,7 @@ public final class ConversationEngine: Sendable {
         self.retryPolicy = retryPolicy
         self.toolBox = toolBox
         self.toolSettings = toolSettings
+        if let health { accounting?.ledger?.live.watch(health) }
     }
 
     /// Runs one turn, calling `onEvent` from the turn's own task as things happen: no extra hop
@@ -194,6 +195,7 @@ public final class ConversationEngine: Sendable {
         var request = original
         let type = route.endpoint.type
         let price = accounting?.catalog.price(for: route.model)
+        let inputEstimate = TokenEstimator.estimate(request)
         var reservation: Reservation?
         if let accounting {
             // Under a cap, the provider must enforce the output limit the reservation assumes.
@@ -202,7 +204,7 @@ public final class ConversationEngine: Sendable {
             }
             let claim = ReservationClaim(
                 session: turn.session, persona: turn.persona.id, provider: route.endpoint.name, model: request.model,
-                inputTokens: TokenEstimator.estimate(request),
+                inputTokens: inputEstimate,
                 maxOutputTokens: UsageCheck.outputLimit(request, price: price, type: type) ?? BudgetGuard.defaultMaxTokens,
                 picos: price.flatMap { BudgetGuard.worstCasePicos(request, price: $0, type: type) }, client: turn.client,
                 requestID: turn.requestID)
@@ -216,18 +218,25 @@ public final class ConversationEngine: Sendable {
                 return (.notSent(), ProviderError(kind: .ledger, message: "\(error); the request was not sent"), HTTPHeaders())
             }
         }
+        let progress = reservation.flatMap { reservation in
+            accounting?.ledger?.live.begin(reservation, price: price, type: type, inputEstimate: inputEstimate)
+        }
         // A model may echo a key it was shown; it is hidden before any delta reaches a screen.
         let redactor = StreamingRedactor()
         onEvent(TurnEvent(id, .sent))
         let outcome = await runner.run(request, endpoint: route.endpoint) { event in
             switch event {
             case .delta(let text):
+                progress?.streamed(text)
                 let shown = redactor.feed(text)
                 if !shown.isEmpty { onEvent(TurnEvent(id, .delta(shown))) }
-            case .usage(let usage): onEvent(TurnEvent(id, .usage(usage)))
+            case .usage(let usage):
+                progress?.reported(usage)
+                onEvent(TurnEvent(id, .usage(usage)))
             case .reasoning, .refusal, .toolCall, .finish, .failure: break
             }
         }
+        if let progress { accounting?.ledger?.live.end(progress) }
         let heldBack = redactor.finish()
         if !heldBack.isEmpty { onEvent(TurnEvent(id, .delta(heldBack))) }
         let refused = Self.wasRefused(outcome)

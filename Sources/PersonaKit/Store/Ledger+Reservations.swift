@@ -151,13 +151,14 @@ extension Ledger {
         }
         try db.cachedStatement(sql: """
             INSERT INTO reservations (created_ms, deadline_ms, owner_pid, owner_start, session, persona, provider, model,
-                input_tokens, max_output_tokens, amount_picos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                input_tokens, max_output_tokens, amount_picos, source, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [Self.milliseconds(now),
                                      Self.milliseconds(now.addingTimeInterval(batchJob == nil ? Self.reservationLifetime
                                                                                   : Self.batchReservationLifetime)),
                                      batchJob == nil ? ProcessIdentity.current.pid : 0,
                                      batchJob.map { Self.batchOwner($0) } ?? ProcessIdentity.current.start, claim.session,
-                                     claim.persona, claim.provider, claim.model, claim.inputTokens, claim.maxOutputTokens, claim.picos])
+                                     claim.persona, claim.provider, claim.model, claim.inputTokens, claim.maxOutputTokens, claim.picos,
+                                     batchJob == nil ? ProcessRole.current : "batch", claim.client])
         let id = db.lastInsertedRowID
         try alongside?(db, id)
         return .reserved(Reservation(id: id, picos: claim.picos))

@@ -142,8 +142,12 @@ public final class Ledger: Sendable {
         try self.init(database: PersonaDatabase(path: path))
     }
 
+    /// This process's requests in flight and providers' health, published for `persona monitor`.
+    public let live: LiveProgress
+
     public init(database: PersonaDatabase) {
         self.database = database
+        live = LiveProgress(database: database)
     }
 
     static let insertSQL = """

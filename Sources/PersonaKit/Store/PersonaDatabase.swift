@@ -174,7 +174,37 @@ public final class PersonaDatabase: Sendable {
             // A request through `persona serve` names its client (the key's name) and its X-Request-ID.
             try db.execute(sql: "ALTER TABLE requests ADD COLUMN client TEXT; ALTER TABLE requests ADD COLUMN request_id TEXT")
         }
+        migrator.registerMigration("monitor-v12") { db in
+            try migrateToMonitor(db)
+        }
         return migrator
+    }
+
+    /// What `persona monitor` reads beside the ledger: each request in flight names the command
+    /// that sent it (and the gateway's client) and carries its progress, which its process
+    /// publishes twice a second; each process publishes its providers' breakers and rate limits.
+    private static func migrateToMonitor(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE reservations ADD COLUMN source TEXT;
+            ALTER TABLE reservations ADD COLUMN client TEXT;
+            ALTER TABLE reservations ADD COLUMN output_so_far INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE reservations ADD COLUMN output_exact INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE reservations ADD COLUMN picos_so_far INTEGER;
+            CREATE TABLE provider_status (
+                provider TEXT NOT NULL,
+                owner_pid INTEGER NOT NULL,
+                owner_start TEXT NOT NULL,
+                updated_ms INTEGER NOT NULL,
+                breaker TEXT NOT NULL,
+                consecutive_failures INTEGER NOT NULL,
+                blocked_until_ms INTEGER,
+                remaining_requests INTEGER,
+                remaining_tokens INTEGER,
+                limit_requests INTEGER,
+                limit_tokens INTEGER,
+                PRIMARY KEY (provider, owner_pid, owner_start)
+            );
+            """)
     }
 
     /// Batch jobs (DESIGN.md §13): a job, its parts (one provider batch each, or a live run) and

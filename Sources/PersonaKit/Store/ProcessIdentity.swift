@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -30,4 +31,14 @@ struct ProcessIdentity: Sendable, Equatable {
         guard fields.count > 19 else { return "" }
         return boot.trimmingCharacters(in: .whitespacesAndNewlines) + ":" + fields[19]
     }
+}
+
+/// What this process is, as `persona monitor` names the source of its requests in flight:
+/// `chat`, `ask`, `debate`, `batch` or `serve`. A command sets it as it starts.
+public enum ProcessRole {
+    private static let name = Mutex<String?>(nil)
+
+    public static var current: String? { name.withLock { $0 } }
+
+    public static func set(_ role: String) { name.withLock { $0 = role } }
 }

@@ -24,6 +24,7 @@ struct Ask: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        ProcessRole.set("ask")
         var workspace = global.workspace()
         try await exitingOnFailure { try roster.applyTools(to: &workspace) }
         try await global.resolveDefaults(&workspace, personas: roster.names, model: roster.model)

@@ -10,6 +10,7 @@ struct BatchRetry: AsyncParsableCommand {
     @OptionGroup var options: BatchJobOptions
 
     func run() async throws {
+        ProcessRole.set("batch")
         let (workspace, accounting, job) = try options.open()
         let runner = try options.runner(workspace, accounting, job)
         var caps = accounting.budget.caps

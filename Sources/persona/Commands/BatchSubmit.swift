@@ -47,6 +47,7 @@ struct BatchSubmit: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ProcessRole.set("batch")
         var workspace = global.workspace()
         try await global.resolveDefaults(&workspace, personas: roster.names, model: roster.model)
         let jobBudget = try budget.map { text -> Int64 in

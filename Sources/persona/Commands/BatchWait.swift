@@ -20,6 +20,7 @@ struct BatchWait: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ProcessRole.set("batch")
         let (workspace, accounting, job) = try options.open()
         let runner = try options.runner(workspace, accounting, job)
         let waiter = BatchWaiter(runner: runner, interval: interval, json: json, terminal: isatty(STDERR_FILENO) == 1, output: Output.write,

@@ -24,6 +24,7 @@ struct Chat: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        ProcessRole.set("chat")
         let paths = global.paths()
         do { try FirstRun.writeStarterConfig(paths) } catch {
             Output.error("could not write a starter config at \(paths.configFile): \(error.localizedDescription)")

@@ -49,6 +49,7 @@ struct Debate: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        ProcessRole.set("debate")
         var workspace = global.workspace()
         try await exitingOnFailure { try roster.applyTools(to: &workspace) }
         let supporting = [conversation.judge, moderator, chairman].compactMap { $0 }

@@ -26,6 +26,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
+        ProcessRole.set("serve")
         let workspace = global.workspace()
         guard (0...65535).contains(port) else { throw failure("--port must be from 0 to 65535", .usageOrConfig) }
         let server = try await exitingOnFailure { () throws -> GatewayServer in
