@@ -10,15 +10,20 @@ enum KeyAction: Equatable, CaseIterable {
     case historyUp, historyDown, left, right, lineStart, lineEnd, deleteBack, deleteForward, deleteWord, deleteToLineStart, deleteToLineEnd
 }
 
+/// What a key does on the monitor (`persona monitor`).
+enum MonitorAction: Equatable, CaseIterable {
+    case quit, nextTable, pause, help, closeHelp
+}
+
 /// A line of key bindings, declared once: the keys and what each does, how help names them and
 /// what it says of them, and their words in the hint line when they have some.
-struct KeyBinding {
-    let keys: [(key: Key, action: KeyAction)]
+struct KeyBinding<Action: Sendable>: Sendable {
+    let keys: [(key: Key, action: Action)]
     let label: String
     let help: String
     let hint: String?
 
-    init(_ label: String, _ help: String, hint: String? = nil, _ keys: [(Key, KeyAction)]) {
+    init(_ label: String, _ help: String, hint: String? = nil, _ keys: [(Key, Action)]) {
         self.label = label
         self.help = help
         self.hint = hint
@@ -36,7 +41,7 @@ struct SlashCommandHelp {
 /// F1 help, `/help` and the hint line all come from these tables.
 enum Bindings {
     /// In the hint line's order; help lists them in this order too.
-    static let keys: [KeyBinding] = [
+    static let keys: [KeyBinding<KeyAction>] = [
         KeyBinding("Enter", "send to every persona", hint: "Enter send", [(.enter, .send)]),
         KeyBinding("Alt-Enter, ^J", "new line in the message", hint: "Alt-Enter newline", [(.newline, .newline)]),
         KeyBinding("Tab, Shift-Tab", "move focus between panes", hint: "Tab focus", [(.tab, .focusNext), (.shiftTab, .focusPrevious)]),
@@ -94,10 +99,34 @@ enum Bindings {
     /// The command names, as `/help` and an unknown command's hint list them.
     static let commandNames = commands.map { String($0.usage.prefix { $0 != " " && $0 != "," }) }
 
-    private static let actions: [Key: KeyAction] = {
-        var actions: [Key: KeyAction] = [:]
-        for binding in keys { for (key, action) in binding.keys { actions[key] = action } }
+    /// The monitor's keys, in the hint line's order.
+    static let monitorKeys: [KeyBinding<MonitorAction>] = [
+        KeyBinding("q, Ctrl-C", "quit", hint: "q quit", [(.character("q"), .quit), (.control("c"), .quit)]),
+        KeyBinding("Tab", "top spenders by session, persona, model, client", hint: "Tab spenders", [(.tab, .nextTable)]),
+        KeyBinding("p", "pause the view; again to go on", hint: "p pause", [(.character("p"), .pause)]),
+        KeyBinding("?, F1", "this help", hint: "? help", [(.character("?"), .help), (.function(1), .help)]),
+        KeyBinding("Esc", "close this help", [(.escape, .closeHelp)]),
+    ]
+
+    private static func table<Action: Sendable>(_ bindings: [KeyBinding<Action>]) -> [Key: Action] {
+        var actions: [Key: Action] = [:]
+        for binding in bindings { for (key, action) in binding.keys { actions[key] = action } }
         return actions
+    }
+
+    private static let actions = table(keys)
+    private static let monitorActions = table(monitorKeys)
+
+    static func monitorAction(for key: Key) -> MonitorAction? { monitorActions[key] }
+
+    static let monitorHintLine = monitorKeys.compactMap(\.hint).joined(separator: " · ")
+
+    static let monitorHelpLines: [String] = {
+        let width = monitorKeys.map { DisplayWidth.of($0.label) }.max() ?? 0
+        return ["Persona monitor: keys", ""] + monitorKeys.map { $0.label + String(repeating: " ", count: width - DisplayWidth.of($0.label) + 2) + $0.help }
+            + ["", "It reads persona.db four times a second: the ledger, the requests in flight",
+               "(their processes publish progress twice a second), batch jobs and gateway clients.",
+               "~ marks estimates; `persona costs` gives the same exact figures."]
     }()
 
     /// What `key` does; nil for text, pastes and clicks, which are not bindings.

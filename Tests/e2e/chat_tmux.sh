@@ -498,5 +498,51 @@ quit_screen
 check "persona leaderboard rates the three models" bash -c \
     "'$bin/persona' leaderboard --home '$work/blind' | grep -c 'openai:mock+tokens=20+name=' | grep -qx 3"
 
+# persona monitor: `persona ask` processes stream from the mock; the monitor shows their requests
+# while in flight, with moving token counts, then today's total as `persona costs` has it.
+next_mock monitor --delay 0.05 --tokens 80
+mkdir -p "$work/monitor"
+cat > "$work/monitor/config.yaml" <<YAML
+default_model: openai:mock
+budget:
+  daily_usd: 1
+prices:
+  "openai:mock": { input: 1.00, output: 2.00 }
+YAML
+tmux new-session -d -s "$session" -x 100 -y 30 \
+    "env TERM=xterm-256color LANG=C.UTF-8 $bin/persona monitor --home $work/monitor; echo \$? > $work/exit"
+tmux set-option -t "$session" remain-on-exit on >/dev/null
+check "the monitor waits for a ledger that is not there yet" wait_for "no ledger yet" 5
+ask_pids=()
+for name in skeptic optimist; do
+    env OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL="$mock_base/v1" PERSONA_BUNDLED_PERSONAS="$root/personas" \
+        "$bin/persona" ask --home "$work/monitor" --personas "$name" "Why?" > "$work/monitor-$name.out" 2>&1 &
+    ask_pids+=($!)
+done
+check "both requests appear while in flight" wait_for "IN FLIGHT 2" 10
+check "each with its source, persona and model" bash -c \
+    "tmux capture-pane -t $session -p | grep -q '^ ask .*skeptic .*openai:mock' && tmux capture-pane -t $session -p | grep -q '^ ask .*optimist .*openai:mock'"
+skeptic_tokens() { screen | grep -m1 '^ ask .*skeptic' | awk '{print $(NF-1)}' | tr -dc '0-9'; }
+first="$(skeptic_tokens)"
+sleep 1.2
+second="$(skeptic_tokens)"
+check "their token counts move ($first then $second)" test "${second:-0}" -gt "${first:-0}"
+check "they leave when they end" wait_for "nothing in flight" 15
+wait "${ask_pids[@]}"
+total="$("$bin/persona" costs summary --home "$work/monitor" | sed -n 's/^total  \(\$[0-9.]*\) .*/\1/p')"
+check "today's total is what persona costs says ($total)" wait_for "today $total " 3
+monitor_today() { "$bin/persona" monitor --home "$work/monitor" --once --json | grep -o '"today":{"cost":[0-9.]*' | head -1 | cut -d: -f3; }
+costs_total() { "$bin/persona" costs summary --home "$work/monitor" --json | grep -o '"total_cost":[0-9.]*' | cut -d: -f2; }
+check "its JSON agrees with persona costs --json to the digit ($(monitor_today))" test "$(monitor_today)" = "$(costs_total)"
+check "the provider's row counts both requests" bash -c "tmux capture-pane -t $session -p | grep -qE '^ openai +2 '"
+tmux send-keys -t "$session" Tab
+check "Tab shows the top spenders by persona" wait_for "[persona]" 3
+tmux resize-window -t "$session" -x 50 -y 12
+check "a small terminal gets a message" wait_for "Terminal too small" 3
+tmux resize-window -t "$session" -x 100 -y 30
+check "and the monitor comes back on resize" wait_for "IN FLIGHT 0" 3
+tmux send-keys -t "$session" q
+check "q quits the monitor with status 0" test "$(wait_exit)" = "0"
+
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
