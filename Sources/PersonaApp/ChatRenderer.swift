@@ -82,16 +82,18 @@ public enum ChatView {
     }
 
     static func drawTooSmall(_ state: AppState, into frame: inout CellBuffer) {
-        let lines = [
-            "Terminal too small",
-            "\(state.width)×\(state.height); Persona needs",
-            "\(ScreenLayout.minimumWidth)×\(ScreenLayout.minimumHeight). Enlarge it,",
-            "or Ctrl-C twice to quit.",
-        ]
-        let top = max(0, (state.height - lines.count) / 2)
+        drawTooSmall(["\(state.width)×\(state.height); Persona needs",
+                      "\(ScreenLayout.minimumWidth)×\(ScreenLayout.minimumHeight). Enlarge it,", "or Ctrl-C twice to quit."],
+                     into: &frame)
+    }
+
+    /// `Terminal too small` and what it needs, centred on whatever room there is.
+    static func drawTooSmall(_ needs: [String], into frame: inout CellBuffer) {
+        let lines = ["Terminal too small"] + needs
+        let top = max(0, (frame.height - lines.count) / 2)
         for (offset, line) in lines.enumerated() {
-            let shown = DisplayWidth.truncate(line, to: state.width)
-            frame.put(shown, x: max(0, (state.width - DisplayWidth.of(shown)) / 2), y: top + offset,
+            let shown = DisplayWidth.truncate(line, to: frame.width)
+            frame.put(shown, x: max(0, (frame.width - DisplayWidth.of(shown)) / 2), y: top + offset,
                       style: offset == 0 ? Theme.notice : Theme.hint)
         }
     }

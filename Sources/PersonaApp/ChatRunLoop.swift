@@ -208,19 +208,15 @@ public final class ChatRunLoop {
 
     /// Takes the wake-up pipe's bytes and acts on the signals among them (resize, quit).
     private func readWakeBytes() {
-        var bytes = [UInt8](repeating: 0, count: 256)
-        while true {
-            let count = read(inbox.readFD, &bytes, bytes.count)
-            guard count > 0 else { break }
-            if bytes[0..<count].contains(Inbox.resizeByte) {
-                let size = screen.refreshSize()
-                dispatch(.resize(width: size.width, height: size.height))
-            }
-            if let number = Inbox.quitSignals.first(where: { bytes[0..<count].contains(UInt8($0)) }) {
-                endedBySignal = endedBySignal ?? number
-                for effect in ChatReducer.stopPanes(state.panes.indices, state: &state) { perform(effect) }
-                state.shouldQuit = true
-            }
+        let signals = inbox.takeSignals()
+        if signals.resized {
+            let size = screen.refreshSize()
+            dispatch(.resize(width: size.width, height: size.height))
+        }
+        if let number = signals.quit {
+            endedBySignal = endedBySignal ?? number
+            for effect in ChatReducer.stopPanes(state.panes.indices, state: &state) { perform(effect) }
+            state.shouldQuit = true
         }
     }
 

@@ -90,6 +90,19 @@ final class Inbox: AppEventSink, Sendable {
     /// Signals that end the screen write their own number, which no other byte is.
     static let quitSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
+    /// Reads what is waiting in the wake pipe: whether the terminal was resized, and the first
+    /// signal that ends the screen, if one came.
+    func takeSignals() -> (resized: Bool, quit: Int32?) {
+        var bytes = [UInt8](repeating: 0, count: 256)
+        var taken: (resized: Bool, quit: Int32?) = (false, nil)
+        while true {
+            let count = read(readFD, &bytes, bytes.count)
+            guard count > 0 else { return taken }
+            taken.resized = taken.resized || bytes[0..<count].contains(Inbox.resizeByte)
+            taken.quit = taken.quit ?? Inbox.quitSignals.first { bytes[0..<count].contains(UInt8($0)) }
+        }
+    }
+
     static func wake(_ fd: Int32, _ byte: UInt8) {
         var value = byte
         _ = write(fd, &value, 1)

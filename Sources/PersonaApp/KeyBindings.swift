@@ -11,7 +11,7 @@ enum KeyAction: Equatable, CaseIterable {
 }
 
 /// What a key does on the monitor (`persona monitor`).
-enum MonitorAction: Equatable, CaseIterable {
+enum MonitorAction: Equatable {
     case quit, nextTable, pause, help, closeHelp
 }
 
@@ -121,13 +121,10 @@ enum Bindings {
 
     static let monitorHintLine = monitorKeys.compactMap(\.hint).joined(separator: " · ")
 
-    static let monitorHelpLines: [String] = {
-        let width = monitorKeys.map { DisplayWidth.of($0.label) }.max() ?? 0
-        return ["Persona monitor: keys", ""] + monitorKeys.map { $0.label + String(repeating: " ", count: width - DisplayWidth.of($0.label) + 2) + $0.help }
-            + ["", "It reads persona.db four times a second: the ledger, the requests in flight",
-               "(their processes publish progress twice a second), batch jobs and gateway clients.",
-               "~ marks estimates; `persona costs` gives the same exact figures."]
-    }()
+    static let monitorHelpLines: [String] = ["Persona monitor: keys", ""] + columns(monitorKeys.map { ($0.label, $0.help) })
+        + ["", "It reads persona.db four times a second: the ledger, the requests in flight",
+           "(their processes publish progress twice a second), batch jobs and gateway clients.",
+           "~ marks estimates; `persona costs` gives the same exact figures."]
 
     /// What `key` does; nil for text, pastes and clicks, which are not bindings.
     static func action(for key: Key) -> KeyAction? {
@@ -142,11 +139,12 @@ enum Bindings {
     static let hintLine = keys.compactMap(\.hint).joined(separator: " · ")
 
     /// The help overlay: every key binding, then every slash command.
-    static let helpLines: [String] = {
-        let keyWidth = keys.map { DisplayWidth.of($0.label) }.max() ?? 0
-        let commandWidth = commands.map { DisplayWidth.of($0.usage) }.max() ?? 0
-        func padded(_ text: String, to width: Int) -> String { text + String(repeating: " ", count: width - DisplayWidth.of(text) + 2) }
-        return ["Persona: keys", ""] + keys.map { padded($0.label, to: keyWidth) + $0.help }
-            + ["", "Commands", ""] + commands.map { padded($0.usage, to: commandWidth) + $0.help }
-    }()
+    static let helpLines: [String] = ["Persona: keys", ""] + columns(keys.map { ($0.label, $0.help) })
+        + ["", "Commands", ""] + columns(commands.map { ($0.usage, $0.help) })
+
+    /// Names in a column as wide as the widest, each followed by what it does.
+    private static func columns(_ rows: [(name: String, help: String)]) -> [String] {
+        let width = rows.map { DisplayWidth.of($0.name) }.max() ?? 0
+        return rows.map { $0.name + String(repeating: " ", count: width - DisplayWidth.of($0.name) + 2) + $0.help }
+    }
 }

@@ -13,6 +13,7 @@ public final class MonitorLoop {
     private let input: Int32
     private let wake = Inbox()
     private var decoder = KeyDecoder()
+    private var dirty = true
     /// The signal (SIGINT, SIGTERM or SIGHUP) that ended the monitor, if one did.
     public private(set) var endedBySignal: Int32?
 
@@ -22,8 +23,6 @@ public final class MonitorLoop {
         self.input = input
         state = MonitorState(width: screen.width, height: screen.height)
     }
-
-    public var currentState: MonitorState { state }
 
     /// Runs until `q`, Ctrl-C or a signal.
     public func run() {
@@ -37,7 +36,8 @@ public final class MonitorLoop {
                 refresh()
                 nextRead = Date().addingTimeInterval(Self.refreshSeconds)
             }
-            screen.present(MonitorView.render(state), cursor: nil)
+            if dirty { screen.present(MonitorView.render(state), cursor: nil) }
+            dirty = false
             let timeout = state.paused ? nil : max(0, nextRead.timeIntervalSinceNow)
             let readable = Readiness.wait(for: [input, wake.readFD], timeout: timeout)
             if readable.contains(input) { readKeys() }
@@ -46,6 +46,7 @@ public final class MonitorLoop {
     }
 
     private func refresh() {
+        dirty = true
         switch source.read() {
         case .success(let snapshot):
             state.snapshot = snapshot
@@ -65,22 +66,19 @@ public final class MonitorLoop {
         var keys = decoder.feed(Array(buffer[0..<count]))
         // A lone Escape is a key here: nothing follows it that could make it a sequence.
         if decoder.hasPendingEscape { keys += decoder.flushPendingEscape() }
-        for key in keys { _ = state.press(key) }
+        for key in keys where state.press(key) { dirty = true }
     }
 
     private func readWakeBytes() {
-        var bytes = [UInt8](repeating: 0, count: 256)
-        while true {
-            let count = read(wake.readFD, &bytes, bytes.count)
-            guard count > 0 else { break }
-            if bytes[0..<count].contains(Inbox.resizeByte) {
-                let size = screen.refreshSize()
-                (state.width, state.height) = (size.width, size.height)
-            }
-            if let number = Inbox.quitSignals.first(where: { bytes[0..<count].contains(UInt8($0)) }) {
-                endedBySignal = endedBySignal ?? number
-                state.quit = true
-            }
+        let signals = wake.takeSignals()
+        if signals.resized {
+            let size = screen.refreshSize()
+            (state.width, state.height) = (size.width, size.height)
+            dirty = true
+        }
+        if let number = signals.quit {
+            endedBySignal = endedBySignal ?? number
+            state.quit = true
         }
     }
 }

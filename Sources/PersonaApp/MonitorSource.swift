@@ -7,7 +7,9 @@ import PersonaKit
 public final class MonitorSource {
     public let path: String
     public let budgets: MonitorBudgets
-    private var ledger: Ledger?
+    private var reader: MonitorReader?
+    /// How long a read waits for a lock another process holds before the screen says so.
+    static let lockTimeout: TimeInterval = 0.2
 
     public init(workspace: Workspace) throws {
         path = workspace.paths.database
@@ -27,11 +29,11 @@ public final class MonitorSource {
             return .failure(MonitorProblem("no ledger yet at \(path): nothing has been sent from this Persona home; waiting for it"))
         }
         do {
-            let ledger = try self.ledger ?? Ledger(path: path)
-            self.ledger = ledger
-            return .success(try ledger.monitorSnapshot(budgets: budgets, now: now))
+            let reader = try self.reader ?? MonitorReader(ledger: Ledger(database: PersonaDatabase(path: path, lockTimeout: Self.lockTimeout)))
+            self.reader = reader
+            return .success(try reader.snapshot(budgets: budgets, now: now))
         } catch {
-            ledger = nil
+            reader = nil
             return .failure(MonitorProblem("\(error)"))
         }
     }

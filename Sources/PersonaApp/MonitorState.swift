@@ -15,8 +15,6 @@ public struct MonitorState: Sendable {
     public var paused = false
     public var help = false
     public var quit = false
-    /// The time the elapsed column counts to: the snapshot's, so that a paused view stands still.
-    public var now: Date { snapshot?.taken ?? Date() }
 
     public init(width: Int, height: Int, snapshot: MonitorSnapshot? = nil, problem: String? = nil) {
         self.width = width

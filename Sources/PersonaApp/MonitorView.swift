@@ -120,14 +120,8 @@ public enum MonitorView {
     }
 
     static func drawTooSmall(_ state: MonitorState, into frame: inout CellBuffer) {
-        let lines = ["Terminal too small", "\(state.width)×\(state.height); the monitor needs",
-                     "\(MonitorState.minimumWidth)×\(MonitorState.minimumHeight). Enlarge it, or q to quit."]
-        let top = max(0, (state.height - lines.count) / 2)
-        for (offset, line) in lines.enumerated() {
-            let shown = DisplayWidth.truncate(line, to: state.width)
-            frame.put(shown, x: max(0, (state.width - DisplayWidth.of(shown)) / 2), y: top + offset,
-                      style: offset == 0 ? Theme.notice : Theme.hint)
-        }
+        ChatView.drawTooSmall(["\(state.width)×\(state.height); the monitor needs",
+                               "\(MonitorState.minimumWidth)×\(MonitorState.minimumHeight). Enlarge it, or q to quit."], into: &frame)
     }
 
     // MARK: Sections

@@ -7,6 +7,7 @@ import Foundation
 ///   persona-bench decode                                 each provider's stream decoding alone, per event
 ///   persona-bench ledger                                 ledger write rate and `persona costs summary` time
 ///   persona-bench batch [live|import]                    `persona batch`: live fallback at concurrency 1,000, and a 100k-line import
+///   persona-bench monitor                                8 streams without and with `persona monitor` open, and its own CPU
 var arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first.map { $0.hasPrefix("--") ? "stream" : arguments.removeFirst() } ?? "stream"
 switch mode {
@@ -17,6 +18,7 @@ case "decode": decodeBenchmark()
 case "ledger": try ledgerBenchmark()
 case "batch": try await batchBenchmark(arguments)
 case "gateway": try await gatewayBenchmark()
+case "monitor": try await monitorBenchmark()
 case "batch-live": try await liveFallbackBenchmark(arguments)
 case "batch-import": try batchImportChild(arguments)
 default:

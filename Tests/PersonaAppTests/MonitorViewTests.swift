@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import PersonaKit
 import TerminalUI
 import XCTest
@@ -126,6 +127,50 @@ final class MonitorViewTests: XCTestCase {
         XCTAssertFalse(row.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{202E}" }, row)
     }
 
+    /// A home with no ledger yet is waited for, not created; a ledger another process holds
+    /// locked is reported within a fraction of a second, and read again once it is free.
+    func testAMissingOrLockedLedgerIsReportedAndRetried() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("monitor-lock-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        try "budget:\n  daily_usd: 3\n".write(to: home.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        let source = try MonitorSource(workspace: Workspace.load(paths: PersonaPaths.resolve(home: home.path, config: nil), environment: [:]))
+        XCTAssertEqual(source.budgets.daily, 3_000_000_000_000)
+        guard case .failure(let missing) = source.read() else { return XCTFail("a snapshot of nothing") }
+        XCTAssertTrue(missing.description.contains("no ledger yet at \(source.path)"), missing.description)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: source.path), "watching creates no ledger")
+
+        try Ledger(path: source.path).record(LedgerEntry(timestamp: Date(), session: "s", persona: "p", provider: "openai", model: "m",
+                                                         inputTokens: 1, outputTokens: 1, costPicos: 5, estimated: false, durationMs: 1,
+                                                         status: .ok))
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA locking_mode = EXCLUSIVE") }
+        let holder = try DatabaseQueue(path: source.path, configuration: configuration)
+        let (locked, release, released) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        Thread {
+            try? holder.inDatabase { db in
+                try db.execute(sql: "BEGIN EXCLUSIVE; DELETE FROM provider_status")
+                locked.signal()
+                release.wait()
+                try db.execute(sql: "COMMIT; PRAGMA locking_mode = NORMAL; SELECT 1 FROM requests")
+            }
+            released.signal()
+        }.start()
+        locked.wait()
+        let started = Date()
+        guard case .failure(let problem) = source.read() else {
+            release.signal()
+            return XCTFail("read through an exclusive lock")
+        }
+        XCTAssertTrue(problem.description.contains("locked"), problem.description)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3, "the screen is not held for the writers' 5 s")
+        release.signal()
+        released.wait()
+        try holder.close()
+        guard case .success(let snapshot) = source.read() else { return XCTFail("not read again once free") }
+        XCTAssertEqual(snapshot.today.picos, 5)
+    }
+
     /// The JSON's figures are exact, as `persona costs --json` prints them, from the same ledger.
     func testTheJSONAgreesWithCostsToThePicodollar() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("monitor-json-\(UUID().uuidString)")
@@ -136,7 +181,7 @@ final class MonitorViewTests: XCTestCase {
             LedgerEntry(timestamp: now.addingTimeInterval(-1), session: "s", persona: "p", provider: "openai", model: "m", inputTokens: 1,
                         outputTokens: 1, costPicos: $0, estimated: false, durationMs: 1, status: .ok)
         })
-        let snapshot = try ledger.monitorSnapshot(budgets: MonitorBudgets(), now: now)
+        let snapshot = try MonitorReader(ledger: ledger).snapshot(budgets: MonitorBudgets(), now: now)
         let json = try JSON.parse(Array(MonitorJSON.line(snapshot).utf8))
         let costs = try JSON.parse(Array(try CostsReport.render(.summary, ledger: ledger, options: .init(period: .day(of: now), json: true)).utf8))
         XCTAssertEqual(json["today"]?["cost"], costs["total_cost"])

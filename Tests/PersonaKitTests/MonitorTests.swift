@@ -37,7 +37,7 @@ final class MonitorTests: XCTestCase {
             entry(cost: nil, session: "c", at: noon.addingTimeInterval(-3 * 3600)),
             entry(cost: 999, at: noon.addingTimeInterval(-86400)),
         ])
-        let snapshot = try ledger.monitorSnapshot(budgets: MonitorBudgets(), now: noon)
+        let snapshot = try MonitorReader(ledger: ledger).snapshot(budgets: MonitorBudgets(), now: noon)
         XCTAssertEqual(snapshot.today, try ledger.totals(in: .day(of: noon)))
         XCTAssertEqual(snapshot.today.picos, 3_000_000_021)
         XCTAssertEqual(snapshot.today.unpriced, 1)
@@ -62,6 +62,48 @@ final class MonitorTests: XCTestCase {
         XCTAssertEqual(snapshot.providers.map(\.provider), ["anthropic", "openai"], "largest spend first")
     }
 
+    /// One reader, as the monitor keeps, adds new rows to the day's sums; a deleted row (a late
+    /// settle replacing the row that reclaiming wrote) and a new day make it sum afresh.
+    func testTheDaysSumsFollowNewRowsDeletionsAndANewDay() async throws {
+        let ledger = try Ledger(path: path)
+        let reader = MonitorReader(ledger: ledger)
+        func check(_ now: Date, _ line: UInt = #line) throws {
+            let snapshot = try reader.snapshot(budgets: MonitorBudgets(), now: now)
+            let day = Ledger.Period.day(of: now)
+            XCTAssertEqual(snapshot.today, try ledger.totals(in: day), line: line)
+            XCTAssertEqual(snapshot.lastHour, try ledger.totals(in: Ledger.Period(start: now.addingTimeInterval(-3600), end: now)), line: line)
+            XCTAssertEqual(snapshot.lastMinute, try ledger.totals(in: Ledger.Period(start: now.addingTimeInterval(-60), end: now)), line: line)
+            XCTAssertEqual(snapshot.perMinute.reduce(0, +), snapshot.lastHour.picos, line: line)
+            for kind in SpenderKind.allCases {
+                var sum = CostTotals()
+                for spender in snapshot.spenders[kind] ?? [] { XCTAssertTrue(sum.add(spender.totals)) }
+                XCTAssertEqual(sum, snapshot.today, "the \(kind) table divides the day", line: line)
+            }
+        }
+        try ledger.record(entry(cost: 10, session: "a", at: noon.addingTimeInterval(-60)))
+        try check(noon)
+        try ledger.record(entry(cost: 3, session: "a", at: noon.addingTimeInterval(-50 * 60)))
+        try check(noon.addingTimeInterval(15 * 60))
+        try ledger.record(batch: [entry(cost: 20, session: "b", at: noon.addingTimeInterval(-30)),
+                                  entry(cost: 5, session: "a", at: noon.addingTimeInterval(-86400))])
+        try check(noon)
+        // A request whose process was taken for dead settles after all: its row is replaced.
+        let reservation = try await ledger.reserve(ReservationClaim(session: "a", persona: "p", provider: "openai", model: "gpt-4o",
+                                                                    inputTokens: 1, maxOutputTokens: 1, picos: 900), caps: BudgetCaps())
+        try await DatabaseQueue(path: path).write { db in
+            try db.execute(sql: "UPDATE reservations SET owner_pid = ?, owner_start = 'gone' WHERE id = ?",
+                           arguments: [try LedgerTests.pidOfAFinishedProcess(), reservation.id])
+        }
+        XCTAssertEqual(try ledger.reclaimAbandoned(), 1)
+        try check(Date())
+        try await ledger.settle(reservation, as: entry(cost: 40, session: "a", at: Date()))
+        let replaced = try reader.snapshot(budgets: MonitorBudgets())
+        XCTAssertEqual(replaced.today, try ledger.totals(in: .day(of: Date())))
+        XCTAssertEqual(replaced.spenders[.session]?.first { $0.key == "a" }?.totals.picos, 53, "the reclaimed row's 900 is gone")
+        try check(noon.addingTimeInterval(86400))
+        XCTAssertEqual(try reader.snapshot(budgets: MonitorBudgets(), now: noon.addingTimeInterval(86400)).today, CostTotals())
+    }
+
     func testReservationsShowInFlightAndADeadOwnersAsStale() async throws {
         let ledger = try Ledger(path: path)
         ProcessRole.set("ask")
@@ -74,7 +116,7 @@ final class MonitorTests: XCTestCase {
         try await DatabaseQueue(path: path).write { db in
             try db.execute(sql: "UPDATE reservations SET owner_pid = ?, owner_start = 'gone' WHERE id = ?", arguments: [dead, orphan.id])
         }
-        let snapshot = try ledger.monitorSnapshot(budgets: MonitorBudgets(daily: 10_000), now: Date())
+        let snapshot = try MonitorReader(ledger: ledger).snapshot(budgets: MonitorBudgets(daily: 10_000), now: Date())
         XCTAssertEqual(snapshot.inFlight.map(\.reservation), [mine.id, orphan.id])
         XCTAssertEqual(snapshot.inFlight.map(\.stale), [false, true])
         XCTAssertEqual(snapshot.inFlight[0].source, "ask")
@@ -84,15 +126,15 @@ final class MonitorTests: XCTestCase {
         XCTAssertEqual(snapshot.warnings, [BudgetWarning(budget: "the daily budget", spentPicos: 12_000, capPicos: 10_000, exhausted: true)],
                        "the cap counts what is held, as the budget guard does")
         XCTAssertEqual(try ledger.reclaimAbandoned(), 1)
-        let after = try ledger.monitorSnapshot(budgets: MonitorBudgets(), now: Date())
+        let after = try MonitorReader(ledger: ledger).snapshot(budgets: MonitorBudgets(), now: Date())
         XCTAssertEqual(after.inFlight.map(\.reservation), [mine.id], "a stale request leaves once it is released")
         XCTAssertEqual(after.today.picos, 7_000)
     }
 
     func testWarningsStartAtTheWarningLevel() {
         let budgets = MonitorBudgets(daily: 1_000, clients: ["ci": 100, "idle": 100], warnAtPermille: 800)
-        XCTAssertEqual(Ledger.warnings(budgets, today: 799, clients: [:]), [])
-        XCTAssertEqual(Ledger.warnings(budgets, today: 800, clients: ["ci": 100]), [
+        XCTAssertEqual(MonitorReader.warnings(budgets, today: 799, clients: [:]), [])
+        XCTAssertEqual(MonitorReader.warnings(budgets, today: 800, clients: ["ci": 100]), [
             BudgetWarning(budget: "the daily budget", spentPicos: 800, capPicos: 1_000, exhausted: false),
             BudgetWarning(budget: "client ci's daily budget", spentPicos: 100, capPicos: 100, exhausted: true),
         ])
@@ -116,7 +158,7 @@ final class MonitorTests: XCTestCase {
         var costs: [Int64] = []
         for _ in 0..<40 {
             try await Task.sleep(nanoseconds: 150_000_000)
-            guard let request = try ledger.monitorSnapshot(budgets: MonitorBudgets()).inFlight.first else { continue }
+            guard let request = try MonitorReader(ledger: ledger).snapshot(budgets: MonitorBudgets()).inFlight.first else { continue }
             seen.append(request.outputTokens)
             if let picos = request.picosSoFar { costs.append(picos) }
             if Set(seen.filter { $0 > 0 }).count >= 3 { break }
@@ -125,9 +167,9 @@ final class MonitorTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(seen.count, 3, "seen in flight: \(seen)")
         XCTAssertGreaterThan(seen.last ?? 0, seen.first { $0 > 0 } ?? .max, "the count moves while it streams: \(seen)")
         XCTAssertGreaterThan(costs.last ?? 0, 0)
-        XCTAssertEqual(try ledger.monitorSnapshot(budgets: MonitorBudgets()).inFlight, [], "it leaves when it ends")
+        XCTAssertEqual(try MonitorReader(ledger: ledger).snapshot(budgets: MonitorBudgets()).inFlight, [], "it leaves when it ends")
         try await Task.sleep(nanoseconds: 700_000_000)
-        let status = try ledger.monitorSnapshot(budgets: MonitorBudgets())
+        let status = try MonitorReader(ledger: ledger).snapshot(budgets: MonitorBudgets())
         XCTAssertEqual(status.providers.first?.breaker, "closed")
         XCTAssertEqual(status.today.requests, 1)
     }

@@ -1,56 +1,78 @@
 import Foundation
 import GRDB
 
-/// The monitor's queries: one read transaction over the ledger, the reservations, the batch
-/// jobs and the providers' published health. A read in WAL mode takes no lock that a writer
-/// waits for, so watching never slows the processes that spend.
-extension Ledger {
-    /// How many top spenders each table keeps.
-    public static let monitorSpenders = 20
-    /// The window of the time-to-first-token percentiles.
-    public static let monitorLatencyWindow: TimeInterval = 15 * 60
+/// The monitor's reads of `persona.db`, one read transaction a snapshot. A read in WAL mode
+/// takes no lock that a writer waits for, so watching never slows the processes that spend.
+///
+/// Four times a second over a busy day's ledger, summing every row of the day again would cost
+/// a quarter of a core. The day's sums are kept instead, and each snapshot adds the rows written
+/// since the last: the same sums as `Ledger.totals` (`Ledger.totalsColumns`), over the new rows
+/// alone. Rows are only ever added, but for the rare row a late settle replaces; the ledger
+/// counts such deletions, and one means summing the day afresh, as a new day does.
+public final class MonitorReader {
+    public let ledger: Ledger
+    private var day: LedgerTally?
+    private var batchProgress: (read: Date, jobs: [String: BatchProgress])?
 
-    public func monitorSnapshot(budgets: MonitorBudgets, now: Date = Date(), calendar: Calendar = .current) throws -> MonitorSnapshot {
-        let day = Period.day(of: now, calendar: calendar)
-        return try database.guarded {
-            try pool.read { db in
-                let today = try totals(db, Period(start: day.start, end: day.end))
-                let hourStart = now.addingTimeInterval(-3600)
-                var perMinute = [Int64](repeating: 0, count: 60)
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT (timestamp_ms - ?) / 60000, COALESCE(SUM(cost_picos), 0) FROM requests
-                    WHERE timestamp_ms >= ? AND timestamp_ms < ? GROUP BY 1
-                    """, arguments: [Self.milliseconds(hourStart), Self.milliseconds(hourStart), Self.milliseconds(now)]) {
-                    let minute: Int = row[0]
-                    if perMinute.indices.contains(minute) { perMinute[minute] = row[1] }
-                }
-                let inFlight = try Self.inFlight(db)
+    /// How many top spenders each table keeps.
+    public static let spenderCount = 20
+    /// The window of the time-to-first-token percentiles.
+    public static let latencyWindow: TimeInterval = 15 * 60
+    /// How long batch jobs' progress is reused: summing a large job's results takes a scan of them.
+    static let batchProgressSeconds: TimeInterval = 2
+
+    public init(ledger: Ledger) {
+        self.ledger = ledger
+    }
+
+    public func snapshot(budgets: MonitorBudgets, now: Date = Date(), calendar: Calendar = .current) throws -> MonitorSnapshot {
+        let period = Ledger.Period.day(of: now, calendar: calendar)
+        let refreshBatches = batchProgress.map { now.timeIntervalSince($0.read) >= Self.batchProgressSeconds || now < $0.read } ?? true
+        let previous = day
+        let keptJobs = batchProgress?.jobs ?? [:]
+        let (snapshot, tally, jobs) = try ledger.database.guarded {
+            try ledger.pool.read { db -> (MonitorSnapshot, LedgerTally, [String: BatchProgress]?) in
+                let tally = try LedgerTally.updated(previous, period: period, now: now, db)
+                let jobs = refreshBatches ? try Self.batchProgress(db) : nil
                 let held = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(amount_picos), 0) FROM reservations") ?? 0
                 var spenders: [SpenderKind: [Spender]] = [:]
-                for kind in SpenderKind.allCases { spenders[kind] = try Self.spenders(kind, db, day) }
-                let clientSpend = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
-                    SELECT client, COALESCE(SUM(cost_picos), 0) FROM requests
-                    WHERE client IS NOT NULL AND timestamp_ms >= ? AND timestamp_ms < ? GROUP BY client
-                    """, arguments: [Self.milliseconds(day.start!), Self.milliseconds(day.end!)]).map { ($0[0] as String, $0[1] as Int64) })
-                return MonitorSnapshot(
-                    taken: now, today: today, heldPicos: held,
-                    lastMinute: try totals(db, Period(start: now.addingTimeInterval(-60), end: now)),
-                    lastHour: try totals(db, Period(start: hourStart, end: now)), perMinute: perMinute, inFlight: inFlight,
-                    providers: try Self.providers(db, day: day, now: now), spenders: spenders,
-                    warnings: Self.warnings(budgets, today: Money.sum(today.picos, held) ?? .max, clients: clientSpend),
+                for kind in SpenderKind.allCases {
+                    spenders[kind] = (tally.spenders[kind] ?? [:]).map { Spender(key: $0.key, totals: $0.value) }
+                        .sorted { ($0.totals.picos, $1.key) > ($1.totals.picos, $0.key) }.prefix(Self.spenderCount).map { $0 }
+                }
+                let clientSpend = (tally.spenders[.client] ?? [:]).mapValues(\.picos)
+                let snapshot = MonitorSnapshot(
+                    taken: now, today: tally.totals, heldPicos: held,
+                    lastMinute: tally.recentTotals(since: now.addingTimeInterval(-60), until: now),
+                    lastHour: tally.recentTotals(since: now.addingTimeInterval(-3600), until: now), perMinute: tally.perMinute(until: now),
+                    inFlight: try Self.inFlight(db, jobs: jobs ?? keptJobs), providers: try Self.providers(db, tally: tally, now: now),
+                    spenders: spenders,
+                    warnings: Self.warnings(budgets, today: Money.sum(tally.totals.picos, held) ?? .max, clients: clientSpend),
                     budgets: budgets)
+                return (snapshot, tally, jobs)
             }
         }
+        day = tally
+        if let jobs { batchProgress = (now, jobs) }
+        return snapshot
     }
 
-    /// The one query behind every total (`totals(in:)`), inside the snapshot's transaction.
-    private func totals(_ db: Database, _ period: Period) throws -> CostTotals {
-        let (condition, arguments) = period.sql
-        return try Row.fetchOne(db, sql: "SELECT \(Self.totalsColumns) FROM requests WHERE \(condition)", arguments: arguments)
-            .map { Self.totals($0) } ?? CostTotals()
+    struct BatchProgress {
+        var name: String
+        var outputTokens: Int
+        var picos: Int64
     }
 
-    private static func inFlight(_ db: Database) throws -> [InFlightRequest] {
+    /// Each batch job that holds a reservation: its name, and its results so far.
+    private static func batchProgress(_ db: Database) throws -> [String: BatchProgress] {
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
+            SELECT j.id, COALESCE(j.name, j.id), COALESCE(SUM(r.output_tokens), 0), COALESCE(SUM(r.cost_picos), 0)
+            FROM batch_jobs j JOIN reservations v ON v.owner_start = 'batch:' || j.id LEFT JOIN batch_requests r ON r.job = j.id
+            GROUP BY j.id
+            """).map { row in (row[0] as String, BatchProgress(name: row[1], outputTokens: row[2], picos: row[3])) })
+    }
+
+    private static func inFlight(_ db: Database, jobs: [String: BatchProgress]) throws -> [InFlightRequest] {
         var running: [String: Bool] = [:]
         func isRunning(_ pid: Int32, _ start: String) -> Bool {
             let key = "\(pid)/\(start)"
@@ -59,56 +81,27 @@ extension Ledger {
             running[key] = alive
             return alive
         }
-        // A batch job's results so far, from its requests' rows.
-        let jobs = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
-            SELECT j.id, COALESCE(j.name, j.id), COALESCE(SUM(r.output_tokens), 0), SUM(r.cost_picos), COUNT(r.cost_picos)
-            FROM batch_jobs j JOIN reservations v ON v.owner_start = 'batch:' || j.id LEFT JOIN batch_requests r ON r.job = j.id
-            GROUP BY j.id
-            """).map { row in (row[0] as String, (name: row[1] as String, output: row[2] as Int, picos: row[3] as Int64?, settled: row[4] as Int)) })
         return try Row.fetchAll(db, sql: "SELECT * FROM reservations ORDER BY created_ms, id").map { row in
             let owner: String = row["owner_start"]
             let job = owner.hasPrefix("batch:") ? String(owner.dropFirst(6)) : nil
             let progress = job.flatMap { jobs[$0] }
             return InFlightRequest(
-                reservation: row["id"], source: row["source"], client: progress?.name ?? row["client"], session: row["session"],
-                persona: row["persona"], provider: row["provider"], model: row["model"],
+                reservation: row["id"], source: row["source"], client: job.map { progress?.name ?? $0 } ?? row["client"],
+                session: row["session"], persona: row["persona"], provider: row["provider"], model: row["model"],
                 started: Date(timeIntervalSince1970: Double(row["created_ms"] as Int64) / 1000),
-                outputTokens: progress?.output ?? row["output_so_far"], outputExact: job != nil || row["output_exact"] as Bool,
-                picosSoFar: job == nil ? row["picos_so_far"] : progress.map { $0.settled == 0 ? 0 : $0.picos ?? 0 },
-                reservedPicos: row["amount_picos"], stale: job == nil && !isRunning(row["owner_pid"], owner), batchJob: job)
+                outputTokens: progress?.outputTokens ?? row["output_so_far"], outputExact: job != nil || row["output_exact"] as Bool,
+                picosSoFar: job == nil ? row["picos_so_far"] as Int64? : progress?.picos ?? 0, reservedPicos: row["amount_picos"],
+                stale: job == nil && !isRunning(row["owner_pid"], owner), batchJob: job)
         }
     }
 
-    private static func spenders(_ kind: SpenderKind, _ db: Database, _ day: Period) throws -> [Spender] {
-        let key: String
-        switch kind {
-        case .session: key = "session"
-        case .persona: key = "persona"
-        case .model: key = "provider || ':' || model"
-        case .client: key = "COALESCE(client, '')"
-        }
-        let (condition, arguments) = day.sql
-        return try Row.fetchAll(db, sql: """
-            SELECT \(key), \(totalsColumns) FROM requests WHERE \(condition) GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT \(monitorSpenders)
-            """, arguments: arguments).map { Spender(key: $0[0], totals: totals($0, offset: 1)) }
-    }
-
-    private static func providers(_ db: Database, day: Period, now: Date) throws -> [ProviderActivity] {
-        let (condition, arguments) = day.sql
-        var providers: [String: ProviderActivity] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT provider, \(totalsColumns), COALESCE(SUM(status = 'failed'), 0), COALESCE(SUM(status IN ('ok', 'failed')), 0)
-            FROM requests WHERE \(condition) GROUP BY provider
-            """, arguments: arguments) {
-            let name: String = row[0]
-            providers[name] = ProviderActivity(provider: name, today: totals(row, offset: 1), failed: row[8], attempted: row[9])
-        }
+    /// Today's figures per provider from the tally, time to first token over the last 15
+    /// minutes, and the health that live processes published.
+    private static func providers(_ db: Database, tally: LedgerTally, now: Date) throws -> [ProviderActivity] {
+        var providers = tally.providers
+        let since = Ledger.milliseconds(now.addingTimeInterval(-latencyWindow))
         var latencies: [String: [Int]] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT provider, ttft_ms FROM requests WHERE timestamp_ms >= ? AND ttft_ms IS NOT NULL AND status = 'ok'
-            """, arguments: [milliseconds(now.addingTimeInterval(-monitorLatencyWindow))]) {
-            latencies[row[0], default: []].append(row[1])
-        }
+        for row in tally.recent where row.timestampMs >= since && row.answered { latencies[row.provider, default: []].append(row.ttftMs!) }
         for (name, values) in latencies {
             let sorted = values.sorted()
             func percentile(_ p: Double) -> Int { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
@@ -117,7 +110,7 @@ extension Ledger {
         }
         let severity = ["closed": 0, "half-open": 1, "open": 2]
         for row in try Row.fetchAll(db, sql: "SELECT * FROM provider_status WHERE updated_ms >= ?",
-                                    arguments: [milliseconds(now.addingTimeInterval(-86400))])
+                                    arguments: [Ledger.milliseconds(now.addingTimeInterval(-86400))])
         where ProcessIdentity.isRunning(pid: row["owner_pid"], start: row["owner_start"]) {
             let name: String = row["provider"]
             var activity = providers[name] ?? ProviderActivity(provider: name, today: CostTotals(), failed: 0, attempted: 0)
@@ -129,7 +122,7 @@ extension Ledger {
             activity.remainingTokens = smaller(activity.remainingTokens, row["remaining_tokens"])
             activity.limitRequests = larger(activity.limitRequests, row["limit_requests"])
             activity.limitTokens = larger(activity.limitTokens, row["limit_tokens"])
-            if let blocked = row["blocked_until_ms"] as Int64?, blocked > milliseconds(now) {
+            if let blocked = row["blocked_until_ms"] as Int64?, blocked > Ledger.milliseconds(now) {
                 let until = Date(timeIntervalSince1970: Double(blocked) / 1000)
                 activity.blockedUntil = max(activity.blockedUntil ?? until, until)
             }
@@ -150,5 +143,140 @@ extension Ledger {
             if let found = warning("client \(client)'s daily budget", spent: clients[client] ?? 0, cap: cap) { warnings.append(found) }
         }
         return warnings
+    }
+}
+
+/// The ledger as the monitor keeps it between snapshots, up to date with the rows written
+/// since: the day's sums (in all, per provider with its failures, and per session, persona,
+/// model and client), and the rows of the last hour one by one, for the last minute's and
+/// hour's sums, the sparkline and the latencies.
+struct LedgerTally {
+    var period: Ledger.Period
+    /// The last row taken in, and the ledger's count of deletions when the sums began.
+    var lastID: Int64
+    var deletions: Int64
+    var totals = CostTotals()
+    var providers: [String: ProviderActivity] = [:]
+    var spenders: [SpenderKind: [String: CostTotals]] = [:]
+    var recent: [RecentRow] = []
+    /// The time from which `recent` holds every row; a clock set back needs older ones.
+    var recentFrom: Int64 = 0
+
+    struct RecentRow {
+        var timestampMs: Int64
+        var provider: String
+        var totals: CostTotals
+        /// Time to first token of an answer that succeeded.
+        var ttftMs: Int?
+        var answered: Bool { ttftMs != nil }
+    }
+
+    static let recentSeconds: TimeInterval = 3600
+
+    /// `previous` with the rows written since, or all summed afresh when it is another day, a
+    /// row has been deleted since, or the clock went back.
+    static func updated(_ previous: LedgerTally?, period: Ledger.Period, now: Date, _ db: Database) throws -> LedgerTally {
+        let deletions = try Int64.fetchOne(db, sql: "SELECT count FROM ledger_deletions") ?? 0
+        let last = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM requests") ?? 0
+        let recentStart = Ledger.milliseconds(now.addingTimeInterval(-recentSeconds))
+        guard var tally = previous, tally.period == period, tally.deletions == deletions, last >= tally.lastID,
+              recentStart >= tally.recentFrom else {
+            var fresh = LedgerTally(period: period, lastID: last, deletions: deletions, recentFrom: recentStart)
+            try fresh.sumTheDay(db, through: last)
+            fresh.recent = try rows(db, "id <= ? AND timestamp_ms >= ?", [last, recentStart]).compactMap { $0.recent }
+            return fresh
+        }
+        tally.recent.removeAll { $0.timestampMs < recentStart }
+        tally.recentFrom = recentStart
+        if last > tally.lastID {
+            for row in try rows(db, "id > ? AND id <= ?", [tally.lastID, last]) {
+                if tally.period.contains(row.timestampMs) { try tally.add(row) }
+                if row.timestampMs >= recentStart, let recent = row.recent { tally.recent.append(recent) }
+            }
+            tally.lastID = last
+        }
+        return tally
+    }
+
+    /// A ledger row with what the tables group it by.
+    struct LedgerRow {
+        var timestampMs: Int64
+        var keys: [SpenderKind: String]
+        var provider: String
+        var status: String
+        var totals: CostTotals
+        var ttftMs: Int?
+
+        var recent: RecentRow? {
+            RecentRow(timestampMs: timestampMs, provider: provider, totals: totals, ttftMs: status == "ok" ? ttftMs : nil)
+        }
+    }
+
+    /// Rows one by one, each summed as `Ledger.totalsColumns` sums a group of them.
+    private static func rows(_ db: Database, _ condition: String, _ arguments: StatementArguments) throws -> [LedgerRow] {
+        try Row.fetchAll(db, sql: """
+            SELECT timestamp_ms, session, persona, provider, model, COALESCE(client, ''), status, cost_picos, input_tokens,
+                output_tokens, estimated, cache_saved_picos, ttft_ms
+            FROM requests WHERE \(condition)
+            """, arguments: arguments).map { row in
+            let provider: String = row[3]
+            let cost: Int64? = row[7]
+            return LedgerRow(timestampMs: row[0], keys: [.session: row[1], .persona: row[2], .model: provider + ":" + (row[4] as String),
+                                                          .client: row[5]],
+                             provider: provider, status: row[6],
+                             totals: CostTotals(picos: cost ?? 0, requests: 1, inputTokens: row[8], outputTokens: row[9],
+                                                unpriced: cost == nil ? 1 : 0, estimated: row[10], cacheSavedPicos: row[11]),
+                             ttftMs: row[12])
+        }
+    }
+
+    /// The day's rows through `last`, in groups fine enough for every table.
+    private mutating func sumTheDay(_ db: Database, through last: Int64) throws {
+        let (condition, arguments) = period.sql
+        for row in try Row.fetchAll(db, sql: """
+            SELECT session, persona, provider, model, COALESCE(client, ''), status, \(Ledger.totalsColumns)
+            FROM requests WHERE id <= ? AND \(condition) GROUP BY 1, 2, 3, 4, 5, 6
+            """, arguments: [last] + arguments) {
+            let provider: String = row[2]
+            try add(LedgerRow(timestampMs: 0, keys: [.session: row[0], .persona: row[1], .model: provider + ":" + (row[3] as String),
+                                                     .client: row[4]],
+                              provider: provider, status: row[5], totals: Ledger.totals(row, offset: 6)))
+        }
+    }
+
+    private mutating func add(_ row: LedgerRow) throws {
+        guard totals.add(row.totals) else { throw LedgerError(path: "", reason: "its costs add up to more than Persona can keep exactly") }
+        for (kind, key) in row.keys { _ = spenders[kind, default: [:]][key, default: CostTotals()].add(row.totals) }
+        var activity = providers[row.provider] ?? ProviderActivity(provider: row.provider, today: CostTotals(), failed: 0, attempted: 0)
+        _ = activity.today.add(row.totals)
+        if row.status == "failed" { activity.failed += row.totals.requests }
+        if row.status == "ok" || row.status == "failed" { activity.attempted += row.totals.requests }
+        providers[row.provider] = activity
+    }
+
+    /// The sums of the recent rows in [`since`, `until`).
+    func recentTotals(since: Date, until: Date) -> CostTotals {
+        let (start, end) = (Ledger.milliseconds(since), Ledger.milliseconds(until))
+        var sum = CostTotals()
+        for row in recent where row.timestampMs >= start && row.timestampMs < end { _ = sum.add(row.totals) }
+        return sum
+    }
+
+    /// Dollars per minute over the hour before `until`, oldest first, in picodollars.
+    func perMinute(until: Date) -> [Int64] {
+        let end = Ledger.milliseconds(until)
+        let start = end - Int64(Self.recentSeconds * 1000)
+        var minutes = [Int64](repeating: 0, count: 60)
+        for row in recent where row.timestampMs >= start && row.timestampMs < end {
+            let minute = Int((row.timestampMs - start) / 60_000)
+            minutes[minute] = Money.sum(minutes[minute], row.totals.picos) ?? .max
+        }
+        return minutes
+    }
+}
+
+extension Ledger.Period {
+    func contains(_ milliseconds: Int64) -> Bool {
+        (start.map { milliseconds >= Ledger.milliseconds($0) } ?? true) && (end.map { milliseconds < Ledger.milliseconds($0) } ?? true)
     }
 }

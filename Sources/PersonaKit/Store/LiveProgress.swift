@@ -49,9 +49,12 @@ public final class RequestProgress: Sendable {
             counts.changed = false
             return counts
         }) else { return nil }
-        let output = counts.reported.outputTokens ?? TokenEstimator.tokens(fromQuarters: counts.quarters)
+        // A count sent as a stream starts (Anthropic's first event says 1) is not yet the output's.
+        let estimate = TokenEstimator.tokens(fromQuarters: counts.quarters)
+        let exact = (counts.reported.outputTokens ?? -1) >= estimate
+        let output = exact ? counts.reported.outputTokens! : estimate
         let usage = counts.reported.merged(with: Usage(inputTokens: counts.reported.inputTokens ?? inputEstimate, outputTokens: output))
-        return (output, counts.reported.outputTokens != nil, price.flatMap { CostCalculator.picos(usage, price: $0, type: type) })
+        return (output, exact, price.flatMap { CostCalculator.picos(usage, price: $0, type: type) })
     }
 }
 
@@ -109,6 +112,8 @@ public final class LiveProgress: Sendable {
                         .execute(arguments: [change.output, change.exact, change.picos, id])
                 }
                 for status in providers { try Self.record(status, at: now, in: db) }
+                // What ended processes published a day ago is of no use to anyone.
+                try db.cachedStatement(sql: "DELETE FROM provider_status WHERE updated_ms < ?").execute(arguments: [now - 86_400_000])
             }
             let done = state.withLock { state in
                 if state.requests.isEmpty { state.publishing = false }

@@ -13,15 +13,17 @@ public final class PersonaDatabase: Sendable {
     let writes: GroupedWrites
 
     /// How long a write waits for another process's write lock before it gives up.
-    static let lockTimeout: TimeInterval = 5
+    public static let lockTimeout: TimeInterval = 5
 
-    public init(path: String) throws {
+    /// `lockTimeout` is how long a statement waits for another process's lock; a reader that
+    /// must stay responsive, such as the monitor, waits less and says so.
+    public init(path: String, lockTimeout: TimeInterval = PersonaDatabase.lockTimeout) throws {
         self.path = path
         do {
             try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
                                                     withIntermediateDirectories: true)
             var configuration = Configuration()
-            configuration.busyMode = .timeout(Self.lockTimeout)
+            configuration.busyMode = .timeout(lockTimeout)
             pool = try Self.openAlone(path) {
                 let pool = try DatabasePool(path: path, configuration: configuration)
                 if try !pool.read({ try Self.migrator.hasCompletedMigrations($0) }) { try Self.migrator.migrate(pool) }
@@ -183,6 +185,8 @@ public final class PersonaDatabase: Sendable {
     /// What `persona monitor` reads beside the ledger: each request in flight names the command
     /// that sent it (and the gateway's client) and carries its progress, which its process
     /// publishes twice a second; each process publishes its providers' breakers and rate limits.
+    /// Ledger rows are only ever added, but for the rare row a late settle replaces: a count of
+    /// deletions tells a monitor that sums new rows as they come when it must sum afresh.
     private static func migrateToMonitor(_ db: Database) throws {
         try db.execute(sql: """
             ALTER TABLE reservations ADD COLUMN source TEXT;
@@ -204,6 +208,11 @@ public final class PersonaDatabase: Sendable {
                 limit_tokens INTEGER,
                 PRIMARY KEY (provider, owner_pid, owner_start)
             );
+            CREATE TABLE ledger_deletions (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL);
+            INSERT INTO ledger_deletions VALUES (1, 0);
+            CREATE TRIGGER requests_deleted AFTER DELETE ON requests BEGIN
+                UPDATE ledger_deletions SET count = count + 1 WHERE id = 1;
+            END;
             """)
     }
 
@@ -397,7 +406,7 @@ public struct LedgerError: Error, Sendable, CustomStringConvertible {
         } else if let database = error as? DatabaseError {
             switch database.resultCode {
             case .SQLITE_FULL: reason = "the disk is full"
-            case .SQLITE_BUSY, .SQLITE_LOCKED: reason = "another process holds it locked (waited \(Int(PersonaDatabase.lockTimeout)) s)"
+            case .SQLITE_BUSY, .SQLITE_LOCKED: reason = "another process holds it locked, longer than Persona waits"
             case .SQLITE_CORRUPT, .SQLITE_NOTADB: reason = "the file is damaged (\(database.message ?? "not a database")); move it aside to start a new ledger"
             case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN: reason = "it cannot be written (\(database.message ?? "read-only"))"
             case .SQLITE_IOERR: reason = "the disk failed to read or write it (\(database.message ?? "I/O error"))"
