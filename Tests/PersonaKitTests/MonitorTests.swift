@@ -126,9 +126,16 @@ final class MonitorTests: XCTestCase {
         XCTAssertEqual(snapshot.warnings, [BudgetWarning(budget: "the daily budget", spentPicos: 12_000, capPicos: 10_000, exhausted: true)],
                        "the cap counts what is held, as the budget guard does")
         XCTAssertEqual(try ledger.reclaimAbandoned(), 1)
+        // A batch job's reservation belongs to the job, which no process's death releases.
+        let job = try ledger.reserve(ReservationClaim(session: "job-1", persona: "batch", provider: "openai", model: "gpt-4o",
+                                                      inputTokens: 100, maxOutputTokens: 500, picos: 3_000), caps: BudgetCaps(), batchJob: "job-1")
         let after = try MonitorReader(ledger: ledger).snapshot(budgets: MonitorBudgets(), now: Date())
-        XCTAssertEqual(after.inFlight.map(\.reservation), [mine.id], "a stale request leaves once it is released")
+        XCTAssertEqual(after.inFlight.map(\.reservation), [mine.id, job.id], "a stale request leaves once it is released")
         XCTAssertEqual(after.today.picos, 7_000)
+        XCTAssertEqual(after.inFlight[1].batchJob, "job-1")
+        XCTAssertEqual(after.inFlight[1].source, "batch")
+        XCTAssertFalse(after.inFlight[1].stale)
+        XCTAssertEqual(after.inFlight[1].picosSoFar, 0, "no results yet")
     }
 
     func testWarningsStartAtTheWarningLevel() {
