@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(name: "persona-bench", dependencies: ["PersonaKit", "PersonaApp", "TerminalUI", "MockProvider", "CBenchPTY"]),
         .testTarget(name: "PersonaKitTests", dependencies: ["PersonaKit", "MockProvider", "PersonaFuzz",
                                                              .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "PersonaAppTests", dependencies: ["PersonaApp", "PersonaKit", "MockProvider", "persona",
+        .testTarget(name: "PersonaAppTests", dependencies: ["PersonaApp", "PersonaKit", "PersonaGateway", "MockProvider", "persona",
                                                              .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI"]),
     ]

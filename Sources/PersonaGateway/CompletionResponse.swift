@@ -168,12 +168,11 @@ struct StreamChunks: Sendable {
 /// A turn running on its own task, its events queued for one reader at a time: the handler until
 /// the response begins, then the response's body.
 ///
-/// The engine hands tokens over as they arrive and cannot be held up, so a client that reads
-/// slower than the model writes would have them pile up here. Past `backlogLimit` bytes unread,
-/// the turn is stopped instead (recorded as stopped, its usage estimated), and the client gets
-/// what was queued and the end.
+/// A client that reads slower than the model writes holds the turn back: past `backlogLimit`
+/// bytes of text unread, the turn's `ReadPace` is held, so it stops reading its response, the
+/// transfer pauses and the provider waits on TCP, until the client has taken what is queued.
 final class TurnEvents: Sendable {
-    static let backlogLimit = 8 << 20
+    static let backlogLimit = 256 << 10
 
     private struct Queue {
         var events: [TurnEvent] = []
@@ -190,19 +189,24 @@ final class TurnEvents: Sendable {
 
     private let shared = Shared()
     private let task: Task<Void, Never>
+    let pace = ReadPace()
 
     init(engine: ConversationEngine, turn: PlannedTurn) {
         let shared = shared
+        let pace = pace
+        var turn = turn
+        turn.pace = pace
         task = Task {
-            // The engine calls back on the turn's own task, which an overflowing backlog stops.
             await engine.run(turn) { event in
-                let (waiter, overflowing) = shared.queue.withLock { queue in
+                // Held and released under the queue's lock, so that the pace is held only while
+                // something waits to be taken.
+                let waiter = shared.queue.withLock { queue in
                     queue.events.append(event)
                     if case .delta(let text) = event.kind { queue.backlog += text.utf8.count }
+                    if queue.backlog > Self.backlogLimit { pace.hold() }
                     defer { queue.waiter = nil }
-                    return (queue.waiter, queue.backlog > Self.backlogLimit)
+                    return queue.waiter
                 }
-                if overflowing { withUnsafeCurrentTask { $0?.cancel() } }
                 waiter?.resume()
             }
             let waiter = shared.queue.withLock { queue in
@@ -238,6 +242,7 @@ final class TurnEvents: Sendable {
             defer {
                 queue.events.removeAll(keepingCapacity: true)
                 queue.backlog = 0
+                pace.release()
             }
             return queue.events
         }

@@ -28,6 +28,8 @@ public struct PlannedTurn: Sendable {
     /// Through the gateway: who asked (the key's name) and the request's id, for the ledger.
     public var client: String?
     public var requestID: String?
+    /// Held by a consumer that reads slower than the model writes (`ReadPace`).
+    public var pace: ReadPace?
 
     public init(session: String, persona: Persona, endpoint: ProviderEndpoint, request: ChatRequest, round: Int = 1,
                 role: TranscriptMessage.Role = .persona, droppedTurns: Int = 0, fallbacks: [Route] = []) {
@@ -224,7 +226,7 @@ public final class ConversationEngine: Sendable {
         // A model may echo a key it was shown; it is hidden before any delta reaches a screen.
         let redactor = StreamingRedactor()
         onEvent(TurnEvent(id, .sent))
-        let outcome = await runner.run(request, endpoint: route.endpoint) { event in
+        let outcome = await runner.run(request, endpoint: route.endpoint, pace: turn.pace) { event in
             switch event {
             case .delta(let text):
                 progress?.streamed(text)

@@ -38,8 +38,9 @@ public struct TurnRunner: Sendable {
     }
 
     /// Runs the request, telling `onEvent` of answer text, reasoning and usage as they stream
-    /// (deltas of one read come as one); the ending is in the outcome.
-    public func run(_ request: ChatRequest, endpoint: ProviderEndpoint,
+    /// (deltas of one read come as one); the ending is in the outcome. While `pace` is held,
+    /// reading waits, and the transfer pauses once its buffer is full.
+    public func run(_ request: ChatRequest, endpoint: ProviderEndpoint, pace: ReadPace? = nil,
                     onEvent: @Sendable (StreamEvent) -> Void = { _ in }) async -> TurnOutcome {
         let adapter = Adapters.adapter(for: endpoint.type)
         let httpRequest = adapter.makeRequest(request, endpoint: endpoint)
@@ -72,6 +73,11 @@ public struct TurnRunner: Sendable {
                         }
                         // Leaving the loop ends the transfer.
                         if accumulator.mustStop { break reading }
+                        if let pace, pace.isHeld {
+                            await pace.wait()
+                            // The wait was the reader's, not the server's silence.
+                            accumulator.excusePause(now: MonotonicClock.now)
+                        }
                     }
                 }
                 if Task.isCancelled {
@@ -169,6 +175,10 @@ struct StreamAccumulator {
     /// Why the stream counts as silent at `now`, if it does: no complete event for the idle limit
     /// (before the first, for the first-byte limit). Called once a reading pass, so the clock is
     /// read once a pass rather than once an event.
+    mutating func excusePause(now: UInt64) {
+        lastEventAt = now
+    }
+
     mutating func silence(now: UInt64, timeouts: TransportTimeouts) -> String? {
         if eventCount > eventsAtLastCheck {
             eventsAtLastCheck = eventCount
