@@ -79,6 +79,8 @@ struct TurnResponse: Sendable {
         var headers = await GatewayServer.answerHeaders(last.turn.model, requestID: requestID, health: engine.health)
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
+        // A stream's cost is known only at its end: it follows the body as a trailer.
+        headers[HTTPField.Name("Trailer")!] = "X-Request-Cost"
         let chunks = StreamChunks(format: format, id: "chatcmpl-" + requestID, created: Int(started.timeIntervalSince1970),
                                   model: last.turn.model.description)
         let pending = early
@@ -87,6 +89,7 @@ struct TurnResponse: Sendable {
             var batch = pending
             let clock = ContinuousClock()
             var lastWrite: ContinuousClock.Instant?
+            var final: TurnReport?
             do {
                 while !batch.isEmpty {
                     if let lastWrite, clock.now - lastWrite < Self.coalescing {
@@ -99,6 +102,7 @@ struct TurnResponse: Sendable {
                         let (encoded, end) = chunks.encode(event)
                         text += encoded
                         ended = end
+                        final = Self.ending(event) ?? final
                     }
                     if !text.isEmpty {
                         try await writer.write(ByteBuffer(string: text))
@@ -107,7 +111,7 @@ struct TurnResponse: Sendable {
                     if ended { break }
                     batch = await events.nextBatch()
                 }
-                try await writer.finish(nil)
+                try await writer.finish(final.map { [HTTPField.Name("X-Request-Cost")!: SeedWire.cost($0.costPicos, estimated: $0.estimated)] })
             } catch {
                 // The client went away: stop the upstream request, and wait until its row is written.
                 await events.stop()

@@ -48,6 +48,12 @@ rows="$("$bin/persona" costs entries --json --limit 100 --home "$work/home" | "$
 if [ "$rows" = "$((6 + 1 + 2 + 9))" ]; then echo "ok   the ledger has a row for each of the 18 requests"; else echo "FAIL the ledger has $rows rows, not 18"; status=1; fi
 if curl -sf "$url/api/v1/costs/summary" | grep -q '"request_count":18'; then echo "ok   curl reads the same rows from /api/v1/costs/summary"
 else echo "FAIL /api/v1/costs/summary"; status=1; fi
+# A stream's exact cost follows its body as a trailer, as the ledger has it.
+trailer="$(curl -sN --raw "$url/v1/chat/completions" -H 'Content-Type: application/json' \
+    -d '{"model":"openai:mock","stream":true,"messages":[{"role":"user","content":"Tea?"}]}' | tr -d '\r' | sed -n 's/^X-Request-Cost: \$//p')"
+recorded="$("$bin/persona" costs entries --json --limit 1 --home "$work/home" | "$python" -c 'import json,sys; print(json.load(sys.stdin, parse_float=str)["entries"][0]["cost"])')"
+if [ -n "$trailer" ] && [ "$trailer" = "$recorded" ]; then echo "ok   a stream's X-Request-Cost trailer is its ledger row's cost ($trailer)"
+else echo "FAIL the X-Request-Cost trailer '$trailer' is not the ledger's '$recorded'"; status=1; fi
 if grep -q "sk-e2e\|sk-ant-e2e\|gm-e2e" "$work/serve.out" "$work/serve.err" "$work/ws.out"; then echo "FAIL a provider key was printed"; status=1
 else echo "ok   no provider key in the server's output"; fi
 exit $status
