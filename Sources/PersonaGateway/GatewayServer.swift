@@ -10,13 +10,11 @@ import ServiceLifecycle
 /// engine, with the same planner, catalog, resilience, budget and ledger as `persona ask`.
 public struct GatewayServer: Sendable {
     public let runtime: GatewayRuntime
-    public let clients: GatewayClients
     /// Bodies larger than this get a 413.
     static let bodyLimit = 4 * 1024 * 1024
 
-    public init(runtime: GatewayRuntime, clients: GatewayClients) {
+    public init(runtime: GatewayRuntime) {
         self.runtime = runtime
-        self.clients = clients
     }
 
     /// Serves until SIGTERM or SIGINT; then it stops accepting, gives the streams in flight up
@@ -95,7 +93,7 @@ public struct GatewayServer: Sendable {
     }
 
     func authenticate(_ request: Request) throws(GatewayError) -> GatewayClient {
-        try clients.authenticate(apiKey: request.headers[Self.apiKeyHeader], authorization: request.headers[.authorization])
+        try runtime.clients.authenticate(apiKey: request.headers[Self.apiKeyHeader], authorization: request.headers[.authorization])
     }
 
     /// Runs `body` for an authenticated client; a refusal becomes its error response.

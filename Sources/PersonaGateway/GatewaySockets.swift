@@ -19,7 +19,7 @@ extension GatewayServer {
         guard path == "/ws/providers" || path == "/ws/generate" else { return .dontUpgrade }
         let client: GatewayClient
         do throws(GatewayError) {
-            client = try clients.authenticate(apiKey: head.headerFields[Self.apiKeyHeader], authorization: head.headerFields[.authorization])
+            client = try runtime.clients.authenticate(apiKey: head.headerFields[Self.apiKeyHeader], authorization: head.headerFields[.authorization])
         } catch {
             let requestID = head.headerFields[Self.requestIDHeader] ?? "ws_refused"
             return .upgrade([:]) { _, outbound, _ in

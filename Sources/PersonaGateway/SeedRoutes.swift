@@ -14,20 +14,24 @@ extension GatewayServer {
             await self.seed(request, admin: true) { body in
                 let validateOnly = body["validate_only"]?.bool ?? false
                 let before = self.runtime.workspace
-                let (fresh, applied) = self.runtime.reload(validateOnly: validateOnly)
+                let (fresh, applied, problem) = self.runtime.reload(validateOnly: validateOnly)
                 let names = (Set(before.config.providers.keys), Set(fresh.config.providers.keys))
+                let failed = fresh.configHasErrors || problem != nil
                 return .object([
-                    "status": .string(fresh.configHasErrors ? "error" : "success"),
+                    "status": .string(failed ? "error" : "success"),
                     "message": .string(fresh.configHasErrors ? "The config has errors; nothing was applied"
-                        : applied ? "Configuration reloaded successfully" : "The config is valid; nothing was applied (validate_only)"),
+                        : problem.map { "The gateway cannot serve with this config (\($0)); nothing was applied" }
+                        ?? (applied ? "Configuration reloaded successfully" : "The config is valid; nothing was applied (validate_only)")),
                     "applied": .bool(applied),
                     "changes": .object([
                         "providers_added": .array(names.1.subtracting(names.0).sorted().map(JSON.string)),
                         "providers_removed": .array(names.0.subtracting(names.1).sorted().map(JSON.string)),
                         "personas": .int(fresh.personas.count),
                     ]),
-                    "errors": .array(fresh.configIssues.filter { $0.severity == .error }.map { .string("\($0)") }),
-                    "note": .string("budgets, keys and timeouts apply from the next start of persona serve"),
+                    "errors": .array((fresh.configIssues.filter { $0.severity == .error }.map { "\($0)" } + [problem].compactMap { $0 })
+                        .map(JSON.string)),
+                    "note": .string("keys, budgets, timeouts and retries apply to the next request; rate limits and circuit breakers "
+                        + "from the next start of persona serve"),
                 ])
             }
         }

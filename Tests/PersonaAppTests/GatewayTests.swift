@@ -185,6 +185,32 @@ final class GatewayTests: XCTestCase {
         XCTAssertTrue(open.stderr.contains("serve.keys is empty"), open.stderr)
     }
 
+    /// A reload applies keys and budgets to the next request: a key added to the config admits its
+    /// client, one removed no longer does, and a new daily cap refuses what no longer fits.
+    func testAReloadAppliesKeysAndBudgets() async throws {
+        let keys = "serve:\n  keys:\n    ops: { key_env: OPS_KEY, role: admin }\n"
+        try config(keys + "    alice: { key_env: ALICE_KEY, role: client }\n")
+        try serve(environment: ["ALICE_KEY": "alice-key-0123456789", "OPS_KEY": "ops-key-0123456789", "BOB_KEY": "bob-key-0123456789"])
+        let (ops, alice, bob) = ([("X-API-Key", "ops-key-0123456789")], [("X-API-Key", "alice-key-0123456789")],
+                                 [("X-API-Key", "bob-key-0123456789")])
+        let bobBefore = try await post("/v1/chat/completions", chat("openai:mock"), headers: bob)
+        XCTAssertEqual(bobBefore.status, 401)
+        try config(keys + "    bob: { key_env: BOB_KEY, role: client }\nbudget:\n  daily_usd: 0.000001\n")
+        let reload = try json(try await post("/api/v1/config/reload", "{}", headers: ops))
+        XCTAssertEqual(reload["applied"]?.bool, true, "\(reload)")
+        let aliceAfter = try await post("/v1/chat/completions", chat("openai:mock"), headers: alice)
+        XCTAssertEqual(aliceAfter.status, 401, "a key taken out of the config no longer admits")
+        let bobAfter = try await post("/v1/chat/completions", chat("openai:mock"), headers: bob)
+        XCTAssertEqual(bobAfter.status, 402, "the new daily cap refuses what does not fit: \(String(decoding: bobAfter.body, as: UTF8.self))")
+        // A config whose key has no value in the environment is not applied; the clients stay as they were.
+        try config(keys + "    carol: { key_env: CAROL_KEY, role: client }\n")
+        let refused = try json(try await post("/api/v1/config/reload", "{}", headers: ops))
+        XCTAssertEqual(refused["applied"]?.bool, false)
+        XCTAssertTrue("\(refused["errors"] ?? .null)".contains("CAROL_KEY"), "\(refused)")
+        let bobStill = try await post("/v1/chat/completions", chat("openai:mock"), headers: bob)
+        XCTAssertEqual(bobStill.status, 402)
+    }
+
     func testAClientThatLeavesMidStreamStopsTheUpstreamAndTheStopIsRecorded() async throws {
         try config()
         try serve()

@@ -35,37 +35,13 @@ struct Serve: AsyncParsableCommand {
             }
             let accounting = try AccountingSetup.make(workspace: workspace, budget: nil, pricesFile: nil, warn: { Output.error($0) })
             let shared = EngineSetup.make(workspace: workspace, accounting: accounting)
-            func engine(dailyUSD: Decimal?, name: String) throws -> ConversationEngine {
-                var caps = accounting.budget.caps
-                caps.session = nil
-                if let dailyUSD {
-                    guard case .success(let picos) = Money.cap(dollars: dailyUSD) else { throw UsageError("serve.keys.\(name).daily_usd: \(dailyUSD) is no amount") }
-                    caps.session = picos
-                }
-                let clientAccounting = Accounting(catalog: accounting.catalog, budget: BudgetGuard(caps: caps), ledger: accounting.ledger,
-                                                  onLedgerFailure: { Output.error($0) })
-                return ConversationEngine(runner: shared.runner, accounting: clientAccounting, health: shared.health,
-                                          retryPolicy: shared.retryPolicy, toolBox: shared.toolBox, toolSettings: shared.toolSettings)
-            }
-            var keys: [(secret: String, client: GatewayClient)] = []
-            for key in workspace.config.serve.keys {
-                guard let secret = workspace.environment[key.keyEnv], !secret.isEmpty else {
-                    throw UsageError("serve.keys.\(key.name): $\(key.keyEnv) is not set; export the key there, or remove the entry")
-                }
-                keys.append((secret, GatewayClient(name: key.name, role: key.role, engine: try engine(dailyUSD: key.dailyUSD, name: key.name))))
-            }
-            Secrets.register(keys.map(\.secret))
-            let loopback = ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
-            guard loopback || !keys.isEmpty else {
-                throw UsageError("--host \(host) is reachable from other machines, and serve.keys is empty: add keys (key_env, role) "
-                    + "under serve: in \(workspace.paths.configFile), or bind to 127.0.0.1")
-            }
-            let open = keys.isEmpty ? GatewayClient(name: "local", role: .admin, engine: try engine(dailyUSD: nil, name: "local")) : nil
+            let host = self.host
             let (paths, environment, ledger) = (workspace.paths, workspace.environment, accounting.ledger)
-            let runtime = GatewayRuntime(workspace: workspace, catalog: accounting.catalog, health: shared.health, ledger: ledger,
-                                         load: { Workspace.load(paths: paths, environment: environment) },
-                                         costs: { kind, query in try Serve.costs(kind, query: query, ledger: ledger) })
-            return GatewayServer(runtime: runtime, clients: GatewayClients(keys: keys, open: open))
+            let runtime = try GatewayRuntime(workspace: workspace, catalog: accounting.catalog, health: shared.health, ledger: ledger,
+                                             load: { Workspace.load(paths: paths, environment: environment) },
+                                             makeClients: { try Serve.clients(for: $0, host: host, accounting: accounting, shared: shared) },
+                                             costs: { kind, query in try Serve.costs(kind, query: query, ledger: ledger) })
+            return GatewayServer(runtime: runtime)
         }
         let json = self.json
         do {
@@ -75,6 +51,42 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw failure("cannot serve on \(host):\(port): \(error)", .turnFailed)
         }
+    }
+
+    /// The clients `workspace`'s config admits: one per key in `serve.keys`, or, on loopback
+    /// without keys, anyone. Each has an engine of its own with the config's daily cap, its key's
+    /// own cap, timeouts and retries, sharing the process's transport, provider health, tools
+    /// and ledger; a config reloaded later builds them again.
+    static func clients(for workspace: Workspace, host: String, accounting: Accounting, shared: ConversationEngine) throws -> GatewayClients {
+        let config = workspace.config
+        let runner = TurnRunner(timeouts: config.timeouts.transport, limits: StreamLimits(eventMiB: config.eventMiB))
+        let daily = try AccountingSetup.caps(config.budget).daily
+        func engine(dailyUSD: Decimal?, name: String) throws -> ConversationEngine {
+            var caps = BudgetCaps(daily: daily)
+            if let dailyUSD {
+                guard case .success(let picos) = Money.cap(dollars: dailyUSD) else { throw UsageError("serve.keys.\(name).daily_usd: \(dailyUSD) is no amount") }
+                caps.session = picos
+            }
+            let clientAccounting = Accounting(catalog: accounting.catalog, budget: BudgetGuard(caps: caps), ledger: accounting.ledger,
+                                              onLedgerFailure: { Output.error($0) })
+            return ConversationEngine(runner: runner, accounting: clientAccounting, health: shared.health,
+                                      retryPolicy: RetryPolicy(config.retry), toolBox: shared.toolBox, toolSettings: config.tools)
+        }
+        var keys: [(secret: String, client: GatewayClient)] = []
+        for key in config.serve.keys {
+            guard let secret = workspace.environment[key.keyEnv], !secret.isEmpty else {
+                throw UsageError("serve.keys.\(key.name): $\(key.keyEnv) is not set; export the key there, or remove the entry")
+            }
+            keys.append((secret, GatewayClient(name: key.name, role: key.role, engine: try engine(dailyUSD: key.dailyUSD, name: key.name))))
+        }
+        Secrets.register(keys.map(\.secret))
+        let loopback = ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
+        guard loopback || !keys.isEmpty else {
+            throw UsageError("--host \(host) is reachable from other machines, and serve.keys is empty: add keys (key_env, role) "
+                + "under serve: in \(workspace.paths.configFile), or bind to 127.0.0.1")
+        }
+        let open = keys.isEmpty ? GatewayClient(name: "local", role: .admin, engine: try engine(dailyUSD: nil, name: "local")) : nil
+        return GatewayClients(keys: keys, open: open)
     }
 
     /// `/api/v1/costs/{kind}`: the JSON `persona costs KIND --json` prints, from the same queries.
