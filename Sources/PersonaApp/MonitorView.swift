@@ -37,16 +37,15 @@ public enum MonitorView {
         var y = 2
         y = drawInFlight(snapshot, y: y, rows: flightRows, width: width, into: &frame)
         y = drawProviders(snapshot, y: y, rows: providerRows, width: width, into: &frame)
-        _ = drawSpenders(spenders, table: state.table, y: y, rows: spenderRows, width: width, into: &frame)
+        drawSpenders(spenders, table: state.table, y: y, rows: spenderRows, width: width, into: &frame)
         if state.help { OverlayView.draw(Bindings.monitorHelpLines, top: 0, in: frame.bounds, into: &frame) }
         return frame
     }
 
-    /// The screen as plain text, without its blank rows and trailing spaces (`--once`).
+    /// The screen as plain text, without its blank rows (`--once`): the rows the tables left
+    /// unused on a tall frame.
     public static func text(_ state: MonitorState) -> String {
-        let frame = render(state)
-        // The rows the tables left unused on the tall frame are left out.
-        return (0..<frame.height).map { frame.line($0).trimmingTrailingSpaces }.filter { !$0.isEmpty }.joined(separator: "\n") + "\n"
+        render(state).lines.filter { !$0.isEmpty }.joined(separator: "\n") + "\n"
     }
 
     // MARK: Header and footer
@@ -198,7 +197,7 @@ public enum MonitorView {
         return parts.isEmpty ? "–" : parts.joined(separator: " · ")
     }
 
-    static func drawSpenders(_ spenders: [Spender], table: SpenderKind, y: Int, rows: Int, width: Int, into frame: inout CellBuffer) -> Int {
+    static func drawSpenders(_ spenders: [Spender], table: SpenderKind, y: Int, rows: Int, width: Int, into frame: inout CellBuffer) {
         let key = min(60, max(20, width - 2 - 6 - 14 - 10 - 3))
         func cells(_ values: [String]) -> String {
             line([(values[0], key, .left), (values[1], 6, .right), (values[2], 14, .right), (values[3], 10, .right)])
@@ -211,7 +210,6 @@ public enum MonitorView {
             frame.put(" " + cells([name, "\(spender.totals.requests)", money(spender.totals), "\(spender.totals.outputTokens)"]),
                       x: 0, y: y + 1 + row, style: Theme.status)
         }
-        return y + 1 + rows
     }
 
     // MARK: Text
