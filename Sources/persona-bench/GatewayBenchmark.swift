@@ -36,7 +36,14 @@ func gatewayBenchmark() async throws {
     } else {
         print("(PERSONA_LITELLM is not set: the LiteLLM proxy is left out)")
     }
-    defer { for gateway in gateways { gateway.process.terminate() } }
+    // The LiteLLM proxy may outlive a SIGTERM; a gateway left running would load the next benchmark.
+    defer {
+        for gateway in gateways {
+            gateway.process.terminate()
+            for _ in 0..<50 where gateway.process.isRunning { usleep(100_000) }
+            if gateway.process.isRunning { kill(gateway.process.processIdentifier, SIGKILL) }
+        }
+    }
 
     for concurrency in [1, 50] {
         let rounds = concurrency == 1 ? 10 : 2
