@@ -12,14 +12,16 @@ failed=0
 mock_pids=()
 
 cleanup() {
-    tmux kill-session -t "$session" 2>/dev/null
-    tmux kill-session -t "$session-keep" 2>/dev/null
+    tmux kill-session -t "=$session" 2>/dev/null
+    tmux kill-session -t "=$session-keep" 2>/dev/null
     [ ${#mock_pids[@]} -gt 0 ] && kill "${mock_pids[@]}" 2>/dev/null
     # The local model's stand-in outlives the app, as the real server does; it stops with the test.
     find "$work" -name server.json -exec sed -n 's/.*"pid":\([0-9]*\).*/\1/p' {} \; | xargs -r kill 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
+# Sessions are killed by exact name (`=name`): a bare name that matches no session matches any
+# session it begins, such as the one below.
 # A session of its own keeps the tmux server up between the screens: killing the last session
 # stops the server, and a new session started at that moment can land in the dying one.
 tmux new-session -d -s "$session-keep" "sleep 86400"
@@ -71,7 +73,7 @@ start_mock() {
 # one; its base URL is left in $mock_base. (Not in a subshell: the mock must be in mock_pids.)
 next_mock() {
     rm -f "$work/exit"
-    tmux kill-session -t "$session" 2>/dev/null
+    tmux kill-session -t "=$session" 2>/dev/null
     start_mock "$@" > "$work/$1.base"
     mock_base="$(cat "$work/$1.base")"
 }
@@ -149,7 +151,7 @@ check "the terminal is restored (alternate screen off)" test "$(tmux display -p 
 check "and its modes are as they were" test "$(cat "$work/modes-before")" = "$(cat "$work/modes-after" 2>/dev/null)"
 
 # A three-round debate on the chat screen.
-tmux kill-session -t "$session" 2>/dev/null
+tmux kill-session -t "=$session" 2>/dev/null
 rm -f "$work/exit"
 tmux new-session -d -s "$session" -x 120 -y 30 \
     "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 \
@@ -177,7 +179,7 @@ shown="$("$bin/persona" sessions show "$debate_id" --home "$work/home")"
 check "with its three rounds" bash -c "echo \"\$0\" | grep -q 'Round 3' && [ \$(echo \"\$0\" | grep -c '^The .*(openai:mock.*):$') -eq 9 ]" "$shown"
 
 rm -f "$work/exit"
-tmux kill-session -t "$session" 2>/dev/null
+tmux kill-session -t "=$session" 2>/dev/null
 tmux new-session -d -s "$session" -x 120 -y 30 \
     "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 \
      PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/home --resume $debate_id; echo \$? > $work/exit"
@@ -192,7 +194,7 @@ tmux send-keys -t "$session" C-c
 
 # Resumed under a session budget it has already spent: nothing more is sent.
 rm -f "$work/exit"
-tmux kill-session -t "$session" 2>/dev/null
+tmux kill-session -t "=$session" 2>/dev/null
 tmux new-session -d -s "$session" -x 120 -y 30 \
     "env TERM=xterm-256color LANG=C.UTF-8 OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 \
      PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona --home $work/home --resume $debate_id --budget 0.000001; echo \$? > $work/exit"
@@ -204,7 +206,7 @@ tmux send-keys -t "$session" C-c
 tmux send-keys -t "$session" C-c
 
 rm -f "$work/exit"
-tmux kill-session -t "$session" 2>/dev/null
+tmux kill-session -t "=$session" 2>/dev/null
 mkdir -p "$work/fresh"
 cp "$work/home/config.yaml" "$work/fresh/config.yaml"
 tmux new-session -d -s "$session" -x 120 -y 30 \
@@ -252,7 +254,7 @@ mkdir -p "$work/signals"
 cp "$work/home/config.yaml" "$work/signals/config.yaml"
 chat_for_signals() {
     rm -f "$work/exit" "$work/pid" "$work/modes-before" "$work/modes-after"
-    tmux kill-session -t "$session" 2>/dev/null
+    tmux kill-session -t "=$session" 2>/dev/null
     tmux new-session -d -s "$session" -x 120 -y 30 \
         "stty -g > $work/modes-before; sh -c 'echo \$\$ > $work/pid; exec env TERM=xterm-256color LANG=C.UTF-8 \
          OPENAI_API_KEY=sk-e2e OPENAI_BASE_URL=$base/v1 PERSONA_BUNDLED_PERSONAS=$root/personas $bin/persona \
@@ -288,7 +290,7 @@ check "the terminal is given back: main screen, mouse off, cursor on, modes as b
 check "the stopped turn is in the ledger as cancelled, its text in the session" stopped_with_text 1
 
 chat_for_signals "Stopped by a closed pane"
-tmux kill-pane -t "$session"
+tmux kill-pane -t "=$session:"
 for _ in $(seq 80); do kill -0 "$(cat "$work/pid")" 2>/dev/null || break; sleep 0.1; done
 check "closing the pane (SIGHUP) records the stopped turn too" stopped_with_text 2
 
@@ -300,7 +302,7 @@ check "and the crash handler gives the terminal back" terminal_restored
 # A first run with no key and no Ollama: the local model, played by the mock, whose every answer
 # echoes the placeholder of the personas' prompts, as the tiny demo model does.
 rm -f "$work/exit"
-tmux kill-session -t "$session" 2>/dev/null
+tmux kill-session -t "=$session" 2>/dev/null
 cat > "$work/local-stand-in" <<SH
 #!/bin/sh
 exec "$bin/persona-mock" --no-usage --text 'Speed matters, but evidence decides. \\boxed{answer}' "\$@"
@@ -327,7 +329,7 @@ check "it quits with status 0" test "$(wait_exit)" = "0"
 # Daily use: copying, the mouse, export, the transcript, an unknown @name, a draft's lines,
 # a solo conversation and editing a persona, on a home that has been welcomed.
 rm -f "$work/exit"
-tmux kill-session -t "$session" 2>/dev/null
+tmux kill-session -t "=$session" 2>/dev/null
 mkdir -p "$work/daily"
 cp "$work/home/config.yaml" "$work/daily/config.yaml"
 touch "$work/daily/.welcomed"
