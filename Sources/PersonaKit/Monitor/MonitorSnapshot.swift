@@ -20,7 +20,9 @@ public struct MonitorSnapshot: Sendable, Equatable {
     public var warnings: [BudgetWarning]
     public var budgets: MonitorBudgets
 
-    public init(taken: Date, today: CostTotals, heldPicos: Int64, lastMinute: CostTotals, lastHour: CostTotals, perMinute: [Int64], inFlight: [InFlightRequest], providers: [ProviderActivity], spenders: [SpenderKind: [Spender]], warnings: [BudgetWarning], budgets: MonitorBudgets) {
+    public init(taken: Date, today: CostTotals, heldPicos: Int64, lastMinute: CostTotals, lastHour: CostTotals, perMinute: [Int64],
+                inFlight: [InFlightRequest], providers: [ProviderActivity], spenders: [SpenderKind: [Spender]],
+                warnings: [BudgetWarning], budgets: MonitorBudgets) {
         self.taken = taken
         self.today = today
         self.heldPicos = heldPicos
@@ -76,7 +78,9 @@ public struct InFlightRequest: Sendable, Equatable {
     /// A batch job's reservation: its results so far are in `outputTokens` and `picosSoFar`.
     public var batchJob: String?
 
-    public init(reservation: Int64, source: String?, client: String?, session: String, persona: String, provider: String, model: String, started: Date, outputTokens: Int, outputExact: Bool, picosSoFar: Int64?, reservedPicos: Int64?, stale: Bool, batchJob: String?) {
+    public init(reservation: Int64, source: String?, client: String?, session: String, persona: String, provider: String,
+                model: String, started: Date, outputTokens: Int, outputExact: Bool, picosSoFar: Int64?, reservedPicos: Int64?,
+                stale: Bool, batchJob: String?) {
         self.reservation = reservation
         self.source = source
         self.client = client
@@ -116,7 +120,9 @@ public struct ProviderActivity: Sendable, Equatable {
     /// Failed requests per thousand attempted today.
     public var errorPermille: Int? { attempted > 0 ? failed * 1000 / attempted : nil }
 
-    public init(provider: String, today: CostTotals, failed: Int, attempted: Int, ttftP50: Int? = nil, ttftP95: Int? = nil, breaker: String? = nil, remainingRequests: Int? = nil, limitRequests: Int? = nil, remainingTokens: Int? = nil, limitTokens: Int? = nil, blockedUntil: Date? = nil) {
+    public init(provider: String, today: CostTotals, failed: Int, attempted: Int, ttftP50: Int? = nil, ttftP95: Int? = nil,
+                breaker: String? = nil, remainingRequests: Int? = nil, limitRequests: Int? = nil, remainingTokens: Int? = nil,
+                limitTokens: Int? = nil, blockedUntil: Date? = nil) {
         self.provider = provider
         self.today = today
         self.failed = failed
