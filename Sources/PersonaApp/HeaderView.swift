@@ -69,11 +69,7 @@ enum HeaderView {
             text.add(picos: picos)
         }
         func bar(spent: Int64?, cap: Int64) {
-            let barWidth = 10
-            // Display only: a fraction of the cap, which integers could overflow for large caps.
-            let fraction = cap > 0 ? Double(max(0, spent ?? 0)) / Double(cap) : 1
-            let filled = min(barWidth, Int((fraction * Double(barWidth)).rounded(.up)))
-            let style = fraction >= 1 ? Theme.barOver : fraction * 1000 >= Double(state.warnAtPermille) ? Theme.barWarn : Theme.barFill
+            let (_, filled, style) = BudgetBar.measure(spent: spent, cap: cap, warnAtPermille: state.warnAtPermille)
             text.add(" / ")
             text.add(picos: cap)
             text.add(" ")
@@ -81,7 +77,7 @@ enum HeaderView {
             blocks.add(filled, of: "█")
             pieces += [(text, Theme.headerDim), (blocks, style)]
             text = FigureText()
-            text.add(barWidth - filled, of: "░")
+            text.add(BudgetBar.width - filled, of: "░")
         }
         // A council's stages, each the difference of the session's totals as the next began; the
         // running one reads the session's total, with its running turns.

@@ -57,13 +57,12 @@ public enum MonitorView {
         let today = snapshot.today
         var pieces: [StyledRun] = [StyledRun("│ today " + money(today), Theme.header)]
         if let cap = snapshot.budgets.daily {
-            let spent = Money.sum(today.picos, snapshot.heldPicos) ?? .max
-            let fraction = cap > 0 ? Double(spent) / Double(cap) : 1
-            let filled = min(10, Int((fraction * 10).rounded(.up)))
-            let style = fraction >= 1 ? Theme.barOver : fraction * 1000 >= Double(snapshot.budgets.warnAtPermille) ? Theme.barWarn : Theme.barFill
+            let (fraction, filled, style) = BudgetBar.measure(spent: Money.sum(today.picos, snapshot.heldPicos) ?? .max, cap: cap,
+                                                               warnAtPermille: snapshot.budgets.warnAtPermille)
             pieces.append(StyledRun(" / " + Money.format(picos: cap) + " ", Theme.headerDim))
             pieces.append(StyledRun(String(repeating: "█", count: filled), style))
-            pieces.append(StyledRun(String(repeating: "░", count: 10 - filled) + " \(Int((fraction * 100).rounded(.down)))%", Theme.headerDim))
+            pieces.append(StyledRun(String(repeating: "░", count: BudgetBar.width - filled) + " \(Int((fraction * 100).rounded(.down)))%",
+                                    Theme.headerDim))
         }
         if snapshot.heldPicos > 0 { pieces.append(StyledRun(" · held " + Money.format(picos: snapshot.heldPicos) + " ", Theme.headerDim)) }
         for piece in pieces {

@@ -41,11 +41,13 @@ public final class MonitorReader {
                         .sorted { ($0.totals.picos, $1.key) > ($1.totals.picos, $0.key) }.prefix(Self.spenderCount).map { $0 }
                 }
                 let clientSpend = (tally.spenders[.client] ?? [:]).mapValues(\.picos)
+                var owners = Owners()
                 let snapshot = MonitorSnapshot(
                     taken: now, today: tally.totals, heldPicos: held,
                     lastMinute: tally.recentTotals(since: now.addingTimeInterval(-60), until: now),
                     lastHour: tally.recentTotals(since: now.addingTimeInterval(-3600), until: now), perMinute: tally.perMinute(until: now),
-                    inFlight: try Self.inFlight(db, jobs: jobs ?? keptJobs), providers: try Self.providers(db, tally: tally, now: now),
+                    inFlight: try Self.inFlight(db, jobs: jobs ?? keptJobs, owners: &owners),
+                    providers: try Self.providers(db, tally: tally, now: now, owners: &owners),
                     spenders: spenders,
                     warnings: Self.warnings(budgets, today: Money.sum(tally.totals.picos, held) ?? .max, clients: clientSpend),
                     budgets: budgets)
@@ -72,16 +74,22 @@ public final class MonitorReader {
             """).map { row in (row[0] as String, BatchProgress(name: row[1], outputTokens: row[2], picos: row[3])) })
     }
 
-    private static func inFlight(_ db: Database, jobs: [String: BatchProgress]) throws -> [InFlightRequest] {
-        var running: [String: Bool] = [:]
-        func isRunning(_ pid: Int32, _ start: String) -> Bool {
+    /// Which processes still run, each asked of `/proc` once a snapshot: reservations and
+    /// published provider health name the same few.
+    struct Owners {
+        private var known: [String: Bool] = [:]
+
+        mutating func areRunning(_ pid: Int32, _ start: String) -> Bool {
             let key = "\(pid)/\(start)"
-            if let known = running[key] { return known }
+            if let alive = known[key] { return alive }
             let alive = ProcessIdentity.isRunning(pid: pid, start: start)
-            running[key] = alive
+            known[key] = alive
             return alive
         }
-        return try Row.fetchAll(db, sql: "SELECT * FROM reservations ORDER BY created_ms, id").map { row in
+    }
+
+    private static func inFlight(_ db: Database, jobs: [String: BatchProgress], owners: inout Owners) throws -> [InFlightRequest] {
+        try Row.fetchAll(db, sql: "SELECT * FROM reservations ORDER BY created_ms, id").map { row in
             let owner: String = row["owner_start"]
             let job = owner.hasPrefix("batch:") ? String(owner.dropFirst(6)) : nil
             let progress = job.flatMap { jobs[$0] }
@@ -91,13 +99,13 @@ public final class MonitorReader {
                 started: Date(timeIntervalSince1970: Double(row["created_ms"] as Int64) / 1000),
                 outputTokens: progress?.outputTokens ?? row["output_so_far"], outputExact: job != nil || row["output_exact"] as Bool,
                 picosSoFar: job == nil ? row["picos_so_far"] as Int64? : progress?.picos ?? 0, reservedPicos: row["amount_picos"],
-                stale: job == nil && !isRunning(row["owner_pid"], owner), batchJob: job)
+                stale: job == nil && !owners.areRunning(row["owner_pid"], owner), batchJob: job)
         }
     }
 
     /// Today's figures per provider from the tally, time to first token over the last 15
     /// minutes, and the health that live processes published.
-    private static func providers(_ db: Database, tally: LedgerTally, now: Date) throws -> [ProviderActivity] {
+    private static func providers(_ db: Database, tally: LedgerTally, now: Date, owners: inout Owners) throws -> [ProviderActivity] {
         var providers = tally.providers
         let since = Ledger.milliseconds(now.addingTimeInterval(-latencyWindow))
         var latencies: [String: [Int]] = [:]
@@ -111,7 +119,7 @@ public final class MonitorReader {
         let severity = ["closed": 0, "half-open": 1, "open": 2]
         for row in try Row.fetchAll(db, sql: "SELECT * FROM provider_status WHERE updated_ms >= ?",
                                     arguments: [Ledger.milliseconds(now.addingTimeInterval(-86400))])
-        where ProcessIdentity.isRunning(pid: row["owner_pid"], start: row["owner_start"]) {
+        where owners.areRunning(row["owner_pid"], row["owner_start"]) {
             let name: String = row["provider"]
             var activity = providers[name] ?? ProviderActivity(provider: name, today: CostTotals(), failed: 0, attempted: 0)
             let breaker: String = row["breaker"]
@@ -135,7 +143,9 @@ public final class MonitorReader {
     /// and each gateway client's cap against its rows.
     static func warnings(_ budgets: MonitorBudgets, today: Int64, clients: [String: Int64]) -> [BudgetWarning] {
         func warning(_ name: String, spent: Int64, cap: Int64) -> BudgetWarning? {
-            guard spent >= cap || Double(spent) * 1000 >= Double(cap) * Double(budgets.warnAtPermille) else { return nil }
+            // Exactly, in 128 bits: spent / cap ≥ permille / 1000.
+            let past = spent.multipliedFullWidth(by: 1000) >= cap.multipliedFullWidth(by: Int64(budgets.warnAtPermille))
+            guard spent >= cap || past else { return nil }
             return BudgetWarning(budget: name, spentPicos: spent, capPicos: cap, exhausted: spent >= cap)
         }
         var warnings = [budgets.daily.flatMap { warning("the daily budget", spent: today, cap: $0) }].compactMap { $0 }

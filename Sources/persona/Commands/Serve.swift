@@ -34,12 +34,13 @@ struct Serve: AsyncParsableCommand {
                 throw UsageError("the config has errors; fix them first:\n  \(problem)")
             }
             let accounting = try AccountingSetup.make(workspace: workspace, budget: nil, pricesFile: nil, warn: { Output.error($0) })
-            let shared = EngineSetup.make(workspace: workspace, accounting: accounting)
+            let (health, toolBox) = (ProviderHealth(config: workspace.config), EngineSetup.toolBox(workspace))
             let host = self.host
             let (paths, environment, ledger) = (workspace.paths, workspace.environment, accounting.ledger)
-            let runtime = try GatewayRuntime(workspace: workspace, catalog: accounting.catalog, health: shared.health, ledger: ledger,
+            let runtime = try GatewayRuntime(workspace: workspace, catalog: accounting.catalog, health: health, ledger: ledger,
                                              load: { Workspace.load(paths: paths, environment: environment) },
-                                             makeClients: { try Serve.clients(for: $0, host: host, accounting: accounting, shared: shared) },
+                                             makeClients: { try Serve.clients(for: $0, host: host, accounting: accounting, health: health,
+                                                                              toolBox: toolBox) },
                                              costs: { kind, query in try Serve.costs(kind, query: query, ledger: ledger) })
             return GatewayServer(runtime: runtime)
         }
@@ -57,7 +58,8 @@ struct Serve: AsyncParsableCommand {
     /// without keys, anyone. Each has an engine of its own with the config's daily cap, its key's
     /// own cap, timeouts and retries, sharing the process's transport, provider health, tools
     /// and ledger; a config reloaded later builds them again.
-    static func clients(for workspace: Workspace, host: String, accounting: Accounting, shared: ConversationEngine) throws -> GatewayClients {
+    static func clients(for workspace: Workspace, host: String, accounting: Accounting, health: ProviderHealth,
+                        toolBox: ToolBox) throws -> GatewayClients {
         let config = workspace.config
         let runner = TurnRunner(timeouts: config.timeouts.transport, limits: StreamLimits(eventMiB: config.eventMiB))
         let daily = try AccountingSetup.caps(config.budget).daily
@@ -69,8 +71,8 @@ struct Serve: AsyncParsableCommand {
             }
             let clientAccounting = Accounting(catalog: accounting.catalog, budget: BudgetGuard(caps: caps), ledger: accounting.ledger,
                                               onLedgerFailure: { Output.error($0) })
-            return ConversationEngine(runner: runner, accounting: clientAccounting, health: shared.health,
-                                      retryPolicy: RetryPolicy(config.retry), toolBox: shared.toolBox, toolSettings: config.tools)
+            return ConversationEngine(runner: runner, accounting: clientAccounting, health: health,
+                                      retryPolicy: RetryPolicy(config.retry), toolBox: toolBox, toolSettings: config.tools)
         }
         var keys: [(secret: String, client: GatewayClient)] = []
         for key in config.serve.keys {
