@@ -2,6 +2,7 @@
 #define PERSONA_CCURL_SHIM_H
 
 #include <curl/curl.h>
+#include <sys/eventfd.h>
 
 /* curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call: typed wrappers. */
 
@@ -38,6 +39,11 @@ static inline CURLcode persona_easy_getinfo_double(CURL *h, CURLINFO i, double *
 }
 static inline CURLcode persona_easy_getinfo_pointer(CURL *h, CURLINFO i, void **out) {
     return curl_easy_getinfo(h, i, out);
+}
+
+/* The transfer thread's wake-up: a non-blocking, close-on-exec eventfd, or -1. */
+static inline int persona_wake_fd(void) {
+    return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
 /* CURLMsg carries a union; reading it from Swift is awkward, so flatten it. */

@@ -37,6 +37,12 @@ struct TurnResponse: Sendable {
     /// write, and one wake of the server's event loop, for several of them. The first goes at once.
     static let coalescing: Duration = .milliseconds(10)
 
+    /// The upstream streams are read at the same interval: reading them more often would wake the
+    /// transfer thread for tokens that then wait for the write anyway. While a stream waits for
+    /// its first token, the passes come every millisecond, so that it waits for no write.
+    static let readingCadence = Cadence(seconds: Double(coalescing.components.seconds) + Double(coalescing.components.attoseconds) / 1e18)
+    static let firstTokenCadence = Cadence(seconds: 0.001)
+
     func response() async -> Response {
         let events = TurnEvents(engine: engine, turn: turn)
         let started = Date()

@@ -21,6 +21,8 @@ public struct GatewayServer: Sendable {
     /// to 10 s to finish (a stream cut then is recorded as stopped), and returns.
     /// `listening` is told the address once the socket is bound (`--port 0` picks a free one).
     public func run(host: String, port: Int, listening: @escaping @Sendable (String) -> Void) async throws {
+        CurlTransport.shared.cadence = TurnResponse.readingCadence
+        CurlTransport.shared.firstTokenCadence = TurnResponse.firstTokenCadence
         let router = Router()
         router.get("/v1/models") { request, _ in
             try self.respond(request) { _ in self.models() }

@@ -137,6 +137,39 @@ final class CadenceTests: XCTestCase {
         transport.cadence = Cadence(seconds: 1.0 / 60)
         XCTAssertEqual(transport.cadence, Cadence(seconds: 1.0 / 60))
     }
+
+    /// With a tick a minute away, a request still starts at once, and its first token comes at
+    /// the first-token cadence, though its opening events (Anthropic's `message_start`) came
+    /// 0.3 s before it and the response was flowing. Cancelling wakes the thread as well.
+    func testNeitherTheStartNorTheFirstTokenWaitsForTheTick() async throws {
+        let server = try MockServer()
+        defer { server.stop() }
+        let transport = CurlTransport.shared
+        let before = (transport.cadence, transport.firstTokenCadence)
+        defer { (transport.cadence, transport.firstTokenCadence) = before }
+        transport.cadence = Cadence(seconds: 60)
+        transport.firstTokenCadence = Cadence(seconds: 0.001)
+        let endpoint = ProviderEndpoint(name: "anthropic", type: .anthropic, baseURL: server.baseURL, apiKey: "sk-test",
+                                        apiKeyEnv: "ANTHROPIC_API_KEY", keyRequired: true)
+        let firstToken = expectation(description: "the first token")
+        firstToken.assertForOverFulfill = false
+        let turn = Task {
+            await TurnRunner().run(ChatRequest(model: "mock+tokens=20+ttft=0.3+delay=0.05", system: "", messages: [ChatMessage(role: .user, content: "hi")]),
+                                   endpoint: endpoint) { event in
+                if case .delta = event { firstToken.fulfill() }
+            }
+        }
+        await fulfillment(of: [firstToken], timeout: 20)
+        turn.cancel()
+        let ended = expectation(description: "the end of the cancelled turn")
+        let outcome = Shared<TurnOutcome?>(nil)
+        Task {
+            outcome.value = await turn.value
+            ended.fulfill()
+        }
+        await fulfillment(of: [ended], timeout: 20)
+        XCTAssertEqual(outcome.value?.error?.kind, .cancelled)
+    }
 }
 
 final class TransferThreadExecutorTests: XCTestCase {

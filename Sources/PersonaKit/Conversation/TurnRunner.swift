@@ -54,7 +54,9 @@ public struct TurnRunner: Sendable {
         // bytes (see `TransferThreadExecutor`); the caller's task continues on its own executor.
         await withTaskExecutorPreference(transport.readers) {
             do {
-                reading: for try await part in transport.stream(httpRequest, timeouts: timeouts) {
+                let response = transport.stream(httpRequest, timeouts: timeouts)
+                var toldFirstToken = false
+                reading: for try await part in response {
                     switch part {
                     case .head(let received):
                         head = received
@@ -67,6 +69,10 @@ public struct TurnRunner: Sendable {
                         // After a failure inside the stream, reading goes on only to collect usage
                         // that some providers send after the error.
                         accumulator.feed(bytes, onEvent: onEvent)
+                        if !toldFirstToken, accumulator.hasFirstToken {
+                            response.markFirstToken()
+                            toldFirstToken = true
+                        }
                         // A server that sends a byte now and then, but never a whole event, is silent.
                         if let silence = accumulator.silence(now: MonotonicClock.now, timeouts: timeouts) {
                             accumulator.stop(ProviderError(kind: .timeout, message: silence))
@@ -307,6 +313,8 @@ struct StreamAccumulator {
         onEvent(.delta(unsentDelta))
         unsentDelta = ""
     }
+
+    var hasFirstToken: Bool { firstToken != nil }
 
     private mutating func markFirstToken() {
         if firstToken == nil { firstToken = MonotonicClock.seconds(from: started) }

@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// Every request of the process shares that thread: eight panes or five hundred headless turns cost
 /// one thread, not one each. libcurl is touched from that thread only; callers talk to it through a
-/// locked queue and `curl_multi_wakeup`.
+/// locked queue and a wake-up descriptor.
 public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     public static let shared = CurlTransport()
 
@@ -18,6 +18,9 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     static let copiedBodyLimit = 64 * 1024
 
     private let multi: UnsafeMutableRawPointer
+    /// Rouses the transfer thread from either of its waits: libcurl's poll, which watches it beside
+    /// the sockets, and the wait for the next tick.
+    private let wakeFD: Int32
     /// What other threads ask of the transfer thread, taken at the start of each pass.
     private struct Requests {
         var starts: [Transfer] = []
@@ -25,6 +28,7 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
         var resumes: [UInt64] = []
         var lastTransferID: UInt64 = 0
         var cadence = Cadence(seconds: 0.002)
+        var firstTokenCadence: Cadence?
     }
 
     private let requests = Mutex(Requests())
@@ -42,10 +46,20 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     /// Tokens of parallel streams arrive a fraction of a millisecond apart, each in its own packet.
     /// Reading them in passes lets one pass (and one wake-up of each reader) carry many, where reading
     /// each packet as it lands costs a wake-up per token. The default, every 2 ms, suits printers;
-    /// the chat screen sets its frame cadence, since it cannot show a token before its next frame.
+    /// the chat screen sets its frame cadence, since it cannot show a token before its next frame,
+    /// and the gateway the interval at which it writes to its clients. A new request, a
+    /// cancellation or a reader's job does not wait for the tick: each wakes the thread.
     public var cadence: Cadence {
         get { requests.withLock { $0.cadence } }
         set { requests.withLock { $0.cadence = newValue } }
+    }
+
+    /// A shorter cadence for the passes while a response waits for its first token
+    /// (`HTTPResponseStream.markFirstToken`); nil keeps `cadence`. The gateway reads flowing
+    /// streams at its write interval, but a first token should not wait that long.
+    public var firstTokenCadence: Cadence? {
+        get { requests.withLock { $0.firstTokenCadence } }
+        set { requests.withLock { $0.firstTokenCadence = newValue } }
     }
 
     public var isCaughtUp: Bool { backlog.isEmpty }
@@ -55,6 +69,7 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     private init() {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
         multi = curl_multi_init()
+        wakeFD = persona_wake_fd()
         readerJobs = TransferThreadExecutor()
         readers = readerJobs
         let thread = Thread { [unowned self] in self.run() }
@@ -76,36 +91,50 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
                                       resume: { [weak self] in self?.resume(id) })
         let transfer = Transfer(id: id, request: request, timeouts: timeouts, channel: channel, pass: pass)
         requests.withLock { $0.starts.append(transfer) }
-        curl_multi_wakeup(multi)
+        wake()
         return HTTPResponseStream(channel: channel)
     }
 
     private func cancel(_ id: UInt64) {
         requests.withLock { $0.cancels.append(id) }
-        curl_multi_wakeup(multi)
+        wake()
     }
 
     private func resume(_ id: UInt64) {
         requests.withLock { $0.resumes.append(id) }
-        curl_multi_wakeup(multi)
+        wake()
+    }
+
+    private func wake() {
+        guard wakeFD >= 0 else {
+            curl_multi_wakeup(multi)
+            return
+        }
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    private func drainWakes() {
+        var count: UInt64 = 0
+        _ = read(wakeFD, &count, 8)
     }
 
     private func run() {
         // Foundation does not pass Thread.name to the OS on Linux; name it so tools and tests see it.
         try? Self.threadName.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
-        readerJobs.adopt(currentThreadWakingWith: { [unowned self] in curl_multi_wakeup(multi) })
+        readerJobs.adopt(currentThreadWakingWith: { [unowned self] in wake() })
         while true {
             let passStarted = MonotonicClock.now
             backlog.beginPass()
             // Tasks that moved here since the last pass, such as turns about to send their request.
             readerJobs.runJobs()
-            let (starts, cancels, resumes, cadence) = requests.withLock { requests in
+            let (starts, cancels, resumes, cadence, firstTokenCadence) = requests.withLock { requests in
                 defer {
                     requests.starts.removeAll()
                     requests.cancels.removeAll()
                     requests.resumes.removeAll()
                 }
-                return (requests.starts, requests.cancels, requests.resumes, requests.cadence)
+                return (requests.starts, requests.cancels, requests.resumes, requests.cadence, requests.firstTokenCadence)
             }
             for transfer in starts { start(transfer) }
             for id in resumes {
@@ -144,18 +173,38 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
             readerJobs.runJobs()
             backlog.endPass()
 
-            let nextPass = cadence.tick(after: passStarted)
+            let awaitingFirstToken = firstTokenCadence != nil && active.values.contains { $0.channel.awaitsFirstToken }
+            let nextPass = (awaitingFirstToken ? firstTokenCadence ?? cadence : cadence).tick(after: passStarted)
             // While bytes flow, the next pass is at the tick whatever arrives before it: polling the
             // sockets in between would only find them readable. Silent streams are polled, so the
             // thread sleeps until their first bytes rather than waking every tick.
             let jobsWait = readerJobs.hasJobs
             if !brought || jobsWait {
                 var numfds: Int32 = 0
-                curl_multi_poll(multi, nil, 0, jobsWait ? 0 : pollTimeoutMillis(), &numfds)
+                var wakeUp = curl_waitfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
+                curl_multi_poll(multi, &wakeUp, wakeFD >= 0 ? 1 : 0, jobsWait ? 0 : pollTimeoutMillis(), &numfds)
+                if wakeUp.revents != 0 { drainWakes() }
             }
+            if !active.isEmpty { waitForTick(nextPass) }
+        }
+    }
+
+    /// Sleeps until `tick`, unless woken. The sockets are not watched: bytes that land meanwhile
+    /// wait for the tick, so that one pass reads many of them.
+    private func waitForTick(_ tick: UInt64) {
+        var wakeUp = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
+        while true {
             let now = MonotonicClock.now
-            if !active.isEmpty, now < nextPass {
-                usleep(useconds_t((nextPass - now) / 1000))
+            guard now < tick else { return }
+            let left = tick - now
+            // poll counts whole milliseconds: the last fraction of one is slept.
+            guard left >= 1_000_000, wakeFD >= 0 else {
+                usleep(useconds_t(left / 1000))
+                return
+            }
+            if poll(&wakeUp, 1, Int32(left / 1_000_000)) != 0 {
+                if wakeUp.revents != 0 { drainWakes() }
+                return
             }
         }
     }

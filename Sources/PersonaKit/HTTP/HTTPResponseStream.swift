@@ -54,6 +54,9 @@ final class ResponseChannel: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Until the reader has its first token, the transfer thread may read at a shorter cadence
+    /// (`CurlTransport.firstTokenCadence`).
+    private let waitingForFirstToken = Atomic<Bool>(true)
     private let backlog: ReadingBacklog?
     private let cancelTransfer: @Sendable () -> Void
     private let resumeTransfer: @Sendable () -> Void
@@ -65,6 +68,10 @@ final class ResponseChannel: Sendable {
     }
 
     var isPaused: Bool { state.withLock { $0.paused } }
+
+    var awaitsFirstToken: Bool { waitingForFirstToken.load(ordering: .relaxed) }
+
+    func markFirstToken() { waitingForFirstToken.store(false, ordering: .relaxed) }
 
     // MARK: The transfer thread's side
 
@@ -227,6 +234,10 @@ public struct HTTPResponseStream: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> Iterator { Iterator(channel: channel, lifetime: lifetime) }
+
+    /// The reader has its first token: from now on this response is read at the transfer
+    /// thread's `cadence`, not its `firstTokenCadence`.
+    public func markFirstToken() { channel.markFirstToken() }
 
     public struct Iterator: AsyncIteratorProtocol {
         let channel: ResponseChannel
