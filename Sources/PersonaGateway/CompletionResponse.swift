@@ -98,7 +98,9 @@ struct TurnResponse: Sendable {
             var final: TurnReport?
             do {
                 while !batch.isEmpty {
-                    if let lastWrite, clock.now - lastWrite < Self.coalescing {
+                    // The transfer thread's passes bring a batch about every interval already; a
+                    // batch that comes a little early goes out, rather than waking a timer for it.
+                    if let lastWrite, clock.now - lastWrite < Self.coalescing / 2 {
                         try await Task.sleep(until: lastWrite + Self.coalescing, clock: clock)
                         batch += events.take() ?? []
                     }
