@@ -154,17 +154,12 @@ private func waitUntilServing(_ url: String, seconds: Double) async throws {
 
 /// CPU seconds (user + system) used so far by a process and every process under it.
 private func treeCPUSeconds(_ root: Int32) -> Double {
-    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
     var parents: [Int32: Int32] = [:]
     var cpu: [Int32: Double] = [:]
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-        guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { continue }
-        // Fields after the command's closing parenthesis: state, ppid, …; utime and stime are the 12th and 13th.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 12, let parent = Int32(fields[1]), let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
-        parents[pid] = parent
-        cpu[pid] = (user + system) / ticks
+        guard let pid = Int32(entry), let process = procStat("/proc/\(pid)/stat") else { continue }
+        parents[pid] = process.parent
+        cpu[pid] = process.cpuSeconds
     }
     func inTree(_ pid: Int32) -> Bool {
         var current = pid

@@ -128,13 +128,7 @@ private final class MonitorChild {
     }
 
     /// User and system CPU seconds of the monitor so far, from /proc.
-    func cpuSeconds() -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
-        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
+    func cpuSeconds() -> Double { procStat("/proc/\(process.processIdentifier)/stat")?.cpuSeconds ?? 0 }
 
     func stop() {
         pty.type("q")

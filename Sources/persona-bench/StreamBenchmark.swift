@@ -34,6 +34,17 @@ func cpuSeconds() -> Double {
     return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
+/// A process's or a thread's name, parent and CPU seconds (user + system) so far, from its
+/// `/proc/…/stat` file; nil once it is gone.
+func procStat(_ path: String) -> (name: String, parent: Int32, cpuSeconds: Double)? {
+    guard let stat = try? String(contentsOfFile: path, encoding: .utf8), let open = stat.firstIndex(of: "("),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    // The fields after the name: state, parent, …; user and system time are the 12th and 13th.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let parent = Int32(fields[1]), let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (String(stat[stat.index(after: open)..<close]), parent, (user + system) / Double(sysconf(Int32(_SC_CLK_TCK))))
+}
+
 /// CPU seconds the calling thread has used so far.
 func threadCPUSeconds() -> Double {
     var now = timespec()

@@ -58,15 +58,10 @@ final class PseudoTerminal: Sendable {
 
 /// CPU seconds per thread name in this process, from /proc/self/task/*/stat.
 func cpuByThread() -> [String: Double] {
-    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
     var result: [String: Double] = [:]
     for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? [] {
-        guard let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
-              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
-        let name = String(stat[stat.index(after: open)..<close])
-        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
-        result[name, default: 0] += (user + system) / ticks
+        guard let thread = procStat("/proc/self/task/\(task)/stat") else { continue }
+        result[thread.name, default: 0] += thread.cpuSeconds
     }
     return result
 }
