@@ -36,11 +36,14 @@ public enum AccountingSetup {
 /// The engine every command runs turns with: the config's timeouts, retry policy, rate limits
 /// and circuit breakers, and the accounting.
 public enum EngineSetup {
-    public static func make(workspace: Workspace, accounting: Accounting?, health: ProviderHealth? = nil) -> ConversationEngine {
+    /// An engine with the config's timeouts, retries and tools; `health` and `toolBox` are given
+    /// when engines share them (the gateway's clients), else made for this one.
+    public static func make(workspace: Workspace, accounting: Accounting?, health: ProviderHealth? = nil,
+                            toolBox: ToolBox? = nil) -> ConversationEngine {
         ConversationEngine(runner: TurnRunner(timeouts: workspace.config.timeouts.transport,
                                               limits: StreamLimits(eventMiB: workspace.config.eventMiB)), accounting: accounting,
                            health: health ?? ProviderHealth(config: workspace.config), retryPolicy: RetryPolicy(workspace.config.retry),
-                           toolBox: toolBox(workspace), toolSettings: workspace.config.tools)
+                           toolBox: toolBox ?? Self.toolBox(workspace), toolSettings: workspace.config.tools)
     }
 
     /// The built-in tools and the config's MCP servers; their logs go to `<home>/logs`.

@@ -61,7 +61,6 @@ struct Serve: AsyncParsableCommand {
     static func clients(for workspace: Workspace, host: String, accounting: Accounting, health: ProviderHealth,
                         toolBox: ToolBox) throws -> GatewayClients {
         let config = workspace.config
-        let runner = TurnRunner(timeouts: config.timeouts.transport, limits: StreamLimits(eventMiB: config.eventMiB))
         let daily = try AccountingSetup.caps(config.budget).daily
         func engine(dailyUSD: Decimal?, name: String) throws -> ConversationEngine {
             var caps = BudgetCaps(daily: daily)
@@ -71,8 +70,7 @@ struct Serve: AsyncParsableCommand {
             }
             let clientAccounting = Accounting(catalog: accounting.catalog, budget: BudgetGuard(caps: caps), ledger: accounting.ledger,
                                               onLedgerFailure: { Output.error($0) })
-            return ConversationEngine(runner: runner, accounting: clientAccounting, health: health,
-                                      retryPolicy: RetryPolicy(config.retry), toolBox: toolBox, toolSettings: config.tools)
+            return EngineSetup.make(workspace: workspace, accounting: clientAccounting, health: health, toolBox: toolBox)
         }
         var keys: [(secret: String, client: GatewayClient)] = []
         for key in config.serve.keys {
