@@ -178,13 +178,14 @@ struct StreamAccumulator {
         ndjson = NDJSONDecoder(limit: limits.eventBytes)
     }
 
-    /// Why the stream counts as silent at `now`, if it does: no complete event for the idle limit
-    /// (before the first, for the first-byte limit). Called once a reading pass, so the clock is
-    /// read once a pass rather than once an event.
+    /// The reader paused (`ReadPace`) until `now`: that wait is not the server's silence.
     mutating func excusePause(now: UInt64) {
         lastEventAt = now
     }
 
+    /// Why the stream counts as silent at `now`, if it does: no complete event for the idle limit
+    /// (before the first, for the first-byte limit). Called once a reading pass, so the clock is
+    /// read once a pass rather than once an event.
     mutating func silence(now: UInt64, timeouts: TransportTimeouts) -> String? {
         if eventCount > eventsAtLastCheck {
             eventsAtLastCheck = eventCount
