@@ -193,7 +193,7 @@ struct LedgerTally {
               recentStart >= tally.recentFrom else {
             var fresh = LedgerTally(period: period, lastID: last, deletions: deletions, recentFrom: recentStart)
             try fresh.sumTheDay(db, through: last)
-            fresh.recent = try rows(db, "id <= ? AND timestamp_ms >= ?", [last, recentStart]).compactMap { $0.recent }
+            fresh.recent = try rows(db, "id <= ? AND timestamp_ms >= ?", [last, recentStart]).map(\.recent)
             return fresh
         }
         tally.recent.removeAll { $0.timestampMs < recentStart }
@@ -201,7 +201,7 @@ struct LedgerTally {
         if last > tally.lastID {
             for row in try rows(db, "id > ? AND id <= ?", [tally.lastID, last]) {
                 if tally.period.contains(row.timestampMs) { try tally.add(row) }
-                if row.timestampMs >= recentStart, let recent = row.recent { tally.recent.append(recent) }
+                if row.timestampMs >= recentStart { tally.recent.append(row.recent) }
             }
             tally.lastID = last
         }
@@ -217,7 +217,7 @@ struct LedgerTally {
         var totals: CostTotals
         var ttftMs: Int?
 
-        var recent: RecentRow? {
+        var recent: RecentRow {
             RecentRow(timestampMs: timestampMs, provider: provider, totals: totals, ttftMs: status == "ok" ? ttftMs : nil)
         }
     }

@@ -51,8 +51,8 @@ public final class RequestProgress: Sendable {
         }) else { return nil }
         // A count sent as a stream starts (Anthropic's first event says 1) is not yet the output's.
         let estimate = TokenEstimator.tokens(fromQuarters: counts.quarters)
-        let exact = (counts.reported.outputTokens ?? -1) >= estimate
-        let output = exact ? counts.reported.outputTokens! : estimate
+        let reported = counts.reported.outputTokens.flatMap { $0 >= estimate ? $0 : nil }
+        let (output, exact) = (reported ?? estimate, reported != nil)
         let usage = counts.reported.merged(with: Usage(inputTokens: counts.reported.inputTokens ?? inputEstimate, outputTokens: output))
         return (output, exact, price.flatMap { CostCalculator.picos(usage, price: $0, type: type) })
     }
