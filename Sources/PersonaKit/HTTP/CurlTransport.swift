@@ -173,8 +173,9 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
             readerJobs.runJobs()
             backlog.endPass()
 
-            let awaitingFirstToken = firstTokenCadence != nil && active.values.contains { $0.channel.awaitsFirstToken }
-            let nextPass = (awaitingFirstToken ? firstTokenCadence ?? cadence : cadence).tick(after: passStarted)
+            var passCadence = cadence
+            if let firstTokenCadence, active.values.contains(where: { $0.channel.awaitsFirstToken }) { passCadence = firstTokenCadence }
+            let nextPass = passCadence.tick(after: passStarted)
             // While bytes flow, the next pass is at the tick whatever arrives before it: polling the
             // sockets in between would only find them readable. Silent streams are polled, so the
             // thread sleeps until their first bytes rather than waking every tick.
