@@ -2,7 +2,11 @@
 #define PERSONA_CCURL_SHIM_H
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 
 /* curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call: typed wrappers. */
 
@@ -46,6 +50,76 @@ static inline int persona_wake_fd(void) {
     return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
+/* The multi handle's sockets in an epoll set, and its timer as a deadline (CLOCK_MONOTONIC
+   nanoseconds, -1 for none): libcurl then visits only the transfers whose sockets are ready, where
+   curl_multi_perform checks every transfer's socket with a poll of its own. epoll_event is packed,
+   which Swift reads awkwardly, so it stays on this side. */
+
+static inline int64_t persona_monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+static inline int persona_socket_changed(CURL *easy, curl_socket_t socket, int what, void *epoll_fd, void *socket_data) {
+    (void)easy;
+    (void)socket_data;
+    int epoll = (int)(intptr_t)epoll_fd;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(epoll, EPOLL_CTL_DEL, socket, NULL);
+        return 0;
+    }
+    struct epoll_event event = {0};
+    event.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+    event.data.fd = socket;
+    if (epoll_ctl(epoll, EPOLL_CTL_MOD, socket, &event) != 0 && errno == ENOENT) {
+        epoll_ctl(epoll, EPOLL_CTL_ADD, socket, &event);
+    }
+    return 0;
+}
+
+static inline int persona_timer_changed(CURLM *multi, long timeout_ms, void *deadline) {
+    (void)multi;
+    *(int64_t *)deadline = timeout_ms < 0 ? -1 : persona_monotonic_ns() + (int64_t)timeout_ms * 1000000;
+    return 0;
+}
+
+/* Watches the multi handle's sockets in `epoll` and keeps its timer in `deadline`; the wake-up
+   descriptor is watched too. Returns 0 on success. */
+static inline int persona_multi_use_epoll(CURLM *multi, int epoll, int wake_fd, int64_t *deadline) {
+    *deadline = -1;
+    if (curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, persona_socket_changed) != CURLM_OK) return -1;
+    if (curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, (void *)(intptr_t)epoll) != CURLM_OK) return -1;
+    if (curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, persona_timer_changed) != CURLM_OK) return -1;
+    if (curl_multi_setopt(multi, CURLMOPT_TIMERDATA, deadline) != CURLM_OK) return -1;
+    if (wake_fd < 0) return 0;
+    struct epoll_event event = {0};
+    event.events = EPOLLIN;
+    event.data.fd = wake_fd;
+    return epoll_ctl(epoll, EPOLL_CTL_ADD, wake_fd, &event);
+}
+
+/* Up to `capacity` ready descriptors, waiting at most `timeout_ms` for the first: each with the
+   CURL_CSELECT_* bits that curl_multi_socket_action takes. Returns how many, or -1. */
+static inline int persona_epoll_ready(int epoll, int timeout_ms, int *fds, int *actions, int capacity) {
+    struct epoll_event events[256];
+    int total = 0;
+    while (total < capacity) {
+        int wanted = capacity - total < 256 ? capacity - total : 256;
+        int count = epoll_wait(epoll, events, wanted, total == 0 ? timeout_ms : 0);
+        if (count <= 0) return total > 0 ? total : count;
+        for (int i = 0; i < count; i++) {
+            uint32_t ready = events[i].events;
+            fds[total + i] = events[i].data.fd;
+            actions[total + i] = ((ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) ? CURL_CSELECT_IN : 0)
+                | ((ready & EPOLLOUT) ? CURL_CSELECT_OUT : 0) | ((ready & EPOLLERR) ? CURL_CSELECT_ERR : 0);
+        }
+        total += count;
+        if (count < wanted) break;
+    }
+    return total;
+}
+
 /* CURLMsg carries a union; reading it from Swift is awkward, so flatten it. */
 static inline int persona_multi_next_done(CURLM *m, CURL **easy, CURLcode *result) {
     int queued = 0;
@@ -60,6 +134,7 @@ static inline int persona_multi_next_done(CURLM *m, CURL **easy, CURLcode *resul
     return 0;
 }
 
+static const curl_socket_t persona_socket_timeout = CURL_SOCKET_TIMEOUT;
 static const size_t persona_curl_readfunc_abort = CURL_READFUNC_ABORT;
 static const size_t persona_curl_writefunc_pause = CURL_WRITEFUNC_PAUSE;
 

@@ -6,7 +6,9 @@ import Synchronization
 ///
 /// Every request of the process shares that thread: eight panes or five hundred headless turns cost
 /// one thread, not one each. libcurl is touched from that thread only; callers talk to it through a
-/// locked queue and a wake-up descriptor.
+/// locked queue and a wake-up descriptor. The thread drives libcurl by its sockets (an epoll set
+/// and `curl_multi_socket_action`), so that a pass costs what its ready sockets bring, however
+/// many transfers are open.
 public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     public static let shared = CurlTransport()
 
@@ -18,9 +20,14 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     static let copiedBodyLimit = 64 * 1024
 
     private let multi: UnsafeMutableRawPointer
-    /// Rouses the transfer thread from either of its waits: libcurl's poll, which watches it beside
-    /// the sockets, and the wait for the next tick.
+    /// Rouses the transfer thread from either of its waits: the wait on the sockets, whose epoll set
+    /// holds it, and the wait for the next tick.
     private let wakeFD: Int32
+    /// The sockets libcurl asked to watch, and the wake-up descriptor; -1 if it could not be made.
+    private let epoll: Int32
+    /// When libcurl wants `curl_multi_socket_action` called for its timeouts, on
+    /// `persona_monotonic_ns`; -1 for never.
+    private let curlDeadline = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     /// What other threads ask of the transfer thread, taken at the start of each pass.
     private struct Requests {
         var starts: [Transfer] = []
@@ -40,6 +47,8 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     // Owned by the transfer thread alone.
     private var active: [Int: Transfer] = [:]
     private let pass = ReadingPass()
+    private var readyFDs = [Int32](repeating: 0, count: 1024)
+    private var readyActions = [Int32](repeating: 0, count: 1024)
 
     /// When reading passes may start while transfers are active: at most one per tick.
     ///
@@ -70,6 +79,12 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
         multi = curl_multi_init()
         wakeFD = persona_wake_fd()
+        var epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        if epoll >= 0, persona_multi_use_epoll(multi, epoll, wakeFD, curlDeadline) != 0 {
+            close(epoll)
+            epoll = -1
+        }
+        self.epoll = epoll
         readerJobs = TransferThreadExecutor()
         readers = readerJobs
         let thread = Thread { [unowned self] in self.run() }
@@ -106,10 +121,7 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     }
 
     private func wake() {
-        guard wakeFD >= 0 else {
-            curl_multi_wakeup(multi)
-            return
-        }
+        guard wakeFD >= 0 else { return }
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
     }
@@ -149,8 +161,7 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
                 }
             }
 
-            var running: Int32 = 0
-            curl_multi_perform(multi, &running)
+            actOnReadySockets()
             let performed = MonotonicClock.now
             // Only the transfers that brought something are visited: with a thousand open, a
             // walk over all of them each pass would cost more than their tokens.
@@ -176,17 +187,48 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
             var passCadence = cadence
             if let firstTokenCadence, active.values.contains(where: { $0.channel.awaitsFirstToken }) { passCadence = firstTokenCadence }
             let nextPass = passCadence.tick(after: passStarted)
-            // While bytes flow, the next pass is at the tick whatever arrives before it: polling the
-            // sockets in between would only find them readable. Silent streams are polled, so the
+            // While bytes flow, the next pass is at the tick whatever arrives before it: watching the
+            // sockets in between would only find them readable. Silent streams are watched, so the
             // thread sleeps until their first bytes rather than waking every tick.
-            let jobsWait = readerJobs.hasJobs
-            if !brought || jobsWait {
-                var numfds: Int32 = 0
-                var wakeUp = curl_waitfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
-                curl_multi_poll(multi, &wakeUp, wakeFD >= 0 ? 1 : 0, jobsWait ? 0 : pollTimeoutMillis(), &numfds)
-                if wakeUp.revents != 0 { drainWakes() }
-            }
+            if !brought || readerJobs.hasJobs { waitForSockets() }
             if !active.isEmpty { waitForTick(nextPass) }
+        }
+    }
+
+    /// Lets libcurl read and write the sockets that are ready, and run its due timeouts (a new
+    /// transfer starts on one).
+    private func actOnReadySockets() {
+        var running: Int32 = 0
+        let count = persona_epoll_ready(epoll, 0, &readyFDs, &readyActions, Int32(readyFDs.count))
+        for index in 0..<max(0, Int(count)) {
+            if readyFDs[index] == wakeFD {
+                drainWakes()
+            } else {
+                curl_multi_socket_action(multi, readyFDs[index], readyActions[index], &running)
+            }
+        }
+        let deadline = curlDeadline.pointee
+        if deadline >= 0, persona_monotonic_ns() >= deadline {
+            // libcurl's timer does not repeat: it sets the next one, if any, while it acts.
+            curlDeadline.pointee = -1
+            curl_multi_socket_action(multi, persona_socket_timeout, 0, &running)
+        }
+    }
+
+    /// Waits until a socket or the wake-up descriptor is ready, or until the nearest timeout;
+    /// not at all when readers' jobs wait.
+    private func waitForSockets() {
+        var timeout = readerJobs.hasJobs ? 0 : pollTimeoutMillis()
+        let deadline = curlDeadline.pointee
+        if deadline >= 0 { timeout = min(timeout, Int32(clamping: max(0, deadline - persona_monotonic_ns() + 999_999) / 1_000_000)) }
+        var fd: Int32 = 0
+        var action: Int32 = 0
+        let count = persona_epoll_ready(epoll, timeout, &fd, &action, 1)
+        if count == 1, fd == wakeFD {
+            drainWakes()
+        } else if count < 0, errno != EINTR {
+            // No epoll set: nothing can be watched, so look again soon.
+            usleep(useconds_t(timeout) * 1000)
         }
     }
 
@@ -211,6 +253,10 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     }
 
     private func start(_ transfer: Transfer) {
+        guard epoll >= 0 else {
+            transfer.channel.finish(error: TransportError(kind: .network, message: "the process could not make an epoll set to watch sockets"))
+            return
+        }
         guard let easy = transfer.makeEasyHandle() else {
             transfer.channel.finish(error: TransportError(kind: .network, message: "libcurl could not create a handle"))
             return
@@ -239,6 +285,8 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     }
 
     private func pollTimeoutMillis() -> Int32 {
+        // Without a wake-up descriptor, new requests are noticed only by looking often.
+        guard wakeFD >= 0 else { return 1 }
         guard !active.isEmpty else { return 60_000 }
         let now = MonotonicClock.now
         var nearest = UInt64(1_000_000_000)
