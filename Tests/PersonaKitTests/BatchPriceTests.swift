@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import XCTest
 
 @testable import PersonaKit
@@ -194,6 +195,10 @@ final class BatchSettleTests: XCTestCase {
                                                  part: setup.plan.parts[0], job: setup.job)
         XCTAssertEqual(settled, 1)
         XCTAssertEqual(try held(), setup.job.estimatePicos! - estimates[0], "the other request's estimate is still held")
+        // Its answer went into the prompt's session, indexed for search as the shared transaction ended.
+        let queued = try await DatabaseQueue(path: store.database.path).read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages_unindexed") }
+        XCTAssertEqual(queued, 0)
+        XCTAssertEqual(try SessionStore(database: store.database).search("done").map(\.session), [first.session])
     }
 }
 

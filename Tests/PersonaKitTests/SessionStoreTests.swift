@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import PersonaKit
 import XCTest
 
@@ -106,6 +107,32 @@ final class SessionStoreTests: XCTestCase {
         XCTAssertEqual(try store.search("obviously").map(\.session), ["s2"])
         XCTAssertEqual(try store.search("REMOTE").count, 2)
         XCTAssertEqual(try store.search("   "), [])
+    }
+
+    /// A message added by a transaction that did not index it (an older Persona's, say) waits in
+    /// the queue until the next search; one deleted while it waits leaves the index whole.
+    func testQueuedMessagesAreIndexedBeforeASearchAndOneDeletedWhileQueuedLeavesTheIndexWhole() throws {
+        try save("s1", at: 100, topic: "Work", messages: [answer("Remote teams need planned mentoring.")])
+        let other = try DatabaseQueue(path: database.path)
+        func queued() throws -> Int { try other.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages_unindexed") ?? -1 } }
+        XCTAssertEqual(try queued(), 0, "a message the store appends is indexed in its own transaction")
+        try other.write { db in
+            for text in ["Sourdough wins, obviously.", "Rye is underrated, obviously."] {
+                try db.execute(sql: """
+                    INSERT INTO messages (session, round, speaker, name, role, text, status, created_ms)
+                    VALUES ('s1', 1, 'skeptic', 'Skeptic', 'persona', ?, 'complete', 0)
+                    """, arguments: [text])
+            }
+            try db.execute(sql: "DELETE FROM messages WHERE text LIKE 'Rye%'")
+        }
+        XCTAssertEqual(try queued(), 1)
+        XCTAssertEqual(try store.search("obviously").map(\.snippet), ["Sourdough wins, [obviously]."])
+        XCTAssertEqual(try queued(), 0)
+        try other.write { db in
+            try db.execute(sql: "DELETE FROM messages WHERE text LIKE 'Remote%'")
+            try db.execute(sql: "INSERT INTO messages_search(messages_search) VALUES ('integrity-check')")
+        }
+        XCTAssertEqual(try store.search("mentoring"), [])
     }
 
     func testANewConversationRecordsTheSetupButKeepsTopicTimeAndName() throws {

@@ -62,6 +62,7 @@ public final class BatchStore: Sendable {
             try Self.insert(requests, in: db)
             for session in sessions { try SessionStore.create(session, in: db) }
             try SessionStore.append(sessions.map { ($0.id, TranscriptMessage.user($0.topic, round: 1)) }, at: job.created, in: db)
+            try MessageSearchIndex.indexQueued(in: db)
         }
         return created
     }
@@ -289,7 +290,11 @@ public final class BatchStore: Sendable {
                        batchPriced: Bool, ledgerRow: Bool = true) throws -> Int {
         guard !results.isEmpty else { return 0 }
         return try database.guarded {
-            try pool.write { db in try Self.settle(results, part: part, job: job, batchPriced: batchPriced, ledgerRow: ledgerRow, in: db) }
+            try pool.write { db in
+                let settled = try Self.settle(results, part: part, job: job, batchPriced: batchPriced, ledgerRow: ledgerRow, in: db)
+                try MessageSearchIndex.indexQueued(in: db)
+                return settled
+            }
         }
     }
 

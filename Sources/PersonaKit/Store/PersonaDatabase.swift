@@ -179,6 +179,9 @@ public final class PersonaDatabase: Sendable {
         migrator.registerMigration("monitor-v12") { db in
             try migrateToMonitor(db)
         }
+        migrator.registerMigration("search-v13-queue") { db in
+            try MessageSearchIndex.migrateToQueue(db)
+        }
         return migrator
     }
 

@@ -101,6 +101,7 @@ extension SessionStore {
         // Each word is quoted, so that the query's own punctuation is never FTS5 syntax.
         let words = query.split(whereSeparator: { $0.isWhitespace }).map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
         guard !words.isEmpty else { return [] }
+        try MessageSearchIndex.catchUp(pool)
         return try pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT m.session, s.name AS session_name, s.topic, m.round, m.speaker, m.name,

@@ -87,12 +87,15 @@ public final class SessionStore: Sendable {
 
     /// Stores a message; a key a provider echoed into its text or error is stored hidden.
     public func append(_ message: TranscriptMessage, to session: String, at date: Date = Date()) throws {
-        try pool.write { db in try Self.append(message, to: session, at: date, in: db) }
+        try pool.write { db in
+            try Self.append(message, to: session, at: date, in: db)
+            try MessageSearchIndex.indexQueued(in: db)
+        }
     }
 
-    /// Stores messages inside a transaction that writes more, such as batch results' ledger rows.
-    /// Many rows go in one statement: a statement that writes the full-text index flushes it, so
-    /// one statement per message would cost several times as much.
+    /// Stores messages inside a transaction that writes more, such as batch results' ledger rows;
+    /// the transaction indexes them as it ends (`MessageSearchIndex.indexQueued`). Many rows go in
+    /// one statement.
     static func append(_ messages: [(session: String, message: TranscriptMessage)], at date: Date, in db: Database) throws {
         let columns = 19
         let rowsPerStatement = 400
