@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -118,6 +119,14 @@ static inline int persona_epoll_ready(int epoll, int timeout_ms, int *fds, int *
         if (count < wanted) break;
     }
     return total;
+}
+
+/* Waits up to `nanoseconds` for `fd` to be readable, in one system call with a timer of that
+   precision (poll counts whole milliseconds). Returns 1 if it is, 0 if not, -1 on error. */
+static inline int persona_wait_readable(int fd, int64_t nanoseconds) {
+    struct pollfd watched = {.fd = fd, .events = POLLIN, .revents = 0};
+    struct timespec timeout = {.tv_sec = nanoseconds / 1000000000, .tv_nsec = nanoseconds % 1000000000};
+    return ppoll(&watched, 1, &timeout, NULL);
 }
 
 /* CURLMsg carries a union; reading it from Swift is awkward, so flatten it. */

@@ -235,21 +235,14 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     /// Sleeps until `tick`, unless woken. The sockets are not watched: bytes that land meanwhile
     /// wait for the tick, so that one pass reads many of them.
     private func waitForTick(_ tick: UInt64) {
-        var wakeUp = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
-        while true {
-            let now = MonotonicClock.now
-            guard now < tick else { return }
-            let left = tick - now
-            // poll counts whole milliseconds: the last fraction of one is slept.
-            guard left >= 1_000_000, wakeFD >= 0 else {
-                usleep(useconds_t(left / 1000))
-                return
-            }
-            if poll(&wakeUp, 1, Int32(left / 1_000_000)) != 0 {
-                if wakeUp.revents != 0 { drainWakes() }
-                return
-            }
+        let now = MonotonicClock.now
+        guard now < tick else { return }
+        let left = tick - now
+        guard wakeFD >= 0 else {
+            usleep(useconds_t(left / 1000))
+            return
         }
+        if persona_wait_readable(wakeFD, Int64(left)) > 0 { drainWakes() }
     }
 
     private func start(_ transfer: Transfer) {
