@@ -27,7 +27,7 @@ public final class TurnID: Sendable, Hashable, CustomStringConvertible {
 
     public init(serial: Int = TurnID.nextSerial(), personaID: String, personaName: String, role: TranscriptMessage.Role = .persona,
                 round: Int = 1, droppedTurns: Int = 0, estimatedInputTokens: Int = 0, model: ModelRef,
-                providerType: ProviderType = .openai, price: ModelPrice? = nil, answer: String = UUID().uuidString.lowercased()) {
+                providerType: ProviderType = .openai, price: ModelPrice? = nil, answer: String = TurnID.randomAnswerID()) {
         self.serial = serial
         self.answer = answer
         self.personaID = personaID
@@ -48,6 +48,19 @@ public final class TurnID: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static let counter = Mutex(0)
+
+    /// A random version-4 UUID, lowercased. Foundation's `UUID()` opens, reads and closes
+    /// /dev/urandom for each one, which a thousand turns at once feel; the system generator
+    /// asks the kernel directly.
+    public static func randomAnswerID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var halves = (generator.next() as UInt64, generator.next() as UInt64)
+        return withUnsafeMutableBytes(of: &halves) { bytes in
+            bytes[6] = bytes[6] & 0x0F | 0x40
+            bytes[8] = bytes[8] & 0x3F | 0x80
+            return UUID(uuid: bytes.load(as: uuid_t.self)).uuidString.lowercased()
+        }
+    }
 
     public static func nextSerial() -> Int {
         counter.withLock { value in
