@@ -61,6 +61,7 @@ func liveFallbackBenchmark(_ arguments: [String]) async throws {
                                                                          options: BatchOptions(concurrency: requests))
     _ = try runner.store.create(plan.job, parts: plan.parts, requests: plan.requests, sessions: plan.sessions, claim: plan.claim,
                                 caps: BudgetCaps())
+    let threadsStart = cpuByThread()
     let cpuStart = cpuSeconds()
     let wallStart = Date()
     // Held answers show what starting a request costs (its connection, request and records)
@@ -74,6 +75,7 @@ func liveFallbackBenchmark(_ arguments: [String]) async throws {
     }
     try await runner.advance(plan.job.id, interval: 1)
     let cpu = cpuSeconds() - cpuStart
+    let threads = cpuByThread().map { ($0.key, $0.value - (threadsStart[$0.key] ?? 0)) }.filter { $0.1 >= 0.005 }.sorted { $0.1 > $1.1 }
     let wall = Date().timeIntervalSince(wallStart)
     let progress = try runner.store.progress(job: plan.job.id)
     let tokens = try runner.store.requests(job: plan.job.id).reduce(0) { $0 + ($1.text ?? "").utf8.reduce(0) { $0 + ($1 == 0x20 ? 1 : 0) } }
@@ -89,6 +91,9 @@ func liveFallbackBenchmark(_ arguments: [String]) async throws {
         print(String(format: "  of which %.2f s before the first token (%.0f µs a request: connecting, sending and recording it), "
                      + "and %.2f µs a token after", before, before / Double(requests) * 1e6, (cpu - before) / Double(max(1, tokens)) * 1e6))
     }
+    // persona-curl is the transfer thread, with the readers it runs; the database's writer queue
+    // runs on a dispatch "overcommit" thread, and tasks on the "default-qos" workers.
+    print("  CPU by thread: " + threads.map { String(format: "%@ %.2f s", $0.0, $0.1) }.joined(separator: ", "))
 }
 
 /// Plans a job of 100,000 requests to one Anthropic model and writes its results file, in an order
