@@ -82,28 +82,29 @@ private func streams(url: String, model: String, concurrency: Int, rounds: Int) 
                 group.addTask {
                     let start = Date()
                     var first: Double?
-                    var tokens = 0
-                    var text = ""
+                    // The client reads bytes and keeps only the body's end, where the usage comes:
+                    // its CPU shares the machine with the gateways it measures.
+                    var tail: [UInt8] = []
                     do {
                         for try await part in CurlTransport.shared.stream(HTTPRequest(
                             method: "POST", url: url + "/chat/completions",
                             headers: HTTPHeaders([("Content-Type", "application/json"), ("Authorization", "Bearer sk-bench")]), body: body)) {
                             guard case .body(let bytes) = part else { continue }
-                            text += String(decoding: bytes, as: UTF8.self)
-                            let chunks = text.components(separatedBy: "\n\n")
-                            text = chunks.last ?? ""
-                            for chunk in chunks.dropLast() {
-                                if first == nil, chunk.contains("\"content\":\"") { first = Date().timeIntervalSince(start) }
-                                // The tokens are the usage's: a gateway may carry several in one chunk.
-                                if let range = chunk.range(of: "\"completion_tokens\":") {
-                                    tokens = Int(chunk[range.upperBound...].prefix { $0.isNumber }) ?? tokens
-                                }
+                            let carried = tail.suffix(contentMarker.count)
+                            tail += bytes
+                            if first == nil, lastIndex(of: contentMarker, in: Array(carried) + bytes) != nil {
+                                first = Date().timeIntervalSince(start)
                             }
+                            if tail.count > 8192 { tail.removeFirst(tail.count - 4096) }
                         }
                     } catch {
-                        return (first, tokens, false)
+                        return (first, 0, false)
                     }
-                    return (first, tokens, text.isEmpty)
+                    // The tokens are the usage's: a gateway may carry several in one chunk.
+                    let tokens = lastIndex(of: usageMarker, in: tail).map { at in
+                        Int(String(decoding: tail[(at + usageMarker.count)...].prefix { (0x30...0x39).contains($0) }, as: UTF8.self)) ?? 0
+                    } ?? 0
+                    return (first, tokens, tail.ends(with: doneMarker))
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
@@ -118,6 +119,20 @@ private func streams(url: String, model: String, concurrency: Int, rounds: Int) 
     run.firstTokenP50 = firsts.isEmpty ? 0 : firsts[firsts.count / 2]
     run.firstTokenMax = firsts.last ?? 0
     return run
+}
+
+private let contentMarker = Array(#""content":""#.utf8)
+private let usageMarker = Array(#""completion_tokens":"#.utf8)
+private let doneMarker = Array("data: [DONE]\n\n".utf8)
+
+/// Where `pattern` last starts in `bytes`.
+private func lastIndex(of pattern: [UInt8], in bytes: [UInt8]) -> Int? {
+    guard bytes.count >= pattern.count else { return nil }
+    return (0...(bytes.count - pattern.count)).last { bytes[$0..<($0 + pattern.count)].elementsEqual(pattern) }
+}
+
+private extension Array where Element == UInt8 {
+    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix) }
 }
 
 /// Starts a server; with `urlPrefix`, waits for the line on its stdout that starts with it.
