@@ -62,12 +62,13 @@ public final class SessionStore: Sendable {
         try pool.write { db in try Self.create(info, in: db) }
     }
 
+    /// A cached statement: a batch job creates a session per prompt in one transaction.
     static func create(_ info: SessionInfo, in db: Database) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO sessions (id, created_ms, mode, topic, roster, rounds, judge, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET mode = excluded.mode, roster = excluded.roster, rounds = excluded.rounds,
                 judge = excluded.judge
-            """, arguments: [info.id, milliseconds(info.created), info.mode.rawValue, Secrets.redact(info.topic),
+            """).execute(arguments: [info.id, milliseconds(info.created), info.mode.rawValue, Secrets.redact(info.topic),
                              rosterJSON(info.roster), info.rounds, info.judge, info.name])
     }
 
