@@ -7,8 +7,8 @@ import Synchronization
 /// commit apiece would cost more CPU than their tokens. A caller hears back only after the
 /// transaction that holds its write has committed. Should one write throw, the group is rolled
 /// back and each write runs again in a transaction of its own, so that the failure is its alone.
-/// (A savepoint per write would do the same, but costs a savepoint per write.) Messages the
-/// writes added are indexed for search as the transaction ends (`MessageSearchIndex`).
+/// (A savepoint per write would do the same, at a cost for every write; a write rarely fails.)
+/// Messages the writes added are indexed for search as the transaction ends (`MessageSearchIndex`).
 ///
 /// The transactions run on the database's own writer queue, so no task's thread blocks on
 /// SQLite or on another process's lock.
