@@ -62,20 +62,32 @@ static inline int64_t persona_monotonic_ns(void) {
     return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
-static inline int persona_socket_changed(CURL *easy, curl_socket_t socket, int what, void *epoll_fd, void *socket_data) {
+/* What the socket callback needs: the epoll set, and the multi handle, on which it marks each
+   socket it has added (curl_multi_assign), so that a later change is one EPOLL_CTL_MOD. libcurl
+   forgets the mark when it removes a socket, as it does whenever a transfer pauses. */
+struct persona_epoll_watch {
+    int epoll;
+    CURLM *multi;
+};
+
+static inline int persona_socket_changed(CURL *easy, curl_socket_t socket, int what, void *watch_pointer, void *added) {
     (void)easy;
-    (void)socket_data;
-    int epoll = (int)(intptr_t)epoll_fd;
+    struct persona_epoll_watch *watch = watch_pointer;
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(epoll, EPOLL_CTL_DEL, socket, NULL);
+        epoll_ctl(watch->epoll, EPOLL_CTL_DEL, socket, NULL);
         return 0;
     }
     struct epoll_event event = {0};
     event.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
     event.data.fd = socket;
-    if (epoll_ctl(epoll, EPOLL_CTL_MOD, socket, &event) != 0 && errno == ENOENT) {
-        epoll_ctl(epoll, EPOLL_CTL_ADD, socket, &event);
+    if (added) {
+        epoll_ctl(watch->epoll, EPOLL_CTL_MOD, socket, &event);
+        return 0;
     }
+    if (epoll_ctl(watch->epoll, EPOLL_CTL_ADD, socket, &event) != 0 && errno == EEXIST) {
+        epoll_ctl(watch->epoll, EPOLL_CTL_MOD, socket, &event);
+    }
+    curl_multi_assign(watch->multi, socket, watch);
     return 0;
 }
 
@@ -85,19 +97,19 @@ static inline int persona_timer_changed(CURLM *multi, long timeout_ms, void *dea
     return 0;
 }
 
-/* Watches the multi handle's sockets in `epoll` and keeps its timer in `deadline`; the wake-up
-   descriptor is watched too. Returns 0 on success. */
-static inline int persona_multi_use_epoll(CURLM *multi, int epoll, int wake_fd, int64_t *deadline) {
+/* Watches the multi handle's sockets in `watch`'s epoll set, which must outlive it, and keeps its
+   timer in `deadline`; the wake-up descriptor is watched too. Returns 0 on success. */
+static inline int persona_multi_use_epoll(CURLM *multi, struct persona_epoll_watch *watch, int wake_fd, int64_t *deadline) {
     *deadline = -1;
     if (curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, persona_socket_changed) != CURLM_OK) return -1;
-    if (curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, (void *)(intptr_t)epoll) != CURLM_OK) return -1;
+    if (curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, watch) != CURLM_OK) return -1;
     if (curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, persona_timer_changed) != CURLM_OK) return -1;
     if (curl_multi_setopt(multi, CURLMOPT_TIMERDATA, deadline) != CURLM_OK) return -1;
     if (wake_fd < 0) return 0;
     struct epoll_event event = {0};
     event.events = EPOLLIN;
     event.data.fd = wake_fd;
-    return epoll_ctl(epoll, EPOLL_CTL_ADD, wake_fd, &event);
+    return epoll_ctl(watch->epoll, EPOLL_CTL_ADD, wake_fd, &event);
 }
 
 /* Up to `capacity` ready descriptors, waiting at most `timeout_ms` for the first: each with the

@@ -25,6 +25,7 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
     private let wakeFD: Int32
     /// The sockets libcurl asked to watch, and the wake-up descriptor; -1 if it could not be made.
     private let epoll: Int32
+    private let epollWatch = UnsafeMutablePointer<persona_epoll_watch>.allocate(capacity: 1)
     /// When libcurl wants `curl_multi_socket_action` called for its timeouts, on
     /// `persona_monotonic_ns`; -1 for never.
     private let curlDeadline = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
@@ -80,9 +81,11 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
         multi = curl_multi_init()
         wakeFD = persona_wake_fd()
         var epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
-        if epoll >= 0, persona_multi_use_epoll(multi, epoll, wakeFD, curlDeadline) != 0 {
+        epollWatch.initialize(to: persona_epoll_watch(epoll: epoll, multi: multi))
+        if epoll >= 0, persona_multi_use_epoll(multi, epollWatch, wakeFD, curlDeadline) != 0 {
             close(epoll)
             epoll = -1
+            epollWatch.pointee.epoll = -1
         }
         self.epoll = epoll
         readerJobs = TransferThreadExecutor()
