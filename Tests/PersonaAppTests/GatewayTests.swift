@@ -82,7 +82,7 @@ final class GatewayTests: XCTestCase {
                                           chat(model, stream: true, extra: #","stream_options":{"include_usage":true}"#))
             XCTAssertEqual(streamed.status, 200)
             XCTAssertEqual(streamed.headers["content-type"], "text/event-stream")
-            let events = String(decoding: streamed.body, as: UTF8.self).components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            let events = sseEvents(streamed)
             XCTAssertEqual(events.last, "data: [DONE]")
             let chunks = try events.dropLast().map { try JSON.parse(String($0.dropFirst("data: ".count))) }
             XCTAssertEqual(chunks.first?["choices"]?[0]?["delta"]?["role"]?.string, "assistant")
@@ -159,7 +159,7 @@ final class GatewayTests: XCTestCase {
             XCTAssertFalse(text.contains(providerKey), text)
             // A stream's first token goes out on its own: the answer is its chunks' text joined.
             let answer = stream
-                ? try text.components(separatedBy: "\n\n").filter { $0.hasPrefix("data: {") }
+                ? try sseEvents(reply).filter { $0.hasPrefix("data: {") }
                     .compactMap { try JSON.parse(String($0.dropFirst("data: ".count)))["choices"]?[0]?["delta"]?["content"]?.string }.joined()
                 : try JSON.parse(text)["choices"]?[0]?["message"]?["content"]?.string ?? ""
             XCTAssertTrue(answer.hasPrefix("your key is sk-…"), answer)
@@ -263,6 +263,11 @@ final class GatewayTests: XCTestCase {
 
     func json(_ reply: HTTPReply) throws -> JSON { try JSON.parse(reply.body) }
 
+    /// A streamed reply's server-sent events, each as written (`data: …`).
+    func sseEvents(_ reply: HTTPReply) -> [String] {
+        String(decoding: reply.body, as: UTF8.self).components(separatedBy: "\n\n").filter { !$0.isEmpty }
+    }
+
     func testTheSeedAPIGeneratesStreamsAndChatsInItsOwnShapes() async throws {
         try config("default_model: openai:mock\nfailover_chains: { premium: [ollama:mock+status=500, gemini:mock] }\nretry: { max_retries: 0 }\n"
             + "providers:\n  openai: { rpm: 100, tpm: 100000 }\n")
@@ -281,7 +286,7 @@ final class GatewayTests: XCTestCase {
         XCTAssertEqual(generated.headers["x-request-cost"], "$" + Money.exactText(try XCTUnwrap(rows.last?.costPicos)))
 
         let streamed = try await post("/api/v1/generate/stream", #"{"prompt":"Tea?"}"#)
-        let events = String(decoding: streamed.body, as: UTF8.self).components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        let events = sseEvents(streamed)
         XCTAssertEqual(events.last, "data: [DONE]")
         let deltas = try events.dropLast().map { try JSON.parse(String($0.dropFirst("data: ".count))) }
         XCTAssertEqual(deltas.compactMap { $0["index"]?.int }, Array(0..<deltas.count))
