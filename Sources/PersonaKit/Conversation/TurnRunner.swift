@@ -55,7 +55,6 @@ public struct TurnRunner: Sendable {
         await withTaskExecutorPreference(transport.readers) {
             do {
                 let response = transport.stream(httpRequest, timeouts: timeouts)
-                var toldFirstToken = false
                 reading: for try await part in response {
                     switch part {
                     case .head(let received):
@@ -69,10 +68,7 @@ public struct TurnRunner: Sendable {
                         // After a failure inside the stream, reading goes on only to collect usage
                         // that some providers send after the error.
                         accumulator.feed(bytes, onEvent: onEvent)
-                        if !toldFirstToken, accumulator.hasFirstToken {
-                            response.markFirstToken()
-                            toldFirstToken = true
-                        }
+                        if accumulator.hasFirstToken { response.markFirstToken() }
                         // A server that sends a byte now and then, but never a whole event, is silent.
                         if let silence = accumulator.silence(now: MonotonicClock.now, timeouts: timeouts) {
                             accumulator.stop(ProviderError(kind: .timeout, message: silence))
