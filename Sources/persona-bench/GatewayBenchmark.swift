@@ -92,7 +92,7 @@ private func streams(url: String, model: String, concurrency: Int, rounds: Int) 
                             guard case .body(let bytes) = part else { continue }
                             let carried = tail.suffix(contentMarker.count)
                             tail += bytes
-                            if first == nil, lastIndex(of: contentMarker, in: Array(carried) + bytes) != nil {
+                            if first == nil, (Array(carried) + bytes).firstRange(of: contentMarker) != nil {
                                 first = Date().timeIntervalSince(start)
                             }
                             if tail.count > 8192 { tail.removeFirst(tail.count - 4096) }
@@ -101,10 +101,10 @@ private func streams(url: String, model: String, concurrency: Int, rounds: Int) 
                         return (first, 0, false)
                     }
                     // The tokens are the usage's: a gateway may carry several in one chunk.
-                    let tokens = lastIndex(of: usageMarker, in: tail).map { at in
-                        Int(String(decoding: tail[(at + usageMarker.count)...].prefix { (0x30...0x39).contains($0) }, as: UTF8.self)) ?? 0
+                    let tokens = tail.ranges(of: usageMarker).last.map { found in
+                        Int(String(decoding: tail[found.upperBound...].prefix { (0x30...0x39).contains($0) }, as: UTF8.self)) ?? 0
                     } ?? 0
-                    return (first, tokens, tail.ends(with: doneMarker))
+                    return (first, tokens, tail.suffix(doneMarker.count).elementsEqual(doneMarker))
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
@@ -125,15 +125,6 @@ private let contentMarker = Array(#""content":""#.utf8)
 private let usageMarker = Array(#""completion_tokens":"#.utf8)
 private let doneMarker = Array("data: [DONE]\n\n".utf8)
 
-/// Where `pattern` last starts in `bytes`.
-private func lastIndex(of pattern: [UInt8], in bytes: [UInt8]) -> Int? {
-    guard bytes.count >= pattern.count else { return nil }
-    return (0...(bytes.count - pattern.count)).last { bytes[$0..<($0 + pattern.count)].elementsEqual(pattern) }
-}
-
-private extension Array where Element == UInt8 {
-    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix) }
-}
 
 /// Starts a server; with `urlPrefix`, waits for the line on its stdout that starts with it.
 private func startServer(_ executable: URL, _ arguments: [String], environment: [String: String],
