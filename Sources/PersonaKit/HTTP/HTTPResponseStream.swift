@@ -38,7 +38,8 @@ final class ResponseChannel: Sendable {
                 var bytes: [UInt8] = []
                 swap(&bytes, &body)
                 // The next pass likely brings as much: one allocation instead of a series of doublings.
-                body.reserveCapacity(min(bytes.count, ResponseChannel.highWater))
+                // A finished response brings nothing more.
+                if !finished { body.reserveCapacity(min(bytes.count, ResponseChannel.highWater)) }
                 defer { paused = false }
                 return .part(.body(bytes), unpaused: paused)
             }
