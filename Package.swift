@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
     ],
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
@@ -35,6 +36,7 @@ let package = Package(
                                                       .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                                                       .product(name: "Logging", package: "swift-log"),
                                                       .product(name: "HTTPTypes", package: "swift-http-types"),
+                                                      .product(name: "NIOCore", package: "swift-nio"),
                                                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .target(name: "MockProvider"),
         .target(name: "CBenchPTY"),

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import PersonaKit
 import Synchronization
 
@@ -32,6 +33,8 @@ struct TurnResponse: Sendable {
     let format: ReplyFormat
     let engine: ConversationEngine
     let requestID: String
+    /// The connection's event loop, where a streamed body runs (`EventLoopExecutor`).
+    let eventLoop: any EventLoop
 
     /// Tokens that arrive within this long of the last write go out together in the next: one
     /// write, and one wake of the server's event loop, for several of them. The first goes at once.
@@ -90,7 +93,8 @@ struct TurnResponse: Sendable {
         let chunks = StreamChunks(format: format, id: "chatcmpl-" + requestID, created: Int(started.timeIntervalSince1970),
                                   model: last.turn.model.description)
         let pending = early
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+        let executor = EventLoopExecutor(eventLoop)
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await withTaskExecutorPreference(executor) {
             var chunks = chunks
             var batch = pending
             let clock = ContinuousClock()
@@ -125,7 +129,7 @@ struct TurnResponse: Sendable {
                 await events.stop()
                 throw error
             }
-        })
+        } })
     }
 
     static func ending(_ event: TurnEvent) -> TurnReport? {

@@ -23,19 +23,19 @@ public struct GatewayServer: Sendable {
     public func run(host: String, port: Int, listening: @escaping @Sendable (String) -> Void) async throws {
         CurlTransport.shared.cadence = TurnResponse.readingCadence
         CurlTransport.shared.firstTokenCadence = TurnResponse.firstTokenCadence
-        let router = Router()
+        let router = Router(context: GatewayContext.self)
         router.get("/v1/models") { request, _ in
             try self.respond(request) { _ in self.models() }
         }
-        router.post("/v1/chat/completions") { request, _ in
-            await self.answer(request, shape: .openAI)
+        router.post("/v1/chat/completions") { request, context in
+            await self.answer(request, context, shape: .openAI)
         }
         router.post("/v1/embeddings") { request, _ in await self.embeddings(request, seed: false) }
         let api = router.group("/api/v1")
         api.post("/embeddings") { request, _ in await self.embeddings(request, seed: true) }
-        api.post("/generate") { request, _ in await self.answer(request, shape: .generate) }
-        api.post("/generate/stream") { request, _ in await self.answer(request, shape: .generate, alwaysStreams: true) }
-        api.post("/chat") { request, _ in await self.answer(request, shape: .chat) }
+        api.post("/generate") { request, context in await self.answer(request, context, shape: .generate) }
+        api.post("/generate/stream") { request, context in await self.answer(request, context, shape: .generate, alwaysStreams: true) }
+        api.post("/chat") { request, context in await self.answer(request, context, shape: .chat) }
         addSeedRoutes(to: api)
         addSocketRoutes(to: router)
         let app = Application(router: router, server: .http1WebSocketUpgrade { head, _, _ in self.upgrade(head) },
@@ -53,7 +53,7 @@ public struct GatewayServer: Sendable {
 
     /// A request that asks a model: authenticated, read, planned and run; every refusal on the
     /// way is told in the route's error shape.
-    func answer(_ request: Request, shape: ChatCompletionRequest.Shape, alwaysStreams: Bool = false) async -> Response {
+    func answer(_ request: Request, _ context: GatewayContext, shape: ChatCompletionRequest.Shape, alwaysStreams: Bool = false) async -> Response {
         let completions = runtime.completions
         var request = request
         let requestID = Self.requestID(request)
@@ -68,7 +68,7 @@ public struct GatewayServer: Sendable {
                                                     failoverChain: request.headers[Self.failoverHeader], requestID: requestID)
             let turn = try completions.plan(body, steering: steering, client: client)
             return await TurnResponse(turn: turn, stream: alwaysStreams || body.stream, format: format, engine: client.engine,
-                                      requestID: requestID).response()
+                                      requestID: requestID, eventLoop: context.eventLoop).response()
         } catch {
             return format.error(error, requestID: requestID)
         }

@@ -34,7 +34,7 @@ extension GatewayServer {
     }
 
     /// HTTP answers for the socket paths asked without an upgrade: why not.
-    func addSocketRoutes(to router: Router<BasicRequestContext>) {
+    func addSocketRoutes(to router: Router<GatewayContext>) {
         for path in ["/ws/providers", "/ws/generate"] {
             router.get(RouterPath(stringLiteral: path)) { request, _ in
                 do throws(GatewayError) {

@@ -7,7 +7,7 @@ import PersonaKit
 /// Keys are never part of a reply: a provider shows only whether its key is set, and the name of
 /// the variable it comes from.
 extension GatewayServer {
-    func addSeedRoutes(to api: RouterGroup<BasicRequestContext>) {
+    func addSeedRoutes(to api: RouterGroup<GatewayContext>) {
         api.get("/config") { request, _ in await self.seed(request) { _ in self.config() } }
         api.get("/config/status") { request, _ in await self.seed(request) { _ in self.configStatus() } }
         api.post("/config/reload") { request, _ in
