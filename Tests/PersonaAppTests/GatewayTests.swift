@@ -96,6 +96,10 @@ final class GatewayTests: XCTestCase {
         XCTAssertEqual(rows.count, 3)
         XCTAssertEqual(rows.map(\.client), ["local", "local", "local"])
         XCTAssertEqual(rows[0].requestID, "req-plain")
+        // Without X-Request-ID the gateway names the request, and each row goes to the client's session of the day.
+        for row in rows.dropFirst() { XCTAssertNotNil(row.requestID?.wholeMatch(of: /req_[0-9a-f]{32}/), row.requestID ?? "no id") }
+        let today = Calendar.current.dateComponents([.year, .month, .day], from: Date())
+        XCTAssertEqual(Set(rows.map(\.session)), [String(format: "gateway-local-%04d%02d%02d", today.year!, today.month!, today.day!)])
         XCTAssertEqual(rows.map(\.provider), ["openai", "anthropic", "gemini"])
         XCTAssertEqual(rows[0].inputTokens, usage["prompt_tokens"]?.int)
         XCTAssertEqual(rows[0].outputTokens, usage["completion_tokens"]?.int)
