@@ -172,6 +172,32 @@ final class CadenceTests: XCTestCase {
     }
 }
 
+extension FlowControlTests {
+    /// Once a stream has its first token, its reading passes go back to the cadence: twenty
+    /// tokens 50 ms apart, read at a 1 s cadence, come in a few passes, where the first-token
+    /// cadence of 1 ms would read each token in a pass of its own.
+    func testAStreamThatHasItsFirstTokenIsReadAtTheCadence() async throws {
+        let server = try MockServer()
+        defer { server.stop() }
+        let transport = CurlTransport.shared
+        let before = (transport.cadence, transport.firstTokenCadence)
+        defer { (transport.cadence, transport.firstTokenCadence) = before }
+        transport.cadence = Cadence(seconds: 1)
+        transport.firstTokenCadence = Cadence(seconds: 0.001)
+        let passes = Shared(0)
+        transport.onCaughtUp { passes.withLock { $0 += 1 } }
+        defer { transport.onCaughtUp(nil) }
+        let endpoint = ProviderEndpoint(name: "openai", type: .openai, baseURL: server.baseURL + "/v1", apiKey: "sk-test",
+                                        apiKeyEnv: "OPENAI_API_KEY", keyRequired: true)
+        let outcome = await TurnRunner().run(ChatRequest(model: "mock+tokens=20+delay=0.05", system: "",
+                                                         messages: [ChatMessage(role: .user, content: "hi")]),
+                                             endpoint: endpoint) { _ in }
+        XCTAssertNil(outcome.error)
+        XCTAssertEqual(outcome.text, MockServer.generatedDeltas(20).joined())
+        XCTAssertLessThanOrEqual(passes.value, 10, "passes that brought something")
+    }
+}
+
 final class TransferThreadExecutorTests: XCTestCase {
     static func threadName() -> String {
         (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines) ?? ""
