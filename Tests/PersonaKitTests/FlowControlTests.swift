@@ -144,11 +144,7 @@ final class CadenceTests: XCTestCase {
     func testNeitherTheStartNorTheFirstTokenWaitsForTheTick() async throws {
         let server = try MockServer()
         defer { server.stop() }
-        let transport = CurlTransport.shared
-        let before = (transport.cadence, transport.firstTokenCadence)
-        defer { (transport.cadence, transport.firstTokenCadence) = before }
-        transport.cadence = Cadence(seconds: 60)
-        transport.firstTokenCadence = Cadence(seconds: 0.001)
+        readAtCadence(seconds: 60, firstToken: 0.001)
         let endpoint = ProviderEndpoint(name: "anthropic", type: .anthropic, baseURL: server.baseURL, apiKey: "sk-test",
                                         apiKeyEnv: "ANTHROPIC_API_KEY", keyRequired: true)
         let firstToken = expectation(description: "the first token")
@@ -170,23 +166,17 @@ final class CadenceTests: XCTestCase {
         await fulfillment(of: [ended], timeout: 20)
         XCTAssertEqual(outcome.value?.error?.kind, .cancelled)
     }
-}
 
-extension FlowControlTests {
     /// Once a stream has its first token, its reading passes go back to the cadence: twenty
     /// tokens 50 ms apart, read at a 1 s cadence, come in a few passes, where the first-token
     /// cadence of 1 ms would read each token in a pass of its own.
     func testAStreamThatHasItsFirstTokenIsReadAtTheCadence() async throws {
         let server = try MockServer()
         defer { server.stop() }
-        let transport = CurlTransport.shared
-        let before = (transport.cadence, transport.firstTokenCadence)
-        defer { (transport.cadence, transport.firstTokenCadence) = before }
-        transport.cadence = Cadence(seconds: 1)
-        transport.firstTokenCadence = Cadence(seconds: 0.001)
+        readAtCadence(seconds: 1, firstToken: 0.001)
         let passes = Shared(0)
-        transport.onCaughtUp { passes.withLock { $0 += 1 } }
-        defer { transport.onCaughtUp(nil) }
+        CurlTransport.shared.onCaughtUp { passes.withLock { $0 += 1 } }
+        defer { CurlTransport.shared.onCaughtUp(nil) }
         let endpoint = ProviderEndpoint(name: "openai", type: .openai, baseURL: server.baseURL + "/v1", apiKey: "sk-test",
                                         apiKeyEnv: "OPENAI_API_KEY", keyRequired: true)
         let outcome = await TurnRunner().run(ChatRequest(model: "mock+tokens=20+delay=0.05", system: "",
@@ -195,6 +185,15 @@ extension FlowControlTests {
         XCTAssertNil(outcome.error)
         XCTAssertEqual(outcome.text, MockServer.generatedDeltas(20).joined())
         XCTAssertLessThanOrEqual(passes.value, 10, "passes that brought something")
+    }
+
+    /// Sets the shared transport's cadences for the rest of the test.
+    private func readAtCadence(seconds: Double, firstToken: Double) {
+        let transport = CurlTransport.shared
+        let before = (transport.cadence, transport.firstTokenCadence)
+        addTeardownBlock { (transport.cadence, transport.firstTokenCadence) = before }
+        transport.cadence = Cadence(seconds: seconds)
+        transport.firstTokenCadence = Cadence(seconds: firstToken)
     }
 }
 
