@@ -4,7 +4,8 @@ import PersonaKit
 /// `persona serve` against a LiteLLM proxy, in one run, to the same loopback upstream (the mock,
 /// 400 tokens an answer, one every 2 ms). At 1 and at 50 concurrent streams it reports each
 /// gateway's CPU per streamed token (its whole process tree, from /proc) and the time it adds to
-/// the first token, against the same client asking the mock directly. The LiteLLM proxy is the
+/// the first token, against the same client asking the mock directly; then the CPU of a request
+/// apart from its tokens, from one-token answers asked one after another. The LiteLLM proxy is the
 /// `litellm` executable named by `PERSONA_LITELLM` (scripts/bench installs it from PyPI); without
 /// it only Persona is measured.
 func gatewayBenchmark() async throws {
@@ -13,18 +14,20 @@ func gatewayBenchmark() async throws {
     let home = FileManager.default.temporaryDirectory.appendingPathComponent("persona-gateway-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: home) }
-    try "prices:\n  \"openai:mock\": { input: 1.00, output: 2.00 }\n".write(to: home.appendingPathComponent("config.yaml"),
-                                                                          atomically: true, encoding: .utf8)
-    var gateways: [(name: String, process: Process, url: String, model: String)] = []
+    try "prices:\n  \"openai:mock\": { input: 1.00, output: 2.00 }\n  \"openai:\(oneToken)\": { input: 1.00, output: 2.00 }\n"
+        .write(to: home.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+    var gateways: [(name: String, process: Process, url: String, model: String, oneTokenModel: String)] = []
     let persona = try startServer(binaryDirectory.appendingPathComponent("persona"), ["serve", "--port", "0", "--home", home.path],
                                   environment: ["OPENAI_API_KEY": "bench", "OPENAI_BASE_URL": upstream + "/v1"], urlPrefix: "http")
-    gateways.append(("persona serve", persona.0, persona.1 + "/v1", "openai:mock"))
+    gateways.append(("persona serve", persona.0, persona.1 + "/v1", "openai:mock", "openai:" + oneToken))
     if let litellm = ProcessInfo.processInfo.environment["PERSONA_LITELLM"] {
         let config = home.appendingPathComponent("litellm.yaml")
         try """
             model_list:
               - model_name: mock
                 litellm_params: { model: openai/mock, api_base: "\(upstream)/v1", api_key: bench }
+              - model_name: mock-one-token
+                litellm_params: { model: "openai/\(oneToken)", api_base: "\(upstream)/v1", api_key: bench }
             litellm_settings: { drop_params: true }
             """.write(to: config, atomically: true, encoding: .utf8)
         let port = Int.random(in: 20_000...40_000)
@@ -32,7 +35,7 @@ func gatewayBenchmark() async throws {
                                     environment: ["LITELLM_LOG": "ERROR", "LITELLM_MASTER_KEY": "sk-bench"], urlPrefix: nil)
         let url = "http://127.0.0.1:\(port)"
         try await waitUntilServing(url + "/health/liveliness", seconds: 120)
-        gateways.append(("LiteLLM proxy", proxy.0, url + "/v1", "mock"))
+        gateways.append(("LiteLLM proxy", proxy.0, url + "/v1", "mock", "mock-one-token"))
     } else {
         print("(PERSONA_LITELLM is not set: the LiteLLM proxy is left out)")
     }
@@ -62,7 +65,18 @@ func gatewayBenchmark() async throws {
                          run.firstTokenMax * 1000, run.incomplete))
         }
     }
+    let answers = 200
+    for gateway in gateways {
+        let before = treeCPUSeconds(gateway.process.processIdentifier)
+        let run = try await streams(url: gateway.url, model: gateway.oneTokenModel, concurrency: 1, rounds: answers)
+        let cpu = treeCPUSeconds(gateway.process.processIdentifier) - before
+        print(String(format: "one-token answers one after another, %@: %.2f ms CPU per request (%d requests, %d incomplete)",
+                     gateway.name, cpu / Double(answers) * 1000, answers, run.incomplete))
+    }
 }
+
+/// The mock's model for an answer of one token (`MockBehavior.fromModelName`).
+private let oneToken = "mock+tokens=1"
 
 private struct StreamRun {
     var tokens = 0
