@@ -139,7 +139,6 @@ private let contentMarker = Array(#""content":""#.utf8)
 private let usageMarker = Array(#""completion_tokens":"#.utf8)
 private let doneMarker = Array("data: [DONE]\n\n".utf8)
 
-
 /// Starts a server; with `urlPrefix`, waits for the line on its stdout that starts with it.
 private func startServer(_ executable: URL, _ arguments: [String], environment: [String: String],
                          urlPrefix: String?) throws -> (Process, String) {
