@@ -53,6 +53,9 @@ public struct MockBehavior: Sendable, Equatable {
     public var replayContentType: String
     /// Size of the chunks a replayed stream is written in.
     public var replayChunkSize: Int
+    /// Write the replayed body with its head in one write, with a Content-Length: a server that
+    /// buffers its answer, whose first token lands with its head.
+    public var replayInOneWrite = false
 
     public init(text: String? = nil, tokens: Int = 24, chunkSize: Int = 4, delayPerToken: Double = 0,
                 status: Int = 200, errorMessage: String = "mock failure", headers: [String: String] = [:],

@@ -257,7 +257,7 @@ public final class MockServer: Sendable {
     }
 
     private func replay(_ body: [UInt8], behavior: MockBehavior, writer: SocketWriter) {
-        if behavior.status >= 300 {
+        if behavior.status >= 300 || behavior.replayInOneWrite {
             writer.respond(status: behavior.status, contentType: behavior.replayContentType,
                            body: String(decoding: body, as: UTF8.self), headers: behavior.headers)
             return

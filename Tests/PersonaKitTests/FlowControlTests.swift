@@ -187,6 +187,41 @@ final class CadenceTests: XCTestCase {
         XCTAssertLessThanOrEqual(passes.value, 10, "passes that brought something")
     }
 
+    /// With both cadences ten minutes long, a response that lands whole is read as it lands: while
+    /// a response waits for its first token, bytes that wake the thread are read at once, where
+    /// other bytes wait for the tick.
+    func testWhileAResponseWaitsForItsFirstTokenItsBytesAreReadAsTheyLand() async throws {
+        var whole = MockBehavior(replayBody: MockServer.streamBody(.openai, model: "mock", deltas: ["Tea ", "please"]))
+        whole.replayInOneWrite = true
+        let server = try MockServer { [whole] _ in whole }
+        defer { server.stop() }
+        readAtCadence(seconds: 600, firstToken: 600)
+        let endpoint = ProviderEndpoint(name: "openai", type: .openai, baseURL: server.baseURL + "/v1", apiKey: "sk-test",
+                                        apiKeyEnv: "OPENAI_API_KEY", keyRequired: true)
+        let answered = expectation(description: "the whole answer")
+        let outcome = Shared<TurnOutcome?>(nil)
+        let turn = Task {
+            outcome.value = await TurnRunner().run(ChatRequest(model: "mock", system: "", messages: [ChatMessage(role: .user, content: "hi")]),
+                                                   endpoint: endpoint) { _ in }
+            answered.fulfill()
+        }
+        await fulfillment(of: [answered], timeout: 30)
+        turn.cancel()
+        XCTAssertNil(outcome.value?.error)
+        XCTAssertEqual(outcome.value?.text, "Tea please")
+    }
+
+    /// A request, a cancellation or a reader's job that wakes the thread from its wait for sockets
+    /// is dealt with at once, as it is during the wait for the tick; bytes wait for the tick unless
+    /// a response waits for its first token. (Which of them ends the wait is a race the tests of
+    /// the whole transport cannot set up; the one above shows the bytes' case end to end.)
+    func testWhatIsAskedOfTheTransferThreadDoesNotWaitForTheTick() {
+        XCTAssertTrue(CurlTransport.passesAtOnce(after: .wakeUp, awaitingFirstToken: false))
+        XCTAssertTrue(CurlTransport.passesAtOnce(after: .socket, awaitingFirstToken: true))
+        XCTAssertFalse(CurlTransport.passesAtOnce(after: .socket, awaitingFirstToken: false))
+        XCTAssertFalse(CurlTransport.passesAtOnce(after: .timeout, awaitingFirstToken: true))
+    }
+
     /// Sets the shared transport's cadences for the rest of the test.
     private func readAtCadence(seconds: Double, firstToken: Double) {
         let transport = CurlTransport.shared

@@ -187,14 +187,31 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
             readerJobs.runJobs()
             backlog.endPass()
 
-            var passCadence = cadence
-            if let firstTokenCadence, active.values.contains(where: { $0.channel.awaitsFirstToken }) { passCadence = firstTokenCadence }
-            let nextPass = passCadence.tick(after: passStarted)
+            let awaitingFirstToken = firstTokenCadence != nil && active.values.contains { $0.channel.awaitsFirstToken }
+            let nextPass = (awaitingFirstToken ? firstTokenCadence ?? cadence : cadence).tick(after: passStarted)
             // While bytes flow, the next pass is at the tick whatever arrives before it: watching the
             // sockets in between would only find them readable. Silent streams are watched, so the
             // thread sleeps until their first bytes rather than waking every tick.
-            if !brought || readerJobs.hasJobs { waitForSockets() }
-            if !active.isEmpty { waitForTick(nextPass) }
+            var passNow = false
+            if !brought || readerJobs.hasJobs { passNow = Self.passesAtOnce(after: waitForSockets(), awaitingFirstToken: awaitingFirstToken) }
+            if !active.isEmpty, !passNow { waitForTick(nextPass) }
+        }
+    }
+
+    /// What ended a wait for sockets.
+    enum Awoken {
+        case socket, wakeUp, timeout
+    }
+
+    /// Whether the pass after a wait for sockets comes at once rather than at the tick: it does
+    /// for what is asked of the thread (a new request, a cancellation, a reader's job), and for
+    /// bytes while a response waits for its first token. Other bytes wait for the tick, so that
+    /// one pass reads many.
+    static func passesAtOnce(after awoken: Awoken, awaitingFirstToken: Bool) -> Bool {
+        switch awoken {
+        case .wakeUp: true
+        case .socket: awaitingFirstToken
+        case .timeout: false
         }
     }
 
@@ -220,7 +237,7 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
 
     /// Waits until a socket or the wake-up descriptor is ready, or until the nearest timeout;
     /// not at all when readers' jobs wait.
-    private func waitForSockets() {
+    private func waitForSockets() -> Awoken {
         var timeout = readerJobs.hasJobs ? 0 : pollTimeoutMillis()
         let deadline = curlDeadline.pointee
         if deadline >= 0 { timeout = min(timeout, Int32(clamping: max(0, deadline - persona_monotonic_ns() + 999_999) / 1_000_000)) }
@@ -229,10 +246,13 @@ public final class CurlTransport: StreamDelivery, @unchecked Sendable {
         let count = persona_epoll_ready(epoll, timeout, &fd, &action, 1)
         if count == 1, fd == wakeFD {
             drainWakes()
-        } else if count < 0, errno != EINTR {
+            return .wakeUp
+        }
+        if count < 0, errno != EINTR {
             // No epoll set: nothing can be watched, so look again soon.
             usleep(useconds_t(timeout) * 1000)
         }
+        return count == 1 ? .socket : .timeout
     }
 
     /// Sleeps until `tick`, unless woken. The sockets are not watched: bytes that land meanwhile
