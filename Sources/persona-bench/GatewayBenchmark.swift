@@ -4,11 +4,15 @@ import PersonaKit
 /// `persona serve` against a LiteLLM proxy, in one run, to the same loopback upstream (the mock,
 /// 400 tokens an answer, one every 2 ms). At 1 and at 50 concurrent streams it reports each
 /// gateway's CPU per streamed token (its whole process tree, from /proc) and the time it adds to
-/// the first token, against the same client asking the mock directly; then the CPU of a request
-/// apart from its tokens, from one-token answers asked one after another. The LiteLLM proxy is the
+/// the first token, against the same client asking the mock directly; then the floor that no
+/// gateway on this machine can go under (`relayFloor`), and the CPU of a request apart from its
+/// tokens, from one-token answers asked one after another. The LiteLLM proxy is the
 /// `litellm` executable named by `PERSONA_LITELLM` (scripts/bench installs it from PyPI); without
 /// it only Persona is measured.
 func gatewayBenchmark() async throws {
+    // The client reads a first token as it lands, not at its next 2 ms pass, so that the times
+    // to first token are the servers' and not rounded to the client's passes.
+    CurlTransport.shared.firstTokenCadence = Cadence(seconds: 0.001)
     let (mock, upstream) = try startMock(["--tokens", "400", "--delay", "0.002"])
     defer { mock.terminate() }
     let home = FileManager.default.temporaryDirectory.appendingPathComponent("persona-gateway-\(UUID().uuidString)")
@@ -48,6 +52,7 @@ func gatewayBenchmark() async throws {
         }
     }
 
+    var perToken: [String: [Int: Double]] = [:]
     for concurrency in [1, 50] {
         let rounds = concurrency == 1 ? 10 : 2
         let direct = try await streams(url: upstream + "/v1", model: "mock", concurrency: concurrency, rounds: rounds)
@@ -59,11 +64,18 @@ func gatewayBenchmark() async throws {
             let before = treeCPUSeconds(gateway.process.processIdentifier)
             let run = try await streams(url: gateway.url, model: gateway.model, concurrency: concurrency, rounds: rounds)
             let cpu = treeCPUSeconds(gateway.process.processIdentifier) - before
+            perToken[gateway.name, default: [:]][concurrency] = cpu / Double(max(1, run.tokens))
             print(String(format: "%2d stream%@, %@: %d tokens, %.1f µs CPU per token, first token +%.2f ms at p50 (max %.1f ms), "
                          + "%d incomplete", concurrency, concurrency == 1 ? " " : "s", gateway.name, run.tokens,
                          cpu / Double(max(1, run.tokens)) * 1e6, (run.firstTokenP50 - direct.firstTokenP50) * 1000,
                          run.firstTokenMax * 1000, run.incomplete))
         }
+    }
+    for concurrency in [1, 50] {
+        let floor = try relayFloor(streams: concurrency, tokens: concurrency == 1 ? 2_000 : 400, interval: .milliseconds(writeIntervalMs))
+        let goal = perToken["LiteLLM proxy"]?[concurrency].map { String(format: "; 100× less than the LiteLLM proxy would be %.1f µs", $0 / 100 * 1e6) } ?? ""
+        print(String(format: "%2d stream%@, the floor of any gateway here (one thread relaying bytes every %d ms, no parsing, no ledger): "
+                     + "%.1f µs CPU per token%@", concurrency, concurrency == 1 ? " " : "s", writeIntervalMs, floor * 1e6, goal))
     }
     let answers = 200
     for gateway in gateways {
@@ -74,6 +86,9 @@ func gatewayBenchmark() async throws {
                      gateway.name, cpu / Double(answers) * 1000, answers, run.incomplete))
     }
 }
+
+/// `persona serve` writes a stream's tokens at most this often (`TurnResponse.coalescing`).
+private let writeIntervalMs = 10
 
 /// The mock's model for an answer of one token (`MockBehavior.fromModelName`).
 private let oneToken = "mock+tokens=1"
@@ -100,14 +115,16 @@ private func streams(url: String, model: String, concurrency: Int, rounds: Int) 
                     // its CPU shares the machine with the gateways it measures.
                     var tail: [UInt8] = []
                     do {
-                        for try await part in CurlTransport.shared.stream(HTTPRequest(
+                        let response = CurlTransport.shared.stream(HTTPRequest(
                             method: "POST", url: url + "/chat/completions",
-                            headers: HTTPHeaders([("Content-Type", "application/json"), ("Authorization", "Bearer sk-bench")]), body: body)) {
+                            headers: HTTPHeaders([("Content-Type", "application/json"), ("Authorization", "Bearer sk-bench")]), body: body))
+                        for try await part in response {
                             guard case .body(let bytes) = part else { continue }
                             let carried = tail.suffix(contentMarker.count)
                             tail += bytes
-                            if first == nil, (Array(carried) + bytes).firstRange(of: contentMarker) != nil {
+                            if first == nil, holdsText(Array(carried) + bytes) {
                                 first = Date().timeIntervalSince(start)
+                                response.markFirstToken()
                             }
                             if tail.count > 8192 { tail.removeFirst(tail.count - 4096) }
                         }
@@ -136,6 +153,18 @@ private func streams(url: String, model: String, concurrency: Int, rounds: Int) 
 }
 
 private let contentMarker = Array(#""content":""#.utf8)
+
+/// Whether `bytes` hold a delta with text: the marker and a character after it, not the empty
+/// content of the role chunk that the mock, like OpenAI, sends before its first token.
+private func holdsText(_ bytes: [UInt8]) -> Bool {
+    var rest = bytes[...]
+    while let found = rest.firstRange(of: contentMarker) {
+        if found.upperBound < rest.endIndex, rest[found.upperBound] != UInt8(ascii: "\"") { return true }
+        rest = rest[found.upperBound...]
+    }
+    return false
+}
+
 private let usageMarker = Array(#""completion_tokens":"#.utf8)
 private let doneMarker = Array("data: [DONE]\n\n".utf8)
 

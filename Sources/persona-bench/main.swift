@@ -7,6 +7,7 @@ import Foundation
 ///   persona-bench decode                                 each provider's stream decoding alone, per event
 ///   persona-bench ledger                                 ledger write rate and `persona costs summary` time
 ///   persona-bench batch [live|import]                    `persona batch`: live fallback at concurrency 1,000, and a 100k-line import
+///   persona-bench gateway                                `persona serve` against a LiteLLM proxy, and the floor of any gateway
 ///   persona-bench monitor                                8 streams without and with `persona monitor` open, and its own CPU
 var arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first.map { $0.hasPrefix("--") ? "stream" : arguments.removeFirst() } ?? "stream"
@@ -22,6 +23,6 @@ case "monitor": try await monitorBenchmark()
 case "batch-live": try await liveFallbackBenchmark(arguments)
 case "batch-import": try batchImportChild(arguments)
 default:
-    FileHandle.standardError.write(Data("persona-bench: unknown benchmark '\(mode)'; use stream, ui, render, decode, ledger or batch\n".utf8))
+    FileHandle.standardError.write(Data("persona-bench: unknown benchmark '\(mode)'; use stream, ui, render, decode, ledger, batch, gateway or monitor\n".utf8))
     exit(2)
 }
