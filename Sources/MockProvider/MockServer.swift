@@ -39,6 +39,16 @@ public final class MockServer: Sendable {
         self.script = script
         batches = MockBatches(clock: batchClock)
         self.sendLog = sendLog
+        (listener, self.port) = try Self.listenOnLoopback(port: port)
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "mock-accept"
+        thread.start()
+    }
+
+    deinit { stop() }
+
+    /// A TCP socket listening on 127.0.0.1 at `port` (0 picks a free one), and the port it has.
+    public static func listenOnLoopback(port: Int = 0) throws -> (socket: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw MockServerError.socket(errno) }
         var reuse: Int32 = 1
@@ -60,14 +70,8 @@ public final class MockServer: Sendable {
         _ = withUnsafeMutablePointer(to: &actual) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
-        listener = fd
-        self.port = Int(UInt16(bigEndian: actual.sin_port))
-        let thread = Thread { [self] in acceptLoop() }
-        thread.name = "mock-accept"
-        thread.start()
+        return (fd, Int(UInt16(bigEndian: actual.sin_port)))
     }
-
-    deinit { stop() }
 
     /// Every request received so far, in arrival order.
     public var requests: [MockRequest] { state.withLock { $0.log } }

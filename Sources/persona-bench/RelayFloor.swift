@@ -1,4 +1,5 @@
 import Foundation
+import MockProvider
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,30 +84,22 @@ func relayFloor(streams: Int, tokens: Int, interval: Duration) throws -> Double 
     return cpu / Double(max(1, relayed / eventSize))
 }
 
-/// A TCP listener on 127.0.0.1 at a free port, for sockets with Nagle's delay off.
+/// A listener on 127.0.0.1 at a free port (`MockServer.listenOnLoopback`), for sockets with
+/// Nagle's delay off.
 private struct LoopbackListener {
     let socket: Int32
-    let address: sockaddr_in
+    let port: Int
 
     init() throws {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = in_addr_t(UInt32(INADDR_LOOPBACK).bigEndian)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(socket, generic, length) == 0 && listen(socket, 256) == 0 && getsockname(socket, generic, &length) == 0
-            }
-        }
-        guard socket >= 0, bound else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        self.socket = socket
-        self.address = address
+        (socket, port) = try MockServer.listenOnLoopback()
     }
 
     func connect() throws -> Int32 {
         let client = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = address
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
